@@ -1,0 +1,55 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/gatehouse/gatehouse/internal/core"
+)
+
+func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	p, err := parsePage(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	gs, err := s.core.ListGroups(r.Context(), a, core.GroupQuery{Search: r.URL.Query().Get("search"), After: p.after, Limit: p.size + 1})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writePage(w, gs, p.size, func(g core.GroupView) string { return g.Name })
+}
+
+func (s *Server) getGroup(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	s.answer(w, r, http.StatusOK)(s.core.GetGroup(r.Context(), a, r.PathValue("name")))
+}
+
+func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	var in core.GroupInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.answer(w, r, http.StatusCreated)(s.core.CreateGroup(r.Context(), a, in))
+}
+
+func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	var in core.GroupInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.answer(w, r, http.StatusOK)(s.core.UpdateGroup(r.Context(), a, r.PathValue("name"), in))
+}
+
+func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	s.done(w, r, s.core.DeleteGroup(r.Context(), a, r.PathValue("name")))
+}
+
+func (s *Server) addMember(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	s.done(w, r, s.core.AddMember(r.Context(), a, r.PathValue("name"), r.PathValue("username")))
+}
+
+func (s *Server) removeMember(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	s.done(w, r, s.core.RemoveMember(r.Context(), a, r.PathValue("name"), r.PathValue("username")))
+}

@@ -1,0 +1,258 @@
+// Package api is the REST front door: it turns HTTP requests into calls on
+// the core and the core's answers into JSON or problem+json.
+package api
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/auth"
+	"github.com/gatehouse/gatehouse/internal/core"
+)
+
+// Route is one entry of the route table: the source of the mux, of the
+// OpenAPI check and of the authorization matrix.
+type Route struct {
+	Method  string
+	Path    string // with {name} wildcards, as in OpenAPI
+	Public  bool   // no credential needed
+	handler func(w http.ResponseWriter, r *http.Request, a core.Actor)
+}
+
+// Server serves the REST API and the operational endpoints.
+type Server struct {
+	core    *core.Service
+	authn   *auth.Authenticator
+	log     *slog.Logger
+	metrics *Metrics
+	ready   func(ctx context.Context) error
+}
+
+// New builds the API server. ready reports whether the database answers.
+func New(c *core.Service, log *slog.Logger, m *Metrics, ready func(ctx context.Context) error) *Server {
+	return &Server{core: c, authn: c.Authenticator(), log: log, metrics: m, ready: ready}
+}
+
+// Routes is the route table.
+func (s *Server) Routes() []Route {
+	return []Route{
+		{Method: "GET", Path: "/healthz", Public: true, handler: s.healthz},
+		{Method: "GET", Path: "/readyz", Public: true, handler: s.readyz},
+		{Method: "GET", Path: "/api/v1/openapi.json", Public: true, handler: s.openapi},
+
+		{Method: "GET", Path: "/api/v1/me", handler: s.me},
+		{Method: "GET", Path: "/api/v1/permissions", handler: s.permissions},
+
+		{Method: "GET", Path: "/api/v1/users", handler: s.listUsers},
+		{Method: "POST", Path: "/api/v1/users", handler: s.createUser},
+		{Method: "GET", Path: "/api/v1/users/{username}", handler: s.getUser},
+		{Method: "PATCH", Path: "/api/v1/users/{username}", handler: s.updateUser},
+		{Method: "DELETE", Path: "/api/v1/users/{username}", handler: s.deleteUser},
+		{Method: "PUT", Path: "/api/v1/users/{username}/password", handler: s.setPassword},
+		{Method: "GET", Path: "/api/v1/users/{username}/permissions", handler: s.getUserPermissions},
+		{Method: "PUT", Path: "/api/v1/users/{username}/permissions", handler: s.setUserPermissions},
+
+		{Method: "GET", Path: "/api/v1/service-accounts", handler: s.listServiceAccounts},
+		{Method: "POST", Path: "/api/v1/service-accounts", handler: s.createServiceAccount},
+		{Method: "GET", Path: "/api/v1/service-accounts/{username}", handler: s.getServiceAccount},
+		{Method: "PATCH", Path: "/api/v1/service-accounts/{username}", handler: s.updateServiceAccount},
+		{Method: "DELETE", Path: "/api/v1/service-accounts/{username}", handler: s.deleteServiceAccount},
+
+		{Method: "GET", Path: "/api/v1/groups", handler: s.listGroups},
+		{Method: "POST", Path: "/api/v1/groups", handler: s.createGroup},
+		{Method: "GET", Path: "/api/v1/groups/{name}", handler: s.getGroup},
+		{Method: "PATCH", Path: "/api/v1/groups/{name}", handler: s.updateGroup},
+		{Method: "DELETE", Path: "/api/v1/groups/{name}", handler: s.deleteGroup},
+		{Method: "PUT", Path: "/api/v1/groups/{name}/members/{username}", handler: s.addMember},
+		{Method: "DELETE", Path: "/api/v1/groups/{name}/members/{username}", handler: s.removeMember},
+
+		{Method: "GET", Path: "/api/v1/roles", handler: s.listRoles},
+		{Method: "POST", Path: "/api/v1/roles", handler: s.createRole},
+		{Method: "GET", Path: "/api/v1/roles/{name}", handler: s.getRole},
+		{Method: "PATCH", Path: "/api/v1/roles/{name}", handler: s.updateRole},
+		{Method: "DELETE", Path: "/api/v1/roles/{name}", handler: s.deleteRole},
+		{Method: "PUT", Path: "/api/v1/roles/{name}/assignments/users/{username}", handler: s.assignUser},
+		{Method: "DELETE", Path: "/api/v1/roles/{name}/assignments/users/{username}", handler: s.unassignUser},
+		{Method: "PUT", Path: "/api/v1/roles/{name}/assignments/groups/{group}", handler: s.assignGroup},
+		{Method: "DELETE", Path: "/api/v1/roles/{name}/assignments/groups/{group}", handler: s.unassignGroup},
+
+		{Method: "GET", Path: "/api/v1/tokens", handler: s.listTokens},
+		{Method: "POST", Path: "/api/v1/tokens", handler: s.createToken},
+		{Method: "GET", Path: "/api/v1/tokens/{identifier}", handler: s.getToken},
+		{Method: "PATCH", Path: "/api/v1/tokens/{identifier}", handler: s.updateToken},
+		{Method: "DELETE", Path: "/api/v1/tokens/{identifier}", handler: s.revokeToken},
+		{Method: "POST", Path: "/api/v1/tokens/{identifier}/rotate", handler: s.rotateToken},
+
+		{Method: "GET", Path: "/api/v1/events", handler: s.listEvents},
+	}
+}
+
+// Mount registers every route, and /metrics, on mux.
+func (s *Server) Mount(mux *http.ServeMux) {
+	for _, rt := range s.Routes() {
+		mux.Handle(rt.Method+" "+rt.Path, s.wrap(rt))
+	}
+	mux.Handle("GET /metrics", s.metrics.Handler())
+	// Unknown API paths answer problem+json, not the mux's plain text.
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		WriteProblem(w, http.StatusNotFound, "no such API endpoint")
+	})
+}
+
+// wrap authenticates, then calls the handler with the actor.
+func (s *Server) wrap(rt Route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rt.Public {
+			// Probes and the document need no credential; one sent anyway
+			// is not checked (a stale token must not fail a health check).
+			rt.handler(w, r, core.Actor{ClientIP: ClientIP(r)})
+			return
+		}
+		a, err := s.Authenticate(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if a.P == nil {
+			s.writeError(w, r, core.ErrUnauthenticated)
+			return
+		}
+		rt.handler(w, r, a)
+	})
+}
+
+// ClientIP is the peer address of the request.
+func ClientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// Authenticate turns the request's credential into an actor. No
+// credential: anonymous. A bad one: an error (401) and a login_failed event.
+func (s *Server) Authenticate(r *http.Request) (core.Actor, error) {
+	a := core.Actor{ClientIP: ClientIP(r)}
+	hs := r.Header.Values("Authorization")
+	if len(hs) == 0 {
+		return a, nil
+	}
+	method := "api"
+	fail := func(err error) (core.Actor, error) {
+		if errors.Is(err, auth.ErrUnavailable) {
+			s.metrics.authOutcome(method, "unavailable")
+			return a, err
+		}
+		s.metrics.authOutcome(method, "failure")
+		s.core.RecordLoginFailed(r.Context(), a.ClientIP, method, err)
+		return a, auth.ErrBadCredential
+	}
+	if len(hs) > 1 {
+		return fail(&auth.Failure{Reason: auth.ReasonMalformed})
+	}
+	scheme, cred, _ := strings.Cut(hs[0], " ")
+	switch {
+	case strings.EqualFold(scheme, "Bearer"):
+		method = "bearer"
+		p, c, err := s.authn.VerifyAPIKey(r.Context(), strings.TrimSpace(cred))
+		if err != nil {
+			return fail(err)
+		}
+		a.P, a.Cred = p, c
+	case strings.EqualFold(scheme, "Basic"):
+		method = "basic"
+		user, pass, ok := r.BasicAuth()
+		if !ok {
+			return fail(&auth.Failure{Reason: auth.ReasonMalformed})
+		}
+		if auth.LooksLikeKey(pass) {
+			// App passwords and tokens are never passwords on the API.
+			return fail(&auth.Failure{Reason: auth.ReasonIntent, Username: user})
+		}
+		p, err := s.authn.VerifyPassword(r.Context(), user, pass)
+		if err != nil {
+			return fail(err)
+		}
+		a.P, a.Cred = p, auth.Credential{Method: "password"}
+	default:
+		return fail(&auth.Failure{Reason: auth.ReasonMalformed})
+	}
+	s.metrics.authOutcome(method, "success")
+	return a, nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// List is the envelope of every list answer.
+type List[T any] struct {
+	Items         []T    `json:"items"`
+	NextPageToken string `json:"next_page_token"`
+}
+
+// page is a parsed page_size / page_token pair.
+type page struct {
+	size  int
+	after string
+}
+
+func parsePage(r *http.Request) (page, error) {
+	p := page{size: 50}
+	q := r.URL.Query()
+	if v := q.Get("page_size"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			return p, &core.ValidationError{Errors: []core.FieldError{{Field: "page_size", Message: "must be an integer from 1 to 500"}}}
+		}
+		p.size = n
+	}
+	if v := q.Get("page_token"); v != "" {
+		b, err := base64.RawURLEncoding.DecodeString(v)
+		if err != nil || len(b) == 0 {
+			return p, &core.ValidationError{Errors: []core.FieldError{{Field: "page_token", Message: "is not a token from a previous answer"}}}
+		}
+		p.after = string(b)
+	}
+	return p, nil
+}
+
+// writePage answers a list fetched with limit size+1.
+func writePage[T any](w http.ResponseWriter, items []T, size int, key func(T) string) {
+	out := List[T]{Items: items}
+	if len(items) > size {
+		out.Items = items[:size]
+		out.NextPageToken = base64.RawURLEncoding.EncodeToString([]byte(key(items[size-1])))
+	}
+	if out.Items == nil {
+		out.Items = []T{}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ core.Actor) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ core.Actor) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.ready(ctx); err != nil {
+		s.log.Warn("not ready", "err", err)
+		WriteProblem(w, http.StatusServiceUnavailable, "the database is not reachable")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}

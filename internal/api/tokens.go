@@ -1,0 +1,85 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/gatehouse/gatehouse/internal/core"
+)
+
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	p, err := parsePage(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	ts, err := s.core.ListTokens(r.Context(), a, core.TokenQuery{
+		User: q.Get("user"), Intent: q.Get("intent"), ExpiringWithin: q.Get("expiring_within"),
+		UnusedFor: q.Get("unused_for"), Search: q.Get("search"), After: p.after, Limit: p.size + 1})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writePage(w, ts, p.size, func(t core.TokenView) string { return t.Identifier })
+}
+
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	var in core.CreateTokenInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.answer(w, r, http.StatusCreated)(s.core.CreateToken(r.Context(), a, in))
+}
+
+func (s *Server) getToken(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	s.answer(w, r, http.StatusOK)(s.core.GetToken(r.Context(), a, r.PathValue("identifier")))
+}
+
+func (s *Server) updateToken(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	var in core.UpdateTokenInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.answer(w, r, http.StatusOK)(s.core.UpdateToken(r.Context(), a, r.PathValue("identifier"), in))
+}
+
+func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	s.done(w, r, s.core.RevokeToken(r.Context(), a, r.PathValue("identifier")))
+}
+
+func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	var in core.RotateInput
+	if r.ContentLength != 0 {
+		if err := decodeJSON(w, r, &in); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	s.answer(w, r, http.StatusOK)(s.core.RotateToken(r.Context(), a, r.PathValue("identifier"), in))
+}
+
+func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	p, err := parsePage(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var before int64
+	if p.after != "" {
+		if before, err = strconv.ParseInt(p.after, 10, 64); err != nil || before <= 0 {
+			s.writeError(w, r, &core.ValidationError{Errors: []core.FieldError{{Field: "page_token", Message: "is not a token from a previous answer"}}})
+			return
+		}
+	}
+	q := r.URL.Query()
+	evs, err := s.core.ListEvents(r.Context(), a, core.EventQuery{Action: q.Get("action"), Actor: q.Get("actor"),
+		Target: q.Get("target"), Since: q.Get("since"), Until: q.Get("until"), Before: before, Limit: p.size + 1})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writePage(w, evs, p.size, func(e core.EventView) string { return strconv.FormatInt(e.ID, 10) })
+}

@@ -1,0 +1,372 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/server/servertest"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/storetest"
+)
+
+// newSA makes a service account with no credential.
+func newSA(e *env, name string) {
+	e.T.Helper()
+	e.Must(201, e.Admin("POST", "/api/v1/service-accounts", map[string]any{"username": name, "token_intent": "none"}))
+}
+
+// newToken creates a token and returns its key.
+func newToken(e *env, body map[string]any) (string, map[string]any) {
+	e.T.Helper()
+	r := e.Must(201, e.Admin("POST", "/api/v1/tokens", body)).JSON()
+	return r["key"].(string), r
+}
+
+func TestTokenExpiry(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		newSA(e, "bot")
+		key, tok := newToken(e, map[string]any{"user": "bot", "ttl": "1h", "identifier": "bot-1h"})
+		if tok["expiring"] != true || tok["expires_at"] != e.Clock.Now().Add(time.Hour).Format(time.RFC3339) {
+			t.Fatalf("token = %v", tok)
+		}
+		e.Must(200, e.Do("GET", "/api/v1/me", bearer(key), nil))
+		e.Clock.Advance(59 * time.Minute)
+		e.Must(200, e.Do("GET", "/api/v1/me", bearer(key), nil))
+		e.Clock.Advance(time.Minute)
+		e.Must(401, e.Do("GET", "/api/v1/me", bearer(key), nil))
+		got := e.Must(200, e.Admin("GET", "/api/v1/tokens/bot-1h", nil)).JSON()
+		if got["expired"] != true || got["key"] != nil {
+			t.Fatalf("expired token shows %v", got)
+		}
+
+		// Never expiring.
+		forever, tok := newToken(e, map[string]any{"user": "bot", "expiring": false})
+		if tok["expires_at"] != nil || tok["expiring"] != false {
+			t.Fatalf("non-expiring token = %v", tok)
+		}
+		e.Clock.Advance(10 * 365 * 24 * time.Hour)
+		e.Must(200, e.Do("GET", "/api/v1/me", bearer(forever), nil))
+
+		// A fixed date.
+		at := e.Clock.Now().Add(48 * time.Hour).Format(time.RFC3339)
+		dated, tok := newToken(e, map[string]any{"user": "bot", "expires_at": at})
+		if tok["expires_at"] != at {
+			t.Fatalf("expires_at %v, want %v", tok["expires_at"], at)
+		}
+		e.Clock.Advance(48 * time.Hour)
+		e.Must(401, e.Do("GET", "/api/v1/me", bearer(dated), nil))
+
+		// Default: 30 days.
+		_, tok = newToken(e, map[string]any{"user": "bot"})
+		if tok["expires_at"] != e.Clock.Now().Add(30*24*time.Hour).Format(time.RFC3339) {
+			t.Fatalf("default expiry %v", tok["expires_at"])
+		}
+	})
+}
+
+func TestExtendedToken(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, s store.Store) {
+		e := servertest.Start(t, s)
+		newSA(e, "bot")
+		key, tok := newToken(e, map[string]any{"user": "bot", "extended": true, "max_age": "10s", "identifier": "ext"})
+		if tok["extended"] != true || tok["max_age"] != "10s" {
+			t.Fatalf("token = %v", tok)
+		}
+		// Used every 8 s for a minute: never expires.
+		for i := 0; i < 8; i++ {
+			e.Clock.Advance(8 * time.Second)
+			e.Must(200, e.Do("GET", "/api/v1/me", bearer(key), nil))
+		}
+		// The stored expiry follows use, so a restart keeps the promise.
+		if err := e.App.Core.Authenticator().Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		restarted := servertest.Start(t, s)
+		restarted.Clock.Set(e.Clock.Now().Add(8 * time.Second))
+		restarted.Must(200, restarted.Do("GET", "/api/v1/me", bearer(key), nil))
+		// Unused for max_age: dead.
+		restarted.Clock.Advance(10 * time.Second)
+		restarted.Must(401, restarted.Do("GET", "/api/v1/me", bearer(key), nil))
+	})
+}
+
+func TestRotationWithGrace(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		newSA(e, "bot")
+		old, _ := newToken(e, map[string]any{"user": "bot", "identifier": "ci", "ttl": "720h"})
+		r := e.Must(200, e.Admin("POST", "/api/v1/tokens/ci/rotate", map[string]any{"grace": "1h"})).JSON()
+		fresh := r["key"].(string)
+		if fresh == old || r["identifier"] != "ci" {
+			t.Fatalf("rotate = %v", r)
+		}
+		if r["expires_at"] != e.Clock.Now().Add(720*time.Hour).Format(time.RFC3339) {
+			t.Fatalf("rotation renewed expiry to %v", r["expires_at"])
+		}
+		e.Must(200, e.Do("GET", "/api/v1/me", bearer(old), nil))
+		e.Must(200, e.Do("GET", "/api/v1/me", bearer(fresh), nil))
+		e.Clock.Advance(59 * time.Minute)
+		e.Must(200, e.Do("GET", "/api/v1/me", bearer(old), nil))
+		e.Clock.Advance(time.Minute)
+		e.Must(401, e.Do("GET", "/api/v1/me", bearer(old), nil))
+		e.Must(200, e.Do("GET", "/api/v1/me", bearer(fresh), nil))
+		// Cleanup drops the dead key; the old one stays dead.
+		if err := e.App.Core.Cleanup(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		e.Must(401, e.Do("GET", "/api/v1/me", bearer(old), nil))
+
+		// No grace: the old key dies at once.
+		r = e.Must(200, e.Admin("POST", "/api/v1/tokens/ci/rotate", nil)).JSON()
+		e.Must(401, e.Do("GET", "/api/v1/me", bearer(fresh), nil))
+		newest := r["key"].(string)
+		e.Must(200, e.Do("GET", "/api/v1/me", bearer(newest), nil))
+
+		evs := e.Must(200, e.Admin("GET", "/api/v1/events?action=token_rotated&target=ci", nil)).JSON()["items"].([]any)
+		if len(evs) != 2 {
+			t.Fatalf("rotation events = %v", evs)
+		}
+		// Revocation: the next request fails; rotating a revoked token is 404.
+		e.Must(204, e.Admin("DELETE", "/api/v1/tokens/ci", nil))
+		e.Must(401, e.Do("GET", "/api/v1/me", bearer(newest), nil))
+		e.Must(404, e.Admin("POST", "/api/v1/tokens/ci/rotate", map[string]any{"grace": "1h"}))
+	})
+}
+
+func TestIntentsKeptApart(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		newSA(e, "bot")
+		app, tok := newToken(e, map[string]any{"user": "bot", "intent": "app_password"})
+		if !strings.HasPrefix(app, "gap_") || tok["intent"] != "app_password" {
+			t.Fatalf("app password = %v", tok)
+		}
+		api, _ := newToken(e, map[string]any{"user": "bot", "intent": "api"})
+		e.Must(401, e.Do("GET", "/api/v1/me", bearer(app), nil))
+		e.Must(401, e.Do("GET", "/api/v1/me", servertest.Basic("bot", app), nil))
+		e.Must(401, e.Do("GET", "/api/v1/me", servertest.Basic("bot", api), nil))
+		e.Must(200, e.Do("GET", "/api/v1/me", bearer(api), nil))
+		// The app password is a valid credential elsewhere.
+		p, _, err := e.App.Core.Authenticator().VerifyAppPassword(context.Background(), "bot", app)
+		if err != nil || p.Username != "bot" {
+			t.Fatalf("app password refused where it belongs: %v", err)
+		}
+		if _, _, err := e.App.Core.Authenticator().VerifyAppPassword(context.Background(), "admin", app); err == nil {
+			t.Fatal("app password accepted for another user")
+		}
+		// A key with a bad checksum fails before any lookup.
+		last := "a"
+		if strings.HasSuffix(api, "a") {
+			last = "b"
+		}
+		typo := api[:len(api)-1] + last
+		e.Must(401, e.Do("GET", "/api/v1/me", bearer(typo), nil))
+		// Oversized and repeated headers.
+		e.Must(401, e.Do("GET", "/api/v1/me", bearer(strings.Repeat("x", 8000)), nil))
+	})
+}
+
+func TestTokenRequestValidation(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, s store.Store) {
+		e := servertest.Start(t, s, func(c *config.Config) { c.TokenMaxTTL = 90 * 24 * time.Hour })
+		newSA(e, "bot")
+		cases := []struct {
+			name  string
+			body  map[string]any
+			field string
+		}{
+			{"past", map[string]any{"user": "bot", "expires_at": "2001-01-01T00:00:00Z"}, "expires_at"},
+			{"bad time", map[string]any{"user": "bot", "expires_at": "tomorrow"}, "expires_at"},
+			{"bad ttl", map[string]any{"user": "bot", "ttl": "a week"}, "ttl"},
+			{"negative ttl", map[string]any{"user": "bot", "ttl": "-1h"}, "ttl"},
+			{"both", map[string]any{"user": "bot", "ttl": "1h", "expires_at": "2031-01-01T00:00:00Z"}, "ttl"},
+			{"extended no max_age", map[string]any{"user": "bot", "extended": true}, "max_age"},
+			{"max_age alone", map[string]any{"user": "bot", "max_age": "1h"}, "max_age"},
+			{"over limit", map[string]any{"user": "bot", "ttl": "2400h"}, "ttl"},
+			{"never over limit", map[string]any{"user": "bot", "expiring": false}, "expiring"},
+			{"extended over limit", map[string]any{"user": "bot", "extended": true, "max_age": "2400h"}, "max_age"},
+			{"bad intent", map[string]any{"user": "bot", "intent": "ssh"}, "intent"},
+			{"bad identifier", map[string]any{"user": "bot", "identifier": "a b"}, "identifier"},
+		}
+		for _, c := range cases {
+			r := e.Do("POST", "/api/v1/tokens", bearer(servertest.AdminToken), c.body)
+			if r.Status != 400 || !strings.Contains(string(r.Body), `"field":"`+c.field+`"`) {
+				t.Errorf("%s: %d %s", c.name, r.Status, r.Body)
+			}
+		}
+		list := e.Must(200, e.Admin("GET", "/api/v1/tokens?user=bot", nil)).JSON()["items"].([]any)
+		if len(list) != 0 {
+			t.Fatalf("failed requests left tokens: %v", list)
+		}
+		// Without an explicit ttl, the default is cut to the limit.
+		_, tok := newToken(e, map[string]any{"user": "bot", "intent": "app_password"})
+		if tok["expires_at"] != e.Clock.Now().Add(30*24*time.Hour).Format(time.RFC3339) {
+			t.Fatalf("default = %v", tok["expires_at"])
+		}
+		r := e.Must(201, e.Admin("POST", "/api/v1/service-accounts", map[string]any{"username": "bot2"})).JSON()
+		if r["token"].(map[string]any)["expires_at"] != e.Clock.Now().Add(90*24*time.Hour).Format(time.RFC3339) {
+			t.Fatalf("service account default not cut to the limit: %v", r["token"])
+		}
+		e.Must(404, e.Admin("POST", "/api/v1/tokens", map[string]any{"user": "ghost"}))
+	})
+}
+
+func TestTokenPermissions(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		e.Must(201, e.Admin("POST", "/api/v1/groups", map[string]any{"name": "ci"}))
+		e.Must(201, e.Admin("POST", "/api/v1/groups", map[string]any{"name": "other"}))
+		e.Must(201, e.Admin("POST", "/api/v1/roles", map[string]any{"name": "ci-token-admin", "permissions": []string{"tokens.write@group/ci"}}))
+		e.Must(201, e.Admin("POST", "/api/v1/roles", map[string]any{"name": "self-service", "permissions": []string{"tokens.self"}}))
+		mk := func(name, group string) {
+			e.Must(201, e.Admin("POST", "/api/v1/service-accounts", map[string]any{"username": name, "groups": []string{group}, "token_intent": "none"}))
+		}
+		mk("ci-bot", "ci")
+		mk("other-bot", "other")
+		mk("manager", "other")
+		mk("selfie", "other")
+		e.Must(204, e.Admin("PUT", "/api/v1/roles/ci-token-admin/assignments/users/manager", nil))
+		e.Must(204, e.Admin("PUT", "/api/v1/roles/self-service/assignments/users/selfie", nil))
+		mgr, _ := newToken(e, map[string]any{"user": "manager"})
+		self, _ := newToken(e, map[string]any{"user": "selfie"})
+		plain, _ := newToken(e, map[string]any{"user": "other-bot"})
+
+		// Scoped: manages ci members' tokens only.
+		r := e.Must(201, e.Do("POST", "/api/v1/tokens", bearer(mgr), map[string]any{"user": "ci-bot", "identifier": "ci-bot-key"}))
+		if r.JSON()["created_by"] != "manager" {
+			t.Fatalf("created_by = %v", r.JSON()["created_by"])
+		}
+		e.Must(403, e.Do("POST", "/api/v1/tokens", bearer(mgr), map[string]any{"user": "other-bot"}))
+		e.Must(403, e.Do("POST", "/api/v1/tokens", bearer(mgr), map[string]any{"user": "ghost"}))
+		e.Must(200, e.Do("GET", "/api/v1/tokens?user=ci-bot", bearer(mgr), nil))
+		e.Must(403, e.Do("GET", "/api/v1/tokens?user=other-bot", bearer(mgr), nil))
+		e.Must(200, e.Do("POST", "/api/v1/tokens/ci-bot-key/rotate", bearer(mgr), nil))
+		e.Must(204, e.Do("DELETE", "/api/v1/tokens/ci-bot-key", bearer(mgr), nil))
+
+		// tokens.self: own tokens only.
+		e.Must(201, e.Do("POST", "/api/v1/tokens", bearer(self), map[string]any{"identifier": "mine"}))
+		e.Must(200, e.Do("POST", "/api/v1/tokens/mine/rotate", bearer(self), nil))
+		e.Must(403, e.Do("POST", "/api/v1/tokens", bearer(self), map[string]any{"user": "other-bot"}))
+		// Without it: no new tokens, but one's own can be listed and revoked.
+		e.Must(403, e.Do("POST", "/api/v1/tokens", bearer(plain), map[string]any{}))
+		var own struct {
+			Items []map[string]any `json:"items"`
+		}
+		e.Must(200, e.Do("GET", "/api/v1/tokens", bearer(plain), nil)).Decode(t, &own)
+		if len(own.Items) != 1 || own.Items[0]["user"] != "other-bot" {
+			t.Fatalf("own tokens = %v", own.Items)
+		}
+		e.Must(403, e.Do("DELETE", "/api/v1/tokens/mine", bearer(plain), nil))
+		e.Must(204, e.Do("DELETE", "/api/v1/tokens/"+own.Items[0]["identifier"].(string), bearer(plain), nil))
+		e.Must(401, e.Do("GET", "/api/v1/me", bearer(plain), nil))
+	})
+}
+
+// TestNoSecretAnywhere: after a scenario, no key or password appears in
+// events, logs or API answers other than the one that created it.
+func TestNoSecretAnywhere(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		created := e.Must(201, e.Admin("POST", "/api/v1/service-accounts", map[string]any{"username": "bot", "token_intent": "api"})).JSON()
+		key := created["token"].(map[string]any)["key"].(string)
+		id := created["token"].(map[string]any)["identifier"].(string)
+		rot := e.Must(200, e.Admin("POST", "/api/v1/tokens/"+id+"/rotate", map[string]any{"grace": "1m"})).JSON()["key"].(string)
+		e.Must(201, e.Admin("POST", "/api/v1/users", map[string]any{"username": "alice", "password": "alice-secret-pw"}))
+		e.Must(204, e.Admin("PUT", "/api/v1/users/alice/password", map[string]any{"password": "alice-new-secret"}))
+		bad := key[:len(key)-3] + "zzz"
+		e.Do("GET", "/api/v1/me", bearer(bad), nil)
+		e.Do("GET", "/api/v1/me", servertest.Basic("alice", "alice-wrong-guess"), nil)
+		e.Do("GET", "/api/v1/me", bearer(key), nil)
+
+		evs := e.Must(200, e.Admin("GET", "/api/v1/events?page_size=500", nil))
+		lists := []string{string(evs.Body), e.Logs.String(),
+			string(e.Must(200, e.Admin("GET", "/api/v1/tokens", nil)).Body),
+			string(e.Must(200, e.Admin("GET", "/api/v1/users/alice", nil)).Body)}
+		for _, secret := range []string{key, rot, bad, "alice-secret-pw", "alice-new-secret", "alice-wrong-guess", servertest.AdminToken, servertest.AdminPassword} {
+			for i, l := range lists {
+				if strings.Contains(l, secret) {
+					t.Errorf("secret %q found in output %d", secret[:6], i)
+				}
+			}
+		}
+		var page struct {
+			Items []map[string]any `json:"items"`
+		}
+		_ = json.Unmarshal(evs.Body, &page)
+		failed := 0
+		for _, ev := range page.Items {
+			if ev["action"] == "login_failed" {
+				failed++
+			}
+		}
+		if failed < 2 {
+			t.Fatalf("login_failed events: %d", failed)
+		}
+		_ = io.Discard
+	})
+}
+
+func TestCleanupAndLastUsed(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		newSA(e, "bot")
+		app, _ := newToken(e, map[string]any{"user": "bot", "intent": "app_password", "ttl": "1h", "identifier": "short-app"})
+		api, _ := newToken(e, map[string]any{"user": "bot", "ttl": "1h", "identifier": "short-api"})
+		ctx := context.Background()
+		authn := e.App.Core.Authenticator()
+
+		// Last use shows at once in lists, and is persisted by the flusher.
+		tok := e.Must(200, e.Admin("GET", "/api/v1/tokens/short-api", nil)).JSON()
+		if tok["last_used_at"] != nil {
+			t.Fatalf("unused token shows last use %v", tok["last_used_at"])
+		}
+		e.Clock.Advance(time.Minute)
+		used := e.Clock.Now().Format(time.RFC3339)
+		e.Must(200, e.Do("GET", "/api/v1/me", bearer(api), nil))
+		tok = e.Must(200, e.Admin("GET", "/api/v1/tokens/short-api", nil)).JSON()
+		if tok["last_used_at"] != used {
+			t.Fatalf("last_used_at %v, want %v", tok["last_used_at"], used)
+		}
+		if err := authn.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		stored, err := e.App.Store.GetToken(ctx, "short-api")
+		if err != nil || stored.LastUsedAt == nil || stored.LastUsedAt.Format(time.RFC3339) != used {
+			t.Fatalf("stored last use %v, %v", stored.LastUsedAt, err)
+		}
+		unused := e.Must(200, e.Admin("GET", "/api/v1/tokens?unused_for=1s", nil)).JSON()["items"].([]any)
+		for _, it := range unused {
+			if it.(map[string]any)["identifier"] == "short-api" {
+				t.Fatal("a used token is listed as unused")
+			}
+		}
+		soon := e.Must(200, e.Admin("GET", "/api/v1/tokens?expiring_within=2h", nil)).JSON()["items"].([]any)
+		if len(soon) != 2 {
+			t.Fatalf("expiring within 2h: %v", soon)
+		}
+
+		// Expired app passwords are deleted with an event; expired API tokens stay listed.
+		if _, _, err := authn.VerifyAppPassword(ctx, "bot", app); err != nil {
+			t.Fatal(err)
+		}
+		e.Clock.Advance(2 * time.Hour)
+		if _, _, err := authn.VerifyAppPassword(ctx, "bot", app); err == nil {
+			t.Fatal("expired app password accepted before cleanup")
+		}
+		if err := e.App.Core.Cleanup(ctx); err != nil {
+			t.Fatal(err)
+		}
+		e.Must(404, e.Admin("GET", "/api/v1/tokens/short-app", nil))
+		e.Must(200, e.Admin("GET", "/api/v1/tokens/short-api", nil))
+		evs := e.Must(200, e.Admin("GET", "/api/v1/events?action=token_expired", nil)).JSON()["items"].([]any)
+		if len(evs) != 1 || evs[0].(map[string]any)["target"].(map[string]any)["name"] != "short-app" {
+			t.Fatalf("token_expired events: %v", evs)
+		}
+		// An expired API token rotates into a new, working key with a new expiry.
+		r := e.Must(200, e.Admin("POST", "/api/v1/tokens/short-api/rotate", nil)).JSON()
+		e.Must(200, e.Do("GET", "/api/v1/me", bearer(r["key"].(string)), nil))
+		if r["expired"] != false {
+			t.Fatalf("rotated token still expired: %v", r)
+		}
+	})
+}

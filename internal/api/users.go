@@ -1,0 +1,144 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/core"
+)
+
+func (s *Server) me(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	m, err := s.core.Me(r.Context(), a)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, m)
+}
+
+func (s *Server) permissions(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	writeJSON(w, http.StatusOK, List[authz.Definition]{Items: authz.Catalogue})
+}
+
+func userKey(u core.UserView) string { return u.Username }
+
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	s.listUserKind(w, r, a, s.core.ListUsers)
+}
+
+func (s *Server) listServiceAccounts(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	s.listUserKind(w, r, a, s.core.ListServiceAccounts)
+}
+
+func (s *Server) listUserKind(w http.ResponseWriter, r *http.Request, a core.Actor,
+	list func(ctx contextT, a core.Actor, q core.UserQuery) ([]core.UserView, error)) {
+	p, err := parsePage(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	us, err := list(r.Context(), a, core.UserQuery{Type: q.Get("type"), Search: q.Get("search"), After: p.after, Limit: p.size + 1})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writePage(w, us, p.size, userKey)
+}
+
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	s.answer(w, r, http.StatusOK)(s.core.GetUser(r.Context(), a, r.PathValue("username")))
+}
+
+func (s *Server) getServiceAccount(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	s.answer(w, r, http.StatusOK)(s.core.GetServiceAccount(r.Context(), a, r.PathValue("username")))
+}
+
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	var in core.CreateUserInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.answer(w, r, http.StatusCreated)(s.core.CreateUser(r.Context(), a, in))
+}
+
+func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	var in core.CreateServiceAccountInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.answer(w, r, http.StatusCreated)(s.core.CreateServiceAccount(r.Context(), a, in))
+}
+
+func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	s.patchUser(w, r, a, false)
+}
+
+func (s *Server) updateServiceAccount(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	s.patchUser(w, r, a, true)
+}
+
+func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, a core.Actor, saOnly bool) {
+	var in core.UpdateUserInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.answer(w, r, http.StatusOK)(s.core.UpdateUser(r.Context(), a, r.PathValue("username"), in, saOnly))
+}
+
+func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	s.done(w, r, s.core.DeleteUser(r.Context(), a, r.PathValue("username"), false))
+}
+
+func (s *Server) deleteServiceAccount(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	s.done(w, r, s.core.DeleteUser(r.Context(), a, r.PathValue("username"), true))
+}
+
+// PasswordInput is PUT /users/{username}/password.
+type PasswordInput struct {
+	Password string `json:"password"`
+}
+
+func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	var in PasswordInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.done(w, r, s.core.SetPassword(r.Context(), a, r.PathValue("username"), in.Password))
+}
+
+// PermissionsBody is the body of GET and PUT /users/{username}/permissions.
+type PermissionsBody struct {
+	Permissions []string `json:"permissions"`
+}
+
+func (s *Server) getUserPermissions(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	ps, err := s.core.GetUserPermissions(r.Context(), a, r.PathValue("username"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, PermissionsBody{ps})
+}
+
+func (s *Server) setUserPermissions(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	var in PermissionsBody
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if in.Permissions == nil {
+		s.writeError(w, r, &core.ValidationError{Errors: []core.FieldError{{Field: "permissions", Message: "is required (an empty array removes all)"}}})
+		return
+	}
+	ps, err := s.core.SetUserPermissions(r.Context(), a, r.PathValue("username"), in.Permissions)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, PermissionsBody{ps})
+}

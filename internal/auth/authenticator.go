@@ -1,0 +1,493 @@
+// Package auth turns credentials into principals: key format and hashing,
+// password hashing, and the in-memory verifier cache that lets a warm
+// credential check run without a database query or a slow hash.
+package auth
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/clock"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// ErrBadCredential is the one answer to every failed credential check, so
+// that no caller can tell an unknown user or key from a wrong secret.
+var ErrBadCredential = errors.New("invalid credentials")
+
+// ErrUnavailable: the credential could not be checked (database down).
+// Callers fail closed: the request is refused with 503, never admitted.
+var ErrUnavailable = errors.New("credential check unavailable")
+
+// Free-form keys (the bootstrap token: any string of 32+ characters) have
+// no lookup part; theirs is derived from a keyed hash, marked by "~".
+const (
+	freeformMin    = 32
+	freeformMax    = 512
+	freeformPrefix = "~"
+)
+
+// FailureReason says, for events and logs only, why a check failed. It is
+// never sent to the client.
+type FailureReason string
+
+const (
+	ReasonMalformed FailureReason = "malformed"
+	ReasonUnknown   FailureReason = "unknown"
+	ReasonMismatch  FailureReason = "mismatch"
+	ReasonExpired   FailureReason = "expired"
+	ReasonIntent    FailureReason = "wrong_intent"
+	ReasonInactive  FailureReason = "inactive"
+	ReasonNoPasswd  FailureReason = "no_password"
+)
+
+// Failure is the detailed error behind ErrBadCredential.
+type Failure struct {
+	Reason     FailureReason
+	Username   string // when known
+	Identifier string // token identifier, when known
+}
+
+func (f *Failure) Error() string        { return "invalid credentials: " + string(f.Reason) }
+func (f *Failure) Is(target error) bool { return target == ErrBadCredential }
+
+// Credential says how a principal authenticated.
+type Credential struct {
+	Method          string // "token", "password", "app_password"
+	TokenUID        string
+	TokenIdentifier string
+}
+
+// keyEntry is the cached verifier of one key plus what is needed to
+// decide, without a query, whether it is still valid.
+type keyEntry struct {
+	lookup     string
+	hash       []byte
+	tokenUID   string
+	identifier string
+	userUID    string
+	intent     string
+	expiring   bool
+	extended   bool
+	maxAge     time.Duration
+	notAfter   int64 // unix nanos; 0 = none (rotation grace end)
+	expiresAt  atomic.Int64
+	lastUsed   atomic.Int64 // unix nanos, 0 = never
+	persisted  atomic.Int64 // last_used_at as last written to the store
+	dirty      atomic.Bool
+}
+
+// Authenticator verifies API keys, app passwords and human passwords.
+type Authenticator struct {
+	store  store.Store
+	hasher *Hasher
+	clock  clock.Clock
+	log    *slog.Logger
+
+	mu      sync.RWMutex
+	gen     uint64 // bumped by every invalidation; cold loads insert only if unchanged
+	keys    map[string]*keyEntry
+	byToken map[string][]string // token UID -> lookups
+	byUID   map[string]*authz.Principal
+	byName  map[string]*authz.Principal
+	// passwordOK remembers the keyed hash of the last password verified
+	// for a user, together with the stored argon2 hash it was checked
+	// against: a cache that can never admit a stale password, because a
+	// changed stored hash no longer matches.
+	passwordOK map[string]verifiedPassword
+
+	// LastUsedEvery: how stale a non-extended token's persisted
+	// last_used_at may get.
+	LastUsedEvery time.Duration
+}
+
+type verifiedPassword struct {
+	storedHash string
+	mac        [sha256.Size]byte
+}
+
+// NewAuthenticator builds an authenticator over st with a keyed hasher.
+func NewAuthenticator(st store.Store, h *Hasher, c clock.Clock, log *slog.Logger) *Authenticator {
+	return &Authenticator{
+		store: st, hasher: h, clock: c, log: log,
+		keys: map[string]*keyEntry{}, byToken: map[string][]string{},
+		byUID: map[string]*authz.Principal{}, byName: map[string]*authz.Principal{},
+		passwordOK:    map[string]verifiedPassword{},
+		LastUsedEvery: 5 * time.Minute,
+	}
+}
+
+// Hasher returns the key hasher.
+func (a *Authenticator) Hasher() *Hasher { return a.hasher }
+
+// LookupFor returns the lookup part under which a key's verifier is stored:
+// the key's own public part, or a keyed derivation for free-form keys.
+func (a *Authenticator) LookupFor(raw string) (string, error) {
+	if pk, err := ParseKey(raw); err == nil {
+		return pk.Lookup, nil
+	}
+	if LooksLikeKey(raw) || len(raw) < freeformMin || len(raw) > freeformMax {
+		return "", ErrMalformedKey
+	}
+	sum := a.hasher.Sum("lookup\x00" + raw)
+	return freeformPrefix + hex.EncodeToString(sum[:8]), nil
+}
+
+// VerifyAPIKey checks a Bearer key: well-formed, known, matching, API
+// intent, unexpired, its owner active. It records the use.
+func (a *Authenticator) VerifyAPIKey(ctx context.Context, raw string) (*authz.Principal, Credential, error) {
+	e, err := a.verifyKey(ctx, raw, store.IntentAPI)
+	if err != nil {
+		return nil, Credential{}, err
+	}
+	p, err := a.principalByUID(ctx, e.userUID)
+	if err != nil {
+		return nil, Credential{}, a.principalErr(err, e)
+	}
+	if !p.Active {
+		return nil, Credential{}, &Failure{Reason: ReasonInactive, Username: p.Username, Identifier: e.identifier}
+	}
+	a.recordUse(e)
+	return p, Credential{Method: "token", TokenUID: e.tokenUID, TokenIdentifier: e.identifier}, nil
+}
+
+// VerifyAppPassword checks username + app password (LDAP bind,
+// forward-auth Basic). The key must belong to that user.
+func (a *Authenticator) VerifyAppPassword(ctx context.Context, username, raw string) (*authz.Principal, Credential, error) {
+	e, err := a.verifyKey(ctx, raw, store.IntentAppPassword)
+	if err != nil {
+		var f *Failure
+		if errors.As(err, &f) {
+			f.Username = username
+		}
+		return nil, Credential{}, err
+	}
+	p, err := a.principalByUID(ctx, e.userUID)
+	if err != nil {
+		return nil, Credential{}, a.principalErr(err, e)
+	}
+	if p.Username != username {
+		return nil, Credential{}, &Failure{Reason: ReasonMismatch, Username: username}
+	}
+	if !p.Active {
+		return nil, Credential{}, &Failure{Reason: ReasonInactive, Username: username, Identifier: e.identifier}
+	}
+	a.recordUse(e)
+	return p, Credential{Method: "app_password", TokenUID: e.tokenUID, TokenIdentifier: e.identifier}, nil
+}
+
+func (a *Authenticator) principalErr(err error, e *keyEntry) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return &Failure{Reason: ReasonUnknown, Identifier: e.identifier}
+	}
+	return err
+}
+
+func (a *Authenticator) verifyKey(ctx context.Context, raw, intent string) (*keyEntry, error) {
+	var lookup string
+	if pk, err := ParseKey(raw); err == nil {
+		if pk.Intent != intent {
+			return nil, &Failure{Reason: ReasonIntent}
+		}
+		lookup = pk.Lookup
+	} else if intent == store.IntentAPI {
+		l, err := a.LookupFor(raw)
+		if err != nil {
+			return nil, &Failure{Reason: ReasonMalformed}
+		}
+		lookup = l
+	} else {
+		return nil, &Failure{Reason: ReasonMalformed}
+	}
+	e, err := a.keyEntry(ctx, lookup)
+	if err != nil {
+		return nil, err
+	}
+	if !a.hasher.Equal(raw, e.hash) {
+		return nil, &Failure{Reason: ReasonMismatch, Identifier: e.identifier}
+	}
+	if e.intent != intent {
+		return nil, &Failure{Reason: ReasonIntent, Identifier: e.identifier}
+	}
+	now := a.clock.Now().UnixNano()
+	if e.notAfter != 0 && now >= e.notAfter {
+		return nil, &Failure{Reason: ReasonExpired, Identifier: e.identifier}
+	}
+	if e.expiring && now >= e.expiresAt.Load() {
+		return nil, &Failure{Reason: ReasonExpired, Identifier: e.identifier}
+	}
+	return e, nil
+}
+
+// keyEntry finds a verifier in memory, or loads it from the store.
+func (a *Authenticator) keyEntry(ctx context.Context, lookup string) (*keyEntry, error) {
+	a.mu.RLock()
+	e, ok := a.keys[lookup]
+	gen := a.gen
+	a.mu.RUnlock()
+	if ok {
+		return e, nil
+	}
+	k, t, err := a.store.LookupKey(ctx, lookup)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, &Failure{Reason: ReasonUnknown}
+	}
+	if err != nil {
+		a.log.Error("key lookup failed", "err", err)
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	e = &keyEntry{
+		lookup: k.Lookup, hash: k.Hash, tokenUID: t.UID, identifier: t.Identifier, userUID: t.UserUID,
+		intent: t.Intent, expiring: t.Expiring, extended: t.Extended, maxAge: t.MaxAge,
+	}
+	if k.NotAfter != nil {
+		e.notAfter = k.NotAfter.UnixNano()
+	}
+	if t.ExpiresAt != nil {
+		e.expiresAt.Store(t.ExpiresAt.UnixNano())
+	}
+	if t.LastUsedAt != nil {
+		e.lastUsed.Store(t.LastUsedAt.UnixNano())
+		e.persisted.Store(t.LastUsedAt.UnixNano())
+	}
+	a.mu.Lock()
+	if a.gen == gen {
+		if cur, ok := a.keys[lookup]; ok {
+			e = cur
+		} else {
+			a.keys[lookup] = e
+			a.byToken[e.tokenUID] = append(a.byToken[e.tokenUID], lookup)
+		}
+	}
+	a.mu.Unlock()
+	return e, nil
+}
+
+// recordUse moves last-used (and an extended token's expiry) forward in
+// memory; the flusher persists it.
+func (a *Authenticator) recordUse(e *keyEntry) {
+	now := a.clock.Now().UnixNano()
+	if prev := e.lastUsed.Load(); now > prev {
+		e.lastUsed.CompareAndSwap(prev, now)
+	}
+	if e.extended {
+		exp := now + int64(e.maxAge)
+		if prev := e.expiresAt.Load(); exp > prev {
+			e.expiresAt.CompareAndSwap(prev, exp)
+		}
+	}
+	if !e.dirty.Load() && now-e.persisted.Load() >= int64(a.flushEvery(e)) {
+		e.dirty.Store(true)
+	}
+}
+
+// flushEvery is how stale the stored use of a key may get. For extended
+// tokens it is a tenth of max_age (at most LastUsedEvery), so that after a
+// restart a token that was in use lives at least 90% of max_age more.
+func (a *Authenticator) flushEvery(e *keyEntry) time.Duration {
+	if e.extended {
+		return min(e.maxAge/10, a.LastUsedEvery)
+	}
+	return a.LastUsedEvery
+}
+
+// Flush persists pending last-used and extended-expiry updates in one
+// batch. The server calls it every second and on shutdown.
+func (a *Authenticator) Flush(ctx context.Context) error {
+	a.mu.RLock()
+	var uses []store.TokenUse
+	var flushed []*keyEntry
+	for _, e := range a.keys {
+		if !e.dirty.Load() {
+			continue
+		}
+		u := store.TokenUse{TokenUID: e.tokenUID, LastUsedAt: time.Unix(0, e.lastUsed.Load()).UTC()}
+		if e.extended {
+			t := time.Unix(0, e.expiresAt.Load()).UTC()
+			u.ExpiresAt = &t
+		}
+		uses = append(uses, u)
+		flushed = append(flushed, e)
+	}
+	a.mu.RUnlock()
+	if len(uses) == 0 {
+		return nil
+	}
+	if err := a.store.TouchTokens(ctx, uses); err != nil {
+		return fmt.Errorf("flush token uses: %w", err)
+	}
+	for i, e := range flushed {
+		e.persisted.Store(uses[i].LastUsedAt.UnixNano())
+		e.dirty.Store(false)
+	}
+	return nil
+}
+
+// TokenUsage returns the in-memory last use and expiry of a token's keys,
+// fresher than the store's between flushes (zero times when not cached).
+func (a *Authenticator) TokenUsage(tokenUID string) (lastUsed, expiresAt time.Time, ok bool) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	for _, l := range a.byToken[tokenUID] {
+		e := a.keys[l]
+		if e == nil {
+			continue
+		}
+		if lu := e.lastUsed.Load(); lu != 0 && time.Unix(0, lu).After(lastUsed) {
+			lastUsed = time.Unix(0, lu).UTC()
+		}
+		if ex := e.expiresAt.Load(); ex != 0 {
+			expiresAt = time.Unix(0, ex).UTC()
+		}
+		ok = true
+	}
+	return lastUsed, expiresAt, ok
+}
+
+// VerifyPassword checks a human's username and password. Unknown users,
+// users without a password and wrong passwords cost the same argon2id run
+// and give the same error.
+func (a *Authenticator) VerifyPassword(ctx context.Context, username, password string) (*authz.Principal, error) {
+	if len(password) == 0 || len(password) > MaxPasswordLength || len(username) > 256 {
+		VerifyPassword("", password)
+		return nil, &Failure{Reason: ReasonMalformed, Username: username}
+	}
+	p, err := a.PrincipalByName(ctx, username)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			VerifyPassword("", password)
+			return nil, &Failure{Reason: ReasonUnknown, Username: username}
+		}
+		return nil, err
+	}
+	if p.PasswordHash == "" {
+		VerifyPassword("", password)
+		return nil, &Failure{Reason: ReasonNoPasswd, Username: username}
+	}
+	mac := a.passwordMAC(p.UID, password)
+	a.mu.RLock()
+	v, cached := a.passwordOK[p.UID]
+	a.mu.RUnlock()
+	ok := cached && v.storedHash == p.PasswordHash && hmac.Equal(v.mac[:], mac[:])
+	if !ok {
+		ok = VerifyPassword(p.PasswordHash, password)
+		if ok {
+			a.mu.Lock()
+			a.passwordOK[p.UID] = verifiedPassword{storedHash: p.PasswordHash, mac: mac}
+			a.mu.Unlock()
+		}
+	}
+	if !ok {
+		return nil, &Failure{Reason: ReasonMismatch, Username: username}
+	}
+	if !p.Active {
+		return nil, &Failure{Reason: ReasonInactive, Username: username}
+	}
+	return p, nil
+}
+
+func (a *Authenticator) passwordMAC(uid, password string) (out [sha256.Size]byte) {
+	copy(out[:], a.hasher.Sum("password\x00"+uid+"\x00"+password))
+	return out
+}
+
+// PrincipalByName returns the current principal for a username.
+func (a *Authenticator) PrincipalByName(ctx context.Context, username string) (*authz.Principal, error) {
+	a.mu.RLock()
+	p, ok := a.byName[username]
+	gen := a.gen
+	a.mu.RUnlock()
+	if ok {
+		return p, nil
+	}
+	u, err := a.store.GetUser(ctx, username)
+	if err != nil {
+		return nil, err
+	}
+	return a.loadPrincipal(ctx, u, gen)
+}
+
+// PrincipalByUID returns the current principal for a user UID.
+func (a *Authenticator) PrincipalByUID(ctx context.Context, uid string) (*authz.Principal, error) {
+	return a.principalByUID(ctx, uid)
+}
+
+func (a *Authenticator) principalByUID(ctx context.Context, uid string) (*authz.Principal, error) {
+	a.mu.RLock()
+	p, ok := a.byUID[uid]
+	gen := a.gen
+	a.mu.RUnlock()
+	if ok {
+		return p, nil
+	}
+	u, err := a.store.GetUserByUID(ctx, uid)
+	if err != nil {
+		return nil, err
+	}
+	return a.loadPrincipal(ctx, u, gen)
+}
+
+func (a *Authenticator) loadPrincipal(ctx context.Context, u store.User, gen uint64) (*authz.Principal, error) {
+	g, err := a.store.UserGrants(ctx, u.UID)
+	if err != nil {
+		return nil, err
+	}
+	p := BuildPrincipal(u, g)
+	a.mu.Lock()
+	if a.gen == gen {
+		a.byUID[u.UID] = p
+		a.byName[u.Username] = p
+	}
+	a.mu.Unlock()
+	return p, nil
+}
+
+// BuildPrincipal makes a principal of a user and its grants.
+func BuildPrincipal(u store.User, g store.Grants) *authz.Principal {
+	return authz.NewPrincipal(u.UID, u.Username, u.Type, u.IsActive, u.Managed, u.PasswordHash, g.Groups, g.DirectRoles, g.Roles, g.Permissions)
+}
+
+// InvalidateToken forgets the cached verifiers of a token (revoked,
+// rotated, changed). Call after the change is committed.
+func (a *Authenticator) InvalidateToken(tokenUID string) {
+	a.mu.Lock()
+	a.gen++
+	for _, l := range a.byToken[tokenUID] {
+		delete(a.keys, l)
+	}
+	delete(a.byToken, tokenUID)
+	a.mu.Unlock()
+}
+
+// InvalidatePrincipals forgets every cached principal (role, group,
+// membership, permission or account change). Verifiers stay: they point
+// at principals by UID and are re-joined on the next check.
+func (a *Authenticator) InvalidatePrincipals() {
+	a.mu.Lock()
+	a.gen++
+	clear(a.byUID)
+	clear(a.byName)
+	a.mu.Unlock()
+}
+
+// InvalidateAll forgets everything cached (user deletion, resync after a
+// lost notification connection).
+func (a *Authenticator) InvalidateAll() {
+	a.mu.Lock()
+	a.gen++
+	clear(a.keys)
+	clear(a.byToken)
+	clear(a.byUID)
+	clear(a.byName)
+	clear(a.passwordOK)
+	a.mu.Unlock()
+}

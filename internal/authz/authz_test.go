@@ -1,0 +1,88 @@
+package authz
+
+import (
+	"testing"
+)
+
+func TestParsePermission(t *testing.T) {
+	good := map[string]Permission{
+		"users.read":                             {Name: "users.read"},
+		"ldap.search_full_directory@ldap/corp":   {Name: "ldap.search_full_directory", Kind: "ldap", Object: "corp"},
+		"tokens.write@group/ci-bots":             {Name: "tokens.write", Kind: "group", Object: "ci-bots"},
+		"applications.read@application/grafana1": {Name: "applications.read", Kind: "application", Object: "grafana1"},
+	}
+	for s, want := range good {
+		got, err := ParsePermission(s)
+		if err != nil || got != want || got.String() != s {
+			t.Errorf("ParsePermission(%q) = %+v, %v", s, got, err)
+		}
+	}
+	for _, s := range []string{"", "users", "users.read@", "users.read@group/x", "tokens.write@group", "tokens.write@group/",
+		"tokens.write@ldap/corp", "tokens.write@group/-bad", "tokens.write@group/a b", "nope.read", "@group/x"} {
+		if _, err := ParsePermission(s); err == nil {
+			t.Errorf("ParsePermission(%q) accepted", s)
+		}
+	}
+}
+
+func TestNormalizePermissions(t *testing.T) {
+	got, bad := NormalizePermissions([]string{"users.read", "groups.read", "users.read", "x", "tokens.write@group/a"})
+	want := []string{"groups.read", "tokens.write@group/a", "users.read"}
+	if len(got) != len(want) {
+		t.Fatalf("got %v", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("got %v want %v", got, want)
+		}
+	}
+	if len(bad) != 1 || bad[3] == "" {
+		t.Fatalf("bad = %v", bad)
+	}
+}
+
+func TestPrincipalDecisions(t *testing.T) {
+	p := NewPrincipal("u1", "bot", "service_account", true, false, "", []string{"ci"}, nil, []string{"reader"},
+		[]string{"users.read", "tokens.write@group/ci", "ldap.search_full_directory@ldap/corp", "bogus"})
+	cases := []struct {
+		name string
+		ok   bool
+	}{
+		{"users.read", p.Can("users.read")},
+		{"!users.write", !p.Can("users.write")},
+		{"tokens.write on ci", p.CanOn("tokens.write", Object{KindGroup, "ci"})},
+		{"!tokens.write on other", !p.CanOn("tokens.write", Object{KindGroup, "other"})},
+		{"!tokens.write unscoped", !p.Can("tokens.write")},
+		{"ldap corp", p.CanOn("ldap.search_full_directory", Object{KindLDAP, "corp"})},
+		{"!ldap other", !p.CanOn("ldap.search_full_directory", Object{KindLDAP, "other"})},
+		{"!kind mismatch", !p.CanOn("tokens.write", Object{KindLDAP, "ci"})},
+		{"somewhere", p.CanSomewhere("tokens.write", KindGroup)},
+		{"!admin", !p.IsAdmin()},
+	}
+	for _, c := range cases {
+		if !c.ok {
+			t.Errorf("%s: wrong decision", c.name)
+		}
+	}
+	if len(p.Permissions) != 3 {
+		t.Errorf("unparsable permission kept: %v", p.Permissions)
+	}
+
+	inactive := NewPrincipal("u2", "x", "human", false, false, "", nil, nil, []string{AdminRole}, nil)
+	if inactive.Can("users.read") || inactive.CanOn("tokens.write", Object{KindGroup, "ci"}) {
+		t.Error("an inactive principal holds permissions")
+	}
+	var anon *Principal
+	if anon.Can("users.read") || anon.CanOn("users.read") || anon.IsAdmin() {
+		t.Error("anonymous holds permissions")
+	}
+	admin := NewPrincipal("u3", "admin", "human", true, false, "", nil, []string{AdminRole}, []string{AdminRole}, nil)
+	for _, d := range Catalogue {
+		if !admin.Can(d.Name) {
+			t.Errorf("admin lacks %s", d.Name)
+		}
+	}
+	if allocs := testing.AllocsPerRun(100, func() { p.CanOn("tokens.write", Object{KindGroup, "ci"}) }); allocs != 0 {
+		t.Errorf("CanOn allocates %v", allocs)
+	}
+}

@@ -1,0 +1,131 @@
+package authz
+
+import (
+	"slices"
+	"strings"
+)
+
+// Principal is who a request acts as. Anonymous requests have a nil
+// *Principal. A Principal is immutable once built: caches share it.
+type Principal struct {
+	UID      string
+	Username string
+	Type     string
+	Active   bool
+	Managed  bool
+	// PasswordHash is kept so password checks need no database query; it
+	// never leaves the process (not marshalled, never logged).
+	PasswordHash string `json:"-"`
+
+	Groups      []string
+	DirectRoles []string
+	Roles       []string
+	Permissions []string // effective, sorted; for admin the whole catalogue
+
+	admin    bool
+	unscoped map[string]struct{}
+	scoped   map[scopedKey]struct{}
+}
+
+type scopedKey struct{ name, kind, object string }
+
+// NewPrincipal builds a principal from its grants; permissions that no
+// longer parse (for example a name dropped from the catalogue) are ignored.
+func NewPrincipal(uid, username, typ string, active, managed bool, passwordHash string, groups, directRoles, roles, perms []string) *Principal {
+	p := &Principal{
+		UID: uid, Username: username, Type: typ, Active: active, Managed: managed, PasswordHash: passwordHash,
+		Groups: groups, DirectRoles: directRoles, Roles: roles,
+		unscoped: map[string]struct{}{}, scoped: map[scopedKey]struct{}{},
+	}
+	p.admin = slices.Contains(roles, AdminRole)
+	if p.admin {
+		perms = AllPermissions()
+	}
+	for _, s := range perms {
+		perm, err := ParsePermission(s)
+		if err != nil {
+			continue
+		}
+		p.Permissions = append(p.Permissions, perm.String())
+		if perm.Kind == "" {
+			p.unscoped[perm.Name] = struct{}{}
+		} else {
+			p.scoped[scopedKey{perm.Name, perm.Kind, perm.Object}] = struct{}{}
+		}
+	}
+	slices.Sort(p.Permissions)
+	p.Permissions = slices.Compact(p.Permissions)
+	return p
+}
+
+// IsAdmin reports whether the principal holds the built-in admin role.
+func (p *Principal) IsAdmin() bool { return p != nil && p.admin }
+
+// IsServiceAccount reports whether the principal is a (possibly internal)
+// service account.
+func (p *Principal) IsServiceAccount() bool {
+	return p != nil && (p.Type == "service_account" || p.Type == "internal_service_account")
+}
+
+// Object is something a permission can be scoped to.
+type Object struct{ Kind, Name string }
+
+// Can reports whether p holds perm unscoped. Deny by default: nil or
+// inactive principals hold nothing. It does not allocate.
+func (p *Principal) Can(perm string) bool {
+	if p == nil || !p.Active {
+		return false
+	}
+	_, ok := p.unscoped[perm]
+	return ok
+}
+
+// CanOn reports whether p holds perm unscoped or scoped to any of objs.
+func (p *Principal) CanOn(perm string, objs ...Object) bool {
+	if p.Can(perm) {
+		return true
+	}
+	if p == nil || !p.Active {
+		return false
+	}
+	for _, o := range objs {
+		if _, ok := p.scoped[scopedKey{perm, o.Kind, o.Name}]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// CanSomewhere reports whether p holds perm unscoped or scoped to any
+// object of kind: enough to see a list that is then narrowed.
+func (p *Principal) CanSomewhere(perm, kind string) bool {
+	if p.Can(perm) {
+		return true
+	}
+	if p == nil || !p.Active {
+		return false
+	}
+	for k := range p.scoped {
+		if k.name == perm && k.kind == kind {
+			return true
+		}
+	}
+	return false
+}
+
+// GroupObjects turns group names into scope objects.
+func GroupObjects(groups []string) []Object {
+	out := make([]Object, len(groups))
+	for i, g := range groups {
+		out[i] = Object{KindGroup, g}
+	}
+	return out
+}
+
+// String names the principal for logs.
+func (p *Principal) String() string {
+	if p == nil {
+		return "anonymous"
+	}
+	return strings.Join([]string{p.Type, p.Username}, ":")
+}

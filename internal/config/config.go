@@ -1,0 +1,252 @@
+// Package config is gatehouse's typed server configuration: flags win over
+// environment variables, which win over defaults; every secret setting
+// also reads NAME_FILE; Validate reports every problem at once.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// Config is the server's configuration.
+type Config struct {
+	Listen     string
+	Database   string // "sqlite:PATH" or a postgres:// URL
+	LDAPListen string // "" disables the in-server LDAP front door
+
+	BootstrapPassword string
+	BootstrapToken    string
+	// SecretKey keys the hash of every stored token. Never in the database.
+	SecretKey     string
+	SecretKeyFile string
+
+	TokenMaxTTL     time.Duration
+	CleanupInterval time.Duration
+	ShutdownTimeout time.Duration
+
+	LogLevel  string // debug, info, warn, error
+	LogFormat string // text, json
+
+	TLSCert string
+	TLSKey  string
+
+	// PostgreSQL pool.
+	DBMaxConns     int
+	DBQueryTimeout time.Duration
+	DBSlowQuery    time.Duration
+}
+
+// Defaults are the documented defaults.
+func Defaults() Config {
+	return Config{
+		Listen:          "127.0.0.1:8420",
+		Database:        "sqlite:gatehouse.db",
+		CleanupInterval: 5 * time.Minute,
+		ShutdownTimeout: 30 * time.Second,
+		LogLevel:        "info",
+		LogFormat:       "text",
+		DBMaxConns:      20,
+		DBQueryTimeout:  10 * time.Second,
+		DBSlowQuery:     200 * time.Millisecond,
+	}
+}
+
+// Setting describes one setting: its flag, its environment variable, and
+// whether it is a secret (read from NAME_FILE too, never shown).
+type Setting struct {
+	Flag   string
+	Env    string
+	Secret bool
+	Usage  string
+}
+
+// Settings lists every setting, in the order the README documents them.
+var Settings = []Setting{
+	{"listen", "GATEHOUSE_LISTEN", false, "HTTP listen address"},
+	{"database", "GATEHOUSE_DATABASE", false, "database: sqlite:PATH or a postgres:// URL"},
+	{"ldap-listen", "GATEHOUSE_LDAP_LISTEN", false, "LDAP listen address of the in-server front door (empty: off)"},
+	{"", "GATEHOUSE_BOOTSTRAP_PASSWORD", true, "first admin's password"},
+	{"", "GATEHOUSE_BOOTSTRAP_TOKEN", true, "first admin's API token (32+ characters)"},
+	{"secret-key-file", "GATEHOUSE_SECRET_KEY", true, "key of the token hashes (32+ bytes); SQLite default: PATH.key beside the database"},
+	{"token-max-ttl", "GATEHOUSE_TOKEN_MAX_TTL", false, "longest lifetime a token may have (0: no limit)"},
+	{"cleanup-interval", "GATEHOUSE_CLEANUP_INTERVAL", false, "how often expired app passwords and old keys are removed"},
+	{"log-level", "GATEHOUSE_LOG_LEVEL", false, "debug, info, warn or error"},
+	{"log-format", "GATEHOUSE_LOG_FORMAT", false, "text or json"},
+	{"tls-cert", "GATEHOUSE_TLS_CERT", false, "TLS certificate file (PEM) for HTTPS"},
+	{"tls-key", "GATEHOUSE_TLS_KEY", false, "TLS private key file (PEM) for HTTPS"},
+	{"db-max-conns", "GATEHOUSE_DB_MAX_CONNS", false, "PostgreSQL pool size"},
+	{"db-query-timeout", "GATEHOUSE_DB_QUERY_TIMEOUT", false, "PostgreSQL query timeout"},
+	{"db-slow-query", "GATEHOUSE_DB_SLOW_QUERY", false, "log PostgreSQL queries slower than this"},
+}
+
+// Source supplies raw values: flags that were set, then the environment.
+type Source struct {
+	Flags  map[string]string // flag name -> value, only flags set explicitly
+	Getenv func(string) string
+}
+
+// Load builds a Config from defaults, environment and flags, and
+// validates it, returning every problem at once.
+func Load(src Source) (Config, error) {
+	c := Defaults()
+	if src.Getenv == nil {
+		src.Getenv = os.Getenv
+	}
+	var problems []string
+	get := func(s Setting) (string, bool) {
+		if s.Flag != "" {
+			if v, ok := src.Flags[s.Flag]; ok {
+				if s.Secret { // secret flags name a file
+					return readSecretFile(s.Flag, v, &problems)
+				}
+				return v, true
+			}
+		}
+		if v := src.Getenv(s.Env); v != "" {
+			return v, true
+		}
+		if s.Secret {
+			if f := src.Getenv(s.Env + "_FILE"); f != "" {
+				return readSecretFile(s.Env+"_FILE", f, &problems)
+			}
+		}
+		return "", false
+	}
+	dur := func(name, v string, dst *time.Duration) {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			problems = append(problems, fmt.Sprintf("%s: %q is not a duration such as 90s or 720h", name, v))
+			return
+		}
+		*dst = d
+	}
+	for _, s := range Settings {
+		v, ok := get(s)
+		if !ok {
+			continue
+		}
+		switch s.Env {
+		case "GATEHOUSE_LISTEN":
+			c.Listen = v
+		case "GATEHOUSE_DATABASE":
+			c.Database = v
+		case "GATEHOUSE_LDAP_LISTEN":
+			c.LDAPListen = v
+		case "GATEHOUSE_BOOTSTRAP_PASSWORD":
+			c.BootstrapPassword = v
+		case "GATEHOUSE_BOOTSTRAP_TOKEN":
+			c.BootstrapToken = v
+		case "GATEHOUSE_SECRET_KEY":
+			c.SecretKey = v
+		case "GATEHOUSE_TOKEN_MAX_TTL":
+			dur(s.Env, v, &c.TokenMaxTTL)
+		case "GATEHOUSE_CLEANUP_INTERVAL":
+			dur(s.Env, v, &c.CleanupInterval)
+		case "GATEHOUSE_LOG_LEVEL":
+			c.LogLevel = v
+		case "GATEHOUSE_LOG_FORMAT":
+			c.LogFormat = v
+		case "GATEHOUSE_TLS_CERT":
+			c.TLSCert = v
+		case "GATEHOUSE_TLS_KEY":
+			c.TLSKey = v
+		case "GATEHOUSE_DB_MAX_CONNS":
+			var n int
+			if _, err := fmt.Sscanf(v, "%d", &n); err != nil || n < 1 || n > 1000 {
+				problems = append(problems, fmt.Sprintf("%s: %q must be a number from 1 to 1000", s.Env, v))
+			}
+			c.DBMaxConns = n
+		case "GATEHOUSE_DB_QUERY_TIMEOUT":
+			dur(s.Env, v, &c.DBQueryTimeout)
+		case "GATEHOUSE_DB_SLOW_QUERY":
+			dur(s.Env, v, &c.DBSlowQuery)
+		}
+	}
+	problems = append(problems, c.validate()...)
+	if len(problems) > 0 {
+		return c, &Error{Problems: problems}
+	}
+	return c, nil
+}
+
+func readSecretFile(name, path string, problems *[]string) (string, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		*problems = append(*problems, fmt.Sprintf("%s: cannot read %q: %v", name, path, errors.Unwrap(err)))
+		return "", false
+	}
+	return strings.TrimRight(string(b), "\r\n"), true
+}
+
+// Error lists every configuration problem.
+type Error struct{ Problems []string }
+
+func (e *Error) Error() string {
+	return "invalid configuration:\n  - " + strings.Join(e.Problems, "\n  - ")
+}
+
+// IsPostgres reports whether the database is PostgreSQL.
+func (c Config) IsPostgres() bool {
+	return strings.HasPrefix(c.Database, "postgres://") || strings.HasPrefix(c.Database, "postgresql://")
+}
+
+// SQLitePath is the file of an sqlite: database.
+func (c Config) SQLitePath() string { return strings.TrimPrefix(c.Database, "sqlite:") }
+
+func (c Config) validate() []string {
+	var p []string
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		p = append(p, fmt.Sprintf("GATEHOUSE_LISTEN: %q is not host:port", c.Listen))
+	}
+	if c.LDAPListen != "" {
+		if _, _, err := net.SplitHostPort(c.LDAPListen); err != nil {
+			p = append(p, fmt.Sprintf("GATEHOUSE_LDAP_LISTEN: %q is not host:port", c.LDAPListen))
+		}
+	}
+	switch {
+	case c.IsPostgres():
+		if _, err := url.Parse(c.Database); err != nil {
+			p = append(p, "GATEHOUSE_DATABASE: not a valid postgres:// URL")
+		}
+		if c.SecretKey == "" {
+			p = append(p, "GATEHOUSE_SECRET_KEY (or _FILE): required with PostgreSQL, and the same on every instance")
+		}
+	case strings.HasPrefix(c.Database, "sqlite:"):
+		if c.SQLitePath() == "" {
+			p = append(p, "GATEHOUSE_DATABASE: sqlite: needs a file path, as in sqlite:gatehouse.db")
+		}
+	default:
+		p = append(p, "GATEHOUSE_DATABASE: must be sqlite:PATH or a postgres:// URL")
+	}
+	if c.SecretKey != "" && len(c.SecretKey) < 32 {
+		p = append(p, "GATEHOUSE_SECRET_KEY: must be at least 32 characters")
+	}
+	if c.BootstrapToken != "" && len(c.BootstrapToken) < 32 {
+		p = append(p, "GATEHOUSE_BOOTSTRAP_TOKEN: must be at least 32 characters")
+	}
+	if c.BootstrapPassword != "" && len(c.BootstrapPassword) < 8 {
+		p = append(p, "GATEHOUSE_BOOTSTRAP_PASSWORD: must be at least 8 characters")
+	}
+	if c.CleanupInterval < time.Second {
+		p = append(p, "GATEHOUSE_CLEANUP_INTERVAL: must be at least 1s")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		p = append(p, fmt.Sprintf("GATEHOUSE_LOG_LEVEL: %q must be debug, info, warn or error", c.LogLevel))
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		p = append(p, fmt.Sprintf("GATEHOUSE_LOG_FORMAT: %q must be text or json", c.LogFormat))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		p = append(p, "GATEHOUSE_TLS_CERT and GATEHOUSE_TLS_KEY: give both or neither")
+	}
+	return p
+}

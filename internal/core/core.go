@@ -1,0 +1,216 @@
+// Package core is what every front door (REST API, CLI through the API,
+// web interface, LDAP, forward-auth) calls: each operation authorizes the
+// actor first, validates, then changes the store together with its audit
+// event in one transaction, and finally drops whatever the credential
+// cache held about what changed.
+package core
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/auth"
+	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/clock"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+var (
+	// ErrUnauthenticated: no valid credential (401).
+	ErrUnauthenticated = errors.New("authentication required")
+	// ErrForbidden: authenticated but not allowed (403).
+	ErrForbidden = errors.New("forbidden")
+)
+
+// FieldError names one bad field of a request.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// ValidationError lists every bad field of a request (400).
+type ValidationError struct{ Errors []FieldError }
+
+func (e *ValidationError) Error() string {
+	if len(e.Errors) == 1 {
+		return fmt.Sprintf("%s: %s", e.Errors[0].Field, e.Errors[0].Message)
+	}
+	return fmt.Sprintf("%d fields are invalid", len(e.Errors))
+}
+
+// ConflictError is a 409 with an explanation (name taken, managed object).
+type ConflictError struct{ Msg string }
+
+func (e *ConflictError) Error() string        { return e.Msg }
+func (e *ConflictError) Is(target error) bool { return target == store.ErrConflict }
+
+// NotFoundError is a 404 naming what is missing.
+type NotFoundError struct{ Kind, Name string }
+
+func (e *NotFoundError) Error() string        { return fmt.Sprintf("%s %q not found", e.Kind, e.Name) }
+func (e *NotFoundError) Is(target error) bool { return target == store.ErrNotFound }
+
+// Actor is who asks, as established by a front door.
+type Actor struct {
+	P        *authz.Principal // nil: anonymous
+	Cred     auth.Credential
+	ClientIP string
+}
+
+// Config holds the policy knobs of the core.
+type Config struct {
+	// TokenMaxTTL bounds every token's lifetime; 0 means no limit.
+	TokenMaxTTL time.Duration
+}
+
+// Service is the core.
+type Service struct {
+	store store.Store
+	authn *auth.Authenticator
+	clock clock.Clock
+	log   *slog.Logger
+	cfg   Config
+	audit *audit.Log
+}
+
+// New builds the core.
+func New(st store.Store, authn *auth.Authenticator, c clock.Clock, log *slog.Logger, al *audit.Log, cfg Config) *Service {
+	return &Service{store: st, authn: authn, clock: c, log: log, cfg: cfg, audit: al}
+}
+
+// Store exposes the store for read-only helpers of the front doors.
+func (s *Service) Store() store.Store { return s.store }
+
+// Authenticator exposes the credential checker.
+func (s *Service) Authenticator() *auth.Authenticator { return s.authn }
+
+// Clock is the service's clock.
+func (s *Service) Clock() clock.Clock { return s.clock }
+
+func (s *Service) now() time.Time { return s.clock.Now().Truncate(time.Microsecond) }
+
+// authorize is the one gate: anonymous gets ErrUnauthenticated; a
+// principal lacking perm (unscoped or on any of objs) gets ErrForbidden
+// and an authz_denied event.
+func (s *Service) authorize(ctx context.Context, a Actor, perm string, target audit.Target, objs ...authz.Object) error {
+	if a.P == nil || !a.P.Active {
+		return ErrUnauthenticated
+	}
+	if a.P.CanOn(perm, objs...) {
+		return nil
+	}
+	s.denied(ctx, a, perm, target)
+	return ErrForbidden
+}
+
+// denied records an authorization denial in its own transaction.
+func (s *Service) denied(ctx context.Context, a Actor, perm string, target audit.Target) {
+	ev := s.event(a, audit.ActionAuthzDenied, audit.Failure, target, map[string]any{"permission": perm})
+	if err := s.store.InTx(ctx, func(q store.Queries) error { return s.audit.Append(ctx, q, ev) }); err != nil {
+		s.log.Error("write authz_denied event", "err", err)
+	}
+}
+
+// authenticated requires any active principal.
+func authenticated(a Actor) error {
+	if a.P == nil || !a.P.Active {
+		return ErrUnauthenticated
+	}
+	return nil
+}
+
+func (s *Service) event(a Actor, action, outcome string, target audit.Target, ctx map[string]any) store.Event {
+	ev := store.Event{Time: s.now(), Action: action, Outcome: outcome, ClientIP: a.ClientIP,
+		TargetKind: target.Kind, TargetName: target.Name, Context: ctx}
+	if a.P != nil {
+		ev.ActorUsername, ev.ActorType = a.P.Username, a.P.Type
+	}
+	if a.Cred.TokenIdentifier != "" {
+		if ev.Context == nil {
+			ev.Context = map[string]any{}
+		}
+		ev.Context["via_token"] = a.Cred.TokenIdentifier
+	}
+	return ev
+}
+
+// write runs fn and the given events in one transaction: the change and
+// its audit record commit together or not at all.
+func (s *Service) write(ctx context.Context, fn func(q store.Queries, rec func(store.Event)) error) error {
+	return s.store.InTx(ctx, func(q store.Queries) error {
+		var events []store.Event
+		if err := fn(q, func(e store.Event) { events = append(events, e) }); err != nil {
+			return err
+		}
+		for _, e := range events {
+			if err := s.audit.Append(ctx, q, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// NameRule is the naming rule of users, service accounts, groups, roles.
+var NameRule = regexp.MustCompile(`^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$`)
+
+const nameRuleText = "must be 1-63 characters of a-z, 0-9, '.', '_' and '-', starting and ending with a letter or digit"
+
+// newUID returns a random (version 4) UUID.
+func newUID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("crypto/rand failed: %v", err))
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// fields accumulates validation errors.
+type fields []FieldError
+
+func (f *fields) add(field, msg string) { *f = append(*f, FieldError{field, msg}) }
+
+func (f fields) err() error {
+	if len(f) == 0 {
+		return nil
+	}
+	return &ValidationError{Errors: f}
+}
+
+func (f *fields) name(field, v string) {
+	if v == "" {
+		f.add(field, "is required")
+	} else if !NameRule.MatchString(v) {
+		f.add(field, nameRuleText)
+	}
+}
+
+func (f *fields) maxLen(field, v string, n int) {
+	if len([]rune(v)) > n {
+		f.add(field, fmt.Sprintf("must be at most %d characters", n))
+	}
+}
+
+// notFound turns a store miss into a named 404.
+func notFound(err error, kind, name string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return &NotFoundError{Kind: kind, Name: name}
+	}
+	return err
+}
+
+// taken turns a store conflict into a named 409.
+func taken(err error, kind, name string) error {
+	if errors.Is(err, store.ErrConflict) {
+		return &ConflictError{Msg: fmt.Sprintf("%s %q already exists", kind, name)}
+	}
+	return err
+}

@@ -1,0 +1,608 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/auth"
+	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// Defaults of token lifetimes.
+const (
+	DefaultTokenTTL          = 30 * 24 * time.Hour  // POST /tokens
+	DefaultServiceAccountTTL = 360 * 24 * time.Hour // POST /service-accounts
+	MaxGrace                 = 30 * 24 * time.Hour
+)
+
+// identifierRule: token identifiers appear in URLs and events.
+var identifierRule = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]{0,126}[A-Za-z0-9])?$`)
+
+// TokenView is a token as the API shows it. Key is set only in the answer
+// that creates or rotates it.
+type TokenView struct {
+	Identifier  string     `json:"identifier"`
+	User        string     `json:"user"`
+	UserType    string     `json:"user_type"`
+	Intent      string     `json:"intent"`
+	Description string     `json:"description"`
+	Expiring    bool       `json:"expiring"`
+	ExpiresAt   *time.Time `json:"expires_at"`
+	Expired     bool       `json:"expired"`
+	Extended    bool       `json:"extended"`
+	MaxAge      *string    `json:"max_age"`
+	CreatedAt   time.Time  `json:"created_at"`
+	CreatedBy   string     `json:"created_by"`
+	LastUsedAt  *time.Time `json:"last_used_at"`
+	Managed     bool       `json:"managed"`
+	Key         string     `json:"key,omitempty"`
+}
+
+func tokenTarget(id string) audit.Target { return audit.Target{Kind: audit.KindToken, Name: id} }
+
+// tokenView renders t, preferring the authenticator's in-memory use and
+// extended expiry, which are fresher than the store's between flushes.
+func (s *Service) tokenView(t store.Token) TokenView {
+	v := TokenView{Identifier: t.Identifier, User: t.Username, UserType: t.UserType, Intent: t.Intent,
+		Description: t.Description, Expiring: t.Expiring, ExpiresAt: t.ExpiresAt, Extended: t.Extended,
+		CreatedAt: t.CreatedAt, CreatedBy: t.CreatedBy, LastUsedAt: t.LastUsedAt, Managed: t.Managed}
+	if lu, exp, ok := s.authn.TokenUsage(t.UID); ok {
+		if !lu.IsZero() && (v.LastUsedAt == nil || lu.After(*v.LastUsedAt)) {
+			lu = lu.Truncate(time.Microsecond)
+			v.LastUsedAt = &lu
+		}
+		if t.Extended && !exp.IsZero() && v.ExpiresAt != nil && exp.After(*v.ExpiresAt) {
+			exp = exp.Truncate(time.Microsecond)
+			v.ExpiresAt = &exp
+		}
+	}
+	if t.Extended {
+		m := t.MaxAge.String()
+		v.MaxAge = &m
+	}
+	v.Expired = v.Expiring && v.ExpiresAt != nil && !s.clock.Now().Before(*v.ExpiresAt)
+	return v
+}
+
+// tokenAccess says what an actor may do with tokens of one owner.
+type tokenAccess int
+
+const (
+	accessRead   tokenAccess = iota // list, get
+	accessRevoke                    // delete
+	accessIssue                     // create, rotate, change
+)
+
+// authorizeTokens decides whether a may act on the tokens of owner. It
+// looks the owner up only as far as a scoped grant needs, so that a
+// missing owner is a 404 only for those allowed to know.
+func (s *Service) authorizeTokens(ctx context.Context, a Actor, access tokenAccess, owner string, target audit.Target) (store.User, error) {
+	if err := authenticated(a); err != nil {
+		return store.User{}, err
+	}
+	self := a.P.Username == owner
+	perm := authz.TokensWrite
+	if access == accessRead {
+		perm = authz.TokensRead
+	}
+	lookup := func() (store.User, error) {
+		u, err := s.store.GetUser(ctx, owner)
+		return u, notFound(err, "user", owner)
+	}
+	switch {
+	case a.P.Can(perm) || (access == accessRead && a.P.Can(authz.TokensWrite)):
+		return lookup()
+	case self && (access != accessIssue || a.P.Can(authz.TokensSelf)):
+		return lookup()
+	}
+	u, err := s.store.GetUser(ctx, owner)
+	if err == nil {
+		g, gerr := s.store.UserGrants(ctx, u.UID)
+		if gerr != nil {
+			return store.User{}, gerr
+		}
+		objs := authz.GroupObjects(g.Groups)
+		if a.P.CanOn(perm, objs...) || (access == accessRead && a.P.CanOn(authz.TokensWrite, objs...)) {
+			return u, nil
+		}
+		if self && a.P.CanOn(authz.TokensWrite, objs...) {
+			return u, nil
+		}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return store.User{}, err
+	}
+	if self && access == accessIssue {
+		perm = authz.TokensSelf
+	}
+	s.denied(ctx, a, perm, target)
+	return store.User{}, ErrForbidden
+}
+
+// CreateTokenInput is POST /tokens.
+type CreateTokenInput struct {
+	Identifier  string  `json:"identifier"`
+	User        string  `json:"user"`
+	Intent      string  `json:"intent"`
+	Description string  `json:"description"`
+	Expiring    *bool   `json:"expiring"`
+	ExpiresAt   *string `json:"expires_at"`
+	TTL         *string `json:"ttl"`
+	Extended    bool    `json:"extended"`
+	MaxAge      *string `json:"max_age"`
+}
+
+// tokenLife is a validated expiry choice.
+type tokenLife struct {
+	expiring  bool
+	expiresAt *time.Time
+	extended  bool
+	maxAge    time.Duration
+}
+
+// lifeInput is the common shape of expiry fields across requests.
+type lifeInput struct {
+	Expiring   *bool
+	ExpiresAt  *string
+	TTL        *string
+	Extended   bool
+	MaxAge     *string
+	DefaultTTL time.Duration
+}
+
+// parseLife validates expiry fields against each other, the clock and the
+// server's limit, adding one error per bad field.
+func (s *Service) parseLife(f *fields, in lifeInput) tokenLife {
+	now := s.now()
+	limit := s.cfg.TokenMaxTTL
+	life := tokenLife{expiring: in.Expiring == nil || *in.Expiring, extended: in.Extended}
+	if !life.expiring {
+		if in.ExpiresAt != nil || in.TTL != nil || in.Extended {
+			f.add("expiring", "false cannot be combined with expires_at, ttl or extended")
+		}
+		if limit > 0 {
+			f.add("expiring", fmt.Sprintf("this server allows no token to live longer than %s (GATEHOUSE_TOKEN_MAX_TTL)", limit))
+		}
+		if in.MaxAge != nil {
+			f.add("max_age", "is only allowed with extended: true")
+		}
+		return life
+	}
+	if in.ExpiresAt != nil && in.TTL != nil {
+		f.add("ttl", "give expires_at or ttl, not both")
+	}
+	if in.Extended {
+		if in.ExpiresAt != nil || in.TTL != nil {
+			f.add("extended", "an extended token's expiry follows its use: give max_age, not expires_at or ttl")
+		}
+		if in.MaxAge == nil {
+			f.add("max_age", "is required when extended is true")
+			return life
+		}
+		d, err := time.ParseDuration(*in.MaxAge)
+		switch {
+		case err != nil:
+			f.add("max_age", "must be a duration such as 90s, 30m or 720h")
+		case d < time.Second:
+			f.add("max_age", "must be at least 1s")
+		case limit > 0 && d > limit:
+			f.add("max_age", fmt.Sprintf("must be at most %s (GATEHOUSE_TOKEN_MAX_TTL)", limit))
+		}
+		life.maxAge = d
+		exp := now.Add(d)
+		life.expiresAt = &exp
+		return life
+	}
+	if in.MaxAge != nil {
+		f.add("max_age", "is only allowed with extended: true")
+	}
+	var exp time.Time
+	field := ""
+	switch {
+	case in.ExpiresAt != nil:
+		field = "expires_at"
+		t, err := time.Parse(time.RFC3339Nano, *in.ExpiresAt)
+		if err != nil {
+			f.add(field, "must be an RFC 3339 time such as 2030-01-02T15:04:05Z")
+			return life
+		}
+		if !t.After(now) {
+			f.add(field, "is in the past")
+			return life
+		}
+		exp = t.UTC().Truncate(time.Microsecond)
+	case in.TTL != nil:
+		field = "ttl"
+		d, err := time.ParseDuration(*in.TTL)
+		if err != nil {
+			f.add(field, "must be a duration such as 90s, 30m or 720h")
+			return life
+		}
+		if d <= 0 {
+			f.add(field, "must be positive")
+			return life
+		}
+		exp = now.Add(d)
+	default:
+		d := in.DefaultTTL
+		if limit > 0 && d > limit {
+			d = limit // the caller asked for nothing: take the most allowed
+		}
+		exp = now.Add(d)
+	}
+	if field != "" && limit > 0 && exp.Sub(now) > limit {
+		f.add(field, fmt.Sprintf("this server allows no token to live longer than %s (GATEHOUSE_TOKEN_MAX_TTL)", limit))
+	}
+	life.expiresAt = &exp
+	return life
+}
+
+// newKey makes a key of the intent and its stored verifier.
+func (s *Service) newKey(intent, tokenUID string, now time.Time) (string, store.TokenKey, error) {
+	pk, err := auth.NewKey(intent)
+	if err != nil {
+		return "", store.TokenKey{}, fmt.Errorf("generate key: %w", err)
+	}
+	return pk.Raw, store.TokenKey{Lookup: pk.Lookup, TokenUID: tokenUID, Hash: s.authn.Hasher().Sum(pk.Raw), CreatedAt: now}, nil
+}
+
+// issueToken creates a token and its first key inside q; the returned view
+// carries the key.
+func (s *Service) issueToken(ctx context.Context, q store.Queries, rec func(store.Event), a Actor, owner store.User,
+	identifier, intent, description string, life tokenLife, managed bool) (TokenView, error) {
+	now := s.now()
+	if identifier == "" {
+		suffix, err := auth.RandomString(8)
+		if err != nil {
+			return TokenView{}, err
+		}
+		identifier = owner.Username + "-" + strings.ToLower(suffix)
+	}
+	t := store.Token{UID: newUID(), Identifier: identifier, UserUID: owner.UID, Username: owner.Username, UserType: owner.Type,
+		Intent: intent, Description: description, Expiring: life.expiring, ExpiresAt: life.expiresAt,
+		Extended: life.extended, MaxAge: life.maxAge, CreatedAt: now, Managed: managed}
+	if a.P != nil {
+		t.CreatedBy = a.P.Username
+	}
+	raw, key, err := s.newKey(intent, t.UID, now)
+	if err != nil {
+		return TokenView{}, err
+	}
+	if err := q.CreateToken(ctx, t, key); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return TokenView{}, &NotFoundError{Kind: "user", Name: owner.Username}
+		}
+		return TokenView{}, taken(err, "token", identifier)
+	}
+	c := map[string]any{"user": owner.Username, "intent": intent, "expiring": life.expiring, "extended": life.extended}
+	if life.expiresAt != nil {
+		c["expires_at"] = life.expiresAt.Format(time.RFC3339)
+	}
+	rec(s.event(a, audit.ActionTokenCreated, audit.Success, tokenTarget(identifier), c))
+	v := s.tokenView(t)
+	v.Key = raw
+	return v, nil
+}
+
+func validIntent(f *fields, field, intent string) {
+	if intent != store.IntentAPI && intent != store.IntentAppPassword {
+		f.add(field, "must be api or app_password")
+	}
+}
+
+// CreateToken issues a token (tokens.write on the owner; tokens.self for
+// one's own).
+func (s *Service) CreateToken(ctx context.Context, a Actor, in CreateTokenInput) (TokenView, error) {
+	if in.User == "" && a.P != nil {
+		in.User = a.P.Username
+	}
+	owner, err := s.authorizeTokens(ctx, a, accessIssue, in.User, tokenTarget(in.Identifier))
+	if err != nil {
+		return TokenView{}, err
+	}
+	if in.Intent == "" {
+		in.Intent = store.IntentAPI
+	}
+	var f fields
+	if in.Identifier != "" && !identifierRule.MatchString(in.Identifier) {
+		f.add("identifier", "must be 1-128 characters of A-Z, a-z, 0-9, '.', '_' and '-', starting and ending with a letter or digit")
+	}
+	validIntent(&f, "intent", in.Intent)
+	f.maxLen("description", in.Description, 1024)
+	life := s.parseLife(&f, lifeInput{Expiring: in.Expiring, ExpiresAt: in.ExpiresAt, TTL: in.TTL, Extended: in.Extended, MaxAge: in.MaxAge, DefaultTTL: DefaultTokenTTL})
+	if err := f.err(); err != nil {
+		return TokenView{}, err
+	}
+	if owner.Managed {
+		return TokenView{}, &ConflictError{Msg: fmt.Sprintf("%q is managed by gatehouse; its tokens are issued by gatehouse", owner.Username)}
+	}
+	if !owner.IsActive {
+		return TokenView{}, &ConflictError{Msg: fmt.Sprintf("%q is disabled", owner.Username)}
+	}
+	var out TokenView
+	err = s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
+		out, err = s.issueToken(ctx, q, rec, a, owner, in.Identifier, in.Intent, in.Description, life, false)
+		return err
+	})
+	return out, err
+}
+
+// TokenQuery selects tokens.
+type TokenQuery struct {
+	User           string
+	Intent         string
+	ExpiringWithin string
+	UnusedFor      string
+	Search         string
+	After          string
+	Limit          int
+}
+
+// ListTokens lists tokens: all with tokens.read, a group member's with a
+// scoped grant and user=, and always one's own.
+func (s *Service) ListTokens(ctx context.Context, a Actor, tq TokenQuery) ([]TokenView, error) {
+	if err := authenticated(a); err != nil {
+		return nil, err
+	}
+	var f fields
+	filter := store.TokenFilter{Intent: tq.Intent, Search: tq.Search, After: tq.After, Limit: tq.Limit}
+	if tq.Intent != "" {
+		validIntent(&f, "intent", tq.Intent)
+	}
+	now := s.now()
+	if tq.ExpiringWithin != "" {
+		d, err := time.ParseDuration(tq.ExpiringWithin)
+		if err != nil || d < 0 {
+			f.add("expiring_within", "must be a duration such as 168h")
+		}
+		t := now.Add(d)
+		filter.ExpiringBefore = &t
+	}
+	if tq.UnusedFor != "" {
+		d, err := time.ParseDuration(tq.UnusedFor)
+		if err != nil || d < 0 {
+			f.add("unused_for", "must be a duration such as 2160h")
+		}
+		t := now.Add(-d)
+		filter.UnusedSince = &t
+	}
+	f.maxLen("search", tq.Search, 256)
+	if err := f.err(); err != nil {
+		return nil, err
+	}
+	switch {
+	case tq.User != "":
+		owner, err := s.authorizeTokens(ctx, a, accessRead, tq.User, tokenTarget(""))
+		if err != nil {
+			return nil, err
+		}
+		filter.UserUID = owner.UID
+	case a.P.Can(authz.TokensRead) || a.P.Can(authz.TokensWrite):
+	default:
+		filter.UserUID = a.P.UID // one's own
+	}
+	ts, err := s.store.ListTokens(ctx, filter)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]TokenView, len(ts))
+	for i, t := range ts {
+		out[i] = s.tokenView(t)
+	}
+	return out, nil
+}
+
+// loadToken loads one token and authorizes access to it.
+func (s *Service) loadToken(ctx context.Context, a Actor, access tokenAccess, identifier string) (store.Token, error) {
+	if err := authenticated(a); err != nil {
+		return store.Token{}, err
+	}
+	// Identifiers are names, not secrets (they appear in events), so a
+	// miss is a plain 404.
+	t, err := s.store.GetToken(ctx, identifier)
+	if errors.Is(err, store.ErrNotFound) {
+		return t, &NotFoundError{Kind: "token", Name: identifier}
+	}
+	if err != nil {
+		return t, err
+	}
+	if _, err := s.authorizeTokens(ctx, a, access, t.Username, tokenTarget(identifier)); err != nil {
+		return t, err
+	}
+	return t, nil
+}
+
+// GetToken reads one token.
+func (s *Service) GetToken(ctx context.Context, a Actor, identifier string) (TokenView, error) {
+	t, err := s.loadToken(ctx, a, accessRead, identifier)
+	if err != nil {
+		return TokenView{}, err
+	}
+	return s.tokenView(t), nil
+}
+
+// UpdateTokenInput is PATCH /tokens/{id}.
+type UpdateTokenInput struct {
+	Description *string `json:"description"`
+	Expiring    *bool   `json:"expiring"`
+	ExpiresAt   *string `json:"expires_at"`
+	TTL         *string `json:"ttl"`
+	Extended    *bool   `json:"extended"`
+	MaxAge      *string `json:"max_age"`
+}
+
+// UpdateToken changes a token's description or expiry.
+func (s *Service) UpdateToken(ctx context.Context, a Actor, identifier string, in UpdateTokenInput) (TokenView, error) {
+	t, err := s.loadToken(ctx, a, accessIssue, identifier)
+	if err != nil {
+		return TokenView{}, err
+	}
+	if t.Managed {
+		return TokenView{}, &ConflictError{Msg: fmt.Sprintf("token %q is managed by gatehouse", identifier)}
+	}
+	var f fields
+	if in.Description != nil {
+		f.maxLen("description", *in.Description, 1024)
+		t.Description = *in.Description
+	}
+	lifeChanged := in.Expiring != nil || in.ExpiresAt != nil || in.TTL != nil || in.Extended != nil || in.MaxAge != nil
+	if lifeChanged {
+		ext := in.Extended != nil && *in.Extended
+		if in.Extended == nil && t.Extended && in.ExpiresAt == nil && in.TTL == nil && (in.Expiring == nil || *in.Expiring) {
+			ext = true // keep extended; a new max_age may be given
+			if in.MaxAge == nil {
+				m := t.MaxAge.String()
+				in.MaxAge = &m
+			}
+		}
+		life := s.parseLife(&f, lifeInput{Expiring: in.Expiring, ExpiresAt: in.ExpiresAt, TTL: in.TTL, Extended: ext, MaxAge: in.MaxAge, DefaultTTL: DefaultTokenTTL})
+		t.Expiring, t.ExpiresAt, t.Extended, t.MaxAge = life.expiring, life.expiresAt, life.extended, life.maxAge
+	}
+	if err := f.err(); err != nil {
+		return TokenView{}, err
+	}
+	s.flushToken(ctx, t.UID)
+	err = s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
+		if err := q.UpdateToken(ctx, t); err != nil {
+			return notFound(err, "token", identifier)
+		}
+		c := map[string]any{"expiring": t.Expiring, "extended": t.Extended}
+		if t.ExpiresAt != nil {
+			c["expires_at"] = t.ExpiresAt.Format(time.RFC3339)
+		}
+		rec(s.event(a, audit.ActionTokenUpdated, audit.Success, tokenTarget(identifier), c))
+		return nil
+	})
+	if err != nil {
+		return TokenView{}, err
+	}
+	s.authn.InvalidateToken(t.UID)
+	return s.tokenView(t), nil
+}
+
+// flushToken persists pending use of a token before a change reloads it.
+func (s *Service) flushToken(ctx context.Context, tokenUID string) {
+	if err := s.authn.Flush(ctx); err != nil {
+		s.log.Warn("flush token use before change", "err", err)
+	}
+}
+
+// RevokeToken deletes a token: its keys stop working on the next request.
+func (s *Service) RevokeToken(ctx context.Context, a Actor, identifier string) error {
+	t, err := s.loadToken(ctx, a, accessRevoke, identifier)
+	if err != nil {
+		return err
+	}
+	err = s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
+		if err := q.DeleteToken(ctx, t.UID); err != nil {
+			return notFound(err, "token", identifier)
+		}
+		rec(s.event(a, audit.ActionTokenRevoked, audit.Success, tokenTarget(identifier),
+			map[string]any{"user": t.Username, "intent": t.Intent}))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.authn.InvalidateToken(t.UID)
+	return nil
+}
+
+// RotateInput is POST /tokens/{id}/rotate.
+type RotateInput struct {
+	Grace     *string `json:"grace"`
+	TTL       *string `json:"ttl"`
+	ExpiresAt *string `json:"expires_at"`
+}
+
+// RotateToken issues a new key for a token. The old key keeps working for
+// grace, then never again. Without ttl or expires_at, a fixed-expiry token
+// gets the lifetime its current key had, counted from now.
+func (s *Service) RotateToken(ctx context.Context, a Actor, identifier string, in RotateInput) (TokenView, error) {
+	t, err := s.loadToken(ctx, a, accessIssue, identifier)
+	if err != nil {
+		return TokenView{}, err
+	}
+	if t.Managed && a.P.Type != store.TypeInternalServiceAccount {
+		return TokenView{}, &ConflictError{Msg: fmt.Sprintf("token %q is managed by gatehouse", identifier)}
+	}
+	return s.rotate(ctx, a, t, in)
+}
+
+func (s *Service) rotate(ctx context.Context, a Actor, t store.Token, in RotateInput) (TokenView, error) {
+	var f fields
+	grace := time.Duration(0)
+	if in.Grace != nil {
+		d, err := time.ParseDuration(*in.Grace)
+		switch {
+		case err != nil:
+			f.add("grace", "must be a duration such as 0s, 15m or 24h")
+		case d < 0:
+			f.add("grace", "must not be negative")
+		case d > MaxGrace:
+			f.add("grace", fmt.Sprintf("must be at most %s", MaxGrace))
+		}
+		grace = d
+	}
+	now := s.now()
+	keys, err := s.store.ListTokenKeys(ctx, t.UID)
+	if err != nil {
+		return TokenView{}, err
+	}
+	switch {
+	case !t.Expiring:
+		if in.TTL != nil || in.ExpiresAt != nil {
+			f.add("ttl", "the token does not expire; change that with PATCH first")
+		}
+	case t.Extended:
+		if in.TTL != nil || in.ExpiresAt != nil {
+			f.add("ttl", "an extended token's expiry follows its use")
+		}
+		exp := now.Add(t.MaxAge)
+		t.ExpiresAt = &exp
+	default:
+		lifetime := DefaultTokenTTL
+		if len(keys) > 0 && t.ExpiresAt != nil && t.ExpiresAt.After(keys[0].CreatedAt) {
+			lifetime = t.ExpiresAt.Sub(keys[0].CreatedAt)
+		}
+		life := s.parseLife(&f, lifeInput{ExpiresAt: in.ExpiresAt, TTL: in.TTL, DefaultTTL: lifetime})
+		t.ExpiresAt = life.expiresAt
+	}
+	if err := f.err(); err != nil {
+		return TokenView{}, err
+	}
+	raw, key, err := s.newKey(t.Intent, t.UID, now)
+	if err != nil {
+		return TokenView{}, err
+	}
+	s.flushToken(ctx, t.UID)
+	err = s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
+		if err := q.LimitTokenKeys(ctx, t.UID, now.Add(grace)); err != nil {
+			return notFound(err, "token", t.Identifier)
+		}
+		if err := q.AddTokenKey(ctx, key); err != nil {
+			return notFound(err, "token", t.Identifier)
+		}
+		if err := q.UpdateToken(ctx, t); err != nil {
+			return notFound(err, "token", t.Identifier)
+		}
+		c := map[string]any{"user": t.Username, "grace": grace.String(), "old_key_valid_until": now.Add(grace).Format(time.RFC3339)}
+		if t.ExpiresAt != nil {
+			c["expires_at"] = t.ExpiresAt.Format(time.RFC3339)
+		}
+		rec(s.event(a, audit.ActionTokenRotated, audit.Success, tokenTarget(t.Identifier), c))
+		return nil
+	})
+	if err != nil {
+		return TokenView{}, err
+	}
+	s.authn.InvalidateToken(t.UID)
+	v := s.tokenView(t)
+	v.Key = raw
+	return v, nil
+}

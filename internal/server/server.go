@@ -1,0 +1,210 @@
+// Package server wires gatehouse together: storage, credential checks,
+// the core, the front doors, background jobs, and graceful shutdown.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/api"
+	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/auth"
+	"github.com/gatehouse/gatehouse/internal/clock"
+	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/core"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/postgres"
+	"github.com/gatehouse/gatehouse/internal/store/sqlite"
+)
+
+// OpenStore opens the configured database (without migrating).
+func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger) (store.Store, error) {
+	if cfg.IsPostgres() {
+		return postgres.Open(ctx, cfg.Database, postgres.Options{
+			MaxConns: int32(cfg.DBMaxConns), QueryTimeout: cfg.DBQueryTimeout, SlowQuery: cfg.DBSlowQuery, Logger: log,
+		})
+	}
+	return sqlite.Open(ctx, cfg.SQLitePath())
+}
+
+// NewLogger builds the structured logger of the configuration.
+func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// secretKey returns the key of token hashes: configured, or (SQLite only)
+// kept in PATH.key beside the database, created on first start with mode
+// 0600. It is never stored in the database, so a copy of the database
+// alone cannot be used to test guessed keys.
+func secretKey(cfg config.Config, log *slog.Logger) ([]byte, error) {
+	if cfg.SecretKey != "" {
+		return []byte(cfg.SecretKey), nil
+	}
+	path := cfg.SQLitePath() + ".key"
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if len(b) < 32 {
+			return nil, fmt.Errorf("secret key file %s is shorter than 32 bytes", path)
+		}
+		return b, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read secret key: %w", err)
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, err
+	}
+	key := []byte(base64.RawStdEncoding.EncodeToString(raw))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create secret key file: %w", err)
+	}
+	if _, err := f.Write(key); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write secret key file: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	log.Info("created the secret key of token hashes; back it up with the database", "path", path)
+	return key, nil
+}
+
+// App is a running gatehouse: everything Run starts, for tests that need
+// to reach inside.
+type App struct {
+	Config  config.Config
+	Store   store.Store
+	Core    *core.Service
+	API     *api.Server
+	Metrics *api.Metrics
+	Handler http.Handler
+	Log     *slog.Logger
+}
+
+// Build opens, migrates and bootstraps the database and assembles the
+// handlers, without listening.
+func Build(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Writer) (*App, error) {
+	key, err := secretKey(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	st, err := OpenStore(ctx, cfg, log)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("migrate database: %w", err)
+	}
+	app, err := Assemble(ctx, st, key, clock.Real{}, cfg, log, stderr)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return app, nil
+}
+
+// Assemble builds gatehouse over an open, migrated store: the credential
+// checker, the core, the bootstrap admin, and the HTTP handler. Tests call
+// it directly with a fake clock.
+func Assemble(ctx context.Context, st store.Store, key []byte, clk clock.Clock, cfg config.Config, log *slog.Logger, stderr io.Writer) (*App, error) {
+	authn := auth.NewAuthenticator(st, auth.NewHasher(key), clk, log)
+	svc := core.New(st, authn, clk, log, audit.New(), core.Config{TokenMaxTTL: cfg.TokenMaxTTL})
+	if err := svc.Bootstrap(ctx, core.BootstrapInput{Password: cfg.BootstrapPassword, Token: cfg.BootstrapToken}, stderr); err != nil {
+		return nil, err
+	}
+	m := api.NewMetrics()
+	apiSrv := api.New(svc, log, m, st.Ping)
+	mux := http.NewServeMux()
+	apiSrv.Mount(mux)
+	return &App{Config: cfg, Store: st, Core: svc, API: apiSrv, Metrics: m, Log: log,
+		Handler: api.Middleware(mux, m, log, cfg.TLSCert != "")}, nil
+}
+
+// Run serves until ctx is cancelled (SIGTERM), then shuts down gracefully:
+// listeners close, in-flight requests finish (up to ShutdownTimeout),
+// pending token use is flushed, and the database is closed cleanly.
+func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Writer) error {
+	app, err := Build(ctx, cfg, log, stderr)
+	if err != nil {
+		return err
+	}
+	defer app.Store.Close()
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           app.Handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if cfg.TLSCert != "" {
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	jobsCtx, stopJobs := context.WithCancel(context.Background())
+	jobsDone := make(chan struct{})
+	go func() {
+		defer close(jobsDone)
+		app.Core.RunJobs(jobsCtx, cfg.CleanupInterval)
+	}()
+
+	serveErr := make(chan error, 1)
+	go func() {
+		if cfg.TLSCert != "" {
+			serveErr <- srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
+			return
+		}
+		serveErr <- srv.Serve(ln)
+	}()
+	log.Info("gatehouse is serving", "listen", ln.Addr().String(), "database", app.Store.Dialect(), "tls", cfg.TLSCert != "")
+
+	select {
+	case err := <-serveErr:
+		stopJobs()
+		<-jobsDone
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests")
+	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	err = srv.Shutdown(shutCtx)
+	stopJobs()
+	<-jobsDone
+	if ferr := app.Core.Authenticator().Flush(shutCtx); ferr != nil {
+		log.Warn("flush token use on shutdown", "err", ferr)
+	}
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped cleanly")
+	return nil
+}

@@ -1,0 +1,160 @@
+// Package servertest runs a whole gatehouse over a test store, behind a
+// real HTTP listener, with a fake clock: the harness of the API tests.
+package servertest
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/clock"
+	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/server"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// AdminToken is the bootstrap token of every test server.
+const AdminToken = "test-bootstrap-token-0123456789abcdef"
+
+// AdminPassword is the bootstrap password of every test server.
+const AdminPassword = "admin-password-for-tests"
+
+// Env is a running test server.
+type Env struct {
+	T     testing.TB
+	App   *server.App
+	URL   string
+	Clock *clock.Fake
+	Logs  *SafeBuffer
+}
+
+// Start assembles gatehouse over st and serves it until the test ends.
+func Start(t testing.TB, st store.Store, mutate ...func(*config.Config)) *Env {
+	t.Helper()
+	cfg := config.Defaults()
+	cfg.BootstrapToken = AdminToken
+	cfg.BootstrapPassword = AdminPassword
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	clk := clock.NewFake(time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC))
+	logs := &SafeBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	app, err := server.Assemble(context.Background(), st, []byte("test-secret-key-0123456789abcdef!"), clk, cfg, log, io.Discard)
+	if err != nil {
+		t.Fatalf("assemble: %v", err)
+	}
+	srv := httptest.NewServer(app.Handler)
+	t.Cleanup(srv.Close)
+	return &Env{T: t, App: app, URL: srv.URL, Clock: clk, Logs: logs}
+}
+
+// Resp is an answer.
+type Resp struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body as an object.
+func (r *Resp) JSON() map[string]any {
+	var m map[string]any
+	_ = json.Unmarshal(r.Body, &m)
+	return m
+}
+
+// Decode decodes the body into v.
+func (r *Resp) Decode(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.Body, err)
+	}
+}
+
+// Bearer is an Authorization header value.
+func Bearer(token string) string { return "Bearer " + token }
+
+// Basic is an Authorization header value.
+func Basic(user, pass string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
+}
+
+// Do sends a request with an Authorization header value (or none) and a
+// body: nil, a string (sent as is) or anything else (sent as JSON).
+func (e *Env) Do(method, path, authz string, body any) *Resp {
+	e.T.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		buf, err := json.Marshal(b)
+		if err != nil {
+			e.T.Fatal(err)
+		}
+		rd = bytes.NewReader(buf)
+	}
+	req, err := http.NewRequest(method, e.URL+path, rd)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	if authz != "" {
+		req.Header.Set("Authorization", authz)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.T.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return &Resp{Status: res.StatusCode, Header: res.Header, Body: b}
+}
+
+// Admin sends a request as the bootstrap admin.
+func (e *Env) Admin(method, path string, body any) *Resp {
+	e.T.Helper()
+	return e.Do(method, path, Bearer(AdminToken), body)
+}
+
+// Must asserts the status and returns the answer.
+func (e *Env) Must(status int, r *Resp) *Resp {
+	e.T.Helper()
+	if r.Status != status {
+		e.T.Fatalf("status %d, want %d: %s", r.Status, status, r.Body)
+	}
+	return r
+}
+
+// SafeBuffer is a log sink that handlers write to concurrently.
+type SafeBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *SafeBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns everything logged so far.
+func (b *SafeBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,201 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// dbtx is what *pgxpool.Pool and pgx.Tx have in common.
+type dbtx interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// queries implements store.Queries on the pool (the Store's own methods)
+// or on a transaction (the Queries given to InTx's fn).
+type queries struct {
+	db    dbtx
+	store *Store
+	tx    *txState // nil outside a transaction
+}
+
+var _ store.Queries = (*queries)(nil)
+
+// timeout applies the Store's per-call timeout to one method call.
+func (q *queries) timeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	return q.store.withTimeout(ctx)
+}
+
+// fail classifies a driver error (see mapErr) and, inside a transaction,
+// notes a serialization failure or deadlock for InTx's retry loop.
+func (q *queries) fail(err error) error {
+	if q.tx != nil && retryable(err) {
+		q.tx.retry.Store(true)
+	}
+	return mapErr(err)
+}
+
+// utcPtr returns a nullable time in UTC. pgx decodes timestamptz in the
+// local zone; the store's times are UTC.
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// textArray makes a set argument for a text[] parameter: pgx sends a nil
+// slice as NULL, and "x <> ALL (NULL)" is NULL, not true.
+func textArray(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// containsPattern makes an ILIKE pattern matching s as a substring: its
+// wildcard characters and the escape character are escaped so that they
+// match literally (backslash is LIKE's default escape in PostgreSQL).
+func containsPattern(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
+	return "%" + r.Replace(s) + "%"
+}
+
+// where accumulates the conditions and numbered arguments of a list query.
+type where struct {
+	conds []string
+	args  []any
+}
+
+// arg adds an argument and returns its placeholder.
+func (w *where) arg(v any) string {
+	w.args = append(w.args, v)
+	return "$" + strconv.Itoa(len(w.args))
+}
+
+func (w *where) add(cond string) { w.conds = append(w.conds, cond) }
+
+// search adds "any of cols contains s, ignoring case". ILIKE folds case by
+// the column's collation: the free-text columns use the database's, the
+// name columns "C" (ASCII only; names are ASCII by validation).
+func (w *where) search(s string, cols ...string) {
+	p := w.arg(containsPattern(s))
+	ors := make([]string, len(cols))
+	for i, c := range cols {
+		ors[i] = c + ` ILIKE ` + p
+	}
+	w.add("(" + strings.Join(ors, " OR ") + ")")
+}
+
+// sql renders " WHERE ..." (or nothing), the ORDER BY clause and, when
+// limit > 0, a LIMIT; a non-positive limit means all rows.
+func (w *where) sql(orderBy string, limit int) string {
+	var b strings.Builder
+	if len(w.conds) > 0 {
+		b.WriteString(" WHERE ")
+		b.WriteString(strings.Join(w.conds, " AND "))
+	}
+	b.WriteString(" ORDER BY ")
+	b.WriteString(orderBy)
+	if limit > 0 {
+		b.WriteString(" LIMIT ")
+		b.WriteString(w.arg(limit))
+	}
+	return b.String()
+}
+
+// queryStrings runs a query returning one text column.
+func (q *queries) queryStrings(ctx context.Context, sql string, args ...any) ([]string, error) {
+	rows, err := q.db.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, q.fail(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, q.fail(err)
+	}
+	return out, nil
+}
+
+// execOne runs a statement that must touch a row; none is
+// store.ErrNotFound.
+func (q *queries) execOne(ctx context.Context, sql string, args ...any) error {
+	tag, err := q.db.Exec(ctx, sql, args...)
+	if err != nil {
+		return q.fail(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// insertOutcome turns "the insert of a uniquely named row wrote nothing"
+// into store.ErrConflict. The inserts use ON CONFLICT DO NOTHING so that
+// a taken name is not an error that would abort the surrounding
+// transaction. A racing insert of the same name is covered too: under READ
+// COMMITTED the insert waits for the other transaction and then does
+// nothing if it committed; inside InTx (SERIALIZABLE) it fails with a
+// serialization failure and InTx runs fn again, which then sees the name.
+func insertOutcome(tag pgconn.CommandTag) error {
+	if tag.RowsAffected() == 0 {
+		return store.ErrConflict
+	}
+	return nil
+}
+
+// renameOutcome interprets the (found, updated) result of an update that
+// may rename a row: see the UpdateUser query.
+func renameOutcome(found, updated bool) error {
+	switch {
+	case !found:
+		return store.ErrNotFound
+	case !updated:
+		return store.ErrConflict
+	}
+	return nil
+}
+
+// linkOutcome interprets the (left found, right found) result of an
+// idempotent insert of a link row between two parents.
+func linkOutcome(leftFound, rightFound bool, left, right string) error {
+	switch {
+	case !leftFound:
+		return fmt.Errorf("%s: %w", left, store.ErrNotFound)
+	case !rightFound:
+		return fmt.Errorf("%s: %w", right, store.ErrNotFound)
+	}
+	return nil
+}
+
+// --- Settings ---------------------------------------------------------------
+
+func (q *queries) GetSetting(ctx context.Context, key string) (string, error) {
+	ctx, cancel := q.timeout(ctx)
+	defer cancel()
+	var v string
+	if err := q.db.QueryRow(ctx, `SELECT value FROM settings WHERE key = $1`, key).Scan(&v); err != nil {
+		return "", fmt.Errorf("postgres: get setting %q: %w", key, q.fail(err))
+	}
+	return v, nil
+}
+
+func (q *queries) PutSetting(ctx context.Context, key, value string) error {
+	ctx, cancel := q.timeout(ctx)
+	defer cancel()
+	if _, err := q.db.Exec(ctx, `INSERT INTO settings (key, value) VALUES ($1, $2)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value); err != nil {
+		return fmt.Errorf("postgres: put setting %q: %w", key, q.fail(err))
+	}
+	return nil
+}

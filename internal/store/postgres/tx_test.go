@@ -1,0 +1,118 @@
+package postgres
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/testenv"
+)
+
+func newTestStore(t *testing.T) *Store {
+	t.Helper()
+	st, cleanup, err := NewTestSchemaStore(t.Context(), testenv.Postgres(t))
+	if err != nil {
+		t.Fatalf("NewTestSchemaStore: %v", err)
+	}
+	t.Cleanup(cleanup)
+	return st.(*Store)
+}
+
+// gateLocks counts this store's gate locks held in the database, by mode.
+func gateLocks(t *testing.T, s *Store, mode string) int {
+	t.Helper()
+	var n int
+	err := s.Pool().QueryRow(t.Context(), `SELECT count(*) FROM pg_locks
+		WHERE locktype = 'advisory' AND classid = $1::int::oid AND objid = $2::bigint::oid
+		AND objsubid = 2 AND mode = $3 AND granted`,
+		txGateClass, int64(uint32(s.gateKey)), mode).Scan(&n)
+	if err != nil {
+		t.Fatalf("pg_locks: %v", err)
+	}
+	return n
+}
+
+// After repeated serialization failures InTx runs fn holding the gate
+// exclusively, gives up after maxTxAttempts, and leaves no gate held.
+func TestInTxEscalatesAndGivesUp(t *testing.T) {
+	t.Parallel()
+	s := newTestStore(t)
+	ctx := t.Context()
+	serialization := &pgconn.PgError{Code: codeSerializationFailure, Message: "synthetic"}
+
+	attempts := 0
+	err := s.InTx(ctx, func(q store.Queries) error {
+		attempts++
+		if err := q.PutSetting(ctx, "k", "v"); err != nil {
+			return err
+		}
+		shared, exclusive := gateLocks(t, s, "ShareLock"), gateLocks(t, s, "ExclusiveLock")
+		if attempts < exclusiveFromAttempt && (shared != 1 || exclusive != 0) {
+			t.Errorf("attempt %d: %d shared and %d exclusive gate locks, want 1 shared", attempts, shared, exclusive)
+		}
+		if attempts >= exclusiveFromAttempt && (shared != 0 || exclusive != 1) {
+			t.Errorf("attempt %d: %d shared and %d exclusive gate locks, want 1 exclusive", attempts, shared, exclusive)
+		}
+		return serialization
+	})
+	if attempts != maxTxAttempts {
+		t.Fatalf("fn ran %d times, want %d", attempts, maxTxAttempts)
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != codeSerializationFailure {
+		t.Fatalf("InTx returned %v, want the serialization failure", err)
+	}
+	if n := gateLocks(t, s, "ShareLock") + gateLocks(t, s, "ExclusiveLock"); n != 0 {
+		t.Fatalf("%d gate locks left after InTx", n)
+	}
+	if _, err := s.GetSetting(ctx, "k"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a failed attempt committed: %v", err)
+	}
+
+	// A retry that then succeeds commits once.
+	attempts = 0
+	err = s.InTx(ctx, func(q store.Queries) error {
+		attempts++
+		if err := q.PutSetting(ctx, "k", "v"); err != nil {
+			return err
+		}
+		if attempts < exclusiveFromAttempt+1 {
+			return serialization
+		}
+		return nil
+	})
+	if err != nil || attempts != exclusiveFromAttempt+1 {
+		t.Fatalf("InTx: %v after %d attempts", err, attempts)
+	}
+	if n := gateLocks(t, s, "ShareLock") + gateLocks(t, s, "ExclusiveLock"); n != 0 {
+		t.Fatalf("%d gate locks left after InTx", n)
+	}
+}
+
+// fn returning nil after ignoring a failed statement does not commit:
+// PostgreSQL has aborted the transaction, and InTx says so.
+func TestInTxIgnoredFailureDoesNotCommit(t *testing.T) {
+	t.Parallel()
+	s := newTestStore(t)
+	ctx := t.Context()
+	err := s.InTx(ctx, func(q store.Queries) error {
+		if err := q.PutSetting(ctx, "k", "v"); err != nil {
+			return err
+		}
+		// jsonb rejects NUL characters: the statement fails.
+		ev := &store.Event{Action: "x", Outcome: "success", Context: map[string]any{"bad": "nul\x00"}}
+		if err := q.AppendEvent(ctx, ev); err == nil {
+			t.Error("AppendEvent with a NUL character succeeded")
+		}
+		return nil
+	})
+	if !errors.Is(err, pgx.ErrTxCommitRollback) {
+		t.Fatalf("InTx returned %v, want ErrTxCommitRollback", err)
+	}
+	if _, err := s.GetSetting(ctx, "k"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the aborted transaction committed: %v", err)
+	}
+}

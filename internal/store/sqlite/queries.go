@@ -1,0 +1,199 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// dbtx is what *sql.DB, *sql.Tx and preparedDB have in common.
+type dbtx interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// queries implements store.Queries. On the Store, read is the reader pool
+// and write the writer; inside InTx both are tx, the transaction.
+type queries struct {
+	read  dbtx
+	write dbtx
+	tx    *sql.Tx // the InTx transaction; nil on the Store
+	store *Store  // for atomically outside a transaction; nil inside one
+}
+
+var _ store.Queries = (*queries)(nil)
+
+// scanner is *sql.Row or *sql.Rows.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+// micros encodes a time as unix microseconds, the precision the store
+// keeps (PostgreSQL's timestamptz keeps the same); nanoseconds are
+// truncated.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+// optMicros encodes an optional time: NULL when nil.
+func optMicros(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+// fromMicros decodes unix microseconds as a UTC time.
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// optTime decodes a nullable microsecond column.
+func optTime(n sql.NullInt64) *time.Time {
+	if !n.Valid {
+		return nil
+	}
+	t := fromMicros(n.Int64)
+	return &t
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// limitArg turns a filter's Limit into a LIMIT argument; SQLite reads a
+// negative LIMIT as "no limit", which is what a non-positive Limit means.
+func limitArg(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
+}
+
+// likeEscape is the ESCAPE character of containsPattern.
+const likeEscape = `\`
+
+// containsPattern makes a LIKE pattern matching s as a substring: its
+// wildcard characters are escaped so they match literally. SQLite's LIKE
+// ignores case for ASCII letters, which is what the search filters want
+// (names are ASCII by validation; free text matches ASCII case-insensitively).
+func containsPattern(s string) string {
+	r := strings.NewReplacer(likeEscape, likeEscape+likeEscape, "%", likeEscape+"%", "_", likeEscape+"_")
+	return "%" + r.Replace(s) + "%"
+}
+
+// where accumulates the conditions and arguments of a list query.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string, args ...any) {
+	w.conds = append(w.conds, cond)
+	w.args = append(w.args, args...)
+}
+
+// search adds "any of cols contains s, ignoring case".
+func (w *where) search(s string, cols ...string) {
+	p := containsPattern(s)
+	var ors []string
+	for _, c := range cols {
+		ors = append(ors, c+` LIKE ? ESCAPE '`+likeEscape+`'`)
+		w.args = append(w.args, p)
+	}
+	w.conds = append(w.conds, "("+strings.Join(ors, " OR ")+")")
+}
+
+func (w *where) String() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.conds, " AND ")
+}
+
+// exec runs one write statement and maps constraint errors.
+func (q *queries) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	res, err := q.write.ExecContext(ctx, query, args...)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return res, nil
+}
+
+// execOne runs a write statement that must touch a row; none is
+// store.ErrNotFound.
+func execOne(ctx context.Context, db dbtx, query string, args ...any) error {
+	res, err := db.ExecContext(ctx, query, args...)
+	if err != nil {
+		return mapErr(err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// notFound maps sql.ErrNoRows to store.ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	return err
+}
+
+// queryStrings runs a query returning one text column.
+func queryStrings(ctx context.Context, db dbtx, query string, args ...any) ([]string, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// insertSet inserts each value of a set (permissions) for one owner; the
+// query is expected to ignore duplicates (ON CONFLICT DO NOTHING).
+func insertSet(ctx context.Context, tx dbtx, query, owner string, values []string) error {
+	for _, v := range values {
+		if _, err := tx.ExecContext(ctx, query, owner, v); err != nil {
+			return mapErr(err)
+		}
+	}
+	return nil
+}
+
+// --- Settings ---------------------------------------------------------------
+
+func (q *queries) GetSetting(ctx context.Context, key string) (string, error) {
+	var v string
+	err := q.read.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
+	if err != nil {
+		return "", fmt.Errorf("get setting %q: %w", key, notFound(err))
+	}
+	return v, nil
+}
+
+func (q *queries) PutSetting(ctx context.Context, key, value string) error {
+	if _, err := q.exec(ctx, `INSERT INTO settings (key, value) VALUES (?, ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value); err != nil {
+		return fmt.Errorf("put setting %q: %w", key, err)
+	}
+	return nil
+}

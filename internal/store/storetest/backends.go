@@ -1,0 +1,123 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/postgres"
+	"github.com/gatehouse/gatehouse/internal/store/sqlite"
+	"github.com/gatehouse/gatehouse/internal/testenv"
+)
+
+// Backend makes fresh stores of one kind for tests.
+type Backend struct {
+	Name string
+	// New returns a fresh, migrated, empty store, closed (and its data
+	// dropped) when t ends. It skips t when the backend is not available
+	// (see testenv).
+	New func(t testing.TB) store.Store
+}
+
+// Backends lists every storage backend.
+func Backends() []Backend {
+	return []Backend{
+		{Name: "sqlite", New: NewSQLite},
+		{Name: "postgres", New: NewPostgres},
+	}
+}
+
+// ForEachBackend runs fn as a subtest, named after the backend, on a fresh
+// store of each backend. A backend that is not available skips its
+// subtest. The subtests are not parallel; fn may call t.Parallel.
+func ForEachBackend(t *testing.T, fn func(t *testing.T, s store.Store)) {
+	t.Helper()
+	for _, b := range Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			fn(t, b.New(t))
+		})
+	}
+}
+
+// NewSQLite gives t a fresh, migrated SQLite store in t.TempDir, closed
+// when t ends. Creating and migrating a database takes tens of
+// milliseconds (a dozen tables, each creation synced), so the schema is
+// built once per process into a template whose bytes every store then
+// starts from; Open and Migrate (a no-op by then) still run on each copy.
+// The sqlite package's own tests cover migrating an empty file.
+func NewSQLite(t testing.TB) store.Store {
+	t.Helper()
+	tmpl, err := sqliteTemplate()
+	if err != nil {
+		t.Fatalf("sqlite template: %v", err)
+	}
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	if err := os.WriteFile(path, tmpl, 0o600); err != nil {
+		t.Fatalf("write sqlite database: %v", err)
+	}
+	// Not t.Context(): it is cancelled before cleanups run, and the store
+	// outlives this call.
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("open sqlite store: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close sqlite store: %v", err)
+		}
+	})
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("migrate sqlite store: %v", err)
+	}
+	return s
+}
+
+// sqliteTemplate returns the bytes of an empty, migrated database file,
+// built on first use.
+var sqliteTemplate = sync.OnceValues(func() ([]byte, error) {
+	dir, err := os.MkdirTemp("", "gatehouse-storetest-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "template.db")
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.Close(); err != nil {
+		return nil, err
+	}
+	// Closing the last connection checkpoints the WAL into the file and
+	// deletes it; a WAL left behind would hold part of the schema.
+	if _, err := os.Stat(path + "-wal"); !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("template WAL not checkpointed on close (stat: %v)", err)
+	}
+	return os.ReadFile(path)
+})
+
+// NewPostgres opens a store on a schema of its own in the test PostgreSQL
+// (GATEHOUSE_TEST_POSTGRES; skips when unset), migrated; the schema is
+// dropped when t ends.
+func NewPostgres(t testing.TB) store.Store {
+	t.Helper()
+	dsn := testenv.Postgres(t)
+	s, cleanup, err := postgres.NewTestSchemaStore(context.Background(), dsn)
+	if err != nil {
+		t.Fatalf("open postgres test store: %v", err)
+	}
+	t.Cleanup(cleanup)
+	return s
+}
