@@ -237,6 +237,7 @@ var inputTypes = map[string]any{
 	"UpdateTokenInput":          core.UpdateTokenInput{},
 	"RotateInput":               core.RotateInput{},
 	"PasswordInput":             PasswordInput{},
+	"BrandInput":                core.BrandInput{},
 	"PermissionsBody":           PermissionsBody{},
 }
 

@@ -41,8 +41,20 @@ func New(c *core.Service, log *slog.Logger, m *Metrics, ready func(ctx context.C
 	return &Server{core: c, authn: c.Authenticator(), log: log, metrics: m, ready: ready}
 }
 
-// Routes is the route table.
+// Routes is the route table: every resource file contributes its group.
 func (s *Server) Routes() []Route {
+	var all []Route
+	for _, group := range [][]Route{
+		s.coreRoutes(),
+		s.brandRoutes(),
+	} {
+		all = append(all, group...)
+	}
+	return all
+}
+
+// coreRoutes: operations, identity, users, groups, roles, tokens, events.
+func (s *Server) coreRoutes() []Route {
 	return []Route{
 		{Method: "GET", Path: "/healthz", Public: true, handler: s.healthz},
 		{Method: "GET", Path: "/readyz", Public: true, handler: s.readyz},

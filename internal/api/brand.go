@@ -1,0 +1,27 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/gatehouse/gatehouse/internal/core"
+)
+
+func (s *Server) brandRoutes() []Route {
+	return []Route{
+		{Method: "GET", Path: "/api/v1/brand", handler: s.getBrand},
+		{Method: "PATCH", Path: "/api/v1/brand", handler: s.updateBrand},
+	}
+}
+
+func (s *Server) getBrand(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	s.answer(w, r, http.StatusOK)(s.core.GetBrand(r.Context(), a))
+}
+
+func (s *Server) updateBrand(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	var in core.BrandInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.answer(w, r, http.StatusOK)(s.core.UpdateBrand(r.Context(), a, in))
+}

@@ -1,0 +1,2 @@
+-- Reserved for LDAP providers and outposts (issue 5); filled by that work.
+SELECT 1;

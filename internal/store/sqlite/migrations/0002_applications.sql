@@ -1,0 +1,2 @@
+-- Reserved for applications, bindings (issue 7); filled by that work.
+SELECT 1;
