@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -43,6 +44,7 @@ func register(s Suite) { suites[s.Name] = s }
 
 func main() {
 	list := flag.Bool("list", false, "list the suites and exit")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of this process (loads, in-process checks) to `file`")
 	flag.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: gatehouse-bench [-list] [SUITE...]")
 		flag.PrintDefaults()
@@ -63,15 +65,32 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	// Temporary databases, schemas and processes of the suites go away
+	// however the run ends.
+	defer runCleanups()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		atExit(func() { pprof.StopCPUProfile(); f.Close() })
+	}
 	var all []Result
 	failed := false
 	for _, n := range names {
 		s, ok := suites[n]
 		if !ok {
 			fmt.Fprintf(os.Stderr, "unknown suite %q (try -list)\n", n)
+			runCleanups()
 			os.Exit(2)
 		}
-		fmt.Fprintf(os.Stderr, "running %s: %s\n", n, s.About)
+		// The load average tells how much other work shared the machine.
+		fmt.Fprintf(os.Stderr, "running %s: %s (load average %s)\n", n, s.About, loadAverage())
 		rs, err := s.Run(ctx)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "%s: %v\n", n, err)
@@ -82,6 +101,7 @@ func main() {
 	}
 	printTable(all)
 	if failed {
+		runCleanups()
 		os.Exit(1)
 	}
 }

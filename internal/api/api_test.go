@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/server/servertest"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -294,5 +295,25 @@ func TestConcurrentSameNames(t *testing.T) {
 		// Every surviving account's token works, every event is readable.
 		e.Must(200, e.Admin("GET", "/api/v1/events?page_size=500", nil))
 		_ = http.StatusOK
+	})
+}
+
+func TestBasicLoginFailuresAreLimited(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		for i := 0; i < 10; i++ {
+			e.Must(401, e.Do("GET", "/api/v1/me", servertest.Basic("admin", "wrong-password"), nil))
+		}
+		r := e.Do("GET", "/api/v1/me", servertest.Basic("admin", servertest.AdminPassword), nil)
+		if r.Status != 429 || r.Header.Get("Retry-After") == "" {
+			t.Fatalf("after 10 failures: %d %v", r.Status, r.Header)
+		}
+		// Tokens are not affected, and the window passes.
+		e.Must(200, e.Admin("GET", "/api/v1/me", nil))
+		e.Clock.Advance(time.Minute)
+		e.Must(200, e.Do("GET", "/api/v1/me", servertest.Basic("admin", servertest.AdminPassword), nil))
+		evs := e.Must(200, e.Admin("GET", "/api/v1/events?action=login_failed&actor=admin&page_size=500", nil)).JSON()["items"].([]any)
+		if len(evs) != 10 {
+			t.Fatalf("login_failed events: %d", len(evs))
+		}
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/core"
+	"github.com/gatehouse/gatehouse/internal/ldap"
 )
 
 // The OpenAPI document is written by hand; these tests keep it honest
@@ -239,6 +240,16 @@ var inputTypes = map[string]any{
 	"PasswordInput":             PasswordInput{},
 	"BrandInput":                core.BrandInput{},
 	"PermissionsBody":           PermissionsBody{},
+	"LDAPProviderInput":         core.LDAPProviderInput{},
+	"LDAPProviderPatch":         core.LDAPProviderPatch{},
+	"LDAPBindInput":             core.LDAPBindInput{},
+	"LDAPSessionsInput":         core.LDAPSessionsInput{},
+	"DirectSearchInput":         ldap.DirectSearchInput{},
+	"OutpostInput":              core.OutpostInput{},
+	"OutpostRotateInput":        core.OutpostRotateInput{},
+	"ApplicationInput":          core.ApplicationInput{},
+	"BindingInput":              core.BindingInput{},
+	"IntrospectionRequest":      IntrospectionRequest{},
 }
 
 // bodyComponent names the component a request body's schema refers to,

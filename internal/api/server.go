@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,7 +17,13 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/auth"
 	"github.com/gatehouse/gatehouse/internal/core"
+	"github.com/gatehouse/gatehouse/internal/ratelimit"
 )
+
+// limitedError: too many failed logins from this address for this account.
+type limitedError struct{ retryAfter time.Duration }
+
+func (e *limitedError) Error() string { return "too many failed logins" }
 
 // Route is one entry of the route table: the source of the mux, of the
 // OpenAPI check and of the authorization matrix.
@@ -34,7 +41,17 @@ type Server struct {
 	log     *slog.Logger
 	metrics *Metrics
 	ready   func(ctx context.Context) error
+	limits  *Limits
+	logins  *ratelimit.Limiter
 }
+
+// SetLoginLimiter installs the failed-login limiter shared by every door:
+// Basic passwords on the API count against the same account and address
+// as web logins and LDAP binds.
+func (s *Server) SetLoginLimiter(l *ratelimit.Limiter) { s.logins = l }
+
+// SetLimits installs overload and per-client limits (nil: none).
+func (s *Server) SetLimits(l *Limits) { s.limits = l }
 
 // New builds the API server. ready reports whether the database answers.
 func New(c *core.Service, log *slog.Logger, m *Metrics, ready func(ctx context.Context) error) *Server {
@@ -47,6 +64,9 @@ func (s *Server) Routes() []Route {
 	for _, group := range [][]Route{
 		s.coreRoutes(),
 		s.brandRoutes(),
+		s.applicationRoutes(),
+		s.twoFactorRoutes(),
+		s.ldapRoutes(),
 	} {
 		all = append(all, group...)
 	}
@@ -128,6 +148,12 @@ func (s *Server) wrap(rt Route) http.Handler {
 			rt.handler(w, r, core.Actor{ClientIP: ClientIP(r)})
 			return
 		}
+		release, wait := s.limits.acquire(ClientIP(r))
+		if release == nil {
+			tooMany(w, wait)
+			return
+		}
+		defer release()
 		a, err := s.Authenticate(r)
 		if err != nil {
 			s.writeError(w, r, err)
@@ -175,8 +201,18 @@ func (s *Server) Authenticate(r *http.Request) (core.Actor, error) {
 	switch {
 	case strings.EqualFold(scheme, "Bearer"):
 		method = "bearer"
+		// Failed keys count against the client address (there is no
+		// account to name): guessing is pointless against 131 random
+		// bits, but each failure is an event, and events are writes.
+		if s.logins != nil && !s.logins.Check("", a.ClientIP).Allowed {
+			s.metrics.authOutcome(method, "limited")
+			return a, &limitedError{s.logins.Check("", a.ClientIP).RetryAfter}
+		}
 		p, c, err := s.authn.VerifyAPIKey(r.Context(), strings.TrimSpace(cred))
 		if err != nil {
+			if s.logins != nil && !errors.Is(err, auth.ErrUnavailable) {
+				s.logins.Failure("", a.ClientIP)
+			}
 			return fail(err)
 		}
 		a.P, a.Cred = p, c
@@ -190,9 +226,34 @@ func (s *Server) Authenticate(r *http.Request) (core.Actor, error) {
 			// App passwords and tokens are never passwords on the API.
 			return fail(&auth.Failure{Reason: auth.ReasonIntent, Username: user})
 		}
+		if s.logins != nil {
+			d := s.logins.Check(user, a.ClientIP)
+			if !d.Allowed {
+				s.metrics.authOutcome(method, "limited")
+				return a, &limitedError{d.RetryAfter}
+			}
+			if d.Delay > 0 {
+				time.Sleep(d.Delay) // an account under attack: slowed, never locked
+			}
+		}
 		p, err := s.authn.VerifyPassword(r.Context(), user, pass)
 		if err != nil {
+			if s.logins != nil && !errors.Is(err, auth.ErrUnavailable) {
+				s.logins.Failure(user, a.ClientIP)
+			}
 			return fail(err)
+		}
+		if s.logins != nil {
+			s.logins.Success(user, a.ClientIP)
+		}
+		// A person who turned on a second factor has it asked at every
+		// web sign-in; the password alone then no longer opens the API
+		// (scripts use an API token), else Basic would bypass it.
+		if mfa, err := s.core.HasTOTP(r.Context(), p.UID); err != nil {
+			s.metrics.authOutcome(method, "unavailable")
+			return a, fmt.Errorf("%w: %v", auth.ErrUnavailable, err)
+		} else if mfa {
+			return fail(&auth.Failure{Reason: core.ReasonSecondFactorRequired, Username: user})
 		}
 		a.P, a.Cred = p, auth.Credential{Method: "password"}
 	default:

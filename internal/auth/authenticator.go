@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -84,6 +85,12 @@ type keyEntry struct {
 	lastUsed   atomic.Int64 // unix nanos, 0 = never
 	persisted  atomic.Int64 // last_used_at as last written to the store
 	dirty      atomic.Bool
+	// verified is the SHA-256 of the key, set once the key has been
+	// verified against the stored HMAC: later checks of the same key cost
+	// one SHA-256 block instead of an HMAC. It lives only in memory and
+	// reveals no more than the HMAC key held beside it.
+	verified atomic.Pointer[[sha256.Size]byte]
+	uncached bool // loaded while the cache was bypassed
 }
 
 // Authenticator verifies API keys, app passwords and human passwords.
@@ -108,6 +115,16 @@ type Authenticator struct {
 	// LastUsedEvery: how stale a non-extended token's persisted
 	// last_used_at may get.
 	LastUsedEvery time.Duration
+
+	instanceID string
+	// bypass is set while this instance may have missed a change made by
+	// another (its notification connection is down): every check then
+	// goes to the database and nothing is cached.
+	bypass atomic.Bool
+	hooks  []func()
+	// pending holds dropped entries whose use was not yet written, so an
+	// invalidation never loses a last-used time or an extension.
+	pending []*keyEntry
 }
 
 type verifiedPassword struct {
@@ -123,6 +140,40 @@ func NewAuthenticator(st store.Store, h *Hasher, c clock.Clock, log *slog.Logger
 		byUID: map[string]*authz.Principal{}, byName: map[string]*authz.Principal{},
 		passwordOK:    map[string]verifiedPassword{},
 		LastUsedEvery: 5 * time.Minute,
+		instanceID:    randomID(),
+	}
+}
+
+func randomID() string {
+	id, err := RandomString(12)
+	if err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	return id
+}
+
+// InstanceID names this process among the instances sharing a database.
+func (a *Authenticator) InstanceID() string { return a.instanceID }
+
+// SetBypass turns the cache off (true) while changes made elsewhere may
+// be missed, and back on (false) once caught up; both empty it.
+func (a *Authenticator) SetBypass(on bool) {
+	a.bypass.Store(on)
+	a.InvalidateAll()
+}
+
+// Bypassed reports whether checks currently skip the cache.
+func (a *Authenticator) Bypassed() bool { return a.bypass.Load() }
+
+// OnInvalidate registers f to run whenever principals or everything are
+// invalidated, locally or on word from another instance: other in-memory
+// views (such as application admission) follow the same changes.
+// Register before serving.
+func (a *Authenticator) OnInvalidate(f func()) { a.hooks = append(a.hooks, f) }
+
+func (a *Authenticator) runHooks() {
+	for _, f := range a.hooks {
+		f()
 	}
 }
 
@@ -145,7 +196,7 @@ func (a *Authenticator) LookupFor(raw string) (string, error) {
 // VerifyAPIKey checks a Bearer key: well-formed, known, matching, API
 // intent, unexpired, its owner active. It records the use.
 func (a *Authenticator) VerifyAPIKey(ctx context.Context, raw string) (*authz.Principal, Credential, error) {
-	e, err := a.verifyKey(ctx, raw, store.IntentAPI)
+	e, now, err := a.verifyKey(ctx, raw, store.IntentAPI)
 	if err != nil {
 		return nil, Credential{}, err
 	}
@@ -156,14 +207,14 @@ func (a *Authenticator) VerifyAPIKey(ctx context.Context, raw string) (*authz.Pr
 	if !p.Active {
 		return nil, Credential{}, &Failure{Reason: ReasonInactive, Username: p.Username, Identifier: e.identifier}
 	}
-	a.recordUse(e)
+	a.recordUse(e, now)
 	return p, Credential{Method: "token", TokenUID: e.tokenUID, TokenIdentifier: e.identifier}, nil
 }
 
 // VerifyAppPassword checks username + app password (LDAP bind,
 // forward-auth Basic). The key must belong to that user.
 func (a *Authenticator) VerifyAppPassword(ctx context.Context, username, raw string) (*authz.Principal, Credential, error) {
-	e, err := a.verifyKey(ctx, raw, store.IntentAppPassword)
+	e, now, err := a.verifyKey(ctx, raw, store.IntentAppPassword)
 	if err != nil {
 		var f *Failure
 		if errors.As(err, &f) {
@@ -181,7 +232,7 @@ func (a *Authenticator) VerifyAppPassword(ctx context.Context, username, raw str
 	if !p.Active {
 		return nil, Credential{}, &Failure{Reason: ReasonInactive, Username: username, Identifier: e.identifier}
 	}
-	a.recordUse(e)
+	a.recordUse(e, now)
 	return p, Credential{Method: "app_password", TokenUID: e.tokenUID, TokenIdentifier: e.identifier}, nil
 }
 
@@ -192,40 +243,70 @@ func (a *Authenticator) principalErr(err error, e *keyEntry) error {
 	return err
 }
 
-func (a *Authenticator) verifyKey(ctx context.Context, raw, intent string) (*keyEntry, error) {
-	var lookup string
-	if pk, err := ParseKey(raw); err == nil {
-		if pk.Intent != intent {
-			return nil, &Failure{Reason: ReasonIntent}
+func (a *Authenticator) verifyKey(ctx context.Context, raw, intent string) (*keyEntry, int64, error) {
+	// Warm path: a key already verified once is recognised by its
+	// in-memory fingerprint below, which also proves its checksum; the
+	// checksum is verified before anything goes to the database.
+	e := a.cachedKey(raw)
+	if e == nil {
+		var lookup string
+		if pk, err := ParseKey(raw); err == nil {
+			if pk.Intent != intent {
+				return nil, 0, &Failure{Reason: ReasonIntent}
+			}
+			lookup = pk.Lookup
+		} else if intent == store.IntentAPI {
+			l, err := a.LookupFor(raw)
+			if err != nil {
+				return nil, 0, &Failure{Reason: ReasonMalformed}
+			}
+			lookup = l
+		} else {
+			return nil, 0, &Failure{Reason: ReasonMalformed}
 		}
-		lookup = pk.Lookup
-	} else if intent == store.IntentAPI {
-		l, err := a.LookupFor(raw)
-		if err != nil {
-			return nil, &Failure{Reason: ReasonMalformed}
+		var err error
+		if e, err = a.keyEntry(ctx, lookup); err != nil {
+			return nil, 0, err
 		}
-		lookup = l
+	}
+	if fp := e.verified.Load(); fp != nil {
+		sum := sha256.Sum256(unsafeBytes(raw))
+		if subtle.ConstantTimeCompare(sum[:], fp[:]) != 1 {
+			return nil, 0, &Failure{Reason: ReasonMismatch, Identifier: e.identifier}
+		}
 	} else {
-		return nil, &Failure{Reason: ReasonMalformed}
-	}
-	e, err := a.keyEntry(ctx, lookup)
-	if err != nil {
-		return nil, err
-	}
-	if !a.hasher.Equal(raw, e.hash) {
-		return nil, &Failure{Reason: ReasonMismatch, Identifier: e.identifier}
+		if !a.hasher.Equal(raw, e.hash) {
+			return nil, 0, &Failure{Reason: ReasonMismatch, Identifier: e.identifier}
+		}
+		sum := sha256.Sum256([]byte(raw))
+		e.verified.Store(&sum)
 	}
 	if e.intent != intent {
-		return nil, &Failure{Reason: ReasonIntent, Identifier: e.identifier}
+		return nil, 0, &Failure{Reason: ReasonIntent, Identifier: e.identifier}
 	}
 	now := a.clock.Now().UnixNano()
 	if e.notAfter != 0 && now >= e.notAfter {
-		return nil, &Failure{Reason: ReasonExpired, Identifier: e.identifier}
+		return nil, 0, &Failure{Reason: ReasonExpired, Identifier: e.identifier}
 	}
 	if e.expiring && now >= e.expiresAt.Load() {
-		return nil, &Failure{Reason: ReasonExpired, Identifier: e.identifier}
+		return nil, 0, &Failure{Reason: ReasonExpired, Identifier: e.identifier}
 	}
-	return e, nil
+	return e, now, nil
+}
+
+// cachedKey returns the cached entry of a formatted key whose lookup part
+// is in memory, or nil. It parses nothing but fixed offsets.
+func (a *Authenticator) cachedKey(raw string) *keyEntry {
+	if len(raw) != KeyLen || !LooksLikeKey(raw) || a.bypass.Load() {
+		return nil
+	}
+	a.mu.RLock()
+	e := a.keys[raw[prefixLen:prefixLen+lookupLen]]
+	a.mu.RUnlock()
+	if e == nil || e.verified.Load() == nil {
+		return nil
+	}
+	return e
 }
 
 // keyEntry finds a verifier in memory, or loads it from the store.
@@ -234,7 +315,7 @@ func (a *Authenticator) keyEntry(ctx context.Context, lookup string) (*keyEntry,
 	e, ok := a.keys[lookup]
 	gen := a.gen
 	a.mu.RUnlock()
-	if ok {
+	if ok && !a.bypass.Load() {
 		return e, nil
 	}
 	k, t, err := a.store.LookupKey(ctx, lookup)
@@ -260,7 +341,9 @@ func (a *Authenticator) keyEntry(ctx context.Context, lookup string) (*keyEntry,
 		e.persisted.Store(t.LastUsedAt.UnixNano())
 	}
 	a.mu.Lock()
-	if a.gen == gen {
+	e.uncached = true
+	if a.gen == gen && !a.bypass.Load() {
+		e.uncached = false
 		if cur, ok := a.keys[lookup]; ok {
 			e = cur
 		} else {
@@ -274,8 +357,7 @@ func (a *Authenticator) keyEntry(ctx context.Context, lookup string) (*keyEntry,
 
 // recordUse moves last-used (and an extended token's expiry) forward in
 // memory; the flusher persists it.
-func (a *Authenticator) recordUse(e *keyEntry) {
-	now := a.clock.Now().UnixNano()
+func (a *Authenticator) recordUse(e *keyEntry, now int64) {
 	if prev := e.lastUsed.Load(); now > prev {
 		e.lastUsed.CompareAndSwap(prev, now)
 	}
@@ -285,8 +367,11 @@ func (a *Authenticator) recordUse(e *keyEntry) {
 			e.expiresAt.CompareAndSwap(prev, exp)
 		}
 	}
-	if !e.dirty.Load() && now-e.persisted.Load() >= int64(a.flushEvery(e)) {
-		e.dirty.Store(true)
+	if !e.dirty.Load() && now-e.persisted.Load() >= int64(a.flushEvery(e)) && e.dirty.CompareAndSwap(false, true) && e.uncached {
+		// Not in the cache (bypass mode): hand it to the flusher directly.
+		a.mu.Lock()
+		a.pending = append(a.pending, e)
+		a.mu.Unlock()
 	}
 }
 
@@ -303,10 +388,16 @@ func (a *Authenticator) flushEvery(e *keyEntry) time.Duration {
 // Flush persists pending last-used and extended-expiry updates in one
 // batch. The server calls it every second and on shutdown.
 func (a *Authenticator) Flush(ctx context.Context) error {
-	a.mu.RLock()
+	a.mu.Lock()
+	entries := a.pending
+	a.pending = nil
+	for _, e := range a.keys {
+		entries = append(entries, e)
+	}
+	a.mu.Unlock()
 	var uses []store.TokenUse
 	var flushed []*keyEntry
-	for _, e := range a.keys {
+	for _, e := range entries {
 		if !e.dirty.Load() {
 			continue
 		}
@@ -318,11 +409,13 @@ func (a *Authenticator) Flush(ctx context.Context) error {
 		uses = append(uses, u)
 		flushed = append(flushed, e)
 	}
-	a.mu.RUnlock()
 	if len(uses) == 0 {
 		return nil
 	}
 	if err := a.store.TouchTokens(ctx, uses); err != nil {
+		a.mu.Lock()
+		a.pending = append(a.pending, flushed...) // try again next time
+		a.mu.Unlock()
 		return fmt.Errorf("flush token uses: %w", err)
 	}
 	for i, e := range flushed {
@@ -406,7 +499,7 @@ func (a *Authenticator) PrincipalByName(ctx context.Context, username string) (*
 	p, ok := a.byName[username]
 	gen := a.gen
 	a.mu.RUnlock()
-	if ok {
+	if ok && !a.bypass.Load() {
 		return p, nil
 	}
 	u, err := a.store.GetUser(ctx, username)
@@ -426,7 +519,7 @@ func (a *Authenticator) principalByUID(ctx context.Context, uid string) (*authz.
 	p, ok := a.byUID[uid]
 	gen := a.gen
 	a.mu.RUnlock()
-	if ok {
+	if ok && !a.bypass.Load() {
 		return p, nil
 	}
 	u, err := a.store.GetUserByUID(ctx, uid)
@@ -443,7 +536,7 @@ func (a *Authenticator) loadPrincipal(ctx context.Context, u store.User, gen uin
 	}
 	p := BuildPrincipal(u, g)
 	a.mu.Lock()
-	if a.gen == gen {
+	if a.gen == gen && !a.bypass.Load() {
 		a.byUID[u.UID] = p
 		a.byName[u.Username] = p
 	}
@@ -462,10 +555,19 @@ func (a *Authenticator) InvalidateToken(tokenUID string) {
 	a.mu.Lock()
 	a.gen++
 	for _, l := range a.byToken[tokenUID] {
+		a.keepPending(a.keys[l])
 		delete(a.keys, l)
 	}
 	delete(a.byToken, tokenUID)
 	a.mu.Unlock()
+}
+
+// keepPending keeps a dropped entry for the next Flush if its use was not
+// written yet. Called with a.mu held.
+func (a *Authenticator) keepPending(e *keyEntry) {
+	if e != nil && e.dirty.Load() {
+		a.pending = append(a.pending, e)
+	}
 }
 
 // InvalidatePrincipals forgets every cached principal (role, group,
@@ -477,6 +579,7 @@ func (a *Authenticator) InvalidatePrincipals() {
 	clear(a.byUID)
 	clear(a.byName)
 	a.mu.Unlock()
+	a.runHooks()
 }
 
 // InvalidateAll forgets everything cached (user deletion, resync after a
@@ -484,10 +587,14 @@ func (a *Authenticator) InvalidatePrincipals() {
 func (a *Authenticator) InvalidateAll() {
 	a.mu.Lock()
 	a.gen++
+	for _, e := range a.keys {
+		a.keepPending(e)
+	}
 	clear(a.keys)
 	clear(a.byToken)
 	clear(a.byUID)
 	clear(a.byName)
 	clear(a.passwordOK)
 	a.mu.Unlock()
+	a.runHooks()
 }

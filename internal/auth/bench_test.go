@@ -88,12 +88,6 @@ func BenchmarkVerifyToken(b *testing.B) {
 	if allocs := testing.AllocsPerRun(1000, verify); allocs != 0 {
 		b.Errorf("warm verify allocates %v times per check; budget 0", allocs)
 	}
-	baseline := testing.Benchmark(func(b *testing.B) {
-		for b.Loop() {
-			s := sha256.Sum256([]byte(key))
-			sink = s[0] == 0
-		}
-	})
 	b.ResetTimer()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -104,8 +98,17 @@ func BenchmarkVerifyToken(b *testing.B) {
 		b.Fatal("verification failed")
 	}
 	per := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
-	ratio := per / float64(baseline.NsPerOp())
-	b.ReportMetric(float64(baseline.NsPerOp()), "sha256-ns")
+	// The baseline runs as many times in the same process right after
+	// (testing.Benchmark cannot be nested in a running benchmark).
+	keyBytes := []byte(key)
+	t0 := time.Now()
+	for i := 0; i < b.N; i++ {
+		s := sha256.Sum256(keyBytes)
+		sink = s[0] == 0
+	}
+	base := float64(time.Since(t0).Nanoseconds()) / float64(b.N)
+	ratio := per / base
+	b.ReportMetric(base, "sha256-ns")
 	b.ReportMetric(ratio, "x-sha256")
 	if ratio > 3 {
 		b.Errorf("warm verify is %.2f× one SHA-256 of the key; budget 3×", ratio)

@@ -21,7 +21,9 @@ const (
 	TokensWrite             = "tokens.write"
 	TokensSelf              = "tokens.self"
 	EventsRead              = "events.read"
+	LDAPRead                = "ldap.read"
 	LDAPSearchFullDirectory = "ldap.search_full_directory"
+	LDAPWrite               = "ldap.write"
 	ApplicationsRead        = "applications.read"
 	ApplicationsWrite       = "applications.write"
 	BrandWrite              = "brand.write"
@@ -52,7 +54,9 @@ var Catalogue = []Definition{
 	{EventsRead, "Read the audit log.", []string{}},
 	{GroupsRead, "List and read groups and their members.", []string{KindGroup}},
 	{GroupsWrite, "Create, change and delete groups; add and remove members. Scoped to a group: manage that group's members.", []string{KindGroup}},
+	{LDAPRead, "List and read LDAP providers and their outposts; read a provider's directory view (the users, e-mail addresses and groups it shows). Scoped to a provider: that provider.", []string{KindLDAP}},
 	{LDAPSearchFullDirectory, "Search the whole directory over LDAP, not only the bound entry.", []string{KindLDAP}},
+	{LDAPWrite, "Create, change and delete LDAP providers; register, rotate and delete their outposts. Scoped to a provider: that provider's settings and outposts.", []string{KindLDAP}},
 	{RolesRead, "List and read roles and their assignments.", []string{}},
 	{RolesWrite, "Create, change and delete roles; assign and unassign them. Whoever holds it can grant any permission.", []string{}},
 	{TokensRead, "List and read anyone's tokens and app passwords (never their keys); introspect tokens. Scoped to a group: its members' tokens.", []string{KindGroup}},

@@ -101,6 +101,11 @@ Exit codes: 0 done, 1 the server refused or could not be reached, 2 usage error.
 		a.roleCmd(),
 		a.permissionsCmd(),
 		a.eventsCmd(),
+		a.ldapProviderCmd(),
+		a.outpostCmd(),
+		a.ldapCmd(),
+		a.applicationCmd(),
+		a.brandCmd(),
 	)
 	return root
 }

@@ -7,17 +7,26 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/clientip"
 )
 
 // Config is the server's configuration.
 type Config struct {
 	Listen     string
 	Database   string // "sqlite:PATH" or a postgres:// URL
-	LDAPListen string // "" disables the in-server LDAP front door
+	LDAPListen string // the in-server LDAP door's address (it runs when LDAPProvider is set)
+	// LDAPProvider names the LDAP provider the in-server door serves; ""
+	// turns the door off.
+	LDAPProvider string
+	LDAPSListen  string // LDAPS (TLS from the first byte); "" none
+	LDAPTLSCert  string // certificate and key for StartTLS and LDAPS; default: TLSCert/TLSKey
+	LDAPTLSKey   string
 
 	BootstrapPassword string
 	BootstrapToken    string
@@ -35,6 +44,16 @@ type Config struct {
 	TLSCert string
 	TLSKey  string
 
+	// TrustedProxies are the networks whose X-Forwarded-For / X-Real-IP
+	// headers are believed (forward-auth's client address).
+	TrustedProxies []netip.Prefix
+
+	// API protection: requests served at once (beyond: 429), and a
+	// per-client token bucket (0 rate: off).
+	MaxConcurrentRequests int
+	ClientRate            float64 // requests per second per client address
+	ClientBurst           int
+
 	// PostgreSQL pool.
 	DBMaxConns     int
 	DBQueryTimeout time.Duration
@@ -44,15 +63,19 @@ type Config struct {
 // Defaults are the documented defaults.
 func Defaults() Config {
 	return Config{
-		Listen:          "127.0.0.1:8420",
-		Database:        "sqlite:gatehouse.db",
-		CleanupInterval: 5 * time.Minute,
-		ShutdownTimeout: 30 * time.Second,
-		LogLevel:        "info",
-		LogFormat:       "text",
-		DBMaxConns:      20,
-		DBQueryTimeout:  10 * time.Second,
-		DBSlowQuery:     200 * time.Millisecond,
+		Listen:                "127.0.0.1:8420",
+		Database:              "sqlite:gatehouse.db",
+		LDAPListen:            "127.0.0.1:3389",
+		CleanupInterval:       5 * time.Minute,
+		ShutdownTimeout:       30 * time.Second,
+		LogLevel:              "info",
+		LogFormat:             "text",
+		DBMaxConns:            20,
+		MaxConcurrentRequests: 1024,
+		ClientBurst:           100,
+		DBQueryTimeout:        10 * time.Second,
+		DBSlowQuery:           200 * time.Millisecond,
+		TrustedProxies:        clientip.DefaultTrusted,
 	}
 }
 
@@ -69,7 +92,11 @@ type Setting struct {
 var Settings = []Setting{
 	{"listen", "GATEHOUSE_LISTEN", false, "HTTP listen address"},
 	{"database", "GATEHOUSE_DATABASE", false, "database: sqlite:PATH or a postgres:// URL"},
-	{"ldap-listen", "GATEHOUSE_LDAP_LISTEN", false, "LDAP listen address of the in-server front door (empty: off)"},
+	{"ldap-listen", "GATEHOUSE_LDAP_LISTEN", false, "LDAP listen address of the in-server front door (it runs when --ldap-provider is set)"},
+	{"ldap-provider", "GATEHOUSE_LDAP_PROVIDER", false, "LDAP provider the in-server front door serves (empty: the door is off)"},
+	{"ldaps-listen", "GATEHOUSE_LDAPS_LISTEN", false, "LDAPS listen address of the in-server front door (empty: none; needs a certificate)"},
+	{"ldap-tls-cert", "GATEHOUSE_LDAP_TLS_CERT", false, "TLS certificate file (PEM) for StartTLS and LDAPS (default: --tls-cert)"},
+	{"ldap-tls-key", "GATEHOUSE_LDAP_TLS_KEY", false, "TLS private key file (PEM) for StartTLS and LDAPS (default: --tls-key)"},
 	{"", "GATEHOUSE_BOOTSTRAP_PASSWORD", true, "first admin's password"},
 	{"", "GATEHOUSE_BOOTSTRAP_TOKEN", true, "first admin's API token (32+ characters)"},
 	{"secret-key-file", "GATEHOUSE_SECRET_KEY", true, "key of the token hashes (32+ bytes); SQLite default: PATH.key beside the database"},
@@ -79,9 +106,13 @@ var Settings = []Setting{
 	{"log-format", "GATEHOUSE_LOG_FORMAT", false, "text or json"},
 	{"tls-cert", "GATEHOUSE_TLS_CERT", false, "TLS certificate file (PEM) for HTTPS"},
 	{"tls-key", "GATEHOUSE_TLS_KEY", false, "TLS private key file (PEM) for HTTPS"},
+	{"max-concurrent-requests", "GATEHOUSE_MAX_CONCURRENT_REQUESTS", false, "API requests served at once; more get 429"},
+	{"client-rate", "GATEHOUSE_CLIENT_RATE", false, "API requests per second per client address (0: no limit); more get 429"},
+	{"client-burst", "GATEHOUSE_CLIENT_BURST", false, "requests a client may send at once above its rate"},
 	{"db-max-conns", "GATEHOUSE_DB_MAX_CONNS", false, "PostgreSQL pool size"},
 	{"db-query-timeout", "GATEHOUSE_DB_QUERY_TIMEOUT", false, "PostgreSQL query timeout"},
 	{"db-slow-query", "GATEHOUSE_DB_SLOW_QUERY", false, "log PostgreSQL queries slower than this"},
+	{"trusted-proxies", "GATEHOUSE_TRUSTED_PROXIES", false, "comma-separated CIDR networks whose X-Forwarded-For/X-Real-IP are believed (default loopback only; \"none\" for none)"},
 }
 
 // Source supplies raw values: flags that were set, then the environment.
@@ -137,6 +168,14 @@ func Load(src Source) (Config, error) {
 			c.Database = v
 		case "GATEHOUSE_LDAP_LISTEN":
 			c.LDAPListen = v
+		case "GATEHOUSE_LDAP_PROVIDER":
+			c.LDAPProvider = v
+		case "GATEHOUSE_LDAPS_LISTEN":
+			c.LDAPSListen = v
+		case "GATEHOUSE_LDAP_TLS_CERT":
+			c.LDAPTLSCert = v
+		case "GATEHOUSE_LDAP_TLS_KEY":
+			c.LDAPTLSKey = v
 		case "GATEHOUSE_BOOTSTRAP_PASSWORD":
 			c.BootstrapPassword = v
 		case "GATEHOUSE_BOOTSTRAP_TOKEN":
@@ -161,10 +200,28 @@ func Load(src Source) (Config, error) {
 				problems = append(problems, fmt.Sprintf("%s: %q must be a number from 1 to 1000", s.Env, v))
 			}
 			c.DBMaxConns = n
+		case "GATEHOUSE_MAX_CONCURRENT_REQUESTS":
+			c.MaxConcurrentRequests = intSetting(s.Env, v, 1, 1_000_000, &problems)
+		case "GATEHOUSE_CLIENT_BURST":
+			c.ClientBurst = intSetting(s.Env, v, 1, 1_000_000, &problems)
+		case "GATEHOUSE_CLIENT_RATE":
+			var f float64
+			if _, err := fmt.Sscanf(v, "%g", &f); err != nil || f < 0 || f > 1e6 {
+				problems = append(problems, fmt.Sprintf("%s: %q must be a number of requests per second from 0 to 1000000", s.Env, v))
+			}
+			c.ClientRate = f
 		case "GATEHOUSE_DB_QUERY_TIMEOUT":
 			dur(s.Env, v, &c.DBQueryTimeout)
 		case "GATEHOUSE_DB_SLOW_QUERY":
 			dur(s.Env, v, &c.DBSlowQuery)
+		case "GATEHOUSE_TRUSTED_PROXIES":
+			if strings.TrimSpace(v) == "none" {
+				c.TrustedProxies = nil
+			} else if ps, err := clientip.ParsePrefixes(v); err != nil {
+				problems = append(problems, fmt.Sprintf("%s: %v", s.Env, err))
+			} else {
+				c.TrustedProxies = ps
+			}
 		}
 	}
 	problems = append(problems, c.validate()...)
@@ -172,6 +229,14 @@ func Load(src Source) (Config, error) {
 		return c, &Error{Problems: problems}
 	}
 	return c, nil
+}
+
+func intSetting(name, v string, lo, hi int, problems *[]string) int {
+	var n int
+	if _, err := fmt.Sscanf(v, "%d", &n); err != nil || n < lo || n > hi {
+		*problems = append(*problems, fmt.Sprintf("%s: %q must be a whole number from %d to %d", name, v, lo, hi))
+	}
+	return n
 }
 
 func readSecretFile(name, path string, problems *[]string) (string, bool) {
@@ -203,6 +268,7 @@ func (c Config) validate() []string {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		p = append(p, fmt.Sprintf("GATEHOUSE_LISTEN: %q is not host:port", c.Listen))
 	}
+	p = append(p, c.validateLDAP()...)
 	if c.LDAPListen != "" {
 		if _, _, err := net.SplitHostPort(c.LDAPListen); err != nil {
 			p = append(p, fmt.Sprintf("GATEHOUSE_LDAP_LISTEN: %q is not host:port", c.LDAPListen))

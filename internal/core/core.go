@@ -77,11 +77,23 @@ type Service struct {
 	log   *slog.Logger
 	cfg   Config
 	audit *audit.Log
+	// admission caches applications and bindings for Admit (admission.go).
+	admission admissionCache
+	// changes counts committed writes, for the caches and long polls
+	// outside the credential cache (changes.go).
+	changes changeFeed
+	// ldap holds the LDAP doors' shared state: limiter, caches (ldap_bind.go).
+	ldap ldapState
 }
 
 // New builds the core.
 func New(st store.Store, authn *auth.Authenticator, c clock.Clock, log *slog.Logger, al *audit.Log, cfg Config) *Service {
-	return &Service{store: st, authn: authn, clock: c, log: log, cfg: cfg, audit: al}
+	s := &Service{store: st, authn: authn, clock: c, log: log, cfg: cfg, audit: al}
+	// Deleted users and groups take their bindings along (and changes
+	// heard from other instances arrive this way): drop the admission
+	// cache whenever principals are dropped (admission.go).
+	authn.OnInvalidate(s.applicationsChanged)
+	return s
 }
 
 // Store exposes the store for read-only helpers of the front doors.
@@ -143,8 +155,9 @@ func (s *Service) event(a Actor, action, outcome string, target audit.Target, ct
 // write runs fn and the given events in one transaction: the change and
 // its audit record commit together or not at all.
 func (s *Service) write(ctx context.Context, fn func(q store.Queries, rec func(store.Event)) error) error {
-	return s.store.InTx(ctx, func(q store.Queries) error {
-		var events []store.Event
+	var events []store.Event
+	err := s.store.InTx(ctx, func(q store.Queries) error {
+		events = events[:0] // InTx may run fn again
 		if err := fn(q, func(e store.Event) { events = append(events, e) }); err != nil {
 			return err
 		}
@@ -153,8 +166,14 @@ func (s *Service) write(ctx context.Context, fn func(q store.Queries, rec func(s
 				return err
 			}
 		}
-		return nil
+		// Other instances on the same database hear of the change when,
+		// and only when, it commits.
+		return q.PublishChange(ctx, s.authn.InstanceID())
 	})
+	if err == nil {
+		s.changes.publish(events)
+	}
+	return err
 }
 
 // NameRule is the naming rule of users, service accounts, groups, roles.

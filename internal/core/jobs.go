@@ -60,7 +60,10 @@ func (s *Service) Cleanup(ctx context.Context) error {
 	if _, err := s.store.DeleteTokenKeysBefore(ctx, now); err != nil {
 		return err
 	}
-	return nil
+	if err := s.warnManagedTokens(ctx); err != nil {
+		return err
+	}
+	return s.cleanupSessions(ctx)
 }
 
 // RunJobs runs Flush every second and Cleanup every interval until ctx ends.

@@ -316,6 +316,11 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, username string, in U
 		if err := q.UpdateUser(ctx, u); err != nil {
 			return notFound(err, "user", username)
 		}
+		if !u.IsActive { // a disabled user's web sessions end for good, even if re-enabled
+			if _, err := q.DeleteUserSessions(ctx, u.UID, nil); err != nil {
+				return err
+			}
+		}
 		g, err := q.UserGrants(ctx, u.UID)
 		if err != nil {
 			return err
@@ -408,6 +413,9 @@ func (s *Service) SetPassword(ctx context.Context, a Actor, username, password s
 		u.PasswordHash, u.PasswordChangedAt = hash, &now
 		if err := q.UpdateUser(ctx, u); err != nil {
 			return notFound(err, "user", username)
+		}
+		if _, err := q.DeleteUserSessions(ctx, u.UID, nil); err != nil { // a new password ends every web session
+			return err
 		}
 		rec(s.event(a, audit.ActionPasswordSet, audit.Success, target, nil))
 		return nil

@@ -14,17 +14,23 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/api"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/auth"
+	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/clock"
+	"github.com/gatehouse/gatehouse/internal/cluster"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/core"
+	"github.com/gatehouse/gatehouse/internal/forwardauth"
+	"github.com/gatehouse/gatehouse/internal/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/postgres"
 	"github.com/gatehouse/gatehouse/internal/store/sqlite"
+	"github.com/gatehouse/gatehouse/internal/ui"
 )
 
 // OpenStore opens the configured database (without migrating).
@@ -101,6 +107,11 @@ type App struct {
 	Metrics *api.Metrics
 	Handler http.Handler
 	Log     *slog.Logger
+	// Limiter counts failed credential checks; one for every door, so
+	// that guessing is limited across them.
+	Limiter *ratelimit.Limiter
+
+	listener atomic.Pointer[cluster.Listener]
 }
 
 // Build opens, migrates and bootstraps the database and assembles the
@@ -137,10 +148,22 @@ func Assemble(ctx context.Context, st store.Store, key []byte, clk clock.Clock, 
 	}
 	m := api.NewMetrics()
 	apiSrv := api.New(svc, log, m, st.Ping)
+	apiSrv.SetLimits(api.NewLimits(cfg.MaxConcurrentRequests, cfg.ClientRate, cfg.ClientBurst))
 	mux := http.NewServeMux()
 	apiSrv.Mount(mux)
-	return &App{Config: cfg, Store: st, Core: svc, API: apiSrv, Metrics: m, Log: log,
-		Handler: api.Middleware(mux, m, log, cfg.TLSCert != "")}, nil
+	limiter := ratelimit.New(clk, ratelimit.Defaults)
+	apiSrv.SetLoginLimiter(limiter)
+	svc.UseLimiter(limiter)                    // LDAP binds count with the other doors
+	authn.OnInvalidate(svc.NoteExternalChange) // LDAP views follow changes heard from other instances
+	fa := forwardauth.New(svc, forwardauth.Config{Limiter: limiter, TrustedProxies: cfg.TrustedProxies, Metrics: m, Log: log})
+	fa.Mount(mux)
+	webUI, err := ui.New(svc, log, ui.Options{TLS: cfg.TLSCert != "", Limiter: limiter, ClientIP: clientip.New(cfg.TrustedProxies).ClientIP})
+	if err != nil {
+		return nil, err
+	}
+	webUI.Mount(mux) // the web interface at /, its login at /login
+	return &App{Config: cfg, Store: st, Core: svc, API: apiSrv, Metrics: m, Log: log, Limiter: limiter,
+		Handler: fa.Front(api.Middleware(mux, m, log, cfg.TLSCert != ""))}, nil
 }
 
 // Run serves until ctx is cancelled (SIGTERM), then shuts down gracefully:
@@ -175,6 +198,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 		defer close(jobsDone)
 		app.Core.RunJobs(jobsCtx, cfg.CleanupInterval)
 	}()
+	go app.FollowChanges(jobsCtx, cluster.Options{})
 
 	serveErr := make(chan error, 1)
 	go func() {
@@ -185,6 +209,13 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 		serveErr <- srv.Serve(ln)
 	}()
 	log.Info("gatehouse is serving", "listen", ln.Addr().String(), "database", app.Store.Dialect(), "tls", cfg.TLSCert != "")
+	ldapDoor, err := startLDAP(app, cfg, log, serveErr)
+	if err != nil {
+		srv.Close()
+		stopJobs()
+		<-jobsDone
+		return err
+	}
 
 	select {
 	case err := <-serveErr:
@@ -197,6 +228,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	err = srv.Shutdown(shutCtx)
+	if ldapDoor != nil {
+		if lerr := ldapDoor.Shutdown(shutCtx); lerr != nil {
+			log.Warn("LDAP door shutdown", "err", lerr)
+		}
+	}
 	stopJobs()
 	<-jobsDone
 	if ferr := app.Core.Authenticator().Flush(shutCtx); ferr != nil {

@@ -21,7 +21,7 @@ import (
 // addConfigFlags declares every setting that has a flag.
 func addConfigFlags(fs *pflag.FlagSet) {
 	d := config.Defaults()
-	defaults := map[string]string{"listen": d.Listen, "database": d.Database}
+	defaults := map[string]string{"listen": d.Listen, "database": d.Database, "ldap-listen": d.LDAPListen}
 	for _, s := range config.Settings {
 		if s.Flag == "" {
 			continue

@@ -183,6 +183,13 @@ type EventFilter struct {
 // Queries is every read and write. The same methods run outside a
 // transaction (on Store) and inside one (the Queries given to InTx).
 type Queries interface {
+	ChangeQueries
+
+	SessionQueries // web interface sessions, second factors, dashboard counts (sessions.go)
+
+	ApplicationQueries // applications.go
+
+	LDAPQueries // LDAP providers and outposts (ldap.go)
 	// Users
 	CreateUser(ctx context.Context, u User) error                                 // ErrConflict on taken username
 	GetUser(ctx context.Context, username string) (User, error)                   // ErrNotFound

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/clock"
+	"github.com/gatehouse/gatehouse/internal/cluster"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -40,6 +41,13 @@ type Env struct {
 // Start assembles gatehouse over st and serves it until the test ends.
 func Start(t testing.TB, st store.Store, mutate ...func(*config.Config)) *Env {
 	t.Helper()
+	return StartFollowing(t, st, cluster.Options{CheckEvery: 100 * time.Millisecond, ReconnectDelay: 50 * time.Millisecond}, mutate...)
+}
+
+// StartFollowing is Start with the change listener's options chosen (on
+// PostgreSQL); it returns once the listener is connected.
+func StartFollowing(t testing.TB, st store.Store, follow cluster.Options, mutate ...func(*config.Config)) *Env {
+	t.Helper()
 	cfg := config.Defaults()
 	cfg.BootstrapToken = AdminToken
 	cfg.BootstrapPassword = AdminPassword
@@ -55,6 +63,23 @@ func Start(t testing.TB, st store.Store, mutate ...func(*config.Config)) *Env {
 	}
 	srv := httptest.NewServer(app.Handler)
 	t.Cleanup(srv.Close)
+	// On PostgreSQL, follow changes made by other instances, as serve does.
+	followCtx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		app.FollowChanges(followCtx, follow)
+	}()
+	t.Cleanup(func() { stop(); <-done })
+	if st.Dialect() == "postgres" {
+		deadline := time.Now().Add(10 * time.Second)
+		for app.Listener() == nil || !app.Listener().Connected() {
+			if time.Now().After(deadline) {
+				t.Fatal("change listener did not connect")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 	return &Env{T: t, App: app, URL: srv.URL, Clock: clk, Logs: logs}
 }
 

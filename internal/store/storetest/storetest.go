@@ -42,6 +42,10 @@ func suite() []testCase {
 		userTests, groupTests, roleTests, grantTests, cascadeTests,
 		tokenTests, keyTests, eventTests, settingTests, timeTests,
 		txTests, lifecycleTests, concurrencyTests,
+		sessionTests,
+		applicationTests,
+		ldapTests,
+		bulkTests, // bulk loader of the benchmarks (bulk.go)
 	} {
 		all = append(all, part...)
 	}

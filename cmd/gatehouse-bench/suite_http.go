@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/server"
+)
+
+var (
+	durationFlag    = flag.Duration("duration", 10*time.Second, "http suite: length of each load run")
+	connsFlag       = flag.Int("conns", 64, "http suite: keep-alive connections of the load generator")
+	inProcessFlag   = flag.Bool("http-inprocess", false, "http suite: run gatehouse inside this process (server.Run) instead of as its own process, so that -cpuprofile shows where its time goes")
+	httpProfileFlag = flag.String("http-profile", "", "http suite with -http-inprocess: write a CPU profile of the first gatehouse load run (and nothing else) to `file`")
+	roundsFlag      = flag.Int("rounds", 2, "http suite: alternating baseline/gatehouse runs; the best of each counts (other work on the machine only ever slows a run down)")
+)
+
+func init() {
+	register(Suite{
+		Name:  "http",
+		About: "authenticated GET /api/v1/me (gatehouse process, SQLite) vs a bare net/http 204 handler, same load generator and connections",
+		Run:   runHTTP,
+	})
+}
+
+func runHTTP(ctx context.Context) ([]Result, error) {
+	dir, err := benchDir()
+	if err != nil {
+		return nil, err
+	}
+	env := serverEnv{
+		Database:   "sqlite:" + filepath.Join(dir, "http.db"),
+		SecretKey:  randomHex(32),
+		AdminToken: "bench-admin-" + randomHex(24),
+	}
+	var gh interface {
+		URL() string
+		Stop()
+	}
+	if *inProcessFlag {
+		gh, err = startInProcess(ctx, env)
+	} else {
+		gh, err = startServer(ctx, env)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer gh.Stop()
+
+	// The caller is a service account with a gat_ API token, the common
+	// case; its group holds a role so that /me has groups, roles and
+	// permissions to show.
+	c := newClient(gh.URL())
+	defer c.close()
+	if err := c.expect(ctx, 201, "POST", "/api/v1/roles", env.AdminToken,
+		map[string]any{"name": "bench-reader", "permissions": []string{"users.read", "groups.read", "tokens.read"}}, nil); err != nil {
+		return nil, err
+	}
+	var sa struct {
+		Token struct {
+			Key string `json:"key"`
+		} `json:"token"`
+	}
+	if err := c.expect(ctx, 201, "POST", "/api/v1/service-accounts", env.AdminToken,
+		map[string]any{"username": "bench-http", "create_group": true, "token_intent": "api", "ttl": "24h"}, &sa); err != nil {
+		return nil, err
+	}
+	if err := c.expect(ctx, 204, "PUT", "/api/v1/roles/bench-reader/assignments/groups/bench-http", env.AdminToken, nil, nil); err != nil {
+		return nil, err
+	}
+	// Warm: the first check loads the verifier from the database.
+	if _, err := c.timeGET(ctx, 100, "/api/v1/me", sa.Token.Key, 200); err != nil {
+		return nil, err
+	}
+
+	base, err := startBareServer()
+	if err != nil {
+		return nil, err
+	}
+	defer base.Close()
+	baseURL := "http://" + base.Addr
+
+	auth := map[string]string{"Authorization": "Bearer " + sa.Token.Key}
+	// Alternating runs: a burst of other work on the shared machine
+	// then hurts both sides alike, and the best run of each counts.
+	targets := []struct{ name, url string }{
+		{"baseline", baseURL + "/"},
+		{"GET /api/v1/me", gh.URL() + "/api/v1/me"},
+	}
+	best := make([]loadResult, len(targets))
+	for round := range max(*roundsFlag, 1) {
+		line := fmt.Sprintf("  round %d:", round+1)
+		for i, t := range targets {
+			stopProfile := func() {}
+			if *httpProfileFlag != "" && i == 1 && round == 0 {
+				if stopProfile, err = profileCPU(*httpProfileFlag); err != nil {
+					return nil, err
+				}
+			}
+			r, err := load(ctx, t.url, auth, *connsFlag, *durationFlag)
+			stopProfile()
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", t.name, err)
+			}
+			if err := r.checkClean(t.name); err != nil {
+				return nil, err
+			}
+			line += fmt.Sprintf(" %s %s;", t.name, r)
+			if r.RPS > best[i].RPS {
+				best[i] = r
+			}
+		}
+		fmt.Fprintln(os.Stderr, line)
+	}
+	bestBase, bestGH := best[0], best[1]
+	ratio := bestGH.RPS / bestBase.RPS
+	metric := fmt.Sprintf("GET /api/v1/me, %d conns, %s (SQLite)", *connsFlag, bestGH.Tool)
+	baseline := fmt.Sprintf("%.0f req/s (bare 204)", bestBase.RPS)
+	rs := []Result{{
+		Suite: "http", Metric: metric,
+		Value: fmt.Sprintf("%.0f req/s", bestGH.RPS), Baseline: baseline, Ratio: fmtRatio(bestGH.RPS, bestBase.RPS),
+		Goal: ">= 0.85x", Met: met(ratio >= 0.85),
+	}}
+	if bestGH.P99 > 0 && bestBase.P99 > 0 {
+		rs = append(rs, Result{
+			Suite: "http", Metric: "  latency p99 under that load",
+			Value: fmtDur(bestGH.P99), Baseline: fmtDur(bestBase.P99), Ratio: durRatio(bestGH.P99, bestBase.P99),
+		})
+	}
+	return rs, nil
+}
+
+// bareServer is the baseline: net/http answering 204 to everything, with
+// the same server timeouts as gatehouse, in this process (which is
+// otherwise idle during the load).
+type bareServer struct {
+	Addr string
+	srv  *http.Server
+}
+
+func startBareServer() (*bareServer, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{
+		Handler:           http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	go srv.Serve(ln)
+	return &bareServer{Addr: ln.Addr().String(), srv: srv}, nil
+}
+
+func (b *bareServer) Close() { b.srv.Close() }
+
+// inProcess is gatehouse's server.Run inside this process: the same code
+// as `gatehouse serve`, for profiling.
+type inProcess struct {
+	addr string
+	stop context.CancelFunc
+	done chan error
+}
+
+func (p *inProcess) URL() string { return "http://" + p.addr }
+func (p *inProcess) Stop()       { p.stop(); <-p.done }
+
+func startInProcess(ctx context.Context, env serverEnv) (*inProcess, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	vars := map[string]string{"GATEHOUSE_SECRET_KEY": env.SecretKey, "GATEHOUSE_BOOTSTRAP_TOKEN": env.AdminToken}
+	cfg, err := config.Load(config.Source{
+		Flags:  map[string]string{"listen": addr, "database": env.Database, "ldap-listen": ""},
+		Getenv: func(k string) string { return vars[k] },
+	})
+	if err != nil {
+		return nil, err
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	p := &inProcess{addr: addr, stop: stop, done: make(chan error, 1)}
+	go func() { p.done <- server.Run(runCtx, cfg, log, io.Discard) }()
+	for start := time.Now(); ; {
+		resp, err := http.Get(p.URL() + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p, nil
+			}
+		}
+		select {
+		case err := <-p.done:
+			return nil, fmt.Errorf("in-process gatehouse stopped: %v", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+		if time.Since(start) > time.Minute {
+			p.Stop()
+			return nil, errors.New("in-process gatehouse not ready within a minute")
+		}
+	}
+}
+
+// profileCPU profiles this process until the returned function is called.
+func profileCPU(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%w (-http-profile and -cpuprofile cannot be used together)", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}

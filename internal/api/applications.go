@@ -1,0 +1,167 @@
+package api
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+
+	"github.com/gatehouse/gatehouse/internal/core"
+)
+
+// applicationRoutes: applications, their bindings, and token
+// introspection (RFC 7662). Forward-auth, the door that applies the
+// bindings, is not under /api/v1: see internal/forwardauth.
+func (s *Server) applicationRoutes() []Route {
+	return []Route{
+		{Method: "GET", Path: "/api/v1/applications", handler: s.listApplications},
+		{Method: "POST", Path: "/api/v1/applications", handler: s.createApplication},
+		{Method: "GET", Path: "/api/v1/applications/{slug}", handler: s.getApplication},
+		{Method: "PATCH", Path: "/api/v1/applications/{slug}", handler: s.updateApplication},
+		{Method: "DELETE", Path: "/api/v1/applications/{slug}", handler: s.deleteApplication},
+		{Method: "PUT", Path: "/api/v1/applications/{slug}/bindings/users/{username}", handler: s.putUserBinding},
+		{Method: "DELETE", Path: "/api/v1/applications/{slug}/bindings/users/{username}", handler: s.deleteUserBinding},
+		{Method: "PUT", Path: "/api/v1/applications/{slug}/bindings/groups/{group}", handler: s.putGroupBinding},
+		{Method: "DELETE", Path: "/api/v1/applications/{slug}/bindings/groups/{group}", handler: s.deleteGroupBinding},
+
+		{Method: "POST", Path: "/api/v1/introspect", handler: s.introspect},
+	}
+}
+
+func (s *Server) listApplications(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	p, err := parsePage(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	as, err := s.core.ListApplications(r.Context(), a, core.ApplicationQuery{Search: r.URL.Query().Get("search"), After: p.after, Limit: p.size + 1})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writePage(w, as, p.size, func(v core.ApplicationView) string { return v.Slug })
+}
+
+func (s *Server) getApplication(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	s.answer(w, r, http.StatusOK)(s.core.GetApplication(r.Context(), a, r.PathValue("slug")))
+}
+
+func (s *Server) createApplication(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	var in core.ApplicationInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.answer(w, r, http.StatusCreated)(s.core.CreateApplication(r.Context(), a, in))
+}
+
+func (s *Server) updateApplication(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	var in core.ApplicationInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.answer(w, r, http.StatusOK)(s.core.UpdateApplication(r.Context(), a, r.PathValue("slug"), in))
+}
+
+func (s *Server) deleteApplication(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	s.done(w, r, s.core.DeleteApplication(r.Context(), a, r.PathValue("slug")))
+}
+
+func (s *Server) putUserBinding(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	s.putBinding(w, r, a, "users", r.PathValue("username"))
+}
+
+func (s *Server) putGroupBinding(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	s.putBinding(w, r, a, "groups", r.PathValue("group"))
+}
+
+// putBinding takes an optional body: no body (or an empty one) means the
+// defaults, order 0 and not negated.
+func (s *Server) putBinding(w http.ResponseWriter, r *http.Request, a core.Actor, kind, name string) {
+	var in core.BindingInput
+	if r.ContentLength != 0 {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if len(body) > 0 {
+			if err := DecodeStrict(body, &in); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+		}
+	}
+	s.answer(w, r, http.StatusOK)(s.core.PutBinding(r.Context(), a, r.PathValue("slug"), kind, name, in))
+}
+
+func (s *Server) deleteUserBinding(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	s.done(w, r, s.core.DeleteBinding(r.Context(), a, r.PathValue("slug"), "users", r.PathValue("username")))
+}
+
+func (s *Server) deleteGroupBinding(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	s.done(w, r, s.core.DeleteBinding(r.Context(), a, r.PathValue("slug"), "groups", r.PathValue("group")))
+}
+
+// IntrospectionRequest is the body of POST /introspect.
+type IntrospectionRequest struct {
+	Token         string `json:"token"`
+	TokenTypeHint string `json:"token_type_hint"`
+}
+
+// introspect is RFC 7662 token introspection. The RFC's body is a form
+// (application/x-www-form-urlencoded: token, and optionally
+// token_type_hint, which is accepted and not needed: every kind of key is
+// recognised by its form); any other body is read as a JSON object with
+// the same fields, as everywhere else in the API.
+func (s *Server) introspect(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	in, err := readIntrospectionRequest(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.answer(w, r, http.StatusOK)(s.core.Introspect(r.Context(), a, in.Token))
+}
+
+func readIntrospectionRequest(w http.ResponseWriter, r *http.Request) (IntrospectionRequest, error) {
+	var in IntrospectionRequest
+	bad := func(field, msg string) error {
+		return &core.ValidationError{Errors: []core.FieldError{{Field: field, Message: msg}}}
+	}
+	// Only the body counts: a token in the query string would end up in
+	// access logs.
+	if _, ok := r.URL.Query()["token"]; ok {
+		return in, bad("token", "must be sent in the body, not the query string")
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/x-www-form-urlencoded" {
+		// Like every other body of the API, whatever it is labelled.
+		return in, decodeJSON(w, r, &in)
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+	if err := r.ParseForm(); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return in, err
+		}
+		return in, bad("body", "is not a well-formed form")
+	}
+	var errs []core.FieldError
+	for k, vs := range r.PostForm {
+		switch {
+		case k != "token" && k != "token_type_hint":
+			errs = append(errs, core.FieldError{Field: k, Message: "unknown field"})
+		case len(vs) > 1:
+			errs = append(errs, core.FieldError{Field: k, Message: "must be given once"})
+		}
+	}
+	if len(errs) > 0 {
+		sortFieldErrors(errs)
+		return in, &core.ValidationError{Errors: errs}
+	}
+	in.Token, in.TokenTypeHint = r.PostForm.Get("token"), r.PostForm.Get("token_type_hint")
+	if len(in.TokenTypeHint) > 64 {
+		return in, bad("token_type_hint", "must be at most 64 characters")
+	}
+	return in, nil
+}

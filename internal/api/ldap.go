@@ -1,0 +1,204 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/core"
+	"github.com/gatehouse/gatehouse/internal/ldap"
+)
+
+// ldapRoutes: LDAP providers, their directory feed and the endpoints
+// outposts use, and outposts.
+func (s *Server) ldapRoutes() []Route {
+	return []Route{
+		{Method: "GET", Path: "/api/v1/ldap-providers", handler: s.listLDAPProviders},
+		{Method: "POST", Path: "/api/v1/ldap-providers", handler: s.createLDAPProvider},
+		{Method: "GET", Path: "/api/v1/ldap-providers/{name}", handler: s.getLDAPProvider},
+		{Method: "PATCH", Path: "/api/v1/ldap-providers/{name}", handler: s.updateLDAPProvider},
+		{Method: "DELETE", Path: "/api/v1/ldap-providers/{name}", handler: s.deleteLDAPProvider},
+		{Method: "GET", Path: "/api/v1/ldap-providers/{name}/directory", handler: s.ldapDirectory},
+		{Method: "POST", Path: "/api/v1/ldap-providers/{name}/bind", handler: s.ldapBind},
+		{Method: "POST", Path: "/api/v1/ldap-providers/{name}/sessions", handler: s.ldapSessions},
+		{Method: "POST", Path: "/api/v1/ldap-providers/{name}/search", handler: s.ldapSearch},
+
+		{Method: "GET", Path: "/api/v1/outposts", handler: s.listOutposts},
+		{Method: "POST", Path: "/api/v1/outposts", handler: s.createOutpost},
+		{Method: "GET", Path: "/api/v1/outposts/{name}", handler: s.getOutpost},
+		{Method: "DELETE", Path: "/api/v1/outposts/{name}", handler: s.deleteOutpost},
+		{Method: "POST", Path: "/api/v1/outposts/{name}/rotate", handler: s.rotateOutpost},
+	}
+}
+
+func (s *Server) listLDAPProviders(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	p, err := parsePage(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ps, err := s.core.ListLDAPProviders(r.Context(), a, p.after, p.size+1)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writePage(w, ps, p.size, func(v core.LDAPProviderView) string { return v.Name })
+}
+
+func (s *Server) createLDAPProvider(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	var in core.LDAPProviderInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.answer(w, r, http.StatusCreated)(s.core.CreateLDAPProvider(r.Context(), a, in))
+}
+
+func (s *Server) getLDAPProvider(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	s.answer(w, r, http.StatusOK)(s.core.GetLDAPProvider(r.Context(), a, r.PathValue("name")))
+}
+
+func (s *Server) updateLDAPProvider(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	var in core.LDAPProviderPatch
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.answer(w, r, http.StatusOK)(s.core.UpdateLDAPProvider(r.Context(), a, r.PathValue("name"), in))
+}
+
+func (s *Server) deleteLDAPProvider(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	s.done(w, r, s.core.DeleteLDAPProvider(r.Context(), a, r.PathValue("name")))
+}
+
+// ldapDirectory is the directory feed. A long poll (wait) answers 200 at
+// once and sends a space every second while it waits (JSON allows
+// leading white space), so that an outpost notices a dead connection in
+// seconds; an error found after that is sent as {"error": "..."}.
+func (s *Server) ldapDirectory(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	q := r.URL.Query()
+	in := core.DirectoryFeedQuery{Since: q.Get("since"), Entries: q.Get("entries") != "false"}
+	if v := q.Get("wait"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			s.writeError(w, r, &core.ValidationError{Errors: []core.FieldError{{Field: "wait", Message: "must be a duration such as 25s"}}})
+			return
+		}
+		in.Wait = d
+	}
+	started := false
+	rc := http.NewResponseController(w)
+	in.Heartbeat = func() {
+		if !started {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Cache-Control", "no-store")
+			w.WriteHeader(http.StatusOK)
+			started = true
+		}
+		_, _ = w.Write([]byte(" "))
+		_ = rc.Flush()
+	}
+	feed, err := s.core.LDAPDirectoryFeed(r.Context(), a, r.PathValue("name"), in)
+	if !started {
+		s.answer(w, r, http.StatusOK)(feed, err)
+		return
+	}
+	if err != nil {
+		s.log.Warn("directory feed failed after it started", "err", err)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": "the directory could not be read; retry"})
+		return
+	}
+	_ = json.NewEncoder(w).Encode(feed)
+}
+
+func (s *Server) ldapBind(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	var in core.LDAPBindInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	res, err := s.core.OutpostBind(r.Context(), a, r.PathValue("name"), in)
+	if err == nil && s.metrics != nil {
+		s.metrics.authOutcome("ldap", bindLabel(res.Outcome))
+	}
+	s.answer(w, r, http.StatusOK)(res, err)
+}
+
+// bindLabel is the metrics outcome of an LDAP bind, as the in-server
+// door counts it (server.BindMetrics).
+func bindLabel(outcome string) string {
+	switch outcome {
+	case core.LDAPBindSuccess:
+		return "success"
+	case core.LDAPBindBusy:
+		return "limited"
+	case core.LDAPBindUnavailable:
+		return "unavailable"
+	}
+	return "failure"
+}
+
+func (s *Server) ldapSessions(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	var in core.LDAPSessionsInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.answer(w, r, http.StatusOK)(s.core.OutpostCheckSessions(r.Context(), a, r.PathValue("name"), in))
+}
+
+func (s *Server) ldapSearch(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	var in ldap.DirectSearchInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	provider := r.PathValue("name")
+	if err := s.core.AuthorizeOutpost(r.Context(), a, provider); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.answer(w, r, http.StatusOK)(ldap.SearchDirect(r.Context(), s.core, provider, in))
+}
+
+func (s *Server) listOutposts(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	p, err := parsePage(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	os, err := s.core.ListOutposts(r.Context(), a, p.after, p.size+1)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writePage(w, os, p.size, func(v core.OutpostView) string { return v.Name })
+}
+
+func (s *Server) createOutpost(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	var in core.OutpostInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.answer(w, r, http.StatusCreated)(s.core.CreateOutpost(r.Context(), a, in))
+}
+
+func (s *Server) getOutpost(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	s.answer(w, r, http.StatusOK)(s.core.GetOutpost(r.Context(), a, r.PathValue("name")))
+}
+
+func (s *Server) deleteOutpost(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	s.done(w, r, s.core.DeleteOutpost(r.Context(), a, r.PathValue("name")))
+}
+
+func (s *Server) rotateOutpost(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	var in core.OutpostRotateInput
+	if r.ContentLength != 0 {
+		if err := decodeJSON(w, r, &in); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	s.answer(w, r, http.StatusOK)(s.core.RotateOutpostToken(r.Context(), a, r.PathValue("name"), in))
+}

@@ -1,0 +1,57 @@
+package auth
+
+import (
+	"context"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// KeyInfo describes a key that Inspect found valid.
+type KeyInfo struct {
+	Lookup          string // the key's public lookup part
+	TokenUID        string
+	TokenIdentifier string
+	Intent          string // store.IntentAPI or store.IntentAppPassword
+	// ExpiresAt is when the key stops working: the token's expiry (for
+	// an extended token, as moved by its latest use) or the end of a
+	// rotation grace, whichever comes first. Zero: never.
+	ExpiresAt time.Time
+}
+
+// Inspect checks a key of either intent (an API token, the bootstrap
+// token, or an app password) exactly as VerifyAPIKey and VerifyAppPassword
+// do — well-formed, known, matching, unexpired, its owner active — but
+// without recording a use: last-used does not move and an extended token
+// is not extended. It is for token introspection, where a third party
+// asks about a key it was given, which is not the key's owner using it.
+func (a *Authenticator) Inspect(ctx context.Context, raw string) (*authz.Principal, KeyInfo, error) {
+	intent := store.IntentAPI // free-form keys (the bootstrap token) are API tokens
+	if pk, err := ParseKey(raw); err == nil {
+		intent = pk.Intent
+	}
+	e, _, err := a.verifyKey(ctx, raw, intent)
+	if err != nil {
+		return nil, KeyInfo{}, err
+	}
+	p, err := a.principalByUID(ctx, e.userUID)
+	if err != nil {
+		return nil, KeyInfo{}, a.principalErr(err, e)
+	}
+	if !p.Active {
+		return nil, KeyInfo{}, &Failure{Reason: ReasonInactive, Username: p.Username, Identifier: e.identifier}
+	}
+	info := KeyInfo{Lookup: e.lookup, TokenUID: e.tokenUID, TokenIdentifier: e.identifier, Intent: e.intent}
+	var exp int64
+	if e.expiring {
+		exp = e.expiresAt.Load()
+	}
+	if e.notAfter != 0 && (exp == 0 || e.notAfter < exp) {
+		exp = e.notAfter
+	}
+	if exp != 0 {
+		info.ExpiresAt = time.Unix(0, exp).UTC()
+	}
+	return p, info, nil
+}

@@ -1,0 +1,215 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// Application is an application and its access policy.
+type Application struct {
+	UID              string    `json:"uid"`
+	Slug             string    `json:"slug"`
+	Name             string    `json:"name"`
+	URL              string    `json:"url"`
+	Description      string    `json:"description"`
+	PolicyEngineMode string    `json:"policy_engine_mode"`
+	Bindings         []Binding `json:"bindings"`
+	CreatedAt        time.Time `json:"created_at"`
+}
+
+// Binding ties a user or a group to an application.
+type Binding struct {
+	Application string `json:"application"`
+	Kind        string `json:"kind"`
+	Name        string `json:"name"`
+	Order       int    `json:"order"`
+	Negate      bool   `json:"negate"`
+}
+
+// bindingCell shows a binding as ORDER:KIND/NAME, "!" before the kind
+// when negated.
+func bindingCell(b Binding) string {
+	neg := ""
+	if b.Negate {
+		neg = "!"
+	}
+	return fmt.Sprintf("%d:%s%s/%s", b.Order, neg, b.Kind, b.Name)
+}
+
+var applicationView = view[Application]{
+	{"SLUG", func(a Application) string { return a.Slug }},
+	{"NAME", func(a Application) string { return a.Name }},
+	{"MODE", func(a Application) string { return a.PolicyEngineMode }},
+	{"BINDINGS", func(a Application) string {
+		if len(a.Bindings) == 0 {
+			return "(open to every active user)"
+		}
+		cells := make([]string, len(a.Bindings))
+		for i, b := range a.Bindings {
+			cells[i] = bindingCell(b)
+		}
+		return strings.Join(cells, ",")
+	}},
+	{"URL", func(a Application) string { return a.URL }},
+	{"CREATED", func(a Application) string { return timeCell(a.CreatedAt) }},
+	{"DESCRIPTION", func(a Application) string { return a.Description }},
+}
+
+var bindingView = view[Binding]{
+	{"APPLICATION", func(b Binding) string { return b.Application }},
+	{"KIND", func(b Binding) string { return b.Kind }},
+	{"NAME", func(b Binding) string { return b.Name }},
+	{"ORDER", func(b Binding) string { return fmt.Sprint(b.Order) }},
+	{"NEGATE", func(b Binding) string { return yesNo(b.Negate) }},
+}
+
+var applications = resource[Application]{
+	noun: "application", plural: "applications",
+	collection: "applications", arg: "SLUG", view: applicationView,
+}
+
+var applicationFields = []field{
+	{flag: "name", key: "name", usage: "the name people see"},
+	{flag: "url", key: "url", usage: "where the application is used: an http:// or https:// URL (\"\" for none)"},
+	{flag: "description", key: "description", usage: "what the application is"},
+}
+
+const modeUsage = "policy engine mode: with bindings, admit when any binding passes, or only when all do"
+
+func (a *app) applicationCmd() *cobra.Command {
+	r := applications
+	c := group("app", "Manage applications and who may use them (forward-auth)",
+		r.listCmd(a, 0, textFilter("search", "search", "only applications whose slug, name or description holds this")),
+		r.getCmd(a),
+		a.applicationCreateCmd(),
+		a.applicationUpdateCmd(),
+		r.deleteCmd(a),
+		a.bindingCmd(true),
+		a.bindingCmd(false),
+	)
+	c.Aliases = []string{"apps", "application", "applications"}
+	return c
+}
+
+// applicationCreateCmd is "app create SLUG --name N [--url U]
+// [--description D] [--mode any|all]".
+func (a *app) applicationCreateCmd() *cobra.Command {
+	mode := newEnum("any", "any", "all")
+	c := &cobra.Command{
+		Use:   "create SLUG --name NAME",
+		Short: "Create an application (without bindings it admits every active user)",
+		Args:  cobra.ExactArgs(1),
+	}
+	addFields(c.Flags(), applicationFields)
+	c.Flags().Var(mode, "mode", modeUsage)
+	_ = c.MarkFlagRequired("name")
+	return a.leaf(c, func(ctx context.Context, s *session, args []string) error {
+		body := map[string]any{"slug": args[0], "policy_engine_mode": mode.String()}
+		fieldBody(c.Flags(), applicationFields, false, body)
+		return send(ctx, s, http.MethodPost, applications.path(), body, applications.view.row(s))
+	})
+}
+
+// applicationUpdateCmd patches the fields whose flags are given.
+func (a *app) applicationUpdateCmd() *cobra.Command {
+	mode := newEnum("", "any", "all")
+	c := &cobra.Command{Use: "update SLUG", Short: "Change an application", Args: cobra.ExactArgs(1)}
+	addFields(c.Flags(), applicationFields)
+	c.Flags().Var(mode, "mode", modeUsage)
+	c.PreRunE = func(cmd *cobra.Command, _ []string) error {
+		if cmd.Flags().Changed("mode") {
+			return nil
+		}
+		for _, f := range applicationFields {
+			if cmd.Flags().Changed(f.flag) {
+				return nil
+			}
+		}
+		return usagef("nothing to change: give --name, --url, --description, --mode")
+	}
+	return a.leaf(c, func(ctx context.Context, s *session, args []string) error {
+		body := map[string]any{}
+		fieldBody(c.Flags(), applicationFields, true, body)
+		if c.Flags().Changed("mode") {
+			body["policy_engine_mode"] = mode.String()
+		}
+		return send(ctx, s, http.MethodPatch, applications.path(args[0]), body, applications.view.row(s))
+	})
+}
+
+// bindingCmd is "bind SLUG (--user U | --group G) [--order N] [--negate]"
+// or "unbind SLUG (--user U | --group G)".
+func (a *app) bindingCmd(bind bool) *cobra.Command {
+	var user, grp string
+	var order int
+	var negate bool
+	use, short := "bind", "Bind a user, service account or group to an application (create or replace)"
+	if !bind {
+		use, short = "unbind", "Remove a binding from an application"
+	}
+	c := &cobra.Command{Use: use + " SLUG (--user USER | --group GROUP)", Short: short, Args: cobra.ExactArgs(1)}
+	c.Flags().StringVar(&user, "user", "", "the user or service account"+subjectUsage)
+	c.Flags().StringVar(&grp, "group", "", "the group")
+	c.MarkFlagsOneRequired("user", "group")
+	c.MarkFlagsMutuallyExclusive("user", "group")
+	if bind {
+		c.Flags().IntVar(&order, "order", 0, "evaluation order, lowest first")
+		c.Flags().BoolVar(&negate, "negate", false, "the binding passes for everyone it does NOT match")
+	}
+	return a.leaf(c, func(ctx context.Context, s *session, args []string) error {
+		kind, collection, name := "user", "users", user
+		if c.Flags().Changed("group") {
+			kind, collection, name = "group", "groups", grp
+		}
+		path := applications.path(args[0], "bindings", collection, name)
+		if !bind {
+			return confirm(ctx, s, http.MethodDelete, path, nil, fmt.Sprintf("unbound %s %q from application %q", kind, name, args[0]))
+		}
+		body := map[string]any{"order": order, "negate": negate}
+		return send(ctx, s, http.MethodPut, path, body, bindingView.row(s))
+	})
+}
+
+// Brand is how the instance presents itself.
+type Brand struct {
+	Title              string `json:"title"`
+	DefaultApplication string `json:"default_application"`
+}
+
+var brandView = view[Brand]{
+	{"TITLE", func(b Brand) string { return b.Title }},
+	{"DEFAULT_APPLICATION", func(b Brand) string { return b.DefaultApplication }},
+}
+
+var brandFields = []field{
+	{flag: "title", key: "title", usage: "title of the web interface"},
+	{flag: "default-application", key: "default_application", usage: "slug of the application service accounts are sent to (\"\" for none)"},
+}
+
+func (a *app) brandCmd() *cobra.Command {
+	get := &cobra.Command{Use: "get", Short: "Show the brand settings", Args: cobra.NoArgs}
+	a.leaf(get, func(ctx context.Context, s *session, _ []string) error {
+		return send(ctx, s, http.MethodGet, "/brand", nil, brandView.row(s))
+	})
+	set := &cobra.Command{Use: "set", Short: "Change the brand settings", Args: cobra.NoArgs}
+	addFields(set.Flags(), brandFields)
+	set.PreRunE = func(cmd *cobra.Command, _ []string) error {
+		for _, f := range brandFields {
+			if cmd.Flags().Changed(f.flag) {
+				return nil
+			}
+		}
+		return usagef("nothing to change: give --title, --default-application")
+	}
+	a.leaf(set, func(ctx context.Context, s *session, _ []string) error {
+		body := map[string]any{}
+		fieldBody(set.Flags(), brandFields, true, body)
+		return send(ctx, s, http.MethodPatch, "/brand", body, brandView.row(s))
+	})
+	return group("brand", "Show or change the brand settings", get, set)
+}

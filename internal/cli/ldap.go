@@ -1,0 +1,311 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gatehouse/gatehouse/internal/outpost"
+)
+
+// LDAPProvider is an LDAP view of the directory.
+type LDAPProvider struct {
+	UID         string    `json:"uid"`
+	Name        string    `json:"name"`
+	BaseDN      string    `json:"base_dn"`
+	SearchGroup string    `json:"search_group"`
+	BindMode    string    `json:"bind_mode"`
+	SearchMode  string    `json:"search_mode"`
+	UPNDomain   string    `json:"upn_domain"`
+	Outposts    []string  `json:"outposts"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// Outpost is an LDAP front door running as its own process.
+type Outpost struct {
+	UID         string    `json:"uid"`
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	Provider    string    `json:"provider"`
+	User        string    `json:"user"`
+	Token       *Token    `json:"token"`
+	TokenTTL    string    `json:"token_ttl"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// CreatedOutpost is the answer of POST /outposts and of a rotation.
+type CreatedOutpost struct {
+	Outpost Outpost `json:"outpost"`
+	Token   Token   `json:"token"`
+}
+
+var ldapProviderView = view[LDAPProvider]{
+	{"NAME", func(p LDAPProvider) string { return p.Name }},
+	{"BASE_DN", func(p LDAPProvider) string { return p.BaseDN }},
+	{"SEARCH_GROUP", func(p LDAPProvider) string { return p.SearchGroup }},
+	{"BIND_MODE", func(p LDAPProvider) string { return p.BindMode }},
+	{"SEARCH_MODE", func(p LDAPProvider) string { return p.SearchMode }},
+	{"UPN_DOMAIN", func(p LDAPProvider) string { return p.UPNDomain }},
+	{"OUTPOSTS", func(p LDAPProvider) string { return listCell(p.Outposts) }},
+	{"CREATED", func(p LDAPProvider) string { return timeCell(p.CreatedAt) }},
+}
+
+var outpostView = view[Outpost]{
+	{"NAME", func(o Outpost) string { return o.Name }},
+	{"PROVIDER", func(o Outpost) string { return o.Provider }},
+	{"USER", func(o Outpost) string { return o.User }},
+	{"TOKEN", func(o Outpost) string {
+		if o.Token == nil {
+			return ""
+		}
+		return o.Token.Identifier
+	}},
+	{"EXPIRES", func(o Outpost) string {
+		if o.Token == nil {
+			return ""
+		}
+		return expiresCell(o.Token.Expiring, o.Token.ExpiresAt)
+	}},
+	{"LAST_USED", func(o Outpost) string {
+		if o.Token == nil {
+			return ""
+		}
+		return optionalTime(o.Token.LastUsedAt)
+	}},
+	{"TOKEN_TTL", func(o Outpost) string { return o.TokenTTL }},
+	{"CREATED", func(o Outpost) string { return timeCell(o.CreatedAt) }},
+	{"DESCRIPTION", func(o Outpost) string { return o.Description }},
+}
+
+var ldapProviders = resource[LDAPProvider]{
+	noun: "LDAP provider", plural: "LDAP providers",
+	collection: "ldap-providers", arg: "NAME", view: ldapProviderView,
+}
+
+var outposts = resource[Outpost]{
+	noun: "outpost", plural: "outposts",
+	collection: "outposts", arg: "NAME", view: outpostView,
+}
+
+func (a *app) ldapProviderCmd() *cobra.Command {
+	r := ldapProviders
+	c := group("ldap-provider", "Manage LDAP providers (LDAP views of the directory)",
+		r.listCmd(a, 0),
+		r.getCmd(a),
+		a.ldapProviderSetCmd(true),
+		a.ldapProviderSetCmd(false),
+		r.deleteCmd(a),
+	)
+	c.Aliases = []string{"ldap-providers"}
+	return c
+}
+
+// ldapProviderSetCmd is "create NAME --base-dn DN ..." or "update NAME ...":
+// only the flags given are sent, so the server's defaults apply.
+func (a *app) ldapProviderSetCmd(create bool) *cobra.Command {
+	var (
+		baseDN, searchGroup, upnDomain textValue
+		bindMode                       = newEnum("", "direct", "cached")
+		searchMode                     = newEnum("", "direct", "cached")
+	)
+	use, short := "update NAME", "Change an LDAP provider"
+	if create {
+		use, short = "create NAME", "Create an LDAP provider"
+	}
+	c := &cobra.Command{Use: use, Short: short, Args: cobra.ExactArgs(1),
+		Long: short + `.
+
+Users are cn=USERNAME,ou=users,BASE_DN and groups cn=NAME,ou=groups,BASE_DN.
+--search-group limits binds to that group's members; --upn-domain lets
+USER@DOMAIN bind as USER. --bind-mode cached lets outposts answer a repeated
+successful bind from memory until anything changes; --search-mode direct
+makes outposts send every search to the server instead of keeping a copy.`}
+	f := c.Flags()
+	f.Var(&baseDN, "base-dn", "base DN, such as dc=example,dc=com")
+	f.Var(&searchGroup, "search-group", "only members of this group may bind (empty: anyone)")
+	f.Var(bindMode, "bind-mode", "what outposts may cache of binds")
+	f.Var(searchMode, "search-mode", "whether outposts keep a copy of the directory (cached) or ask the server (direct)")
+	f.Var(&upnDomain, "upn-domain", "domain of USER@DOMAIN binds (empty: none)")
+	if create {
+		_ = c.MarkFlagRequired("base-dn")
+	} else {
+		c.PreRunE = func(cmd *cobra.Command, _ []string) error {
+			for _, n := range []string{"base-dn", "search-group", "bind-mode", "search-mode", "upn-domain"} {
+				if cmd.Flags().Changed(n) {
+					return nil
+				}
+			}
+			return usagef("nothing to change: give --base-dn, --search-group, --bind-mode, --search-mode or --upn-domain")
+		}
+	}
+	return a.leaf(c, func(ctx context.Context, s *session, args []string) error {
+		body := map[string]any{}
+		for key, flag := range map[string]string{"base_dn": "base-dn", "search_group": "search-group", "bind_mode": "bind-mode",
+			"search_mode": "search-mode", "upn_domain": "upn-domain"} {
+			if c.Flags().Changed(flag) {
+				body[key] = c.Flags().Lookup(flag).Value.String()
+			}
+		}
+		if create {
+			body["name"] = args[0]
+			return send(ctx, s, http.MethodPost, ldapProviders.path(), body, ldapProviderView.row(s))
+		}
+		return send(ctx, s, http.MethodPatch, ldapProviders.path(args[0]), body, ldapProviderView.row(s))
+	})
+}
+
+func (a *app) outpostCmd() *cobra.Command {
+	r := outposts
+	c := group("outpost", "Manage LDAP outposts (LDAP front doors in their own process)",
+		r.listCmd(a, 0),
+		r.getCmd(a),
+		a.outpostCreateCmd(),
+		a.outpostRotateCmd(),
+		r.deleteCmd(a),
+	)
+	c.Aliases = []string{"outposts"}
+	return c
+}
+
+func (a *app) outpostCreateCmd() *cobra.Command {
+	var (
+		provider, description textValue
+		ttl                   durationValue
+	)
+	c := &cobra.Command{Use: "create NAME", Short: "Register an LDAP outpost and print its key", Args: cobra.ExactArgs(1),
+		Long: `Register an LDAP outpost: its managed internal service account (outpost-NAME)
+and an expiring API token that the outpost rotates itself.
+
+The key is printed alone on standard output, once, so that
+KEY=$(gatehouse outpost create NAME --provider P) captures it; give it to
+"gatehouse ldap", preferably in a file named by GATEHOUSE_API_TOKEN_FILE (the
+outpost writes its rotated keys back there). With -o json the whole answer is
+printed instead.`}
+	c.Flags().Var(&provider, "provider", "the LDAP provider it serves")
+	c.Flags().Var(&description, "description", "where it runs, what for")
+	c.Flags().Var(&ttl, "ttl", "lifetime of its token, renewed at each rotation (default 720h)")
+	_ = c.MarkFlagRequired("provider")
+	return a.leaf(c, func(ctx context.Context, s *session, args []string) error {
+		body := map[string]any{"name": args[0], "provider": provider.String(), "description": description.String()}
+		if c.Flags().Changed("ttl") {
+			body["ttl"] = ttl.String()
+		}
+		return send(ctx, s, http.MethodPost, outposts.path(), body, func(created CreatedOutpost) error {
+			fmt.Fprintf(s.errOut, "registered outpost %q of provider %q as %q; its token %q expires %s; the key is on standard output and is not shown again\n",
+				created.Outpost.Name, created.Outpost.Provider, created.Outpost.User, created.Token.Identifier,
+				cell(expiresCell(created.Token.Expiring, created.Token.ExpiresAt)))
+			return printKey(s, created.Token.Key)
+		})
+	})
+}
+
+func (a *app) outpostRotateCmd() *cobra.Command {
+	var grace durationValue
+	c := &cobra.Command{Use: "rotate NAME", Short: "Issue a new key for an outpost that lost its own", Args: cobra.ExactArgs(1),
+		Long: `Issue a new key for an outpost's token, for an outpost that lost its key or
+was stopped past its token's expiry (a running outpost rotates on its own).
+The new key is printed alone on standard output; the old one stops working
+at once, or after --grace.`}
+	c.Flags().Var(&grace, "grace", "how long the old key keeps working (default 0s)")
+	return a.leaf(c, func(ctx context.Context, s *session, args []string) error {
+		var body any
+		if c.Flags().Changed("grace") {
+			body = map[string]string{"grace": grace.String()}
+		}
+		return send(ctx, s, http.MethodPost, outposts.path(args[0], "rotate"), body, func(created CreatedOutpost) error {
+			return printKey(s, created.Token.Key)
+		})
+	})
+}
+
+// ldapCmd runs an outpost: the LDAP front door as its own process.
+func (a *app) ldapCmd() *cobra.Command {
+	var (
+		provider, listen, ldapsListen, certFile, keyFile textValue
+	)
+	c := &cobra.Command{Use: "ldap", Short: "Run an LDAP outpost: the LDAP front door next to your applications", Args: cobra.NoArgs,
+		Long: `Run an LDAP outpost for one LDAP provider. It talks only to the gatehouse API,
+with the outpost's own token (gatehouse outpost create): give it with
+--api-token, GATEHOUSE_API_TOKEN, or better GATEHOUSE_API_TOKEN_FILE, where
+the outpost writes the new key each time it rotates its token.
+
+Binds are checked by the server; the directory is a copy kept current by the
+server's change feed. When the server cannot be reached, the outpost answers
+binds with "unavailable" and serves nothing from memory.
+
+Settings: --provider (GATEHOUSE_LDAP_PROVIDER), --listen (GATEHOUSE_LDAP_LISTEN,
+default 127.0.0.1:3389), --ldaps-listen (GATEHOUSE_LDAPS_LISTEN), --tls-cert and
+--tls-key (GATEHOUSE_LDAP_TLS_CERT, GATEHOUSE_LDAP_TLS_KEY) for StartTLS and LDAPS.`}
+	f := c.Flags()
+	f.Var(&provider, "provider", "the LDAP provider to serve (env GATEHOUSE_LDAP_PROVIDER)")
+	f.Var(&listen, "listen", "LDAP listen address, \"\" for none (env GATEHOUSE_LDAP_LISTEN; default 127.0.0.1:3389)")
+	f.Var(&ldapsListen, "ldaps-listen", "LDAPS listen address (env GATEHOUSE_LDAPS_LISTEN)")
+	f.Var(&certFile, "tls-cert", "TLS certificate file (PEM) for StartTLS and LDAPS (env GATEHOUSE_LDAP_TLS_CERT)")
+	f.Var(&keyFile, "tls-key", "TLS private key file (PEM) (env GATEHOUSE_LDAP_TLS_KEY)")
+	c.RunE = func(cmd *cobra.Command, _ []string) error {
+		setting := func(flag string, v *textValue, env, def string) string {
+			if cmd.Flags().Changed(flag) {
+				return v.String()
+			}
+			if e := a.env(env); e != "" {
+				return e
+			}
+			return def
+		}
+		cfg := outpost.Config{
+			Provider:    setting("provider", &provider, "GATEHOUSE_LDAP_PROVIDER", ""),
+			Listen:      setting("listen", &listen, "GATEHOUSE_LDAP_LISTEN", "127.0.0.1:3389"),
+			LDAPSListen: setting("ldaps-listen", &ldapsListen, "GATEHOUSE_LDAPS_LISTEN", ""),
+		}
+		if cfg.Provider == "" {
+			return usagef("--provider (or GATEHOUSE_LDAP_PROVIDER) is required")
+		}
+		cert, key := setting("tls-cert", &certFile, "GATEHOUSE_LDAP_TLS_CERT", ""), setting("tls-key", &keyFile, "GATEHOUSE_LDAP_TLS_KEY", "")
+		if (cert == "") != (key == "") {
+			return usagef("give both --tls-cert and --tls-key, or neither")
+		}
+		if cert != "" {
+			pair, err := tls.LoadX509KeyPair(cert, key)
+			if err != nil {
+				return fmt.Errorf("TLS certificate: %w", err)
+			}
+			cfg.TLS = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pair}}
+		}
+		server, _ := a.server()
+		cfg.Server = server
+		switch {
+		case a.global.Changed(flagAPIToken):
+			cfg.Token, _ = a.global.GetString(flagAPIToken)
+		case a.env(EnvAPIToken) != "":
+			cfg.Token = a.env(EnvAPIToken)
+		case a.env(EnvAPIToken+"_FILE") != "":
+			cfg.TokenFile = a.env(EnvAPIToken + "_FILE")
+			t, err := a.secretEnv(EnvAPIToken)
+			if err != nil {
+				return err
+			}
+			cfg.Token = t
+		}
+		if cfg.Token == "" {
+			return usagef("the outpost's token is required: --api-token, GATEHOUSE_API_TOKEN or GATEHOUSE_API_TOKEN_FILE")
+		}
+		level := slog.LevelInfo
+		_ = level.UnmarshalText([]byte(a.env("GATEHOUSE_LOG_LEVEL")))
+		cfg.Log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+		if cfg.TokenFile == "" {
+			cfg.Log.Warn("the token was not read from a file (GATEHOUSE_API_TOKEN_FILE): rotated keys live in memory only, and a restart after the old key's grace needs `gatehouse outpost rotate`")
+		}
+		ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
+		defer stop()
+		return outpost.Run(ctx, cfg)
+	}
+	return c
+}

@@ -1,0 +1,190 @@
+// Package cluster keeps several gatehouse instances on one PostgreSQL
+// database in step. Every write transaction announces itself on a
+// notification channel (NOTIFY is delivered at commit, dropped on
+// rollback); each instance listens and, on hearing of a change made by
+// another, drops what it holds in memory, so the next check reads the
+// database. Two things cover a lost notification connection: while it is
+// down the instance checks every credential against the database
+// (nothing cached), and a periodic comparison of the change counter with
+// the last number heard catches anything missed.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// Cache is what the listener keeps in step: the credential cache.
+type Cache interface {
+	InstanceID() string
+	InvalidateAll()
+	SetBypass(on bool)
+}
+
+// Options tune the listener.
+type Options struct {
+	// CheckEvery is how often the change counter is compared with the
+	// last number heard (default 1s).
+	CheckEvery time.Duration
+	// ReconnectDelay is the first wait before reconnecting (default
+	// 100ms, doubling up to 5s).
+	ReconnectDelay time.Duration
+}
+
+// Listener follows the change channel of one schema.
+type Listener struct {
+	pool  *pgxpool.Pool
+	st    store.Store
+	cache Cache
+	log   *slog.Logger
+	opts  Options
+
+	heard     atomic.Int64 // highest change number heard or checked
+	connected atomic.Bool
+	received  atomic.Int64 // notifications from other instances (metrics, tests)
+}
+
+// New returns a listener over the pool of a PostgreSQL store.
+func New(pool *pgxpool.Pool, st store.Store, cache Cache, log *slog.Logger, opts Options) *Listener {
+	if opts.CheckEvery <= 0 {
+		opts.CheckEvery = time.Second
+	}
+	if opts.ReconnectDelay <= 0 {
+		opts.ReconnectDelay = 100 * time.Millisecond
+	}
+	return &Listener{pool: pool, st: st, cache: cache, log: log, opts: opts}
+}
+
+// Connected reports whether notifications are being heard.
+func (l *Listener) Connected() bool { return l.connected.Load() }
+
+// Received counts notifications heard from other instances.
+func (l *Listener) Received() int64 { return l.received.Load() }
+
+// Run listens until ctx ends. Until the first connection is up, and
+// whenever it drops, the cache is bypassed.
+func (l *Listener) Run(ctx context.Context) {
+	l.cache.SetBypass(true)
+	go l.check(ctx)
+	delay := l.opts.ReconnectDelay
+	for ctx.Err() == nil {
+		err := l.listen(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if l.connected.Swap(false) {
+			l.cache.SetBypass(true)
+			delay = l.opts.ReconnectDelay
+		}
+		l.log.Warn("change notifications lost; checking credentials against the database until reconnected", "err", err, "retry_in", delay)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 5*time.Second)
+	}
+}
+
+// listen holds one connection in LISTEN until it fails.
+func (l *Listener) listen(ctx context.Context) error {
+	conn, err := l.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("acquire: %w", err)
+	}
+	// The connection leaves the pool for good: a LISTENing connection
+	// must not be handed to queries.
+	pc := conn.Hijack()
+	defer pc.Close(context.Background())
+	// Named after the instance, so an operator (or a test) can find it.
+	if _, err := pc.Exec(ctx, "SELECT set_config('application_name', $1, false)", "gatehouse-listener-"+l.cache.InstanceID()); err != nil {
+		return fmt.Errorf("name connection: %w", err)
+	}
+	var schema string
+	if err := pc.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		return fmt.Errorf("current schema: %w", err)
+	}
+	if _, err := pc.Exec(ctx, "LISTEN "+pgx.Identifier{store.ChangeChannel(schema)}.Sanitize()); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	// Caught up: anything committed before LISTEN took effect is in the
+	// database, and the cache is empty; from here on, notifications tell.
+	v, err := l.st.ChangeVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("change version: %w", err)
+	}
+	l.raise(v)
+	l.connected.Store(true)
+	l.cache.SetBypass(false)
+	l.log.Info("listening for changes made by other instances", "channel", store.ChangeChannel(schema))
+	for {
+		n, err := pc.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		origin, num, _ := strings.Cut(n.Payload, ":")
+		seq, _ := strconv.ParseInt(num, 10, 64)
+		if origin == l.cache.InstanceID() {
+			l.raise(seq) // our own change: already applied before we answered
+			continue
+		}
+		l.received.Add(1)
+		l.cache.InvalidateAll()
+		l.raise(seq)
+	}
+}
+
+func (l *Listener) raise(v int64) {
+	for {
+		cur := l.heard.Load()
+		if v <= cur || l.heard.CompareAndSwap(cur, v) {
+			return
+		}
+	}
+}
+
+// check compares the change counter with what was heard. A number not
+// heard by the next check (a rolled-back transaction, or a notification
+// lost) empties the cache: rarely needed, always safe.
+func (l *Listener) check(ctx context.Context) {
+	t := time.NewTicker(l.opts.CheckEvery)
+	defer t.Stop()
+	var suspect int64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		v, err := l.st.ChangeVersion(ctx)
+		if err != nil {
+			if !errors.Is(err, context.Canceled) {
+				l.log.Warn("change version check failed", "err", err)
+			}
+			continue
+		}
+		h := l.heard.Load()
+		switch {
+		case v <= h:
+			suspect = 0
+		case suspect != 0 && h < suspect:
+			l.log.Warn("a change was not heard of; dropping cached credentials", "version", suspect, "heard", h)
+			l.cache.InvalidateAll()
+			l.raise(v)
+			suspect = 0
+		default:
+			suspect = v
+		}
+	}
+}

@@ -1,0 +1,462 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// ApplicationView is an application as the API shows it.
+type ApplicationView struct {
+	UID              string        `json:"uid"`
+	Slug             string        `json:"slug"`
+	Name             string        `json:"name"`
+	URL              string        `json:"url"`
+	Description      string        `json:"description"`
+	PolicyEngineMode string        `json:"policy_engine_mode"`
+	Bindings         []BindingView `json:"bindings"`
+	CreatedAt        time.Time     `json:"created_at"`
+}
+
+// BindingView is one binding of an application.
+type BindingView struct {
+	Application string `json:"application"` // the application's slug
+	Kind        string `json:"kind"`        // "user" or "group"
+	Name        string `json:"name"`        // the username or group name
+	Order       int    `json:"order"`
+	Negate      bool   `json:"negate"`
+}
+
+func applicationTarget(slug string) audit.Target {
+	return audit.Target{Kind: authz.KindApplication, Name: slug}
+}
+
+func applicationObj(slug string) authz.Object {
+	return authz.Object{Kind: authz.KindApplication, Name: slug}
+}
+
+func bindingViews(slug string, bs []store.Binding) []BindingView {
+	out := make([]BindingView, len(bs))
+	for i, b := range bs {
+		out[i] = BindingView{Application: slug, Kind: b.Kind, Name: b.SubjectName, Order: b.Order, Negate: b.Negate}
+	}
+	return out
+}
+
+func applicationView(a store.Application, bs []store.Binding) ApplicationView {
+	return ApplicationView{UID: a.UID, Slug: a.Slug, Name: a.Name, URL: a.URL, Description: a.Description,
+		PolicyEngineMode: a.PolicyEngineMode, Bindings: bindingViews(a.Slug, bs), CreatedAt: a.CreatedAt}
+}
+
+func (s *Service) loadApplicationView(ctx context.Context, q store.Queries, a store.Application) (ApplicationView, error) {
+	bs, err := q.ListBindings(ctx, a.UID)
+	if err != nil {
+		return ApplicationView{}, err
+	}
+	return applicationView(a, bs), nil
+}
+
+// ApplicationQuery selects applications.
+type ApplicationQuery struct {
+	Search string
+	After  string
+	Limit  int
+}
+
+// ListApplications lists applications with their bindings
+// (applications.read; a grant scoped to applications sees those).
+func (s *Service) ListApplications(ctx context.Context, a Actor, aq ApplicationQuery) ([]ApplicationView, error) {
+	if a.P == nil || !a.P.CanSomewhere(authz.ApplicationsRead, authz.KindApplication) {
+		if err := s.authorize(ctx, a, authz.ApplicationsRead, applicationTarget("")); err != nil {
+			return nil, err
+		}
+	}
+	var f fields
+	f.maxLen("search", aq.Search, 256)
+	if err := f.err(); err != nil {
+		return nil, err
+	}
+	// A scoped grant sees only its applications: read on until the
+	// visible ones fill the page, so that paging never stops early.
+	out := make([]ApplicationView, 0, aq.Limit)
+	after := aq.After
+	for len(out) < aq.Limit {
+		as, err := s.store.ListApplications(ctx, store.ApplicationFilter{Search: aq.Search, After: after, Limit: aq.Limit})
+		if err != nil {
+			return nil, err
+		}
+		for _, app := range as {
+			if len(out) == aq.Limit {
+				break
+			}
+			if !a.P.CanOn(authz.ApplicationsRead, applicationObj(app.Slug)) {
+				continue
+			}
+			v, err := s.loadApplicationView(ctx, s.store, app)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		if len(as) < aq.Limit {
+			break
+		}
+		after = as[len(as)-1].Slug
+	}
+	return out, nil
+}
+
+// GetApplication reads an application and its bindings (applications.read
+// on it).
+func (s *Service) GetApplication(ctx context.Context, a Actor, slug string) (ApplicationView, error) {
+	if err := s.authorize(ctx, a, authz.ApplicationsRead, applicationTarget(slug), applicationObj(slug)); err != nil {
+		return ApplicationView{}, err
+	}
+	app, err := s.store.GetApplication(ctx, slug)
+	if err != nil {
+		return ApplicationView{}, notFound(err, "application", slug)
+	}
+	return s.loadApplicationView(ctx, s.store, app)
+}
+
+// ApplicationInput creates (POST) or changes (PATCH) an application. On
+// PATCH, nil fields stay as they are.
+type ApplicationInput struct {
+	Slug             string  `json:"slug"`
+	Name             *string `json:"name"`
+	URL              *string `json:"url"`
+	Description      *string `json:"description"`
+	PolicyEngineMode *string `json:"policy_engine_mode"`
+}
+
+// validateApplication checks the fields given.
+func validateApplication(f *fields, in ApplicationInput) {
+	if in.Name != nil {
+		if *in.Name == "" {
+			f.add("name", "is required")
+		}
+		f.maxLen("name", *in.Name, 256)
+	}
+	if in.URL != nil && *in.URL != "" {
+		if msg := checkLaunchURL(*in.URL); msg != "" {
+			f.add("url", msg)
+		}
+	}
+	if in.Description != nil {
+		f.maxLen("description", *in.Description, 1024)
+	}
+	if in.PolicyEngineMode != nil {
+		switch *in.PolicyEngineMode {
+		case store.PolicyModeAny, store.PolicyModeAll:
+		default:
+			f.add("policy_engine_mode", "must be any or all")
+		}
+	}
+}
+
+// checkLaunchURL says what is wrong with an application's URL, or "". It
+// is shown to people and followed by browsers, so it must be an absolute
+// http(s) URL; credentials in it would be shown to everyone who can read
+// the application.
+func checkLaunchURL(raw string) string {
+	if len(raw) > 2048 {
+		return "must be at most 2048 characters"
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "":
+		return "must be an absolute http:// or https:// URL such as https://grafana.example.org/"
+	case u.User != nil:
+		return "must not hold credentials"
+	case strings.ContainsFunc(raw, func(r rune) bool { return r < ' ' || r == 0x7f }):
+		return "must not hold control characters"
+	}
+	return ""
+}
+
+// CreateApplication creates an application without bindings, open to
+// every active user until it gets some (applications.write, unscoped).
+func (s *Service) CreateApplication(ctx context.Context, a Actor, in ApplicationInput) (ApplicationView, error) {
+	if err := s.authorize(ctx, a, authz.ApplicationsWrite, applicationTarget(in.Slug)); err != nil {
+		return ApplicationView{}, err
+	}
+	var f fields
+	f.name("slug", in.Slug)
+	if in.Name == nil {
+		f.add("name", "is required")
+	}
+	validateApplication(&f, in)
+	if err := f.err(); err != nil {
+		return ApplicationView{}, err
+	}
+	app := store.Application{UID: newUID(), Slug: in.Slug, Name: *in.Name, PolicyEngineMode: store.PolicyModeAny, CreatedAt: s.now()}
+	if in.URL != nil {
+		app.URL = *in.URL
+	}
+	if in.Description != nil {
+		app.Description = *in.Description
+	}
+	if in.PolicyEngineMode != nil {
+		app.PolicyEngineMode = *in.PolicyEngineMode
+	}
+	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
+		if err := q.CreateApplication(ctx, app); err != nil {
+			return taken(err, "application", app.Slug)
+		}
+		rec(s.event(a, audit.ActionModelCreated, audit.Success, applicationTarget(app.Slug),
+			map[string]any{"name": app.Name, "url": app.URL, "policy_engine_mode": app.PolicyEngineMode}))
+		return nil
+	})
+	if err != nil {
+		return ApplicationView{}, err
+	}
+	s.applicationsChanged()
+	return applicationView(app, nil), nil
+}
+
+// UpdateApplication changes an application's name, URL, description or
+// mode (applications.write on it). The slug never changes: it is in
+// forward-auth URLs, scoped permissions and the brand.
+func (s *Service) UpdateApplication(ctx context.Context, a Actor, slug string, in ApplicationInput) (ApplicationView, error) {
+	if err := s.authorize(ctx, a, authz.ApplicationsWrite, applicationTarget(slug), applicationObj(slug)); err != nil {
+		return ApplicationView{}, err
+	}
+	var f fields
+	if in.Slug != "" && in.Slug != slug {
+		f.add("slug", "applications cannot be renamed (the slug is in forward-auth URLs and scoped permissions)")
+	}
+	validateApplication(&f, in)
+	if err := f.err(); err != nil {
+		return ApplicationView{}, err
+	}
+	var out ApplicationView
+	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
+		app, err := q.GetApplication(ctx, slug)
+		if err != nil {
+			return notFound(err, "application", slug)
+		}
+		var changed []string
+		set := func(name string, dst *string, v *string) {
+			if v != nil && *v != *dst {
+				*dst = *v
+				changed = append(changed, name)
+			}
+		}
+		set("name", &app.Name, in.Name)
+		set("url", &app.URL, in.URL)
+		set("description", &app.Description, in.Description)
+		set("policy_engine_mode", &app.PolicyEngineMode, in.PolicyEngineMode)
+		if len(changed) > 0 {
+			if err := q.UpdateApplication(ctx, app); err != nil {
+				return notFound(err, "application", slug)
+			}
+			rec(s.event(a, audit.ActionModelUpdated, audit.Success, applicationTarget(slug), map[string]any{"fields": changed}))
+		}
+		out, err = s.loadApplicationView(ctx, q, app)
+		return err
+	})
+	if err != nil {
+		return ApplicationView{}, err
+	}
+	s.applicationsChanged()
+	return out, nil
+}
+
+// DeleteApplication deletes an application and its bindings
+// (applications.write, unscoped). The brand's default application cannot
+// be deleted: the brand must point elsewhere first.
+func (s *Service) DeleteApplication(ctx context.Context, a Actor, slug string) error {
+	if err := s.authorize(ctx, a, authz.ApplicationsWrite, applicationTarget(slug)); err != nil {
+		return err
+	}
+	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
+		app, err := q.GetApplication(ctx, slug)
+		if err != nil {
+			return notFound(err, "application", slug)
+		}
+		b, err := loadBrand(ctx, q)
+		if err != nil {
+			return err
+		}
+		if b.DefaultApplication == slug {
+			return &ConflictError{Msg: fmt.Sprintf("application %q is the brand's default application; "+
+				"change the brand's default_application first (PATCH /api/v1/brand)", slug)}
+		}
+		if err := q.DeleteApplication(ctx, app.UID); err != nil {
+			return notFound(err, "application", slug)
+		}
+		rec(s.event(a, audit.ActionModelDeleted, audit.Success, applicationTarget(slug), nil))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.applicationsChanged()
+	return nil
+}
+
+// BindingInput is the optional body of PUT .../bindings/{kind}/{name}.
+type BindingInput struct {
+	Order  *int  `json:"order"`
+	Negate *bool `json:"negate"`
+}
+
+// bindingKind maps the path segment ("users", "groups") to a binding kind.
+func bindingKind(kind string) (string, bool) {
+	switch kind {
+	case "users", store.BindingUser:
+		return store.BindingUser, true
+	case "groups", store.BindingGroup:
+		return store.BindingGroup, true
+	}
+	return "", false
+}
+
+// subjectUID finds the user or group a binding names.
+func subjectUID(ctx context.Context, q store.Queries, kind, name string) (string, error) {
+	if kind == store.BindingUser {
+		u, err := q.GetUser(ctx, name)
+		return u.UID, notFound(err, "user", name)
+	}
+	g, err := q.GetGroup(ctx, name)
+	return g.UID, notFound(err, "group", name)
+}
+
+// PutBinding binds a user (or service account) or a group to an
+// application, or replaces the order and negate flag of its binding
+// (applications.write on the application). kind is "users" or "groups".
+func (s *Service) PutBinding(ctx context.Context, a Actor, slug, kind, name string, in BindingInput) (BindingView, error) {
+	target := applicationTarget(slug)
+	if err := s.authorize(ctx, a, authz.ApplicationsWrite, target, applicationObj(slug)); err != nil {
+		return BindingView{}, err
+	}
+	k, ok := bindingKind(kind)
+	if !ok {
+		return BindingView{}, &NotFoundError{Kind: "binding kind", Name: kind}
+	}
+	b := store.Binding{Kind: k, SubjectName: name}
+	if in.Order != nil {
+		b.Order = *in.Order
+	}
+	if in.Negate != nil {
+		b.Negate = *in.Negate
+	}
+	var f fields
+	if b.Order < math.MinInt32 || b.Order > math.MaxInt32 {
+		f.add("order", fmt.Sprintf("must be from %d to %d", math.MinInt32, math.MaxInt32))
+	}
+	if err := f.err(); err != nil {
+		return BindingView{}, err
+	}
+	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
+		app, err := q.GetApplication(ctx, slug)
+		if err != nil {
+			return notFound(err, "application", slug)
+		}
+		uid, err := subjectUID(ctx, q, k, name)
+		if err != nil {
+			return err
+		}
+		b.ApplicationUID, b.SubjectUID = app.UID, uid
+		existing, err := q.ListBindings(ctx, app.UID)
+		if err != nil {
+			return err
+		}
+		change := "created"
+		for _, e := range existing {
+			if e.Kind == k && e.SubjectUID == uid {
+				if e.Order == b.Order && e.Negate == b.Negate {
+					return nil // as asked already: nothing to write, nothing to record
+				}
+				change = "replaced"
+			}
+		}
+		if err := q.PutBinding(ctx, b); err != nil {
+			return notFound(err, k, name)
+		}
+		rec(s.event(a, audit.ActionModelUpdated, audit.Success, target, map[string]any{
+			"binding": k + "/" + name, "change": change, "order": b.Order, "negate": b.Negate}))
+		return nil
+	})
+	if err != nil {
+		return BindingView{}, err
+	}
+	s.applicationsChanged()
+	return BindingView{Application: slug, Kind: k, Name: name, Order: b.Order, Negate: b.Negate}, nil
+}
+
+// DeleteBinding removes a binding (applications.write on the
+// application); 404 when it is not there.
+func (s *Service) DeleteBinding(ctx context.Context, a Actor, slug, kind, name string) error {
+	target := applicationTarget(slug)
+	if err := s.authorize(ctx, a, authz.ApplicationsWrite, target, applicationObj(slug)); err != nil {
+		return err
+	}
+	k, ok := bindingKind(kind)
+	if !ok {
+		return &NotFoundError{Kind: "binding kind", Name: kind}
+	}
+	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
+		app, err := q.GetApplication(ctx, slug)
+		if err != nil {
+			return notFound(err, "application", slug)
+		}
+		uid, err := subjectUID(ctx, q, k, name)
+		if err != nil {
+			return err
+		}
+		if err := q.DeleteBinding(ctx, app.UID, k, uid); err != nil {
+			return notFound(err, "binding", k+"/"+name)
+		}
+		rec(s.event(a, audit.ActionModelUpdated, audit.Success, target, map[string]any{
+			"binding": k + "/" + name, "change": "deleted"}))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.applicationsChanged()
+	return nil
+}
+
+// The brand's default application must exist (see DeleteApplication for
+// the other half of that rule).
+func init() {
+	brandChecks = append(brandChecks, func(ctx context.Context, q store.Queries, b Brand, f *fields) error {
+		if b.DefaultApplication == "" {
+			return nil
+		}
+		_, err := q.GetApplication(ctx, b.DefaultApplication)
+		if errors.Is(err, store.ErrNotFound) {
+			f.add("default_application", fmt.Sprintf("application %q does not exist", b.DefaultApplication))
+			return nil
+		}
+		return err
+	})
+}
+
+// DefaultApplicationURL is the URL of the brand's default application: ""
+// when the brand names none or the application has no URL. The web
+// interface sends there those it does not serve (service accounts).
+func (s *Service) DefaultApplicationURL(ctx context.Context) (string, error) {
+	b, err := s.Brand(ctx)
+	if err != nil || b.DefaultApplication == "" {
+		return "", err
+	}
+	app, err := s.store.GetApplication(ctx, b.DefaultApplication)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return app.URL, nil
+}

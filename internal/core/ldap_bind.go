@@ -1,0 +1,635 @@
+package core
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/auth"
+	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/ldap/dn"
+	"github.com/gatehouse/gatehouse/internal/ratelimit"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// LDAP binds: the one place that decides them, for the in-server LDAP
+// door and for outposts (through the API). A bind is checked against the
+// credential cache (app passwords by keyed hash, people's passwords by
+// argon2id with the cache of verified hashes), never against anything an
+// outpost remembers; failures are rate limited and recorded; successes
+// are recorded at most once per user every LoginEventEvery.
+
+// LoginEventEvery is how often a user's LDAP binds write last_login_at
+// and a login event: services that bind for every request would
+// otherwise flood the audit log.
+const LoginEventEvery = 5 * time.Minute
+
+// Outcomes of an LDAP bind.
+const (
+	LDAPBindSuccess         = "success"
+	LDAPBindInvalid         = "invalid_credentials" // wrong or unknown (LDAP 49)
+	LDAPBindAnonymous       = "anonymous"           // empty name and password (LDAP 48)
+	LDAPBindUnauthenticated = "unauthenticated"     // a name with an empty password (LDAP 53)
+	LDAPBindBusy            = "busy"                // rate limited (LDAP 51)
+	LDAPBindUnavailable     = "unavailable"         // cannot be checked now (LDAP 52)
+)
+
+// LDAPBindInput is a simple bind to check.
+type LDAPBindInput struct {
+	Name     string `json:"name"`
+	Password string `json:"password"`
+	// ClientIP is the LDAP client's address: the in-server door's peer,
+	// or what an outpost reports (trusted from outposts only).
+	ClientIP string `json:"client_ip"`
+	outpost  string // the outpost that forwarded the bind, for events
+}
+
+// LDAPBindResult is the decision.
+type LDAPBindResult struct {
+	Outcome           string       `json:"outcome"`
+	Message           string       `json:"message"` // for the LDAP client; the same for unknown users and wrong passwords
+	RetryAfterSeconds int          `json:"retry_after_seconds,omitempty"`
+	Session           *LDAPSession `json:"session,omitempty"`
+}
+
+// LDAPSession is who a successful bind bound as, and the handle with
+// which the door re-checks the session (LDAPCheckSession) whenever
+// anything changed.
+type LDAPSession struct {
+	UserUID  string `json:"user_uid"`
+	Username string `json:"username"`
+	Type     string `json:"type"`
+	DN       string `json:"dn"` // the bound entry: cn=USERNAME,ou=users,BASE_DN
+	// Binding names the credential without revealing it: "k:" and the
+	// public lookup part of an app password, or "p:" and a keyed
+	// fingerprint of the password hash the password matched.
+	Binding             string     `json:"binding"`
+	SearchFullDirectory bool       `json:"search_full_directory"`
+	ValidUntil          *time.Time `json:"valid_until"` // when the credential expires; null: never
+}
+
+// LDAPSessionRef names a bound session for LDAPCheckSession.
+type LDAPSessionRef struct {
+	UserUID string `json:"user_uid"`
+	Binding string `json:"binding"`
+}
+
+// LDAPSessionState says whether a bound session may go on.
+type LDAPSessionState struct {
+	Valid               bool       `json:"valid"`
+	SearchFullDirectory bool       `json:"search_full_directory"`
+	ValidUntil          *time.Time `json:"valid_until"`
+}
+
+// ldapState is the LDAP doors' shared state in the core.
+type ldapState struct {
+	mu           sync.Mutex
+	limiter      *ratelimit.Limiter
+	providers    map[string]cachedProvider
+	outposts     map[string]cachedOutpost // by account UID
+	lastLogin    map[string]time.Time     // by user UID
+	limitedEvent map[[2]string]time.Time  // (account, client) -> last rate_limited event
+	tokenWarned  map[string]time.Time     // token UID -> last token_expiring event
+
+	dirMu sync.Mutex // one directory build at a time
+	dir   *Directory // the latest build, under dirMu
+}
+
+type cachedProvider struct {
+	version uint64
+	p       store.LDAPProvider
+	base    dn.DN
+	err     error
+}
+
+type cachedOutpost struct {
+	version uint64
+	o       store.Outpost
+	err     error
+}
+
+// maxTracked bounds the throttling maps; when full they start over (at
+// worst an extra event).
+const maxTracked = 100_000
+
+// UseLimiter makes the LDAP binds share a failed-login limiter with the
+// other doors. Without it the core makes its own on first use.
+func (s *Service) UseLimiter(l *ratelimit.Limiter) {
+	s.ldap.mu.Lock()
+	s.ldap.limiter = l
+	s.ldap.mu.Unlock()
+}
+
+func (s *Service) limiter() *ratelimit.Limiter {
+	s.ldap.mu.Lock()
+	defer s.ldap.mu.Unlock()
+	if s.ldap.limiter == nil {
+		s.ldap.limiter = ratelimit.New(s.clock, ratelimit.Defaults)
+	}
+	return s.ldap.limiter
+}
+
+// LDAPProviderConfig returns a provider and its parsed base DN for the
+// doors, from a cache reloaded after any change.
+func (s *Service) LDAPProviderConfig(ctx context.Context, name string) (store.LDAPProvider, dn.DN, error) {
+	v := s.ChangeVersion()
+	s.ldap.mu.Lock()
+	c, ok := s.ldap.providers[name]
+	s.ldap.mu.Unlock()
+	if ok && c.version == v {
+		return c.p, c.base, c.err
+	}
+	p, err := s.store.GetLDAPProvider(ctx, name)
+	c = cachedProvider{version: v, p: p}
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		c.err = &NotFoundError{Kind: "LDAP provider", Name: name}
+	case err != nil:
+		return store.LDAPProvider{}, nil, err // not cached: the next call retries
+	default:
+		if c.base, err = dn.Parse(p.BaseDN); err != nil {
+			c.err = fmt.Errorf("LDAP provider %q has a bad base DN: %w", name, err)
+		}
+	}
+	s.ldap.mu.Lock()
+	if s.ldap.providers == nil || len(s.ldap.providers) > 1000 {
+		s.ldap.providers = map[string]cachedProvider{}
+	}
+	s.ldap.providers[name] = c
+	s.ldap.mu.Unlock()
+	return c.p, c.base, c.err
+}
+
+// BindUsername returns the user a bind name names under a provider:
+// cn=USER,ou=users,BASE, or USER@UPN_DOMAIN when the provider has one.
+func BindUsername(p store.LDAPProvider, base dn.DN, name string) (string, bool) {
+	if p.UPNDomain != "" && !strings.Contains(name, "=") {
+		if i := strings.LastIndexByte(name, '@'); i > 0 && strings.EqualFold(name[i+1:], p.UPNDomain) {
+			user := strings.ToLower(name[:i])
+			return user, validName(user)
+		}
+		return "", false
+	}
+	// The form clients are configured with, exactly as gatehouse writes
+	// it, needs no parsing (binds are the hot path).
+	if rest, ok := strings.CutPrefix(name, "cn="); ok {
+		if user, ok := strings.CutSuffix(rest, ",ou=users,"+p.BaseDN); ok && validName(user) {
+			return user, true
+		}
+	}
+	d, err := dn.Parse(name)
+	if err != nil || len(d) != len(base)+2 || !d.Under(base) {
+		return "", false
+	}
+	if t, v, ok := d[1].Single(); !ok || t != "ou" || dn.Fold(v) != "users" {
+		return "", false
+	}
+	t, v, ok := d[0].Single()
+	if !ok || t != "cn" {
+		return "", false
+	}
+	user := strings.ToLower(v)
+	return user, validName(user)
+}
+
+// validName is NameRule without the regular expression engine.
+func validName(s string) bool {
+	if len(s) == 0 || len(s) > 63 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		alnum := c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
+		if !alnum && ((c != '.' && c != '_' && c != '-') || i == 0 || i == len(s)-1) {
+			return false
+		}
+	}
+	return true
+}
+
+// UserDN is the DN of a user's entry under a provider's base.
+func UserDN(p store.LDAPProvider, username string) string {
+	return "cn=" + dn.EscapeValue(username) + ",ou=users," + p.BaseDN
+}
+
+// LDAPBind decides a simple bind on a provider. It is the in-server
+// door's entry; outposts come through OutpostBind. The error is only for
+// failures of gatehouse itself; refused binds are outcomes.
+func (s *Service) LDAPBind(ctx context.Context, provider string, in LDAPBindInput) (LDAPBindResult, error) {
+	p, base, err := s.LDAPProviderConfig(ctx, provider)
+	var nf *NotFoundError
+	if errors.As(err, &nf) {
+		return LDAPBindResult{Outcome: LDAPBindUnavailable, Message: fmt.Sprintf("LDAP provider %q does not exist", provider)}, nil
+	}
+	if err != nil {
+		return LDAPBindResult{}, err
+	}
+	switch {
+	case in.Name == "" && in.Password == "":
+		s.ldapBindFailed(ctx, p, in, "", &auth.Failure{Reason: "anonymous"})
+		return LDAPBindResult{Outcome: LDAPBindAnonymous, Message: "anonymous binds are not allowed: bind with a name and an app password"}, nil
+	case in.Password == "":
+		// RFC 4513 5.1.2: a name without a password is an unauthenticated
+		// bind, which servers should refuse rather than take as anonymous.
+		s.ldapBindFailed(ctx, p, in, "", &auth.Failure{Reason: "empty_password", Username: truncate(in.Name, 256)})
+		return LDAPBindResult{Outcome: LDAPBindUnauthenticated, Message: "unauthenticated binds (a name without a password) are not allowed"}, nil
+	}
+	username, named := BindUsername(p, base, in.Name)
+	account := username
+	if !named {
+		username = ""
+		account = "name:" + truncate(strings.ToLower(in.Name), 256)
+	}
+	lim := s.limiter()
+	d := lim.Check(account, in.ClientIP)
+	if !d.Allowed {
+		s.ldapRateLimited(ctx, p, in, account, d.RetryAfter)
+		secs := int(d.RetryAfter.Round(time.Second) / time.Second)
+		return LDAPBindResult{Outcome: LDAPBindBusy, RetryAfterSeconds: max(secs, 1),
+			Message: fmt.Sprintf("too many failed binds from this address; try again in %ds", max(secs, 1))}, nil
+	}
+	if d.Delay > 0 {
+		t := time.NewTimer(d.Delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return LDAPBindResult{}, ctx.Err()
+		}
+	}
+	pr, cred, binding, err := s.verifyLDAPCredential(ctx, username, in.Password)
+	if err == nil && p.SearchGroup != "" && !slices.Contains(pr.Groups, p.SearchGroup) {
+		err = &auth.Failure{Reason: "not_in_search_group", Username: username}
+	}
+	if errors.Is(err, auth.ErrUnavailable) {
+		return LDAPBindResult{Outcome: LDAPBindUnavailable, Message: "credentials cannot be checked right now"}, nil
+	}
+	if err != nil {
+		var f *auth.Failure
+		if !errors.As(err, &f) {
+			return LDAPBindResult{}, err
+		}
+		if f.Username == "" {
+			f.Username = username
+		}
+		if !named {
+			f.Username, f.Reason = truncate(in.Name, 256), "unknown_name"
+		}
+		lim.Failure(account, in.ClientIP)
+		s.ldapBindFailed(ctx, p, in, cred.TokenIdentifier, f)
+		return LDAPBindResult{Outcome: LDAPBindInvalid, Message: "invalid credentials"}, nil
+	}
+	lim.Success(account, in.ClientIP)
+	s.ldapLoggedIn(ctx, p, in, pr, cred)
+	sess := &LDAPSession{UserUID: pr.UID, Username: pr.Username, Type: pr.Type, DN: UserDN(p, pr.Username), Binding: binding,
+		SearchFullDirectory: pr.CanOn(authz.LDAPSearchFullDirectory, ldapObj(p.Name))}
+	if cred.Method == "app_password" {
+		until, ok := s.authn.KeyValidUntil(strings.TrimPrefix(binding, "k:"))
+		if !ok {
+			until = s.now() // invalidated since: the door re-checks at once
+		}
+		if !until.IsZero() {
+			sess.ValidUntil = &until
+		}
+	}
+	return LDAPBindResult{Outcome: LDAPBindSuccess, Session: sess}, nil
+}
+
+// verifyLDAPCredential checks an app password or a person's password.
+// API tokens are refused: they are for the REST API only.
+func (s *Service) verifyLDAPCredential(ctx context.Context, username, password string) (*authz.Principal, auth.Credential, string, error) {
+	if auth.LooksLikeKey(password) {
+		pk, err := auth.ParseKey(password)
+		if err != nil {
+			return nil, auth.Credential{}, "", &auth.Failure{Reason: auth.ReasonMalformed, Username: username}
+		}
+		if pk.Intent != store.IntentAppPassword {
+			return nil, auth.Credential{}, "", &auth.Failure{Reason: auth.ReasonIntent, Username: username}
+		}
+		p, cred, err := s.authn.VerifyAppPassword(ctx, username, password)
+		if err != nil {
+			return nil, cred, "", err
+		}
+		return p, cred, "k:" + pk.Lookup, nil
+	}
+	p, err := s.authn.VerifyPassword(ctx, username, password)
+	if err != nil {
+		return nil, auth.Credential{}, "", err
+	}
+	return p, auth.Credential{Method: "password"}, "p:" + s.passwordFingerprint(p.UID, p.PasswordHash), nil
+}
+
+// passwordFingerprint names a password hash without revealing it: a
+// session bound with a password ends when the password changes.
+func (s *Service) passwordFingerprint(uid, hash string) string {
+	sum := s.authn.Hasher().Sum("ldap-session\x00" + uid + "\x00" + hash)
+	return hex.EncodeToString(sum[:16])
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+func ldapEventContext(p store.LDAPProvider, in LDAPBindInput) map[string]any {
+	c := map[string]any{"method": "ldap", "provider": p.Name}
+	if in.outpost != "" {
+		c["outpost"] = in.outpost
+	}
+	return c
+}
+
+// ldapBindFailed writes the login_failed event of a refused bind. The
+// password is never passed here.
+func (s *Service) ldapBindFailed(ctx context.Context, p store.LDAPProvider, in LDAPBindInput, tokenID string, f *auth.Failure) {
+	c := ldapEventContext(p, in)
+	c["reason"] = string(f.Reason)
+	if f.Identifier != "" {
+		c["token"] = f.Identifier
+	} else if tokenID != "" {
+		c["token"] = tokenID
+	}
+	ev := s.event(Actor{ClientIP: in.ClientIP}, audit.ActionLoginFailed, audit.Failure, audit.Target{Kind: audit.KindUser, Name: f.Username}, c)
+	ev.ActorUsername = f.Username
+	if err := s.store.InTx(ctx, func(q store.Queries) error { return s.audit.Append(ctx, q, ev) }); err != nil {
+		s.log.Error("write login_failed event", "err", err)
+	}
+}
+
+// ldapRateLimited records a bind refused by the limiter: once per
+// (account, address) and window, so that a flood of refused attempts
+// cannot flood the audit log (nor the database) in turn.
+func (s *Service) ldapRateLimited(ctx context.Context, p store.LDAPProvider, in LDAPBindInput, account string, retry time.Duration) {
+	now := s.clock.Now()
+	k := [2]string{account, in.ClientIP}
+	s.ldap.mu.Lock()
+	last, seen := s.ldap.limitedEvent[k]
+	due := !seen || now.Sub(last) >= ratelimit.Defaults.Window
+	if due {
+		if s.ldap.limitedEvent == nil || len(s.ldap.limitedEvent) >= maxTracked {
+			s.ldap.limitedEvent = map[[2]string]time.Time{}
+		}
+		s.ldap.limitedEvent[k] = now
+	}
+	s.ldap.mu.Unlock()
+	if !due {
+		return
+	}
+	name := strings.TrimPrefix(account, "name:")
+	c := ldapEventContext(p, in)
+	c["reason"] = "rate_limited"
+	c["retry_after"] = retry.Round(time.Second).String()
+	ev := s.event(Actor{ClientIP: in.ClientIP}, audit.ActionLoginFailed, audit.Failure, audit.Target{Kind: audit.KindUser, Name: name}, c)
+	ev.ActorUsername = name
+	if err := s.store.InTx(ctx, func(q store.Queries) error { return s.audit.Append(ctx, q, ev) }); err != nil {
+		s.log.Error("write login_failed event", "err", err)
+	}
+}
+
+// ldapLoggedIn stamps last_login_at and writes a login event, at most
+// once per user every LoginEventEvery.
+func (s *Service) ldapLoggedIn(ctx context.Context, p store.LDAPProvider, in LDAPBindInput, pr *authz.Principal, cred auth.Credential) {
+	now := s.now()
+	s.ldap.mu.Lock()
+	last, seen := s.ldap.lastLogin[pr.UID]
+	due := !seen || now.Sub(last) >= LoginEventEvery
+	if due {
+		if s.ldap.lastLogin == nil || len(s.ldap.lastLogin) >= maxTracked {
+			s.ldap.lastLogin = map[string]time.Time{}
+		}
+		s.ldap.lastLogin[pr.UID] = now
+	}
+	s.ldap.mu.Unlock()
+	if !due {
+		return
+	}
+	a := Actor{P: pr, Cred: cred, ClientIP: in.ClientIP}
+	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
+		u, err := q.GetUserByUID(ctx, pr.UID)
+		if err != nil {
+			return err
+		}
+		u.LastLoginAt = &now
+		if err := q.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		c := ldapEventContext(p, in)
+		c["credential"] = cred.Method
+		rec(s.event(a, audit.ActionLogin, audit.Success, audit.Target{Kind: audit.KindUser, Name: u.Username}, c))
+		return nil
+	})
+	if err != nil {
+		s.log.Warn("record LDAP login", "user", pr.Username, "err", err)
+	}
+}
+
+// LDAPCheckSession tells whether a bound session may go on: its account
+// still exists, is active and (when the provider has a search group) a
+// member; its credential still exists, belongs to it and has not expired
+// (app password), or the password has not changed. It reads the store,
+// not the credential cache, so that a caller that saw ChangeVersion move
+// sees the change itself. It also says whether the session may search
+// the whole directory now.
+func (s *Service) LDAPCheckSession(ctx context.Context, provider string, ref LDAPSessionRef) (LDAPSessionState, error) {
+	p, _, err := s.LDAPProviderConfig(ctx, provider)
+	var nf *NotFoundError
+	if errors.As(err, &nf) {
+		return LDAPSessionState{}, nil
+	}
+	if err != nil {
+		return LDAPSessionState{}, err
+	}
+	u, err := s.store.GetUserByUID(ctx, ref.UserUID)
+	if errors.Is(err, store.ErrNotFound) {
+		return LDAPSessionState{}, nil
+	}
+	if err != nil {
+		return LDAPSessionState{}, err
+	}
+	if !u.IsActive {
+		return LDAPSessionState{}, nil
+	}
+	g, err := s.store.UserGrants(ctx, u.UID)
+	if err != nil {
+		return LDAPSessionState{}, err
+	}
+	if p.SearchGroup != "" && !slices.Contains(g.Groups, p.SearchGroup) {
+		return LDAPSessionState{}, nil
+	}
+	now := s.clock.Now()
+	var until time.Time
+	switch kind, v, _ := strings.Cut(ref.Binding, ":"); kind {
+	case "k":
+		k, t, err := s.store.LookupKey(ctx, v)
+		if errors.Is(err, store.ErrNotFound) {
+			return LDAPSessionState{}, nil
+		}
+		if err != nil {
+			return LDAPSessionState{}, err
+		}
+		if t.UserUID != u.UID || t.Intent != store.IntentAppPassword {
+			return LDAPSessionState{}, nil
+		}
+		if k.NotAfter != nil {
+			until = *k.NotAfter
+		}
+		if t.Expiring && t.ExpiresAt != nil {
+			exp := *t.ExpiresAt
+			if _, mem, ok := s.authn.TokenUsage(t.UID); ok && t.Extended && mem.After(exp) {
+				exp = mem
+			}
+			if until.IsZero() || exp.Before(until) {
+				until = exp
+			}
+		}
+		if !until.IsZero() && !now.Before(until) {
+			return LDAPSessionState{}, nil
+		}
+	case "p":
+		if u.PasswordHash == "" || subtle.ConstantTimeCompare([]byte(v), []byte(s.passwordFingerprint(u.UID, u.PasswordHash))) != 1 {
+			return LDAPSessionState{}, nil
+		}
+	default:
+		return LDAPSessionState{}, nil
+	}
+	pr := auth.BuildPrincipal(u, g)
+	st := LDAPSessionState{Valid: true, SearchFullDirectory: pr.CanOn(authz.LDAPSearchFullDirectory, ldapObj(p.Name))}
+	if !until.IsZero() {
+		st.ValidUntil = &until
+	}
+	return st, nil
+}
+
+// --- the outpost endpoints -------------------------------------------------
+
+// authorizeOutpost lets through only the registered outposts of a
+// provider: their internal account, holding ldap.read on it. Binds and
+// session checks are for outposts alone, because only from them is a
+// reported client address believed.
+func (s *Service) authorizeOutpost(ctx context.Context, a Actor, provider string) (store.Outpost, error) {
+	if err := authenticated(a); err != nil {
+		return store.Outpost{}, err
+	}
+	target := ldapProviderTarget(provider)
+	if a.P.Type == store.TypeInternalServiceAccount && a.P.CanOn(authz.LDAPRead, ldapObj(provider)) {
+		o, err := s.outpostOf(ctx, a.P.UID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return store.Outpost{}, err
+		}
+		if err == nil && o.ProviderName == provider {
+			return o, nil
+		}
+	}
+	s.denied(ctx, a, authz.LDAPRead+" (as an outpost of the provider)", target)
+	return store.Outpost{}, ErrForbidden
+}
+
+// outpostOf finds the outpost an account serves, from a cache reloaded
+// after any change.
+func (s *Service) outpostOf(ctx context.Context, userUID string) (store.Outpost, error) {
+	v := s.ChangeVersion()
+	s.ldap.mu.Lock()
+	c, ok := s.ldap.outposts[userUID]
+	s.ldap.mu.Unlock()
+	if ok && c.version == v {
+		return c.o, c.err
+	}
+	o, err := s.store.GetOutpostByUser(ctx, userUID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return o, err
+	}
+	s.ldap.mu.Lock()
+	if s.ldap.outposts == nil || len(s.ldap.outposts) > 10_000 {
+		s.ldap.outposts = map[string]cachedOutpost{}
+	}
+	s.ldap.outposts[userUID] = cachedOutpost{version: v, o: o, err: err}
+	s.ldap.mu.Unlock()
+	return o, err
+}
+
+// OutpostBind decides a bind an outpost forwarded (POST
+// /ldap-providers/{name}/bind): the same checks, limits and events as the
+// in-server door, with the client address the outpost reports.
+func (s *Service) OutpostBind(ctx context.Context, a Actor, provider string, in LDAPBindInput) (LDAPBindResult, error) {
+	o, err := s.authorizeOutpost(ctx, a, provider)
+	if err != nil {
+		return LDAPBindResult{}, err
+	}
+	var f fields
+	if _, err := netip.ParseAddr(in.ClientIP); err != nil {
+		f.add("client_ip", "must be the LDAP client's IP address")
+	}
+	f.maxLen("name", in.Name, dn.MaxLength)
+	if len(in.Password) > auth.MaxPasswordLength {
+		f.add("password", fmt.Sprintf("must be at most %d bytes", auth.MaxPasswordLength))
+	}
+	if err := f.err(); err != nil {
+		return LDAPBindResult{}, err
+	}
+	in.outpost = o.Name
+	return s.LDAPBind(ctx, provider, in)
+}
+
+// LDAPSessionsInput is POST /ldap-providers/{name}/sessions.
+type LDAPSessionsInput struct {
+	Sessions []LDAPSessionRef `json:"sessions"`
+}
+
+// LDAPSessionsResult answers it, in the same order.
+type LDAPSessionsResult struct {
+	Sessions []LDAPSessionState `json:"sessions"`
+}
+
+// MaxSessionsPerCheck bounds one POST /ldap-providers/{name}/sessions.
+const MaxSessionsPerCheck = 1000
+
+// OutpostCheckSessions re-checks sessions bound on an outpost.
+func (s *Service) OutpostCheckSessions(ctx context.Context, a Actor, provider string, in LDAPSessionsInput) (LDAPSessionsResult, error) {
+	if _, err := s.authorizeOutpost(ctx, a, provider); err != nil {
+		return LDAPSessionsResult{}, err
+	}
+	if len(in.Sessions) > MaxSessionsPerCheck {
+		return LDAPSessionsResult{}, &ValidationError{[]FieldError{{"sessions", fmt.Sprintf("at most %d at once", MaxSessionsPerCheck)}}}
+	}
+	out := LDAPSessionsResult{Sessions: make([]LDAPSessionState, len(in.Sessions))}
+	for i, ref := range in.Sessions {
+		st, err := s.LDAPCheckSession(ctx, provider, ref)
+		if err != nil {
+			return LDAPSessionsResult{}, err
+		}
+		out.Sessions[i] = st
+	}
+	return out, nil
+}
+
+// AuthorizeOutpost is authorizeOutpost for the front doors that answer
+// outposts (the direct search of the API).
+func (s *Service) AuthorizeOutpost(ctx context.Context, a Actor, provider string) error {
+	_, err := s.authorizeOutpost(ctx, a, provider)
+	return err
+}
+
+// warnDue reports whether a token_expiring warning for the token is due
+// (once a day), and notes it.
+func (st *ldapState) warnDue(tokenUID string, now time.Time) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if last, ok := st.tokenWarned[tokenUID]; ok && now.Sub(last) < 24*time.Hour {
+		return false
+	}
+	if st.tokenWarned == nil || len(st.tokenWarned) >= maxTracked {
+		st.tokenWarned = map[string]time.Time{}
+	}
+	st.tokenWarned[tokenUID] = now
+	return true
+}

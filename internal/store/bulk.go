@@ -1,0 +1,26 @@
+package store
+
+import "context"
+
+// Bulk is a set of new rows for a bulk load: users, their group
+// memberships, and tokens each with its first key (Keys[i] belongs to
+// Tokens[i]).
+type Bulk struct {
+	Users   []User
+	Members []Membership // (ldap.go)
+	Tokens  []Token
+	Keys    []TokenKey
+}
+
+// BulkLoader is implemented by backends that can insert many new rows far
+// faster than one call per row: the benchmark suite loads a million tokens
+// with it (cmd/gatehouse-bench). It is no part of Queries: the server never
+// needs it, and it writes no audit events.
+//
+// BulkLoad inserts everything in one transaction: all rows or none. The
+// rows must be new; a taken name, uid or lookup, or a reference to a
+// missing user or group, fails the whole load (ErrConflict, ErrNotFound or
+// a plain error, depending on the backend) rather than being skipped.
+type BulkLoader interface {
+	BulkLoad(ctx context.Context, b Bulk) error
+}

@@ -1,0 +1,185 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+const applicationCols = `uid, slug, name, url, description, policy_engine_mode, created_at`
+
+func scanApplication(row pgx.Row) (store.Application, error) {
+	var a store.Application
+	err := row.Scan(&a.UID, &a.Slug, &a.Name, &a.URL, &a.Description, &a.PolicyEngineMode, &a.CreatedAt)
+	a.CreatedAt = a.CreatedAt.UTC()
+	return a, err
+}
+
+func (q *queries) CreateApplication(ctx context.Context, a store.Application) error {
+	ctx, cancel := q.timeout(ctx)
+	defer cancel()
+	tag, err := q.db.Exec(ctx, `INSERT INTO applications (`+applicationCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT DO NOTHING`, a.UID, a.Slug, a.Name, a.URL, a.Description, a.PolicyEngineMode, a.CreatedAt)
+	if err == nil {
+		err = insertOutcome(tag)
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: create application %q: %w", a.Slug, q.fail(err))
+	}
+	return nil
+}
+
+func (q *queries) GetApplication(ctx context.Context, slug string) (store.Application, error) {
+	ctx, cancel := q.timeout(ctx)
+	defer cancel()
+	a, err := scanApplication(q.db.QueryRow(ctx, `SELECT `+applicationCols+` FROM applications WHERE slug = $1`, slug))
+	if err != nil {
+		return store.Application{}, fmt.Errorf("postgres: get application %q: %w", slug, q.fail(err))
+	}
+	return a, nil
+}
+
+func (q *queries) ListApplications(ctx context.Context, f store.ApplicationFilter) ([]store.Application, error) {
+	ctx, cancel := q.timeout(ctx)
+	defer cancel()
+	var w where
+	if f.Search != "" {
+		w.search(f.Search, "slug", "name", "description")
+	}
+	if f.After != "" {
+		w.add("slug > " + w.arg(f.After))
+	}
+	rows, err := q.db.Query(ctx, `SELECT `+applicationCols+` FROM applications`+w.sql("slug", f.Limit), w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list applications: %w", q.fail(err))
+	}
+	as, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Application, error) { return scanApplication(r) })
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list applications: %w", q.fail(err))
+	}
+	return as, nil
+}
+
+func (q *queries) UpdateApplication(ctx context.Context, a store.Application) error {
+	ctx, cancel := q.timeout(ctx)
+	defer cancel()
+	if err := q.execOne(ctx, `UPDATE applications SET name = $2, url = $3, description = $4, policy_engine_mode = $5 WHERE uid = $1`,
+		a.UID, a.Name, a.URL, a.Description, a.PolicyEngineMode); err != nil {
+		return fmt.Errorf("postgres: update application %q: %w", a.Slug, err)
+	}
+	return nil
+}
+
+// DeleteApplication deletes the application; its bindings cascade.
+func (q *queries) DeleteApplication(ctx context.Context, uid string) error {
+	ctx, cancel := q.timeout(ctx)
+	defer cancel()
+	if err := q.execOne(ctx, `DELETE FROM applications WHERE uid = $1`, uid); err != nil {
+		return fmt.Errorf("postgres: delete application %q: %w", uid, err)
+	}
+	return nil
+}
+
+// bindingTable names the table, subject column and subject table of a
+// binding kind. The kind is checked against the two constants, so no
+// caller text reaches the SQL.
+func bindingTable(kind string) (table, column, subjects string, err error) {
+	switch kind {
+	case store.BindingUser:
+		return "application_user_bindings", "user_uid", "users", nil
+	case store.BindingGroup:
+		return "application_group_bindings", "group_uid", "groups", nil
+	}
+	return "", "", "", fmt.Errorf("unknown binding kind %q", kind)
+}
+
+// PutBinding inserts or replaces the binding if both parents exist; see
+// AddMember for the vanished-parent cases.
+func (q *queries) PutBinding(ctx context.Context, b store.Binding) error {
+	table, column, subjects, err := bindingTable(b.Kind)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := q.timeout(ctx)
+	defer cancel()
+	var aFound, sFound bool
+	err = q.db.QueryRow(ctx, `WITH
+		a AS (SELECT uid FROM applications WHERE uid = $1),
+		s AS (SELECT uid FROM `+subjects+` WHERE uid = $2),
+		ins AS (
+			INSERT INTO `+table+` (application_uid, `+column+`, sort_order, negate)
+			SELECT a.uid, s.uid, $3, $4 FROM a CROSS JOIN s
+			ON CONFLICT (application_uid, `+column+`) DO UPDATE SET sort_order = excluded.sort_order, negate = excluded.negate)
+		SELECT EXISTS (SELECT 1 FROM a), EXISTS (SELECT 1 FROM s)`,
+		b.ApplicationUID, b.SubjectUID, b.Order, b.Negate).Scan(&aFound, &sFound)
+	if err == nil {
+		err = linkOutcome(aFound, sFound, "application", b.Kind)
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: bind %s %q to application %q: %w", b.Kind, b.SubjectUID, b.ApplicationUID, q.fail(err))
+	}
+	return nil
+}
+
+func (q *queries) DeleteBinding(ctx context.Context, applicationUID, kind, subjectUID string) error {
+	table, column, _, err := bindingTable(kind)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := q.timeout(ctx)
+	defer cancel()
+	if err := q.execOne(ctx, `DELETE FROM `+table+` WHERE application_uid = $1 AND `+column+` = $2`,
+		applicationUID, subjectUID); err != nil {
+		return fmt.Errorf("postgres: unbind %s %q from application %q: %w", kind, subjectUID, applicationUID, err)
+	}
+	return nil
+}
+
+// bindingsSelect reads the bindings of both kinds with their subjects'
+// names; %s is a condition on b.application_uid.
+const bindingsSelect = `SELECT application_uid, kind, subject_uid, subject_name, sort_order, negate FROM (
+	SELECT b.application_uid, 'group' COLLATE "C" AS kind, g.uid AS subject_uid, g.name AS subject_name, b.sort_order, b.negate
+		FROM application_group_bindings b JOIN groups g ON g.uid = b.group_uid WHERE %[1]s
+	UNION ALL
+	SELECT b.application_uid, 'user' COLLATE "C", u.uid, u.username, b.sort_order, b.negate
+		FROM application_user_bindings b JOIN users u ON u.uid = b.user_uid WHERE %[1]s) x
+	ORDER BY application_uid, sort_order, kind, subject_name`
+
+func scanBinding(row pgx.CollectableRow) (store.Binding, error) {
+	var b store.Binding
+	var order int32
+	err := row.Scan(&b.ApplicationUID, &b.Kind, &b.SubjectUID, &b.SubjectName, &order, &b.Negate)
+	b.Order = int(order)
+	return b, err
+}
+
+func (q *queries) ListBindings(ctx context.Context, applicationUID string) ([]store.Binding, error) {
+	ctx, cancel := q.timeout(ctx)
+	defer cancel()
+	rows, err := q.db.Query(ctx, fmt.Sprintf(bindingsSelect, "b.application_uid = $1"), applicationUID)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list bindings of application %q: %w", applicationUID, q.fail(err))
+	}
+	bs, err := pgx.CollectRows(rows, scanBinding)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list bindings of application %q: %w", applicationUID, q.fail(err))
+	}
+	return bs, nil
+}
+
+func (q *queries) AllBindings(ctx context.Context) ([]store.Binding, error) {
+	ctx, cancel := q.timeout(ctx)
+	defer cancel()
+	rows, err := q.db.Query(ctx, fmt.Sprintf(bindingsSelect, "TRUE"))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list bindings: %w", q.fail(err))
+	}
+	bs, err := pgx.CollectRows(rows, scanBinding)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list bindings: %w", q.fail(err))
+	}
+	return bs, nil
+}

@@ -1,0 +1,216 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/core"
+)
+
+type groupListData struct {
+	Items    []core.GroupView
+	Search   string
+	Next     string
+	CanWrite bool
+	Form     *form // the create form
+}
+
+func (s *Server) groups(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	s.renderGroups(w, r, c, http.StatusOK, newForm(nil))
+}
+
+func (s *Server) renderGroups(w http.ResponseWriter, r *http.Request, c *reqCtx, status int, f *form) {
+	q := r.URL.Query()
+	search := q.Get("search")
+	items, err := s.core.ListGroups(r.Context(), c.actor, core.GroupQuery{Search: search, After: q.Get("after"), Limit: pageSize + 1})
+	if err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	d := groupListData{Search: search, CanWrite: c.can(authz.GroupsWrite), Form: f}
+	if len(items) > pageSize {
+		items = items[:pageSize]
+		d.Next = url.Values{"search": {search}, "after": {items[pageSize-1].Name}}.Encode()
+	}
+	d.Items = items
+	s.render(w, r, c, status, "groups", "Groups", "groups", d)
+}
+
+func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	v, err := parseForm(w, r)
+	if err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	desc := v.Get("description")
+	g, err := s.core.CreateGroup(r.Context(), c.actor, core.GroupInput{Name: strings.TrimSpace(v.Get("name")), Description: &desc})
+	if err != nil {
+		f := newForm(v)
+		if status, ok := f.formError(err, nil); ok {
+			s.renderGroups(w, r, c, status, f)
+			return
+		}
+		s.fail(w, r, c, err)
+		return
+	}
+	s.setFlash(w, r, "ok", fmt.Sprintf("Group %s created.", g.Name))
+	s.redirect(w, r, "/groups/"+url.PathEscape(g.Name))
+}
+
+type groupData struct {
+	Group      core.GroupView
+	CanWrite   bool // this group's members (scoped or not)
+	CanDelete  bool // groups.write unscoped
+	MemberForm *form
+	DescForm   *form
+	Users      []string // suggestions for the member field
+}
+
+func (s *Server) loadGroup(ctx context.Context, c *reqCtx, name string) (groupData, error) {
+	g, err := s.core.GetGroup(ctx, c.actor, name)
+	if err != nil {
+		return groupData{}, err
+	}
+	d := groupData{Group: g, CanWrite: c.actor.P.CanOn(authz.GroupsWrite, authz.Object{Kind: authz.KindGroup, Name: name}),
+		CanDelete: c.can(authz.GroupsWrite), MemberForm: newForm(nil), DescForm: newForm(url.Values{"description": {g.Description}})}
+	if d.CanWrite && c.can(authz.UsersRead) {
+		if us, err := s.core.ListUsers(ctx, c.actor, core.UserQuery{Limit: 500}); err == nil {
+			for _, u := range us {
+				d.Users = append(d.Users, u.Username)
+			}
+		}
+	}
+	return d, nil
+}
+
+func (s *Server) group(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	d, err := s.loadGroup(r.Context(), c, r.PathValue("name"))
+	if err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	s.render(w, r, c, http.StatusOK, "group", d.Group.Name, "groups", d)
+}
+
+// groupFormError re-renders the group page with a form's error, or the
+// error page when the error is not about the input.
+func (s *Server) groupFormError(w http.ResponseWriter, r *http.Request, c *reqCtx, name string, err error, v url.Values, which string) {
+	f := newForm(v)
+	status, ok := f.formError(err, nil)
+	if !ok {
+		s.fail(w, r, c, err)
+		return
+	}
+	d, lerr := s.loadGroup(r.Context(), c, name)
+	if lerr != nil {
+		s.fail(w, r, c, lerr)
+		return
+	}
+	if which == "member" {
+		d.MemberForm = f
+	} else {
+		d.DescForm = f
+	}
+	s.render(w, r, c, status, "group", name, "groups", d)
+}
+
+func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	name := r.PathValue("name")
+	v, err := parseForm(w, r)
+	if err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	desc := v.Get("description")
+	if _, err := s.core.UpdateGroup(r.Context(), c.actor, name, core.GroupInput{Description: &desc}); err != nil {
+		s.groupFormError(w, r, c, name, err, v, "description")
+		return
+	}
+	s.setFlash(w, r, "ok", "Description saved.")
+	s.redirect(w, r, "/groups/"+url.PathEscape(name))
+}
+
+func (s *Server) addMember(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	name := r.PathValue("name")
+	v, err := parseForm(w, r)
+	if err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	user := strings.TrimSpace(v.Get("username"))
+	if user == "" {
+		s.groupFormError(w, r, c, name, &core.ValidationError{Errors: []core.FieldError{{Field: "username", Message: "is required"}}}, v, "member")
+		return
+	}
+	if err := s.core.AddMember(r.Context(), c.actor, name, user); err != nil {
+		s.groupFormError(w, r, c, name, err, v, "member")
+		return
+	}
+	s.setFlash(w, r, "ok", fmt.Sprintf("%s is a member of %s.", user, name))
+	s.redirect(w, r, "/groups/"+url.PathEscape(name))
+}
+
+func (s *Server) removeMember(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	name, user := r.PathValue("name"), r.PathValue("username")
+	if _, err := parseForm(w, r); err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	err := s.core.RemoveMember(r.Context(), c.actor, name, user)
+	var nf *core.NotFoundError
+	switch {
+	case errors.As(err, &nf) && nf.Kind == "member":
+		s.setFlash(w, r, "info", fmt.Sprintf("%s was not a member of %s (any more).", user, name))
+	case err != nil:
+		s.fail(w, r, c, err)
+		return
+	default:
+		s.setFlash(w, r, "ok", fmt.Sprintf("%s removed from %s.", user, name))
+	}
+	s.redirect(w, r, "/groups/"+url.PathEscape(name))
+}
+
+func (s *Server) groupConfirm(name string, f *form) confirmData {
+	return confirmData{Kind: "group", Name: name, Action: "/groups/" + url.PathEscape(name) + "/delete",
+		Back: "/groups/" + url.PathEscape(name), Form: f,
+		Details: []string{"Its members stay, but lose the roles they held through it.", "Role assignments to the group are removed."}}
+}
+
+func (s *Server) deleteGroupPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	name := r.PathValue("name")
+	if _, err := s.core.GetGroup(r.Context(), c.actor, name); err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	if !c.can(authz.GroupsWrite) {
+		s.forbidden(w, r, c, "")
+		return
+	}
+	s.renderConfirm(w, r, c, http.StatusOK, "groups", s.groupConfirm(name, newForm(nil)))
+}
+
+func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	name := r.PathValue("name")
+	v, err := parseForm(w, r)
+	if err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	if !confirmed(v, name) {
+		f := newForm(v)
+		f.Errors["confirm"] = "Type the name exactly to confirm."
+		s.renderConfirm(w, r, c, http.StatusBadRequest, "groups", s.groupConfirm(name, f))
+		return
+	}
+	if err := s.core.DeleteGroup(r.Context(), c.actor, name); err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	s.setFlash(w, r, "ok", fmt.Sprintf("Group %s deleted.", name))
+	s.redirect(w, r, "/groups")
+}

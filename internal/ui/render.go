@@ -1,0 +1,455 @@
+package ui
+
+import (
+	"bytes"
+	"embed"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	qrcode "github.com/skip2/go-qrcode"
+
+	"github.com/gatehouse/gatehouse/internal/auth"
+	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/core"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+// view is what every page template gets: the layout's needs plus the
+// page's own Data.
+type view struct {
+	Title     string
+	Section   string // the nav entry to mark current
+	Brand     core.Brand
+	User      *authz.Principal
+	CSRF      string
+	Nav       []navItem
+	Flash     *flash
+	LoginPage bool
+	Data      any
+}
+
+type navItem struct{ Key, Label, URL string }
+
+// Can is for templates: whether to show a control. The core decides.
+func (v view) Can(perm string) bool { return v.User.Can(perm) }
+
+// nav lists the sections the principal may use; the others are not shown.
+func nav(p *authz.Principal) []navItem {
+	items := []navItem{{"dashboard", "Dashboard", "/"}}
+	if p.Can(authz.UsersRead) {
+		items = append(items, navItem{"service-accounts", "Service accounts", "/service-accounts"})
+	}
+	// Everyone has tokens of their own to see.
+	items = append(items, navItem{"tokens", "Tokens", "/tokens"})
+	if p.CanSomewhere(authz.GroupsRead, authz.KindGroup) {
+		items = append(items, navItem{"groups", "Groups", "/groups"})
+	}
+	if p.Can(authz.RolesRead) {
+		items = append(items, navItem{"roles", "Roles", "/roles"})
+	}
+	if p.Can(authz.EventsRead) {
+		items = append(items, navItem{"events", "Events", "/events"})
+	}
+	if p.Can(authz.BrandWrite) {
+		items = append(items, navItem{"settings", "Settings", "/settings"})
+	}
+	return items
+}
+
+func (s *Server) funcs() template.FuncMap {
+	return template.FuncMap{
+		"asset": s.assets.URL,
+		"when":  formatTime,
+		"iso": func(v any) string {
+			if t, ok := timeOf(v); ok {
+				return t.Format(time.RFC3339)
+			}
+			return ""
+		},
+		"rel": func(v any) string {
+			t, ok := timeOf(v)
+			if !ok {
+				return "never"
+			}
+			return relative(t, s.clock.Now())
+		},
+		"join": strings.Join,
+		"has": func(list []string, v string) bool {
+			for _, x := range list {
+				if x == v {
+					return true
+				}
+			}
+			return false
+		},
+		"dict": func(kv ...any) (map[string]any, error) {
+			if len(kv)%2 != 0 {
+				return nil, errors.New("dict needs key/value pairs")
+			}
+			m := make(map[string]any, len(kv)/2)
+			for i := 0; i < len(kv); i += 2 {
+				k, ok := kv[i].(string)
+				if !ok {
+					return nil, errors.New("dict keys are strings")
+				}
+				m[k] = kv[i+1]
+			}
+			return m, nil
+		},
+		"qr": qrDataURI,
+		"isSA": func(typ string) bool {
+			return typ == "service_account" || typ == "internal_service_account"
+		},
+	}
+}
+
+// parseTemplates parses the layout and partials once, then each page on
+// a copy, so that every page defines its own "content".
+func (s *Server) parseTemplates() (map[string]*template.Template, error) {
+	base, err := template.New("").Funcs(s.funcs()).ParseFS(templateFiles, "templates/layout.html", "templates/partials.html")
+	if err != nil {
+		return nil, fmt.Errorf("parse layout: %w", err)
+	}
+	names, err := fs.Glob(templateFiles, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	pages := map[string]*template.Template{}
+	for _, n := range names {
+		name := strings.TrimSuffix(path.Base(n), ".html")
+		if name == "layout" || name == "partials" {
+			continue
+		}
+		t, err := template.Must(base.Clone()).ParseFS(templateFiles, n)
+		if err != nil {
+			return nil, fmt.Errorf("parse page %s: %w", name, err)
+		}
+		pages[name] = t
+	}
+	return pages, nil
+}
+
+// render writes a page. It executes into a buffer first, so that a
+// template error yields a clean 500, never half a page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, c *reqCtx, status int, page, title, section string, data any) {
+	t, ok := s.pages[page]
+	if !ok {
+		s.log.Error("no such page template", "page", page)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	v := view{Title: title, Section: section, Data: data, Flash: c.flash}
+	v.Brand, _ = s.core.Brand(r.Context())
+	if v.Brand.Title == "" {
+		v.Brand = core.DefaultBrand
+	}
+	v.CSRF = c.session.CSRFToken
+	if p := c.actor.P; p != nil && !c.session.MFAPending {
+		v.User, v.Nav = p, nav(p)
+	}
+	if c.actor.P == nil || c.session.MFAPending {
+		v.LoginPage = true
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
+		s.log.Error("render page", "page", page, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// errorData is the error page's content.
+type errorData struct {
+	Status  int
+	Heading string
+	Message string
+}
+
+func (s *Server) renderError(w http.ResponseWriter, r *http.Request, c *reqCtx, status int, heading, msg string) {
+	s.render(w, r, c, status, "error", heading, "", errorData{Status: status, Heading: heading, Message: msg})
+}
+
+func (s *Server) forbidden(w http.ResponseWriter, r *http.Request, c *reqCtx, msg string) {
+	if msg == "" {
+		msg = "Your account does not have the permission this page needs. An administrator can grant it with a role."
+	}
+	s.renderError(w, r, c, http.StatusForbidden, "Access denied", msg)
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	if c.actor.P == nil {
+		// The 404 page of a signed-in user shows the navigation.
+		if ses, err := s.session(r); err == nil && !ses.MFAPending {
+			c.session, c.actor = ses, ses.Actor(c.actor.ClientIP)
+		}
+	}
+	s.renderError(w, r, c, http.StatusNotFound, "Not found", "There is nothing at this address. It may have been deleted, or the link is wrong.")
+}
+
+// fail renders the page an error from the core calls for: 403, 404, 409,
+// or 500 (logged; the page says nothing of the cause).
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, c *reqCtx, err error) {
+	var (
+		nf *core.NotFoundError
+		cf *core.ConflictError
+		ve *core.ValidationError
+	)
+	switch {
+	case errors.Is(err, core.ErrForbidden):
+		s.forbidden(w, r, c, "")
+	case errors.Is(err, core.ErrUnauthenticated):
+		s.sessionRequired(w, r, err)
+	case errors.As(err, &nf):
+		s.renderError(w, r, c, http.StatusNotFound, "Not found", capitalize(nf.Error())+".")
+	case errors.As(err, &cf):
+		s.renderError(w, r, c, http.StatusConflict, "Not possible", capitalize(cf.Msg)+".")
+	case errors.As(err, &ve):
+		s.renderError(w, r, c, http.StatusBadRequest, "Invalid request", capitalize(ve.Error())+".")
+	case errors.Is(err, auth.ErrUnavailable):
+		s.renderError(w, r, c, http.StatusServiceUnavailable, "Unavailable", "The database did not answer. Try again in a moment.")
+	default:
+		s.log.Error("web interface request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.renderError(w, r, c, http.StatusInternalServerError, "Something went wrong", "The request failed; the server log has the details. Nothing was changed.")
+	}
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// --- Forms ------------------------------------------------------------------
+
+// form is a submitted form for re-rendering: its values, and the errors
+// the core found, per field and as one summary.
+type form struct {
+	Values  url.Values
+	Errors  map[string]string
+	Summary []string
+	Message string
+}
+
+func newForm(v url.Values) *form {
+	if v == nil {
+		v = url.Values{}
+	}
+	return &form{Values: v, Errors: map[string]string{}}
+}
+
+// Get is a field's submitted value.
+func (f *form) Get(k string) string { return f.Values.Get(k) }
+
+// Has reports whether a checkbox or select had value v.
+func (f *form) Has(k, v string) bool {
+	for _, x := range f.Values[k] {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Err is a field's error message, "" when none.
+func (f *form) Err(k string) string { return f.Errors[k] }
+
+var indexed = regexp.MustCompile(`^([a-z_]+)\[(\d+)\]$`)
+
+// fieldOf maps a core field name to the form's field: groups[2] is the
+// groups field. rename maps core names to this form's names.
+func fieldOf(field string, rename map[string]string) string {
+	if m := indexed.FindStringSubmatch(field); m != nil {
+		field = m[1]
+	}
+	if r, ok := rename[field]; ok {
+		return r
+	}
+	return field
+}
+
+func label(field string) string {
+	if m := indexed.FindStringSubmatch(field); m != nil {
+		n, _ := strconv.Atoi(m[2])
+		return capitalize(strings.ReplaceAll(m[1], "_", " ")) + fmt.Sprintf(" (entry %d)", n+1)
+	}
+	return capitalize(strings.ReplaceAll(field, "_", " "))
+}
+
+// formError puts a core error into the form. It reports false (and
+// leaves the form alone) for errors that are not about the input; the
+// caller then shows the error page.
+func (f *form) formError(err error, rename map[string]string) (int, bool) {
+	var (
+		ve *core.ValidationError
+		cf *core.ConflictError
+		nf *core.NotFoundError
+	)
+	switch {
+	case errors.As(err, &ve):
+		for _, fe := range ve.Errors {
+			k := fieldOf(fe.Field, rename)
+			if _, dup := f.Errors[k]; !dup {
+				f.Errors[k] = capitalize(fe.Message)
+			}
+			f.Summary = append(f.Summary, label(fe.Field)+": "+fe.Message)
+		}
+		return http.StatusBadRequest, true
+	case errors.As(err, &cf):
+		f.Message = capitalize(cf.Msg) + "."
+		return http.StatusConflict, true
+	case errors.As(err, &nf):
+		f.Message = capitalize(nf.Error()) + "."
+		return http.StatusNotFound, true
+	}
+	return 0, false
+}
+
+// parseForm reads the posted form (already size-bounded by wrap).
+func parseForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
+	if err := r.ParseForm(); err != nil {
+		return nil, &core.ValidationError{Errors: []core.FieldError{{Field: "form", Message: "could not be read (too large or malformed)"}}}
+	}
+	return r.PostForm, nil
+}
+
+// --- Flash messages ---------------------------------------------------------
+
+// flash is a one-time message shown on the page after a redirect ("Token
+// revoked."). It travels in a short-lived cookie signed with the server
+// key, so no other site can plant text in our pages. It never holds a
+// secret: keys are shown in the answer that creates them, not after a
+// redirect.
+type flash struct {
+	Kind string `json:"k"` // ok, error, info, warn
+	Text string `json:"t"`
+}
+
+func (s *Server) setFlash(w http.ResponseWriter, r *http.Request, kind, text string) {
+	raw, _ := json.Marshal(flash{Kind: kind, Text: text})
+	payload := base64.RawURLEncoding.EncodeToString(raw)
+	mac := s.authn.Hasher().Sum("flash\x00" + payload)
+	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: payload + "." + base64.RawURLEncoding.EncodeToString(mac[:16]),
+		Path: "/", MaxAge: 60, HttpOnly: true, Secure: s.secure(r), SameSite: http.SameSiteLaxMode})
+}
+
+// takeFlash reads and clears the flash cookie on a page view.
+func (s *Server) takeFlash(w http.ResponseWriter, r *http.Request) *flash {
+	if r.Method != http.MethodGet || r.Header.Get("HX-Request") == "true" {
+		return nil
+	}
+	ck, err := r.Cookie(flashCookie)
+	if err != nil {
+		return nil
+	}
+	s.clearCookie(w, r, flashCookie)
+	payload, sig, ok := strings.Cut(ck.Value, ".")
+	if !ok {
+		return nil
+	}
+	want := s.authn.Hasher().Sum("flash\x00" + payload)
+	got, err := base64.RawURLEncoding.DecodeString(sig)
+	if err != nil || len(got) != 16 || !bytes.Equal(got, want[:16]) {
+		return nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(payload)
+	if err != nil {
+		return nil
+	}
+	var f flash
+	if json.Unmarshal(raw, &f) != nil {
+		return nil
+	}
+	switch f.Kind {
+	case "ok", "error", "info", "warn":
+	default:
+		return nil
+	}
+	return &f
+}
+
+// --- Formatting -------------------------------------------------------------
+
+func timeOf(v any) (time.Time, bool) {
+	switch t := v.(type) {
+	case time.Time:
+		return t, !t.IsZero()
+	case *time.Time:
+		if t == nil || t.IsZero() {
+			return time.Time{}, false
+		}
+		return *t, true
+	}
+	return time.Time{}, false
+}
+
+func formatTime(v any) string {
+	t, ok := timeOf(v)
+	if !ok {
+		return "never"
+	}
+	return t.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+// relative says "in 3 days" or "5 minutes ago", rounded down to the
+// largest whole unit.
+func relative(t, now time.Time) string {
+	d := t.Sub(now)
+	future := d > 0
+	if !future {
+		d = -d
+	}
+	var n int64
+	var unit string
+	switch {
+	case d < time.Minute:
+		if future {
+			return "in less than a minute"
+		}
+		return "just now"
+	case d < time.Hour:
+		n, unit = int64(d/time.Minute), "minute"
+	case d < 48*time.Hour:
+		n, unit = int64(d/time.Hour), "hour"
+	case d < 60*24*time.Hour:
+		n, unit = int64(d/(24*time.Hour)), "day"
+	case d < 2*365*24*time.Hour:
+		n, unit = int64(d/(30*24*time.Hour)), "month"
+	default:
+		n, unit = int64(d/(365*24*time.Hour)), "year"
+	}
+	if n != 1 {
+		unit += "s"
+	}
+	if future {
+		return fmt.Sprintf("in %d %s", n, unit)
+	}
+	return fmt.Sprintf("%d %s ago", n, unit)
+}
+
+// qrDataURI renders text (an otpauth:// URI) as a QR code PNG in a data:
+// URI (the policy allows data: images; nothing leaves the page).
+func qrDataURI(text string) (template.URL, error) {
+	png, err := qrcode.Encode(text, qrcode.Medium, 256)
+	if err != nil {
+		return "", err
+	}
+	// template.URL: html/template would otherwise replace a data: URL.
+	return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png)), nil
+}

@@ -1,0 +1,258 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/core"
+)
+
+type roleListData struct {
+	Items    []core.RoleView
+	Next     string
+	CanWrite bool
+}
+
+func (s *Server) roles(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	after := r.URL.Query().Get("after")
+	items, err := s.core.ListRoles(r.Context(), c.actor, after, pageSize+1)
+	if err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	d := roleListData{CanWrite: c.can(authz.RolesWrite)}
+	if len(items) > pageSize {
+		items = items[:pageSize]
+		d.Next = url.Values{"after": {items[pageSize-1].Name}}.Encode()
+	}
+	d.Items = items
+	s.render(w, r, c, http.StatusOK, "roles", "Roles", "roles", d)
+}
+
+// roleFormData is the role form with its permission picker.
+type roleFormData struct {
+	Form      *form
+	Catalogue []authz.Definition
+	New       bool
+}
+
+// permissionsOf reads the picker: the checked catalogue entries plus one
+// scoped permission (name@kind/object) per line of the text area.
+func permissionsOf(v url.Values) []string {
+	perms := append([]string(nil), v["permissions"]...)
+	for _, line := range strings.Split(v.Get("scoped"), "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			perms = append(perms, line)
+		}
+	}
+	return perms
+}
+
+// pickerValues fills the picker from a role's permissions.
+func pickerValues(perms []string) url.Values {
+	v := url.Values{}
+	var scoped []string
+	for _, p := range perms {
+		if strings.Contains(p, "@") {
+			scoped = append(scoped, p)
+		} else {
+			v.Add("permissions", p)
+		}
+	}
+	v.Set("scoped", strings.Join(scoped, "\n"))
+	return v
+}
+
+var permRename = map[string]string{"permissions": "scoped"}
+
+func (s *Server) newRolePage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	if !c.can(authz.RolesWrite) {
+		s.forbidden(w, r, c, "")
+		return
+	}
+	s.render(w, r, c, http.StatusOK, "role_new", "New role", "roles", roleFormData{Form: newForm(nil), Catalogue: authz.Catalogue, New: true})
+}
+
+func (s *Server) createRole(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	v, err := parseForm(w, r)
+	if err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	desc := v.Get("description")
+	perms := permissionsOf(v)
+	role, err := s.core.CreateRole(r.Context(), c.actor, core.RoleInput{Name: strings.TrimSpace(v.Get("name")), Description: &desc, Permissions: &perms})
+	if err != nil {
+		f := newForm(v)
+		if status, ok := f.formError(err, permRename); ok {
+			s.render(w, r, c, status, "role_new", "New role", "roles", roleFormData{Form: f, Catalogue: authz.Catalogue, New: true})
+			return
+		}
+		s.fail(w, r, c, err)
+		return
+	}
+	s.setFlash(w, r, "ok", fmt.Sprintf("Role %s created. Assign it to service accounts, people or groups below.", role.Name))
+	s.redirect(w, r, "/roles/"+url.PathEscape(role.Name))
+}
+
+type roleData struct {
+	Role       core.RoleView
+	CanWrite   bool
+	Picker     roleFormData
+	AssignForm *form
+}
+
+func (s *Server) loadRole(ctx context.Context, c *reqCtx, name string) (roleData, error) {
+	role, err := s.core.GetRole(ctx, c.actor, name)
+	if err != nil {
+		return roleData{}, err
+	}
+	v := pickerValues(role.Permissions)
+	v.Set("description", role.Description)
+	return roleData{Role: role, CanWrite: c.can(authz.RolesWrite),
+		Picker:     roleFormData{Form: newForm(v), Catalogue: authz.Catalogue},
+		AssignForm: newForm(url.Values{"kind": {"users"}})}, nil
+}
+
+func (s *Server) role(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	d, err := s.loadRole(r.Context(), c, r.PathValue("name"))
+	if err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	s.render(w, r, c, http.StatusOK, "role", d.Role.Name, "roles", d)
+}
+
+func (s *Server) roleFormError(w http.ResponseWriter, r *http.Request, c *reqCtx, name string, err error, v url.Values, assign bool) {
+	f := newForm(v)
+	status, ok := f.formError(err, permRename)
+	if !ok {
+		s.fail(w, r, c, err)
+		return
+	}
+	d, lerr := s.loadRole(r.Context(), c, name)
+	if lerr != nil {
+		s.fail(w, r, c, lerr)
+		return
+	}
+	if assign {
+		d.AssignForm = f
+	} else {
+		d.Picker.Form = f
+	}
+	s.render(w, r, c, status, "role", name, "roles", d)
+}
+
+func (s *Server) updateRole(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	name := r.PathValue("name")
+	v, err := parseForm(w, r)
+	if err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	desc := v.Get("description")
+	perms := permissionsOf(v)
+	if _, err := s.core.UpdateRole(r.Context(), c.actor, name, core.RoleInput{Description: &desc, Permissions: &perms}); err != nil {
+		s.roleFormError(w, r, c, name, err, v, false)
+		return
+	}
+	s.setFlash(w, r, "ok", fmt.Sprintf("Role %s saved: the change applies to the next request of everyone holding it.", name))
+	s.redirect(w, r, "/roles/"+url.PathEscape(name))
+}
+
+func (s *Server) assignRole(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	name := r.PathValue("name")
+	v, err := parseForm(w, r)
+	if err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	kind, holder := v.Get("kind"), strings.TrimSpace(v.Get("holder"))
+	var f []core.FieldError
+	if kind != "users" && kind != "groups" {
+		f = append(f, core.FieldError{Field: "kind", Message: "must be a user or a group"})
+	}
+	if holder == "" {
+		f = append(f, core.FieldError{Field: "holder", Message: "is required"})
+	}
+	if len(f) > 0 {
+		s.roleFormError(w, r, c, name, &core.ValidationError{Errors: f}, v, true)
+		return
+	}
+	if err := s.core.AssignRole(r.Context(), c.actor, name, kind, holder); err != nil {
+		s.roleFormError(w, r, c, name, err, v, true)
+		return
+	}
+	s.setFlash(w, r, "ok", fmt.Sprintf("%s holds role %s.", holder, name))
+	s.redirect(w, r, "/roles/"+url.PathEscape(name))
+}
+
+func (s *Server) unassignRole(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	name, kind, holder := r.PathValue("name"), r.PathValue("kind"), r.PathValue("holder")
+	if _, err := parseForm(w, r); err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	err := s.core.UnassignRole(r.Context(), c.actor, name, kind, holder)
+	var nf *core.NotFoundError
+	switch {
+	case errors.As(err, &nf) && nf.Kind == "assignment":
+		s.setFlash(w, r, "info", fmt.Sprintf("%s did not hold role %s (any more).", holder, name))
+	case err != nil:
+		s.fail(w, r, c, err)
+		return
+	default:
+		s.setFlash(w, r, "ok", fmt.Sprintf("Role %s taken from %s.", name, holder))
+	}
+	s.redirect(w, r, "/roles/"+url.PathEscape(name))
+}
+
+func roleConfirm(name string, f *form) confirmData {
+	return confirmData{Kind: "role", Name: name, Action: "/roles/" + url.PathEscape(name) + "/delete",
+		Back: "/roles/" + url.PathEscape(name), Form: f,
+		Details: []string{"Everyone holding it loses its permissions from the next request on."}}
+}
+
+func (s *Server) deleteRolePage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	name := r.PathValue("name")
+	role, err := s.core.GetRole(r.Context(), c.actor, name)
+	if err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	if !c.can(authz.RolesWrite) {
+		s.forbidden(w, r, c, "")
+		return
+	}
+	if role.Builtin {
+		s.renderError(w, r, c, http.StatusConflict, "Not possible", fmt.Sprintf("Role %s is built in and cannot be deleted.", name))
+		return
+	}
+	s.renderConfirm(w, r, c, http.StatusOK, "roles", roleConfirm(name, newForm(nil)))
+}
+
+func (s *Server) deleteRole(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	name := r.PathValue("name")
+	v, err := parseForm(w, r)
+	if err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	if !confirmed(v, name) {
+		f := newForm(v)
+		f.Errors["confirm"] = "Type the name exactly to confirm."
+		s.renderConfirm(w, r, c, http.StatusBadRequest, "roles", roleConfirm(name, f))
+		return
+	}
+	if err := s.core.DeleteRole(r.Context(), c.actor, name); err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	s.setFlash(w, r, "ok", fmt.Sprintf("Role %s deleted.", name))
+	s.redirect(w, r, "/roles")
+}

@@ -1,0 +1,328 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/core"
+)
+
+const pageSize = 50
+
+type saListData struct {
+	Items    []core.UserView
+	Search   string
+	Next     string // query string of the next page, "" on the last
+	CanWrite bool
+}
+
+func (s *Server) serviceAccounts(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	q := r.URL.Query()
+	search := q.Get("search")
+	items, err := s.core.ListServiceAccounts(r.Context(), c.actor, core.UserQuery{Search: search, After: q.Get("after"), Limit: pageSize + 1})
+	if err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	d := saListData{Search: search, CanWrite: c.can(authz.UsersWrite)}
+	if len(items) > pageSize {
+		items = items[:pageSize]
+		d.Next = url.Values{"search": {search}, "after": {items[pageSize-1].Username}}.Encode()
+	}
+	d.Items = items
+	s.render(w, r, c, http.StatusOK, "service_accounts", "Service accounts", "service-accounts", d)
+}
+
+type saFormData struct {
+	Form      *form
+	Groups    []string // existing groups that may be picked
+	Roles     []string
+	CanRoles  bool
+	CanGroups bool
+}
+
+// pickers lists the groups and roles the actor may read, for the form's
+// checkboxes. A list the actor may not read is simply not offered.
+func (s *Server) pickers(ctx context.Context, c *reqCtx) (groups, roles []string) {
+	if c.canSomewhere(authz.GroupsRead, authz.KindGroup) {
+		if gs, err := s.core.ListGroups(ctx, c.actor, core.GroupQuery{Limit: 500}); err == nil {
+			for _, g := range gs {
+				groups = append(groups, g.Name)
+			}
+		}
+	}
+	if c.can(authz.RolesRead) {
+		if rs, err := s.core.ListRoles(ctx, c.actor, "", 500); err == nil {
+			for _, r := range rs {
+				roles = append(roles, r.Name)
+			}
+		}
+	}
+	return groups, roles
+}
+
+func (s *Server) renderSAForm(w http.ResponseWriter, r *http.Request, c *reqCtx, status int, f *form) {
+	groups, roles := s.pickers(r.Context(), c)
+	s.render(w, r, c, status, "service_account_new", "New service account", "service-accounts", saFormData{
+		Form: f, Groups: groups, Roles: roles, CanRoles: c.can(authz.RolesWrite), CanGroups: c.can(authz.GroupsWrite)})
+}
+
+func (s *Server) newServiceAccountPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	if !c.can(authz.UsersWrite) {
+		s.forbidden(w, r, c, "")
+		return
+	}
+	s.renderSAForm(w, r, c, http.StatusOK, newForm(url.Values{"token_intent": {"api"}, "expiry": {"8640h"}}))
+}
+
+// lifeFields turns the form's expiry choice into the API's fields.
+func lifeFields(v url.Values) (expiring *bool, expiresAt, ttl *string) {
+	switch choice := v.Get("expiry"); choice {
+	case "never":
+		f := false
+		return &f, nil, nil
+	case "date":
+		d := strings.TrimSpace(v.Get("expires_on"))
+		// A bare date means its first moment, in UTC (the form says so).
+		at := d + "T00:00:00Z"
+		if d == "" {
+			at = ""
+		}
+		return nil, &at, nil
+	case "":
+		return nil, nil, nil
+	default:
+		return nil, nil, &choice
+	}
+}
+
+// lifeRename maps the core's expiry fields to this form's fields.
+var lifeRename = map[string]string{"expires_at": "expires_on", "ttl": "expiry", "expiring": "expiry"}
+
+type saCreatedData struct {
+	Created core.CreatedServiceAccount
+	BaseURL string
+}
+
+func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	v, err := parseForm(w, r)
+	if err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	in := core.CreateServiceAccountInput{
+		Username:    strings.TrimSpace(v.Get("username")),
+		Description: v.Get("description"),
+		Groups:      v["groups"],
+		Roles:       v["roles"],
+		CreateGroup: v.Get("create_group") == "on",
+		TokenIntent: v.Get("token_intent"),
+	}
+	if in.TokenIntent != "none" {
+		in.Expiring, in.ExpiresAt, in.TTL = lifeFields(v)
+	}
+	out, err := s.core.CreateServiceAccount(r.Context(), c.actor, in)
+	if err != nil {
+		f := newForm(v)
+		if status, ok := f.formError(err, lifeRename); ok {
+			if status == http.StatusConflict && strings.Contains(f.Message, "already exists") {
+				f.Message += " If you submitted this form twice, the account was created the first time: see the list of service accounts."
+			}
+			s.renderSAForm(w, r, c, status, f)
+			return
+		}
+		s.fail(w, r, c, err)
+		return
+	}
+	s.render(w, r, c, http.StatusCreated, "service_account_created", "Service account created", "service-accounts",
+		saCreatedData{Created: out, BaseURL: baseURL(r)})
+}
+
+// baseURL is how the browser reached us, for the copy-paste examples.
+func baseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+type saDetailData struct {
+	User       core.UserView
+	Tokens     []core.TokenView
+	ShowTokens bool
+	Events     []core.EventView
+	ShowEvents bool
+	CanWrite   bool
+	Form       *form
+}
+
+func (s *Server) loadSADetail(ctx context.Context, c *reqCtx, name string) (saDetailData, error) {
+	u, err := s.core.GetServiceAccount(ctx, c.actor, name)
+	if err != nil {
+		return saDetailData{}, err
+	}
+	d := saDetailData{User: u, CanWrite: c.can(authz.UsersWrite), Form: newForm(url.Values{"description": {u.Description}})}
+	// Only asked when some grant could allow it: a refusal would write an
+	// authz_denied event on every view of the page.
+	if c.canSomewhere(authz.TokensRead, authz.KindGroup) || c.canSomewhere(authz.TokensWrite, authz.KindGroup) {
+		d.ShowTokens = true
+		d.Tokens, err = s.core.ListTokens(ctx, c.actor, core.TokenQuery{User: name, Limit: 200})
+		if errors.Is(err, core.ErrForbidden) {
+			d.ShowTokens, err = false, nil
+		}
+		if err != nil {
+			return d, err
+		}
+	}
+	if c.can(authz.EventsRead) {
+		d.ShowEvents = true
+		about, err := s.core.ListEvents(ctx, c.actor, core.EventQuery{Target: name, Limit: 20})
+		if err != nil {
+			return d, err
+		}
+		by, err := s.core.ListEvents(ctx, c.actor, core.EventQuery{Actor: name, Limit: 20})
+		if err != nil {
+			return d, err
+		}
+		d.Events = mergeEvents(about, by, 20)
+	}
+	return d, nil
+}
+
+// mergeEvents merges two newest-first lists without duplicates.
+func mergeEvents(a, b []core.EventView, limit int) []core.EventView {
+	all := append(append([]core.EventView(nil), a...), b...)
+	slices.SortFunc(all, func(x, y core.EventView) int {
+		switch {
+		case x.ID > y.ID:
+			return -1
+		case x.ID < y.ID:
+			return 1
+		}
+		return 0
+	})
+	all = slices.CompactFunc(all, func(x, y core.EventView) bool { return x.ID == y.ID })
+	if len(all) > limit {
+		all = all[:limit]
+	}
+	return all
+}
+
+func (s *Server) serviceAccount(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	d, err := s.loadSADetail(r.Context(), c, r.PathValue("name"))
+	if err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	s.render(w, r, c, http.StatusOK, "service_account", d.User.Username, "service-accounts", d)
+}
+
+func (s *Server) updateServiceAccount(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	name := r.PathValue("name")
+	v, err := parseForm(w, r)
+	if err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	desc := v.Get("description")
+	if _, err := s.core.UpdateUser(r.Context(), c.actor, name, core.UpdateUserInput{Description: &desc}, true); err != nil {
+		f := newForm(v)
+		if status, ok := f.formError(err, nil); ok && status == http.StatusBadRequest {
+			d, lerr := s.loadSADetail(r.Context(), c, name)
+			if lerr != nil {
+				s.fail(w, r, c, lerr)
+				return
+			}
+			d.Form = f
+			s.render(w, r, c, status, "service_account", d.User.Username, "service-accounts", d)
+			return
+		}
+		s.fail(w, r, c, err)
+		return
+	}
+	s.setFlash(w, r, "ok", "Description saved.")
+	s.redirect(w, r, "/service-accounts/"+url.PathEscape(name))
+}
+
+func (s *Server) setServiceAccountActive(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	name := r.PathValue("name")
+	v, err := parseForm(w, r)
+	if err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	active := v.Get("active") == "true"
+	if _, err := s.core.UpdateUser(r.Context(), c.actor, name, core.UpdateUserInput{IsActive: &active}, true); err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	if active {
+		s.setFlash(w, r, "ok", fmt.Sprintf("%s is enabled: its tokens and app passwords work again.", name))
+	} else {
+		s.setFlash(w, r, "ok", fmt.Sprintf("%s is disabled: its tokens and app passwords are refused from now on.", name))
+	}
+	s.redirect(w, r, "/service-accounts/"+url.PathEscape(name))
+}
+
+type confirmData struct {
+	Kind    string // "service account", "group", "role"
+	Name    string
+	Action  string // the form's URL
+	Back    string
+	Details []string
+	Form    *form
+}
+
+func (s *Server) deleteServiceAccountPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	name := r.PathValue("name")
+	u, err := s.core.GetServiceAccount(r.Context(), c.actor, name)
+	if err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	if !c.can(authz.UsersWrite) {
+		s.forbidden(w, r, c, "")
+		return
+	}
+	s.renderConfirm(w, r, c, http.StatusOK, "service-accounts", confirmData{Kind: "service account", Name: u.Username,
+		Action: "/service-accounts/" + url.PathEscape(name) + "/delete", Back: "/service-accounts/" + url.PathEscape(name),
+		Details: []string{"Every token and app password of the account stops working at once and is deleted.",
+			"Its group memberships and role assignments are removed.", "Audit events about it are kept."}, Form: newForm(nil)})
+}
+
+func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, c *reqCtx, status int, section string, d confirmData) {
+	s.render(w, r, c, status, "confirm_delete", "Delete "+d.Kind+" "+d.Name, section, d)
+}
+
+// confirmed checks the typed name of a deletion: a guard against the
+// wrong row, and against a form replayed by accident.
+func confirmed(v url.Values, name string) bool { return v.Get("confirm") == name }
+
+func (s *Server) deleteServiceAccount(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	name := r.PathValue("name")
+	v, err := parseForm(w, r)
+	if err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	if !confirmed(v, name) {
+		f := newForm(v)
+		f.Errors["confirm"] = "Type the name exactly to confirm."
+		s.renderConfirm(w, r, c, http.StatusBadRequest, "service-accounts", confirmData{Kind: "service account", Name: name,
+			Action: "/service-accounts/" + url.PathEscape(name) + "/delete", Back: "/service-accounts/" + url.PathEscape(name), Form: f})
+		return
+	}
+	if err := s.core.DeleteUser(r.Context(), c.actor, name, true); err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	s.setFlash(w, r, "ok", fmt.Sprintf("Service account %s deleted.", name))
+	s.redirect(w, r, "/service-accounts")
+}
