@@ -43,7 +43,13 @@ type Server struct {
 	ready   func(ctx context.Context) error
 	limits  *Limits
 	logins  *ratelimit.Limiter
+	// clientIP resolves the client address (behind trusted proxies, from
+	// their headers); the peer address by default.
+	clientIP func(*http.Request) string
 }
+
+// SetClientIP installs the client address resolver shared by every door.
+func (s *Server) SetClientIP(f func(*http.Request) string) { s.clientIP = f }
 
 // SetLoginLimiter installs the failed-login limiter shared by every door:
 // Basic passwords on the API count against the same account and address
@@ -55,7 +61,7 @@ func (s *Server) SetLimits(l *Limits) { s.limits = l }
 
 // New builds the API server. ready reports whether the database answers.
 func New(c *core.Service, log *slog.Logger, m *Metrics, ready func(ctx context.Context) error) *Server {
-	return &Server{core: c, authn: c.Authenticator(), log: log, metrics: m, ready: ready}
+	return &Server{core: c, authn: c.Authenticator(), log: log, metrics: m, ready: ready, clientIP: ClientIP}
 }
 
 // Routes is the route table: every resource file contributes its group.
@@ -145,10 +151,10 @@ func (s *Server) wrap(rt Route) http.Handler {
 		if rt.Public {
 			// Probes and the document need no credential; one sent anyway
 			// is not checked (a stale token must not fail a health check).
-			rt.handler(w, r, core.Actor{ClientIP: ClientIP(r)})
+			rt.handler(w, r, core.Actor{ClientIP: s.clientIP(r)})
 			return
 		}
-		release, wait := s.limits.acquire(ClientIP(r))
+		release, wait := s.limits.acquire(s.clientIP(r))
 		if release == nil {
 			tooMany(w, wait)
 			return
@@ -179,7 +185,7 @@ func ClientIP(r *http.Request) string {
 // Authenticate turns the request's credential into an actor. No
 // credential: anonymous. A bad one: an error (401) and a login_failed event.
 func (s *Server) Authenticate(r *http.Request) (core.Actor, error) {
-	a := core.Actor{ClientIP: ClientIP(r)}
+	a := core.Actor{ClientIP: s.clientIP(r)}
 	hs := r.Header.Values("Authorization")
 	if len(hs) == 0 {
 		return a, nil
@@ -201,16 +207,18 @@ func (s *Server) Authenticate(r *http.Request) (core.Actor, error) {
 	switch {
 	case strings.EqualFold(scheme, "Bearer"):
 		method = "bearer"
-		// Failed keys count against the client address (there is no
-		// account to name): guessing is pointless against 131 random
-		// bits, but each failure is an event, and events are writes.
-		if s.logins != nil && !s.logins.Check("", a.ClientIP).Allowed {
-			s.metrics.authOutcome(method, "limited")
-			return a, &limitedError{s.logins.Check("", a.ClientIP).RetryAfter}
-		}
 		p, c, err := s.authn.VerifyAPIKey(r.Context(), strings.TrimSpace(cred))
 		if err != nil {
+			// Failed keys count against the client address (there is no
+			// account to name). Guessing is pointless against 131 random
+			// bits, but each failure is an event, and events are writes:
+			// past the limit, failures are answered 429 without one. A
+			// key that verifies is never refused.
 			if s.logins != nil && !errors.Is(err, auth.ErrUnavailable) {
+				if d := s.logins.Check("", a.ClientIP); !d.Allowed {
+					s.metrics.authOutcome(method, "limited")
+					return a, &limitedError{d.RetryAfter}
+				}
 				s.logins.Failure("", a.ClientIP)
 			}
 			return fail(err)
@@ -232,8 +240,12 @@ func (s *Server) Authenticate(r *http.Request) (core.Actor, error) {
 				s.metrics.authOutcome(method, "limited")
 				return a, &limitedError{d.RetryAfter}
 			}
-			if d.Delay > 0 {
-				time.Sleep(d.Delay) // an account under attack: slowed, never locked
+			if d.Delay > 0 { // an account under attack: slowed, never locked
+				select {
+				case <-time.After(d.Delay):
+				case <-r.Context().Done():
+					return a, r.Context().Err()
+				}
 			}
 		}
 		p, err := s.authn.VerifyPassword(r.Context(), user, pass)
@@ -243,9 +255,6 @@ func (s *Server) Authenticate(r *http.Request) (core.Actor, error) {
 			}
 			return fail(err)
 		}
-		if s.logins != nil {
-			s.logins.Success(user, a.ClientIP)
-		}
 		// A person who turned on a second factor has it asked at every
 		// web sign-in; the password alone then no longer opens the API
 		// (scripts use an API token), else Basic would bypass it.
@@ -254,6 +263,9 @@ func (s *Server) Authenticate(r *http.Request) (core.Actor, error) {
 			return a, fmt.Errorf("%w: %v", auth.ErrUnavailable, err)
 		} else if mfa {
 			return fail(&auth.Failure{Reason: core.ReasonSecondFactorRequired, Username: user})
+		}
+		if s.logins != nil {
+			s.logins.Success(user, a.ClientIP)
 		}
 		a.P, a.Cred = p, auth.Credential{Method: "password"}
 	default:

@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -367,6 +368,37 @@ func TestCleanupAndLastUsed(t *testing.T) {
 		e.Must(200, e.Do("GET", "/api/v1/me", bearer(r["key"].(string)), nil))
 		if r["expired"] != false {
 			t.Fatalf("rotated token still expired: %v", r)
+		}
+	})
+}
+
+// TestScopedGrantsCannotEscalate: a holder of group-scoped grants cannot
+// reach beyond its own rights by acting on the group's members.
+func TestScopedGrantsCannotEscalate(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		e.Must(201, e.Admin("POST", "/api/v1/groups", map[string]any{"name": "team"}))
+		e.Must(201, e.Admin("POST", "/api/v1/groups", map[string]any{"name": "ops"}))
+		e.Must(201, e.Admin("POST", "/api/v1/roles", map[string]any{"name": "team-lead",
+			"permissions": []string{"tokens.write@group/team", "groups.write@group/team", "groups.write@group/ops", "users.read"}}))
+		e.Must(201, e.Admin("POST", "/api/v1/roles", map[string]any{"name": "ops-power", "permissions": []string{"users.write"}}))
+		e.Must(204, e.Admin("PUT", "/api/v1/roles/ops-power/assignments/groups/ops", nil))
+		e.Must(201, e.Admin("POST", "/api/v1/service-accounts", map[string]any{"username": "lead", "token_intent": "none", "roles": []string{"team-lead"}}))
+		e.Must(201, e.Admin("POST", "/api/v1/service-accounts", map[string]any{"username": "member", "token_intent": "none", "groups": []string{"team"}}))
+		e.Must(201, e.Admin("POST", "/api/v1/service-accounts", map[string]any{"username": "mighty", "token_intent": "none", "groups": []string{"team"}, "roles": []string{"ops-power"}}))
+		lead, _ := newToken(e, map[string]any{"user": "lead"})
+
+		// Within bounds: a plain member's token.
+		e.Must(201, e.Do("POST", "/api/v1/tokens", bearer(lead), map[string]any{"user": "member"}))
+		// Beyond: the admin put into the group, a more powerful member, itself into ops.
+		e.Must(204, e.Do("PUT", "/api/v1/groups/team/members/admin", bearer(lead), nil))
+		e.Must(403, e.Do("POST", "/api/v1/tokens", bearer(lead), map[string]any{"user": "admin"}))
+		e.Must(403, e.Do("POST", "/api/v1/tokens", bearer(lead), map[string]any{"user": "mighty"}))
+		e.Must(403, e.Do("PUT", "/api/v1/groups/ops/members/lead", bearer(lead), nil))
+		// The scoped grant manages members, not the group itself.
+		e.Must(403, e.Do("PATCH", "/api/v1/groups/team", bearer(lead), map[string]any{"description": "mine"}))
+		me := e.Must(200, e.Do("GET", "/api/v1/me", bearer(lead), nil)).JSON()
+		if fmt.Sprint(me["groups"]) != "[]" {
+			t.Fatalf("lead joined %v", me["groups"])
 		}
 	})
 }

@@ -100,6 +100,9 @@ func (s *Server) deleteServiceAccount(w http.ResponseWriter, r *http.Request, a 
 // PasswordInput is PUT /users/{username}/password.
 type PasswordInput struct {
 	Password string `json:"password"`
+	// CurrentPassword is required when changing one's own password
+	// without users.write.
+	CurrentPassword string `json:"current_password"`
 }
 
 func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, a core.Actor) {
@@ -108,7 +111,7 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, a core.Acto
 		s.writeError(w, r, err)
 		return
 	}
-	s.done(w, r, s.core.SetPassword(r.Context(), a, r.PathValue("username"), in.Password))
+	s.done(w, r, s.core.ChangePassword(r.Context(), a, r.PathValue("username"), in.CurrentPassword, in.Password))
 }
 
 // PermissionsBody is the body of GET and PUT /users/{username}/permissions.

@@ -240,7 +240,16 @@ func (a *Authenticator) principalErr(err error, e *keyEntry) error {
 	if errors.Is(err, store.ErrNotFound) {
 		return &Failure{Reason: ReasonUnknown, Identifier: e.identifier}
 	}
-	return err
+	return unavailable(err)
+}
+
+// unavailable marks a store failure: the check could not be made, which
+// is not a failed login (fail closed with 503, no event, no count).
+func unavailable(err error) error {
+	if errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: %v", ErrUnavailable, err)
 }
 
 func (a *Authenticator) verifyKey(ctx context.Context, raw, intent string) (*keyEntry, int64, error) {
@@ -288,10 +297,28 @@ func (a *Authenticator) verifyKey(ctx context.Context, raw, intent string) (*key
 	if e.notAfter != 0 && now >= e.notAfter {
 		return nil, 0, &Failure{Reason: ReasonExpired, Identifier: e.identifier}
 	}
-	if e.expiring && now >= e.expiresAt.Load() {
+	if e.expiring && now >= e.expiresAt.Load() && !(e.extended && a.refreshExpiry(ctx, e, now)) {
 		return nil, 0, &Failure{Reason: ReasonExpired, Identifier: e.identifier}
 	}
 	return e, now, nil
+}
+
+// refreshExpiry re-reads an extended token's stored expiry before it is
+// refused as expired: another instance may have extended it by using it
+// there. It reports whether the token is alive after all.
+func (a *Authenticator) refreshExpiry(ctx context.Context, e *keyEntry, now int64) bool {
+	_, t, err := a.store.LookupKey(ctx, e.lookup)
+	if err != nil || t.ExpiresAt == nil {
+		return false
+	}
+	exp := t.ExpiresAt.UnixNano()
+	for {
+		cur := e.expiresAt.Load()
+		if exp <= cur || e.expiresAt.CompareAndSwap(cur, exp) {
+			break
+		}
+	}
+	return now < e.expiresAt.Load()
 }
 
 // cachedKey returns the cached entry of a formatted key whose lookup part
@@ -414,7 +441,11 @@ func (a *Authenticator) Flush(ctx context.Context) error {
 	}
 	if err := a.store.TouchTokens(ctx, uses); err != nil {
 		a.mu.Lock()
-		a.pending = append(a.pending, flushed...) // try again next time
+		for _, e := range flushed {
+			if a.keys[e.lookup] != e { // cached ones are found again anyway
+				a.pending = append(a.pending, e)
+			}
+		}
 		a.mu.Unlock()
 		return fmt.Errorf("flush token uses: %w", err)
 	}
@@ -460,7 +491,7 @@ func (a *Authenticator) VerifyPassword(ctx context.Context, username, password s
 			VerifyPassword("", password)
 			return nil, &Failure{Reason: ReasonUnknown, Username: username}
 		}
-		return nil, err
+		return nil, unavailable(err)
 	}
 	if p.PasswordHash == "" {
 		VerifyPassword("", password)

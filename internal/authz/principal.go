@@ -129,3 +129,34 @@ func (p *Principal) String() string {
 	}
 	return strings.Join([]string{p.Type, p.Username}, ":")
 }
+
+// Covers reports whether p holds at least everything q holds: q is not an
+// admin unless p is, and each of q's permissions is one p holds (unscoped,
+// or scoped to the same object). A grant scoped to a group lets its
+// holder act for the group's members only within this bound, so that
+// acting for them (minting their tokens, adding them to a group) never
+// reaches further than the holder's own rights.
+func (p *Principal) Covers(q *Principal) bool {
+	if p == nil || !p.Active {
+		return false
+	}
+	if p.admin {
+		return true
+	}
+	if q == nil {
+		return true
+	}
+	if q.admin {
+		return false
+	}
+	for _, s := range q.Permissions {
+		perm, err := ParsePermission(s)
+		if err != nil {
+			continue
+		}
+		if !p.CanOn(perm.Name, Object{perm.Kind, perm.Object}) {
+			return false
+		}
+	}
+	return true
+}

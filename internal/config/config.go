@@ -6,10 +6,12 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -195,18 +197,14 @@ func Load(src Source) (Config, error) {
 		case "GATEHOUSE_TLS_KEY":
 			c.TLSKey = v
 		case "GATEHOUSE_DB_MAX_CONNS":
-			var n int
-			if _, err := fmt.Sscanf(v, "%d", &n); err != nil || n < 1 || n > 1000 {
-				problems = append(problems, fmt.Sprintf("%s: %q must be a number from 1 to 1000", s.Env, v))
-			}
-			c.DBMaxConns = n
+			c.DBMaxConns = intSetting(s.Env, v, 1, 1000, &problems)
 		case "GATEHOUSE_MAX_CONCURRENT_REQUESTS":
 			c.MaxConcurrentRequests = intSetting(s.Env, v, 1, 1_000_000, &problems)
 		case "GATEHOUSE_CLIENT_BURST":
 			c.ClientBurst = intSetting(s.Env, v, 1, 1_000_000, &problems)
 		case "GATEHOUSE_CLIENT_RATE":
-			var f float64
-			if _, err := fmt.Sscanf(v, "%g", &f); err != nil || f < 0 || f > 1e6 {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || math.IsNaN(f) || f < 0 || f > 1e6 {
 				problems = append(problems, fmt.Sprintf("%s: %q must be a number of requests per second from 0 to 1000000", s.Env, v))
 			}
 			c.ClientRate = f
@@ -232,8 +230,8 @@ func Load(src Source) (Config, error) {
 }
 
 func intSetting(name, v string, lo, hi int, problems *[]string) int {
-	var n int
-	if _, err := fmt.Sscanf(v, "%d", &n); err != nil || n < lo || n > hi {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
 		*problems = append(*problems, fmt.Sprintf("%s: %q must be a whole number from %d to %d", name, v, lo, hi))
 	}
 	return n

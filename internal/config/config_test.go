@@ -69,3 +69,27 @@ func asError(err error, target **Error) bool {
 	*target = e
 	return ok
 }
+
+func TestNumbersMustBeWhole(t *testing.T) {
+	for env, v := range map[string]string{
+		"GATEHOUSE_MAX_CONCURRENT_REQUESTS": "10k", "GATEHOUSE_DB_MAX_CONNS": "20 conns",
+		"GATEHOUSE_CLIENT_RATE": "NaN", "GATEHOUSE_CLIENT_BURST": "-1",
+	} {
+		if _, err := Load(Source{Getenv: env2(env, v)}); err == nil || !strings.Contains(err.Error(), env) {
+			t.Errorf("%s=%q accepted: %v", env, v, err)
+		}
+	}
+	c, err := Load(Source{Getenv: env2("GATEHOUSE_CLIENT_RATE", "2.5")})
+	if err != nil || c.ClientRate != 2.5 {
+		t.Fatalf("rate 2.5: %v %v", c.ClientRate, err)
+	}
+}
+
+func env2(k, v string) func(string) string {
+	return func(s string) string {
+		if s == k {
+			return v
+		}
+		return ""
+	}
+}

@@ -142,9 +142,10 @@ func (s *Service) createGroup(ctx context.Context, q store.Queries, rec func(sto
 	return nil
 }
 
-// UpdateGroup changes a group's description (groups.write on it).
+// UpdateGroup changes a group's description (unscoped groups.write: a
+// grant scoped to the group manages its members only).
 func (s *Service) UpdateGroup(ctx context.Context, a Actor, name string, in GroupInput) (GroupView, error) {
-	if err := s.authorize(ctx, a, authz.GroupsWrite, groupTarget(name), groupObj(name)); err != nil {
+	if err := s.authorize(ctx, a, authz.GroupsWrite, groupTarget(name)); err != nil {
 		return GroupView{}, err
 	}
 	var f fields
@@ -214,6 +215,14 @@ func (s *Service) changeMember(ctx context.Context, a Actor, group, username str
 	if err := s.authorize(ctx, a, authz.GroupsWrite, groupTarget(group), groupObj(group)); err != nil {
 		return err
 	}
+	if !a.P.Can(authz.GroupsWrite) {
+		// Scoped to this group: membership must not grant anyone more
+		// than the actor holds, so the group's roles must be within the
+		// actor's own rights.
+		if err := s.groupWithinActor(ctx, a, group); err != nil {
+			return err
+		}
+	}
 	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
 		g, err := q.GetGroup(ctx, group)
 		if err != nil {
@@ -255,5 +264,32 @@ func (s *Service) changeMember(ctx context.Context, a Actor, group, username str
 		return err
 	}
 	s.authn.InvalidatePrincipals()
+	return nil
+}
+
+// groupWithinActor refuses (403, with an authz_denied event) when the
+// roles of group grant something the actor does not hold.
+func (s *Service) groupWithinActor(ctx context.Context, a Actor, group string) error {
+	g, err := s.store.GetGroup(ctx, group)
+	if err != nil {
+		return notFound(err, "group", group)
+	}
+	roles, err := s.store.GroupRoles(ctx, g.UID)
+	if err != nil {
+		return err
+	}
+	var perms []string
+	for _, name := range roles {
+		r, err := s.store.GetRole(ctx, name)
+		if err != nil {
+			continue // deleted meanwhile
+		}
+		perms = append(perms, r.Permissions...)
+	}
+	grants := authz.NewPrincipal("", "", "", true, false, "", nil, nil, roles, perms)
+	if !a.P.Covers(grants) {
+		s.denied(ctx, a, authz.GroupsWrite, groupTarget(group))
+		return ErrForbidden
+	}
 	return nil
 }

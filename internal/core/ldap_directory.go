@@ -114,9 +114,6 @@ func (d *Directory) UserByUID(uid string) *DirectoryUser { return d.byUID[uid] }
 // Group returns the group of that name, or nil.
 func (d *Directory) Group(name string) *DirectoryGroup { return d.groupByName[name] }
 
-// Version is the change version the view stands at (server side).
-func (d *Directory) Version() uint64 { return d.version }
-
 // DirectoryFeed is GET /ldap-providers/{name}/directory: the provider's
 // settings and what changed in the directory since the cursor given
 // (everything, with reset, when the cursor is too old, from another

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/gatehouse/gatehouse/internal/audit"
@@ -47,6 +48,13 @@ func (s *Service) CreateServiceAccount(ctx context.Context, a Actor, in CreateSe
 	for _, g := range in.Groups {
 		if err := s.authorize(ctx, a, authz.GroupsWrite, groupTarget(g), groupObj(g)); err != nil {
 			return CreatedServiceAccount{}, err
+		}
+		// The new account's first key is handed to the actor: with a grant
+		// scoped to the group, its roles must be within the actor's rights.
+		if !a.P.Can(authz.GroupsWrite) {
+			if err := s.groupWithinActor(ctx, a, g); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return CreatedServiceAccount{}, err
+			}
 		}
 	}
 	if in.CreateGroup {

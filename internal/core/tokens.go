@@ -108,10 +108,12 @@ func (s *Service) authorizeTokens(ctx context.Context, a Actor, access tokenAcce
 			return store.User{}, gerr
 		}
 		objs := authz.GroupObjects(g.Groups)
-		if a.P.CanOn(perm, objs...) || (access == accessRead && a.P.CanOn(authz.TokensWrite, objs...)) {
-			return u, nil
-		}
-		if self && a.P.CanOn(authz.TokensWrite, objs...) {
+		scoped := a.P.CanOn(perm, objs...) || (access == accessRead && a.P.CanOn(authz.TokensWrite, objs...)) ||
+			(self && a.P.CanOn(authz.TokensWrite, objs...))
+		// A grant scoped to a group may mint keys only for members who
+		// hold no more than the actor: never a way into an admin's or a
+		// more privileged account.
+		if scoped && (access != accessIssue || a.P.Covers(auth.BuildPrincipal(u, g))) {
 			return u, nil
 		}
 	} else if !errors.Is(err, store.ErrNotFound) {
@@ -448,9 +450,9 @@ func (s *Service) UpdateToken(ctx context.Context, a Actor, identifier string, i
 	var f fields
 	if in.Description != nil {
 		f.maxLen("description", *in.Description, 1024)
-		t.Description = *in.Description
 	}
 	lifeChanged := in.Expiring != nil || in.ExpiresAt != nil || in.TTL != nil || in.Extended != nil || in.MaxAge != nil
+	var life tokenLife
 	if lifeChanged {
 		ext := in.Extended != nil && *in.Extended
 		if in.Extended == nil && t.Extended && in.ExpiresAt == nil && in.TTL == nil && (in.Expiring == nil || *in.Expiring) {
@@ -460,14 +462,26 @@ func (s *Service) UpdateToken(ctx context.Context, a Actor, identifier string, i
 				in.MaxAge = &m
 			}
 		}
-		life := s.parseLife(&f, lifeInput{Expiring: in.Expiring, ExpiresAt: in.ExpiresAt, TTL: in.TTL, Extended: ext, MaxAge: in.MaxAge, DefaultTTL: DefaultTokenTTL})
-		t.Expiring, t.ExpiresAt, t.Extended, t.MaxAge = life.expiring, life.expiresAt, life.extended, life.maxAge
+		life = s.parseLife(&f, lifeInput{Expiring: in.Expiring, ExpiresAt: in.ExpiresAt, TTL: in.TTL, Extended: ext, MaxAge: in.MaxAge, DefaultTTL: DefaultTokenTTL})
 	}
 	if err := f.err(); err != nil {
 		return TokenView{}, err
 	}
 	s.flushToken(ctx, t.UID)
 	err = s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
+		// Re-read: the flush above may have moved an extended token's
+		// expiry, which a change of the description alone must keep.
+		cur, err := q.GetToken(ctx, identifier)
+		if err != nil {
+			return notFound(err, "token", identifier)
+		}
+		t = cur
+		if in.Description != nil {
+			t.Description = *in.Description
+		}
+		if lifeChanged {
+			t.Expiring, t.ExpiresAt, t.Extended, t.MaxAge = life.expiring, life.expiresAt, life.extended, life.maxAge
+		}
 		if err := q.UpdateToken(ctx, t); err != nil {
 			return notFound(err, "token", identifier)
 		}
@@ -530,6 +544,9 @@ func (s *Service) RotateToken(ctx context.Context, a Actor, identifier string, i
 	}
 	if t.Managed && a.P.Type != store.TypeInternalServiceAccount {
 		return TokenView{}, &ConflictError{Msg: fmt.Sprintf("token %q is managed by gatehouse", identifier)}
+	}
+	if owner, err := s.store.GetUserByUID(ctx, t.UserUID); err == nil && !owner.IsActive {
+		return TokenView{}, &ConflictError{Msg: fmt.Sprintf("%q is disabled", t.Username)}
 	}
 	return s.rotate(ctx, a, t, in)
 }

@@ -384,6 +384,25 @@ func (s *Service) DeleteUser(ctx context.Context, a Actor, username string, saOn
 	return nil
 }
 
+// ChangePassword is PUT /users/{username}/password: users.write sets
+// anyone's; a human changing their own without it must give the current
+// password, so that a stolen API token cannot be turned into a password.
+func (s *Service) ChangePassword(ctx context.Context, a Actor, username, current, next string) error {
+	if a.P != nil && a.P.Username == username && !a.P.Can(authz.UsersWrite) {
+		if current == "" {
+			return &ValidationError{Errors: []FieldError{{"current_password", "is required to change your own password"}}}
+		}
+		if _, err := s.authn.VerifyPassword(ctx, username, current); err != nil {
+			if errors.Is(err, auth.ErrBadCredential) {
+				s.RecordLoginFailed(ctx, a.ClientIP, "password_change", err)
+				return &ValidationError{Errors: []FieldError{{"current_password", "is not your current password"}}}
+			}
+			return err
+		}
+	}
+	return s.SetPassword(ctx, a, username, next)
+}
+
 // SetPassword sets a human's password (users.write, or oneself).
 func (s *Service) SetPassword(ctx context.Context, a Actor, username, password string) error {
 	target := audit.Target{Kind: audit.KindUser, Name: username}

@@ -92,10 +92,10 @@ func BenchmarkForwardAuthFloor(b *testing.B) {
 }
 
 // maxWarmAllocs is the allocation budget of a warm, admitted request
-// through the whole server handler, beyond the floor's (measured: 1 with
-// one group): the status recorder, and the groups header when there are
-// several.
-const maxWarmAllocs = 2
+// through the whole server handler, beyond the floor's. Measured: two
+// fewer than the floor (the three header values share one array); the
+// groups header joined when there are several costs one more.
+const maxWarmAllocs = 0
 
 // TestWarmAllocations holds the budget (allocation counts do not depend
 // on the machine, unlike times).

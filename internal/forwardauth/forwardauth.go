@@ -134,46 +134,29 @@ func (h *Handler) Front(next http.Handler) http.Handler {
 		r.SetPathValue("slug", slug)
 		r.Pattern = route
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
+		status := http.StatusInternalServerError
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
 				h.log.Error("panic serving forward-auth", "application", slug, "panic", v, "stack", string(debug.Stack()))
-				if sw.status == 0 {
-					h.problem(sw, http.StatusInternalServerError, "internal error; see the server log")
-				}
+				// If an answer was already begun, net/http ignores this
+				// one (and says so in its log); otherwise it is the
+				// answer, and carries no identity set before the panic.
+				hd := w.Header()
+				delete(hd, HeaderUser)
+				delete(hd, HeaderType)
+				delete(hd, HeaderGroups)
+				h.problem(w, http.StatusInternalServerError, "internal error; see the server log")
 			}
 			if rec := h.record[r.Method]; rec != nil {
-				rec(sw.status, time.Since(start))
+				rec(status, time.Since(start))
 			}
 		}()
-		h.ServeHTTP(sw, r)
+		status = h.serve(w, r)
 	})
 }
-
-// statusWriter remembers the status for the metrics.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Constant header values, shared by every answer; cut to their length so
 // that an append elsewhere never writes into them.
@@ -197,13 +180,19 @@ var (
 // The slug is looked at only after the credential is good, so that a
 // caller without one learns nothing about which applications exist.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.serve(w, r)
+}
+
+// serve is ServeHTTP returning the status it answered, for Front's
+// metrics (without wrapping the ResponseWriter, which would cost an
+// allocation per request).
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
 	slug := r.PathValue("slug")
 	ctx := r.Context()
 	client := h.ips.ClientIP(r)
 	cred, err := ParseAuthorization(r.Header.Values("Authorization"))
 	if errors.Is(err, ErrMissing) {
-		h.challenge(w, slug, "a credential is required: Authorization: Bearer <API token>, or Basic with a username and an app password")
-		return
+		return h.challenge(w, slug, "a credential is required: Authorization: Bearer <API token>, or Basic with a username and an app password")
 	}
 	method, account := methodBearer, ""
 	if cred.Scheme == SchemeBasic {
@@ -211,22 +200,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		// Which scheme was meant is unknown; count the client.
-		h.fail(ctx, w, slug, client, "", methodBearer, &auth.Failure{Reason: auth.ReasonMalformed})
-		return
+		return h.fail(ctx, w, slug, client, "", methodBearer, &auth.Failure{Reason: auth.ReasonMalformed})
 	}
 	if d := h.limiter.Check(account, client); !d.Allowed {
 		secs := int((d.RetryAfter + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
-		h.problem(w, http.StatusTooManyRequests, "too many failed attempts; retry later")
-		return
+		return h.problem(w, http.StatusTooManyRequests, "too many failed attempts; retry later")
 	} else if d.Delay > 0 {
 		t := time.NewTimer(d.Delay)
 		select {
 		case <-ctx.Done():
 			// Never leave without an answer: net/http would send 200.
 			t.Stop()
-			h.unavailable(w)
-			return
+			return h.unavailable(w)
 		case <-t.C:
 		}
 	}
@@ -250,8 +236,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		if errors.Is(err, auth.ErrBadCredential) {
-			h.fail(ctx, w, slug, client, account, method, err)
-			return
+			return h.fail(ctx, w, slug, client, account, method, err)
 		}
 		// Not an answer about the credential (the database is down, the
 		// owner could not be loaded): fail closed, and say so.
@@ -259,8 +244,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.log.Error("forward-auth credential check failed", "application", slug, "err", err)
 		}
 		h.count(method, "unavailable")
-		h.unavailable(w)
-		return
+		return h.unavailable(w)
 	}
 	h.count(method, "success")
 	h.limiter.Success(account, client)
@@ -269,31 +253,31 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var nf *core.NotFoundError
 	switch {
 	case errors.As(err, &nf):
-		h.problem(w, http.StatusNotFound, "no such application")
-		return
+		return h.problem(w, http.StatusNotFound, "no such application")
 	case err != nil:
 		h.log.Error("forward-auth admission failed", "application", slug, "err", err)
-		h.unavailable(w)
-		return
+		return h.unavailable(w)
 	case !d.Admitted:
-		h.problem(w, http.StatusForbidden, "you may not use this application")
-		return
+		return h.problem(w, http.StatusForbidden, "you may not use this application")
 	}
+	// One backing array for the three values: one allocation, not three.
+	vals := []string{p.Username, p.Type, strings.Join(p.Groups, ",")}
 	hd := w.Header()
-	hd[HeaderUser] = []string{p.Username}
-	hd[HeaderType] = []string{p.Type}
-	hd[HeaderGroups] = []string{strings.Join(p.Groups, ",")}
+	hd[HeaderUser] = vals[0:1:1]
+	hd[HeaderType] = vals[1:2:2]
+	hd[HeaderGroups] = vals[2:3:3]
 	hd["Cache-Control"] = noStore
 	w.WriteHeader(http.StatusOK)
+	return http.StatusOK
 }
 
 // fail answers a bad credential: counted against the client (and the
 // account), recorded as a login_failed event, 401.
-func (h *Handler) fail(ctx context.Context, w http.ResponseWriter, slug, client, account, method string, err error) {
+func (h *Handler) fail(ctx context.Context, w http.ResponseWriter, slug, client, account, method string, err error) int {
 	h.count(method, "failure")
 	h.limiter.Failure(account, client)
 	h.core.RecordLoginFailed(ctx, client, method, err)
-	h.challenge(w, slug, "the credential is not valid")
+	return h.challenge(w, slug, "the credential is not valid")
 }
 
 func (h *Handler) count(method, outcome string) {
@@ -305,23 +289,23 @@ func (h *Handler) count(method, outcome string) {
 // challenge answers 401 with the schemes this door takes. The realm is the
 // slug when it is a valid name (anything else could break the header's
 // quoting), so that a browser keeps one login per application.
-func (h *Handler) challenge(w http.ResponseWriter, slug, detail string) {
+func (h *Handler) challenge(w http.ResponseWriter, slug, detail string) int {
 	if core.NameRule.MatchString(slug) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="`+slug+`", Bearer realm="`+slug+`"`)
 	} else {
 		w.Header()["Www-Authenticate"] = defaultRealm
 	}
-	h.problem(w, http.StatusUnauthorized, detail)
+	return h.problem(w, http.StatusUnauthorized, detail)
 }
 
-func (h *Handler) unavailable(w http.ResponseWriter) {
+func (h *Handler) unavailable(w http.ResponseWriter) int {
 	w.Header()["Retry-After"] = retryOneSec
-	h.problem(w, http.StatusServiceUnavailable, "access cannot be checked right now")
+	return h.problem(w, http.StatusServiceUnavailable, "access cannot be checked right now")
 }
 
 // problem writes a small problem+json answer. nginx drops the body of an
 // auth_request answer; Traefik and Caddy pass it on to the client.
-func (h *Handler) problem(w http.ResponseWriter, status int, detail string) {
+func (h *Handler) problem(w http.ResponseWriter, status int, detail string) int {
 	hd := w.Header()
 	hd["Content-Type"] = problemJSON
 	hd["Cache-Control"] = noStore
@@ -330,4 +314,5 @@ func (h *Handler) problem(w http.ResponseWriter, status int, detail string) {
 	// Every detail is a constant of this file: no quoting needed.
 	_, _ = w.Write([]byte(`{"type":"about:blank","title":"` + http.StatusText(status) + `","status":` +
 		strconv.Itoa(status) + `,"detail":"` + detail + `"}` + "\n"))
+	return status
 }

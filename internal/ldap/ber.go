@@ -25,7 +25,6 @@ const (
 	idBoolean     = 0x01
 	idInteger     = 0x02
 	idOctetString = 0x04
-	idNull        = 0x05
 	idEnumerated  = 0x0a
 	idSequence    = 0x30
 	idSet         = 0x31

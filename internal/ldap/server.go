@@ -399,6 +399,9 @@ func (c *conn) handle(m message) bool {
 	case opAbandonRequest:
 		return true // requests are served in order: nothing is in flight to abandon
 	}
+	if c.s.o.Log.Enabled(c.s.ctx, slog.LevelDebug) {
+		c.s.o.Log.Debug("ldap: request", "client", c.clientIP, "op", opName(m.op.id), "id", m.id, "bound", c.sess != nil)
+	}
 	respOp, known := responseOp(m.op.id)
 	if !known {
 		c.notice(ResultProtocolError, fmt.Sprintf("unknown operation 0x%02x", m.op.id))

@@ -43,7 +43,10 @@ type Limiter struct {
 	cfg   Config
 	clock clock.Clock
 
-	mu      sync.Mutex
+	// mu is read-locked on the paths every request takes (Check, and
+	// Success when there is nothing to clear): a door busy with good
+	// credentials, such as forward-auth, then never waits on the lock.
+	mu      sync.RWMutex
 	pairs   map[[2]string]*counter
 	clients map[string]*counter
 	streak  map[string]int // consecutive failures per account
@@ -65,8 +68,8 @@ type Decision struct {
 // It does not count anything: call Failure or Success with the outcome.
 func (l *Limiter) Check(account, client string) Decision {
 	now := l.clock.Now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.mu.RLock()
+	defer l.mu.RUnlock()
 	if c := l.live(l.clients[client], now); c != nil && c.n >= l.cfg.PerClient {
 		return Decision{RetryAfter: c.start.Add(l.cfg.Window).Sub(now)}
 	}
@@ -112,9 +115,17 @@ func (l *Limiter) Failure(account, client string) {
 
 // Success clears the failures of the account (and of the pair).
 func (l *Limiter) Success(account, client string) {
+	k := [2]string{account, client}
+	l.mu.RLock()
+	_, pair := l.pairs[k]
+	_, streak := l.streak[account]
+	l.mu.RUnlock()
+	if !pair && !streak {
+		return // nothing to clear, the usual case
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	delete(l.pairs, [2]string{account, client})
+	delete(l.pairs, k)
 	delete(l.streak, account)
 }
 

@@ -153,6 +153,7 @@ func Assemble(ctx context.Context, st store.Store, key []byte, clk clock.Clock, 
 	apiSrv.Mount(mux)
 	limiter := ratelimit.New(clk, ratelimit.Defaults)
 	apiSrv.SetLoginLimiter(limiter)
+	apiSrv.SetClientIP(clientip.New(cfg.TrustedProxies).ClientIP)
 	svc.UseLimiter(limiter)                    // LDAP binds count with the other doors
 	authn.OnInvalidate(svc.NoteExternalChange) // LDAP views follow changes heard from other instances
 	fa := forwardauth.New(svc, forwardauth.Config{Limiter: limiter, TrustedProxies: cfg.TrustedProxies, Metrics: m, Log: log})

@@ -151,7 +151,9 @@ type TokenKey struct {
 type TokenUse struct {
 	TokenUID   string
 	LastUsedAt time.Time
-	// ExpiresAt, when not nil, is written too (extended tokens).
+	// ExpiresAt, when not nil, asks to extend an extended token: its
+	// stored expiry becomes the later of itself and LastUsedAt plus the
+	// token's current max_age (the value itself is only the flag).
 	ExpiresAt *time.Time
 }
 

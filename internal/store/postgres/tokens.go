@@ -304,8 +304,9 @@ func (q *queries) TouchTokens(ctx context.Context, uses []store.TokenUse) error 
 	err := q.atomically(ctx, func(q *queries) error {
 		_, err := q.db.Exec(ctx, `UPDATE tokens t SET
 			last_used_at = GREATEST(t.last_used_at, u.last_used_at),
-			expires_at = CASE WHEN t.extended AND u.expires_at IS NOT NULL
-				THEN GREATEST(t.expires_at, u.expires_at) ELSE t.expires_at END
+			expires_at = CASE WHEN t.extended AND t.expiring AND u.expires_at IS NOT NULL
+				THEN GREATEST(t.expires_at, u.last_used_at + make_interval(secs => t.max_age / 1000000000.0))
+				ELSE t.expires_at END
 			FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) AS u (uid, last_used_at, expires_at)
 			WHERE t.uid = u.uid`, uids, lasts, expires)
 		return q.fail(err)

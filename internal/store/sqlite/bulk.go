@@ -22,19 +22,27 @@ func (s *Store) BulkLoad(ctx context.Context, b store.Bulk) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: bulk load: begin: %w", mapErr(err))
 	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	// Rows with random keys (UUIDs, lookups) land all over every index:
 	// with the default 2 MiB page cache a large load spends its time
 	// re-reading pages. The cache of the writer connection grows for the
 	// load and shrinks back afterwards.
 	var cacheSize int64
 	if err := tx.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&cacheSize); err != nil {
+		_ = tx.Rollback()
 		return fmt.Errorf("sqlite: bulk load: read cache_size: %w", err)
 	}
+	committed := false
+	defer func() {
+		if !committed {
+			_ = tx.Rollback()
+		}
+		// Only now is the writer's single connection free again: the
+		// cache goes back to its size on that connection.
+		_, _ = s.writer.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf(`PRAGMA cache_size = %d`, cacheSize))
+	}()
 	if _, err := tx.ExecContext(ctx, `PRAGMA cache_size = -262144`); err != nil { // 256 MiB
 		return fmt.Errorf("sqlite: bulk load: cache_size: %w", err)
 	}
-	defer s.writer.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf(`PRAGMA cache_size = %d`, cacheSize)) //nolint:errcheck // only a cache size
 	run := func(what, query string, n int, args func(i int) []any) error {
 		if n == 0 {
 			return nil
@@ -84,5 +92,6 @@ func (s *Store) BulkLoad(ctx context.Context, b store.Bulk) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: bulk load: commit: %w", mapErr(err))
 	}
+	committed = true
 	return nil
 }

@@ -250,10 +250,13 @@ func (q *queries) LookupKey(ctx context.Context, lookup string) (store.TokenKey,
 // last recorded one (a late, stale batch must not shorten an extension)
 // and the token is still expiring and extended (an update in between may
 // have made it non-expiring, whose expires_at must stay NULL).
+// The extension is computed from the row's own max_age, not taken from
+// the caller: a late batch computed under an older max_age cannot undo a
+// shortening made since.
 const touchToken = `UPDATE tokens SET
 	expires_at = CASE
-		WHEN ?3 IS NOT NULL AND expiring = 1 AND extended = 1 AND (last_used_at IS NULL OR last_used_at <= ?2)
-		THEN ?3 ELSE expires_at END,
+		WHEN ?3 IS NOT NULL AND expiring = 1 AND extended = 1
+		THEN MAX(COALESCE(expires_at, 0), ?2 + max_age / 1000) ELSE expires_at END,
 	last_used_at = MAX(COALESCE(last_used_at, ?2), ?2)
 	WHERE uid = ?1`
 

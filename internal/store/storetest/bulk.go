@@ -91,6 +91,9 @@ func testBulkAtomic(t *testing.T, s store.Store) {
 	wantErr(t, err, store.ErrConflict, "BulkLoad with a taken identifier")
 	_, err = s.GetUser(ctx(t), "newcomer")
 	wantErr(t, err, store.ErrNotFound, "the user of a failed bulk load")
+	// The store still takes writes after a failed load (SQLite's single
+	// writer connection is released).
+	mustUser(t, s, "after-failure")
 
 	orphan := apiToken(store.User{UID: newUID(), Username: "ghost"}, "orphan")
 	err = bl.BulkLoad(ctx(t), store.Bulk{Tokens: []store.Token{orphan}, Keys: []store.TokenKey{{Lookup: "lk-orphan", Hash: []byte("h"), CreatedAt: t0}}})

@@ -301,6 +301,18 @@ func testTokenTouch(t *testing.T, s store.Store) {
 	lu, _ = lastUsed("untouched")
 	equal(t, lu, nil, "a token not in any batch")
 
+	// The extension follows the row's current max_age: a late batch
+	// computed under the old one cannot undo a shortening.
+	cur, err := s.GetToken(ctx(t), "extended")
+	mustNil(t, err, "GetToken(extended)")
+	cur.MaxAge, cur.ExpiresAt = 10*time.Minute, ptr(at(50*time.Minute))
+	mustNil(t, s.UpdateToken(ctx(t), cur), "UpdateToken(shorter max_age)")
+	mustNil(t, s.TouchTokens(ctx(t), []store.TokenUse{
+		{TokenUID: ext.UID, LastUsedAt: at(45 * time.Minute), ExpiresAt: ptr(at(105 * time.Minute))},
+	}), "TouchTokens(stale extension)")
+	_, exp = lastUsed("extended")
+	equal(t, exp, ptr(at(55*time.Minute)), "extension after max_age shortened")
+
 	// Inside a transaction too.
 	mustNil(t, s.InTx(ctx(t), func(q store.Queries) error {
 		return q.TouchTokens(ctx(t), []store.TokenUse{{TokenUID: untouched.UID, LastUsedAt: at(time.Hour)}})
