@@ -153,7 +153,7 @@ func testLDAPMemberships(t *testing.T, s store.Store) {
 	for _, m := range [][2]string{{ops.UID, alice.UID}, {ops.UID, bob.UID}, {dev.UID, bob.UID}} {
 		mustNil(t, s.AddMember(ctx(t), m[0], m[1]), "AddMember")
 	}
-	want := []store.Membership{{ops.UID, alice.UID}, {ops.UID, bob.UID}, {dev.UID, bob.UID}}
+	want := []store.Membership{{GroupUID: ops.UID, UserUID: alice.UID}, {GroupUID: ops.UID, UserUID: bob.UID}, {GroupUID: dev.UID, UserUID: bob.UID}}
 	slices.SortFunc(want, func(a, b store.Membership) int {
 		if c := cmpString(a.GroupUID, b.GroupUID); c != 0 {
 			return c
