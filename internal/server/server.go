@@ -202,6 +202,15 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 	go app.FollowChanges(jobsCtx, cluster.Options{})
 
 	serveErr := make(chan error, 1)
+	// Every door listens before HTTP answers: once /readyz says ready,
+	// the LDAP door accepts connections too.
+	ldapDoor, err := startLDAP(app, cfg, log, serveErr)
+	if err != nil {
+		ln.Close()
+		stopJobs()
+		<-jobsDone
+		return err
+	}
 	go func() {
 		if cfg.TLSCert != "" {
 			serveErr <- srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
@@ -210,13 +219,6 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 		serveErr <- srv.Serve(ln)
 	}()
 	log.Info("gatehouse is serving", "listen", ln.Addr().String(), "database", app.Store.Dialect(), "tls", cfg.TLSCert != "")
-	ldapDoor, err := startLDAP(app, cfg, log, serveErr)
-	if err != nil {
-		srv.Close()
-		stopJobs()
-		<-jobsDone
-		return err
-	}
 
 	select {
 	case err := <-serveErr:
