@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -41,14 +42,21 @@ func HashPassword(password string) (string, error) {
 }
 
 // dummyHash is verified against when a user does not exist or has no
-// password, so that both answers take as long as a real check.
-var dummyHash, _ = HashPassword("gatehouse-dummy-password-for-timing")
+// password, so that both answers take as long as a real check. Made on
+// first use, not at start: CLI commands never need it.
+var dummyHash = sync.OnceValue(func() string {
+	h, err := HashPassword("gatehouse-dummy-password-for-timing")
+	if err != nil {
+		panic("hash the timing dummy: " + err.Error())
+	}
+	return h
+})
 
 // VerifyPassword reports whether password matches the PHC string. An empty
 // or unparsable encoded hash still costs one argon2id run and returns false.
 func VerifyPassword(encoded, password string) bool {
 	if encoded == "" {
-		encoded = dummyHash
+		encoded = dummyHash()
 		password = "\x00" + password // never matches the dummy
 	}
 	var version, mem, iters int
@@ -79,3 +87,8 @@ func VerifyPassword(encoded, password string) bool {
 
 // ValidPasswordHash reports whether s is a hash this package can verify.
 func ValidPasswordHash(s string) bool { return strings.HasPrefix(s, "$argon2id$") }
+
+// PrepareTiming makes the timing dummy ahead of the first login, so that
+// not even the first check of an unknown user is slower. Servers call it
+// at start; the CLI never does.
+func PrepareTiming() { dummyHash() }

@@ -141,6 +141,7 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.W
 // checker, the core, the bootstrap admin, and the HTTP handler. Tests call
 // it directly with a fake clock.
 func Assemble(ctx context.Context, st store.Store, key []byte, clk clock.Clock, cfg config.Config, log *slog.Logger, stderr io.Writer) (*App, error) {
+	go auth.PrepareTiming()
 	authn := auth.NewAuthenticator(st, auth.NewHasher(key), clk, log)
 	svc := core.New(st, authn, clk, log, audit.New(), core.Config{TokenMaxTTL: cfg.TokenMaxTTL})
 	if err := svc.Bootstrap(ctx, core.BootstrapInput{Password: cfg.BootstrapPassword, Token: cfg.BootstrapToken}, stderr); err != nil {
