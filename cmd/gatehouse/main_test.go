@@ -252,7 +252,8 @@ func curl(t *testing.T, p *proc, token, path string) int {
 func TestReadmeTour(t *testing.T) {
 	for _, be := range backends(t) {
 		t.Run(be.name, func(t *testing.T) {
-			p := startServer(t, be)
+			streamFile := filepath.Join(t.TempDir(), "events.jsonl")
+			p := startServer(t, be, "GATEHOUSE_EVENT_STREAM="+streamFile)
 			if !strings.Contains(mustCLI(t, p, adminToken, "whoami"), "admin") {
 				t.Fatal("whoami does not name admin")
 			}
@@ -312,6 +313,11 @@ func TestReadmeTour(t *testing.T) {
 			if !strings.Contains(mustCLI(t, p, adminToken, "events", "list", "--action", "token_revoked"), id) {
 				t.Fatal("no token_revoked event")
 			}
+			// The audit chain verifies; the stream has every event.
+			verified := mustCLI(t, p, adminToken, "events", "verify")
+			if !strings.HasPrefix(verified, "intact: ") {
+				t.Fatalf("events verify: %q", verified)
+			}
 
 			// Graceful stop, then no key or password anywhere at rest or in the logs.
 			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -329,12 +335,16 @@ func TestReadmeTour(t *testing.T) {
 			if !strings.Contains(p.stderr.String(), "stopped cleanly") {
 				t.Fatalf("no clean stop:\n%s", p.stderr.String())
 			}
+			streamed, err := os.ReadFile(streamFile)
+			if err != nil || !bytes.Contains(streamed, []byte(`"action":"token_revoked"`)) {
+				t.Fatalf("event stream after a clean stop (%v):\n%s", err, streamed)
+			}
 			stored := be.scan(t)
 			if len(stored) == 0 {
 				t.Fatal("nothing scanned")
 			}
 			for _, secret := range []string{key, fresh, appKey, adminToken, "e2e-admin-password"} {
-				if bytes.Contains(stored, []byte(secret)) || strings.Contains(p.stderr.String(), secret) {
+				if bytes.Contains(stored, []byte(secret)) || strings.Contains(p.stderr.String(), secret) || bytes.Contains(streamed, []byte(secret)) {
 					t.Errorf("secret %s… found at rest or in logs", secret[:8])
 				}
 			}

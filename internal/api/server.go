@@ -130,6 +130,7 @@ func (s *Server) coreRoutes() []Route {
 		{Method: "POST", Path: "/api/v1/tokens/{identifier}/rotate", handler: s.rotateToken},
 
 		{Method: "GET", Path: "/api/v1/events", handler: s.listEvents},
+		{Method: "GET", Path: "/api/v1/events/verify", handler: s.verifyEvents},
 	}
 }
 

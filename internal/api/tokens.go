@@ -83,3 +83,12 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, a core.Actor
 	}
 	writePage(w, evs, p.size, func(e core.EventView) string { return strconv.FormatInt(e.ID, 10) })
 }
+
+func (s *Server) verifyEvents(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	v, err := s.core.VerifyEvents(r.Context(), a)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}

@@ -50,16 +50,37 @@ const (
 // Target is what an event is about.
 type Target struct{ Kind, Name string }
 
-// Log appends events.
-type Log struct{}
+// Log appends events to the chain and copies committed ones to a stream.
+type Log struct {
+	key    []byte
+	stream *Stream
+}
 
-// New returns an event log.
-func New() *Log { return &Log{} }
+// New returns an event log that seals events with key (see ChainKey) and,
+// when stream is not nil, copies them there once committed.
+func New(key []byte, stream *Stream) *Log { return &Log{key: key, stream: stream} }
 
-// Append writes e with q, which must be the transaction of the change.
-func (l *Log) Append(ctx context.Context, q store.Queries, e store.Event) error {
-	if err := q.AppendEvent(ctx, &e); err != nil {
+// Append seals e as the chain's next event and writes it with q, which
+// must be the transaction of the change. It sets e's ID, Seq and Hash.
+func (l *Log) Append(ctx context.Context, q store.Queries, e *store.Event) error {
+	head, err := q.EventChain(ctx)
+	if err != nil {
+		return fmt.Errorf("append %s event: %w", e.Action, err)
+	}
+	e.Time = normalTime(e.Time)
+	e.Seq = head.Seq + 1
+	if e.Hash, err = seal(l.key, head.Hash, e); err != nil {
+		return fmt.Errorf("append %s event: %w", e.Action, err)
+	}
+	if err := q.AppendEvent(ctx, e); err != nil {
 		return fmt.Errorf("append %s event: %w", e.Action, err)
 	}
 	return nil
+}
+
+// Committed hands events whose transaction has committed to the stream.
+func (l *Log) Committed(evs ...store.Event) {
+	if l.stream != nil {
+		l.stream.Emit(evs)
+	}
 }

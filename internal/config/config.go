@@ -38,6 +38,11 @@ type Config struct {
 
 	TokenMaxTTL     time.Duration
 	CleanupInterval time.Duration
+	// EventRetention is how long audit events are kept (0: forever).
+	EventRetention time.Duration
+	// EventStream copies every event, once committed, as a JSON line to
+	// "stdout" or to a file (appended); "" copies nowhere.
+	EventStream     string
 	ShutdownTimeout time.Duration
 
 	LogLevel  string // debug, info, warn, error
@@ -69,6 +74,7 @@ func Defaults() Config {
 		Database:              "sqlite:gatehouse.db",
 		LDAPListen:            "127.0.0.1:3389",
 		CleanupInterval:       5 * time.Minute,
+		EventRetention:        365 * 24 * time.Hour,
 		ShutdownTimeout:       30 * time.Second,
 		LogLevel:              "info",
 		LogFormat:             "text",
@@ -104,6 +110,8 @@ var Settings = []Setting{
 	{"secret-key-file", "GATEHOUSE_SECRET_KEY", true, "key of the token hashes (32+ bytes); SQLite default: PATH.key beside the database"},
 	{"token-max-ttl", "GATEHOUSE_TOKEN_MAX_TTL", false, "longest lifetime a token may have (0: no limit)"},
 	{"cleanup-interval", "GATEHOUSE_CLEANUP_INTERVAL", false, "how often expired app passwords and old keys are removed"},
+	{"event-retention", "GATEHOUSE_EVENT_RETENTION", false, "how long audit events are kept, as a duration (8760h) or days (365d); 0 keeps them forever"},
+	{"event-stream", "GATEHOUSE_EVENT_STREAM", false, "also write every audit event as a JSON line to stdout or to this file (appended)"},
 	{"log-level", "GATEHOUSE_LOG_LEVEL", false, "debug, info, warn or error"},
 	{"log-format", "GATEHOUSE_LOG_FORMAT", false, "text or json"},
 	{"tls-cert", "GATEHOUSE_TLS_CERT", false, "TLS certificate file (PEM) for HTTPS"},
@@ -186,6 +194,18 @@ func Load(src Source) (Config, error) {
 			c.SecretKey = v
 		case "GATEHOUSE_TOKEN_MAX_TTL":
 			dur(s.Env, v, &c.TokenMaxTTL)
+		case "GATEHOUSE_EVENT_RETENTION":
+			if days, ok := strings.CutSuffix(v, "d"); ok {
+				n, err := strconv.Atoi(days)
+				if err != nil || n < 0 || n > 100*365 {
+					problems = append(problems, fmt.Sprintf("%s: %q must be a whole number of days such as 365d, or a duration such as 8760h", s.Env, v))
+				}
+				c.EventRetention = time.Duration(n) * 24 * time.Hour
+			} else {
+				dur(s.Env, v, &c.EventRetention)
+			}
+		case "GATEHOUSE_EVENT_STREAM":
+			c.EventStream = v
 		case "GATEHOUSE_CLEANUP_INTERVAL":
 			dur(s.Env, v, &c.CleanupInterval)
 		case "GATEHOUSE_LOG_LEVEL":
@@ -298,6 +318,9 @@ func (c Config) validate() []string {
 	}
 	if c.CleanupInterval < time.Second {
 		p = append(p, "GATEHOUSE_CLEANUP_INTERVAL: must be at least 1s")
+	}
+	if c.EventRetention != 0 && c.EventRetention < time.Hour {
+		p = append(p, "GATEHOUSE_EVENT_RETENTION: must be 0 (keep forever) or at least 1h")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -80,7 +80,7 @@ func (s *Service) refused(ctx context.Context, a Actor, app *admissionApp, reaso
 		c["method"] = a.Cred.Method
 	}
 	ev := s.event(a, audit.ActionAuthzDenied, audit.Failure, applicationTarget(app.slug), c)
-	if err := s.store.InTx(ctx, func(q store.Queries) error { return s.audit.Append(ctx, q, ev) }); err != nil {
+	if err := s.record(ctx, ev); err != nil {
 		s.log.Error("write authz_denied event", "application", app.slug, "err", err)
 	}
 }

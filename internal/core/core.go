@@ -67,6 +67,8 @@ type Actor struct {
 type Config struct {
 	// TokenMaxTTL bounds every token's lifetime; 0 means no limit.
 	TokenMaxTTL time.Duration
+	// EventRetention is how long audit events are kept; 0 keeps them.
+	EventRetention time.Duration
 }
 
 // Service is the core.
@@ -82,13 +84,15 @@ type Service struct {
 	// changes counts committed writes, for the caches and long polls
 	// outside the credential cache (changes.go).
 	changes changeFeed
+	// verifying admits one audit-chain check at a time.
+	verifying chan struct{}
 	// ldap holds the LDAP doors' shared state: limiter, caches (ldap_bind.go).
 	ldap ldapState
 }
 
 // New builds the core.
 func New(st store.Store, authn *auth.Authenticator, c clock.Clock, log *slog.Logger, al *audit.Log, cfg Config) *Service {
-	s := &Service{store: st, authn: authn, clock: c, log: log, cfg: cfg, audit: al}
+	s := &Service{store: st, authn: authn, clock: c, log: log, cfg: cfg, audit: al, verifying: make(chan struct{}, 1)}
 	// Deleted users and groups take their bindings along (and changes
 	// heard from other instances arrive this way): drop the admission
 	// cache whenever principals are dropped (admission.go).
@@ -124,9 +128,26 @@ func (s *Service) authorize(ctx context.Context, a Actor, perm string, target au
 // denied records an authorization denial in its own transaction.
 func (s *Service) denied(ctx context.Context, a Actor, perm string, target audit.Target) {
 	ev := s.event(a, audit.ActionAuthzDenied, audit.Failure, target, map[string]any{"permission": perm})
-	if err := s.store.InTx(ctx, func(q store.Queries) error { return s.audit.Append(ctx, q, ev) }); err != nil {
+	if err := s.record(ctx, ev); err != nil {
 		s.log.Error("write authz_denied event", "err", err)
 	}
+}
+
+// record writes an event that goes with no change (a failure, a denial,
+// a warning) in its own transaction.
+func (s *Service) record(ctx context.Context, ev store.Event) error {
+	err := s.store.InTx(ctx, func(q store.Queries) error {
+		e := ev // InTx may run fn again
+		if err := s.audit.Append(ctx, q, &e); err != nil {
+			return err
+		}
+		ev = e
+		return nil
+	})
+	if err == nil {
+		s.audit.Committed(ev)
+	}
+	return err
 }
 
 // authenticated requires any active principal.
@@ -161,8 +182,8 @@ func (s *Service) write(ctx context.Context, fn func(q store.Queries, rec func(s
 		if err := fn(q, func(e store.Event) { events = append(events, e) }); err != nil {
 			return err
 		}
-		for _, e := range events {
-			if err := s.audit.Append(ctx, q, e); err != nil {
+		for i := range events {
+			if err := s.audit.Append(ctx, q, &events[i]); err != nil {
 				return err
 			}
 		}
@@ -171,6 +192,7 @@ func (s *Service) write(ctx context.Context, fn func(q store.Queries, rec func(s
 		return q.PublishChange(ctx, s.authn.InstanceID())
 	})
 	if err == nil {
+		s.audit.Committed(events...)
 		s.changes.publish(events)
 	}
 	return err

@@ -2,6 +2,8 @@ package core
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/audit"
@@ -9,40 +11,12 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
-// EventView is an audit event as the API shows it.
-type EventView struct {
-	ID       int64          `json:"id"`
-	Time     time.Time      `json:"time"`
-	Action   string         `json:"action"`
-	Outcome  string         `json:"outcome"`
-	Actor    EventActor     `json:"actor"`
-	ClientIP string         `json:"client_ip"`
-	Target   EventTarget    `json:"target"`
-	Context  map[string]any `json:"context"`
-}
+// EventView is an audit event as the API shows it (and the event stream
+// writes it).
+type EventView = audit.View
 
-// EventActor is who acted.
-type EventActor struct {
-	Username string `json:"username"`
-	Type     string `json:"type"`
-}
-
-// EventTarget is what the event is about.
-type EventTarget struct {
-	Kind string `json:"kind"`
-	Name string `json:"name"`
-}
-
-// EventView renders a stored event.
-func NewEventView(e store.Event) EventView {
-	c := e.Context
-	if c == nil {
-		c = map[string]any{}
-	}
-	return EventView{ID: e.ID, Time: e.Time, Action: e.Action, Outcome: e.Outcome,
-		Actor: EventActor{e.ActorUsername, e.ActorType}, ClientIP: e.ClientIP,
-		Target: EventTarget{e.TargetKind, e.TargetName}, Context: c}
-}
+// NewEventView renders a stored event.
+func NewEventView(e store.Event) EventView { return audit.NewView(e) }
 
 // EventQuery selects events.
 type EventQuery struct {
@@ -88,4 +62,62 @@ func (s *Service) ListEvents(ctx context.Context, a Actor, eq EventQuery) ([]Eve
 		out[i] = NewEventView(e)
 	}
 	return out, nil
+}
+
+// VerifyEvents checks the audit chain (events.read). One check runs at a
+// time: it reads every event.
+func (s *Service) VerifyEvents(ctx context.Context, a Actor) (audit.Verification, error) {
+	if err := s.authorize(ctx, a, authz.EventsRead, audit.Target{Kind: "event"}); err != nil {
+		return audit.Verification{}, err
+	}
+	select {
+	case s.verifying <- struct{}{}:
+		defer func() { <-s.verifying }()
+	case <-ctx.Done():
+		return audit.Verification{}, ctx.Err()
+	}
+	return s.audit.Verify(ctx, s.store)
+}
+
+// pruneBatch bounds the events one retention transaction removes.
+const pruneBatch = 10_000
+
+// errNothingPruned rolls back a retention transaction that removed
+// nothing: it must not write an event or tell other instances of a change.
+var errNothingPruned = errors.New("nothing to prune")
+
+// PruneEvents removes events older than the retention period, in
+// batches, each with an events_pruned event naming the chain's new base
+// so that the rest of the chain still verifies.
+func (s *Service) PruneEvents(ctx context.Context) error {
+	if s.cfg.EventRetention <= 0 {
+		return nil
+	}
+	before := s.now().Add(-s.cfg.EventRetention)
+	for {
+		var p store.EventPrune
+		err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
+			var err error
+			if p, err = q.PruneEvents(ctx, before, pruneBatch); err != nil {
+				return err
+			}
+			if p.Removed == 0 && p.Unchained == 0 {
+				return errNothingPruned
+			}
+			rec(s.event(systemActor, audit.ActionEventsPruned, audit.Success, audit.Target{Kind: "event"},
+				map[string]any{"removed": p.Removed + p.Unchained, "before": before.Format(time.RFC3339),
+					"through_seq": p.ThroughSeq, "anchor": p.Anchor, "retention": s.cfg.EventRetention.String()}))
+			return nil
+		})
+		if errors.Is(err, errNothingPruned) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("event retention: %w", err)
+		}
+		s.log.Info("removed old audit events", "removed", p.Removed+p.Unchained, "through_seq", p.ThroughSeq)
+		if p.Removed < pruneBatch {
+			return nil
+		}
+	}
 }

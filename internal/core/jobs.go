@@ -11,7 +11,9 @@ import (
 
 // Cleanup runs the periodic housekeeping once: persist pending token use,
 // delete expired app passwords (each with a token_expired event), and drop
-// key verifiers whose rotation grace has ended. Expiry itself never waits
+// key verifiers whose rotation grace has ended, warn of managed tokens
+// nearing expiry, remove audit events past their retention, and end
+// expired web sessions. Expiry itself never waits
 // for this: expired keys are refused at the moment they expire. Safe with
 // several instances on one database: every deletion is its own
 // transaction and a row already gone is skipped.
@@ -61,6 +63,9 @@ func (s *Service) Cleanup(ctx context.Context) error {
 		return err
 	}
 	if err := s.warnManagedTokens(ctx); err != nil {
+		return err
+	}
+	if err := s.PruneEvents(ctx); err != nil {
 		return err
 	}
 	return s.cleanupSessions(ctx)

@@ -361,7 +361,7 @@ func (s *Service) ldapBindFailed(ctx context.Context, p store.LDAPProvider, in L
 	}
 	ev := s.event(Actor{ClientIP: in.ClientIP}, audit.ActionLoginFailed, audit.Failure, audit.Target{Kind: audit.KindUser, Name: f.Username}, c)
 	ev.ActorUsername = f.Username
-	if err := s.store.InTx(ctx, func(q store.Queries) error { return s.audit.Append(ctx, q, ev) }); err != nil {
+	if err := s.record(ctx, ev); err != nil {
 		s.log.Error("write login_failed event", "err", err)
 	}
 }
@@ -391,7 +391,7 @@ func (s *Service) ldapRateLimited(ctx context.Context, p store.LDAPProvider, in 
 	c["retry_after"] = retry.Round(time.Second).String()
 	ev := s.event(Actor{ClientIP: in.ClientIP}, audit.ActionLoginFailed, audit.Failure, audit.Target{Kind: audit.KindUser, Name: name}, c)
 	ev.ActorUsername = name
-	if err := s.store.InTx(ctx, func(q store.Queries) error { return s.audit.Append(ctx, q, ev) }); err != nil {
+	if err := s.record(ctx, ev); err != nil {
 		s.log.Error("write login_failed event", "err", err)
 	}
 }

@@ -328,7 +328,7 @@ func (s *Service) warnManagedTokens(ctx context.Context) error {
 			"token", t.Identifier, "user", t.Username, "expires_at", t.ExpiresAt.Format(time.RFC3339))
 		ev := s.event(systemActor, audit.ActionTokenExpiring, audit.Failure, tokenTarget(t.Identifier),
 			map[string]any{"user": t.Username, "expires_at": t.ExpiresAt.Format(time.RFC3339), "managed": true})
-		if err := s.store.InTx(ctx, func(q store.Queries) error { return s.audit.Append(ctx, q, ev) }); err != nil {
+		if err := s.record(ctx, ev); err != nil {
 			return err
 		}
 	}

@@ -543,7 +543,7 @@ func (s *Service) RecordLoginFailed(ctx context.Context, clientIP, method string
 	if name != "" {
 		ev.ActorUsername = name
 	}
-	if werr := s.store.InTx(ctx, func(q store.Queries) error { return s.audit.Append(ctx, q, ev) }); werr != nil {
+	if werr := s.record(ctx, ev); werr != nil {
 		s.log.Error("write login_failed event", "err", werr)
 	}
 }

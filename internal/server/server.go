@@ -110,6 +110,8 @@ type App struct {
 	// Limiter counts failed credential checks; one for every door, so
 	// that guessing is limited across them.
 	Limiter *ratelimit.Limiter
+	// Events is the event stream (nil when off).
+	Events *audit.Stream
 
 	listener atomic.Pointer[cluster.Listener]
 }
@@ -143,7 +145,15 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.W
 func Assemble(ctx context.Context, st store.Store, key []byte, clk clock.Clock, cfg config.Config, log *slog.Logger, stderr io.Writer) (*App, error) {
 	go auth.PrepareTiming()
 	authn := auth.NewAuthenticator(st, auth.NewHasher(key), clk, log)
-	svc := core.New(st, authn, clk, log, audit.New(), core.Config{TokenMaxTTL: cfg.TokenMaxTTL})
+	var stream *audit.Stream
+	if cfg.EventStream != "" {
+		var err error
+		if stream, err = audit.OpenStream(cfg.EventStream, log); err != nil {
+			return nil, err
+		}
+	}
+	svc := core.New(st, authn, clk, log, audit.New(audit.ChainKey(key), stream),
+		core.Config{TokenMaxTTL: cfg.TokenMaxTTL, EventRetention: cfg.EventRetention})
 	if err := svc.Bootstrap(ctx, core.BootstrapInput{Password: cfg.BootstrapPassword, Token: cfg.BootstrapToken}, stderr); err != nil {
 		return nil, err
 	}
@@ -164,7 +174,7 @@ func Assemble(ctx context.Context, st store.Store, key []byte, clk clock.Clock, 
 		return nil, err
 	}
 	webUI.Mount(mux) // the web interface at /, its login at /login
-	return &App{Config: cfg, Store: st, Core: svc, API: apiSrv, Metrics: m, Log: log, Limiter: limiter,
+	return &App{Config: cfg, Store: st, Core: svc, API: apiSrv, Metrics: m, Log: log, Limiter: limiter, Events: stream,
 		Handler: fa.Front(api.Middleware(mux, m, log, cfg.TLSCert != ""))}, nil
 }
 
@@ -241,6 +251,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 	<-jobsDone
 	if ferr := app.Core.Authenticator().Flush(shutCtx); ferr != nil {
 		log.Warn("flush token use on shutdown", "err", ferr)
+	}
+	if app.Events != nil {
+		if serr := app.Events.Close(shutCtx); serr != nil {
+			log.Warn("close the event stream", "err", serr)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)

@@ -169,6 +169,32 @@ type Event struct {
 	TargetKind    string
 	TargetName    string
 	Context       map[string]any // JSON object; never a secret
+	// Seq is the event's place in the audit chain (1, 2, 3, ... with no
+	// gap) and Hash its chain hash (hex), both set by the audit log before
+	// AppendEvent. Events written before the chain existed have Seq 0.
+	Seq  int64
+	Hash string
+}
+
+// EventChain is the head and base of the audit chain. The base is where
+// the remaining chain starts: the seq and hash of the last event removed
+// by retention (0 and the genesis hash when none was).
+type EventChain struct {
+	Seq      int64
+	Hash     string
+	BaseSeq  int64
+	BaseHash string
+}
+
+// GenesisHash is what the first event of the audit chain chains to.
+const GenesisHash = "0000000000000000000000000000000000000000000000000000000000000000"
+
+// EventPrune reports what PruneEvents removed.
+type EventPrune struct {
+	Removed    int    // chained events removed
+	Unchained  int    // events from before the chain removed
+	ThroughSeq int64  // the new base: the last chained event removed
+	Anchor     string // its hash, which the first remaining event chains to
 }
 
 // EventFilter selects events, newest first (descending ID).
@@ -260,8 +286,22 @@ type Queries interface {
 	ManagedTokensExpiringBefore(ctx context.Context, t time.Time, limit int) ([]Token, error)
 
 	// Events
-	AppendEvent(ctx context.Context, e *Event) error // sets e.ID
+	// EventChain reads the chain's head and base. Inside a transaction it
+	// also claims the head until commit: a concurrent transaction that
+	// appends events waits, or fails and is retried, so the chain never
+	// forks.
+	EventChain(ctx context.Context) (EventChain, error)
+	// AppendEvent inserts e, whose Seq must be the head's Seq+1, and moves
+	// the chain head to it; sets e.ID. Use it after EventChain in the same
+	// transaction (audit.Log does).
+	AppendEvent(ctx context.Context, e *Event) error
 	ListEvents(ctx context.Context, f EventFilter) ([]Event, error)
+	// ListChainedEvents lists chained events with Seq > after, by Seq.
+	ListChainedEvents(ctx context.Context, after int64, limit int) ([]Event, error)
+	// PruneEvents removes the oldest chained events written before t (at
+	// most limit of them, as a prefix of the chain) and moves the chain's
+	// base to the last one removed; unchained events before t go too.
+	PruneEvents(ctx context.Context, t time.Time, limit int) (EventPrune, error)
 
 	// Settings: small key/value documents (brand settings, instance key id).
 	GetSetting(ctx context.Context, key string) (string, error) // ErrNotFound

@@ -3,17 +3,40 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
-// AppendEvent inserts the event and sets e.ID from the identity column,
-// which only grows. (IDs are assigned at insert, not at commit: a reader
-// may briefly see a later ID before an earlier one's transaction commits.)
+// EventChain reads the chain's head and base. Inside a transaction it
+// locks the row (FOR UPDATE) until commit: appenders on every instance
+// take turns, and one whose snapshot predates another's commit fails with
+// a serialization failure that InTx retries, so the chain never forks.
+func (q *queries) EventChain(ctx context.Context) (store.EventChain, error) {
+	ctx, cancel := q.timeout(ctx)
+	defer cancel()
+	sql := `SELECT seq, hash, base_seq, base_hash FROM event_chain WHERE id = 1`
+	if q.tx != nil {
+		sql += ` FOR UPDATE`
+	}
+	var c store.EventChain
+	if err := q.db.QueryRow(ctx, sql).Scan(&c.Seq, &c.Hash, &c.BaseSeq, &c.BaseHash); err != nil {
+		return c, fmt.Errorf("postgres: read the event chain: %w", q.fail(err))
+	}
+	return c, nil
+}
+
+// AppendEvent inserts the event and moves the chain head to it in one
+// statement, refusing (store.ErrConflict) an event that is not the head's
+// successor; sets e.ID from the identity column, which only grows.
 func (q *queries) AppendEvent(ctx context.Context, e *store.Event) error {
+	if e.Seq < 1 || e.Hash == "" {
+		return fmt.Errorf("postgres: append %s event: not chained (seq %d)", e.Action, e.Seq)
+	}
 	evCtx := e.Context
 	if evCtx == nil {
 		evCtx = map[string]any{}
@@ -24,15 +47,84 @@ func (q *queries) AppendEvent(ctx context.Context, e *store.Event) error {
 	}
 	ctx, cancel := q.timeout(ctx)
 	defer cancel()
-	err = q.db.QueryRow(ctx, `INSERT INTO events (time, action, outcome, actor_username, actor_type,
-			client_ip, target_kind, target_name, context)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb) RETURNING id`,
+	err = q.db.QueryRow(ctx, `WITH head AS (
+			UPDATE event_chain SET seq = $10, hash = $11 WHERE id = 1 AND seq = $10 - 1 RETURNING 1)
+		INSERT INTO events (time, action, outcome, actor_username, actor_type,
+			client_ip, target_kind, target_name, context, seq, hash)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11 WHERE EXISTS (SELECT 1 FROM head)
+		RETURNING id`,
 		e.Time, e.Action, e.Outcome, e.ActorUsername, e.ActorType,
-		e.ClientIP, e.TargetKind, e.TargetName, string(doc)).Scan(&e.ID)
+		e.ClientIP, e.TargetKind, e.TargetName, string(doc), e.Seq, e.Hash).Scan(&e.ID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("postgres: append %s event: seq %d does not follow the chain head: %w", e.Action, e.Seq, store.ErrConflict)
+	}
 	if err != nil {
 		return fmt.Errorf("postgres: append %s event: %w", e.Action, q.fail(err))
 	}
 	return nil
+}
+
+// ListChainedEvents lists chained events after a seq, in chain order.
+func (q *queries) ListChainedEvents(ctx context.Context, after int64, limit int) ([]store.Event, error) {
+	ctx, cancel := q.timeout(ctx)
+	defer cancel()
+	var lim *int // LIMIT NULL: no limit
+	if limit > 0 {
+		lim = &limit
+	}
+	rows, err := q.db.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`, after, lim)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list chained events: %w", q.fail(err))
+	}
+	evs, err := collectEvents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list chained events: %w", q.fail(err))
+	}
+	return evs, nil
+}
+
+// PruneEvents removes a prefix of the chain, up to the last event before
+// t and at most limit events, and moves the base to its last event.
+func (q *queries) PruneEvents(ctx context.Context, t time.Time, limit int) (store.EventPrune, error) {
+	ctx, cancel := q.timeout(ctx)
+	defer cancel()
+	var p store.EventPrune
+	err := q.atomically(ctx, func(q *queries) error {
+		p = store.EventPrune{}
+		var base int64
+		if err := q.db.QueryRow(ctx, `SELECT base_seq FROM event_chain WHERE id = 1 FOR UPDATE`).Scan(&base); err != nil {
+			return q.fail(err)
+		}
+		var through *int64
+		if err := q.db.QueryRow(ctx, `SELECT max(seq) FROM events WHERE time < $1 AND seq IS NOT NULL`, t).Scan(&through); err != nil {
+			return q.fail(err)
+		}
+		if through != nil && *through > base {
+			p.ThroughSeq = min(*through, base+int64(max(limit, 1)))
+			if err := q.db.QueryRow(ctx, `SELECT hash FROM events WHERE seq = $1`, p.ThroughSeq).Scan(&p.Anchor); err != nil {
+				return fmt.Errorf("read the hash of event seq %d: %w", p.ThroughSeq, q.fail(err))
+			}
+			tag, err := q.db.Exec(ctx, `DELETE FROM events WHERE seq <= $1`, p.ThroughSeq)
+			if err != nil {
+				return q.fail(err)
+			}
+			p.Removed = int(tag.RowsAffected())
+			if _, err := q.db.Exec(ctx, `UPDATE event_chain SET base_seq = $1, base_hash = $2 WHERE id = 1`,
+				p.ThroughSeq, p.Anchor); err != nil {
+				return q.fail(err)
+			}
+		}
+		tag, err := q.db.Exec(ctx, `DELETE FROM events WHERE seq IS NULL AND time < $1`, t)
+		if err != nil {
+			return q.fail(err)
+		}
+		p.Unchained = int(tag.RowsAffected())
+		return nil
+	})
+	if err != nil {
+		return p, fmt.Errorf("postgres: prune events: %w", err)
+	}
+	return p, nil
 }
 
 // ListEvents returns events newest first. Since is inclusive, Until
@@ -59,16 +151,27 @@ func (q *queries) ListEvents(ctx context.Context, f store.EventFilter) ([]store.
 	if f.Before > 0 {
 		w.add("id < " + w.arg(f.Before))
 	}
-	rows, err := q.db.Query(ctx, `SELECT id, time, action, outcome, actor_username, actor_type,
-		client_ip, target_kind, target_name, context FROM events`+w.sql("id DESC", f.Limit), w.args...)
+	rows, err := q.db.Query(ctx, `SELECT `+eventColumns+` FROM events`+w.sql("id DESC", f.Limit), w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list events: %w", q.fail(err))
 	}
-	evs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Event, error) {
+	evs, err := collectEvents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list events: %w", q.fail(err))
+	}
+	return evs, nil
+}
+
+// eventColumns are the columns collectEvents reads.
+const eventColumns = `id, time, action, outcome, actor_username, actor_type,
+	client_ip, target_kind, target_name, context, COALESCE(seq, 0), hash`
+
+func collectEvents(rows pgx.Rows) ([]store.Event, error) {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Event, error) {
 		var e store.Event
 		var doc []byte
 		if err := r.Scan(&e.ID, &e.Time, &e.Action, &e.Outcome, &e.ActorUsername, &e.ActorType,
-			&e.ClientIP, &e.TargetKind, &e.TargetName, &doc); err != nil {
+			&e.ClientIP, &e.TargetKind, &e.TargetName, &doc, &e.Seq, &e.Hash); err != nil {
 			return e, err
 		}
 		e.Time = e.Time.UTC()
@@ -81,8 +184,4 @@ func (q *queries) ListEvents(ctx context.Context, f store.EventFilter) ([]store.
 		}
 		return e, nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list events: %w", q.fail(err))
-	}
-	return evs, nil
 }

@@ -103,7 +103,7 @@ func TestInTxIgnoredFailureDoesNotCommit(t *testing.T) {
 			return err
 		}
 		// jsonb rejects NUL characters: the statement fails.
-		ev := &store.Event{Action: "x", Outcome: "success", Context: map[string]any{"bad": "nul\x00"}}
+		ev := &store.Event{Action: "x", Outcome: "success", Context: map[string]any{"bad": "nul\x00"}, Seq: 1, Hash: "h"}
 		if err := q.AppendEvent(ctx, ev); err == nil {
 			t.Error("AppendEvent with a NUL character succeeded")
 		}

@@ -2,15 +2,40 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
-// AppendEvent inserts e and sets e.ID. IDs come from AUTOINCREMENT, so they
-// only ever increase, even after the newest events are deleted.
+// eventChainSQL reads the chain's head and base.
+const eventChainSQL = `SELECT seq, hash, base_seq, base_hash FROM event_chain WHERE id = 1`
+
+// EventChain reads the chain's head and base. Inside a transaction it
+// reads through the writer: SQLite's single writer already keeps every
+// other appender out until this transaction ends.
+func (q *queries) EventChain(ctx context.Context) (store.EventChain, error) {
+	db := q.read
+	if q.tx != nil {
+		db = q.write
+	}
+	var c store.EventChain
+	if err := db.QueryRowContext(ctx, eventChainSQL).Scan(&c.Seq, &c.Hash, &c.BaseSeq, &c.BaseHash); err != nil {
+		return c, fmt.Errorf("read the event chain: %w", mapErr(err))
+	}
+	return c, nil
+}
+
+// AppendEvent inserts e and moves the chain head to it, refusing (with
+// store.ErrConflict) an event that is not the head's successor. IDs come
+// from AUTOINCREMENT, so they only ever increase, even after the newest
+// events are deleted.
 func (q *queries) AppendEvent(ctx context.Context, e *store.Event) error {
+	if e.Seq < 1 || e.Hash == "" {
+		return fmt.Errorf("append %s event: not chained (seq %d)", e.Action, e.Seq)
+	}
 	ctxJSON := []byte("{}")
 	if len(e.Context) > 0 {
 		var err error
@@ -18,16 +43,84 @@ func (q *queries) AppendEvent(ctx context.Context, e *store.Event) error {
 			return fmt.Errorf("append %s event: encode context: %w", e.Action, err)
 		}
 	}
-	var id int64
-	err := q.write.QueryRowContext(ctx, `INSERT INTO events (time, action, outcome, actor_username, actor_type,
-		client_ip, target_kind, target_name, context) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		micros(e.Time), e.Action, e.Outcome, e.ActorUsername, e.ActorType, e.ClientIP, e.TargetKind, e.TargetName,
-		string(ctxJSON)).Scan(&id)
+	return q.atomically(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE event_chain SET seq = ?, hash = ? WHERE id = 1 AND seq = ?`,
+			e.Seq, e.Hash, e.Seq-1)
+		if err != nil {
+			return fmt.Errorf("append %s event: move the chain head: %w", e.Action, mapErr(err))
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return fmt.Errorf("append %s event: seq %d does not follow the chain head: %w", e.Action, e.Seq, store.ErrConflict)
+		}
+		err = tx.QueryRowContext(ctx, `INSERT INTO events (time, action, outcome, actor_username, actor_type,
+			client_ip, target_kind, target_name, context, seq, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			micros(e.Time), e.Action, e.Outcome, e.ActorUsername, e.ActorType, e.ClientIP, e.TargetKind, e.TargetName,
+			string(ctxJSON), e.Seq, e.Hash).Scan(&e.ID)
+		if err != nil {
+			return fmt.Errorf("append %s event: %w", e.Action, mapErr(err))
+		}
+		return nil
+	})
+}
+
+// chainedEventsQuery walks the chain by its unique seq index.
+const chainedEventsQuery = `SELECT ` + eventColumns + ` FROM events WHERE seq > ? ORDER BY seq LIMIT ?`
+
+// pruneThroughQuery finds the newest chained event before a time: a range
+// of the time index over the old events only.
+const pruneThroughQuery = `SELECT max(seq) FROM events WHERE time < ? AND seq IS NOT NULL`
+
+// ListChainedEvents lists chained events after a seq, in chain order.
+func (q *queries) ListChainedEvents(ctx context.Context, after int64, limit int) ([]store.Event, error) {
+	rows, err := q.read.QueryContext(ctx, chainedEventsQuery, after, limitArg(limit))
 	if err != nil {
-		return fmt.Errorf("append %s event: %w", e.Action, mapErr(err))
+		return nil, fmt.Errorf("list chained events: %w", err)
 	}
-	e.ID = id
-	return nil
+	return scanEvents(rows)
+}
+
+// PruneEvents removes a prefix of the chain, up to the last event before
+// t and at most limit events, and moves the base to its last event.
+func (q *queries) PruneEvents(ctx context.Context, t time.Time, limit int) (store.EventPrune, error) {
+	var p store.EventPrune
+	err := q.atomically(ctx, func(tx *sql.Tx) error {
+		p = store.EventPrune{}
+		var base int64
+		if err := tx.QueryRowContext(ctx, `SELECT base_seq FROM event_chain WHERE id = 1`).Scan(&base); err != nil {
+			return fmt.Errorf("read the event chain: %w", mapErr(err))
+		}
+		var through sql.NullInt64
+		if err := tx.QueryRowContext(ctx, pruneThroughQuery, micros(t)).Scan(&through); err != nil {
+			return err
+		}
+		if through.Valid && through.Int64 > base {
+			p.ThroughSeq = min(through.Int64, base+int64(max(limit, 1)))
+			if err := tx.QueryRowContext(ctx, `SELECT hash FROM events WHERE seq = ?`, p.ThroughSeq).Scan(&p.Anchor); err != nil {
+				return fmt.Errorf("read the hash of event seq %d: %w", p.ThroughSeq, mapErr(err))
+			}
+			res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE seq <= ?`, p.ThroughSeq)
+			if err != nil {
+				return err
+			}
+			n, _ := res.RowsAffected()
+			p.Removed = int(n)
+			if _, err := tx.ExecContext(ctx, `UPDATE event_chain SET base_seq = ?, base_hash = ? WHERE id = 1`,
+				p.ThroughSeq, p.Anchor); err != nil {
+				return err
+			}
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE seq IS NULL AND time < ?`, micros(t))
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		p.Unchained = int(n)
+		return nil
+	})
+	if err != nil {
+		return p, fmt.Errorf("prune events: %w", mapErr(err))
+	}
+	return p, nil
 }
 
 // ListEvents lists events newest first. Since is inclusive, Until
@@ -52,12 +145,19 @@ func (q *queries) ListEvents(ctx context.Context, f store.EventFilter) ([]store.
 	if f.Before > 0 {
 		w.add("id < ?", f.Before)
 	}
-	rows, err := q.read.QueryContext(ctx, `SELECT id, time, action, outcome, actor_username, actor_type,
-		client_ip, target_kind, target_name, context FROM events`+w.String()+` ORDER BY id DESC LIMIT ?`,
+	rows, err := q.read.QueryContext(ctx, `SELECT `+eventColumns+` FROM events`+w.String()+` ORDER BY id DESC LIMIT ?`,
 		append(w.args, limitArg(f.Limit))...)
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}
+	return scanEvents(rows)
+}
+
+// eventColumns are the columns scanEvents reads.
+const eventColumns = `id, time, action, outcome, actor_username, actor_type,
+	client_ip, target_kind, target_name, context, COALESCE(seq, 0), hash`
+
+func scanEvents(rows *sql.Rows) ([]store.Event, error) {
 	defer rows.Close()
 	var out []store.Event
 	for rows.Next() {
@@ -67,7 +167,7 @@ func (q *queries) ListEvents(ctx context.Context, f store.EventFilter) ([]store.
 			ctxJSON string
 		)
 		if err := rows.Scan(&e.ID, &t, &e.Action, &e.Outcome, &e.ActorUsername, &e.ActorType,
-			&e.ClientIP, &e.TargetKind, &e.TargetName, &ctxJSON); err != nil {
+			&e.ClientIP, &e.TargetKind, &e.TargetName, &ctxJSON, &e.Seq, &e.Hash); err != nil {
 			return nil, fmt.Errorf("list events: %w", err)
 		}
 		e.Time = fromMicros(t)

@@ -423,14 +423,14 @@ func TestEventIDsNeverReused(t *testing.T) {
 	t.Parallel()
 	s := openMigrated(t)
 	ctx := t.Context()
-	e1 := store.Event{Time: time.Now(), Action: "a", Outcome: "success"}
+	e1 := store.Event{Time: time.Now(), Action: "a", Outcome: "success", Seq: 1, Hash: "h1"}
 	if err := s.AppendEvent(ctx, &e1); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.writer.ExecContext(ctx, `DELETE FROM events`); err != nil {
 		t.Fatal(err)
 	}
-	e2 := store.Event{Time: time.Now(), Action: "b", Outcome: "success"}
+	e2 := store.Event{Time: time.Now(), Action: "b", Outcome: "success", Seq: 2, Hash: "h2"}
 	if err := s.AppendEvent(ctx, &e2); err != nil {
 		t.Fatal(err)
 	}
@@ -455,6 +455,8 @@ func TestQueryPlans(t *testing.T) {
 		{"ManagedTokensExpiringBefore", managedExpiringQuery, []any{store.IntentAPI, int64(1), 10}},
 		{"DeleteTokenKeysBefore", deleteKeysBeforeQuery, []any{int64(1)}},
 		{"UserGrants", userGrantsQuery, []any{"uid"}},
+		{"ListChainedEvents", chainedEventsQuery, []any{int64(1), 1000}},
+		{"PruneEvents", pruneThroughQuery, []any{int64(1)}},
 	} {
 		rows, err := s.reader.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+c.query, c.args...)
 		if err != nil {

@@ -2,11 +2,13 @@ package storetest
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sync"
 	"testing"
 
@@ -121,3 +123,30 @@ func NewPostgres(t testing.TB) store.Store {
 	t.Cleanup(cleanup)
 	return s
 }
+
+// Exec runs a statement on the store's database behind the store's back,
+// as someone with access to the database could (tamper tests). Write
+// parameters as $1, $2, ...: they become ?1, ?2, ... on SQLite.
+func Exec(t testing.TB, st store.Store, query string, args ...any) {
+	t.Helper()
+	ctx := context.Background()
+	switch s := st.(type) {
+	case *sqlite.Store:
+		db, err := sql.Open("sqlite", "file:"+s.Path())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := db.ExecContext(ctx, dollarParams.ReplaceAllString(query, "?$1"), args...); err != nil {
+			t.Fatalf("exec %q: %v", query, err)
+		}
+	case *postgres.Store:
+		if _, err := s.Pool().Exec(ctx, query, args...); err != nil {
+			t.Fatalf("exec %q: %v", query, err)
+		}
+	default:
+		t.Fatalf("exec: unknown store %T", st)
+	}
+}
+
+var dollarParams = regexp.MustCompile(`\$([0-9]+)`)

@@ -220,7 +220,7 @@ func testConcurrentTx(t *testing.T, s store.Store) {
 					if asGroup {
 						kind = "group"
 					}
-					return q.AppendEvent(ctx(t), &store.Event{Time: t0, Action: action, Outcome: "success",
+					return appendEvent(t, q, &store.Event{Time: t0, Action: action, Outcome: "success",
 						TargetKind: kind, TargetName: name})
 				})
 				errs.check(err, "InTx")

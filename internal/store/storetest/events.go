@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +13,128 @@ import (
 var eventTests = []testCase{
 	{"events/append-and-list", testEventAppendList},
 	{"events/filters-and-pagination", testEventFilters},
+	{"events/chain-head", testEventChainHead},
+	{"events/chain-concurrent-appenders", testEventChainConcurrent},
+	{"events/prune", testEventPrune},
+}
+
+// appendEvent appends e as the chain's next event, the way audit.Log
+// does, with a stand-in hash (the store keeps hashes, it does not make
+// or check them).
+func appendEvent(t *testing.T, q store.Queries, e *store.Event) error {
+	t.Helper()
+	head, err := q.EventChain(ctx(t))
+	if err != nil {
+		return err
+	}
+	e.Seq = head.Seq + 1
+	e.Hash = fmt.Sprintf("hash-%d", e.Seq)
+	return q.AppendEvent(ctx(t), e)
+}
+
+func testEventChainHead(t *testing.T, s store.Store) {
+	head, err := s.EventChain(ctx(t))
+	mustNil(t, err, "EventChain(empty)")
+	equal(t, head, store.EventChain{Hash: store.GenesisHash, BaseHash: store.GenesisHash}, "the head of an empty chain")
+
+	var appended []store.Event
+	for i := range 5 {
+		e := store.Event{Time: at(time.Duration(i) * time.Second), Action: "a", Outcome: "success"}
+		mustNil(t, appendEvent(t, s, &e), "append")
+		appended = append(appended, e)
+	}
+	head, err = s.EventChain(ctx(t))
+	mustNil(t, err, "EventChain")
+	equal(t, head, store.EventChain{Seq: 5, Hash: "hash-5", BaseHash: store.GenesisHash}, "the head after five events")
+
+	// An event that does not follow the head is refused and changes nothing.
+	for _, seq := range []int64{5, 7, 1} {
+		e := store.Event{Time: t0, Action: "fork", Outcome: "success", Seq: seq, Hash: "forged"}
+		wantErr(t, s.AppendEvent(ctx(t), &e), store.ErrConflict, fmt.Sprintf("AppendEvent(seq %d after head 5)", seq))
+	}
+	e := store.Event{Time: t0, Action: "unchained", Outcome: "success"}
+	if err := s.AppendEvent(ctx(t), &e); err == nil {
+		t.Fatal("AppendEvent without seq and hash succeeded")
+	}
+	head2, err := s.EventChain(ctx(t))
+	mustNil(t, err, "EventChain")
+	equal(t, head2, head, "the head after refused appends")
+
+	got, err := s.ListChainedEvents(ctx(t), 0, 0)
+	mustNil(t, err, "ListChainedEvents(all)")
+	equal(t, got, appended, "chained events in seq order")
+	got, err = s.ListChainedEvents(ctx(t), 2, 2)
+	mustNil(t, err, "ListChainedEvents(after 2, limit 2)")
+	equal(t, got, appended[2:4], "a page of the chain")
+}
+
+// testEventChainConcurrent: transactions appending at once never fork
+// the chain: every seq from 1 to N is used once.
+func testEventChainConcurrent(t *testing.T, s store.Store) {
+	const workers, each = 6, 8
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*each)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				errs <- s.InTx(ctx(t), func(q store.Queries) error {
+					e := store.Event{Time: t0, Action: fmt.Sprintf("w%d-%d", w, i), Outcome: "success"}
+					return appendEvent(t, q, &e)
+				})
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		mustNil(t, err, "InTx(append)")
+	}
+	evs, err := s.ListChainedEvents(ctx(t), 0, 0)
+	mustNil(t, err, "ListChainedEvents")
+	if len(evs) != workers*each {
+		t.Fatalf("%d chained events, want %d", len(evs), workers*each)
+	}
+	for i, e := range evs {
+		if e.Seq != int64(i+1) || e.Hash != fmt.Sprintf("hash-%d", e.Seq) {
+			t.Fatalf("event %d has seq %d hash %q: the chain forked or skipped", i, e.Seq, e.Hash)
+		}
+	}
+}
+
+func testEventPrune(t *testing.T, s store.Store) {
+	p, err := s.PruneEvents(ctx(t), at(time.Hour), 100)
+	mustNil(t, err, "PruneEvents(empty)")
+	equal(t, p, store.EventPrune{}, "pruning an empty log")
+
+	for i := range 10 {
+		e := store.Event{Time: at(time.Duration(i) * time.Minute), Action: "a", Outcome: "success"}
+		mustNil(t, appendEvent(t, s, &e), "append")
+	}
+	// Events before minute 6 (seq 1-6), at most 4 at a time.
+	p, err = s.PruneEvents(ctx(t), at(6*time.Minute), 4)
+	mustNil(t, err, "PruneEvents")
+	equal(t, p, store.EventPrune{Removed: 4, ThroughSeq: 4, Anchor: "hash-4"}, "first batch")
+	p, err = s.PruneEvents(ctx(t), at(6*time.Minute), 4)
+	mustNil(t, err, "PruneEvents")
+	equal(t, p, store.EventPrune{Removed: 2, ThroughSeq: 6, Anchor: "hash-6"}, "second batch")
+	p, err = s.PruneEvents(ctx(t), at(6*time.Minute), 4)
+	mustNil(t, err, "PruneEvents")
+	equal(t, p, store.EventPrune{}, "nothing left to prune")
+
+	head, err := s.EventChain(ctx(t))
+	mustNil(t, err, "EventChain")
+	equal(t, head, store.EventChain{Seq: 10, Hash: "hash-10", BaseSeq: 6, BaseHash: "hash-6"}, "head and base after pruning")
+	evs, err := s.ListChainedEvents(ctx(t), 0, 0)
+	mustNil(t, err, "ListChainedEvents")
+	if len(evs) != 4 || evs[0].Seq != 7 {
+		t.Fatalf("after pruning: %d events starting at seq %d, want 4 from seq 7", len(evs), evs[0].Seq)
+	}
+	// Appending goes on from the head.
+	e := store.Event{Time: at(time.Hour), Action: "after", Outcome: "success"}
+	mustNil(t, appendEvent(t, s, &e), "append after pruning")
+	equal(t, e.Seq, int64(11), "seq after pruning")
 }
 
 var settingTests = []testCase{
@@ -42,7 +166,7 @@ func testEventAppendList(t *testing.T, s store.Store) {
 	var lastID int64
 	for _, e := range []*store.Event{&full, &bare, &third} {
 		e.ID = 0
-		mustNil(t, s.AppendEvent(ctx(t), e), "AppendEvent")
+		mustNil(t, appendEvent(t, s, e), "AppendEvent")
 		if e.ID <= lastID {
 			t.Fatalf("AppendEvent set ID %d after %d: IDs must increase", e.ID, lastID)
 		}
@@ -75,7 +199,7 @@ func testEventFilters(t *testing.T, s store.Store) {
 		e := store.Event{Time: at(sp.at), Action: sp.action, Outcome: sp.outcome, ActorUsername: sp.actor,
 			ActorType: sp.actTy, ClientIP: "192.0.2.1", TargetKind: sp.kind, TargetName: sp.target,
 			Context: map[string]any{"n": float64(i + 1)}}
-		mustNil(t, s.AppendEvent(ctx(t), &e), "AppendEvent")
+		mustNil(t, appendEvent(t, s, &e), "AppendEvent")
 		all[i] = e
 	}
 	// pick returns the events numbered n (1-based, in append order), newest first.

@@ -70,7 +70,7 @@ func testTimeRoundTrip(t *testing.T, s store.Store) {
 		checkUTC("key NotAfter", *gotK.NotAfter, tm)
 
 		e := store.Event{Time: tm, Action: "action-" + name, Outcome: "success"}
-		mustNil(t, s.AppendEvent(ctx(t), &e), "AppendEvent")
+		mustNil(t, appendEvent(t, s, &e), "AppendEvent")
 		evs, err := s.ListEvents(ctx(t), store.EventFilter{Action: e.Action, Since: ptr(tm), Until: ptr(tm.Add(time.Microsecond)), Limit: 1})
 		mustNil(t, err, "ListEvents")
 		if len(evs) != 1 {
@@ -113,7 +113,7 @@ func writeEverything(t *testing.T, q store.Queries, existing store.User) error {
 		q.CreateToken(ctx(t), tok, keyFor(tok, "tx-lookup")),
 		q.TouchTokens(ctx(t), []store.TokenUse{{TokenUID: tok.UID, LastUsedAt: t0}}),
 		q.PutSetting(ctx(t), "tx-setting", "v"),
-		q.AppendEvent(ctx(t), &e),
+		appendEvent(t, q, &e),
 		q.DeleteUser(ctx(t), existing.UID),
 	} {
 		if err != nil {

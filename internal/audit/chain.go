@@ -1,0 +1,225 @@
+package audit
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// The audit chain makes the event log tamper-evident. Every event carries
+// its place in the chain (seq 1, 2, 3, ... without a gap) and a hash:
+//
+//	hash(n) = HMAC-SHA256(chain key, "gatehouse-event-v1\n" || hash(n-1) || "\n" || canonical(event n))
+//
+// The chain key is derived from the server's secret key, which is never
+// in the database: someone who can write to the database but does not
+// hold the key can change, insert or remove an event, but cannot make the
+// hashes agree again. Verify names the first event where they do not.
+//
+// What the chain cannot show on its own: the newest events removed
+// together with the chain head rolled back to match, or the whole log
+// replaced. A copy kept elsewhere (the JSON-lines stream carries seq and
+// hash) anchors the chain against that.
+
+// chainKeyLabel derives the chain key from the server's secret key, so
+// that the token-hash key and the chain key are never the same bytes.
+const chainKeyLabel = "gatehouse audit chain v1"
+
+// ChainKey derives the chain key from the server's secret key.
+func ChainKey(secret []byte) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(chainKeyLabel))
+	return m.Sum(nil)
+}
+
+// canonical is the hashed form of an event: every field but the storage
+// ID, in a fixed order, with the time in microseconds (what both stores
+// keep) and the context as the JSON both stores give back.
+type canonical struct {
+	Seq           int64           `json:"seq"`
+	Time          string          `json:"time"`
+	Action        string          `json:"action"`
+	Outcome       string          `json:"outcome"`
+	ActorUsername string          `json:"actor_username"`
+	ActorType     string          `json:"actor_type"`
+	ClientIP      string          `json:"client_ip"`
+	TargetKind    string          `json:"target_kind"`
+	TargetName    string          `json:"target_name"`
+	Context       json.RawMessage `json:"context"`
+}
+
+// normalTime is an event time as both stores keep it.
+func normalTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// normalContext renders a context as it reads back from either store:
+// JSON numbers come back as float64 and maps with sorted keys, so the
+// context goes through one decode and encode before it is hashed.
+func normalContext(c map[string]any) (json.RawMessage, error) {
+	if len(c) == 0 {
+		return json.RawMessage("{}"), nil
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	var v map[string]any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return nil, err
+	}
+	return json.Marshal(v)
+}
+
+// seal computes an event's chain hash from the previous one's.
+func seal(key []byte, prev string, e *store.Event) (string, error) {
+	ctxJSON, err := normalContext(e.Context)
+	if err != nil {
+		return "", fmt.Errorf("encode the context: %w", err)
+	}
+	doc, err := json.Marshal(canonical{
+		Seq: e.Seq, Time: normalTime(e.Time).Format(time.RFC3339Nano), Action: e.Action, Outcome: e.Outcome,
+		ActorUsername: e.ActorUsername, ActorType: e.ActorType, ClientIP: e.ClientIP,
+		TargetKind: e.TargetKind, TargetName: e.TargetName, Context: ctxJSON,
+	})
+	if err != nil {
+		return "", err
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("gatehouse-event-v1\n"))
+	m.Write([]byte(prev))
+	m.Write([]byte("\n"))
+	m.Write(doc)
+	return hex.EncodeToString(m.Sum(nil)), nil
+}
+
+// Verification is the result of checking the chain.
+type Verification struct {
+	// Intact is true when every remaining event's hash agrees with its
+	// content and its predecessor, no seq is missing, the newest event is
+	// the chain head, and removals by retention are accounted for.
+	Intact bool `json:"intact"`
+	// Checked is how many events were checked.
+	Checked int64 `json:"checked"`
+	// FirstSeq and LastSeq bound the remaining chain (0 when empty).
+	FirstSeq int64 `json:"first_seq"`
+	LastSeq  int64 `json:"last_seq"`
+	// BaseSeq: events up to it were removed by retention.
+	BaseSeq int64 `json:"base_seq"`
+	// Broken is the first problem found, when the chain is not intact.
+	Broken *Break `json:"broken,omitempty"`
+}
+
+// Break names where the chain breaks.
+type Break struct {
+	Seq    int64  `json:"seq"`
+	ID     int64  `json:"id,omitempty"` // the event's storage ID, when it exists
+	Reason string `json:"reason"`
+}
+
+// ActionEventsPruned records removal of old events by retention; its
+// context names the new base of the chain (through_seq, anchor).
+const ActionEventsPruned = "events_pruned"
+
+// verifyPage is how many events Verify reads at a time.
+const verifyPage = 1000
+
+// Verify checks the chain as it stands. Events appended while it runs
+// are left for the next check; if retention moves the chain's base while
+// it runs, it starts over once.
+func (l *Log) Verify(ctx context.Context, q store.Queries) (Verification, error) {
+	for attempt := 0; ; attempt++ {
+		v, head, err := l.verifyOnce(ctx, q)
+		if err != nil || v.Intact || attempt == 1 {
+			return v, err
+		}
+		now, err := q.EventChain(ctx)
+		if err != nil {
+			return v, err
+		}
+		if now.BaseSeq == head.BaseSeq {
+			return v, nil
+		}
+	}
+}
+
+func (l *Log) verifyOnce(ctx context.Context, q store.Queries) (Verification, store.EventChain, error) {
+	head, err := q.EventChain(ctx)
+	if err != nil {
+		return Verification{}, head, err
+	}
+	v := Verification{BaseSeq: head.BaseSeq}
+	broken := func(seq, id int64, reason string) (Verification, store.EventChain, error) {
+		v.Broken = &Break{Seq: seq, ID: id, Reason: reason}
+		return v, head, nil
+	}
+	prev, next := head.BaseHash, head.BaseSeq+1
+	for next <= head.Seq {
+		evs, err := q.ListChainedEvents(ctx, next-1, verifyPage)
+		if err != nil {
+			return v, head, fmt.Errorf("verify the audit chain: %w", err)
+		}
+		if len(evs) == 0 {
+			break
+		}
+		for i := range evs {
+			e := &evs[i]
+			if e.Seq > head.Seq {
+				break // appended after the check began
+			}
+			if e.Seq != next {
+				return broken(next, 0, fmt.Sprintf("event seq %d is missing (the next event is seq %d): events were removed", next, e.Seq))
+			}
+			want, err := seal(l.key, prev, e)
+			if err != nil {
+				return v, head, fmt.Errorf("verify event %d: %w", e.ID, err)
+			}
+			if !hmac.Equal([]byte(want), []byte(e.Hash)) {
+				return broken(e.Seq, e.ID, "the hash does not match: this event was changed, its hash was, or the event before it was removed or changed")
+			}
+			if v.FirstSeq == 0 {
+				v.FirstSeq = e.Seq
+			}
+			v.LastSeq, v.Checked = e.Seq, v.Checked+1
+			prev, next = e.Hash, next+1
+		}
+	}
+	if next <= head.Seq {
+		return broken(next, 0, "events from seq "+strconv.FormatInt(next, 10)+" to the chain head (seq "+strconv.FormatInt(head.Seq, 10)+") are missing")
+	}
+	if !hmac.Equal([]byte(prev), []byte(head.Hash)) {
+		return broken(head.Seq, 0, "the chain head does not match the newest event")
+	}
+	if head.BaseSeq > 0 {
+		if reason := l.checkBase(ctx, q, head); reason != "" {
+			return broken(head.BaseSeq+1, 0, reason)
+		}
+	}
+	v.Intact = true
+	return v, head, nil
+}
+
+// checkBase checks that the chain's base was set by retention: the newest
+// events_pruned event, itself checked by the walk, names it.
+func (l *Log) checkBase(ctx context.Context, q store.Queries, head store.EventChain) string {
+	evs, err := q.ListEvents(ctx, store.EventFilter{Action: ActionEventsPruned, Limit: 1})
+	if err != nil {
+		return "cannot read the retention events: " + err.Error()
+	}
+	if len(evs) == 0 || evs[0].Seq == 0 {
+		return fmt.Sprintf("the chain starts after seq %d, but no retention event records that removal", head.BaseSeq)
+	}
+	c := evs[0].Context
+	through, _ := c["through_seq"].(float64)
+	anchor, _ := c["anchor"].(string)
+	if int64(through) != head.BaseSeq || !hmac.Equal([]byte(anchor), []byte(head.BaseHash)) {
+		return fmt.Sprintf("the chain starts after seq %d, but the newest retention event (seq %d) removed events up to seq %d",
+			head.BaseSeq, evs[0].Seq, int64(through))
+	}
+	return ""
+}
