@@ -3,19 +3,21 @@
 // notification channel (NOTIFY is delivered at commit, dropped on
 // rollback); each instance listens and, on hearing of a change made by
 // another, drops what it holds in memory, so the next check reads the
-// database. Two things cover a lost notification connection: while it is
-// down the instance checks every credential against the database
-// (nothing cached), and a periodic comparison of the change counter with
-// the last number heard catches anything missed.
+// database. Three things cover a lost notification connection: while it
+// is down the instance checks every credential against the database
+// (nothing cached); a periodic comparison of the change counter with the
+// last number heard catches anything missed; and when that comparison
+// cannot reach the database, the connection is presumed dead (a silent
+// partition leaves it waiting forever) and is replaced.
 package cluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -40,6 +42,12 @@ type Options struct {
 	// ReconnectDelay is the first wait before reconnecting (default
 	// 100ms, doubling up to 5s).
 	ReconnectDelay time.Duration
+	// CheckTimeout bounds each check (default 2s). A check that fails or
+	// times out means the database may be out of reach without the
+	// listening connection having noticed (a silent network partition
+	// leaves it waiting): the instance stops trusting its cache and
+	// reconnects the listener.
+	CheckTimeout time.Duration
 }
 
 // Listener follows the change channel of one schema.
@@ -53,6 +61,9 @@ type Listener struct {
 	heard     atomic.Int64 // highest change number heard or checked
 	connected atomic.Bool
 	received  atomic.Int64 // notifications from other instances (metrics, tests)
+
+	mu   sync.Mutex
+	drop context.CancelFunc // ends the current listening connection
 }
 
 // New returns a listener over the pool of a PostgreSQL store.
@@ -62,6 +73,9 @@ func New(pool *pgxpool.Pool, st store.Store, cache Cache, log *slog.Logger, opts
 	}
 	if opts.ReconnectDelay <= 0 {
 		opts.ReconnectDelay = 100 * time.Millisecond
+	}
+	if opts.CheckTimeout <= 0 {
+		opts.CheckTimeout = 2 * time.Second
 	}
 	return &Listener{pool: pool, st: st, cache: cache, log: log, opts: opts}
 }
@@ -97,8 +111,13 @@ func (l *Listener) Run(ctx context.Context) {
 	}
 }
 
-// listen holds one connection in LISTEN until it fails.
+// listen holds one connection in LISTEN until it fails or check drops it.
 func (l *Listener) listen(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	l.mu.Lock()
+	l.drop = cancel
+	l.mu.Unlock()
 	conn, err := l.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("acquire: %w", err)
@@ -167,10 +186,24 @@ func (l *Listener) check(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		v, err := l.st.ChangeVersion(ctx)
+		cctx, cancel := context.WithTimeout(ctx, l.opts.CheckTimeout)
+		v, err := l.st.ChangeVersion(cctx)
+		cancel()
 		if err != nil {
-			if !errors.Is(err, context.Canceled) {
-				l.log.Warn("change version check failed", "err", err)
+			if ctx.Err() != nil {
+				return
+			}
+			l.log.Warn("change version check failed", "err", err)
+			if l.connected.Swap(false) {
+				// The listening connection may be dead without knowing it:
+				// trust nothing cached until it has reconnected and caught up.
+				l.cache.SetBypass(true)
+				l.log.Warn("the database did not answer; checking credentials against it until the change listener reconnects")
+				l.mu.Lock()
+				if l.drop != nil {
+					l.drop()
+				}
+				l.mu.Unlock()
 			}
 			continue
 		}
