@@ -96,12 +96,18 @@ func (s *Service) authorizeTokens(ctx context.Context, a Actor, access tokenAcce
 		return u, notFound(err, "user", owner)
 	}
 	switch {
-	case a.P.Can(perm) || (access == accessRead && a.P.Can(authz.TokensWrite)):
+	case access != accessIssue && (a.P.Can(perm) || (access == accessRead && a.P.Can(authz.TokensWrite))):
 		return lookup()
-	case self && (access != accessIssue || a.P.Can(authz.TokensSelf)):
+	case self && (access != accessIssue || a.P.Can(authz.TokensSelf) || a.P.Can(perm)):
 		return lookup()
 	}
+	// Issuing or rotating a key for someone else hands the actor that
+	// account: allowed, scoped or not, only for owners who hold no more
+	// than the actor, so that tokens.write never mints an admin's key.
 	u, err := s.store.GetUser(ctx, owner)
+	if errors.Is(err, store.ErrNotFound) && a.P.Can(perm) {
+		return store.User{}, notFound(err, "user", owner)
+	}
 	if err == nil {
 		g, gerr := s.store.UserGrants(ctx, u.UID)
 		if gerr != nil {
@@ -110,9 +116,6 @@ func (s *Service) authorizeTokens(ctx context.Context, a Actor, access tokenAcce
 		objs := authz.GroupObjects(g.Groups)
 		scoped := a.P.CanOn(perm, objs...) || (access == accessRead && a.P.CanOn(authz.TokensWrite, objs...)) ||
 			(self && a.P.CanOn(authz.TokensWrite, objs...))
-		// A grant scoped to a group may mint keys only for members who
-		// hold no more than the actor: never a way into an admin's or a
-		// more privileged account.
 		if scoped && (access != accessIssue || a.P.Covers(auth.BuildPrincipal(u, g))) {
 			return u, nil
 		}

@@ -247,6 +247,9 @@ func (s *Service) ResetTOTP(ctx context.Context, a Actor, username string) error
 	if err != nil {
 		return notFound(err, "user", username)
 	}
+	if err := s.mayTakeOver(ctx, a, u, authz.UsersWrite, audit.Target{Kind: audit.KindUser, Name: username}); err != nil {
+		return err
+	}
 	return s.deleteTOTP(ctx, a, u.UID, username)
 }
 

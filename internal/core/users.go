@@ -410,6 +410,13 @@ func (s *Service) SetPassword(ctx context.Context, a Actor, username, password s
 		if err := s.authorize(ctx, a, authz.UsersWrite, target); err != nil {
 			return err
 		}
+		u, err := s.store.GetUser(ctx, username)
+		if err != nil {
+			return notFound(err, "user", username)
+		}
+		if err := s.mayTakeOver(ctx, a, u, authz.UsersWrite, target); err != nil {
+			return err
+		}
 	}
 	var f fields
 	validatePassword(&f, "password", password)
@@ -546,4 +553,20 @@ func (s *Service) RecordLoginFailed(ctx context.Context, clientIP, method string
 	if werr := s.record(ctx, ev); werr != nil {
 		s.log.Error("write login_failed event", "err", werr)
 	}
+}
+
+// mayTakeOver checks that an action that hands a the account u (setting
+// its password, removing its second factor) reaches no further than a's
+// own rights: holding users.write must not make anyone an administrator
+// by resetting an administrator's password.
+func (s *Service) mayTakeOver(ctx context.Context, a Actor, u store.User, perm string, target audit.Target) error {
+	g, err := s.store.UserGrants(ctx, u.UID)
+	if err != nil {
+		return err
+	}
+	if a.P.Covers(auth.BuildPrincipal(u, g)) {
+		return nil
+	}
+	s.denied(ctx, a, perm, target)
+	return ErrForbidden
 }
