@@ -57,6 +57,10 @@ type Metrics interface {
 // Mount registers.
 const route = "GET " + PathPrefix + "{slug}"
 
+// Route is the pattern Mount registers (GET, and so HEAD), for tests that
+// call every route of every door.
+const Route = route
+
 // Config configures the door.
 type Config struct {
 	// Limiter slows down guessing; nil: ratelimit.Defaults on the core's clock.

@@ -164,6 +164,24 @@ type route struct {
 	h       handler
 }
 
+// RouteInfo is one route of the interface as the authorization matrix
+// (internal/authzmatrix) sees it.
+type RouteInfo struct {
+	Pattern string // "METHOD /path", as registered on the mux
+	Access  string // "public", "pending", "signed" or "either"
+}
+
+// RouteTable lists the interface's routes (not the static files and the
+// catch-all 404), so that a test can call every one of them.
+func RouteTable() []RouteInfo {
+	names := map[access]string{public: "public", pending: "pending", signed: "signed", either: "either"}
+	var out []RouteInfo
+	for _, rt := range (&Server{}).routes() {
+		out = append(out, RouteInfo{Pattern: rt.pattern, Access: names[rt.access]})
+	}
+	return out
+}
+
 func (s *Server) routes() []route {
 	return []route{
 		{"GET /login", public, s.loginPage},
