@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -96,6 +97,11 @@ func TestEventChainVerifyAndRetention(t *testing.T) {
 			if ev["seq"] != float64(i+1) {
 				t.Fatalf("stream line %d has seq %v, want %d (every event, in order)", i, ev["seq"], i+1)
 			}
+		}
+		metrics := string(e.Must(200, e.Do("GET", "/metrics", "", nil)).Body)
+		if !strings.Contains(metrics, "gatehouse_event_stream_written_total "+strconv.Itoa(len(lines))) ||
+			!strings.Contains(metrics, "gatehouse_event_stream_dropped_total 0") {
+			t.Fatalf("stream metrics do not count %d lines written and none dropped", len(lines))
 		}
 		if fi, err := os.Stat(streamFile); err != nil || fi.Mode().Perm() != 0o600 {
 			t.Fatalf("stream file mode: %v %v, want 0600", fi.Mode(), err)

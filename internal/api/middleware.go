@@ -28,21 +28,51 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// Middleware wraps the whole HTTP surface: security headers on every
-// answer, panic recovery (no stack or secret reaches the client), metrics
-// by route pattern, and one structured log line per request. The log line
-// holds no header and no query string: either could carry a credential.
-func Middleware(next http.Handler, m *Metrics, log *slog.Logger, tls bool) http.Handler {
+// Header values of Secure, shared by every answer. Each is cut to its
+// length, so that an Add elsewhere copies instead of writing into it.
+var (
+	hdrNoSniff = []string{"nosniff"}[:1:1]
+	hdrDeny    = []string{"DENY"}[:1:1]
+	hdrNoRef   = []string{"no-referrer"}[:1:1]
+	hdrCOOP    = []string{"same-origin"}[:1:1]
+	hdrNoStore = []string{"no-store"}[:1:1]
+	hdrCSP     = []string{"default-src 'none'; frame-ancestors 'none'"}[:1:1]
+	hdrHSTS    = []string{"max-age=63072000; includeSubDomains"}[:1:1]
+)
+
+// Secure sets the security headers on every answer of next, before it
+// runs, so that no answer goes out without them: forward-auth's front
+// (which answers before Middleware), the mux's own 404 and 405, panics.
+// Traefik and Caddy pass a forward-auth refusal on to the browser whole.
+// They are defaults for answers that carry data: the web interface sets
+// its own Content-Security-Policy and Referrer-Policy, and static assets
+// and the OpenAPI document their own Cache-Control. No allocation: the
+// values are shared.
+func Secure(next http.Handler, tls bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h["X-Content-Type-Options"] = hdrNoSniff
+		h["X-Frame-Options"] = hdrDeny
+		h["Referrer-Policy"] = hdrNoRef
+		h["Cross-Origin-Opener-Policy"] = hdrCOOP
+		// Answers name users, keys once, audit data: no cache keeps them.
+		h["Cache-Control"] = hdrNoStore
+		// Nothing but the web interface's pages is meant to be rendered.
+		h["Content-Security-Policy"] = hdrCSP
+		if tls {
+			h["Strict-Transport-Security"] = hdrHSTS
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Middleware wraps the HTTP surface behind forward-auth's front: panic
+// recovery (no stack or secret reaches the client), metrics by route
+// pattern, and one structured log line per request. The log line holds no
+// header and no query string: either could carry a credential.
+func Middleware(next http.Handler, m *Metrics, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		h := w.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		if tls {
-			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-		}
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			if v := recover(); v != nil {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/auth"
 	"github.com/gatehouse/gatehouse/internal/core"
@@ -74,10 +76,28 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		WriteProblem(w, http.StatusServiceUnavailable, "credentials cannot be checked right now")
 	case errors.Is(err, r.Context().Err()):
 		WriteProblem(w, http.StatusServiceUnavailable, "the request was cancelled")
+	case !s.databaseAnswers(r):
+		// An unexpected error while the database does not answer is its
+		// absence, not a bug: 503, retryable, as for a credential that
+		// cannot be checked. A failed write rolled back whole.
+		s.log.Warn("request failed: the database is not reachable", "method", r.Method, "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", "1")
+		WriteProblem(w, http.StatusServiceUnavailable, "the database is not reachable; retry later")
 	default:
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		WriteProblem(w, http.StatusInternalServerError, "internal error; see the server log")
 	}
+}
+
+// databaseAnswers asks the database, on the error path only, whether it
+// is there.
+func (s *Server) databaseAnswers(r *http.Request) bool {
+	if s.ready == nil {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+	defer cancel()
+	return s.ready(ctx) == nil
 }
 
 // decodeJSON reads a JSON object into dst (a pointer to a struct) strictly:
@@ -111,7 +131,8 @@ func DecodeStrict(body []byte, dst any) error {
 	if raw == nil {
 		return bad("body", "must be a JSON object")
 	}
-	if dec.More() {
+	// Only white space may follow: More alone lets a stray "}" or "]" by.
+	if _, err := dec.Token(); err != io.EOF {
 		return bad("body", "must hold exactly one JSON object")
 	}
 	rv := reflect.ValueOf(dst).Elem()
@@ -124,7 +145,11 @@ func DecodeStrict(body []byte, dst any) error {
 			continue
 		}
 		f := rv.FieldByIndex(idx)
-		if err := json.Unmarshal(val, f.Addr().Interface()); err != nil {
+		// Objects nested in a field (outposts' session lists) are held to
+		// their fields too, as encoding/json matches them: ignoring case.
+		fdec := json.NewDecoder(bytes.NewReader(val))
+		fdec.DisallowUnknownFields()
+		if err := fdec.Decode(f.Addr().Interface()); err != nil {
 			errs = append(errs, core.FieldError{Field: key, Message: "must be " + jsonKind(f.Type())})
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/core"
 	"github.com/gatehouse/gatehouse/internal/ldap"
+	"github.com/gatehouse/gatehouse/internal/tlsconf"
 )
 
 // BindMetrics counts LDAP bind outcomes in gatehouse_authentications_total
@@ -45,11 +46,10 @@ func startLDAP(app *App, cfg config.Config, log *slog.Logger, failed chan<- erro
 	}
 	var tlsConf *tls.Config
 	if certFile, keyFile := cfg.LDAPCertFiles(); certFile != "" {
-		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			return nil, fmt.Errorf("LDAP TLS certificate: %w", err)
+		var err error
+		if tlsConf, err = tlsconf.Load(certFile, keyFile); err != nil {
+			return nil, fmt.Errorf("LDAP: %w", err)
 		}
-		tlsConf = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	}
 	if _, _, err := app.Core.LDAPProviderConfig(context.Background(), cfg.LDAPProvider); err != nil {
 		var nf *core.NotFoundError

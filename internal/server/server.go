@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/gatehouse/gatehouse/internal/api"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/auth"
@@ -30,6 +32,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/postgres"
 	"github.com/gatehouse/gatehouse/internal/store/sqlite"
+	"github.com/gatehouse/gatehouse/internal/tlsconf"
 	"github.com/gatehouse/gatehouse/internal/ui"
 )
 
@@ -158,6 +161,14 @@ func Assemble(ctx context.Context, st store.Store, key []byte, clk clock.Clock, 
 		return nil, err
 	}
 	m := api.NewMetrics()
+	if stream != nil {
+		m.Registry().MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gatehouse_event_stream_written_total",
+				Help: "Audit events written to the event stream."}, func() float64 { return float64(stream.Written()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gatehouse_event_stream_dropped_total",
+				Help: "Audit events dropped from the event stream (they are in the database) because it did not keep up."},
+				func() float64 { return float64(stream.Dropped()) }))
+	}
 	apiSrv := api.New(svc, log, m, st.Ping)
 	apiSrv.SetLimits(api.NewLimits(cfg.MaxConcurrentRequests, cfg.ClientRate, cfg.ClientBurst))
 	mux := http.NewServeMux()
@@ -175,13 +186,23 @@ func Assemble(ctx context.Context, st store.Store, key []byte, clk clock.Clock, 
 	}
 	webUI.Mount(mux) // the web interface at /, its login at /login
 	return &App{Config: cfg, Store: st, Core: svc, API: apiSrv, Metrics: m, Log: log, Limiter: limiter, Events: stream,
-		Handler: fa.Front(api.Middleware(mux, m, log, cfg.TLSCert != ""))}, nil
+		Handler: api.Secure(fa.Front(api.Middleware(mux, m, log)), cfg.TLSCert != "")}, nil
 }
 
 // Run serves until ctx is cancelled (SIGTERM), then shuts down gracefully:
 // listeners close, in-flight requests finish (up to ShutdownTimeout),
 // pending token use is flushed, and the database is closed cleanly.
 func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Writer) error {
+	// The certificate is read first: a bad file stops the start before
+	// the database is touched.
+	var tlsConf *tls.Config
+	if cfg.TLSCert != "" {
+		c, err := tlsconf.Load(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return err
+		}
+		tlsConf = c
+	}
 	app, err := Build(ctx, cfg, log, stderr)
 	if err != nil {
 		return err
@@ -193,6 +214,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	srv := &http.Server{
+		TLSConfig:         tlsConf,
 		Handler:           app.Handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -200,9 +222,6 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	if cfg.TLSCert != "" {
-		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
 	jobsCtx, stopJobs := context.WithCancel(context.Background())
 	jobsDone := make(chan struct{})
@@ -223,8 +242,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 		return err
 	}
 	go func() {
-		if cfg.TLSCert != "" {
-			serveErr <- srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
+		if tlsConf != nil {
+			serveErr <- srv.ServeTLS(ln, "", "") // the certificate is in TLSConfig
 			return
 		}
 		serveErr <- srv.Serve(ln)
