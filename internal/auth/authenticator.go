@@ -99,6 +99,9 @@ type Authenticator struct {
 	hasher *Hasher
 	clock  clock.Clock
 	log    *slog.Logger
+	// lookupErrors throttles the log of failed key lookups: a database
+	// outage fails thousands of them a second.
+	lookupErrors logThrottle
 
 	mu      sync.RWMutex
 	gen     uint64 // bumped by every invalidation; cold loads insert only if unchanged
@@ -350,7 +353,9 @@ func (a *Authenticator) keyEntry(ctx context.Context, lookup string) (*keyEntry,
 		return nil, &Failure{Reason: ReasonUnknown}
 	}
 	if err != nil {
-		a.log.Error("key lookup failed", "err", err)
+		if ok, skipped := a.lookupErrors.allow(a.clock.Now()); ok {
+			a.log.Error("key lookup failed", "err", err, "not_logged_since_last", skipped)
+		}
 		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	e = &keyEntry{
@@ -628,4 +633,25 @@ func (a *Authenticator) InvalidateAll() {
 	clear(a.passwordOK)
 	a.mu.Unlock()
 	a.runHooks()
+}
+
+// logThrottle lets one log line a second through and counts the rest.
+type logThrottle struct {
+	mu      sync.Mutex
+	last    time.Time
+	skipped int
+}
+
+// allow reports whether to log now, and how many lines were held back
+// since the last one logged.
+func (t *logThrottle) allow(now time.Time) (bool, int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.last.IsZero() && now.Sub(t.last) < time.Second {
+		t.skipped++
+		return false, 0
+	}
+	skipped := t.skipped
+	t.last, t.skipped = now, 0
+	return true, skipped
 }

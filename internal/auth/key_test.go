@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 var scannerRegexp = regexp.MustCompile(`\bga[tp]_[0-9A-Za-z]{40}\b`)
@@ -115,5 +116,21 @@ func TestPasswordHash(t *testing.T) {
 	h2, _ := HashPassword("correct horse battery")
 	if h == h2 {
 		t.Fatal("two hashes of one password are equal: no salt")
+	}
+}
+
+func TestLogThrottle(t *testing.T) {
+	var th logThrottle
+	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	steps := []struct {
+		after   time.Duration
+		ok      bool
+		skipped int
+	}{{0, true, 0}, {10 * time.Millisecond, false, 0}, {500 * time.Millisecond, false, 0}, {time.Second, true, 2}, {1500 * time.Millisecond, false, 0}, {3 * time.Second, true, 1}}
+	for _, s := range steps {
+		ok, skipped := th.allow(t0.Add(s.after))
+		if ok != s.ok || skipped != s.skipped {
+			t.Fatalf("at %s: allow = %v, %d; want %v, %d", s.after, ok, skipped, s.ok, s.skipped)
+		}
 	}
 }

@@ -50,6 +50,10 @@ type Limiter struct {
 	pairs   map[[2]string]*counter
 	clients map[string]*counter
 	streak  map[string]int // consecutive failures per account
+	// pruned is when expired windows were last dropped: at most once a
+	// window, so that a steady trickle of distinct failures does not
+	// hold memory until the maps are full.
+	pruned time.Time
 }
 
 // New returns a limiter.
@@ -95,8 +99,10 @@ func (l *Limiter) Failure(account, client string) {
 	now := l.clock.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.pairs) >= l.cfg.MaxEntries || len(l.clients) >= l.cfg.MaxEntries || len(l.streak) >= l.cfg.MaxEntries {
+	if now.Sub(l.pruned) >= l.cfg.Window ||
+		len(l.pairs) >= l.cfg.MaxEntries || len(l.clients) >= l.cfg.MaxEntries || len(l.streak) >= l.cfg.MaxEntries {
 		l.prune(now)
+		l.pruned = now
 	}
 	bump := func(c *counter) *counter {
 		if c == nil || now.Sub(c.start) >= l.cfg.Window {

@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -61,5 +62,20 @@ func TestMemoryBounded(t *testing.T) {
 	}
 	if len(l.pairs) > 50 || len(l.streak) > 50 {
 		t.Fatalf("maps grew to %d / %d", len(l.pairs), len(l.streak))
+	}
+}
+
+// TestExpiredWindowsAreDropped: failures from many addresses do not stay
+// in memory once their window is over, long before the maps are full.
+func TestExpiredWindowsAreDropped(t *testing.T) {
+	clk := clock.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	l := New(clk, Config{PerPair: 3, PerClient: 5, Window: time.Minute, AccountSlowdown: 100, AccountDelay: time.Second, MaxEntries: 100_000})
+	for i := range 1000 {
+		l.Failure("", fmt.Sprintf("10.0.%d.%d", i/256, i%256))
+	}
+	clk.Advance(61 * time.Second)
+	l.Failure("", "10.9.9.9")
+	if len(l.pairs) != 1 || len(l.clients) != 1 {
+		t.Fatalf("after the window: %d pairs, %d clients kept, want 1 and 1", len(l.pairs), len(l.clients))
 	}
 }
