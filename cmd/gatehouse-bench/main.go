@@ -50,7 +50,17 @@ func main() {
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	names := flag.Args()
+	// Flags may also follow the suite names (gatehouse-bench soak
+	// -duration 10m): the standard parser stops at the first name.
+	var names []string
+	for args := flag.Args(); len(args) > 0; args = flag.Args() {
+		if strings.HasPrefix(args[0], "-") && args[0] != "-" {
+			flag.CommandLine.Parse(args) // exits on a bad flag
+			continue
+		}
+		names = append(names, args[0])
+		flag.CommandLine.Parse(args[1:])
+	}
 	if len(names) == 0 {
 		for n := range suites {
 			names = append(names, n)
@@ -91,11 +101,12 @@ func main() {
 		}
 		// The load average tells how much other work shared the machine.
 		fmt.Fprintf(os.Stderr, "running %s: %s (load average %s)\n", n, s.About, loadAverage())
+		// A suite that fails may still return figures (the soak returns
+		// its table with its verdict): they are printed too.
 		rs, err := s.Run(ctx)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "%s: %v\n", n, err)
 			failed = true
-			continue
 		}
 		all = append(all, rs...)
 	}

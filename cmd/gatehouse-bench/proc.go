@@ -119,6 +119,7 @@ type serverEnv struct {
 	SecretKey  string
 	AdminToken string
 	Extra      []string // more NAME=value pairs
+	Args       []string // more flags of serve, after (and so overriding) the defaults
 }
 
 // proc is a running `gatehouse serve`.
@@ -142,7 +143,8 @@ func startServer(ctx context.Context, env serverEnv) (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--ldap-listen=", "--log-format", "json", "--log-level", "info")
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--ldap-listen=", "--log-format", "json", "--log-level", "info"}, env.Args...)
+	cmd := exec.Command(bin, args...)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "GATEHOUSE_") {
 			cmd.Env = append(cmd.Env, kv)

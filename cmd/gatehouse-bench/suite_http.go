@@ -19,7 +19,7 @@ import (
 )
 
 var (
-	durationFlag    = flag.Duration("duration", 10*time.Second, "http suite: length of each load run")
+	durationFlag    = flag.Duration("duration", 10*time.Second, "http suite: length of each load run; soak suite: length of the soak (10m unless set)")
 	connsFlag       = flag.Int("conns", 64, "http suite: keep-alive connections of the load generator")
 	inProcessFlag   = flag.Bool("http-inprocess", false, "http suite: run gatehouse inside this process (server.Run) instead of as its own process, for profiling with -http-profile")
 	httpProfileFlag = flag.String("http-profile", "", "http suite with -http-inprocess: write a CPU profile of the first gatehouse load run (and nothing else) to `file`")
