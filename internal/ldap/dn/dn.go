@@ -175,11 +175,19 @@ func (p *parser) value() (string, error) {
 	}
 	var b []byte
 	lastSignificant := 0 // length of b up to the last escaped or non-space byte
+	// Escapes may spell any byte: the value is checked whichever way it ends.
+	end := func() (string, error) {
+		v := string(b[:lastSignificant])
+		if !utf8.ValidString(v) {
+			return "", errors.New("an escaped DN value must be UTF-8")
+		}
+		return v, nil
+	}
 	for !p.done() {
 		c := p.s[p.i]
 		switch c {
 		case ',', ';', '+':
-			return string(b[:lastSignificant]), nil
+			return end()
 		case '"', '<', '>', 0:
 			return "", fmt.Errorf("%q at position %d must be escaped with '\\'", c, p.i)
 		case '\\':
@@ -209,11 +217,7 @@ func (p *parser) value() (string, error) {
 			}
 		}
 	}
-	v := string(b[:lastSignificant])
-	if !utf8.ValidString(v) {
-		return "", errors.New("an escaped DN value must be UTF-8")
-	}
-	return v, nil
+	return end()
 }
 
 func isHex(c byte) bool { return isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
