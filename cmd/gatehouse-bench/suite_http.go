@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -49,7 +50,7 @@ func runHTTP(ctx context.Context) ([]Result, error) {
 		Stop()
 	}
 	if *inProcessFlag {
-		gh, err = startInProcess(ctx, env)
+		gh, err = startInProcess(ctx, env, "", nil)
 	} else {
 		gh, err = startServer(ctx, env)
 	}
@@ -179,17 +180,20 @@ type inProcess struct {
 func (p *inProcess) URL() string { return "http://" + p.addr }
 func (p *inProcess) Stop()       { p.stop(); <-p.done }
 
-func startInProcess(ctx context.Context, env serverEnv) (*inProcess, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// startInProcess runs server.Run in this process with startServer's
+// settings; ldapAddr, when not empty, turns the LDAP door on for the
+// provider named by vars' GATEHOUSE_LDAP_PROVIDER. No profiling endpoint
+// is added to the server: the profile is this process's own.
+func startInProcess(ctx context.Context, env serverEnv, ldapAddr string, vars map[string]string) (*inProcess, error) {
+	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	vars := map[string]string{"GATEHOUSE_SECRET_KEY": env.SecretKey, "GATEHOUSE_BOOTSTRAP_TOKEN": env.AdminToken}
+	all := map[string]string{"GATEHOUSE_SECRET_KEY": env.SecretKey, "GATEHOUSE_BOOTSTRAP_TOKEN": env.AdminToken}
+	maps.Copy(all, vars)
 	cfg, err := config.Load(config.Source{
-		Flags:  map[string]string{"listen": addr, "database": env.Database, "ldap-listen": ""},
-		Getenv: func(k string) string { return vars[k] },
+		Flags:  map[string]string{"listen": addr, "database": env.Database, "ldap-listen": ldapAddr},
+		Getenv: func(k string) string { return all[k] },
 	})
 	if err != nil {
 		return nil, err
@@ -198,9 +202,8 @@ func startInProcess(ctx context.Context, env serverEnv) (*inProcess, error) {
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	p := &inProcess{addr: addr, stop: stop, done: make(chan error, 1)}
 	go func() { p.done <- server.Run(runCtx, cfg, log, io.Discard) }()
-	for start := time.Now(); ; {
-		resp, err := http.Get(p.URL() + "/readyz")
-		if err == nil {
+	for deadline := time.Now().Add(time.Minute); ; {
+		if resp, err := http.Get(p.URL() + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return p, nil
@@ -211,7 +214,7 @@ func startInProcess(ctx context.Context, env serverEnv) (*inProcess, error) {
 			return nil, fmt.Errorf("in-process gatehouse stopped: %v", err)
 		case <-time.After(5 * time.Millisecond):
 		}
-		if time.Since(start) > time.Minute {
+		if time.Now().After(deadline) {
 			p.Stop()
 			return nil, errors.New("in-process gatehouse not ready within a minute")
 		}

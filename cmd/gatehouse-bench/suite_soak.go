@@ -16,7 +16,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -35,9 +34,6 @@ import (
 	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
-
-	"github.com/gatehouse/gatehouse/internal/config"
-	"github.com/gatehouse/gatehouse/internal/server"
 )
 
 var (
@@ -288,7 +284,7 @@ func soak(ctx context.Context, cfg soakConfig) (*soakReport, error) {
 		// Finer than the default (a sample per 512 KiB): a slow leak
 		// shows in a few minutes.
 		runtime.MemProfileRate = 4096
-		p, err = startSoakInProcess(ctx, env, ldapAddr)
+		p, err = startInProcess(ctx, env, ldapAddr, map[string]string{"GATEHOUSE_LDAP_PROVIDER": "soak"})
 	} else {
 		p, err = startServer(ctx, env)
 	}
@@ -409,45 +405,6 @@ type soakServer interface {
 // PID of an in-process server is this process's: its memory, goroutines
 // and descriptors then include the load's own.
 func (p *inProcess) PID() int { return os.Getpid() }
-
-// startSoakInProcess is startServer's configuration, LDAP door included,
-// run by server.Run in this process. No profiling endpoint is added to
-// the server: the profile is this process's own.
-func startSoakInProcess(ctx context.Context, env serverEnv, ldapAddr string) (*inProcess, error) {
-	addr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	vars := map[string]string{"GATEHOUSE_SECRET_KEY": env.SecretKey, "GATEHOUSE_BOOTSTRAP_TOKEN": env.AdminToken, "GATEHOUSE_LDAP_PROVIDER": "soak"}
-	cfg, err := config.Load(config.Source{
-		Flags:  map[string]string{"listen": addr, "database": env.Database, "ldap-listen": ldapAddr},
-		Getenv: func(k string) string { return vars[k] },
-	})
-	if err != nil {
-		return nil, err
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	p := &inProcess{addr: addr, stop: stop, done: make(chan error, 1)}
-	go func() { p.done <- server.Run(runCtx, cfg, log, io.Discard) }()
-	for deadline := time.Now().Add(time.Minute); ; {
-		if resp, err := http.Get(p.URL() + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p, nil
-			}
-		}
-		select {
-		case err := <-p.done:
-			return nil, fmt.Errorf("in-process gatehouse stopped: %v", err)
-		case <-time.After(5 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			p.Stop()
-			return nil, errors.New("in-process gatehouse not ready within a minute")
-		}
-	}
-}
 
 // writeHeapProfile writes this process's live heap, after a collection.
 func writeHeapProfile(path string) error {

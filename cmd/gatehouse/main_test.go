@@ -206,6 +206,26 @@ func startServer(t *testing.T, be backend, extra ...string) *proc {
 	}
 }
 
+// stopGracefully sends SIGTERM and waits for a clean exit.
+func stopGracefully(t *testing.T, p *proc) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		p.done <- err
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, p.stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("no exit after SIGTERM")
+	}
+	if !strings.Contains(p.stderr.String(), "stopped cleanly") {
+		t.Fatalf("no clean stop:\n%s", p.stderr.String())
+	}
+}
+
 // cli runs the client and returns stdout, stderr and the exit code.
 func cli(t *testing.T, p *proc, token string, args ...string) (string, string, int) {
 	t.Helper()
@@ -320,21 +340,7 @@ func TestReadmeTour(t *testing.T) {
 			}
 
 			// Graceful stop, then no key or password anywhere at rest or in the logs.
-			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case err := <-p.done:
-				p.done <- err
-				if err != nil {
-					t.Fatalf("exit after SIGTERM: %v\n%s", err, p.stderr.String())
-				}
-			case <-time.After(15 * time.Second):
-				t.Fatal("no exit after SIGTERM")
-			}
-			if !strings.Contains(p.stderr.String(), "stopped cleanly") {
-				t.Fatalf("no clean stop:\n%s", p.stderr.String())
-			}
+			stopGracefully(t, p)
 			streamed, err := os.ReadFile(streamFile)
 			if err != nil || !bytes.Contains(streamed, []byte(`"action":"token_revoked"`)) {
 				t.Fatalf("event stream after a clean stop (%v):\n%s", err, streamed)

@@ -25,7 +25,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -612,18 +611,7 @@ func TestNoSecretAtRest(t *testing.T) {
 			// (the WAL is folded into the file at a clean stop), the logs,
 			// the events, every output.
 			runningDB := storedPlaces(t, be)
-			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case err := <-p.done:
-				p.done <- err
-				if err != nil {
-					t.Fatalf("exit after SIGTERM: %v", err)
-				}
-			case <-time.After(15 * time.Second):
-				t.Fatal("no exit after SIGTERM")
-			}
+			stopGracefully(t, p)
 			var places []place
 			for _, pl := range runningDB {
 				places = append(places, place{name: "database (running): " + pl.name, data: pl.data})

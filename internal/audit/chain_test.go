@@ -1,7 +1,6 @@
 package audit_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/server/servertest"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/storetest"
 )
@@ -203,7 +203,7 @@ func TestChainNeverForks(t *testing.T) {
 // carrying seq and hash.
 func TestStream(t *testing.T) {
 	st := storetest.NewSQLite(t)
-	var buf syncBuffer
+	var buf servertest.SafeBuffer
 	stream := audit.NewStream(&buf, nil, nil)
 	log := audit.New(key, stream)
 	evs := appendEvents(t, st, log, 5)
@@ -261,20 +261,3 @@ func TestStreamNeverBlocks(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
