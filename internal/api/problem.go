@@ -2,7 +2,6 @@ package api
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
-	"time"
 
 	"github.com/gatehouse/gatehouse/internal/auth"
 	"github.com/gatehouse/gatehouse/internal/core"
@@ -76,7 +74,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		WriteProblem(w, http.StatusServiceUnavailable, "credentials cannot be checked right now")
 	case errors.Is(err, r.Context().Err()):
 		WriteProblem(w, http.StatusServiceUnavailable, "the request was cancelled")
-	case !s.databaseAnswers(r):
+	case s.core.DatabaseDown(r.Context()):
 		// An unexpected error while the database does not answer is its
 		// absence, not a bug: 503, retryable, as for a credential that
 		// cannot be checked. A failed write rolled back whole.
@@ -87,17 +85,6 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		WriteProblem(w, http.StatusInternalServerError, "internal error; see the server log")
 	}
-}
-
-// databaseAnswers asks the database, on the error path only, whether it
-// is there.
-func (s *Server) databaseAnswers(r *http.Request) bool {
-	if s.ready == nil {
-		return true
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
-	defer cancel()
-	return s.ready(ctx) == nil
 }
 
 // decodeJSON reads a JSON object into dst (a pointer to a struct) strictly:

@@ -106,6 +106,15 @@ func (s *Service) Store() store.Store { return s.store }
 // Authenticator exposes the credential checker.
 func (s *Service) Authenticator() *auth.Authenticator { return s.authn }
 
+// DatabaseDown reports, on an error path, whether the database fails to
+// answer within a second: an unexpected error is then its absence (503,
+// worth a retry), not a bug (500). Every door asks the same question.
+func (s *Service) DatabaseDown(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	return s.store.Ping(ctx) != nil
+}
+
 // Clock is the service's clock.
 func (s *Service) Clock() clock.Clock { return s.clock }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store/postgres"
 	"github.com/gatehouse/gatehouse/internal/store/storetest"
 	"github.com/gatehouse/gatehouse/internal/testenv"
+	"github.com/gatehouse/gatehouse/internal/ui"
 )
 
 // pgProxy forwards TCP connections to PostgreSQL. Cut closes every
@@ -534,6 +535,14 @@ func TestDatabaseLostAfterTheCredentialCheckIs503(t *testing.T) {
 	st := &downStore{Store: storetest.NewSQLite(t)}
 	e := servertest.Start(t, st)
 	e.Must(200, e.Admin("GET", "/api/v1/users", nil)) // the admin's key is now warm
+	admin, err := e.App.Core.Authenticator().PrincipalByName(context.Background(), "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	session, err := e.App.Core.FinishLogin(context.Background(), admin, "127.0.0.1", "outage-test", "password")
+	if err != nil {
+		t.Fatal(err)
+	}
 	st.broken.Store(true)
 	e.Must(500, e.Admin("GET", "/api/v1/users", nil))
 	st.unreachable.Store(true)
@@ -542,7 +551,30 @@ func TestDatabaseLostAfterTheCredentialCheckIs503(t *testing.T) {
 		t.Fatalf("database gone after the credential check: %d %v %s", r.Status, r.Header, r.Body)
 	}
 	e.Must(503, e.Do("GET", "/readyz", "", nil))
-	st.broken.Store(false)
+
+	// The web interface answers the same way: its session is checked,
+	// then the page's query fails with the database gone.
+	web := func() *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("GET", e.URL+"/service-accounts", nil)
+		req.AddCookie(&http.Cookie{Name: ui.SessionCookie, Value: session.ID})
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	if res := web(); res.StatusCode != 503 || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("web page with the database gone: %d %v", res.StatusCode, res.Header)
+	}
 	st.unreachable.Store(false)
+	if res := web(); res.StatusCode != 500 {
+		t.Fatalf("web page failing with the database answering: %d, want 500", res.StatusCode)
+	}
+	st.broken.Store(false)
 	e.Must(200, e.Admin("GET", "/api/v1/users", nil))
+	if res := web(); res.StatusCode != 200 {
+		t.Fatalf("web page after recovery: %d", res.StatusCode)
+	}
 }

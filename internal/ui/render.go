@@ -203,7 +203,8 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 }
 
 // fail renders the page an error from the core calls for: 403, 404, 409,
-// or 500 (logged; the page says nothing of the cause).
+// 503 while the database does not answer, or 500 (logged; the page says
+// nothing of the cause).
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, c *reqCtx, err error) {
 	var (
 		nf *core.NotFoundError
@@ -221,7 +222,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, c *reqCtx, err err
 		s.renderError(w, r, c, http.StatusConflict, "Not possible", capitalize(cf.Msg)+".")
 	case errors.As(err, &ve):
 		s.renderError(w, r, c, http.StatusBadRequest, "Invalid request", capitalize(ve.Error())+".")
-	case errors.Is(err, auth.ErrUnavailable):
+	case errors.Is(err, auth.ErrUnavailable) || s.core.DatabaseDown(r.Context()):
+		s.log.Warn("web interface request failed: the database is not reachable", "method", r.Method, "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", "1")
 		s.renderError(w, r, c, http.StatusServiceUnavailable, "Unavailable", "The database did not answer. Try again in a moment.")
 	default:
 		s.log.Error("web interface request failed", "method", r.Method, "path", r.URL.Path, "err", err)
