@@ -39,6 +39,19 @@ func TestEventChainVerifyAndRetention(t *testing.T) {
 			t.Fatalf("verify = %v, want intact from seq 1", v)
 		}
 
+		// In parts: two events, then the rest from where that stopped.
+		part := e.Must(200, e.Admin("GET", "/api/v1/events/verify?limit=2", nil)).JSON()
+		if part["intact"] != true || part["checked"] != float64(2) || part["next_after_seq"] != float64(2) {
+			t.Fatalf("first part = %v, want 2 events and next_after_seq 2", part)
+		}
+		rest := e.Must(200, e.Admin("GET", "/api/v1/events/verify?after_seq=2", nil)).JSON()
+		if rest["intact"] != true || rest["first_seq"] != float64(3) || rest["next_after_seq"] != nil {
+			t.Fatalf("second part = %v, want the rest from seq 3", rest)
+		}
+		for _, q := range []string{"limit=-1", "limit=x", "after_seq=-3", "limit=100000001"} {
+			e.Must(400, e.Admin("GET", "/api/v1/events/verify?"+q, nil))
+		}
+
 		// Listed events carry their place in the chain.
 		list := e.Must(200, e.Admin("GET", "/api/v1/events?page_size=500", nil)).JSON()["items"].([]any)
 		newest := list[0].(map[string]any)

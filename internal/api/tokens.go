@@ -85,7 +85,25 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, a core.Actor
 }
 
 func (s *Server) verifyEvents(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	v, err := s.core.VerifyEvents(r.Context(), a)
+	q := r.URL.Query()
+	var bad []core.FieldError
+	number := func(name string) int64 {
+		v := q.Get(name)
+		if v == "" {
+			return 0
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			bad = append(bad, core.FieldError{Field: name, Message: "must be a whole number"})
+		}
+		return n
+	}
+	after, limit := number("after_seq"), number("limit")
+	if len(bad) > 0 {
+		s.writeError(w, r, &core.ValidationError{Errors: bad})
+		return
+	}
+	v, err := s.core.VerifyEvents(r.Context(), a, after, limit)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -100,9 +100,10 @@ func seal(key []byte, prev string, e *store.Event) (string, error) {
 
 // Verification is the result of checking the chain.
 type Verification struct {
-	// Intact is true when every remaining event's hash agrees with its
-	// content and its predecessor, no seq is missing, the newest event is
-	// the chain head, and removals by retention are accounted for.
+	// Intact is true when every event checked has a hash that agrees with
+	// its content and its predecessor and no seq is missing; on the first
+	// part of a chain, removals by retention are accounted for; on the
+	// last, the newest event is the chain head.
 	Intact bool `json:"intact"`
 	// Checked is how many events were checked.
 	Checked int64 `json:"checked"`
@@ -111,6 +112,9 @@ type Verification struct {
 	LastSeq  int64 `json:"last_seq"`
 	// BaseSeq: events up to it were removed by retention.
 	BaseSeq int64 `json:"base_seq"`
+	// NextAfterSeq, when not 0, is where to go on: this check stopped at
+	// its limit, and the chain goes on after that seq.
+	NextAfterSeq int64 `json:"next_after_seq,omitempty"`
 	// Broken is the first problem found, when the chain is not intact.
 	Broken *Break `json:"broken,omitempty"`
 }
@@ -129,12 +133,16 @@ const ActionEventsPruned = "events_pruned"
 // verifyPage is how many events Verify reads at a time.
 const verifyPage = 1000
 
-// Verify checks the chain as it stands. Events appended while it runs
-// are left for the next check; if retention moves the chain's base while
-// it runs, it starts over once.
-func (l *Log) Verify(ctx context.Context, q store.Queries) (Verification, error) {
+// Verify checks the chain as it stands, at most limit events (0: all)
+// after the event with seq after (0: from the start of the chain). A long
+// chain is checked in parts, each going on from where the last stopped
+// (NextAfterSeq): the first event of a part chains to the last event of
+// the part before, whose hash that part checked. Events appended while it
+// runs are left for the next check; if retention moves the chain's base
+// while it runs, it starts over once.
+func (l *Log) Verify(ctx context.Context, q store.Queries, after int64, limit int64) (Verification, error) {
 	for attempt := 0; ; attempt++ {
-		v, head, err := l.verifyOnce(ctx, q)
+		v, head, err := l.verifyOnce(ctx, q, after, limit)
 		if err != nil || v.Intact || attempt == 1 {
 			return v, err
 		}
@@ -148,7 +156,7 @@ func (l *Log) Verify(ctx context.Context, q store.Queries) (Verification, error)
 	}
 }
 
-func (l *Log) verifyOnce(ctx context.Context, q store.Queries) (Verification, store.EventChain, error) {
+func (l *Log) verifyOnce(ctx context.Context, q store.Queries, after, limit int64) (Verification, store.EventChain, error) {
 	head, err := q.EventChain(ctx)
 	if err != nil {
 		return Verification{}, head, err
@@ -159,8 +167,27 @@ func (l *Log) verifyOnce(ctx context.Context, q store.Queries) (Verification, st
 		return v, head, nil
 	}
 	prev, next := head.BaseHash, head.BaseSeq+1
-	for next <= head.Seq {
-		evs, err := q.ListChainedEvents(ctx, next-1, verifyPage)
+	first := after <= head.BaseSeq
+	if !first {
+		if after > head.Seq {
+			return broken(after, 0, fmt.Sprintf("there is no event seq %d: the chain ends at seq %d", after, head.Seq))
+		}
+		// Go on from a part already checked: its last event's hash.
+		evs, err := q.ListChainedEvents(ctx, after-1, 1)
+		if err != nil {
+			return v, head, fmt.Errorf("verify the audit chain: %w", err)
+		}
+		if len(evs) == 0 || evs[0].Seq != after {
+			return broken(after, 0, fmt.Sprintf("event seq %d, where this part goes on from, is missing: events were removed", after))
+		}
+		prev, next = evs[0].Hash, after+1
+	}
+	end := head.Seq
+	if limit > 0 && next-1+limit < end {
+		end = next - 1 + limit
+	}
+	for next <= end {
+		evs, err := q.ListChainedEvents(ctx, next-1, int(min(verifyPage, end-next+1)))
 		if err != nil {
 			return v, head, fmt.Errorf("verify the audit chain: %w", err)
 		}
@@ -169,9 +196,6 @@ func (l *Log) verifyOnce(ctx context.Context, q store.Queries) (Verification, st
 		}
 		for i := range evs {
 			e := &evs[i]
-			if e.Seq > head.Seq {
-				break // appended after the check began
-			}
 			if e.Seq != next {
 				return broken(next, 0, fmt.Sprintf("event seq %d is missing (the next event is seq %d): events were removed", next, e.Seq))
 			}
@@ -189,16 +213,19 @@ func (l *Log) verifyOnce(ctx context.Context, q store.Queries) (Verification, st
 			prev, next = e.Hash, next+1
 		}
 	}
-	if next <= head.Seq {
+	if next <= end {
 		return broken(next, 0, "events from seq "+strconv.FormatInt(next, 10)+" to the chain head (seq "+strconv.FormatInt(head.Seq, 10)+") are missing")
 	}
-	if !hmac.Equal([]byte(prev), []byte(head.Hash)) {
+	if end == head.Seq && !hmac.Equal([]byte(prev), []byte(head.Hash)) {
 		return broken(head.Seq, 0, "the chain head does not match the newest event")
 	}
-	if head.BaseSeq > 0 {
+	if first && head.BaseSeq > 0 {
 		if reason := l.checkBase(ctx, q, head); reason != "" {
 			return broken(head.BaseSeq+1, 0, reason)
 		}
+	}
+	if end < head.Seq {
+		v.NextAfterSeq = end
 	}
 	v.Intact = true
 	return v, head, nil

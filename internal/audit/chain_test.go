@@ -56,7 +56,7 @@ var tamper = storetest.Exec
 
 func verify(t *testing.T, st store.Store, log *audit.Log) audit.Verification {
 	t.Helper()
-	v, err := log.Verify(context.Background(), st)
+	v, err := log.Verify(context.Background(), st, 0, 0)
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
@@ -156,6 +156,45 @@ func TestChainNamesFirstBrokenEvent(t *testing.T) {
 					t.Fatalf("after %s: broken event id %d, want %d", c.name, v.Broken.ID, evs[c.seq-1].ID)
 				}
 			})
+		}
+	})
+}
+
+// TestChainInParts: a long chain is checked in parts, each going on from
+// where the last stopped, and a change is found in the part that holds it.
+func TestChainInParts(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Store) {
+		t.Parallel()
+		log := audit.New(key, nil)
+		appendEvents(t, st, log, 8)
+		walk := func() []audit.Verification {
+			var parts []audit.Verification
+			for after := int64(0); ; {
+				v, err := log.Verify(context.Background(), st, after, 3)
+				if err != nil {
+					t.Fatal(err)
+				}
+				parts = append(parts, v)
+				if !v.Intact || v.NextAfterSeq == 0 {
+					return parts
+				}
+				after = v.NextAfterSeq
+			}
+		}
+		parts := walk()
+		if len(parts) != 3 || parts[0].NextAfterSeq != 3 || parts[1].FirstSeq != 4 || parts[2].LastSeq != 8 ||
+			parts[0].Checked+parts[1].Checked+parts[2].Checked != 8 || !parts[2].Intact || parts[2].NextAfterSeq != 0 {
+			t.Fatalf("parts %+v, want 1-3, 4-6, 7-8 all intact", parts)
+		}
+		tamper(t, st, `UPDATE events SET target_name = 'mallory' WHERE seq = $1`, 5)
+		parts = walk()
+		last := parts[len(parts)-1]
+		if len(parts) != 2 || !parts[0].Intact || last.Intact || last.Broken.Seq != 5 {
+			t.Fatalf("parts after a change at seq 5: %+v, want the second part broken at 5", parts)
+		}
+		// Going on from a seq that is not there is a break, not a pass.
+		if v, err := log.Verify(context.Background(), st, 42, 3); err != nil || v.Intact {
+			t.Fatalf("Verify after seq 42 of 8 = %+v, %v; want not intact", v, err)
 		}
 	})
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -51,15 +53,34 @@ could not run.`,
 		Args: cobra.NoArgs,
 	}
 	return a.leaf(c, func(ctx context.Context, s *session, _ []string) error {
-		var raw json.RawMessage
-		if err := s.client.Do(ctx, http.MethodGet, "/events/verify", nil, nil, &raw); err != nil {
-			return err
-		}
+		// A long chain is checked in parts, each going on from the last.
 		var v audit.Verification
-		if err := json.Unmarshal(raw, &v); err != nil {
-			return fmt.Errorf("decode the answer: %w", err)
+		var after int64
+		for {
+			var part audit.Verification
+			q := url.Values{}
+			if after > 0 {
+				q.Set("after_seq", strconv.FormatInt(after, 10))
+			}
+			if err := s.client.Do(ctx, http.MethodGet, "/events/verify", q, nil, &part); err != nil {
+				return err
+			}
+			if v.FirstSeq == 0 {
+				v.FirstSeq = part.FirstSeq
+			}
+			v.Checked += part.Checked
+			v.LastSeq = max(v.LastSeq, part.LastSeq)
+			v.BaseSeq, v.Intact, v.Broken = part.BaseSeq, part.Intact, part.Broken
+			if !part.Intact || part.NextAfterSeq == 0 {
+				break
+			}
+			after = part.NextAfterSeq
 		}
 		if s.json {
+			raw, err := json.Marshal(v)
+			if err != nil {
+				return err
+			}
 			if err := writeJSON(s.out, raw); err != nil {
 				return err
 			}
