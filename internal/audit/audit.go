@@ -78,6 +78,42 @@ func (l *Log) Append(ctx context.Context, q store.Queries, e *store.Event) error
 	return nil
 }
 
+// ChainLegacy gives events written before the chain existed their place
+// in it, oldest first, with q (a transaction): once, on a chain that has
+// no event yet. After that, an event without a place is one added behind
+// the store's back, and Verify reports it. It returns how many it chained.
+func (l *Log) ChainLegacy(ctx context.Context, q store.Queries) (int, error) {
+	head, err := q.EventChain(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if head.Seq != 0 || head.BaseSeq != 0 {
+		return 0, nil
+	}
+	n := 0
+	for {
+		evs, err := q.UnchainedEvents(ctx, 1000)
+		if err != nil {
+			return n, err
+		}
+		if len(evs) == 0 {
+			return n, nil
+		}
+		for i := range evs {
+			e := &evs[i]
+			e.Seq = head.Seq + 1
+			if e.Hash, err = seal(l.key, head.Hash, e); err != nil {
+				return n, fmt.Errorf("chain event %d: %w", e.ID, err)
+			}
+			if err := q.ChainEvent(ctx, *e); err != nil {
+				return n, err
+			}
+			head.Seq, head.Hash = e.Seq, e.Hash
+			n++
+		}
+	}
+}
+
 // Committed hands events whose transaction has committed to the stream.
 func (l *Log) Committed(evs ...store.Event) {
 	if l.stream != nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -219,9 +220,15 @@ func (l *Log) verifyOnce(ctx context.Context, q store.Queries, after, limit int6
 	if end == head.Seq && !hmac.Equal([]byte(prev), []byte(head.Hash)) {
 		return broken(head.Seq, 0, "the chain head does not match the newest event")
 	}
-	if first && head.BaseSeq > 0 {
-		if reason := l.checkBase(ctx, q, head); reason != "" {
-			return broken(head.BaseSeq+1, 0, reason)
+	if first {
+		if b := l.checkOutside(ctx, q, head); b != nil {
+			v.Broken = b
+			return v, head, nil
+		}
+		if head.BaseSeq > 0 {
+			if reason := l.checkBase(ctx, q, head); reason != "" {
+				return broken(head.BaseSeq+1, 0, reason)
+			}
 		}
 	}
 	if end < head.Seq {
@@ -231,22 +238,57 @@ func (l *Log) verifyOnce(ctx context.Context, q store.Queries, after, limit int6
 	return v, head, nil
 }
 
+// checkOutside finds events outside the chain: without a place in it
+// (the events from before it were given one on the first start), or with
+// a seq beyond its head or within the part retention removed. The walk
+// never meets them, so they are looked for.
+func (l *Log) checkOutside(ctx context.Context, q store.Queries, head store.EventChain) *Break {
+	if evs, err := q.UnchainedEvents(ctx, 1); err != nil {
+		return &Break{Reason: "cannot look for events outside the chain: " + err.Error()}
+	} else if len(evs) > 0 {
+		return &Break{ID: evs[0].ID, Reason: fmt.Sprintf("event id %d has no place in the chain: it was added behind the store's back", evs[0].ID)}
+	}
+	if evs, err := q.ListChainedEvents(ctx, head.Seq, 1); err != nil {
+		return &Break{Reason: "cannot look for events outside the chain: " + err.Error()}
+	} else if len(evs) > 0 {
+		return &Break{Seq: evs[0].Seq, ID: evs[0].ID, Reason: fmt.Sprintf("event seq %d lies beyond the chain head (seq %d): it was added behind the store's back", evs[0].Seq, head.Seq)}
+	}
+	if evs, err := q.ListChainedEvents(ctx, math.MinInt64, 1); err != nil {
+		return &Break{Reason: "cannot look for events outside the chain: " + err.Error()}
+	} else if len(evs) > 0 && evs[0].Seq <= head.BaseSeq {
+		return &Break{Seq: evs[0].Seq, ID: evs[0].ID, Reason: fmt.Sprintf("event seq %d lies in the part of the chain retention removed (up to seq %d): it was added behind the store's back", evs[0].Seq, head.BaseSeq)}
+	}
+	return nil
+}
+
 // checkBase checks that the chain's base was set by retention: the newest
-// events_pruned event, itself checked by the walk, names it.
+// events_pruned event names it, and that event's own hash holds (the
+// walk checks it too, but perhaps in a later part).
 func (l *Log) checkBase(ctx context.Context, q store.Queries, head store.EventChain) string {
 	evs, err := q.ListEvents(ctx, store.EventFilter{Action: ActionEventsPruned, Limit: 1})
 	if err != nil {
 		return "cannot read the retention events: " + err.Error()
 	}
-	if len(evs) == 0 || evs[0].Seq == 0 {
+	if len(evs) == 0 || evs[0].Seq <= head.BaseSeq || evs[0].Seq > head.Seq {
 		return fmt.Sprintf("the chain starts after seq %d, but no retention event records that removal", head.BaseSeq)
 	}
-	c := evs[0].Context
-	through, _ := c["through_seq"].(float64)
-	anchor, _ := c["anchor"].(string)
+	e := evs[0]
+	prev := head.BaseHash
+	if e.Seq-1 > head.BaseSeq {
+		before, err := q.ListChainedEvents(ctx, e.Seq-2, 1)
+		if err != nil || len(before) == 0 || before[0].Seq != e.Seq-1 {
+			return fmt.Sprintf("the event before the retention event (seq %d) is missing", e.Seq)
+		}
+		prev = before[0].Hash
+	}
+	if want, err := seal(l.key, prev, &e); err != nil || !hmac.Equal([]byte(want), []byte(e.Hash)) {
+		return fmt.Sprintf("the retention event (seq %d) that would account for the removal does not check out", e.Seq)
+	}
+	through, _ := e.Context["through_seq"].(float64)
+	anchor, _ := e.Context["anchor"].(string)
 	if int64(through) != head.BaseSeq || !hmac.Equal([]byte(anchor), []byte(head.BaseHash)) {
 		return fmt.Sprintf("the chain starts after seq %d, but the newest retention event (seq %d) removed events up to seq %d",
-			head.BaseSeq, evs[0].Seq, int64(through))
+			head.BaseSeq, e.Seq, int64(through))
 	}
 	return ""
 }

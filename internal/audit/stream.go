@@ -26,12 +26,15 @@ const streamBuffer = 8192
 // with seq and hash) to standard output or a file, in the order they
 // committed on this instance. Each instance streams the events it wrote.
 type Stream struct {
-	ch      chan store.Event
-	w       io.Writer
-	closer  io.Closer
-	log     *slog.Logger
-	done    chan struct{}
-	once    sync.Once
+	ch     chan store.Event
+	w      io.Writer
+	closer io.Closer
+	log    *slog.Logger
+	done   chan struct{}
+	// mu guards closed: Emit after Close (a handler still running when
+	// shutdown gave up on it) drops instead of sending on a closed channel.
+	mu      sync.RWMutex
+	closed  bool
 	written atomic.Uint64
 	dropped atomic.Uint64
 }
@@ -58,6 +61,12 @@ func NewStream(w io.Writer, closer io.Closer, log *slog.Logger) *Stream {
 
 // Emit queues committed events without blocking.
 func (s *Stream) Emit(evs []store.Event) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		s.dropped.Add(uint64(len(evs)))
+		return
+	}
 	for _, e := range evs {
 		select {
 		case s.ch <- e:
@@ -103,10 +112,15 @@ func (s *Stream) run() {
 	}
 }
 
-// Close writes out the queued events and closes the file (not stdout).
-// Emit must not be called after Close.
+// Close writes out the queued events and closes the file (not stdout);
+// events emitted later are counted as dropped.
 func (s *Stream) Close(ctx context.Context) error {
-	s.once.Do(func() { close(s.ch) })
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		close(s.ch)
+	}
+	s.mu.Unlock()
 	select {
 	case <-s.done:
 	case <-ctx.Done():

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse/gatehouse/internal/outpost"
+	"github.com/gatehouse/gatehouse/internal/tlsconf"
 )
 
 // LDAPProvider is an LDAP view of the directory.
@@ -273,11 +273,11 @@ default 127.0.0.1:3389), --ldaps-listen (GATEHOUSE_LDAPS_LISTEN), --tls-cert and
 			return usagef("give both --tls-cert and --tls-key, or neither")
 		}
 		if cert != "" {
-			pair, err := tls.LoadX509KeyPair(cert, key)
+			tc, err := tlsconf.Load(cert, key)
 			if err != nil {
-				return fmt.Errorf("TLS certificate: %w", err)
+				return err
 			}
-			cfg.TLS = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pair}}
+			cfg.TLS = tc
 		}
 		server, _ := a.server()
 		cfg.Server = server

@@ -144,8 +144,17 @@ func (l *Listener) listen(ctx context.Context) error {
 		return fmt.Errorf("change version: %w", err)
 	}
 	l.raise(v)
-	l.connected.Store(true)
-	l.cache.SetBypass(false)
+	// Under mu, against check: a connection check has just given up on
+	// (ctx cancelled) must not be trusted again.
+	l.mu.Lock()
+	if ctx.Err() == nil {
+		l.connected.Store(true)
+		l.cache.SetBypass(false)
+	}
+	l.mu.Unlock()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
 	l.log.Info("listening for changes made by other instances", "channel", store.ChangeChannel(schema))
 	for {
 		n, err := pc.WaitForNotification(ctx)
@@ -194,17 +203,17 @@ func (l *Listener) check(ctx context.Context) {
 				return
 			}
 			l.log.Warn("change version check failed", "err", err)
+			l.mu.Lock()
 			if l.connected.Swap(false) {
 				// The listening connection may be dead without knowing it:
 				// trust nothing cached until it has reconnected and caught up.
 				l.cache.SetBypass(true)
 				l.log.Warn("the database did not answer; checking credentials against it until the change listener reconnects")
-				l.mu.Lock()
 				if l.drop != nil {
 					l.drop()
 				}
-				l.mu.Unlock()
 			}
+			l.mu.Unlock()
 			continue
 		}
 		h := l.heard.Load()

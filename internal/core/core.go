@@ -110,7 +110,9 @@ func (s *Service) Authenticator() *auth.Authenticator { return s.authn }
 // answer within a second: an unexpected error is then its absence (503,
 // worth a retry), not a bug (500). Every door asks the same question.
 func (s *Service) DatabaseDown(ctx context.Context) bool {
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	// Not the request's own context: a client that went away must not
+	// make a bug look like an outage.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 	defer cancel()
 	return s.store.Ping(ctx) != nil
 }

@@ -98,6 +98,25 @@ func (s *Service) VerifyEvents(ctx context.Context, a Actor, after, limit int64)
 	return s.audit.Verify(ctx, s.store, after, limit)
 }
 
+// ChainLegacyEvents gives the events written before the audit chain
+// existed their place in it, once, at the first start on a chain with no
+// event yet (before anything else writes).
+func (s *Service) ChainLegacyEvents(ctx context.Context) error {
+	var n int
+	err := s.store.InTx(ctx, func(q store.Queries) error {
+		var err error
+		n, err = s.audit.ChainLegacy(ctx, q)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("chain the events from before the audit chain: %w", err)
+	}
+	if n > 0 {
+		s.log.Info("events from before the audit chain are now part of it", "events", n)
+	}
+	return nil
+}
+
 // pruneBatch bounds the events one retention transaction removes.
 const pruneBatch = 10_000
 
@@ -120,11 +139,11 @@ func (s *Service) PruneEvents(ctx context.Context) error {
 			if p, err = q.PruneEvents(ctx, before, pruneBatch); err != nil {
 				return err
 			}
-			if p.Removed == 0 && p.Unchained == 0 {
+			if p.Removed == 0 {
 				return errNothingPruned
 			}
 			rec(s.event(systemActor, audit.ActionEventsPruned, audit.Success, audit.Target{Kind: "event"},
-				map[string]any{"removed": p.Removed + p.Unchained, "before": before.Format(time.RFC3339),
+				map[string]any{"removed": p.Removed, "before": before.Format(time.RFC3339),
 					"through_seq": p.ThroughSeq, "anchor": p.Anchor, "retention": s.cfg.EventRetention.String()}))
 			return nil
 		})
@@ -134,7 +153,7 @@ func (s *Service) PruneEvents(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("event retention: %w", err)
 		}
-		s.log.Info("removed old audit events", "removed", p.Removed+p.Unchained, "through_seq", p.ThroughSeq)
+		s.log.Info("removed old audit events", "removed", p.Removed, "through_seq", p.ThroughSeq)
 		if p.Removed < pruneBatch {
 			return nil
 		}

@@ -157,7 +157,17 @@ func Assemble(ctx context.Context, st store.Store, key []byte, clk clock.Clock, 
 	}
 	svc := core.New(st, authn, clk, log, audit.New(audit.ChainKey(key), stream),
 		core.Config{TokenMaxTTL: cfg.TokenMaxTTL, EventRetention: cfg.EventRetention})
+	closeStream := func() {
+		if stream != nil {
+			_ = stream.Close(context.Background())
+		}
+	}
+	if err := svc.ChainLegacyEvents(ctx); err != nil {
+		closeStream()
+		return nil, err
+	}
 	if err := svc.Bootstrap(ctx, core.BootstrapInput{Password: cfg.BootstrapPassword, Token: cfg.BootstrapToken}, stderr); err != nil {
+		closeStream()
 		return nil, err
 	}
 	m := api.NewMetrics()
@@ -182,6 +192,7 @@ func Assemble(ctx context.Context, st store.Store, key []byte, clk clock.Clock, 
 	fa.Mount(mux)
 	webUI, err := ui.New(svc, log, ui.Options{TLS: cfg.TLSCert != "", Limiter: limiter, ClientIP: clientip.New(cfg.TrustedProxies).ClientIP})
 	if err != nil {
+		closeStream()
 		return nil, err
 	}
 	webUI.Mount(mux) // the web interface at /, its login at /login

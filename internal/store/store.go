@@ -191,9 +191,8 @@ const GenesisHash = "00000000000000000000000000000000000000000000000000000000000
 
 // EventPrune reports what PruneEvents removed.
 type EventPrune struct {
-	Removed    int    // chained events removed
-	Unchained  int    // events from before the chain removed
-	ThroughSeq int64  // the new base: the last chained event removed
+	Removed    int    // events removed
+	ThroughSeq int64  // the new base: the last event removed
 	Anchor     string // its hash, which the first remaining event chains to
 }
 
@@ -298,10 +297,18 @@ type Queries interface {
 	ListEvents(ctx context.Context, f EventFilter) ([]Event, error)
 	// ListChainedEvents lists chained events with Seq > after, by Seq.
 	ListChainedEvents(ctx context.Context, after int64, limit int) ([]Event, error)
-	// PruneEvents removes the oldest chained events written before t (at
-	// most limit of them, as a prefix of the chain) and moves the chain's
-	// base to the last one removed; unchained events before t go too.
+	// PruneEvents removes the chain's prefix written before t: up to the
+	// event before the first one at or after t (an event with a wrong,
+	// early time further on does not pull newer ones along), at most limit
+	// events, and moves the chain's base to the last one removed.
 	PruneEvents(ctx context.Context, t time.Time, limit int) (EventPrune, error)
+	// UnchainedEvents lists events without a seq, by ID: events written
+	// before the chain existed, until they are chained (ChainEvent).
+	UnchainedEvents(ctx context.Context, limit int) ([]Event, error)
+	// ChainEvent gives the stored event e.ID, still unchained, the chain
+	// place and hash set in e (Seq must follow the head) and moves the
+	// head to it: ErrConflict otherwise.
+	ChainEvent(ctx context.Context, e Event) error
 
 	// Settings: small key/value documents (brand settings, instance key id).
 	GetSetting(ctx context.Context, key string) (string, error) // ErrNotFound

@@ -83,48 +83,92 @@ func (q *queries) ListChainedEvents(ctx context.Context, after int64, limit int)
 	return evs, nil
 }
 
-// PruneEvents removes a prefix of the chain, up to the last event before
-// t and at most limit events, and moves the base to its last event.
+// PruneEvents removes a prefix of the chain: the events before the
+// first one written at or after t, at most limit, and moves the base to
+// the last one removed.
 func (q *queries) PruneEvents(ctx context.Context, t time.Time, limit int) (store.EventPrune, error) {
 	ctx, cancel := q.timeout(ctx)
 	defer cancel()
 	var p store.EventPrune
 	err := q.atomically(ctx, func(q *queries) error {
 		p = store.EventPrune{}
-		var base int64
-		if err := q.db.QueryRow(ctx, `SELECT base_seq FROM event_chain WHERE id = 1 FOR UPDATE`).Scan(&base); err != nil {
+		var base, head int64
+		if err := q.db.QueryRow(ctx, `SELECT base_seq, seq FROM event_chain WHERE id = 1 FOR UPDATE`).Scan(&base, &head); err != nil {
 			return q.fail(err)
 		}
-		var through *int64
-		if err := q.db.QueryRow(ctx, `SELECT max(seq) FROM events WHERE time < $1 AND seq IS NOT NULL`, t).Scan(&through); err != nil {
+		var kept *int64
+		if err := q.db.QueryRow(ctx, `SELECT min(seq) FROM events WHERE time >= $1 AND seq > $2`, t, base).Scan(&kept); err != nil {
 			return q.fail(err)
 		}
-		if through != nil && *through > base {
-			p.ThroughSeq = min(*through, base+int64(max(limit, 1)))
-			if err := q.db.QueryRow(ctx, `SELECT hash FROM events WHERE seq = $1`, p.ThroughSeq).Scan(&p.Anchor); err != nil {
-				return fmt.Errorf("read the hash of event seq %d: %w", p.ThroughSeq, q.fail(err))
-			}
-			tag, err := q.db.Exec(ctx, `DELETE FROM events WHERE seq <= $1`, p.ThroughSeq)
-			if err != nil {
-				return q.fail(err)
-			}
-			p.Removed = int(tag.RowsAffected())
-			if _, err := q.db.Exec(ctx, `UPDATE event_chain SET base_seq = $1, base_hash = $2 WHERE id = 1`,
-				p.ThroughSeq, p.Anchor); err != nil {
-				return q.fail(err)
-			}
+		through := head // every event is older
+		if kept != nil {
+			through = *kept - 1
 		}
-		tag, err := q.db.Exec(ctx, `DELETE FROM events WHERE seq IS NULL AND time < $1`, t)
+		through = min(through, base+int64(max(limit, 1)))
+		if through <= base {
+			return nil
+		}
+		if err := q.db.QueryRow(ctx, `SELECT hash FROM events WHERE seq = $1`, through).Scan(&p.Anchor); err != nil {
+			return fmt.Errorf("read the hash of event seq %d: %w", through, q.fail(err))
+		}
+		tag, err := q.db.Exec(ctx, `DELETE FROM events WHERE seq <= $1`, through)
 		if err != nil {
 			return q.fail(err)
 		}
-		p.Unchained = int(tag.RowsAffected())
+		p.Removed, p.ThroughSeq = int(tag.RowsAffected()), through
+		if _, err := q.db.Exec(ctx, `UPDATE event_chain SET base_seq = $1, base_hash = $2 WHERE id = 1`, through, p.Anchor); err != nil {
+			return q.fail(err)
+		}
 		return nil
 	})
 	if err != nil {
 		return p, fmt.Errorf("postgres: prune events: %w", err)
 	}
 	return p, nil
+}
+
+// UnchainedEvents lists the events without a place in the chain, by ID.
+func (q *queries) UnchainedEvents(ctx context.Context, limit int) ([]store.Event, error) {
+	ctx, cancel := q.timeout(ctx)
+	defer cancel()
+	var lim *int // LIMIT NULL: no limit
+	if limit > 0 {
+		lim = &limit
+	}
+	rows, err := q.db.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE seq IS NULL ORDER BY id LIMIT $1`, lim)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list unchained events: %w", q.fail(err))
+	}
+	evs, err := collectEvents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list unchained events: %w", q.fail(err))
+	}
+	return evs, nil
+}
+
+// ChainEvent gives a stored, unchained event its place in the chain, in
+// one statement.
+func (q *queries) ChainEvent(ctx context.Context, e store.Event) error {
+	if e.Seq < 1 || e.Hash == "" {
+		return fmt.Errorf("postgres: chain event %d: no seq or hash", e.ID)
+	}
+	ctx, cancel := q.timeout(ctx)
+	defer cancel()
+	var chained, moved bool
+	err := q.db.QueryRow(ctx, `WITH
+		ev AS (SELECT id FROM events WHERE id = $1 AND seq IS NULL),
+		head AS (UPDATE event_chain SET seq = $2, hash = $3
+			WHERE id = 1 AND seq = $2 - 1 AND EXISTS (SELECT 1 FROM ev) RETURNING 1),
+		upd AS (UPDATE events SET seq = $2, hash = $3
+			WHERE id = $1 AND seq IS NULL AND EXISTS (SELECT 1 FROM event_chain WHERE id = 1 AND seq = $2 - 1) RETURNING 1)
+		SELECT EXISTS (SELECT 1 FROM head), EXISTS (SELECT 1 FROM upd)`, e.ID, e.Seq, e.Hash).Scan(&moved, &chained)
+	if err != nil {
+		return fmt.Errorf("postgres: chain event %d: %w", e.ID, q.fail(err))
+	}
+	if !moved || !chained {
+		return fmt.Errorf("postgres: chain event %d as seq %d: not unchained, or not the head's successor: %w", e.ID, e.Seq, store.ErrConflict)
+	}
+	return nil
 }
 
 // ListEvents returns events newest first. Since is inclusive, Until

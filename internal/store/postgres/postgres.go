@@ -76,6 +76,11 @@ type Store struct {
 	schema  string
 	gateKey int32 // see InTx
 	timeout time.Duration
+	// turn lets one transaction of this process at a time take a pool
+	// connection and queue on the gate: the others wait here, holding no
+	// connection, so that credential checks and health checks still find
+	// one during a burst of writes.
+	turn chan struct{}
 }
 
 var _ store.Store = (*Store)(nil)
@@ -128,7 +133,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: create pool: %w", err)
 	}
-	s := &Store{pool: pool, schema: opts.Schema, gateKey: gateKey(opts.Schema), timeout: timeout}
+	s := &Store{pool: pool, schema: opts.Schema, gateKey: gateKey(opts.Schema), timeout: timeout, turn: make(chan struct{}, 1)}
 	s.queries = queries{db: pool, store: s}
 	if err := s.Ping(ctx); err != nil {
 		pool.Close()

@@ -114,6 +114,12 @@ func (s *Store) gateKeys() string {
 func (s *Store) txOnce(ctx context.Context, fn func(q *queries) error) (retry bool, err error) {
 	beginCtx, cancel := s.withTimeout(ctx)
 	defer cancel()
+	select {
+	case s.turn <- struct{}{}:
+		defer func() { <-s.turn }()
+	case <-beginCtx.Done():
+		return false, fmt.Errorf("postgres: begin: wait for this process's turn: %w", beginCtx.Err())
+	}
 	conn, err := s.pool.Acquire(beginCtx)
 	if err != nil {
 		return false, fmt.Errorf("postgres: begin: acquire connection: %w", err)

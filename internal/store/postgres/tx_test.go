@@ -2,7 +2,10 @@ package postgres
 
 import (
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -111,5 +114,47 @@ func TestInTxIgnoredFailureDoesNotCommit(t *testing.T) {
 	}
 	if _, err := s.GetSetting(ctx, "k"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("the aborted transaction committed: %v", err)
+	}
+}
+
+// TestWaitingTransactionsHoldNoConnection: while one transaction holds the
+// gate, the others of the same process wait without a pool connection,
+// so that credential checks and health checks still find one.
+func TestWaitingTransactionsHoldNoConnection(t *testing.T) {
+	t.Parallel()
+	s := newTestStore(t)
+	ctx := t.Context()
+	release := make(chan struct{})
+	var once sync.Once
+	// Released on every way out, so a failure does not leave the store's
+	// cleanup waiting on a held connection.
+	defer once.Do(func() { close(release) })
+	started := make(chan struct{})
+	done := make(chan error, 6)
+	go func() {
+		done <- s.InTx(ctx, func(q store.Queries) error {
+			close(started)
+			<-release
+			return q.PutSetting(ctx, "held", "1")
+		})
+	}()
+	<-started
+	for i := range 5 {
+		go func() {
+			done <- s.InTx(ctx, func(q store.Queries) error { return q.PutSetting(ctx, fmt.Sprint("waiter-", i), "1") })
+		}()
+	}
+	time.Sleep(100 * time.Millisecond) // let the waiters queue
+	if n := s.Pool().Stat().AcquiredConns(); n > 1 {
+		t.Fatalf("%d pool connections held while one transaction runs and five wait, want 1", n)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("Ping while transactions wait: %v", err)
+	}
+	once.Do(func() { close(release) })
+	for range 6 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
 	}
 }

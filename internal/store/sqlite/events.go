@@ -66,9 +66,10 @@ func (q *queries) AppendEvent(ctx context.Context, e *store.Event) error {
 // chainedEventsQuery walks the chain by its unique seq index.
 const chainedEventsQuery = `SELECT ` + eventColumns + ` FROM events WHERE seq > ? ORDER BY seq LIMIT ?`
 
-// pruneThroughQuery finds the newest chained event before a time: a range
-// of the time index over the old events only.
-const pruneThroughQuery = `SELECT max(seq) FROM events WHERE time < ? AND seq IS NOT NULL`
+// pruneFirstKeptQuery finds the first event to keep: the first in the
+// chain at or after a time (a range of the time index over the recent
+// events only).
+const pruneFirstKeptQuery = `SELECT min(seq) FROM events WHERE time >= ? AND seq > ?`
 
 // ListChainedEvents lists chained events after a seq, in chain order.
 func (q *queries) ListChainedEvents(ctx context.Context, after int64, limit int) ([]store.Event, error) {
@@ -79,48 +80,82 @@ func (q *queries) ListChainedEvents(ctx context.Context, after int64, limit int)
 	return scanEvents(rows)
 }
 
-// PruneEvents removes a prefix of the chain, up to the last event before
-// t and at most limit events, and moves the base to its last event.
+// PruneEvents removes a prefix of the chain: the events before the
+// first one written at or after t, at most limit, and moves the base to
+// the last one removed.
 func (q *queries) PruneEvents(ctx context.Context, t time.Time, limit int) (store.EventPrune, error) {
 	var p store.EventPrune
 	err := q.atomically(ctx, func(tx *sql.Tx) error {
 		p = store.EventPrune{}
-		var base int64
-		if err := tx.QueryRowContext(ctx, `SELECT base_seq FROM event_chain WHERE id = 1`).Scan(&base); err != nil {
+		var base, head int64
+		if err := tx.QueryRowContext(ctx, `SELECT base_seq, seq FROM event_chain WHERE id = 1`).Scan(&base, &head); err != nil {
 			return fmt.Errorf("read the event chain: %w", mapErr(err))
 		}
-		var through sql.NullInt64
-		if err := tx.QueryRowContext(ctx, pruneThroughQuery, micros(t)).Scan(&through); err != nil {
+		var kept sql.NullInt64
+		if err := tx.QueryRowContext(ctx, pruneFirstKeptQuery, micros(t), base).Scan(&kept); err != nil {
 			return err
 		}
-		if through.Valid && through.Int64 > base {
-			p.ThroughSeq = min(through.Int64, base+int64(max(limit, 1)))
-			if err := tx.QueryRowContext(ctx, `SELECT hash FROM events WHERE seq = ?`, p.ThroughSeq).Scan(&p.Anchor); err != nil {
-				return fmt.Errorf("read the hash of event seq %d: %w", p.ThroughSeq, mapErr(err))
-			}
-			res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE seq <= ?`, p.ThroughSeq)
-			if err != nil {
-				return err
-			}
-			n, _ := res.RowsAffected()
-			p.Removed = int(n)
-			if _, err := tx.ExecContext(ctx, `UPDATE event_chain SET base_seq = ?, base_hash = ? WHERE id = 1`,
-				p.ThroughSeq, p.Anchor); err != nil {
-				return err
-			}
+		through := head // every event is older
+		if kept.Valid {
+			through = kept.Int64 - 1
 		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE seq IS NULL AND time < ?`, micros(t))
+		through = min(through, base+int64(max(limit, 1)))
+		if through <= base {
+			return nil
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT hash FROM events WHERE seq = ?`, through).Scan(&p.Anchor); err != nil {
+			return fmt.Errorf("read the hash of event seq %d: %w", through, mapErr(err))
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE seq <= ?`, through)
 		if err != nil {
 			return err
 		}
 		n, _ := res.RowsAffected()
-		p.Unchained = int(n)
-		return nil
+		p.Removed, p.ThroughSeq = int(n), through
+		_, err = tx.ExecContext(ctx, `UPDATE event_chain SET base_seq = ?, base_hash = ? WHERE id = 1`, through, p.Anchor)
+		return err
 	})
 	if err != nil {
 		return p, fmt.Errorf("prune events: %w", mapErr(err))
 	}
 	return p, nil
+}
+
+// UnchainedEvents lists the events without a place in the chain, by ID.
+func (q *queries) UnchainedEvents(ctx context.Context, limit int) ([]store.Event, error) {
+	db := q.read
+	if q.tx != nil {
+		db = q.write
+	}
+	rows, err := db.QueryContext(ctx, `SELECT `+eventColumns+` FROM events WHERE seq IS NULL ORDER BY id LIMIT ?`, limitArg(limit))
+	if err != nil {
+		return nil, fmt.Errorf("list unchained events: %w", err)
+	}
+	return scanEvents(rows)
+}
+
+// ChainEvent gives a stored, unchained event its place in the chain.
+func (q *queries) ChainEvent(ctx context.Context, e store.Event) error {
+	if e.Seq < 1 || e.Hash == "" {
+		return fmt.Errorf("chain event %d: no seq or hash", e.ID)
+	}
+	return q.atomically(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE event_chain SET seq = ?, hash = ? WHERE id = 1 AND seq = ?`, e.Seq, e.Hash, e.Seq-1)
+		if err != nil {
+			return fmt.Errorf("chain event %d: move the chain head: %w", e.ID, mapErr(err))
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return fmt.Errorf("chain event %d: seq %d does not follow the chain head: %w", e.ID, e.Seq, store.ErrConflict)
+		}
+		res, err = tx.ExecContext(ctx, `UPDATE events SET seq = ?, hash = ? WHERE id = ? AND seq IS NULL`, e.Seq, e.Hash, e.ID)
+		if err != nil {
+			return fmt.Errorf("chain event %d: %w", e.ID, mapErr(err))
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return fmt.Errorf("chain event %d: no such unchained event: %w", e.ID, store.ErrConflict)
+		}
+		return nil
+	})
 }
 
 // ListEvents lists events newest first. Since is inclusive, Until

@@ -456,7 +456,7 @@ func TestQueryPlans(t *testing.T) {
 		{"DeleteTokenKeysBefore", deleteKeysBeforeQuery, []any{int64(1)}},
 		{"UserGrants", userGrantsQuery, []any{"uid"}},
 		{"ListChainedEvents", chainedEventsQuery, []any{int64(1), 1000}},
-		{"PruneEvents", pruneThroughQuery, []any{int64(1)}},
+		{"PruneEvents", pruneFirstKeptQuery, []any{int64(1), int64(0)}},
 	} {
 		rows, err := s.reader.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+c.query, c.args...)
 		if err != nil {

@@ -16,6 +16,61 @@ var eventTests = []testCase{
 	{"events/chain-head", testEventChainHead},
 	{"events/chain-concurrent-appenders", testEventChainConcurrent},
 	{"events/prune", testEventPrune},
+	{"events/prune-keeps-events-after-a-wrong-time", testEventPruneWrongTime},
+	{"events/unchained", testUnchainedEvents},
+}
+
+// insertUnchained writes an event without a place in the chain, as the
+// store held them before the chain existed.
+func insertUnchained(t *testing.T, s store.Store, tm time.Time, action string) {
+	t.Helper()
+	var when any = tm
+	if s.Dialect() == "sqlite" {
+		when = tm.UnixMicro()
+	}
+	Exec(t, s, `INSERT INTO events (time, action, outcome) VALUES ($1, $2, 'success')`, when, action)
+}
+
+func testEventPruneWrongTime(t *testing.T, s store.Store) {
+	for i := range 10 {
+		e := store.Event{Time: at(time.Duration(i) * time.Minute), Action: "a", Outcome: "success"}
+		if i == 7 {
+			e.Time = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC) // an instance whose clock was wrong
+		}
+		mustNil(t, appendEvent(t, s, &e), "append")
+	}
+	p, err := s.PruneEvents(ctx(t), at(5*time.Minute), 100)
+	mustNil(t, err, "PruneEvents")
+	equal(t, p, store.EventPrune{Removed: 5, ThroughSeq: 5, Anchor: "hash-5"}, "pruned before minute 5, not up to the event dated 1970")
+}
+
+func testUnchainedEvents(t *testing.T, s store.Store) {
+	insertUnchained(t, s, at(0), "legacy-1")
+	insertUnchained(t, s, at(time.Minute), "legacy-2")
+	evs, err := s.UnchainedEvents(ctx(t), 0)
+	mustNil(t, err, "UnchainedEvents")
+	if len(evs) != 2 || evs[0].Action != "legacy-1" || evs[0].Seq != 0 || evs[1].ID <= evs[0].ID {
+		t.Fatalf("unchained events %+v", evs)
+	}
+	first := evs[0]
+	first.Seq, first.Hash = 2, "hash-2"
+	wantErr(t, s.ChainEvent(ctx(t), first), store.ErrConflict, "ChainEvent(seq 2 on an empty chain)")
+	first.Seq, first.Hash = 1, "hash-1"
+	mustNil(t, s.ChainEvent(ctx(t), first), "ChainEvent")
+	wantErr(t, s.ChainEvent(ctx(t), store.Event{ID: first.ID, Seq: 2, Hash: "hash-2"}), store.ErrConflict, "ChainEvent(an event already chained)")
+	head, err := s.EventChain(ctx(t))
+	mustNil(t, err, "EventChain")
+	equal(t, head.Seq, int64(1), "head after chaining one event")
+	evs, err = s.UnchainedEvents(ctx(t), 0)
+	mustNil(t, err, "UnchainedEvents")
+	if len(evs) != 1 || evs[0].Action != "legacy-2" {
+		t.Fatalf("unchained after chaining one: %+v", evs)
+	}
+	chained, err := s.ListChainedEvents(ctx(t), 0, 0)
+	mustNil(t, err, "ListChainedEvents")
+	if len(chained) != 1 || chained[0].ID != first.ID || chained[0].Hash != "hash-1" {
+		t.Fatalf("chained: %+v", chained)
+	}
 }
 
 // appendEvent appends e as the chain's next event, the way audit.Log
