@@ -1,16 +1,12 @@
 package authzmatrix_test
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"net/url"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/auth"
-	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // call is one request of the matrix in the making: a route, a principal,
@@ -106,16 +102,6 @@ func jsonText(t testing.TB, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
-}
-
-func uiKeyMarker(keys []store.TokenKey) string {
-	lookups := make([]string, len(keys))
-	for i, k := range keys {
-		lookups[i] = k.Lookup
-	}
-	slices.Sort(lookups)
-	sum := sha256.Sum256([]byte(strings.Join(lookups, "\x00")))
-	return hex.EncodeToString(sum[:12])
 }
 
 // victim makes a fresh object for a route that deletes what it names.

@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/core"
 	"github.com/gatehouse/gatehouse/internal/server/servertest"
+	"github.com/gatehouse/gatehouse/internal/ui"
 	"golang.org/x/crypto/argon2"
 )
 
@@ -391,7 +392,7 @@ func (w *world) keyMarker(id string) string {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	return uiKeyMarker(keys)
+	return ui.KeyMarker(keys)
 }
 
 // --- requests ---

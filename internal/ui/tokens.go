@@ -171,7 +171,7 @@ func (s *Server) loadToken(r *http.Request, c *reqCtx, id string) (tokenDetailDa
 			d.Keys++
 		}
 	}
-	d.KeyMarker = keyMarker(keys)
+	d.KeyMarker = KeyMarker(keys)
 	return d, nil
 }
 
@@ -242,10 +242,11 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 	s.redirect(w, r, "/tokens")
 }
 
-// keyMarker fingerprints a token's set of keys (by their public lookup
+// KeyMarker fingerprints a token's set of keys (by their public lookup
 // parts, hashed, so the page shows nothing of a key): every rotation
-// changes it, whatever the clock says.
-func keyMarker(keys []store.TokenKey) string {
+// changes it, whatever the clock says. The rotate form carries it; tests
+// that post that form compute it here.
+func KeyMarker(keys []store.TokenKey) string {
 	lookups := make([]string, len(keys))
 	for i, k := range keys {
 		lookups[i] = k.Lookup
