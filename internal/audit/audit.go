@@ -68,8 +68,7 @@ func (l *Log) Append(ctx context.Context, q store.Queries, e *store.Event) error
 		return fmt.Errorf("append %s event: %w", e.Action, err)
 	}
 	e.Time = normalTime(e.Time)
-	e.Seq = head.Seq + 1
-	if e.Hash, err = seal(l.key, head.Hash, e); err != nil {
+	if err := l.follow(head, e); err != nil {
 		return fmt.Errorf("append %s event: %w", e.Action, err)
 	}
 	if err := q.AppendEvent(ctx, e); err != nil {
@@ -101,8 +100,7 @@ func (l *Log) ChainLegacy(ctx context.Context, q store.Queries) (int, error) {
 		}
 		for i := range evs {
 			e := &evs[i]
-			e.Seq = head.Seq + 1
-			if e.Hash, err = seal(l.key, head.Hash, e); err != nil {
+			if err := l.follow(head, e); err != nil {
 				return n, fmt.Errorf("chain event %d: %w", e.ID, err)
 			}
 			if err := q.ChainEvent(ctx, *e); err != nil {
@@ -112,6 +110,14 @@ func (l *Log) ChainLegacy(ctx context.Context, q store.Queries) (int, error) {
 			n++
 		}
 	}
+}
+
+// follow gives e the place after head and the hash that chains it there.
+func (l *Log) follow(head store.EventChain, e *store.Event) error {
+	e.Seq = head.Seq + 1
+	var err error
+	e.Hash, err = seal(l.key, head.Hash, e)
+	return err
 }
 
 // Committed hands events whose transaction has committed to the stream.

@@ -68,11 +68,7 @@ func (q *queries) AppendEvent(ctx context.Context, e *store.Event) error {
 func (q *queries) ListChainedEvents(ctx context.Context, after int64, limit int) ([]store.Event, error) {
 	ctx, cancel := q.timeout(ctx)
 	defer cancel()
-	var lim *int // LIMIT NULL: no limit
-	if limit > 0 {
-		lim = &limit
-	}
-	rows, err := q.db.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`, after, lim)
+	rows, err := q.db.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`, after, limitOrAll(limit))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list chained events: %w", q.fail(err))
 	}
@@ -131,11 +127,7 @@ func (q *queries) PruneEvents(ctx context.Context, t time.Time, limit int) (stor
 func (q *queries) UnchainedEvents(ctx context.Context, limit int) ([]store.Event, error) {
 	ctx, cancel := q.timeout(ctx)
 	defer cancel()
-	var lim *int // LIMIT NULL: no limit
-	if limit > 0 {
-		lim = &limit
-	}
-	rows, err := q.db.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE seq IS NULL ORDER BY id LIMIT $1`, lim)
+	rows, err := q.db.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE seq IS NULL ORDER BY id LIMIT $1`, limitOrAll(limit))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list unchained events: %w", q.fail(err))
 	}
@@ -228,4 +220,12 @@ func collectEvents(rows pgx.Rows) ([]store.Event, error) {
 		}
 		return e, nil
 	})
+}
+
+// limitOrAll is a LIMIT argument: n, or NULL (no limit) when n <= 0.
+func limitOrAll(n int) *int {
+	if n <= 0 {
+		return nil
+	}
+	return &n
 }

@@ -13,16 +13,12 @@ import (
 // eventChainSQL reads the chain's head and base.
 const eventChainSQL = `SELECT seq, hash, base_seq, base_hash FROM event_chain WHERE id = 1`
 
-// EventChain reads the chain's head and base. Inside a transaction it
-// reads through the writer: SQLite's single writer already keeps every
-// other appender out until this transaction ends.
+// EventChain reads the chain's head and base. Inside a transaction (where
+// q.read is the transaction) SQLite's single writer already keeps every
+// other appender out until it ends.
 func (q *queries) EventChain(ctx context.Context) (store.EventChain, error) {
-	db := q.read
-	if q.tx != nil {
-		db = q.write
-	}
 	var c store.EventChain
-	if err := db.QueryRowContext(ctx, eventChainSQL).Scan(&c.Seq, &c.Hash, &c.BaseSeq, &c.BaseHash); err != nil {
+	if err := q.read.QueryRowContext(ctx, eventChainSQL).Scan(&c.Seq, &c.Hash, &c.BaseSeq, &c.BaseHash); err != nil {
 		return c, fmt.Errorf("read the event chain: %w", mapErr(err))
 	}
 	return c, nil
@@ -123,11 +119,7 @@ func (q *queries) PruneEvents(ctx context.Context, t time.Time, limit int) (stor
 
 // UnchainedEvents lists the events without a place in the chain, by ID.
 func (q *queries) UnchainedEvents(ctx context.Context, limit int) ([]store.Event, error) {
-	db := q.read
-	if q.tx != nil {
-		db = q.write
-	}
-	rows, err := db.QueryContext(ctx, `SELECT `+eventColumns+` FROM events WHERE seq IS NULL ORDER BY id LIMIT ?`, limitArg(limit))
+	rows, err := q.read.QueryContext(ctx, `SELECT `+eventColumns+` FROM events WHERE seq IS NULL ORDER BY id LIMIT ?`, limitArg(limit))
 	if err != nil {
 		return nil, fmt.Errorf("list unchained events: %w", err)
 	}
