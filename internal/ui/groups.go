@@ -88,35 +88,22 @@ func (s *Server) loadGroup(ctx context.Context, c *reqCtx, name string) (groupDa
 	return d, nil
 }
 
+var groupPage = objectPage[groupData]{tmpl: "group", section: "groups", load: (*Server).loadGroup}
+
 func (s *Server) group(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	d, err := s.loadGroup(r.Context(), c, r.PathValue("name"))
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	s.render(w, r, c, http.StatusOK, "group", d.Group.Name, "groups", d)
+	groupPage.show(s, w, r, c, r.PathValue("name"))
 }
 
 // groupFormError re-renders the group page with a form's error, or the
 // error page when the error is not about the input.
 func (s *Server) groupFormError(w http.ResponseWriter, r *http.Request, c *reqCtx, name string, err error, v url.Values, which string) {
-	f := newForm(v)
-	status, ok := f.formError(err, nil)
-	if !ok {
-		s.fail(w, r, c, err)
-		return
-	}
-	d, lerr := s.loadGroup(r.Context(), c, name)
-	if lerr != nil {
-		s.fail(w, r, c, lerr)
-		return
-	}
-	if which == "member" {
-		d.MemberForm = f
-	} else {
-		d.DescForm = f
-	}
-	s.render(w, r, c, status, "group", name, "groups", d)
+	groupPage.formError(s, w, r, c, name, err, v, nil, func(d *groupData, f *form) {
+		if which == "member" {
+			d.MemberForm = f
+		} else {
+			d.DescForm = f
+		}
+	})
 }
 
 func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request, c *reqCtx) {

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"encoding/base64"
 	"encoding/json"
@@ -455,4 +456,41 @@ func qrDataURI(text string) (template.URL, error) {
 	}
 	// template.URL: html/template would otherwise replace a data: URL.
 	return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png)), nil
+}
+
+// objectPage is the page of one named object with forms on it (a group,
+// a role): its template, its section of the menu, and how its data is
+// loaded.
+type objectPage[D any] struct {
+	tmpl, section string
+	load          func(s *Server, ctx context.Context, c *reqCtx, name string) (D, error)
+}
+
+// show renders the object's page.
+func (p objectPage[D]) show(s *Server, w http.ResponseWriter, r *http.Request, c *reqCtx, name string) {
+	d, err := p.load(s, r.Context(), c, name)
+	if err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	s.render(w, r, c, http.StatusOK, p.tmpl, name, p.section, d)
+}
+
+// formError re-renders the object's page with a form's error, put in
+// place by put, or the error page when the error is not about the input.
+func (p objectPage[D]) formError(s *Server, w http.ResponseWriter, r *http.Request, c *reqCtx, name string,
+	err error, v url.Values, rename map[string]string, put func(d *D, f *form)) {
+	f := newForm(v)
+	status, ok := f.formError(err, rename)
+	if !ok {
+		s.fail(w, r, c, err)
+		return
+	}
+	d, lerr := p.load(s, r.Context(), c, name)
+	if lerr != nil {
+		s.fail(w, r, c, lerr)
+		return
+	}
+	put(&d, f)
+	s.render(w, r, c, status, p.tmpl, name, p.section, d)
 }

@@ -119,33 +119,22 @@ func (s *Server) loadRole(ctx context.Context, c *reqCtx, name string) (roleData
 		AssignForm: newForm(url.Values{"kind": {"users"}})}, nil
 }
 
+var rolePage = objectPage[roleData]{tmpl: "role", section: "roles", load: (*Server).loadRole}
+
 func (s *Server) role(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	d, err := s.loadRole(r.Context(), c, r.PathValue("name"))
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	s.render(w, r, c, http.StatusOK, "role", d.Role.Name, "roles", d)
+	rolePage.show(s, w, r, c, r.PathValue("name"))
 }
 
+// roleFormError re-renders the role page with a form's error (the
+// assignment form's, or the permission picker's), or the error page.
 func (s *Server) roleFormError(w http.ResponseWriter, r *http.Request, c *reqCtx, name string, err error, v url.Values, assign bool) {
-	f := newForm(v)
-	status, ok := f.formError(err, permRename)
-	if !ok {
-		s.fail(w, r, c, err)
-		return
-	}
-	d, lerr := s.loadRole(r.Context(), c, name)
-	if lerr != nil {
-		s.fail(w, r, c, lerr)
-		return
-	}
-	if assign {
-		d.AssignForm = f
-	} else {
-		d.Picker.Form = f
-	}
-	s.render(w, r, c, status, "role", name, "roles", d)
+	rolePage.formError(s, w, r, c, name, err, v, permRename, func(d *roleData, f *form) {
+		if assign {
+			d.AssignForm = f
+		} else {
+			d.Picker.Form = f
+		}
+	})
 }
 
 func (s *Server) updateRole(w http.ResponseWriter, r *http.Request, c *reqCtx) {
