@@ -390,7 +390,7 @@ func TestScopedGrantsCannotEscalate(t *testing.T) {
 		// Within bounds: a plain member's token.
 		e.Must(201, e.Do("POST", "/api/v1/tokens", bearer(lead), map[string]any{"user": "member"}))
 		// Beyond: the admin put into the group, a more powerful member, itself into ops.
-		e.Must(204, e.Do("PUT", "/api/v1/groups/team/members/admin", bearer(lead), nil))
+		e.Must(403, e.Do("PUT", "/api/v1/groups/team/members/admin", bearer(lead), nil))
 		e.Must(403, e.Do("POST", "/api/v1/tokens", bearer(lead), map[string]any{"user": "admin"}))
 		e.Must(403, e.Do("POST", "/api/v1/tokens", bearer(lead), map[string]any{"user": "mighty"}))
 		e.Must(403, e.Do("PUT", "/api/v1/groups/ops/members/lead", bearer(lead), nil))

@@ -285,7 +285,9 @@ var specs = map[string]spec{
 	"ui POST /tokens": {body: func(c *call) any {
 		return form("identifier", c.w.next("mx-new-token"), "user", saA, "intent", "api")
 	}},
-	"ui POST /tokens/{id}/rotate": {body: func(c *call) any {
+	// serial: the form carries the token's current key marker, which a
+	// rotation by another principal at the same moment would change (409).
+	"ui POST /tokens/{id}/rotate": {serial: true, body: func(c *call) any {
 		return form("key_marker", c.w.keyMarker(tokA), "grace", "0s")
 	}},
 	"ui POST /tokens/{id}/revoke": {after: restore(func(c *call) { c.w.ensureToken(tokA, saA) })},

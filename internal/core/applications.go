@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -254,6 +255,19 @@ func (s *Service) UpdateApplication(ctx context.Context, a Actor, slug string, i
 		set("url", &app.URL, in.URL)
 		set("description", &app.Description, in.Description)
 		set("policy_engine_mode", &app.PolicyEngineMode, in.PolicyEngineMode)
+		if in.URL != nil && slices.Contains(changed, "url") && !a.P.Can(authz.BrandWrite) {
+			// The default application's URL is where the web interface
+			// sends service accounts: the brand's to set, not the
+			// application's writer alone.
+			b, err := loadBrand(ctx, q)
+			if err != nil {
+				return err
+			}
+			if b.DefaultApplication == slug {
+				return refuse(a, authz.BrandWrite, applicationTarget(slug),
+					fmt.Sprintf("application %q is the brand's default application: changing its url needs %s too", slug, authz.BrandWrite))
+			}
+		}
 		if len(changed) > 0 {
 			if err := q.UpdateApplication(ctx, app); err != nil {
 				return notFound(err, "application", slug)
@@ -320,6 +334,19 @@ func bindingKind(kind string) (string, bool) {
 	return "", false
 }
 
+// maySeeSubject refuses to bind or unbind a user or group the actor may
+// not read: the answer (404 or not) would tell an application's writer
+// which accounts and groups exist.
+func (s *Service) maySeeSubject(ctx context.Context, a Actor, target audit.Target, kind, name string) error {
+	if kind == store.BindingUser {
+		if a.P != nil && a.P.Username == name {
+			return nil // one's own account is no secret to oneself
+		}
+		return s.authorize(ctx, a, authz.UsersRead, target)
+	}
+	return s.authorize(ctx, a, authz.GroupsRead, target, groupObj(name))
+}
+
 // subjectUID finds the user or group a binding names.
 func subjectUID(ctx context.Context, q store.Queries, kind, name string) (string, error) {
 	if kind == store.BindingUser {
@@ -341,6 +368,9 @@ func (s *Service) PutBinding(ctx context.Context, a Actor, slug, kind, name stri
 	k, ok := bindingKind(kind)
 	if !ok {
 		return BindingView{}, &NotFoundError{Kind: "binding kind", Name: kind}
+	}
+	if err := s.maySeeSubject(ctx, a, target, k, name); err != nil {
+		return BindingView{}, err
 	}
 	b := store.Binding{Kind: k, SubjectName: name}
 	if in.Order != nil {
@@ -403,6 +433,9 @@ func (s *Service) DeleteBinding(ctx context.Context, a Actor, slug, kind, name s
 	k, ok := bindingKind(kind)
 	if !ok {
 		return &NotFoundError{Kind: "binding kind", Name: kind}
+	}
+	if err := s.maySeeSubject(ctx, a, target, k, name); err != nil {
+		return err
 	}
 	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
 		app, err := q.GetApplication(ctx, slug)

@@ -206,6 +206,13 @@ func (s *Service) write(ctx context.Context, fn func(q store.Queries, rec func(s
 		s.audit.Committed(events...)
 		s.changes.publish(events)
 	}
+	var fe *ForbiddenError
+	if errors.As(err, &fe) && !fe.recorded {
+		// A check inside the transaction refused: its denial is recorded
+		// now that the transaction has rolled back (bound.go).
+		fe.recorded = true
+		s.denied(ctx, fe.actor, fe.Permission, fe.target)
+	}
 	return err
 }
 

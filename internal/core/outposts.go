@@ -161,6 +161,10 @@ func (s *Service) CreateOutpost(ctx context.Context, a Actor, in OutpostInput) (
 		rec(s.event(a, audit.ActionModelCreated, audit.Success, audit.Target{Kind: audit.KindUser, Name: u.Username},
 			map[string]any{"type": u.Type, "outpost": in.Name}))
 		perms := outpostPermissions(p.Name)
+		// The outpost's key is handed to the actor: no way up (bound.go).
+		if err := mayGrant(a, authz.LDAPWrite, outpostTarget(in.Name), fmt.Sprintf("outpost %q's account", in.Name), nil, perms); err != nil {
+			return err
+		}
 		if err := q.SetUserPermissions(ctx, u.UID, perms); err != nil {
 			return err
 		}
@@ -290,7 +294,7 @@ func (s *Service) RotateOutpostToken(ctx context.Context, a Actor, name string, 
 	if err != nil {
 		return CreatedOutpost{}, notFound(err, "token of outpost", name)
 	}
-	tv, err := s.rotate(ctx, a, t, RotateInput{Grace: in.Grace})
+	tv, err := s.rotate(ctx, a, authz.LDAPWrite, t, RotateInput{Grace: in.Grace})
 	if err != nil {
 		return CreatedOutpost{}, err
 	}

@@ -230,6 +230,11 @@ func (s *Service) changeAssignment(ctx context.Context, a Actor, role, kind, nam
 			if u.Managed {
 				return &ConflictError{Msg: fmt.Sprintf("%q is managed by gatehouse and cannot be changed", name)}
 			}
+			// roles.write may grant anything, but changing what an account
+			// holds still needs an actor at least as powerful (bound.go).
+			if err := mayActOn(ctx, q, a, u, authz.RolesWrite, roleTarget(role)); err != nil {
+				return err
+			}
 			holders, uid = as.Users, u.UID
 		case "groups":
 			g, err := q.GetGroup(ctx, name)

@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/gatehouse/gatehouse/internal/audit"
@@ -48,13 +47,6 @@ func (s *Service) CreateServiceAccount(ctx context.Context, a Actor, in CreateSe
 	for _, g := range in.Groups {
 		if err := s.authorize(ctx, a, authz.GroupsWrite, groupTarget(g), groupObj(g)); err != nil {
 			return CreatedServiceAccount{}, err
-		}
-		// The new account's first key is handed to the actor: with a grant
-		// scoped to the group, its roles must be within the actor's rights.
-		if !a.P.Can(authz.GroupsWrite) {
-			if err := s.groupWithinActor(ctx, a, g); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return CreatedServiceAccount{}, err
-			}
 		}
 	}
 	if in.CreateGroup {
@@ -120,6 +112,11 @@ func (s *Service) CreateServiceAccount(ctx context.Context, a Actor, in CreateSe
 					bad.add(fmt.Sprintf("groups[%d]", i), fmt.Sprintf("group %q does not exist", name))
 					continue
 				}
+				return err
+			}
+			// The new account and its first key are the actor's to use: no
+			// way up through the groups it joins (bound.go).
+			if err := mayJoin(ctx, q, a, g, nil); err != nil {
 				return err
 			}
 			if err := q.AddMember(ctx, g.UID, u.UID); err != nil {

@@ -96,14 +96,19 @@ func (s *Service) authorizeTokens(ctx context.Context, a Actor, access tokenAcce
 		return u, notFound(err, "user", owner)
 	}
 	switch {
-	case access != accessIssue && (a.P.Can(perm) || (access == accessRead && a.P.Can(authz.TokensWrite))):
+	case access == accessRead && (a.P.Can(authz.TokensRead) || a.P.Can(authz.TokensWrite)):
+		// Unscoped readers see anyone's tokens (never a key).
 		return lookup()
 	case self && (access != accessIssue || a.P.Can(authz.TokensSelf) || a.P.Can(perm)):
 		return lookup()
 	}
-	// Issuing or rotating a key for someone else hands the actor that
-	// account: allowed, scoped or not, only for owners who hold no more
-	// than the actor, so that tokens.write never mints an admin's key.
+	// Everything else acts on another account's keys: issuing, rotating
+	// or changing one hands the actor that account, revoking one takes it
+	// away from its owner, and a scoped grant reaches a group's members
+	// only. Each is allowed, scoped or not, only for owners who hold no
+	// more than the actor (bound.go), so that tokens.write is never a way
+	// to an administrator's keys, nor a group grant to an administrator
+	// added to the group.
 	u, err := s.store.GetUser(ctx, owner)
 	if errors.Is(err, store.ErrNotFound) && a.P.Can(perm) {
 		return store.User{}, notFound(err, "user", owner)
@@ -114,9 +119,9 @@ func (s *Service) authorizeTokens(ctx context.Context, a Actor, access tokenAcce
 			return store.User{}, gerr
 		}
 		objs := authz.GroupObjects(g.Groups)
-		scoped := a.P.CanOn(perm, objs...) || (access == accessRead && a.P.CanOn(authz.TokensWrite, objs...)) ||
+		allowed := a.P.CanOn(perm, objs...) || (access == accessRead && a.P.CanOn(authz.TokensWrite, objs...)) ||
 			(self && a.P.CanOn(authz.TokensWrite, objs...))
-		if scoped && (access != accessIssue || a.P.Covers(auth.BuildPrincipal(u, g))) {
+		if allowed && a.P.Covers(auth.BuildPrincipal(u, g)) {
 			return u, nil
 		}
 	} else if !errors.Is(err, store.ErrNotFound) {
@@ -127,6 +132,20 @@ func (s *Service) authorizeTokens(ctx context.Context, a Actor, access tokenAcce
 	}
 	s.denied(ctx, a, perm, target)
 	return store.User{}, ErrForbidden
+}
+
+// tokenOwnerBound checks again, inside the write, that the owner of a
+// token being issued, rotated, changed or revoked holds no more than the
+// actor: the owner may have gained power since authorizeTokens looked.
+func tokenOwnerBound(ctx context.Context, q store.Queries, a Actor, perm, userUID, identifier string) error {
+	if a.P.UID == userUID {
+		return nil
+	}
+	u, err := q.GetUserByUID(ctx, userUID)
+	if err != nil {
+		return notFound(err, "user", userUID)
+	}
+	return mayActOn(ctx, q, a, u, perm, tokenTarget(identifier))
 }
 
 // CreateTokenInput is POST /tokens.
@@ -331,6 +350,9 @@ func (s *Service) CreateToken(ctx context.Context, a Actor, in CreateTokenInput)
 	}
 	var out TokenView
 	err = s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
+		if err := tokenOwnerBound(ctx, q, a, authz.TokensWrite, owner.UID, in.Identifier); err != nil {
+			return err
+		}
 		out, err = s.issueToken(ctx, q, rec, a, owner, in.Identifier, in.Intent, in.Description, life, false)
 		return err
 	})
@@ -478,6 +500,9 @@ func (s *Service) UpdateToken(ctx context.Context, a Actor, identifier string, i
 		if err != nil {
 			return notFound(err, "token", identifier)
 		}
+		if err := tokenOwnerBound(ctx, q, a, authz.TokensWrite, cur.UserUID, identifier); err != nil {
+			return err
+		}
 		t = cur
 		if in.Description != nil {
 			t.Description = *in.Description
@@ -516,6 +541,9 @@ func (s *Service) RevokeToken(ctx context.Context, a Actor, identifier string) e
 		return err
 	}
 	err = s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
+		if err := tokenOwnerBound(ctx, q, a, authz.TokensWrite, t.UserUID, identifier); err != nil {
+			return err
+		}
 		if err := q.DeleteToken(ctx, t.UID); err != nil {
 			return notFound(err, "token", identifier)
 		}
@@ -551,10 +579,11 @@ func (s *Service) RotateToken(ctx context.Context, a Actor, identifier string, i
 	if owner, err := s.store.GetUserByUID(ctx, t.UserUID); err == nil && !owner.IsActive {
 		return TokenView{}, &ConflictError{Msg: fmt.Sprintf("%q is disabled", t.Username)}
 	}
-	return s.rotate(ctx, a, t, in)
+	return s.rotate(ctx, a, authz.TokensWrite, t, in)
 }
 
-func (s *Service) rotate(ctx context.Context, a Actor, t store.Token, in RotateInput) (TokenView, error) {
+// rotate issues t a new key for a, who was authorized under perm.
+func (s *Service) rotate(ctx context.Context, a Actor, perm string, t store.Token, in RotateInput) (TokenView, error) {
 	var f fields
 	grace := time.Duration(0)
 	if in.Grace != nil {
@@ -602,6 +631,9 @@ func (s *Service) rotate(ctx context.Context, a Actor, t store.Token, in RotateI
 	}
 	s.flushToken(ctx, t.UID)
 	err = s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
+		if err := tokenOwnerBound(ctx, q, a, perm, t.UserUID, t.Identifier); err != nil {
+			return err
+		}
 		if err := q.LimitTokenKeys(ctx, t.UID, now.Add(grace)); err != nil {
 			return notFound(err, "token", t.Identifier)
 		}

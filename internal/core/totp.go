@@ -247,14 +247,22 @@ func (s *Service) ResetTOTP(ctx context.Context, a Actor, username string) error
 	if err != nil {
 		return notFound(err, "user", username)
 	}
-	if err := s.mayTakeOver(ctx, a, u, authz.UsersWrite, audit.Target{Kind: audit.KindUser, Name: username}); err != nil {
-		return err
-	}
 	return s.deleteTOTP(ctx, a, u.UID, username)
 }
 
 func (s *Service) deleteTOTP(ctx context.Context, a Actor, uid, username string) error {
 	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
+		if uid != a.P.UID {
+			// Removing someone's second factor hands the actor that
+			// account, with its password (bound.go).
+			u, err := q.GetUserByUID(ctx, uid)
+			if err != nil {
+				return notFound(err, "user", username)
+			}
+			if err := mayActOn(ctx, q, a, u, authz.UsersWrite, audit.Target{Kind: audit.KindUser, Name: username}); err != nil {
+				return err
+			}
+		}
 		if err := q.DeleteTOTP(ctx, uid); err != nil {
 			return err
 		}

@@ -289,6 +289,9 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, username string, in U
 		if u.Managed {
 			return &ConflictError{Msg: fmt.Sprintf("%q is managed by gatehouse and cannot be changed", username)}
 		}
+		if err := mayActOn(ctx, q, a, u, authz.UsersWrite, target); err != nil {
+			return err
+		}
 		changed = changed[:0]
 		set := func(name string, dst *string, v *string) {
 			if v != nil && *v != *dst {
@@ -371,6 +374,12 @@ func (s *Service) DeleteUser(ctx context.Context, a Actor, username string, saOn
 		if u.UID == a.P.UID {
 			return &ConflictError{Msg: "you cannot delete your own account"}
 		}
+		if err := mayActOn(ctx, q, a, u, authz.UsersWrite, target); err != nil {
+			return err
+		}
+		if err := s.mayUnbind(ctx, q, rec, a, store.BindingUser, username, u.UID); err != nil {
+			return err
+		}
 		if err := q.DeleteUser(ctx, u.UID); err != nil {
 			return notFound(err, "user", username)
 		}
@@ -410,13 +419,6 @@ func (s *Service) SetPassword(ctx context.Context, a Actor, username, password s
 		if err := s.authorize(ctx, a, authz.UsersWrite, target); err != nil {
 			return err
 		}
-		u, err := s.store.GetUser(ctx, username)
-		if err != nil {
-			return notFound(err, "user", username)
-		}
-		if err := s.mayTakeOver(ctx, a, u, authz.UsersWrite, target); err != nil {
-			return err
-		}
 	}
 	var f fields
 	validatePassword(&f, "password", password)
@@ -431,6 +433,10 @@ func (s *Service) SetPassword(ctx context.Context, a Actor, username, password s
 		u, err := q.GetUser(ctx, username)
 		if err != nil {
 			return notFound(err, "user", username)
+		}
+		// Setting someone's password hands the actor that account.
+		if err := mayActOn(ctx, q, a, u, authz.UsersWrite, target); err != nil {
+			return err
 		}
 		if u.Type != store.TypeHuman {
 			return &ValidationError{[]FieldError{{"password", "service accounts never have a password"}}}
@@ -487,6 +493,9 @@ func (s *Service) SetUserPermissions(ctx context.Context, a Actor, username stri
 		}
 		if u.Managed {
 			return &ConflictError{Msg: fmt.Sprintf("%q is managed by gatehouse and cannot be changed", username)}
+		}
+		if err := mayActOn(ctx, q, a, u, authz.UsersWrite, target); err != nil {
+			return err
 		}
 		if err := q.SetUserPermissions(ctx, u.UID, norm); err != nil {
 			return notFound(err, "user", username)
@@ -553,20 +562,4 @@ func (s *Service) RecordLoginFailed(ctx context.Context, clientIP, method string
 	if werr := s.record(ctx, ev); werr != nil {
 		s.log.Error("write login_failed event", "err", werr)
 	}
-}
-
-// mayTakeOver checks that an action that hands a the account u (setting
-// its password, removing its second factor) reaches no further than a's
-// own rights: holding users.write must not make anyone an administrator
-// by resetting an administrator's password.
-func (s *Service) mayTakeOver(ctx context.Context, a Actor, u store.User, perm string, target audit.Target) error {
-	g, err := s.store.UserGrants(ctx, u.UID)
-	if err != nil {
-		return err
-	}
-	if a.P.Covers(auth.BuildPrincipal(u, g)) {
-		return nil
-	}
-	s.denied(ctx, a, perm, target)
-	return ErrForbidden
 }

@@ -214,7 +214,12 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, c *reqCtx, err err
 	)
 	switch {
 	case errors.Is(err, core.ErrForbidden):
-		s.forbidden(w, r, c, "")
+		msg := ""
+		var fe *core.ForbiddenError
+		if errors.As(err, &fe) && fe.Detail != "" {
+			msg = capitalize(fe.Detail) + "."
+		}
+		s.forbidden(w, r, c, msg)
 	case errors.Is(err, core.ErrUnauthenticated):
 		s.sessionRequired(w, r, err)
 	case errors.As(err, &nf):
