@@ -50,7 +50,10 @@ func TestMembershipBoundHoldsAgainstARace(t *testing.T) {
 		var join *servertest.Resp
 		wg.Add(2)
 		go func() { defer wg.Done(); a.Must(204, a.Admin("PUT", "/api/v1/roles/admin/assignments/groups/"+g, nil)) }()
-		go func() { defer wg.Done(); join = b.Do("PUT", "/api/v1/groups/"+g+"/members/gm", servertest.Bearer(key), nil) }()
+		go func() {
+			defer wg.Done()
+			join = b.Do("PUT", "/api/v1/groups/"+g+"/members/gm", servertest.Bearer(key), nil)
+		}()
 		wg.Wait()
 		switch join.Status {
 		case 204:
