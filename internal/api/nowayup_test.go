@@ -1,6 +1,8 @@
 package api_test
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -251,5 +253,103 @@ func TestApplicationWritersStayInTheirLane(t *testing.T) {
 		e.Must(200, e.Admin("PUT", "/api/v1/users/aw/permissions", map[string]any{"permissions": []string{"users.read"}}))
 		e.Must(200, e.Do("PUT", "/api/v1/applications/home/bindings/users/admin", bearer(aw), nil))
 		e.Must(404, e.Do("PUT", "/api/v1/applications/home/bindings/users/nobody", bearer(aw), nil))
+	})
+}
+
+// TestNoPermissionReachesAMorePowerfulAccount is the successor of
+// TestUnscopedGrantsCannotTakeOverMorePowerfulAccounts: for every
+// permission that changes membership, assignments, bindings, accounts or
+// tokens, unscoped and scoped (each holder also reads everything), every
+// way of granting itself an administrator's power or of changing an
+// administrator is tried, and each must be refused with the
+// administrator untouched.
+func TestNoPermissionReachesAMorePowerfulAccount(t *testing.T) {
+	reads := []string{"users.read", "groups.read", "roles.read", "tokens.read", "events.read", "ldap.read", "applications.read"}
+	holders := [][]string{
+		{"groups.write"}, {"groups.write@group/team"}, {"groups.write@group/admins"},
+		{"users.write"}, {"users.write", "groups.write"},
+		{"roles.write"}, {"roles.write", "users.write", "groups.write", "tokens.write"},
+		{"tokens.write"}, {"tokens.write@group/team"}, {"tokens.write@group/team", "groups.write@group/team"}, {"tokens.self"},
+		{"ldap.write"}, {"ldap.write@ldap/corp"},
+		{"applications.write"}, {"applications.write@application/home"},
+		{"brand.write"},
+	}
+	each(t, func(t *testing.T, e *env) {
+		e.Must(201, e.Admin("POST", "/api/v1/users", map[string]any{"username": "boss", "type": "human", "password": "boss-password-123"}))
+		e.Must(204, e.Admin("PUT", "/api/v1/roles/admin/assignments/users/boss", nil))
+		e.Must(201, e.Admin("POST", "/api/v1/groups", map[string]any{"name": "admins"}))
+		e.Must(204, e.Admin("PUT", "/api/v1/roles/admin/assignments/groups/admins", nil))
+		e.Must(201, e.Admin("POST", "/api/v1/groups", map[string]any{"name": "team"}))
+		e.Must(204, e.Admin("PUT", "/api/v1/groups/team/members/boss", nil))
+		e.Must(201, e.Admin("POST", "/api/v1/tokens", map[string]any{"user": "boss", "identifier": "boss-key"}))
+		e.Must(201, e.Admin("POST", "/api/v1/ldap-providers", map[string]any{"name": "corp", "base_dn": "dc=corp,dc=example"}))
+		e.Must(201, e.Admin("POST", "/api/v1/outposts", map[string]any{"name": "west", "provider": "corp"}))
+		e.Must(201, e.Admin("POST", "/api/v1/applications", map[string]any{"slug": "home", "name": "Home", "url": "https://home.example.com/"}))
+		e.Must(200, e.Admin("PATCH", "/api/v1/brand", map[string]any{"default_application": "home"}))
+		bossAuth := servertest.Basic("boss", "boss-password-123")
+		bossPerms := permissionsOf(e, bossAuth)
+
+		for i, perms := range holders {
+			name := fmt.Sprintf("h%d", i)
+			key := holder(t, e, name, append(append([]string{}, perms...), reads...)...)
+			type attack struct {
+				method, path string
+				body         any
+			}
+			// Changing an administrator: refused to every holder.
+			attacks := []attack{
+				{"PUT", "/api/v1/groups/team/members/admin", nil},
+				{"DELETE", "/api/v1/groups/team/members/boss", nil},
+				{"DELETE", "/api/v1/groups/team", nil},
+				{"PATCH", "/api/v1/users/boss", map[string]any{"is_active": false}},
+				{"PATCH", "/api/v1/users/boss", map[string]any{"email": "attacker@example.com"}},
+				{"DELETE", "/api/v1/users/boss", nil},
+				{"PUT", "/api/v1/users/boss/password", map[string]any{"password": "taken-over-password"}},
+				{"DELETE", "/api/v1/users/boss/totp", nil},
+				{"PUT", "/api/v1/users/boss/permissions", map[string]any{"permissions": []string{}}},
+				{"DELETE", "/api/v1/roles/admin/assignments/users/boss", nil},
+				{"POST", "/api/v1/tokens", map[string]any{"user": "boss"}},
+				{"POST", "/api/v1/tokens/boss-key/rotate", map[string]any{}},
+				{"PATCH", "/api/v1/tokens/boss-key", map[string]any{"description": "mine"}},
+				{"DELETE", "/api/v1/tokens/boss-key", nil},
+				{"POST", "/api/v1/tokens/bootstrap/rotate", map[string]any{}},
+				{"PATCH", "/api/v1/applications/home", map[string]any{"url": "https://evil.example/"}},
+			}
+			if !slices.Contains(perms, "roles.write") {
+				// Granting oneself an administrator's power: roles.write
+				// can grant anything, and says so; no other permission.
+				attacks = append(attacks,
+					attack{"PUT", "/api/v1/groups/admins/members/" + name, nil},
+					attack{"POST", "/api/v1/service-accounts", map[string]any{"username": name + "-sa", "groups": []string{"admins"}, "token_intent": "api"}},
+					attack{"PUT", "/api/v1/roles/admin/assignments/users/" + name, nil})
+				if !slices.Contains(perms, "tokens.self") {
+					// An outpost's key reads the directory and rotates itself.
+					attacks = append(attacks,
+						attack{"POST", "/api/v1/outposts", map[string]any{"name": name, "provider": "corp"}},
+						attack{"POST", "/api/v1/outposts/west/rotate", map[string]any{}})
+				}
+			}
+			for _, a := range attacks {
+				r := e.Do(a.method, a.path, bearer(key), a.body)
+				if r.Status < 400 {
+					t.Errorf("%v: %s %s = %d %s", perms, a.method, a.path, r.Status, r.Body)
+				}
+			}
+			if got := permissionsOf(e, bearer(key)); strings.Contains(got, "brand.write") != slices.Contains(perms, "brand.write") {
+				t.Fatalf("%v now holds %s", perms, got)
+			}
+		}
+		if got := permissionsOf(e, bossAuth); got != bossPerms {
+			t.Fatalf("boss holds %s, held %s", got, bossPerms)
+		}
+		boss := e.Must(200, e.Admin("GET", "/api/v1/users/boss", nil)).JSON()
+		if boss["email"] != "" || fmt.Sprint(boss["groups"]) != "[team]" {
+			t.Fatalf("boss changed: %v", boss)
+		}
+		e.Must(200, e.Admin("GET", "/api/v1/tokens/boss-key", nil))
+		e.Must(200, e.Admin("GET", "/api/v1/me", nil))
+		if u := e.Must(200, e.Admin("GET", "/api/v1/applications/home", nil)).JSON()["url"]; u != "https://home.example.com/" {
+			t.Fatalf("home's url = %v", u)
+		}
 	})
 }
