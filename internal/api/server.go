@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -249,21 +248,15 @@ func (s *Server) Authenticate(r *http.Request) (core.Actor, error) {
 				}
 			}
 		}
-		p, err := s.authn.VerifyPassword(r.Context(), user, pass)
+		// A person who turned on a second factor has it asked at every
+		// web sign-in; the password alone then no longer opens the API
+		// (scripts use an API token), else Basic would bypass it.
+		p, err := s.core.VerifyPasswordAlone(r.Context(), user, pass)
 		if err != nil {
 			if s.logins != nil && !errors.Is(err, auth.ErrUnavailable) {
 				s.logins.Failure(user, a.ClientIP)
 			}
 			return fail(err)
-		}
-		// A person who turned on a second factor has it asked at every
-		// web sign-in; the password alone then no longer opens the API
-		// (scripts use an API token), else Basic would bypass it.
-		if mfa, err := s.core.HasTOTP(r.Context(), p.UID); err != nil {
-			s.metrics.authOutcome(method, "unavailable")
-			return a, fmt.Errorf("%w: %v", auth.ErrUnavailable, err)
-		} else if mfa {
-			return fail(&auth.Failure{Reason: core.ReasonSecondFactorRequired, Username: user})
 		}
 		if s.logins != nil {
 			s.logins.Success(user, a.ClientIP)

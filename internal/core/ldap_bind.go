@@ -265,10 +265,7 @@ func (s *Service) LDAPBind(ctx context.Context, provider string, in LDAPBindInpu
 			return LDAPBindResult{}, ctx.Err()
 		}
 	}
-	pr, cred, binding, err := s.verifyLDAPCredential(ctx, username, in.Password)
-	if err == nil && p.SearchGroup != "" && !slices.Contains(pr.Groups, p.SearchGroup) {
-		err = &auth.Failure{Reason: "not_in_search_group", Username: username}
-	}
+	pr, cred, binding, err := s.verifyLDAPCredential(ctx, p, username, in.Password)
 	if errors.Is(err, auth.ErrUnavailable) {
 		return LDAPBindResult{Outcome: LDAPBindUnavailable, Message: "credentials cannot be checked right now"}, nil
 	}
@@ -304,8 +301,17 @@ func (s *Service) LDAPBind(ctx context.Context, provider string, in LDAPBindInpu
 }
 
 // verifyLDAPCredential checks an app password or a person's password.
-// API tokens are refused: they are for the REST API only.
-func (s *Service) verifyLDAPCredential(ctx context.Context, username, password string) (*authz.Principal, auth.Credential, string, error) {
+// API tokens are refused: they are for the REST API only. A person with
+// a second factor binds with an app password: the password alone is
+// refused (VerifyPasswordAlone), as is anyone outside the provider's
+// search group, before the password is looked at.
+func (s *Service) verifyLDAPCredential(ctx context.Context, prov store.LDAPProvider, username, password string) (*authz.Principal, auth.Credential, string, error) {
+	inSearchGroup := func(p *authz.Principal) error {
+		if prov.SearchGroup != "" && !slices.Contains(p.Groups, prov.SearchGroup) {
+			return &auth.Failure{Reason: "not_in_search_group", Username: username}
+		}
+		return nil
+	}
 	if auth.LooksLikeKey(password) {
 		pk, err := auth.ParseKey(password)
 		if err != nil {
@@ -315,12 +321,15 @@ func (s *Service) verifyLDAPCredential(ctx context.Context, username, password s
 			return nil, auth.Credential{}, "", &auth.Failure{Reason: auth.ReasonIntent, Username: username}
 		}
 		p, cred, err := s.authn.VerifyAppPassword(ctx, username, password)
+		if err == nil {
+			err = inSearchGroup(p)
+		}
 		if err != nil {
 			return nil, cred, "", err
 		}
 		return p, cred, "k:" + pk.Lookup, nil
 	}
-	p, err := s.authn.VerifyPassword(ctx, username, password)
+	p, err := s.VerifyPasswordAlone(ctx, username, password, inSearchGroup)
 	if err != nil {
 		return nil, auth.Credential{}, "", err
 	}
@@ -498,6 +507,11 @@ func (s *Service) LDAPCheckSession(ctx context.Context, provider string, ref LDA
 	case "p":
 		if u.PasswordHash == "" || subtle.ConstantTimeCompare([]byte(v), []byte(s.passwordFingerprint(u.UID, u.PasswordHash))) != 1 {
 			return LDAPSessionState{}, nil
+		}
+		// Bound with the password before a second factor was turned on:
+		// such a bind would be refused now, so the session ends too.
+		if on, err := s.HasTOTP(ctx, u.UID); err != nil || on {
+			return LDAPSessionState{}, err
 		}
 	default:
 		return LDAPSessionState{}, nil
