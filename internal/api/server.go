@@ -19,10 +19,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
 )
 
-// limitedError: too many failed logins from this address for this account.
-type limitedError struct{ retryAfter time.Duration }
-
-func (e *limitedError) Error() string { return "too many failed logins" }
 
 // Route is one entry of the route table: the source of the mux, of the
 // OpenAPI check and of the authorization matrix.
@@ -217,7 +213,7 @@ func (s *Server) Authenticate(r *http.Request) (core.Actor, error) {
 			if s.logins != nil && !errors.Is(err, auth.ErrUnavailable) {
 				if d := s.logins.Check("", a.ClientIP); !d.Allowed {
 					s.metrics.authOutcome(method, "limited")
-					return a, &limitedError{d.RetryAfter}
+					return a, &core.RateLimitedError{RetryAfter: d.RetryAfter}
 				}
 				s.logins.Failure("", a.ClientIP)
 			}
@@ -238,7 +234,7 @@ func (s *Server) Authenticate(r *http.Request) (core.Actor, error) {
 			d := s.logins.Check(user, a.ClientIP)
 			if !d.Allowed {
 				s.metrics.authOutcome(method, "limited")
-				return a, &limitedError{d.RetryAfter}
+				return a, &core.RateLimitedError{RetryAfter: d.RetryAfter}
 			}
 			if d.Delay > 0 { // an account under attack: slowed, never locked
 				select {

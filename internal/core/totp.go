@@ -271,18 +271,13 @@ func (s *Service) newRecoveryCodes(userUID string) ([]string, [][]byte, error) {
 
 // reauthenticate asks for the actor's password again before a change
 // that weakens or resets the second factor, as GitHub and authentik do:
-// a browser left signed in must not be enough.
+// a browser left signed in must not be enough. Limited and recorded as
+// a sign-in (recheckPassword).
 func (s *Service) reauthenticate(ctx context.Context, a Actor, password string) error {
 	if password == "" {
 		return &ValidationError{Errors: []FieldError{{"password", "is required"}}}
 	}
-	if _, err := s.authn.VerifyPassword(ctx, a.P.Username, password); err != nil {
-		if errors.Is(err, auth.ErrBadCredential) {
-			return &ValidationError{Errors: []FieldError{{"password", "is not your current password"}}}
-		}
-		return err
-	}
-	return nil
+	return s.recheckPassword(ctx, a, password, "reauthenticate", "password")
 }
 
 // DisableTOTP turns the actor's own second factor off (password required).

@@ -392,11 +392,7 @@ func (s *Service) ChangePassword(ctx context.Context, a Actor, username, current
 		if current == "" {
 			return &ValidationError{Errors: []FieldError{{"current_password", "is required to change your own password"}}}
 		}
-		if _, err := s.authn.VerifyPassword(ctx, username, current); err != nil {
-			if errors.Is(err, auth.ErrBadCredential) {
-				s.RecordLoginFailed(ctx, a.ClientIP, "password_change", err)
-				return &ValidationError{Errors: []FieldError{{"current_password", "is not your current password"}}}
-			}
+		if err := s.recheckPassword(ctx, a, current, "password_change", "current_password"); err != nil {
 			return err
 		}
 	}
