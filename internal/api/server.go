@@ -19,7 +19,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
 )
 
-
 // Route is one entry of the route table: the source of the mux, of the
 // OpenAPI check and of the authorization matrix.
 type Route struct {
