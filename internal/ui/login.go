@@ -121,16 +121,21 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		s.fail(w, r, c, err)
 		return
 	}
-	s.limiter.Success(username, ip)
-	// A new sign-in always gets a new session ID; a session this browser
-	// still had ends (no fixation, no orphan).
-	if old, err := s.session(r); err == nil {
-		_ = s.core.EndSession(r.Context(), old.Actor(ip), old)
-	}
 	mfa, err := s.core.HasTOTP(r.Context(), p.UID)
 	if err != nil {
 		s.fail(w, r, c, err)
 		return
+	}
+	// Only a complete sign-in clears the failures counted against the
+	// account and address: with a second factor, that is after the code
+	// (else each right password would give a code guesser a new budget).
+	if !mfa {
+		s.limiter.Success(username, ip)
+	}
+	// A new sign-in always gets a new session ID; a session this browser
+	// still had ends (no fixation, no orphan).
+	if old, err := s.session(r); err == nil {
+		_ = s.core.EndSession(r.Context(), old.Actor(ip), old)
 	}
 	var ses core.WebSession
 	if mfa {
