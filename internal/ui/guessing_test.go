@@ -135,3 +135,32 @@ func mustAtoi(t *testing.T, s string) int {
 	}
 	return n
 }
+
+// TestTurnedAwayKeyIsNotUsed: a service account's own key presented at
+// the sign-in page is turned away, and that is not a use: last_used_at
+// does not move and an extended token's expiry does not slide.
+func TestTurnedAwayKeyIsNotUsed(t *testing.T) {
+	each(t, func(t *testing.T, e *servertest.Env) {
+		e.Must(201, e.Admin("POST", "/api/v1/service-accounts", map[string]any{"username": "bot", "token_intent": "none"}))
+		keys := map[string]string{}
+		for _, intent := range []string{"api", "app_password"} {
+			tok := e.Must(201, e.Admin("POST", "/api/v1/tokens", map[string]any{"user": "bot", "intent": intent, "extended": true, "max_age": "10s", "identifier": "ext-" + intent})).JSON()
+			keys[intent] = tok["key"].(string)
+		}
+		created := e.Clock.Now()
+		for i := 0; i < 2; i++ {
+			e.Clock.Advance(4 * time.Second)
+			for _, key := range keys {
+				contains(t, must(t, http.StatusForbidden, newClient(t, e).login("bot", key)), "Service accounts do not use the web interface")
+			}
+		}
+		for intent := range keys {
+			tok := e.Must(200, e.Admin("GET", "/api/v1/tokens/ext-"+intent, nil)).JSON()
+			if tok["last_used_at"] != nil || tok["expires_at"] != created.Add(10*time.Second).Format(time.RFC3339) {
+				t.Fatalf("%s after being turned away: last used %v, expires %v", intent, tok["last_used_at"], tok["expires_at"])
+			}
+		}
+		e.Clock.Advance(3 * time.Second) // 11 s after creation, 3 s after the last visit
+		e.Must(401, e.Do("GET", "/api/v1/me", servertest.Bearer(keys["api"]), nil))
+	})
+}
