@@ -95,13 +95,17 @@ type ldapState struct {
 	limiter      *ratelimit.Limiter
 	providers    map[string]cachedProvider
 	outposts     map[string]cachedOutpost // by account UID
-	lastLogin    map[string]time.Time     // by user UID
+	lastLogin    map[loginSource]time.Time
 	limitedEvent map[[2]string]time.Time  // (account, client) -> last rate_limited event
 	tokenWarned  map[string]time.Time     // token UID -> last token_expiring event
 
 	dirMu sync.Mutex // one directory build at a time
 	dir   *Directory // the latest build, under dirMu
 }
+
+// loginSource is what LDAP login events are coalesced by: a user's
+// binds from one client address, through one provider and outpost.
+type loginSource struct{ user, client, provider, outpost string }
 
 type cachedProvider struct {
 	version uint64
@@ -406,17 +410,19 @@ func (s *Service) ldapRateLimited(ctx context.Context, p store.LDAPProvider, in 
 }
 
 // ldapLoggedIn stamps last_login_at and writes a login event, at most
-// once per user every LoginEventEvery.
+// once every LoginEventEvery per user and source (client address,
+// provider, outpost): a bind from somewhere new is always recorded.
 func (s *Service) ldapLoggedIn(ctx context.Context, p store.LDAPProvider, in LDAPBindInput, pr *authz.Principal, cred auth.Credential) {
 	now := s.now()
+	k := loginSource{user: pr.UID, client: in.ClientIP, provider: p.Name, outpost: in.outpost}
 	s.ldap.mu.Lock()
-	last, seen := s.ldap.lastLogin[pr.UID]
+	last, seen := s.ldap.lastLogin[k]
 	due := !seen || now.Sub(last) >= LoginEventEvery
 	if due {
 		if s.ldap.lastLogin == nil || len(s.ldap.lastLogin) >= maxTracked {
-			s.ldap.lastLogin = map[string]time.Time{}
+			s.ldap.lastLogin = map[loginSource]time.Time{}
 		}
-		s.ldap.lastLogin[pr.UID] = now
+		s.ldap.lastLogin[k] = now
 	}
 	s.ldap.mu.Unlock()
 	if !due {
