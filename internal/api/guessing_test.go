@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse/internal/server/servertest"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -47,4 +49,46 @@ func TestOwnPasswordChangeIsLimited(t *testing.T) {
 		e.Must(204, change(pw))
 		e.Must(200, e.Do("GET", "/api/v1/me", servertest.Basic("erin", "erin-password-2"), nil))
 	})
+}
+
+// TestUnauthenticatedNamesAreBoundedInEvents: what a login_failed event
+// keeps of a name nobody authenticated is at most 128 characters (then
+// "…"), with control and format characters (newlines, ESC, the U+202E
+// bidirectional override) replaced by U+FFFD: a 30,000-character Basic
+// username cannot flood the audit log, nor a crafted one forge a line
+// or reorder what the CLI and the web interface print.
+func TestUnauthenticatedNamesAreBoundedInEvents(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		long := strings.Repeat("a", 30_000)
+		crafted := "mallory\n2030-01-01 admin login ok\x1b[2K\u202enimda\u200b"
+		for _, name := range []string{long, crafted} {
+			e.Must(401, e.Do("GET", "/api/v1/me", servertest.Basic(name, "a-wrong-password"), nil))
+		}
+		evs, _ := e.App.Store.ListEvents(t.Context(), store.EventFilter{Action: "login_failed", Limit: 10})
+		if len(evs) != 2 {
+			t.Fatalf("%d login_failed events, want 2", len(evs))
+		}
+		for _, ev := range evs {
+			checkUntrusted(t, ev.ActorUsername)
+			checkUntrusted(t, ev.TargetName)
+		}
+		if got := evs[1].ActorUsername; got != strings.Repeat("a", 128)+"…" {
+			t.Fatalf("the long name kept as %d bytes", len(got))
+		}
+		if got := evs[0].ActorUsername; got != "mallory\uFFFD2030-01-01 admin login ok\uFFFD[2K\uFFFDnimda\uFFFD" {
+			t.Fatalf("the crafted name kept as %q", got)
+		}
+	})
+}
+
+func checkUntrusted(t *testing.T, s string) {
+	t.Helper()
+	if n := utf8.RuneCountInString(s); n > 129 {
+		t.Fatalf("an event keeps %d characters of an unauthenticated name", n)
+	}
+	for _, r := range s {
+		if unicode.In(r, unicode.Cc, unicode.Cf) {
+			t.Fatalf("an event keeps %U of an unauthenticated name: %q", r, s)
+		}
+	}
 }

@@ -96,8 +96,8 @@ type ldapState struct {
 	providers    map[string]cachedProvider
 	outposts     map[string]cachedOutpost // by account UID
 	lastLogin    map[loginSource]time.Time
-	limitedEvent map[[2]string]time.Time  // (account, client) -> last rate_limited event
-	tokenWarned  map[string]time.Time     // token UID -> last token_expiring event
+	limitedEvent map[[2]string]time.Time // (account, client) -> last rate_limited event
+	tokenWarned  map[string]time.Time    // token UID -> last token_expiring event
 
 	dirMu sync.Mutex // one directory build at a time
 	dir   *Directory // the latest build, under dirMu
@@ -243,7 +243,7 @@ func (s *Service) LDAPBind(ctx context.Context, provider string, in LDAPBindInpu
 	case in.Password == "":
 		// RFC 4513 5.1.2: a name without a password is an unauthenticated
 		// bind, which servers should refuse rather than take as anonymous.
-		s.ldapBindFailed(ctx, p, in, "", &auth.Failure{Reason: "empty_password", Username: truncate(in.Name, 256)})
+		s.ldapBindFailed(ctx, p, in, "", &auth.Failure{Reason: "empty_password", Username: in.Name})
 		return LDAPBindResult{Outcome: LDAPBindUnauthenticated, Message: "unauthenticated binds (a name without a password) are not allowed"}, nil
 	}
 	username, named := BindUsername(p, base, in.Name)
@@ -282,7 +282,7 @@ func (s *Service) LDAPBind(ctx context.Context, provider string, in LDAPBindInpu
 			f.Username = username
 		}
 		if !named {
-			f.Username, f.Reason = truncate(in.Name, 256), "unknown_name"
+			f.Username, f.Reason = in.Name, "unknown_name"
 		}
 		lim.Failure(account, in.ClientIP)
 		s.ldapBindFailed(ctx, p, in, cred.TokenIdentifier, f)
@@ -363,8 +363,9 @@ func ldapEventContext(p store.LDAPProvider, in LDAPBindInput) map[string]any {
 }
 
 // ldapBindFailed writes the login_failed event of a refused bind. The
-// password is never passed here.
+// password is never passed here; the name is the client's (Untrusted).
 func (s *Service) ldapBindFailed(ctx context.Context, p store.LDAPProvider, in LDAPBindInput, tokenID string, f *auth.Failure) {
+	name := Untrusted(f.Username)
 	c := ldapEventContext(p, in)
 	c["reason"] = string(f.Reason)
 	if f.Identifier != "" {
@@ -372,8 +373,8 @@ func (s *Service) ldapBindFailed(ctx context.Context, p store.LDAPProvider, in L
 	} else if tokenID != "" {
 		c["token"] = tokenID
 	}
-	ev := s.event(Actor{ClientIP: in.ClientIP}, audit.ActionLoginFailed, audit.Failure, audit.Target{Kind: audit.KindUser, Name: f.Username}, c)
-	ev.ActorUsername = f.Username
+	ev := s.event(Actor{ClientIP: in.ClientIP}, audit.ActionLoginFailed, audit.Failure, audit.Target{Kind: audit.KindUser, Name: name}, c)
+	ev.ActorUsername = name
 	if err := s.record(ctx, ev); err != nil {
 		s.log.Error("write login_failed event", "err", err)
 	}
@@ -398,7 +399,7 @@ func (s *Service) ldapRateLimited(ctx context.Context, p store.LDAPProvider, in 
 	if !due {
 		return
 	}
-	name := strings.TrimPrefix(account, "name:")
+	name := Untrusted(strings.TrimPrefix(account, "name:"))
 	c := ldapEventContext(p, in)
 	c["reason"] = "rate_limited"
 	c["retry_after"] = retry.Round(time.Second).String()

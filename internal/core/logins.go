@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse/internal/auth"
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
@@ -58,4 +61,41 @@ func (s *Service) recheckPassword(ctx context.Context, a Actor, password, method
 		return &ValidationError{Errors: []FieldError{{field, "is not your current password"}}}
 	}
 	return err
+}
+
+// MaxUntrustedLength bounds what an event keeps of a string from an
+// unauthenticated client (a username that failed to sign in).
+const MaxUntrustedLength = 128
+
+// Untrusted returns what an event may keep of a string an unauthenticated
+// client sent: at most MaxUntrustedLength runes, marked with "…" when
+// cut, with control and format characters (Unicode Cc and Cf: newlines,
+// ESC, the bidirectional overrides such as U+202E) and invalid UTF-8
+// replaced by U+FFFD, so that it can neither flood the audit log nor
+// forge lines or reorder text where events are shown.
+func Untrusted(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || unicode.In(r, unicode.Cc, unicode.Cf) {
+			clean = false
+			break
+		}
+	}
+	if clean && len(s) <= MaxUntrustedLength {
+		return s // the usual case: a plain name
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range s {
+		if n == MaxUntrustedLength {
+			b.WriteString("…")
+			break
+		}
+		if r == utf8.RuneError || unicode.In(r, unicode.Cc, unicode.Cf) {
+			r = utf8.RuneError
+		}
+		b.WriteRune(r)
+		n++
+	}
+	return b.String()
 }

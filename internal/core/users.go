@@ -537,7 +537,7 @@ func (s *Service) RecordLoginFailed(ctx context.Context, clientIP, method string
 	var f *auth.Failure
 	if errors.As(err, &f) {
 		c["reason"] = string(f.Reason)
-		name = f.Username
+		name = Untrusted(f.Username)
 		if f.Identifier != "" {
 			c["token"] = f.Identifier
 		}

@@ -4,8 +4,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse/internal/server/servertest"
+	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // TestLoginEventsPerSource: LDAP login events are coalesced per user and
@@ -54,6 +57,35 @@ func TestLoginEventsPerSource(t *testing.T) {
 		mustBind(t, dial(t, f.addr), userDN("bot"), f.botKey)
 		if got := len(logins()); got != 4 {
 			t.Fatalf("after 5 minutes: %d login events, want 4", got)
+		}
+	})
+}
+
+// TestUnauthenticatedBindNamesAreBoundedInEvents: the LDAP door keeps of
+// a bind name that names nobody at most 128 characters, without control
+// or format characters, as every other door does (core.Untrusted).
+func TestUnauthenticatedBindNamesAreBoundedInEvents(t *testing.T) {
+	eachBackend(t, func(t *testing.T, f *fixture) {
+		c := dial(t, f.addr)
+		names := []string{"cn=" + strings.Repeat("x", 2000) + ",ou=users," + baseDN, "cn=mallory\u202enimda\x1b,ou=people\n," + baseDN}
+		for _, n := range names {
+			if err := c.Bind(n, "a-wrong-password"); code(err) != 49 {
+				t.Fatalf("bind as %q: %v", n, err)
+			}
+			if err := c.UnauthenticatedBind(n); code(err) != 53 {
+				t.Fatalf("unauthenticated bind as %q: %v", n, err)
+			}
+		}
+		evs, _ := f.e.App.Store.ListEvents(t.Context(), store.EventFilter{Action: "login_failed", Limit: 10})
+		if len(evs) != 4 {
+			t.Fatalf("%d login_failed events, want 4", len(evs))
+		}
+		for _, ev := range evs {
+			for _, s := range []string{ev.ActorUsername, ev.TargetName} {
+				if utf8.RuneCountInString(s) > 129 || strings.ContainsFunc(s, func(r rune) bool { return unicode.In(r, unicode.Cc, unicode.Cf) }) {
+					t.Fatalf("an event keeps %q", s)
+				}
+			}
 		}
 	})
 }
