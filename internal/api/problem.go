@@ -49,11 +49,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var nf *core.NotFoundError
 	var ce *core.ConflictError
 	var mbe *http.MaxBytesError
-	var le *limitedError
+	var le *core.RateLimitedError
 	var fe *core.ForbiddenError
 	switch {
 	case errors.As(err, &le):
-		tooMany(w, le.retryAfter)
+		tooMany(w, le.RetryAfter)
 	case errors.As(err, &ve):
 		WriteProblem(w, http.StatusBadRequest, "the request has invalid fields", ve.Errors...)
 	case errors.As(err, &mbe):

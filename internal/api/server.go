@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -19,11 +18,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/core"
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
 )
-
-// limitedError: too many failed logins from this address for this account.
-type limitedError struct{ retryAfter time.Duration }
-
-func (e *limitedError) Error() string { return "too many failed logins" }
 
 // Route is one entry of the route table: the source of the mux, of the
 // OpenAPI check and of the authorization matrix.
@@ -218,7 +212,7 @@ func (s *Server) Authenticate(r *http.Request) (core.Actor, error) {
 			if s.logins != nil && !errors.Is(err, auth.ErrUnavailable) {
 				if d := s.logins.Check("", a.ClientIP); !d.Allowed {
 					s.metrics.authOutcome(method, "limited")
-					return a, &limitedError{d.RetryAfter}
+					return a, &core.RateLimitedError{RetryAfter: d.RetryAfter}
 				}
 				s.logins.Failure("", a.ClientIP)
 			}
@@ -239,7 +233,7 @@ func (s *Server) Authenticate(r *http.Request) (core.Actor, error) {
 			d := s.logins.Check(user, a.ClientIP)
 			if !d.Allowed {
 				s.metrics.authOutcome(method, "limited")
-				return a, &limitedError{d.RetryAfter}
+				return a, &core.RateLimitedError{RetryAfter: d.RetryAfter}
 			}
 			if d.Delay > 0 { // an account under attack: slowed, never locked
 				select {
@@ -249,21 +243,15 @@ func (s *Server) Authenticate(r *http.Request) (core.Actor, error) {
 				}
 			}
 		}
-		p, err := s.authn.VerifyPassword(r.Context(), user, pass)
+		// A person who turned on a second factor has it asked at every
+		// web sign-in; the password alone then no longer opens the API
+		// (scripts use an API token), else Basic would bypass it.
+		p, err := s.core.VerifyPasswordAlone(r.Context(), user, pass)
 		if err != nil {
 			if s.logins != nil && !errors.Is(err, auth.ErrUnavailable) {
 				s.logins.Failure(user, a.ClientIP)
 			}
 			return fail(err)
-		}
-		// A person who turned on a second factor has it asked at every
-		// web sign-in; the password alone then no longer opens the API
-		// (scripts use an API token), else Basic would bypass it.
-		if mfa, err := s.core.HasTOTP(r.Context(), p.UID); err != nil {
-			s.metrics.authOutcome(method, "unavailable")
-			return a, fmt.Errorf("%w: %v", auth.ErrUnavailable, err)
-		} else if mfa {
-			return fail(&auth.Failure{Reason: core.ReasonSecondFactorRequired, Username: user})
 		}
 		if s.logins != nil {
 			s.logins.Success(user, a.ClientIP)

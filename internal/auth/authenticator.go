@@ -125,6 +125,8 @@ type Authenticator struct {
 	// goes to the database and nothing is cached.
 	bypass atomic.Bool
 	hooks  []func()
+	// hashRuns counts argon2id runs (PasswordHashRuns).
+	hashRuns atomic.Uint64
 	// pending holds dropped entries whose use was not yet written, so an
 	// invalidation never loses a last-used time or an extension.
 	pending []*keyEntry
@@ -482,25 +484,59 @@ func (a *Authenticator) TokenUsage(tokenUID string) (lastUsed, expiresAt time.Ti
 	return lastUsed, expiresAt, ok
 }
 
+// Refusal is a reason a door refuses an account whatever its password
+// (a provider's search group, a second factor the door cannot ask for):
+// a *Failure refuses, any other error means the check could not be made.
+type Refusal func(*authz.Principal) error
+
 // VerifyPassword checks a human's username and password. Unknown users,
-// users without a password and wrong passwords cost the same argon2id run
-// and give the same error.
-func (a *Authenticator) VerifyPassword(ctx context.Context, username, password string) (*authz.Principal, error) {
+// users without a password, wrong passwords and refused accounts
+// (disabled, or refused by one of refuse) cost the same argon2id run and
+// give the same error: the reasons for refusal are decided before the
+// password, and a refused account's password is checked against its
+// stored hash, never against the cache of verified passwords, so that the
+// time of a refusal does not tell a right password from a wrong one.
+func (a *Authenticator) VerifyPassword(ctx context.Context, username, password string, refuse ...Refusal) (*authz.Principal, error) {
 	if len(password) == 0 || len(password) > MaxPasswordLength || len(username) > 256 {
-		VerifyPassword("", password)
+		a.hashPassword("", password)
 		return nil, &Failure{Reason: ReasonMalformed, Username: username}
 	}
 	p, err := a.PrincipalByName(ctx, username)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			VerifyPassword("", password)
+			a.hashPassword("", password)
 			return nil, &Failure{Reason: ReasonUnknown, Username: username}
 		}
 		return nil, unavailable(err)
 	}
 	if p.PasswordHash == "" {
-		VerifyPassword("", password)
+		a.hashPassword("", password)
 		return nil, &Failure{Reason: ReasonNoPasswd, Username: username}
+	}
+	var refused *Failure
+	if !p.Active {
+		refused = &Failure{Reason: ReasonInactive, Username: username}
+	}
+	for _, r := range refuse {
+		if refused != nil {
+			break
+		}
+		if err := r(p); err != nil {
+			if !errors.As(err, &refused) {
+				return nil, unavailable(err)
+			}
+			if refused.Username == "" {
+				refused.Username = username
+			}
+		}
+	}
+	if refused != nil {
+		// The cost of a wrong password; the event still tells a wrong
+		// password (mismatch) from a right one that is refused.
+		if !a.hashPassword(p.PasswordHash, password) {
+			return nil, &Failure{Reason: ReasonMismatch, Username: username}
+		}
+		return nil, refused
 	}
 	mac := a.passwordMAC(p.UID, password)
 	a.mu.RLock()
@@ -508,7 +544,7 @@ func (a *Authenticator) VerifyPassword(ctx context.Context, username, password s
 	a.mu.RUnlock()
 	ok := cached && v.storedHash == p.PasswordHash && hmac.Equal(v.mac[:], mac[:])
 	if !ok {
-		ok = VerifyPassword(p.PasswordHash, password)
+		ok = a.hashPassword(p.PasswordHash, password)
 		if ok {
 			a.mu.Lock()
 			a.passwordOK[p.UID] = verifiedPassword{storedHash: p.PasswordHash, mac: mac}
@@ -518,11 +554,19 @@ func (a *Authenticator) VerifyPassword(ctx context.Context, username, password s
 	if !ok {
 		return nil, &Failure{Reason: ReasonMismatch, Username: username}
 	}
-	if !p.Active {
-		return nil, &Failure{Reason: ReasonInactive, Username: username}
-	}
 	return p, nil
 }
+
+// hashPassword is VerifyPassword (the argon2id run), counted.
+func (a *Authenticator) hashPassword(encoded, password string) bool {
+	a.hashRuns.Add(1)
+	return VerifyPassword(encoded, password)
+}
+
+// PasswordHashRuns counts the argon2id runs of password checks since
+// start: tests assert with it that a refusal costs what a wrong password
+// costs, which a timing would only show on a quiet machine.
+func (a *Authenticator) PasswordHashRuns() uint64 { return a.hashRuns.Load() }
 
 func (a *Authenticator) passwordMAC(uid, password string) (out [sha256.Size]byte) {
 	copy(out[:], a.hasher.Sum("password\x00"+uid+"\x00"+password))

@@ -88,6 +88,8 @@ type Service struct {
 	verifying chan struct{}
 	// ldap holds the LDAP doors' shared state: limiter, caches (ldap_bind.go).
 	ldap ldapState
+	// totpOn caches who has a second factor (totp.go).
+	totpOn totpCache
 }
 
 // New builds the core.

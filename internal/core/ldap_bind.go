@@ -95,13 +95,17 @@ type ldapState struct {
 	limiter      *ratelimit.Limiter
 	providers    map[string]cachedProvider
 	outposts     map[string]cachedOutpost // by account UID
-	lastLogin    map[string]time.Time     // by user UID
-	limitedEvent map[[2]string]time.Time  // (account, client) -> last rate_limited event
-	tokenWarned  map[string]time.Time     // token UID -> last token_expiring event
+	lastLogin    map[loginSource]time.Time
+	limitedEvent map[[2]string]time.Time // (account, client) -> last rate_limited event
+	tokenWarned  map[string]time.Time    // token UID -> last token_expiring event
 
 	dirMu sync.Mutex // one directory build at a time
 	dir   *Directory // the latest build, under dirMu
 }
+
+// loginSource is what LDAP login events are coalesced by: a user's
+// binds from one client address, through one provider and outpost.
+type loginSource struct{ user, client, provider, outpost string }
 
 type cachedProvider struct {
 	version uint64
@@ -239,7 +243,7 @@ func (s *Service) LDAPBind(ctx context.Context, provider string, in LDAPBindInpu
 	case in.Password == "":
 		// RFC 4513 5.1.2: a name without a password is an unauthenticated
 		// bind, which servers should refuse rather than take as anonymous.
-		s.ldapBindFailed(ctx, p, in, "", &auth.Failure{Reason: "empty_password", Username: truncate(in.Name, 256)})
+		s.ldapBindFailed(ctx, p, in, "", &auth.Failure{Reason: "empty_password", Username: in.Name})
 		return LDAPBindResult{Outcome: LDAPBindUnauthenticated, Message: "unauthenticated binds (a name without a password) are not allowed"}, nil
 	}
 	username, named := BindUsername(p, base, in.Name)
@@ -265,10 +269,7 @@ func (s *Service) LDAPBind(ctx context.Context, provider string, in LDAPBindInpu
 			return LDAPBindResult{}, ctx.Err()
 		}
 	}
-	pr, cred, binding, err := s.verifyLDAPCredential(ctx, username, in.Password)
-	if err == nil && p.SearchGroup != "" && !slices.Contains(pr.Groups, p.SearchGroup) {
-		err = &auth.Failure{Reason: "not_in_search_group", Username: username}
-	}
+	pr, cred, binding, err := s.verifyLDAPCredential(ctx, p, username, in.Password)
 	if errors.Is(err, auth.ErrUnavailable) {
 		return LDAPBindResult{Outcome: LDAPBindUnavailable, Message: "credentials cannot be checked right now"}, nil
 	}
@@ -281,7 +282,7 @@ func (s *Service) LDAPBind(ctx context.Context, provider string, in LDAPBindInpu
 			f.Username = username
 		}
 		if !named {
-			f.Username, f.Reason = truncate(in.Name, 256), "unknown_name"
+			f.Username, f.Reason = in.Name, "unknown_name"
 		}
 		lim.Failure(account, in.ClientIP)
 		s.ldapBindFailed(ctx, p, in, cred.TokenIdentifier, f)
@@ -304,8 +305,17 @@ func (s *Service) LDAPBind(ctx context.Context, provider string, in LDAPBindInpu
 }
 
 // verifyLDAPCredential checks an app password or a person's password.
-// API tokens are refused: they are for the REST API only.
-func (s *Service) verifyLDAPCredential(ctx context.Context, username, password string) (*authz.Principal, auth.Credential, string, error) {
+// API tokens are refused: they are for the REST API only. A person with
+// a second factor binds with an app password: the password alone is
+// refused (VerifyPasswordAlone), as is anyone outside the provider's
+// search group, before the password is looked at.
+func (s *Service) verifyLDAPCredential(ctx context.Context, prov store.LDAPProvider, username, password string) (*authz.Principal, auth.Credential, string, error) {
+	inSearchGroup := func(p *authz.Principal) error {
+		if prov.SearchGroup != "" && !slices.Contains(p.Groups, prov.SearchGroup) {
+			return &auth.Failure{Reason: "not_in_search_group", Username: username}
+		}
+		return nil
+	}
 	if auth.LooksLikeKey(password) {
 		pk, err := auth.ParseKey(password)
 		if err != nil {
@@ -315,12 +325,15 @@ func (s *Service) verifyLDAPCredential(ctx context.Context, username, password s
 			return nil, auth.Credential{}, "", &auth.Failure{Reason: auth.ReasonIntent, Username: username}
 		}
 		p, cred, err := s.authn.VerifyAppPassword(ctx, username, password)
+		if err == nil {
+			err = inSearchGroup(p)
+		}
 		if err != nil {
 			return nil, cred, "", err
 		}
 		return p, cred, "k:" + pk.Lookup, nil
 	}
-	p, err := s.authn.VerifyPassword(ctx, username, password)
+	p, err := s.VerifyPasswordAlone(ctx, username, password, inSearchGroup)
 	if err != nil {
 		return nil, auth.Credential{}, "", err
 	}
@@ -350,8 +363,9 @@ func ldapEventContext(p store.LDAPProvider, in LDAPBindInput) map[string]any {
 }
 
 // ldapBindFailed writes the login_failed event of a refused bind. The
-// password is never passed here.
+// password is never passed here; the name is the client's (Untrusted).
 func (s *Service) ldapBindFailed(ctx context.Context, p store.LDAPProvider, in LDAPBindInput, tokenID string, f *auth.Failure) {
+	name := Untrusted(f.Username)
 	c := ldapEventContext(p, in)
 	c["reason"] = string(f.Reason)
 	if f.Identifier != "" {
@@ -359,8 +373,8 @@ func (s *Service) ldapBindFailed(ctx context.Context, p store.LDAPProvider, in L
 	} else if tokenID != "" {
 		c["token"] = tokenID
 	}
-	ev := s.event(Actor{ClientIP: in.ClientIP}, audit.ActionLoginFailed, audit.Failure, audit.Target{Kind: audit.KindUser, Name: f.Username}, c)
-	ev.ActorUsername = f.Username
+	ev := s.event(Actor{ClientIP: in.ClientIP}, audit.ActionLoginFailed, audit.Failure, audit.Target{Kind: audit.KindUser, Name: name}, c)
+	ev.ActorUsername = name
 	if err := s.record(ctx, ev); err != nil {
 		s.log.Error("write login_failed event", "err", err)
 	}
@@ -385,7 +399,7 @@ func (s *Service) ldapRateLimited(ctx context.Context, p store.LDAPProvider, in 
 	if !due {
 		return
 	}
-	name := strings.TrimPrefix(account, "name:")
+	name := Untrusted(strings.TrimPrefix(account, "name:"))
 	c := ldapEventContext(p, in)
 	c["reason"] = "rate_limited"
 	c["retry_after"] = retry.Round(time.Second).String()
@@ -397,17 +411,19 @@ func (s *Service) ldapRateLimited(ctx context.Context, p store.LDAPProvider, in 
 }
 
 // ldapLoggedIn stamps last_login_at and writes a login event, at most
-// once per user every LoginEventEvery.
+// once every LoginEventEvery per user and source (client address,
+// provider, outpost): a bind from somewhere new is always recorded.
 func (s *Service) ldapLoggedIn(ctx context.Context, p store.LDAPProvider, in LDAPBindInput, pr *authz.Principal, cred auth.Credential) {
 	now := s.now()
+	k := loginSource{user: pr.UID, client: in.ClientIP, provider: p.Name, outpost: in.outpost}
 	s.ldap.mu.Lock()
-	last, seen := s.ldap.lastLogin[pr.UID]
+	last, seen := s.ldap.lastLogin[k]
 	due := !seen || now.Sub(last) >= LoginEventEvery
 	if due {
 		if s.ldap.lastLogin == nil || len(s.ldap.lastLogin) >= maxTracked {
-			s.ldap.lastLogin = map[string]time.Time{}
+			s.ldap.lastLogin = map[loginSource]time.Time{}
 		}
-		s.ldap.lastLogin[pr.UID] = now
+		s.ldap.lastLogin[k] = now
 	}
 	s.ldap.mu.Unlock()
 	if !due {
@@ -498,6 +514,11 @@ func (s *Service) LDAPCheckSession(ctx context.Context, provider string, ref LDA
 	case "p":
 		if u.PasswordHash == "" || subtle.ConstantTimeCompare([]byte(v), []byte(s.passwordFingerprint(u.UID, u.PasswordHash))) != 1 {
 			return LDAPSessionState{}, nil
+		}
+		// Bound with the password before a second factor was turned on:
+		// such a bind would be refused now, so the session ends too.
+		if on, err := s.HasTOTP(ctx, u.UID); err != nil || on {
+			return LDAPSessionState{}, err
 		}
 	default:
 		return LDAPSessionState{}, nil

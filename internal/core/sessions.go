@@ -285,10 +285,7 @@ func (s *Service) ChangeOwnPassword(ctx context.Context, a Actor, current, next,
 	if err := f.err(); err != nil {
 		return WebSession{}, err
 	}
-	if _, err := s.authn.VerifyPassword(ctx, a.P.Username, current); err != nil {
-		if errors.Is(err, auth.ErrBadCredential) {
-			return WebSession{}, &ValidationError{Errors: []FieldError{{"current_password", "is not your current password"}}}
-		}
+	if err := s.recheckPassword(ctx, a, current, "password_change", "current_password"); err != nil {
 		return WebSession{}, err
 	}
 	if err := s.SetPassword(ctx, a, a.P.Username, next); err != nil {

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"sync"
 
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/auth"
@@ -19,7 +20,7 @@ const (
 	ReasonTOTPReplay      auth.FailureReason = "totp_replay"
 	ReasonRecoveryUnknown auth.FailureReason = "recovery_code_unknown"
 	// ReasonSecondFactorRequired: a right password on a door that cannot
-	// ask for the second factor (HTTP Basic on the API).
+	// ask for the second factor (HTTP Basic on the API, LDAP binds).
 	ReasonSecondFactorRequired auth.FailureReason = "second_factor_required"
 )
 
@@ -68,6 +69,64 @@ func (s *Service) HasTOTP(ctx context.Context, userUID string) (bool, error) {
 		return false, nil
 	}
 	return err == nil && t.Confirmed, err
+}
+
+// VerifyPasswordAlone checks a person's password on a door that cannot
+// ask for the second factor (HTTP Basic on the API, LDAP binds): the one
+// rule for them is that a person who turned two-factor on is refused
+// there (reason second_factor_required), with the same answer and cost as
+// a wrong password; they use an API token or an app password instead.
+// refuse adds the door's own reasons (an LDAP provider's search group).
+func (s *Service) VerifyPasswordAlone(ctx context.Context, username, password string, refuse ...auth.Refusal) (*authz.Principal, error) {
+	return s.authn.VerifyPassword(ctx, username, password, append(refuse, func(p *authz.Principal) error {
+		on, err := s.secondFactorOn(ctx, p.UID)
+		if err != nil {
+			return err
+		}
+		if on {
+			return &auth.Failure{Reason: ReasonSecondFactorRequired, Username: p.Username}
+		}
+		return nil
+	})...)
+}
+
+// totpCache remembers who has a confirmed second factor, for the change
+// version it was read at: LDAP password binds ask on every bind, which
+// must cost no database query when nothing changed.
+type totpCache struct {
+	mu      sync.Mutex
+	version uint64
+	on      map[string]bool // by user UID
+}
+
+// secondFactorOn is HasTOTP through the cache (bypassed, as the
+// credential cache is, while changes made elsewhere may be missed).
+func (s *Service) secondFactorOn(ctx context.Context, uid string) (bool, error) {
+	if s.authn.Bypassed() {
+		return s.HasTOTP(ctx, uid)
+	}
+	v := s.ChangeVersion()
+	c := &s.totpOn
+	c.mu.Lock()
+	on, ok := c.on[uid]
+	ok = ok && c.version == v
+	c.mu.Unlock()
+	if ok {
+		return on, nil
+	}
+	on, err := s.HasTOTP(ctx, uid)
+	if err != nil {
+		return false, err
+	}
+	c.mu.Lock()
+	if c.version < v || c.on == nil || len(c.on) >= maxTracked {
+		c.version, c.on = v, map[string]bool{}
+	}
+	if c.version == v {
+		c.on[uid] = on
+	}
+	c.mu.Unlock()
+	return on, nil
 }
 
 // TOTPEnrolment is a secret awaiting its first code: shown to its owner
@@ -212,18 +271,13 @@ func (s *Service) newRecoveryCodes(userUID string) ([]string, [][]byte, error) {
 
 // reauthenticate asks for the actor's password again before a change
 // that weakens or resets the second factor, as GitHub and authentik do:
-// a browser left signed in must not be enough.
+// a browser left signed in must not be enough. Limited and recorded as
+// a sign-in (recheckPassword).
 func (s *Service) reauthenticate(ctx context.Context, a Actor, password string) error {
 	if password == "" {
 		return &ValidationError{Errors: []FieldError{{"password", "is required"}}}
 	}
-	if _, err := s.authn.VerifyPassword(ctx, a.P.Username, password); err != nil {
-		if errors.Is(err, auth.ErrBadCredential) {
-			return &ValidationError{Errors: []FieldError{{"password", "is not your current password"}}}
-		}
-		return err
-	}
-	return nil
+	return s.recheckPassword(ctx, a, password, "reauthenticate", "password")
 }
 
 // DisableTOTP turns the actor's own second factor off (password required).

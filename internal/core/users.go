@@ -401,11 +401,7 @@ func (s *Service) ChangePassword(ctx context.Context, a Actor, username, current
 		if current == "" {
 			return &ValidationError{Errors: []FieldError{{"current_password", "is required to change your own password"}}}
 		}
-		if _, err := s.authn.VerifyPassword(ctx, username, current); err != nil {
-			if errors.Is(err, auth.ErrBadCredential) {
-				s.RecordLoginFailed(ctx, a.ClientIP, "password_change", err)
-				return &ValidationError{Errors: []FieldError{{"current_password", "is not your current password"}}}
-			}
+		if err := s.recheckPassword(ctx, a, current, "password_change", "current_password"); err != nil {
 			return err
 		}
 	}
@@ -550,7 +546,7 @@ func (s *Service) RecordLoginFailed(ctx context.Context, clientIP, method string
 	var f *auth.Failure
 	if errors.As(err, &f) {
 		c["reason"] = string(f.Reason)
-		name = f.Username
+		name = Untrusted(f.Username)
 		if f.Identifier != "" {
 			c["token"] = f.Identifier
 		}

@@ -339,3 +339,59 @@ func TestCachedBinds(t *testing.T) {
 		return nil
 	})
 }
+
+// TestOutpostSecondFactor: through an outpost too, a person with
+// two-factor on binds with an app password, never the password alone,
+// and the outpost's cache of recent binds does not let a password bound
+// before the factor was turned on through afterwards.
+func TestOutpostSecondFactor(t *testing.T) {
+	each(t, func(t *testing.T, f *fixture) {
+		const pw = "alice-password-123"
+		f.e.Must(201, f.e.Admin("POST", "/api/v1/users", map[string]any{"username": "alice", "password": pw}))
+		app := f.e.Must(201, f.e.Admin("POST", "/api/v1/tokens", map[string]any{"user": "alice", "intent": "app_password"})).JSON()["key"].(string)
+		f.e.Must(200, f.e.Admin("PATCH", "/api/v1/ldap-providers/corp", map[string]any{"bind_mode": "cached"}))
+		held := dial(t, f.addr)
+		// Bound with the password until the cached mode reaches the
+		// outpost, then once more: that bind is answered from its cache.
+		eventually(t, "a cached password bind", func() error {
+			if err := held.Bind(userDN("alice"), pw); err != nil {
+				return err
+			}
+			u := f.e.Must(200, f.e.Admin("GET", "/api/v1/users/alice", nil)).JSON()
+			before := fmt.Sprint(u["last_login_at"])
+			f.e.Clock.Advance(6 * time.Minute) // past the login-event throttle
+			if err := held.Bind(userDN("alice"), pw); err != nil {
+				return err
+			}
+			if after := fmt.Sprint(f.e.Must(200, f.e.Admin("GET", "/api/v1/users/alice", nil)).JSON()["last_login_at"]); after != before {
+				return fmt.Errorf("the bind reached the server (%s, %s)", before, after)
+			}
+			return nil
+		})
+		f.e.EnrolTOTP("alice")
+		eventually(t, "the password alone refused", func() error {
+			if err := dial(t, f.addr).Bind(userDN("alice"), pw); code(err) != goldap.LDAPResultInvalidCredentials {
+				return fmt.Errorf("bind: %v", err)
+			}
+			return nil
+		})
+		eventually(t, "the session bound with the password ended", func() error {
+			if _, err := held.WhoAmI(nil); err == nil {
+				return errors.New("still bound")
+			}
+			return nil
+		})
+		// Refused again, on the server, not from a cache: and recorded.
+		if err := dial(t, f.addr).Bind(userDN("alice"), pw); code(err) != goldap.LDAPResultInvalidCredentials {
+			t.Fatalf("bind: %v", err)
+		}
+		evs := string(f.e.Must(200, f.e.Admin("GET", "/api/v1/events?action=login_failed&actor=alice", nil)).Body)
+		if !strings.Contains(evs, `"reason":"second_factor_required"`) || !strings.Contains(evs, `"outpost":"rack1"`) || strings.Contains(evs, pw) {
+			t.Fatalf("events: %s", evs)
+		}
+		c := dial(t, f.addr)
+		if err := c.Bind(userDN("alice"), app); err != nil {
+			t.Fatalf("app password: %v", err)
+		}
+	})
+}

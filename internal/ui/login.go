@@ -14,7 +14,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/auth"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/core"
-	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // endedMessages explain on the login page why one is there again.
@@ -121,16 +120,21 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		s.fail(w, r, c, err)
 		return
 	}
-	s.limiter.Success(username, ip)
-	// A new sign-in always gets a new session ID; a session this browser
-	// still had ends (no fixation, no orphan).
-	if old, err := s.session(r); err == nil {
-		_ = s.core.EndSession(r.Context(), old.Actor(ip), old)
-	}
 	mfa, err := s.core.HasTOTP(r.Context(), p.UID)
 	if err != nil {
 		s.fail(w, r, c, err)
 		return
+	}
+	// Only a complete sign-in clears the failures counted against the
+	// account and address: with a second factor, that is after the code
+	// (else each right password would give a code guesser a new budget).
+	if !mfa {
+		s.limiter.Success(username, ip)
+	}
+	// A new sign-in always gets a new session ID; a session this browser
+	// still had ends (no fixation, no orphan).
+	if old, err := s.session(r); err == nil {
+		_ = s.core.EndSession(r.Context(), old.Actor(ip), old)
 	}
 	var ses core.WebSession
 	if mfa {
@@ -201,20 +205,18 @@ func (s *Server) checkPassword(ctx context.Context, username, password string) (
 	return p, nil
 }
 
+// ownKeyOfServiceAccount checks the key with Inspect, not as a use: the
+// key is turned away here, so its last use must not move, nor an
+// extended token's expiry slide.
 func (s *Server) ownKeyOfServiceAccount(ctx context.Context, username, key string) bool {
 	p, err := s.authn.PrincipalByName(ctx, username)
 	if err != nil || !p.IsServiceAccount() {
 		return false
 	}
-	pk, err := auth.ParseKey(key)
-	if err != nil {
+	if _, err := auth.ParseKey(key); err != nil {
 		return false
 	}
-	if pk.Intent == store.IntentAppPassword {
-		_, _, err = s.authn.VerifyAppPassword(ctx, username, key)
-		return err == nil
-	}
-	owner, _, err := s.authn.VerifyAPIKey(ctx, key)
+	owner, _, err := s.authn.Inspect(ctx, key)
 	return err == nil && owner.UID == p.UID
 }
 

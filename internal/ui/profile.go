@@ -1,6 +1,9 @@
 package ui
 
 import (
+	"errors"
+	"fmt"
+	"math"
 	"net/http"
 
 	"github.com/gatehouse/gatehouse/internal/authz"
@@ -51,6 +54,14 @@ func (s *Server) profile(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 func (s *Server) profileFormError(w http.ResponseWriter, r *http.Request, c *reqCtx, err error, which string) {
 	f := newForm(nil) // passwords are never echoed back
 	status, ok := f.formError(err, nil)
+	var rl *core.RateLimitedError
+	if errors.As(err, &rl) {
+		// The password asked again is limited like a sign-in.
+		secs := int(math.Ceil(max(rl.RetryAfter.Seconds(), 1)))
+		w.Header().Set("Retry-After", fmt.Sprint(secs))
+		f.Message = fmt.Sprintf("Too many failed attempts. Wait %d seconds and try again.", secs)
+		status, ok = http.StatusTooManyRequests, true
+	}
 	if !ok {
 		s.fail(w, r, c, err)
 		return
@@ -79,17 +90,10 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, c *reqCt
 		s.profileFormError(w, r, c, &core.ValidationError{Errors: []core.FieldError{{Field: "confirm_password", Message: "does not match the new password"}}}, "password")
 		return
 	}
-	// The current password is checked like a sign-in: rate limited.
-	f := newForm(nil)
-	if !s.admitAttempt(w, r, c, c.actor.P.Username, c.actor.ClientIP, f) {
-		s.profileFormError(w, r, c, &core.ConflictError{Msg: f.Message}, "password")
-		return
-	}
+	// The core checks the current password like a sign-in: limited,
+	// and recorded when wrong.
 	ses, err := s.core.ChangeOwnPassword(r.Context(), c.actor, v.Get("current_password"), next, c.actor.ClientIP, r.UserAgent())
 	if err != nil {
-		if ve, ok := err.(*core.ValidationError); ok && len(ve.Errors) == 1 && ve.Errors[0].Field == "current_password" {
-			s.limiter.Failure(c.actor.P.Username, c.actor.ClientIP)
-		}
 		s.profileFormError(w, r, c, err, "password")
 		return
 	}

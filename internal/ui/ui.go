@@ -84,7 +84,7 @@ type Server struct {
 // request.
 func New(c *core.Service, log *slog.Logger, opts Options) (*Server, error) {
 	if opts.Limiter == nil {
-		opts.Limiter = ratelimit.New(c.Clock(), ratelimit.Defaults)
+		opts.Limiter = c.Limiter() // one budget with the core's checks
 	}
 	if opts.ClientIP == nil {
 		return nil, errors.New("ui: Options.ClientIP is required")

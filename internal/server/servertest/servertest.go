@@ -5,6 +5,7 @@ package servertest
 import (
 	"bytes"
 	"context"
+	"encoding/base32"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -16,9 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/auth"
 	"github.com/gatehouse/gatehouse/internal/clock"
 	"github.com/gatehouse/gatehouse/internal/cluster"
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/core"
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -182,4 +185,27 @@ func (b *SafeBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// EnrolTOTP turns on a person's second factor through the core, as the
+// profile page does, and returns the secret (for auth.TOTPCode).
+func (e *Env) EnrolTOTP(username string) []byte {
+	e.T.Helper()
+	ctx := context.Background()
+	p, err := e.App.Core.Authenticator().PrincipalByName(ctx, username)
+	if err != nil {
+		e.T.Fatalf("enrol %s: %v", username, err)
+	}
+	en, err := e.App.Core.BeginTOTP(ctx, core.Actor{P: p})
+	if err != nil {
+		e.T.Fatalf("enrol %s: %v", username, err)
+	}
+	secret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ReplaceAll(en.Secret, " ", ""))
+	if err != nil {
+		e.T.Fatalf("enrol %s: secret %q: %v", username, en.Secret, err)
+	}
+	if _, err := e.App.Core.ConfirmTOTP(ctx, core.Actor{P: p}, auth.TOTPCode(secret, auth.TOTPStep(e.Clock.Now()))); err != nil {
+		e.T.Fatalf("enrol %s: confirm: %v", username, err)
+	}
+	return secret
 }
