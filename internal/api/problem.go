@@ -48,6 +48,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ve *core.ValidationError
 	var nf *core.NotFoundError
 	var ce *core.ConflictError
+	var fe *core.ForbiddenError
 	var mbe *http.MaxBytesError
 	var le *limitedError
 	switch {
@@ -59,6 +60,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		WriteProblem(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is larger than %d bytes", MaxBody))
 	case errors.Is(err, core.ErrUnauthenticated), errors.Is(err, auth.ErrBadCredential):
 		WriteProblem(w, http.StatusUnauthorized, "a valid API token (Bearer) or a user's password (Basic) is required")
+	case errors.As(err, &fe):
+		WriteProblem(w, http.StatusForbidden, fe.Error())
 	case errors.Is(err, core.ErrForbidden):
 		WriteProblem(w, http.StatusForbidden, "you are not allowed to do this")
 	case errors.As(err, &nf):

@@ -402,3 +402,142 @@ func TestScopedGrantsCannotEscalate(t *testing.T) {
 		}
 	})
 }
+
+// TestGraceKeyCannotManageTokens: the owner rotates a leaked key with a
+// short grace; the old key still works for the grace, but its holder
+// cannot rotate again (to a year-long key, making the owner's key the
+// grace key), create, change or revoke tokens.
+func TestGraceKeyCannotManageTokens(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		e.Must(201, e.Admin("POST", "/api/v1/roles", map[string]any{"name": "self-service", "permissions": []string{"tokens.self"}}))
+		e.Must(201, e.Admin("POST", "/api/v1/service-accounts", map[string]any{"username": "bot", "token_intent": "none", "roles": []string{"self-service"}}))
+		leaked, _ := newToken(e, map[string]any{"user": "bot", "identifier": "ci", "ttl": "720h"})
+		other, _ := newToken(e, map[string]any{"user": "bot", "identifier": "other", "ttl": "720h"})
+		fresh := e.Must(200, e.Do("POST", "/api/v1/tokens/ci/rotate", bearer(leaked), map[string]any{"grace": "10m"})).JSON()["key"].(string)
+		expires := e.Must(200, e.Admin("GET", "/api/v1/tokens/ci", nil)).JSON()["expires_at"]
+
+		e.Must(200, e.Do("GET", "/api/v1/me", bearer(leaked), nil)) // usable for the grace
+		until := e.Clock.Now().Add(10 * time.Minute).Format(time.RFC3339)
+		for _, c := range []struct {
+			method, path string
+			body         any
+		}{
+			{"POST", "/api/v1/tokens/ci/rotate", map[string]any{"grace": "720h", "ttl": "8760h"}},
+			{"POST", "/api/v1/tokens/ci/rotate", nil},
+			{"POST", "/api/v1/tokens/other/rotate", nil},
+			{"POST", "/api/v1/tokens", map[string]any{"identifier": "new", "ttl": "8760h"}},
+			{"PATCH", "/api/v1/tokens/ci", map[string]any{"ttl": "8760h"}},
+			{"PATCH", "/api/v1/tokens/other", map[string]any{"description": "mine"}},
+			{"DELETE", "/api/v1/tokens/ci", nil},
+			{"DELETE", "/api/v1/tokens/other", nil},
+		} {
+			r := e.Do(c.method, c.path, bearer(leaked), c.body)
+			if r.Status != 403 || r.Header.Get("Content-Type") != "application/problem+json" ||
+				!strings.Contains(r.JSON()["detail"].(string), "rotated") || !strings.Contains(r.JSON()["detail"].(string), until) {
+				t.Errorf("%s %s with the grace key: %d %s", c.method, c.path, r.Status, r.Body)
+			}
+		}
+		// Reading is using.
+		e.Must(200, e.Do("GET", "/api/v1/tokens/ci", bearer(leaked), nil))
+		e.Must(200, e.Do("GET", "/api/v1/tokens", bearer(leaked), nil))
+
+		// Nothing changed: the owner's key is current, the expiry and the
+		// other token as they were, no token made.
+		e.Must(200, e.Do("GET", "/api/v1/me", bearer(fresh), nil))
+		e.Must(200, e.Do("GET", "/api/v1/me", bearer(other), nil))
+		if got := e.Must(200, e.Admin("GET", "/api/v1/tokens/ci", nil)).JSON()["expires_at"]; got != expires {
+			t.Fatalf("expiry moved from %v to %v", expires, got)
+		}
+		e.Must(404, e.Admin("GET", "/api/v1/tokens/new", nil))
+		e.Clock.Advance(10 * time.Minute)
+		e.Must(401, e.Do("GET", "/api/v1/me", bearer(leaked), nil))
+		e.Must(200, e.Do("GET", "/api/v1/me", bearer(fresh), nil))
+
+		// Each refusal is an authz_denied event saying why, without a key.
+		evs := e.Must(200, e.Admin("GET", "/api/v1/events?action=authz_denied&actor=bot&page_size=100", nil))
+		var page struct {
+			Items []struct {
+				Context map[string]any `json:"context"`
+			} `json:"items"`
+		}
+		evs.Decode(t, &page)
+		n := 0
+		for _, ev := range page.Items {
+			if ev.Context["reason"] == "key_in_rotation_grace" && ev.Context["via_token"] == "ci" {
+				n++
+			}
+		}
+		if n != 8 || strings.Contains(string(evs.Body), leaked) || strings.Contains(string(evs.Body), fresh) {
+			t.Fatalf("%d grace refusals in %s", n, evs.Body)
+		}
+		// The current key manages tokens as before.
+		e.Must(200, e.Do("POST", "/api/v1/tokens/ci/rotate", bearer(fresh), nil))
+	})
+}
+
+// TestRotationStaysWithinCreationLimits: a rotation gives the new key no
+// more than creating the token would allow now, and the old key no life
+// beyond the expiry it had.
+func TestRotationStaysWithinCreationLimits(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, s store.Store) {
+		e := servertest.Start(t, s)
+		newSA(e, "bot")
+		newToken(e, map[string]any{"user": "bot", "identifier": "forever", "expiring": false})
+		newToken(e, map[string]any{"user": "bot", "identifier": "sliding", "extended": true, "max_age": "2400h"})
+		short, _ := newToken(e, map[string]any{"user": "bot", "identifier": "short", "ttl": "5m"})
+
+		// The grace does not outlive the old key's expiry.
+		e.Must(200, e.Admin("POST", "/api/v1/tokens/short/rotate", map[string]any{"grace": "1h"}))
+		e.Clock.Advance(5 * time.Minute)
+		e.Must(401, e.Do("GET", "/api/v1/me", bearer(short), nil))
+
+		// The server now has a limit (90 days): tokens made before it
+		// come back within it when rotated.
+		limited := servertest.Start(t, s, func(c *config.Config) { c.TokenMaxTTL = 90 * 24 * time.Hour })
+		limited.Clock.Set(e.Clock.Now())
+		r := limited.Must(200, limited.Admin("POST", "/api/v1/tokens/forever/rotate", nil)).JSON()
+		if r["expiring"] != true || r["expires_at"] != limited.Clock.Now().Add(90*24*time.Hour).Format(time.RFC3339) {
+			t.Fatalf("non-expiring token rotated under a limit: %v", r)
+		}
+		r = limited.Must(200, limited.Admin("POST", "/api/v1/tokens/sliding/rotate", nil)).JSON()
+		if r["max_age"] != "2160h0m0s" || r["expires_at"] != limited.Clock.Now().Add(90*24*time.Hour).Format(time.RFC3339) {
+			t.Fatalf("extended token rotated under a limit: %v", r)
+		}
+		limited.Must(400, limited.Admin("POST", "/api/v1/tokens/short/rotate", map[string]any{"ttl": "2400h"}))
+	})
+}
+
+// TestManagedTokenRotationKeepsServerLifetime: an outpost's token lives
+// as long as the server says, whoever rotates it and whatever they ask.
+func TestManagedTokenRotationKeepsServerLifetime(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		e.Must(201, e.Admin("POST", "/api/v1/ldap-providers", map[string]any{"name": "corp", "base_dn": "dc=example,dc=com"}))
+		created := e.Must(201, e.Admin("POST", "/api/v1/outposts", map[string]any{"name": "rack1", "provider": "corp", "ttl": "1h"})).JSON()
+		key := created["token"].(map[string]any)["key"].(string)
+		id := created["token"].(map[string]any)["identifier"].(string)
+		for _, body := range []map[string]any{{"ttl": "100000h"}, {"ttl": "1h"}, {"expires_at": "2038-01-19T03:14:07Z"}, {"grace": "1m", "ttl": "8760h"}} {
+			r := e.Do("POST", "/api/v1/tokens/"+id+"/rotate", bearer(key), body)
+			field := "ttl"
+			if body["expires_at"] != nil {
+				field = "expires_at"
+			}
+			if r.Status != 400 || !strings.Contains(string(r.Body), `"field":"`+field+`"`) {
+				t.Errorf("rotate %v: %d %s", body, r.Status, r.Body)
+			}
+		}
+		e.Clock.Advance(30 * time.Minute)
+		r := e.Must(200, e.Do("POST", "/api/v1/tokens/"+id+"/rotate", bearer(key), map[string]any{"grace": "1m"})).JSON()
+		if r["expires_at"] != e.Clock.Now().Add(time.Hour).Format(time.RFC3339) {
+			t.Fatalf("outpost rotation: expires_at %v", r["expires_at"])
+		}
+		key = r["key"].(string)
+		// An administrator's rotation gives the same.
+		e.Clock.Advance(10 * time.Minute)
+		r = e.Must(200, e.Admin("POST", "/api/v1/outposts/rack1/rotate", nil)).JSON()["token"].(map[string]any)
+		if r["expires_at"] != e.Clock.Now().Add(time.Hour).Format(time.RFC3339) {
+			t.Fatalf("admin rotation: expires_at %v", r["expires_at"])
+		}
+		e.Must(401, e.Do("GET", "/api/v1/me", bearer(key), nil))
+		e.Must(200, e.Do("GET", "/api/v1/me", bearer(r["key"].(string)), nil))
+	})
+}

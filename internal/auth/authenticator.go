@@ -66,7 +66,15 @@ type Credential struct {
 	Method          string // "token", "password", "app_password"
 	TokenUID        string
 	TokenIdentifier string
+	// GraceUntil is set when the key presented is a replaced one, still
+	// accepted in its rotation grace period: the time it stops working.
+	// Zero for a token's current key and for passwords.
+	GraceUntil time.Time
 }
+
+// InGrace reports whether the credential is a key in its rotation grace
+// period.
+func (c Credential) InGrace() bool { return !c.GraceUntil.IsZero() }
 
 // keyEntry is the cached verifier of one key plus what is needed to
 // decide, without a query, whether it is still valid.
@@ -91,6 +99,14 @@ type keyEntry struct {
 	// reveals no more than the HMAC key held beside it.
 	verified atomic.Pointer[[sha256.Size]byte]
 	uncached bool // loaded while the cache was bypassed
+}
+
+// graceUntil is when a replaced key stops working; zero for a current key.
+func (e *keyEntry) graceUntil() time.Time {
+	if e.notAfter == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, e.notAfter).UTC()
 }
 
 // Authenticator verifies API keys, app passwords and human passwords.
@@ -211,7 +227,7 @@ func (a *Authenticator) VerifyAPIKey(ctx context.Context, raw string) (*authz.Pr
 		return nil, Credential{}, &Failure{Reason: ReasonInactive, Username: p.Username, Identifier: e.identifier}
 	}
 	a.recordUse(e, now)
-	return p, Credential{Method: "token", TokenUID: e.tokenUID, TokenIdentifier: e.identifier}, nil
+	return p, Credential{Method: "token", TokenUID: e.tokenUID, TokenIdentifier: e.identifier, GraceUntil: e.graceUntil()}, nil
 }
 
 // VerifyAppPassword checks username + app password (LDAP bind,
@@ -236,7 +252,7 @@ func (a *Authenticator) VerifyAppPassword(ctx context.Context, username, raw str
 		return nil, Credential{}, &Failure{Reason: ReasonInactive, Username: username, Identifier: e.identifier}
 	}
 	a.recordUse(e, now)
-	return p, Credential{Method: "app_password", TokenUID: e.tokenUID, TokenIdentifier: e.identifier}, nil
+	return p, Credential{Method: "app_password", TokenUID: e.tokenUID, TokenIdentifier: e.identifier, GraceUntil: e.graceUntil()}, nil
 }
 
 func (a *Authenticator) principalErr(err error, e *keyEntry) error {

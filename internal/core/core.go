@@ -56,6 +56,13 @@ type NotFoundError struct{ Kind, Name string }
 func (e *NotFoundError) Error() string        { return fmt.Sprintf("%s %q not found", e.Kind, e.Name) }
 func (e *NotFoundError) Is(target error) bool { return target == store.ErrNotFound }
 
+// ForbiddenError is a 403 that says why, when the reason is not a
+// missing permission (which says nothing more than "forbidden").
+type ForbiddenError struct{ Msg string }
+
+func (e *ForbiddenError) Error() string        { return e.Msg }
+func (e *ForbiddenError) Is(target error) bool { return target == ErrForbidden }
+
 // Actor is who asks, as established by a front door.
 type Actor struct {
 	P        *authz.Principal // nil: anonymous

@@ -86,6 +86,11 @@ func (s *Service) authorizeTokens(ctx context.Context, a Actor, access tokenAcce
 	if err := authenticated(a); err != nil {
 		return store.User{}, err
 	}
+	if access != accessRead {
+		if err := s.refuseGraceKey(ctx, a, target); err != nil {
+			return store.User{}, err
+		}
+	}
 	self := a.P.Username == owner
 	perm := authz.TokensWrite
 	if access == accessRead {
@@ -127,6 +132,24 @@ func (s *Service) authorizeTokens(ctx context.Context, a Actor, access tokenAcce
 	}
 	s.denied(ctx, a, perm, target)
 	return store.User{}, ErrForbidden
+}
+
+// refuseGraceKey refuses to manage tokens with a key in its rotation
+// grace period. Such a key was replaced, perhaps because it leaked: it
+// may finish the work in flight until the grace ends, but it cannot
+// issue, rotate, change or revoke keys, or its holder could outlive the
+// rotation (rotate it again to a long life, or revoke the new key).
+func (s *Service) refuseGraceKey(ctx context.Context, a Actor, target audit.Target) error {
+	if !a.Cred.InGrace() {
+		return nil
+	}
+	until := a.Cred.GraceUntil.Format(time.RFC3339)
+	ev := s.event(a, audit.ActionAuthzDenied, audit.Failure, target,
+		map[string]any{"permission": authz.TokensWrite, "reason": "key_in_rotation_grace", "grace_until": until})
+	if err := s.record(ctx, ev); err != nil {
+		s.log.Error("write authz_denied event", "err", err)
+	}
+	return &ForbiddenError{Msg: fmt.Sprintf("this key was rotated; it may be used until %s but cannot create, rotate, change or revoke tokens: use the new key", until)}
 }
 
 // CreateTokenInput is POST /tokens.
@@ -554,7 +577,32 @@ func (s *Service) RotateToken(ctx context.Context, a Actor, identifier string, i
 	return s.rotate(ctx, a, t, in)
 }
 
+// managedLifetime is the lifetime gatehouse gives a managed token at
+// each rotation: its outpost's token_ttl (the default for a managed token
+// that belongs to no outpost). parseLife cuts it to the server's limits.
+func (s *Service) managedLifetime(ctx context.Context, t store.Token) (time.Duration, error) {
+	name, ok := strings.CutPrefix(t.Username, OutpostAccountPrefix)
+	if !ok {
+		return DefaultOutpostTokenTTL, nil
+	}
+	o, err := s.store.GetOutpost(ctx, name)
+	switch {
+	case errors.Is(err, store.ErrNotFound) || (err == nil && o.UserUID != t.UserUID):
+		return DefaultOutpostTokenTTL, nil
+	case err != nil:
+		return 0, err
+	case o.TokenTTL < MinOutpostTokenTTL:
+		return MinOutpostTokenTTL, nil
+	}
+	return o.TokenTTL, nil
+}
+
 func (s *Service) rotate(ctx context.Context, a Actor, t store.Token, in RotateInput) (TokenView, error) {
+	// The one path every rotation takes (an outpost's by an ldap.write
+	// holder too): a replaced key rotates nothing.
+	if err := s.refuseGraceKey(ctx, a, tokenTarget(t.Identifier)); err != nil {
+		return TokenView{}, err
+	}
 	var f fields
 	grace := time.Duration(0)
 	if in.Grace != nil {
@@ -570,18 +618,51 @@ func (s *Service) rotate(ctx context.Context, a Actor, t store.Token, in RotateI
 		grace = d
 	}
 	now := s.now()
+	// The old key keeps working for grace, but never past the expiry it
+	// had: a rotation does not lengthen the life of the key it replaces.
+	graceEnd := now.Add(grace)
+	if old := s.tokenView(t); old.Expiring && old.ExpiresAt != nil && old.ExpiresAt.Before(graceEnd) {
+		graceEnd = *old.ExpiresAt
+	}
 	keys, err := s.store.ListTokenKeys(ctx, t.UID)
 	if err != nil {
 		return TokenView{}, err
 	}
+	// The new key gets no more than creating the token would allow now.
+	limit := s.cfg.TokenMaxTTL
 	switch {
+	case t.Managed:
+		// A managed token lives as long as gatehouse says (its outpost's
+		// token_ttl, within the server's limits), whoever rotates it.
+		const set = "a managed token's lifetime is set by gatehouse (its outpost's token_ttl); leave it out"
+		if in.TTL != nil {
+			f.add("ttl", set)
+		}
+		if in.ExpiresAt != nil {
+			f.add("expires_at", set)
+		}
+		lifetime, err := s.managedLifetime(ctx, t)
+		if err != nil {
+			return TokenView{}, err
+		}
+		life := s.parseLife(&f, lifeInput{DefaultTTL: lifetime})
+		t.Expiring, t.ExpiresAt, t.Extended, t.MaxAge = true, life.expiresAt, false, 0
 	case !t.Expiring:
 		if in.TTL != nil || in.ExpiresAt != nil {
 			f.add("ttl", "the token does not expire; change that with PATCH first")
 		}
+		if limit > 0 {
+			// Made before the server had a limit: the new key gets the
+			// longest life allowed, as creating it would.
+			exp := now.Add(limit)
+			t.Expiring, t.ExpiresAt = true, &exp
+		}
 	case t.Extended:
 		if in.TTL != nil || in.ExpiresAt != nil {
 			f.add("ttl", "an extended token's expiry follows its use")
+		}
+		if limit > 0 && t.MaxAge > limit {
+			t.MaxAge = limit
 		}
 		exp := now.Add(t.MaxAge)
 		t.ExpiresAt = &exp
@@ -602,7 +683,7 @@ func (s *Service) rotate(ctx context.Context, a Actor, t store.Token, in RotateI
 	}
 	s.flushToken(ctx, t.UID)
 	err = s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
-		if err := q.LimitTokenKeys(ctx, t.UID, now.Add(grace)); err != nil {
+		if err := q.LimitTokenKeys(ctx, t.UID, graceEnd); err != nil {
 			return notFound(err, "token", t.Identifier)
 		}
 		if err := q.AddTokenKey(ctx, key); err != nil {
@@ -611,7 +692,7 @@ func (s *Service) rotate(ctx context.Context, a Actor, t store.Token, in RotateI
 		if err := q.UpdateToken(ctx, t); err != nil {
 			return notFound(err, "token", t.Identifier)
 		}
-		c := map[string]any{"user": t.Username, "grace": grace.String(), "old_key_valid_until": now.Add(grace).Format(time.RFC3339)}
+		c := map[string]any{"user": t.Username, "grace": grace.String(), "old_key_valid_until": graceEnd.Format(time.RFC3339)}
 		if t.ExpiresAt != nil {
 			c["expires_at"] = t.ExpiresAt.Format(time.RFC3339)
 		}
