@@ -541,3 +541,120 @@ func TestManagedTokenRotationKeepsServerLifetime(t *testing.T) {
 		e.Must(200, e.Do("GET", "/api/v1/me", bearer(r["key"].(string)), nil))
 	})
 }
+
+// TestExpiriesBeyondTheBoundAreRefused: no lifetime reaches more than 100
+// years ahead (times past 2262 do not fit the authenticator's clock):
+// every door that takes one answers 400 naming the field and changes
+// nothing. Up to the bound, the key works.
+func TestExpiriesBeyondTheBoundAreRefused(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		newSA(e, "bot")
+		newToken(e, map[string]any{"user": "bot", "identifier": "ci", "ttl": "1h"})
+		e.Must(201, e.Admin("POST", "/api/v1/ldap-providers", map[string]any{"name": "corp", "base_dn": "dc=example,dc=com"}))
+		far := e.Clock.Now().Add(100*365*24*time.Hour + time.Second).Format(time.RFC3339)
+		cases := []struct {
+			method, path string
+			body         map[string]any
+			field        string
+		}{
+			{"POST", "/api/v1/tokens", map[string]any{"user": "bot", "expires_at": "2300-01-01T00:00:00Z"}, "expires_at"},
+			{"POST", "/api/v1/tokens", map[string]any{"user": "bot", "expires_at": "9999-12-31T23:59:59Z"}, "expires_at"},
+			{"POST", "/api/v1/tokens", map[string]any{"user": "bot", "expires_at": far}, "expires_at"},
+			{"POST", "/api/v1/tokens", map[string]any{"user": "bot", "ttl": "876001h"}, "ttl"},
+			{"POST", "/api/v1/tokens", map[string]any{"user": "bot", "ttl": "2562047h"}, "ttl"},
+			{"POST", "/api/v1/tokens", map[string]any{"user": "bot", "extended": true, "max_age": "876001h"}, "max_age"},
+			{"POST", "/api/v1/service-accounts", map[string]any{"username": "bot2", "token_intent": "api", "expires_at": "2300-01-01T00:00:00Z"}, "expires_at"},
+			{"POST", "/api/v1/service-accounts", map[string]any{"username": "bot2", "token_intent": "api", "ttl": "2000000h"}, "ttl"},
+			{"PATCH", "/api/v1/tokens/ci", map[string]any{"expires_at": "9999-12-31T23:59:59Z"}, "expires_at"},
+			{"PATCH", "/api/v1/tokens/ci", map[string]any{"extended": true, "max_age": "2000000h"}, "max_age"},
+			{"POST", "/api/v1/tokens/ci/rotate", map[string]any{"expires_at": "2300-01-01T00:00:00Z"}, "expires_at"},
+			{"POST", "/api/v1/tokens/ci/rotate", map[string]any{"ttl": "2000000h"}, "ttl"},
+			{"POST", "/api/v1/tokens/ci/rotate", map[string]any{"grace": "2000000h"}, "grace"},
+			{"POST", "/api/v1/outposts", map[string]any{"name": "rack1", "provider": "corp", "ttl": "2000000h"}, "ttl"},
+		}
+		for _, c := range cases {
+			r := e.Do(c.method, c.path, bearer(servertest.AdminToken), c.body)
+			if r.Status != 400 || !strings.Contains(string(r.Body), `"field":"`+c.field+`"`) {
+				t.Errorf("%s %s %v: %d %s", c.method, c.path, c.body, r.Status, r.Body)
+			}
+		}
+		if items := e.Must(200, e.Admin("GET", "/api/v1/tokens?user=bot", nil)).JSON()["items"].([]any); len(items) != 1 {
+			t.Fatalf("refused requests made tokens: %v", items)
+		}
+		tok := e.Must(200, e.Admin("GET", "/api/v1/tokens/ci", nil)).JSON()
+		if tok["expires_at"] != e.Clock.Now().Add(time.Hour).Format(time.RFC3339) {
+			t.Fatalf("refused requests changed the token: %v", tok)
+		}
+		e.Must(404, e.Admin("GET", "/api/v1/users/bot2", nil))
+		e.Must(404, e.Admin("GET", "/api/v1/outposts/rack1", nil))
+
+		// At the bound: accepted, and the key works.
+		edge := e.Clock.Now().Add(100 * 365 * 24 * time.Hour).Format(time.RFC3339)
+		key, _ := newToken(e, map[string]any{"user": "bot", "expires_at": edge})
+		e.Must(200, e.Do("GET", "/api/v1/me", bearer(key), nil))
+		key, _ = newToken(e, map[string]any{"user": "bot", "extended": true, "max_age": "876000h"})
+		e.Must(200, e.Do("GET", "/api/v1/me", bearer(key), nil))
+		e.Must(200, e.Do("GET", "/api/v1/me", bearer(key), nil))
+	})
+}
+
+// TestStoredFarExpiriesStillWork: expiries stored before the bound (up to
+// year 9999) do not overflow the authenticator: such keys work until
+// then, and rotating one (an outpost's managed token included) gives a
+// lifetime within the bound.
+func TestStoredFarExpiriesStillWork(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		newSA(e, "bot")
+		fixed, _ := newToken(e, map[string]any{"user": "bot", "identifier": "fixed", "ttl": "1h"})
+		sliding, _ := newToken(e, map[string]any{"user": "bot", "identifier": "sliding", "extended": true, "max_age": "1h"})
+		e.Must(201, e.Admin("POST", "/api/v1/ldap-providers", map[string]any{"name": "corp", "base_dn": "dc=example,dc=com"}))
+		created := e.Must(201, e.Admin("POST", "/api/v1/outposts", map[string]any{"name": "rack1", "provider": "corp", "ttl": "1h"})).JSON()
+		outpost := created["token"].(map[string]any)["key"].(string)
+		managed := created["token"].(map[string]any)["identifier"].(string)
+
+		y9999 := time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+		for _, id := range []string{"fixed", "sliding", managed} {
+			tk, err := e.App.Store.GetToken(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tk.ExpiresAt = &y9999
+			if tk.Extended {
+				tk.MaxAge = 250 * 365 * 24 * time.Hour
+			}
+			if err := e.App.Store.UpdateToken(ctx, tk); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.App.Core.Authenticator().InvalidateAll()
+		for i := 0; i < 2; i++ {
+			e.Must(200, e.Do("GET", "/api/v1/me", bearer(fixed), nil))
+			e.Must(200, e.Do("GET", "/api/v1/me", bearer(sliding), nil))
+			e.Must(200, e.Do("GET", "/api/v1/me", bearer(outpost), nil))
+			e.Clock.Advance(2 * time.Hour)
+		}
+		if err := e.App.Core.Authenticator().Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		e.Must(200, e.Do("GET", "/api/v1/me", bearer(sliding), nil))
+
+		limit := e.Clock.Now().Add(100 * 365 * 24 * time.Hour).Format(time.RFC3339)
+		r := e.Must(200, e.Admin("POST", "/api/v1/tokens/fixed/rotate", nil)).JSON()
+		if r["expires_at"] != limit {
+			t.Fatalf("fixed token rotated to %v, want %v", r["expires_at"], limit)
+		}
+		e.Must(200, e.Do("GET", "/api/v1/me", bearer(r["key"].(string)), nil))
+		r = e.Must(200, e.Admin("POST", "/api/v1/tokens/sliding/rotate", nil)).JSON()
+		if r["expires_at"] != limit || r["max_age"] != "876000h0m0s" {
+			t.Fatalf("extended token rotated to %v, max_age %v", r["expires_at"], r["max_age"])
+		}
+		e.Must(200, e.Do("GET", "/api/v1/me", bearer(r["key"].(string)), nil))
+		// The outpost's token: back to the outpost's own lifetime.
+		r = e.Must(200, e.Admin("POST", "/api/v1/outposts/rack1/rotate", nil)).JSON()["token"].(map[string]any)
+		if r["expires_at"] != e.Clock.Now().Add(time.Hour).Format(time.RFC3339) {
+			t.Fatalf("managed token rotated to %v", r["expires_at"])
+		}
+		e.Must(200, e.Do("GET", "/api/v1/me", bearer(r["key"].(string)), nil))
+	})
+}

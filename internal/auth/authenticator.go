@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -99,6 +100,33 @@ type keyEntry struct {
 	// reveals no more than the HMAC key held beside it.
 	verified atomic.Pointer[[sha256.Size]byte]
 	uncached bool // loaded while the cache was bypassed
+}
+
+// unixNano is t in unix nanoseconds, saturated: the API refuses expiries
+// more than 100 years ahead, but a time stored earlier (or by hand) past
+// 2262 reads as the latest instant rather than wrapping into the past,
+// which would refuse a good key at once; one before 1678 as the earliest.
+func unixNano(t time.Time) int64 {
+	switch {
+	case t.After(maxNanoTime):
+		return math.MaxInt64
+	case t.Before(minNanoTime):
+		return math.MinInt64
+	}
+	return t.UnixNano()
+}
+
+var (
+	maxNanoTime = time.Unix(0, math.MaxInt64)
+	minNanoTime = time.Unix(0, math.MinInt64)
+)
+
+// addNanos is t + d without wrapping past the latest instant.
+func addNanos(t int64, d time.Duration) int64 {
+	if d > 0 && t > math.MaxInt64-int64(d) {
+		return math.MaxInt64
+	}
+	return t + int64(d)
 }
 
 // graceUntil is when a replaced key stops working; zero for a current key.
@@ -330,7 +358,7 @@ func (a *Authenticator) refreshExpiry(ctx context.Context, e *keyEntry, now int6
 	if err != nil || t.ExpiresAt == nil {
 		return false
 	}
-	exp := t.ExpiresAt.UnixNano()
+	exp := unixNano(*t.ExpiresAt)
 	for {
 		cur := e.expiresAt.Load()
 		if exp <= cur || e.expiresAt.CompareAndSwap(cur, exp) {
@@ -379,14 +407,17 @@ func (a *Authenticator) keyEntry(ctx context.Context, lookup string) (*keyEntry,
 		intent: t.Intent, expiring: t.Expiring, extended: t.Extended, maxAge: t.MaxAge,
 	}
 	if k.NotAfter != nil {
-		e.notAfter = k.NotAfter.UnixNano()
+		e.notAfter = unixNano(*k.NotAfter)
+		if e.notAfter == 0 { // 0 means "none": the epoch itself is long past
+			e.notAfter = -1
+		}
 	}
 	if t.ExpiresAt != nil {
-		e.expiresAt.Store(t.ExpiresAt.UnixNano())
+		e.expiresAt.Store(unixNano(*t.ExpiresAt))
 	}
 	if t.LastUsedAt != nil {
-		e.lastUsed.Store(t.LastUsedAt.UnixNano())
-		e.persisted.Store(t.LastUsedAt.UnixNano())
+		e.lastUsed.Store(unixNano(*t.LastUsedAt))
+		e.persisted.Store(unixNano(*t.LastUsedAt))
 	}
 	a.mu.Lock()
 	e.uncached = true
@@ -410,7 +441,7 @@ func (a *Authenticator) recordUse(e *keyEntry, now int64) {
 		e.lastUsed.CompareAndSwap(prev, now)
 	}
 	if e.extended {
-		exp := now + int64(e.maxAge)
+		exp := addNanos(now, e.maxAge)
 		if prev := e.expiresAt.Load(); exp > prev {
 			e.expiresAt.CompareAndSwap(prev, exp)
 		}
@@ -471,7 +502,7 @@ func (a *Authenticator) Flush(ctx context.Context) error {
 		return fmt.Errorf("flush token uses: %w", err)
 	}
 	for i, e := range flushed {
-		e.persisted.Store(uses[i].LastUsedAt.UnixNano())
+		e.persisted.Store(unixNano(uses[i].LastUsedAt))
 		e.dirty.Store(false)
 	}
 	return nil

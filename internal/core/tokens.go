@@ -19,7 +19,15 @@ const (
 	DefaultTokenTTL          = 30 * 24 * time.Hour  // POST /tokens
 	DefaultServiceAccountTTL = 360 * 24 * time.Hour // POST /service-accounts
 	MaxGrace                 = 30 * 24 * time.Hour
+	// MaxLifetime bounds every expiry gatehouse accepts (expires_at, ttl,
+	// max_age; grace is shorter still): at most 100 years from now, far
+	// beyond any real use and well inside what the authenticator's
+	// nanosecond clock holds (until 2262).
+	MaxLifetime = 100 * 365 * 24 * time.Hour
 )
+
+// maxLifetimeText names MaxLifetime in refusals and documents.
+const maxLifetimeText = "must be at most 100 years (876000h) from now"
 
 // identifierRule: token identifiers appear in URLs and events.
 var identifierRule = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]{0,126}[A-Za-z0-9])?$`)
@@ -218,6 +226,8 @@ func (s *Service) parseLife(f *fields, in lifeInput) tokenLife {
 			f.add("max_age", "must be a duration such as 90s, 30m or 720h")
 		case d < time.Second:
 			f.add("max_age", "must be at least 1s")
+		case d > MaxLifetime:
+			f.add("max_age", maxLifetimeText)
 		case limit > 0 && d > limit:
 			f.add("max_age", fmt.Sprintf("must be at most %s (GATEHOUSE_TOKEN_MAX_TTL)", limit))
 		}
@@ -243,6 +253,10 @@ func (s *Service) parseLife(f *fields, in lifeInput) tokenLife {
 			f.add(field, "is in the past")
 			return life
 		}
+		if t.Sub(now) > MaxLifetime {
+			f.add(field, maxLifetimeText)
+			return life
+		}
 		exp = t.UTC().Truncate(time.Microsecond)
 	case in.TTL != nil:
 		field = "ttl"
@@ -255,11 +269,17 @@ func (s *Service) parseLife(f *fields, in lifeInput) tokenLife {
 			f.add(field, "must be positive")
 			return life
 		}
+		if d > MaxLifetime {
+			f.add(field, maxLifetimeText)
+			return life
+		}
 		exp = now.Add(d)
 	default:
-		d := in.DefaultTTL
+		// The caller asked for nothing: take the most allowed (a rotation's
+		// default, the old key's lifetime, may be beyond it).
+		d := min(in.DefaultTTL, MaxLifetime)
 		if limit > 0 && d > limit {
-			d = limit // the caller asked for nothing: take the most allowed
+			d = limit
 		}
 		exp = now.Add(d)
 	}
@@ -661,6 +681,7 @@ func (s *Service) rotate(ctx context.Context, a Actor, t store.Token, in RotateI
 		if in.TTL != nil || in.ExpiresAt != nil {
 			f.add("ttl", "an extended token's expiry follows its use")
 		}
+		t.MaxAge = min(t.MaxAge, MaxLifetime)
 		if limit > 0 && t.MaxAge > limit {
 			t.MaxAge = limit
 		}
