@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -656,5 +657,71 @@ func TestStoredFarExpiriesStillWork(t *testing.T) {
 			t.Fatalf("managed token rotated to %v", r["expires_at"])
 		}
 		e.Must(200, e.Do("GET", "/api/v1/me", bearer(r["key"].(string)), nil))
+	})
+}
+
+// TestTokensPerAccountAreCapped: an account holds at most
+// GATEHOUSE_MAX_TOKENS_PER_ACCOUNT tokens and app passwords; beyond, 409
+// naming the limit and the setting, even for requests racing each other.
+// Rotation is not creation, and revoking makes room. (Outposts' managed
+// tokens are not counted: storetest's tokens/count.)
+func TestTokensPerAccountAreCapped(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, s store.Store) {
+		e := servertest.Start(t, s, func(c *config.Config) { c.MaxTokensPerAccount = 4 })
+		created := e.Must(201, e.Admin("POST", "/api/v1/service-accounts", map[string]any{"username": "bot", "token_intent": "api"})).JSON()
+		first := created["token"].(map[string]any)["identifier"].(string)
+		newToken(e, map[string]any{"user": "bot", "intent": "app_password"})
+		newToken(e, map[string]any{"user": "bot", "identifier": "short", "ttl": "1m"})
+		newToken(e, map[string]any{"user": "bot"})
+		e.Clock.Advance(time.Hour) // an expired API token is still held until deleted
+		over := func(r *servertest.Resp) {
+			t.Helper()
+			if r.Status != 409 || r.Header.Get("Content-Type") != "application/problem+json" {
+				t.Fatalf("over the limit: %d %s", r.Status, r.Body)
+			}
+			detail := r.JSON()["detail"].(string)
+			for _, want := range []string{`"bot"`, "at most 4", "GATEHOUSE_MAX_TOKENS_PER_ACCOUNT"} {
+				if !strings.Contains(detail, want) {
+					t.Fatalf("detail %q lacks %q", detail, want)
+				}
+			}
+		}
+		over(e.Admin("POST", "/api/v1/tokens", map[string]any{"user": "bot", "identifier": "fifth"}))
+		over(e.Admin("POST", "/api/v1/tokens", map[string]any{"user": "bot", "intent": "app_password"}))
+		e.Must(404, e.Admin("GET", "/api/v1/tokens/fifth", nil))
+		e.Must(200, e.Admin("POST", "/api/v1/tokens/"+first+"/rotate", nil))
+		e.Must(204, e.Admin("DELETE", "/api/v1/tokens/short", nil))
+		e.Must(201, e.Admin("POST", "/api/v1/tokens", map[string]any{"user": "bot", "identifier": "fifth"}))
+		over(e.Admin("POST", "/api/v1/tokens", map[string]any{"user": "bot"}))
+		// The limit is per account: the admin is not affected.
+		newToken(e, map[string]any{})
+
+		// Racing requests: exactly the limit get through.
+		newSA(e, "racer")
+		var wg sync.WaitGroup
+		statuses := make([]int, 12)
+		for i := range statuses {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				statuses[i] = e.Admin("POST", "/api/v1/tokens", map[string]any{"user": "racer"}).Status
+			}()
+		}
+		wg.Wait()
+		made := 0
+		for _, st := range statuses {
+			switch st {
+			case 201:
+				made++
+			case 409:
+			default:
+				t.Fatalf("racing creation answered %d", st)
+			}
+		}
+		held := len(e.Must(200, e.Admin("GET", "/api/v1/tokens?user=racer", nil)).JSON()["items"].([]any))
+		if made != 4 || held != 4 {
+			t.Fatalf("racing creations: %d made, %d held, limit 4", made, held)
+		}
+
 	})
 }

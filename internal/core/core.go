@@ -74,6 +74,9 @@ type Actor struct {
 type Config struct {
 	// TokenMaxTTL bounds every token's lifetime; 0 means no limit.
 	TokenMaxTTL time.Duration
+	// MaxTokensPerAccount bounds the unmanaged tokens and app passwords
+	// one account holds; 0 means no limit.
+	MaxTokensPerAccount int
 	// EventRetention is how long audit events are kept; 0 keeps them.
 	EventRetention time.Duration
 }

@@ -299,6 +299,33 @@ func (s *Service) newKey(intent, tokenUID string, now time.Time) (string, store.
 	return pk.Raw, store.TokenKey{Lookup: pk.Lookup, TokenUID: tokenUID, Hash: s.authn.Hasher().Sum(pk.Raw), CreatedAt: now}, nil
 }
 
+// ErrTokenLimit marks the refusal of a token beyond the per-account
+// limit; the error is also a ConflictError (409) saying so.
+var ErrTokenLimit = errors.New("token limit reached")
+
+// checkTokenCount refuses a new token to an owner who already holds
+// GATEHOUSE_MAX_TOKENS_PER_ACCOUNT of them. It counts inside the write
+// transaction that inserts, and write transactions take turns (SQLite's
+// one writer, PostgreSQL's gate), so concurrent requests cannot all slip
+// under the limit. Managed tokens (an outpost's, which gatehouse issues
+// itself) neither count nor are refused.
+func (s *Service) checkTokenCount(ctx context.Context, q store.Queries, owner store.User, managed bool) error {
+	limit := s.cfg.MaxTokensPerAccount
+	if limit <= 0 || managed {
+		return nil
+	}
+	n, err := q.CountTokens(ctx, owner.UID)
+	if err != nil {
+		return err
+	}
+	if n < limit {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrTokenLimit, &ConflictError{Msg: fmt.Sprintf(
+		"%q holds %d tokens and app passwords, and this server allows at most %d per account (GATEHOUSE_MAX_TOKENS_PER_ACCOUNT, --max-tokens-per-account); revoke unused ones first",
+		owner.Username, n, limit)})
+}
+
 // issueToken creates a token and its first key inside q; the returned view
 // carries the key.
 func (s *Service) issueToken(ctx context.Context, q store.Queries, rec func(store.Event), a Actor, owner store.User,
@@ -316,6 +343,9 @@ func (s *Service) issueToken(ctx context.Context, q store.Queries, rec func(stor
 		Extended: life.extended, MaxAge: life.maxAge, CreatedAt: now, Managed: managed}
 	if a.P != nil {
 		t.CreatedBy = a.P.Username
+	}
+	if err := s.checkTokenCount(ctx, q, owner, managed); err != nil {
+		return TokenView{}, err
 	}
 	raw, key, err := s.newKey(intent, t.UID, now)
 	if err != nil {
