@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -400,5 +401,327 @@ func TestScopedGrantsCannotEscalate(t *testing.T) {
 		if fmt.Sprint(me["groups"]) != "[]" {
 			t.Fatalf("lead joined %v", me["groups"])
 		}
+	})
+}
+
+// TestGraceKeyCannotManageTokens: the owner rotates a leaked key with a
+// short grace; the old key still works for the grace, but its holder
+// cannot rotate again (to a year-long key, making the owner's key the
+// grace key), create, change or revoke tokens.
+func TestGraceKeyCannotManageTokens(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		e.Must(201, e.Admin("POST", "/api/v1/roles", map[string]any{"name": "self-service", "permissions": []string{"tokens.self"}}))
+		e.Must(201, e.Admin("POST", "/api/v1/service-accounts", map[string]any{"username": "bot", "token_intent": "none", "roles": []string{"self-service"}}))
+		leaked, _ := newToken(e, map[string]any{"user": "bot", "identifier": "ci", "ttl": "720h"})
+		other, _ := newToken(e, map[string]any{"user": "bot", "identifier": "other", "ttl": "720h"})
+		fresh := e.Must(200, e.Do("POST", "/api/v1/tokens/ci/rotate", bearer(leaked), map[string]any{"grace": "10m"})).JSON()["key"].(string)
+		expires := e.Must(200, e.Admin("GET", "/api/v1/tokens/ci", nil)).JSON()["expires_at"]
+
+		e.Must(200, e.Do("GET", "/api/v1/me", bearer(leaked), nil)) // usable for the grace
+		until := e.Clock.Now().Add(10 * time.Minute).Format(time.RFC3339)
+		for _, c := range []struct {
+			method, path string
+			body         any
+		}{
+			{"POST", "/api/v1/tokens/ci/rotate", map[string]any{"grace": "720h", "ttl": "8760h"}},
+			{"POST", "/api/v1/tokens/ci/rotate", nil},
+			{"POST", "/api/v1/tokens/other/rotate", nil},
+			{"POST", "/api/v1/tokens", map[string]any{"identifier": "new", "ttl": "8760h"}},
+			{"PATCH", "/api/v1/tokens/ci", map[string]any{"ttl": "8760h"}},
+			{"PATCH", "/api/v1/tokens/other", map[string]any{"description": "mine"}},
+			{"DELETE", "/api/v1/tokens/ci", nil},
+			{"DELETE", "/api/v1/tokens/other", nil},
+		} {
+			r := e.Do(c.method, c.path, bearer(leaked), c.body)
+			if r.Status != 403 || r.Header.Get("Content-Type") != "application/problem+json" ||
+				!strings.Contains(r.JSON()["detail"].(string), "rotated") || !strings.Contains(r.JSON()["detail"].(string), until) {
+				t.Errorf("%s %s with the grace key: %d %s", c.method, c.path, r.Status, r.Body)
+			}
+		}
+		// Reading is using.
+		e.Must(200, e.Do("GET", "/api/v1/tokens/ci", bearer(leaked), nil))
+		e.Must(200, e.Do("GET", "/api/v1/tokens", bearer(leaked), nil))
+
+		// Nothing changed: the owner's key is current, the expiry and the
+		// other token as they were, no token made.
+		e.Must(200, e.Do("GET", "/api/v1/me", bearer(fresh), nil))
+		e.Must(200, e.Do("GET", "/api/v1/me", bearer(other), nil))
+		if got := e.Must(200, e.Admin("GET", "/api/v1/tokens/ci", nil)).JSON()["expires_at"]; got != expires {
+			t.Fatalf("expiry moved from %v to %v", expires, got)
+		}
+		e.Must(404, e.Admin("GET", "/api/v1/tokens/new", nil))
+		e.Clock.Advance(10 * time.Minute)
+		e.Must(401, e.Do("GET", "/api/v1/me", bearer(leaked), nil))
+		e.Must(200, e.Do("GET", "/api/v1/me", bearer(fresh), nil))
+
+		// Each refusal is an authz_denied event saying why, without a key.
+		evs := e.Must(200, e.Admin("GET", "/api/v1/events?action=authz_denied&actor=bot&page_size=100", nil))
+		var page struct {
+			Items []struct {
+				Context map[string]any `json:"context"`
+			} `json:"items"`
+		}
+		evs.Decode(t, &page)
+		n := 0
+		for _, ev := range page.Items {
+			if ev.Context["reason"] == "key_in_rotation_grace" && ev.Context["via_token"] == "ci" {
+				n++
+			}
+		}
+		if n != 8 || strings.Contains(string(evs.Body), leaked) || strings.Contains(string(evs.Body), fresh) {
+			t.Fatalf("%d grace refusals in %s", n, evs.Body)
+		}
+		// The current key manages tokens as before.
+		e.Must(200, e.Do("POST", "/api/v1/tokens/ci/rotate", bearer(fresh), nil))
+	})
+}
+
+// TestRotationStaysWithinCreationLimits: a rotation gives the new key no
+// more than creating the token would allow now, and the old key no life
+// beyond the expiry it had.
+func TestRotationStaysWithinCreationLimits(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, s store.Store) {
+		e := servertest.Start(t, s)
+		newSA(e, "bot")
+		newToken(e, map[string]any{"user": "bot", "identifier": "forever", "expiring": false})
+		newToken(e, map[string]any{"user": "bot", "identifier": "sliding", "extended": true, "max_age": "2400h"})
+		short, _ := newToken(e, map[string]any{"user": "bot", "identifier": "short", "ttl": "5m"})
+
+		// The grace does not outlive the old key's expiry.
+		e.Must(200, e.Admin("POST", "/api/v1/tokens/short/rotate", map[string]any{"grace": "1h"}))
+		e.Clock.Advance(5 * time.Minute)
+		e.Must(401, e.Do("GET", "/api/v1/me", bearer(short), nil))
+
+		// The server now has a limit (90 days): tokens made before it
+		// come back within it when rotated.
+		limited := servertest.Start(t, s, func(c *config.Config) { c.TokenMaxTTL = 90 * 24 * time.Hour })
+		limited.Clock.Set(e.Clock.Now())
+		r := limited.Must(200, limited.Admin("POST", "/api/v1/tokens/forever/rotate", nil)).JSON()
+		if r["expiring"] != true || r["expires_at"] != limited.Clock.Now().Add(90*24*time.Hour).Format(time.RFC3339) {
+			t.Fatalf("non-expiring token rotated under a limit: %v", r)
+		}
+		r = limited.Must(200, limited.Admin("POST", "/api/v1/tokens/sliding/rotate", nil)).JSON()
+		if r["max_age"] != "2160h0m0s" || r["expires_at"] != limited.Clock.Now().Add(90*24*time.Hour).Format(time.RFC3339) {
+			t.Fatalf("extended token rotated under a limit: %v", r)
+		}
+		limited.Must(400, limited.Admin("POST", "/api/v1/tokens/short/rotate", map[string]any{"ttl": "2400h"}))
+	})
+}
+
+// TestManagedTokenRotationKeepsServerLifetime: an outpost's token lives
+// as long as the server says, whoever rotates it and whatever they ask.
+func TestManagedTokenRotationKeepsServerLifetime(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		e.Must(201, e.Admin("POST", "/api/v1/ldap-providers", map[string]any{"name": "corp", "base_dn": "dc=example,dc=com"}))
+		created := e.Must(201, e.Admin("POST", "/api/v1/outposts", map[string]any{"name": "rack1", "provider": "corp", "ttl": "1h"})).JSON()
+		key := created["token"].(map[string]any)["key"].(string)
+		id := created["token"].(map[string]any)["identifier"].(string)
+		for _, body := range []map[string]any{{"ttl": "100000h"}, {"ttl": "1h"}, {"expires_at": "2038-01-19T03:14:07Z"}, {"grace": "1m", "ttl": "8760h"}} {
+			r := e.Do("POST", "/api/v1/tokens/"+id+"/rotate", bearer(key), body)
+			field := "ttl"
+			if body["expires_at"] != nil {
+				field = "expires_at"
+			}
+			if r.Status != 400 || !strings.Contains(string(r.Body), `"field":"`+field+`"`) {
+				t.Errorf("rotate %v: %d %s", body, r.Status, r.Body)
+			}
+		}
+		e.Clock.Advance(30 * time.Minute)
+		r := e.Must(200, e.Do("POST", "/api/v1/tokens/"+id+"/rotate", bearer(key), map[string]any{"grace": "1m"})).JSON()
+		if r["expires_at"] != e.Clock.Now().Add(time.Hour).Format(time.RFC3339) {
+			t.Fatalf("outpost rotation: expires_at %v", r["expires_at"])
+		}
+		key = r["key"].(string)
+		// An administrator's rotation gives the same.
+		e.Clock.Advance(10 * time.Minute)
+		r = e.Must(200, e.Admin("POST", "/api/v1/outposts/rack1/rotate", nil)).JSON()["token"].(map[string]any)
+		if r["expires_at"] != e.Clock.Now().Add(time.Hour).Format(time.RFC3339) {
+			t.Fatalf("admin rotation: expires_at %v", r["expires_at"])
+		}
+		e.Must(401, e.Do("GET", "/api/v1/me", bearer(key), nil))
+		e.Must(200, e.Do("GET", "/api/v1/me", bearer(r["key"].(string)), nil))
+	})
+}
+
+// TestExpiriesBeyondTheBoundAreRefused: no lifetime reaches more than 100
+// years ahead (times past 2262 do not fit the authenticator's clock):
+// every door that takes one answers 400 naming the field and changes
+// nothing. Up to the bound, the key works.
+func TestExpiriesBeyondTheBoundAreRefused(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		newSA(e, "bot")
+		newToken(e, map[string]any{"user": "bot", "identifier": "ci", "ttl": "1h"})
+		e.Must(201, e.Admin("POST", "/api/v1/ldap-providers", map[string]any{"name": "corp", "base_dn": "dc=example,dc=com"}))
+		far := e.Clock.Now().Add(100*365*24*time.Hour + time.Second).Format(time.RFC3339)
+		cases := []struct {
+			method, path string
+			body         map[string]any
+			field        string
+		}{
+			{"POST", "/api/v1/tokens", map[string]any{"user": "bot", "expires_at": "2300-01-01T00:00:00Z"}, "expires_at"},
+			{"POST", "/api/v1/tokens", map[string]any{"user": "bot", "expires_at": "9999-12-31T23:59:59Z"}, "expires_at"},
+			{"POST", "/api/v1/tokens", map[string]any{"user": "bot", "expires_at": far}, "expires_at"},
+			{"POST", "/api/v1/tokens", map[string]any{"user": "bot", "ttl": "876001h"}, "ttl"},
+			{"POST", "/api/v1/tokens", map[string]any{"user": "bot", "ttl": "2562047h"}, "ttl"},
+			{"POST", "/api/v1/tokens", map[string]any{"user": "bot", "extended": true, "max_age": "876001h"}, "max_age"},
+			{"POST", "/api/v1/service-accounts", map[string]any{"username": "bot2", "token_intent": "api", "expires_at": "2300-01-01T00:00:00Z"}, "expires_at"},
+			{"POST", "/api/v1/service-accounts", map[string]any{"username": "bot2", "token_intent": "api", "ttl": "2000000h"}, "ttl"},
+			{"PATCH", "/api/v1/tokens/ci", map[string]any{"expires_at": "9999-12-31T23:59:59Z"}, "expires_at"},
+			{"PATCH", "/api/v1/tokens/ci", map[string]any{"extended": true, "max_age": "2000000h"}, "max_age"},
+			{"POST", "/api/v1/tokens/ci/rotate", map[string]any{"expires_at": "2300-01-01T00:00:00Z"}, "expires_at"},
+			{"POST", "/api/v1/tokens/ci/rotate", map[string]any{"ttl": "2000000h"}, "ttl"},
+			{"POST", "/api/v1/tokens/ci/rotate", map[string]any{"grace": "2000000h"}, "grace"},
+			{"POST", "/api/v1/outposts", map[string]any{"name": "rack1", "provider": "corp", "ttl": "2000000h"}, "ttl"},
+		}
+		for _, c := range cases {
+			r := e.Do(c.method, c.path, bearer(servertest.AdminToken), c.body)
+			if r.Status != 400 || !strings.Contains(string(r.Body), `"field":"`+c.field+`"`) {
+				t.Errorf("%s %s %v: %d %s", c.method, c.path, c.body, r.Status, r.Body)
+			}
+		}
+		if items := e.Must(200, e.Admin("GET", "/api/v1/tokens?user=bot", nil)).JSON()["items"].([]any); len(items) != 1 {
+			t.Fatalf("refused requests made tokens: %v", items)
+		}
+		tok := e.Must(200, e.Admin("GET", "/api/v1/tokens/ci", nil)).JSON()
+		if tok["expires_at"] != e.Clock.Now().Add(time.Hour).Format(time.RFC3339) {
+			t.Fatalf("refused requests changed the token: %v", tok)
+		}
+		e.Must(404, e.Admin("GET", "/api/v1/users/bot2", nil))
+		e.Must(404, e.Admin("GET", "/api/v1/outposts/rack1", nil))
+
+		// At the bound: accepted, and the key works.
+		edge := e.Clock.Now().Add(100 * 365 * 24 * time.Hour).Format(time.RFC3339)
+		key, _ := newToken(e, map[string]any{"user": "bot", "expires_at": edge})
+		e.Must(200, e.Do("GET", "/api/v1/me", bearer(key), nil))
+		key, _ = newToken(e, map[string]any{"user": "bot", "extended": true, "max_age": "876000h"})
+		e.Must(200, e.Do("GET", "/api/v1/me", bearer(key), nil))
+		e.Must(200, e.Do("GET", "/api/v1/me", bearer(key), nil))
+	})
+}
+
+// TestStoredFarExpiriesStillWork: expiries stored before the bound (up to
+// year 9999) do not overflow the authenticator: such keys work until
+// then, and rotating one (an outpost's managed token included) gives a
+// lifetime within the bound.
+func TestStoredFarExpiriesStillWork(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		newSA(e, "bot")
+		fixed, _ := newToken(e, map[string]any{"user": "bot", "identifier": "fixed", "ttl": "1h"})
+		sliding, _ := newToken(e, map[string]any{"user": "bot", "identifier": "sliding", "extended": true, "max_age": "1h"})
+		e.Must(201, e.Admin("POST", "/api/v1/ldap-providers", map[string]any{"name": "corp", "base_dn": "dc=example,dc=com"}))
+		created := e.Must(201, e.Admin("POST", "/api/v1/outposts", map[string]any{"name": "rack1", "provider": "corp", "ttl": "1h"})).JSON()
+		outpost := created["token"].(map[string]any)["key"].(string)
+		managed := created["token"].(map[string]any)["identifier"].(string)
+
+		y9999 := time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+		for _, id := range []string{"fixed", "sliding", managed} {
+			tk, err := e.App.Store.GetToken(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tk.ExpiresAt = &y9999
+			if tk.Extended {
+				tk.MaxAge = 250 * 365 * 24 * time.Hour
+			}
+			if err := e.App.Store.UpdateToken(ctx, tk); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.App.Core.Authenticator().InvalidateAll()
+		for i := 0; i < 2; i++ {
+			e.Must(200, e.Do("GET", "/api/v1/me", bearer(fixed), nil))
+			e.Must(200, e.Do("GET", "/api/v1/me", bearer(sliding), nil))
+			e.Must(200, e.Do("GET", "/api/v1/me", bearer(outpost), nil))
+			e.Clock.Advance(2 * time.Hour)
+		}
+		if err := e.App.Core.Authenticator().Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		e.Must(200, e.Do("GET", "/api/v1/me", bearer(sliding), nil))
+
+		limit := e.Clock.Now().Add(100 * 365 * 24 * time.Hour).Format(time.RFC3339)
+		r := e.Must(200, e.Admin("POST", "/api/v1/tokens/fixed/rotate", nil)).JSON()
+		if r["expires_at"] != limit {
+			t.Fatalf("fixed token rotated to %v, want %v", r["expires_at"], limit)
+		}
+		e.Must(200, e.Do("GET", "/api/v1/me", bearer(r["key"].(string)), nil))
+		r = e.Must(200, e.Admin("POST", "/api/v1/tokens/sliding/rotate", nil)).JSON()
+		if r["expires_at"] != limit || r["max_age"] != "876000h0m0s" {
+			t.Fatalf("extended token rotated to %v, max_age %v", r["expires_at"], r["max_age"])
+		}
+		e.Must(200, e.Do("GET", "/api/v1/me", bearer(r["key"].(string)), nil))
+		// The outpost's token: back to the outpost's own lifetime.
+		r = e.Must(200, e.Admin("POST", "/api/v1/outposts/rack1/rotate", nil)).JSON()["token"].(map[string]any)
+		if r["expires_at"] != e.Clock.Now().Add(time.Hour).Format(time.RFC3339) {
+			t.Fatalf("managed token rotated to %v", r["expires_at"])
+		}
+		e.Must(200, e.Do("GET", "/api/v1/me", bearer(r["key"].(string)), nil))
+	})
+}
+
+// TestTokensPerAccountAreCapped: an account holds at most
+// GATEHOUSE_MAX_TOKENS_PER_ACCOUNT tokens and app passwords; beyond, 409
+// naming the limit and the setting, even for requests racing each other.
+// Rotation is not creation, and revoking makes room. (Outposts' managed
+// tokens are not counted: storetest's tokens/count.)
+func TestTokensPerAccountAreCapped(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, s store.Store) {
+		e := servertest.Start(t, s, func(c *config.Config) { c.MaxTokensPerAccount = 4 })
+		created := e.Must(201, e.Admin("POST", "/api/v1/service-accounts", map[string]any{"username": "bot", "token_intent": "api"})).JSON()
+		first := created["token"].(map[string]any)["identifier"].(string)
+		newToken(e, map[string]any{"user": "bot", "intent": "app_password"})
+		newToken(e, map[string]any{"user": "bot", "identifier": "short", "ttl": "1m"})
+		newToken(e, map[string]any{"user": "bot"})
+		e.Clock.Advance(time.Hour) // an expired API token is still held until deleted
+		over := func(r *servertest.Resp) {
+			t.Helper()
+			if r.Status != 409 || r.Header.Get("Content-Type") != "application/problem+json" {
+				t.Fatalf("over the limit: %d %s", r.Status, r.Body)
+			}
+			detail := r.JSON()["detail"].(string)
+			for _, want := range []string{`"bot"`, "at most 4", "GATEHOUSE_MAX_TOKENS_PER_ACCOUNT"} {
+				if !strings.Contains(detail, want) {
+					t.Fatalf("detail %q lacks %q", detail, want)
+				}
+			}
+		}
+		over(e.Admin("POST", "/api/v1/tokens", map[string]any{"user": "bot", "identifier": "fifth"}))
+		over(e.Admin("POST", "/api/v1/tokens", map[string]any{"user": "bot", "intent": "app_password"}))
+		e.Must(404, e.Admin("GET", "/api/v1/tokens/fifth", nil))
+		e.Must(200, e.Admin("POST", "/api/v1/tokens/"+first+"/rotate", nil))
+		e.Must(204, e.Admin("DELETE", "/api/v1/tokens/short", nil))
+		e.Must(201, e.Admin("POST", "/api/v1/tokens", map[string]any{"user": "bot", "identifier": "fifth"}))
+		over(e.Admin("POST", "/api/v1/tokens", map[string]any{"user": "bot"}))
+		// The limit is per account: the admin is not affected.
+		newToken(e, map[string]any{})
+
+		// Racing requests: exactly the limit get through.
+		newSA(e, "racer")
+		var wg sync.WaitGroup
+		statuses := make([]int, 12)
+		for i := range statuses {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				statuses[i] = e.Admin("POST", "/api/v1/tokens", map[string]any{"user": "racer"}).Status
+			}()
+		}
+		wg.Wait()
+		made := 0
+		for _, st := range statuses {
+			switch st {
+			case 201:
+				made++
+			case 409:
+			default:
+				t.Fatalf("racing creation answered %d", st)
+			}
+		}
+		held := len(e.Must(200, e.Admin("GET", "/api/v1/tokens?user=racer", nil)).JSON()["items"].([]any))
+		if made != 4 || held != 4 {
+			t.Fatalf("racing creations: %d made, %d held, limit 4", made, held)
+		}
+
 	})
 }

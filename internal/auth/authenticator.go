@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,7 +67,15 @@ type Credential struct {
 	Method          string // "token", "password", "app_password"
 	TokenUID        string
 	TokenIdentifier string
+	// GraceUntil is set when the key presented is a replaced one, still
+	// accepted in its rotation grace period: the time it stops working.
+	// Zero for a token's current key and for passwords.
+	GraceUntil time.Time
 }
+
+// InGrace reports whether the credential is a key in its rotation grace
+// period.
+func (c Credential) InGrace() bool { return !c.GraceUntil.IsZero() }
 
 // keyEntry is the cached verifier of one key plus what is needed to
 // decide, without a query, whether it is still valid.
@@ -91,6 +100,41 @@ type keyEntry struct {
 	// reveals no more than the HMAC key held beside it.
 	verified atomic.Pointer[[sha256.Size]byte]
 	uncached bool // loaded while the cache was bypassed
+}
+
+// unixNano is t in unix nanoseconds, saturated: the API refuses expiries
+// more than 100 years ahead, but a time stored earlier (or by hand) past
+// 2262 reads as the latest instant rather than wrapping into the past,
+// which would refuse a good key at once; one before 1678 as the earliest.
+func unixNano(t time.Time) int64 {
+	switch {
+	case t.After(maxNanoTime):
+		return math.MaxInt64
+	case t.Before(minNanoTime):
+		return math.MinInt64
+	}
+	return t.UnixNano()
+}
+
+var (
+	maxNanoTime = time.Unix(0, math.MaxInt64)
+	minNanoTime = time.Unix(0, math.MinInt64)
+)
+
+// addNanos is t + d without wrapping past the latest instant.
+func addNanos(t int64, d time.Duration) int64 {
+	if d > 0 && t > math.MaxInt64-int64(d) {
+		return math.MaxInt64
+	}
+	return t + int64(d)
+}
+
+// graceUntil is when a replaced key stops working; zero for a current key.
+func (e *keyEntry) graceUntil() time.Time {
+	if e.notAfter == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, e.notAfter).UTC()
 }
 
 // Authenticator verifies API keys, app passwords and human passwords.
@@ -213,7 +257,7 @@ func (a *Authenticator) VerifyAPIKey(ctx context.Context, raw string) (*authz.Pr
 		return nil, Credential{}, &Failure{Reason: ReasonInactive, Username: p.Username, Identifier: e.identifier}
 	}
 	a.recordUse(e, now)
-	return p, Credential{Method: "token", TokenUID: e.tokenUID, TokenIdentifier: e.identifier}, nil
+	return p, Credential{Method: "token", TokenUID: e.tokenUID, TokenIdentifier: e.identifier, GraceUntil: e.graceUntil()}, nil
 }
 
 // VerifyAppPassword checks username + app password (LDAP bind,
@@ -238,7 +282,7 @@ func (a *Authenticator) VerifyAppPassword(ctx context.Context, username, raw str
 		return nil, Credential{}, &Failure{Reason: ReasonInactive, Username: username, Identifier: e.identifier}
 	}
 	a.recordUse(e, now)
-	return p, Credential{Method: "app_password", TokenUID: e.tokenUID, TokenIdentifier: e.identifier}, nil
+	return p, Credential{Method: "app_password", TokenUID: e.tokenUID, TokenIdentifier: e.identifier, GraceUntil: e.graceUntil()}, nil
 }
 
 func (a *Authenticator) principalErr(err error, e *keyEntry) error {
@@ -316,7 +360,7 @@ func (a *Authenticator) refreshExpiry(ctx context.Context, e *keyEntry, now int6
 	if err != nil || t.ExpiresAt == nil {
 		return false
 	}
-	exp := t.ExpiresAt.UnixNano()
+	exp := unixNano(*t.ExpiresAt)
 	for {
 		cur := e.expiresAt.Load()
 		if exp <= cur || e.expiresAt.CompareAndSwap(cur, exp) {
@@ -365,14 +409,17 @@ func (a *Authenticator) keyEntry(ctx context.Context, lookup string) (*keyEntry,
 		intent: t.Intent, expiring: t.Expiring, extended: t.Extended, maxAge: t.MaxAge,
 	}
 	if k.NotAfter != nil {
-		e.notAfter = k.NotAfter.UnixNano()
+		e.notAfter = unixNano(*k.NotAfter)
+		if e.notAfter == 0 { // 0 means "none": the epoch itself is long past
+			e.notAfter = -1
+		}
 	}
 	if t.ExpiresAt != nil {
-		e.expiresAt.Store(t.ExpiresAt.UnixNano())
+		e.expiresAt.Store(unixNano(*t.ExpiresAt))
 	}
 	if t.LastUsedAt != nil {
-		e.lastUsed.Store(t.LastUsedAt.UnixNano())
-		e.persisted.Store(t.LastUsedAt.UnixNano())
+		e.lastUsed.Store(unixNano(*t.LastUsedAt))
+		e.persisted.Store(unixNano(*t.LastUsedAt))
 	}
 	a.mu.Lock()
 	e.uncached = true
@@ -396,7 +443,7 @@ func (a *Authenticator) recordUse(e *keyEntry, now int64) {
 		e.lastUsed.CompareAndSwap(prev, now)
 	}
 	if e.extended {
-		exp := now + int64(e.maxAge)
+		exp := addNanos(now, e.maxAge)
 		if prev := e.expiresAt.Load(); exp > prev {
 			e.expiresAt.CompareAndSwap(prev, exp)
 		}
@@ -457,7 +504,7 @@ func (a *Authenticator) Flush(ctx context.Context) error {
 		return fmt.Errorf("flush token uses: %w", err)
 	}
 	for i, e := range flushed {
-		e.persisted.Store(uses[i].LastUsedAt.UnixNano())
+		e.persisted.Store(unixNano(uses[i].LastUsedAt))
 		e.dirty.Store(false)
 	}
 	return nil

@@ -74,9 +74,15 @@ var byName = func() map[string]Definition {
 	return m
 }()
 
-// objectName is what may follow "kind/" in a scoped permission: the names
-// of groups, LDAP providers and applications.
-var objectName = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]{0,126}[A-Za-z0-9])?$`)
+// NameRule is the naming rule of users, service accounts, groups, roles,
+// LDAP providers and applications: lower case, so that names are safe in
+// LDAP DNs and URLs. What follows "kind/" in a scoped permission is the
+// name of a group, an LDAP provider or an application, so it follows the
+// rule too: anything else could never match an object.
+var NameRule = regexp.MustCompile(`^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$`)
+
+// NameRuleText states NameRule for people.
+const NameRuleText = "1-63 characters of a-z, 0-9, '.', '_' and '-', starting and ending with a letter or digit"
 
 // Permission is a parsed permission string: "name" or "name@kind/object".
 type Permission struct {
@@ -116,8 +122,8 @@ func ParsePermission(s string) (Permission, error) {
 		}
 		return Permission{}, fmt.Errorf("permission %q can be scoped to %s, not %q", name, strings.Join(def.Scopes, ", "), truncate(kind))
 	}
-	if !objectName.MatchString(object) {
-		return Permission{}, fmt.Errorf("scope object %q is not a valid name", truncate(object))
+	if !NameRule.MatchString(object) {
+		return Permission{}, fmt.Errorf("scope object %q is not a valid name: names are %s", truncate(object), NameRuleText)
 	}
 	return Permission{Name: name, Kind: kind, Object: object}, nil
 }

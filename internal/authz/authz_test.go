@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -18,7 +19,9 @@ func TestParsePermission(t *testing.T) {
 		}
 	}
 	for _, s := range []string{"", "users", "users.read@", "users.read@group/x", "tokens.write@group", "tokens.write@group/",
-		"tokens.write@ldap/corp", "tokens.write@group/-bad", "tokens.write@group/a b", "nope.read", "@group/x"} {
+		"tokens.write@ldap/corp", "tokens.write@group/-bad", "tokens.write@group/a b", "nope.read", "@group/x",
+		"groups.write@group/TEAM", "groups.write@group/Team", "ldap.read@ldap/Corp", "applications.read@application/Grafana",
+		"groups.write@group/" + strings.Repeat("a", 64)} {
 		if _, err := ParsePermission(s); err == nil {
 			t.Errorf("ParsePermission(%q) accepted", s)
 		}

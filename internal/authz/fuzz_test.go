@@ -16,11 +16,12 @@ import (
 
 // permissionRE states, apart from the parser, which strings are
 // permissions: a catalogue name alone, or "name@kind/object" with a kind
-// the catalogue allows for that name and an object name of letters,
-// digits and ". _ -" that starts and ends with a letter or digit, at most
-// 128 characters.
+// the catalogue allows for that name and an object name of lower-case
+// letters, digits and ". _ -" that starts and ends with a letter or digit,
+// at most 63 characters (the names of groups, LDAP providers and
+// applications).
 var permissionRE = func() *regexp.Regexp {
-	const object = `[A-Za-z0-9](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9])?`
+	const object = `[a-z0-9](?:[a-z0-9._-]{0,61}[a-z0-9])?`
 	var alts []string
 	for _, d := range authz.Catalogue {
 		alt := regexp.QuoteMeta(d.Name)

@@ -36,8 +36,11 @@ type Config struct {
 	SecretKey     string
 	SecretKeyFile string
 
-	TokenMaxTTL     time.Duration
-	CleanupInterval time.Duration
+	TokenMaxTTL time.Duration
+	// MaxTokensPerAccount bounds the tokens and app passwords one account
+	// holds (managed ones not counted); 0: no limit.
+	MaxTokensPerAccount int
+	CleanupInterval     time.Duration
 	// EventRetention is how long audit events are kept (0: forever).
 	EventRetention time.Duration
 	// EventStream copies every event, once committed, as a JSON line to
@@ -73,6 +76,7 @@ func Defaults() Config {
 		Listen:                "127.0.0.1:8420",
 		Database:              "sqlite:gatehouse.db",
 		LDAPListen:            "127.0.0.1:3389",
+		MaxTokensPerAccount:   100,
 		CleanupInterval:       5 * time.Minute,
 		EventRetention:        365 * 24 * time.Hour,
 		ShutdownTimeout:       30 * time.Second,
@@ -109,6 +113,7 @@ var Settings = []Setting{
 	{"", "GATEHOUSE_BOOTSTRAP_TOKEN", true, "first admin's API token (32+ characters)"},
 	{"secret-key-file", "GATEHOUSE_SECRET_KEY", true, "key of the token hashes (32+ bytes); SQLite default: PATH.key beside the database"},
 	{"token-max-ttl", "GATEHOUSE_TOKEN_MAX_TTL", false, "longest lifetime a token may have (0: no limit)"},
+	{"max-tokens-per-account", "GATEHOUSE_MAX_TOKENS_PER_ACCOUNT", false, "tokens and app passwords one account may hold, outposts' managed tokens not counted (0: no limit); more get 409"},
 	{"cleanup-interval", "GATEHOUSE_CLEANUP_INTERVAL", false, "how often expired app passwords and old keys are removed"},
 	{"event-retention", "GATEHOUSE_EVENT_RETENTION", false, "how long audit events are kept, as a duration (8760h) or days (365d); 0 keeps them forever"},
 	{"event-stream", "GATEHOUSE_EVENT_STREAM", false, "also write every audit event as a JSON line to stdout or to this file (appended)"},
@@ -194,6 +199,8 @@ func Load(src Source) (Config, error) {
 			c.SecretKey = v
 		case "GATEHOUSE_TOKEN_MAX_TTL":
 			dur(s.Env, v, &c.TokenMaxTTL)
+		case "GATEHOUSE_MAX_TOKENS_PER_ACCOUNT":
+			c.MaxTokensPerAccount = intSetting(s.Env, v, 0, 1_000_000, &problems)
 		case "GATEHOUSE_EVENT_RETENTION":
 			if days, ok := strings.CutSuffix(v, "d"); ok {
 				n, err := strconv.Atoi(days)

@@ -74,6 +74,7 @@ func TestNumbersMustBeWhole(t *testing.T) {
 	for env, v := range map[string]string{
 		"GATEHOUSE_MAX_CONCURRENT_REQUESTS": "10k", "GATEHOUSE_DB_MAX_CONNS": "20 conns",
 		"GATEHOUSE_CLIENT_RATE": "NaN", "GATEHOUSE_CLIENT_BURST": "-1",
+		"GATEHOUSE_MAX_TOKENS_PER_ACCOUNT": "-1",
 	} {
 		if _, err := Load(Source{Getenv: env2(env, v)}); err == nil || !strings.Contains(err.Error(), env) {
 			t.Errorf("%s=%q accepted: %v", env, v, err)
@@ -82,6 +83,13 @@ func TestNumbersMustBeWhole(t *testing.T) {
 	c, err := Load(Source{Getenv: env2("GATEHOUSE_CLIENT_RATE", "2.5")})
 	if err != nil || c.ClientRate != 2.5 {
 		t.Fatalf("rate 2.5: %v %v", c.ClientRate, err)
+	}
+	if d := Defaults(); d.MaxTokensPerAccount != 100 {
+		t.Fatalf("default tokens per account: %d", d.MaxTokensPerAccount)
+	}
+	c, err = Load(Source{Flags: map[string]string{"max-tokens-per-account": "0"}, Getenv: env2("GATEHOUSE_MAX_TOKENS_PER_ACCOUNT", "5")})
+	if err != nil || c.MaxTokensPerAccount != 0 {
+		t.Fatalf("tokens per account 0 (no limit) from the flag: %v %v", c.MaxTokensPerAccount, err)
 	}
 }
 

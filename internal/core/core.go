@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/audit"
@@ -67,6 +66,9 @@ type Actor struct {
 type Config struct {
 	// TokenMaxTTL bounds every token's lifetime; 0 means no limit.
 	TokenMaxTTL time.Duration
+	// MaxTokensPerAccount bounds the unmanaged tokens and app passwords
+	// one account holds; 0 means no limit.
+	MaxTokensPerAccount int
 	// EventRetention is how long audit events are kept; 0 keeps them.
 	EventRetention time.Duration
 }
@@ -218,10 +220,12 @@ func (s *Service) write(ctx context.Context, fn func(q store.Queries, rec func(s
 	return err
 }
 
-// NameRule is the naming rule of users, service accounts, groups, roles.
-var NameRule = regexp.MustCompile(`^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$`)
+// NameRule is the naming rule of users, service accounts, groups, roles,
+// LDAP providers and applications; scoped permissions name their objects
+// by it (authz owns it for that reason).
+var NameRule = authz.NameRule
 
-const nameRuleText = "must be 1-63 characters of a-z, 0-9, '.', '_' and '-', starting and ending with a letter or digit"
+const nameRuleText = "must be " + authz.NameRuleText
 
 // newUID returns a random (version 4) UUID.
 func newUID() string {

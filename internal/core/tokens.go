@@ -19,7 +19,15 @@ const (
 	DefaultTokenTTL          = 30 * 24 * time.Hour  // POST /tokens
 	DefaultServiceAccountTTL = 360 * 24 * time.Hour // POST /service-accounts
 	MaxGrace                 = 30 * 24 * time.Hour
+	// MaxLifetime bounds every expiry gatehouse accepts (expires_at, ttl,
+	// max_age; grace is shorter still): at most 100 years from now, far
+	// beyond any real use and well inside what the authenticator's
+	// nanosecond clock holds (until 2262).
+	MaxLifetime = 100 * 365 * 24 * time.Hour
 )
+
+// maxLifetimeText names MaxLifetime in refusals and documents.
+const maxLifetimeText = "must be at most 100 years (876000h) from now"
 
 // identifierRule: token identifiers appear in URLs and events.
 var identifierRule = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]{0,126}[A-Za-z0-9])?$`)
@@ -86,6 +94,11 @@ func (s *Service) authorizeTokens(ctx context.Context, a Actor, access tokenAcce
 	if err := authenticated(a); err != nil {
 		return store.User{}, err
 	}
+	if access != accessRead {
+		if err := s.refuseGraceKey(ctx, a, target); err != nil {
+			return store.User{}, err
+		}
+	}
 	self := a.P.Username == owner
 	perm := authz.TokensWrite
 	if access == accessRead {
@@ -146,6 +159,25 @@ func tokenOwnerBound(ctx context.Context, q store.Queries, a Actor, perm, userUI
 		return notFound(err, "user", userUID)
 	}
 	return mayActOn(ctx, q, a, u, perm, tokenTarget(identifier))
+}
+
+// refuseGraceKey refuses to manage tokens with a key in its rotation
+// grace period. Such a key was replaced, perhaps because it leaked: it
+// may finish the work in flight until the grace ends, but it cannot
+// issue, rotate, change or revoke keys, or its holder could outlive the
+// rotation (rotate it again to a long life, or revoke the new key).
+func (s *Service) refuseGraceKey(ctx context.Context, a Actor, target audit.Target) error {
+	if !a.Cred.InGrace() {
+		return nil
+	}
+	until := a.Cred.GraceUntil.Format(time.RFC3339)
+	ev := s.event(a, audit.ActionAuthzDenied, audit.Failure, target,
+		map[string]any{"permission": authz.TokensWrite, "reason": "key_in_rotation_grace", "grace_until": until})
+	if err := s.record(ctx, ev); err != nil {
+		s.log.Error("write authz_denied event", "err", err)
+	}
+	return &ForbiddenError{Permission: authz.TokensWrite, recorded: true,
+		Detail: fmt.Sprintf("this key was rotated; it may be used until %s but cannot create, rotate, change or revoke tokens: use the new key", until)}
 }
 
 // CreateTokenInput is POST /tokens.
@@ -214,6 +246,8 @@ func (s *Service) parseLife(f *fields, in lifeInput) tokenLife {
 			f.add("max_age", "must be a duration such as 90s, 30m or 720h")
 		case d < time.Second:
 			f.add("max_age", "must be at least 1s")
+		case d > MaxLifetime:
+			f.add("max_age", maxLifetimeText)
 		case limit > 0 && d > limit:
 			f.add("max_age", fmt.Sprintf("must be at most %s (GATEHOUSE_TOKEN_MAX_TTL)", limit))
 		}
@@ -239,6 +273,10 @@ func (s *Service) parseLife(f *fields, in lifeInput) tokenLife {
 			f.add(field, "is in the past")
 			return life
 		}
+		if t.Sub(now) > MaxLifetime {
+			f.add(field, maxLifetimeText)
+			return life
+		}
 		exp = t.UTC().Truncate(time.Microsecond)
 	case in.TTL != nil:
 		field = "ttl"
@@ -251,11 +289,17 @@ func (s *Service) parseLife(f *fields, in lifeInput) tokenLife {
 			f.add(field, "must be positive")
 			return life
 		}
+		if d > MaxLifetime {
+			f.add(field, maxLifetimeText)
+			return life
+		}
 		exp = now.Add(d)
 	default:
-		d := in.DefaultTTL
+		// The caller asked for nothing: take the most allowed (a rotation's
+		// default, the old key's lifetime, may be beyond it).
+		d := min(in.DefaultTTL, MaxLifetime)
 		if limit > 0 && d > limit {
-			d = limit // the caller asked for nothing: take the most allowed
+			d = limit
 		}
 		exp = now.Add(d)
 	}
@@ -275,6 +319,33 @@ func (s *Service) newKey(intent, tokenUID string, now time.Time) (string, store.
 	return pk.Raw, store.TokenKey{Lookup: pk.Lookup, TokenUID: tokenUID, Hash: s.authn.Hasher().Sum(pk.Raw), CreatedAt: now}, nil
 }
 
+// ErrTokenLimit marks the refusal of a token beyond the per-account
+// limit; the error is also a ConflictError (409) saying so.
+var ErrTokenLimit = errors.New("token limit reached")
+
+// checkTokenCount refuses a new token to an owner who already holds
+// GATEHOUSE_MAX_TOKENS_PER_ACCOUNT of them. It counts inside the write
+// transaction that inserts, and write transactions take turns (SQLite's
+// one writer, PostgreSQL's gate), so concurrent requests cannot all slip
+// under the limit. Managed tokens (an outpost's, which gatehouse issues
+// itself) neither count nor are refused.
+func (s *Service) checkTokenCount(ctx context.Context, q store.Queries, owner store.User, managed bool) error {
+	limit := s.cfg.MaxTokensPerAccount
+	if limit <= 0 || managed {
+		return nil
+	}
+	n, err := q.CountTokens(ctx, owner.UID)
+	if err != nil {
+		return err
+	}
+	if n < limit {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrTokenLimit, &ConflictError{Msg: fmt.Sprintf(
+		"%q holds %d tokens and app passwords, and this server allows at most %d per account (GATEHOUSE_MAX_TOKENS_PER_ACCOUNT, --max-tokens-per-account); revoke unused ones first",
+		owner.Username, n, limit)})
+}
+
 // issueToken creates a token and its first key inside q; the returned view
 // carries the key.
 func (s *Service) issueToken(ctx context.Context, q store.Queries, rec func(store.Event), a Actor, owner store.User,
@@ -292,6 +363,9 @@ func (s *Service) issueToken(ctx context.Context, q store.Queries, rec func(stor
 		Extended: life.extended, MaxAge: life.maxAge, CreatedAt: now, Managed: managed}
 	if a.P != nil {
 		t.CreatedBy = a.P.Username
+	}
+	if err := s.checkTokenCount(ctx, q, owner, managed); err != nil {
+		return TokenView{}, err
 	}
 	raw, key, err := s.newKey(intent, t.UID, now)
 	if err != nil {
@@ -582,8 +656,33 @@ func (s *Service) RotateToken(ctx context.Context, a Actor, identifier string, i
 	return s.rotate(ctx, a, authz.TokensWrite, t, in)
 }
 
+// managedLifetime is the lifetime gatehouse gives a managed token at
+// each rotation: its outpost's token_ttl (the default for a managed token
+// that belongs to no outpost). parseLife cuts it to the server's limits.
+func (s *Service) managedLifetime(ctx context.Context, t store.Token) (time.Duration, error) {
+	name, ok := strings.CutPrefix(t.Username, OutpostAccountPrefix)
+	if !ok {
+		return DefaultOutpostTokenTTL, nil
+	}
+	o, err := s.store.GetOutpost(ctx, name)
+	switch {
+	case errors.Is(err, store.ErrNotFound) || (err == nil && o.UserUID != t.UserUID):
+		return DefaultOutpostTokenTTL, nil
+	case err != nil:
+		return 0, err
+	case o.TokenTTL < MinOutpostTokenTTL:
+		return MinOutpostTokenTTL, nil
+	}
+	return o.TokenTTL, nil
+}
+
 // rotate issues t a new key for a, who was authorized under perm.
 func (s *Service) rotate(ctx context.Context, a Actor, perm string, t store.Token, in RotateInput) (TokenView, error) {
+	// The one path every rotation takes (an outpost's by an ldap.write
+	// holder too): a replaced key rotates nothing.
+	if err := s.refuseGraceKey(ctx, a, tokenTarget(t.Identifier)); err != nil {
+		return TokenView{}, err
+	}
 	var f fields
 	grace := time.Duration(0)
 	if in.Grace != nil {
@@ -599,18 +698,52 @@ func (s *Service) rotate(ctx context.Context, a Actor, perm string, t store.Toke
 		grace = d
 	}
 	now := s.now()
+	// The old key keeps working for grace, but never past the expiry it
+	// had: a rotation does not lengthen the life of the key it replaces.
+	graceEnd := now.Add(grace)
+	if old := s.tokenView(t); old.Expiring && old.ExpiresAt != nil && old.ExpiresAt.Before(graceEnd) {
+		graceEnd = *old.ExpiresAt
+	}
 	keys, err := s.store.ListTokenKeys(ctx, t.UID)
 	if err != nil {
 		return TokenView{}, err
 	}
+	// The new key gets no more than creating the token would allow now.
+	limit := s.cfg.TokenMaxTTL
 	switch {
+	case t.Managed:
+		// A managed token lives as long as gatehouse says (its outpost's
+		// token_ttl, within the server's limits), whoever rotates it.
+		const set = "a managed token's lifetime is set by gatehouse (its outpost's token_ttl); leave it out"
+		if in.TTL != nil {
+			f.add("ttl", set)
+		}
+		if in.ExpiresAt != nil {
+			f.add("expires_at", set)
+		}
+		lifetime, err := s.managedLifetime(ctx, t)
+		if err != nil {
+			return TokenView{}, err
+		}
+		life := s.parseLife(&f, lifeInput{DefaultTTL: lifetime})
+		t.Expiring, t.ExpiresAt, t.Extended, t.MaxAge = true, life.expiresAt, false, 0
 	case !t.Expiring:
 		if in.TTL != nil || in.ExpiresAt != nil {
 			f.add("ttl", "the token does not expire; change that with PATCH first")
 		}
+		if limit > 0 {
+			// Made before the server had a limit: the new key gets the
+			// longest life allowed, as creating it would.
+			exp := now.Add(limit)
+			t.Expiring, t.ExpiresAt = true, &exp
+		}
 	case t.Extended:
 		if in.TTL != nil || in.ExpiresAt != nil {
 			f.add("ttl", "an extended token's expiry follows its use")
+		}
+		t.MaxAge = min(t.MaxAge, MaxLifetime)
+		if limit > 0 && t.MaxAge > limit {
+			t.MaxAge = limit
 		}
 		exp := now.Add(t.MaxAge)
 		t.ExpiresAt = &exp
@@ -634,7 +767,7 @@ func (s *Service) rotate(ctx context.Context, a Actor, perm string, t store.Toke
 		if err := tokenOwnerBound(ctx, q, a, perm, t.UserUID, t.Identifier); err != nil {
 			return err
 		}
-		if err := q.LimitTokenKeys(ctx, t.UID, now.Add(grace)); err != nil {
+		if err := q.LimitTokenKeys(ctx, t.UID, graceEnd); err != nil {
 			return notFound(err, "token", t.Identifier)
 		}
 		if err := q.AddTokenKey(ctx, key); err != nil {
@@ -643,7 +776,7 @@ func (s *Service) rotate(ctx context.Context, a Actor, perm string, t store.Toke
 		if err := q.UpdateToken(ctx, t); err != nil {
 			return notFound(err, "token", t.Identifier)
 		}
-		c := map[string]any{"user": t.Username, "grace": grace.String(), "old_key_valid_until": now.Add(grace).Format(time.RFC3339)}
+		c := map[string]any{"user": t.Username, "grace": grace.String(), "old_key_valid_until": graceEnd.Format(time.RFC3339)}
 		if t.ExpiresAt != nil {
 			c["expires_at"] = t.ExpiresAt.Format(time.RFC3339)
 		}

@@ -485,16 +485,11 @@ func (o *Outpost) maybeRotate(ctx context.Context) error {
 		return nil
 	}
 	grace := min(10*time.Minute, max(o.tokenTTL/10, time.Second)).Round(time.Second)
-	in := map[string]string{"grace": grace.String(), "ttl": o.tokenTTL.String()}
+	// No ttl: a managed token's lifetime is the server's (the outpost's
+	// token_ttl within GATEHOUSE_TOKEN_MAX_TTL); naming one is refused.
+	in := map[string]string{"grace": grace.String()}
 	var rotated core.TokenView
 	err := o.api.request(ctx, http.MethodPost, "/api/v1/tokens/"+url.PathEscape(o.tokenID)+"/rotate", in, &rotated)
-	var ae *apiError
-	if errors.As(err, &ae) && ae.Status == http.StatusBadRequest {
-		// The server's GATEHOUSE_TOKEN_MAX_TTL is now below the lifetime:
-		// take what the server gives by default.
-		err = o.api.request(ctx, http.MethodPost, "/api/v1/tokens/"+url.PathEscape(o.tokenID)+"/rotate",
-			map[string]string{"grace": grace.String()}, &rotated)
-	}
 	if err != nil {
 		return fmt.Errorf("rotate the outpost's token: %w", err)
 	}

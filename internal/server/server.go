@@ -156,7 +156,7 @@ func Assemble(ctx context.Context, st store.Store, key []byte, clk clock.Clock, 
 		}
 	}
 	svc := core.New(st, authn, clk, log, audit.New(audit.ChainKey(key), stream),
-		core.Config{TokenMaxTTL: cfg.TokenMaxTTL, EventRetention: cfg.EventRetention})
+		core.Config{TokenMaxTTL: cfg.TokenMaxTTL, MaxTokensPerAccount: cfg.MaxTokensPerAccount, EventRetention: cfg.EventRetention})
 	closeStream := func() {
 		if stream != nil {
 			_ = stream.Close(context.Background())

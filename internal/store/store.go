@@ -263,6 +263,9 @@ type Queries interface {
 	ListTokens(ctx context.Context, f TokenFilter) ([]Token, error) // ordered by identifier
 	UpdateToken(ctx context.Context, t Token) error                 // by UID: description, expiring, expires_at, extended, max_age, managed; ErrNotFound
 	DeleteToken(ctx context.Context, uid string) error              // and its keys; ErrNotFound
+	// CountTokens counts a user's tokens and app passwords that are not
+	// managed, expired ones included (0 for an unknown user).
+	CountTokens(ctx context.Context, userUID string) (int, error)
 	// ListTokenKeys lists a token's keys, newest first (by CreatedAt).
 	ListTokenKeys(ctx context.Context, tokenUID string) ([]TokenKey, error)
 	// AddTokenKey adds a key to an existing token (rotation).

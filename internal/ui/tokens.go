@@ -128,7 +128,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 	tv, err := s.core.CreateToken(r.Context(), c.actor, in)
 	if err != nil {
 		if status, ok := f.formError(err, lifeRename); ok {
-			if status == http.StatusConflict && v.Get("identifier") == "" {
+			if status == http.StatusConflict && v.Get("identifier") == "" && !errors.Is(err, core.ErrTokenLimit) {
 				f.Message = fmt.Sprintf("This form was already submitted: token %s exists. Its key was shown once, after the first submission; if it is lost, rotate the token.", in.Identifier)
 				f.Values.Set("nonce", newNonce())
 			}

@@ -143,6 +143,16 @@ func (q *queries) UpdateToken(ctx context.Context, t store.Token) error {
 	return nil
 }
 
+func (q *queries) CountTokens(ctx context.Context, userUID string) (int, error) {
+	ctx, cancel := q.timeout(ctx)
+	defer cancel()
+	var n int
+	if err := q.db.QueryRow(ctx, `SELECT count(*) FROM tokens WHERE user_uid = $1 AND NOT managed`, userUID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("postgres: count tokens of %q: %w", userUID, q.fail(err))
+	}
+	return n, nil
+}
+
 // DeleteToken deletes the token; its keys cascade.
 func (q *queries) DeleteToken(ctx context.Context, uid string) error {
 	ctx, cancel := q.timeout(ctx)

@@ -98,6 +98,15 @@ func (q *queries) GetToken(ctx context.Context, identifier string) (store.Token,
 	return t, nil
 }
 
+func (q *queries) CountTokens(ctx context.Context, userUID string) (int, error) {
+	var n int
+	err := q.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM tokens WHERE user_uid = ? AND managed = 0`, userUID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count tokens of %q: %w", userUID, err)
+	}
+	return n, nil
+}
+
 func (q *queries) ListTokens(ctx context.Context, f store.TokenFilter) ([]store.Token, error) {
 	var w where
 	if f.UserUID != "" {

@@ -19,6 +19,7 @@ var tokenTests = []testCase{
 	{"tokens/touch", testTokenTouch},
 	{"tokens/expired", testTokenExpired},
 	{"tokens/managed-expiring-before", testTokenManagedExpiring},
+	{"tokens/count", testTokenCount},
 }
 
 func testTokenCreateGet(t *testing.T, s store.Store) {
@@ -388,6 +389,40 @@ func testTokenManagedExpiring(t *testing.T, s store.Store) {
 	if n := len(list(at(100*time.Hour), 2)); n != 2 {
 		t.Fatalf("limit 2 returned %d tokens", n)
 	}
+}
+
+func testTokenCount(t *testing.T, s store.Store) {
+	alice := mustUser(t, s, "alice")
+	bob := mustUser(t, s, "bob")
+	count := func(q store.Queries, u store.User) int {
+		t.Helper()
+		n, err := q.CountTokens(ctx(t), u.UID)
+		mustNil(t, err, "CountTokens")
+		return n
+	}
+	equal(t, count(s, alice), 0, "no tokens")
+	mustToken(t, s, apiToken(alice, "a-1"))
+	app := apiToken(alice, "a-app")
+	app.Intent, app.Expiring, app.ExpiresAt = store.IntentAppPassword, true, ptr(at(-time.Hour)) // expired: still held
+	mustToken(t, s, app)
+	managed := apiToken(alice, "a-managed")
+	managed.Managed = true
+	mustToken(t, s, managed)
+	mustToken(t, s, apiToken(bob, "b-1"))
+	equal(t, count(s, alice), 2, "alice's unmanaged tokens, expired ones included")
+	equal(t, count(s, bob), 1, "bob's")
+	equal(t, count(s, store.User{UID: newUID()}), 0, "an unknown user's")
+
+	// Inside a transaction the count sees the transaction's own writes.
+	mustNil(t, s.InTx(ctx(t), func(q store.Queries) error {
+		mustToken(t, q, apiToken(alice, "a-2"))
+		equal(t, count(q, alice), 3, "within the transaction")
+		return nil
+	}), "InTx")
+	tok, err := s.GetToken(ctx(t), "a-1")
+	mustNil(t, err, "GetToken")
+	mustNil(t, s.DeleteToken(ctx(t), tok.UID), "DeleteToken")
+	equal(t, count(s, alice), 2, "after a deletion")
 }
 
 var keyTests = []testCase{
