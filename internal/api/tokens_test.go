@@ -410,7 +410,9 @@ func TestScopedGrantsCannotEscalate(t *testing.T) {
 // grace key), create, change or revoke tokens.
 func TestGraceKeyCannotManageTokens(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
-		e.Must(201, e.Admin("POST", "/api/v1/roles", map[string]any{"name": "self-service", "permissions": []string{"tokens.self"}}))
+		// It could otherwise mint keys for new accounts and outposts too.
+		e.Must(201, e.Admin("POST", "/api/v1/roles", map[string]any{"name": "self-service", "permissions": []string{"tokens.self", "users.write", "ldap.write", "ldap.read"}}))
+		e.Must(201, e.Admin("POST", "/api/v1/ldap-providers", map[string]any{"name": "corp", "base_dn": "dc=corp,dc=example"}))
 		e.Must(201, e.Admin("POST", "/api/v1/service-accounts", map[string]any{"username": "bot", "token_intent": "none", "roles": []string{"self-service"}}))
 		leaked, _ := newToken(e, map[string]any{"user": "bot", "identifier": "ci", "ttl": "720h"})
 		other, _ := newToken(e, map[string]any{"user": "bot", "identifier": "other", "ttl": "720h"})
@@ -431,6 +433,8 @@ func TestGraceKeyCannotManageTokens(t *testing.T) {
 			{"PATCH", "/api/v1/tokens/other", map[string]any{"description": "mine"}},
 			{"DELETE", "/api/v1/tokens/ci", nil},
 			{"DELETE", "/api/v1/tokens/other", nil},
+			{"POST", "/api/v1/service-accounts", map[string]any{"username": "minted", "token_intent": "api"}},
+			{"POST", "/api/v1/outposts", map[string]any{"name": "minted", "provider": "corp"}},
 		} {
 			r := e.Do(c.method, c.path, bearer(leaked), c.body)
 			if r.Status != 403 || r.Header.Get("Content-Type") != "application/problem+json" ||
@@ -450,6 +454,8 @@ func TestGraceKeyCannotManageTokens(t *testing.T) {
 			t.Fatalf("expiry moved from %v to %v", expires, got)
 		}
 		e.Must(404, e.Admin("GET", "/api/v1/tokens/new", nil))
+		e.Must(404, e.Admin("GET", "/api/v1/users/minted", nil))
+		e.Must(404, e.Admin("GET", "/api/v1/outposts/minted", nil))
 		e.Clock.Advance(10 * time.Minute)
 		e.Must(401, e.Do("GET", "/api/v1/me", bearer(leaked), nil))
 		e.Must(200, e.Do("GET", "/api/v1/me", bearer(fresh), nil))
@@ -468,7 +474,7 @@ func TestGraceKeyCannotManageTokens(t *testing.T) {
 				n++
 			}
 		}
-		if n != 8 || strings.Contains(string(evs.Body), leaked) || strings.Contains(string(evs.Body), fresh) {
+		if n != 10 || strings.Contains(string(evs.Body), leaked) || strings.Contains(string(evs.Body), fresh) {
 			t.Fatalf("%d grace refusals in %s", n, evs.Body)
 		}
 		// The current key manages tokens as before.

@@ -106,6 +106,9 @@ func (s *Service) CreateOutpost(ctx context.Context, a Actor, in OutpostInput) (
 	if err := s.authorize(ctx, a, authz.LDAPWrite, outpostTarget(in.Name), ldapObj(in.Provider)); err != nil {
 		return CreatedOutpost{}, err
 	}
+	if err := s.refuseGraceKey(ctx, a, outpostTarget(in.Name)); err != nil {
+		return CreatedOutpost{}, err
+	}
 	var f fields
 	f.name("name", in.Name)
 	if len(OutpostAccountPrefix)+len(in.Name) > 63 {

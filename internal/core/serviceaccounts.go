@@ -54,6 +54,13 @@ func (s *Service) CreateServiceAccount(ctx context.Context, a Actor, in CreateSe
 			return CreatedServiceAccount{}, err
 		}
 	}
+	if in.TokenIntent != "none" {
+		// The first credential is a new key for the actor: not from a key
+		// that was rotated out.
+		if err := s.refuseGraceKey(ctx, a, target); err != nil {
+			return CreatedServiceAccount{}, err
+		}
+	}
 	if in.TokenIntent == "" {
 		in.TokenIntent = store.IntentAppPassword
 	}
