@@ -16,7 +16,6 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/auth"
 	"github.com/gatehouse/gatehouse/internal/core"
-	"github.com/gatehouse/gatehouse/internal/ratelimit"
 )
 
 // Route is one entry of the route table: the source of the mux, of the
@@ -36,7 +35,6 @@ type Server struct {
 	metrics *Metrics
 	ready   func(ctx context.Context) error
 	limits  *Limits
-	logins  *ratelimit.Limiter
 	// clientIP resolves the client address (behind trusted proxies, from
 	// their headers); the peer address by default.
 	clientIP func(*http.Request) string
@@ -44,11 +42,6 @@ type Server struct {
 
 // SetClientIP installs the client address resolver shared by every door.
 func (s *Server) SetClientIP(f func(*http.Request) string) { s.clientIP = f }
-
-// SetLoginLimiter installs the failed-login limiter shared by every door:
-// Basic passwords on the API count against the same account and address
-// as web logins and LDAP binds.
-func (s *Server) SetLoginLimiter(l *ratelimit.Limiter) { s.logins = l }
 
 // SetLimits installs overload and per-client limits (nil: none).
 func (s *Server) SetLimits(l *Limits) { s.limits = l }
@@ -177,89 +170,53 @@ func ClientIP(r *http.Request) string {
 	return host
 }
 
-// Authenticate turns the request's credential into an actor. No
-// credential: anonymous. A bad one: an error (401) and a login_failed event.
+// Authenticate turns the request's credential into an actor: a thin
+// adapter of the one credential check (core.CheckCredential). No
+// credential: anonymous. A refused one: 401 (the check wrote its
+// login_failed event), 429 past the limiter, 503 when it cannot be made.
 func (s *Server) Authenticate(r *http.Request) (core.Actor, error) {
 	a := core.Actor{ClientIP: s.clientIP(r)}
 	hs := r.Header.Values("Authorization")
 	if len(hs) == 0 {
 		return a, nil
 	}
+	var in core.Presented
 	method := "api"
-	fail := func(err error) (core.Actor, error) {
-		if errors.Is(err, auth.ErrUnavailable) {
-			s.metrics.authOutcome(method, "unavailable")
-			return a, err
-		}
-		s.metrics.authOutcome(method, "failure")
-		s.core.RecordLoginFailed(r.Context(), a.ClientIP, method, err)
-		return a, auth.ErrBadCredential
-	}
-	if len(hs) > 1 {
-		return fail(&auth.Failure{Reason: auth.ReasonMalformed})
-	}
 	scheme, cred, _ := strings.Cut(hs[0], " ")
 	switch {
+	case len(hs) > 1:
+		// Which credential counts is ambiguous: none does.
 	case strings.EqualFold(scheme, "Bearer"):
 		method = "bearer"
-		p, c, err := s.authn.VerifyAPIKey(r.Context(), strings.TrimSpace(cred))
-		if err != nil {
-			// Failed keys count against the client address (there is no
-			// account to name). Guessing is pointless against 131 random
-			// bits, but each failure is an event, and events are writes:
-			// past the limit, failures are answered 429 without one. A
-			// key that verifies is never refused.
-			if s.logins != nil && !errors.Is(err, auth.ErrUnavailable) {
-				if d := s.logins.Check("", a.ClientIP); !d.Allowed {
-					s.metrics.authOutcome(method, "limited")
-					return a, &core.RateLimitedError{RetryAfter: d.RetryAfter}
-				}
-				s.logins.Failure("", a.ClientIP)
-			}
-			return fail(err)
-		}
-		a.P, a.Cred = p, c
+		in = core.Presented{Kind: core.KindAPIToken, Secret: strings.TrimSpace(cred)}
 	case strings.EqualFold(scheme, "Basic"):
 		method = "basic"
-		user, pass, ok := parseBasic(hs[0])
-		if !ok {
-			return fail(&auth.Failure{Reason: auth.ReasonMalformed})
+		if user, pass, ok := parseBasic(hs[0]); ok {
+			in = core.Presented{Kind: core.KindOf(pass), Username: user, Secret: pass}
 		}
-		if auth.LooksLikeKey(pass) {
-			// App passwords and tokens are never passwords on the API.
-			return fail(&auth.Failure{Reason: auth.ReasonIntent, Username: user})
-		}
-		if s.logins != nil {
-			d := s.logins.Check(user, a.ClientIP)
-			if !d.Allowed {
-				s.metrics.authOutcome(method, "limited")
-				return a, &core.RateLimitedError{RetryAfter: d.RetryAfter}
-			}
-			if d.Delay > 0 { // an account under attack: slowed, never locked
-				select {
-				case <-time.After(d.Delay):
-				case <-r.Context().Done():
-					return a, r.Context().Err()
-				}
-			}
-		}
-		// A person who turned on a second factor has it asked at every
-		// web sign-in; the password alone then no longer opens the API
-		// (scripts use an API token), else Basic would bypass it.
-		p, err := s.core.VerifyPasswordAlone(r.Context(), user, pass)
-		if err != nil {
-			if s.logins != nil && !errors.Is(err, auth.ErrUnavailable) {
-				s.logins.Failure(user, a.ClientIP)
-			}
-			return fail(err)
-		}
-		if s.logins != nil {
-			s.logins.Success(user, a.ClientIP)
-		}
-		a.P, a.Cred = p, auth.Credential{Method: "password"}
-	default:
-		return fail(&auth.Failure{Reason: auth.ReasonMalformed})
 	}
+	if in.Secret == "" && in.Username == "" {
+		// Malformed: checked as a bad key, which counts against the
+		// client address (and is answered without an event past it).
+		in = core.Presented{Kind: core.KindAPIToken}
+	}
+	c, err := s.core.CheckCredential(r.Context(), core.DoorAPI, in, a.ClientIP, core.CheckOptions{})
+	if err != nil {
+		var rl *core.RateLimitedError
+		switch {
+		case errors.As(err, &rl):
+			s.metrics.authOutcome(method, "limited")
+			return a, rl
+		case errors.Is(err, auth.ErrUnavailable):
+			s.metrics.authOutcome(method, "unavailable")
+			return a, err
+		case errors.Is(err, auth.ErrBadCredential):
+			s.metrics.authOutcome(method, "failure")
+			return a, auth.ErrBadCredential
+		}
+		return a, err // the request was cancelled while slowed
+	}
+	a.P, a.Cred = c.P, c.Cred
 	s.metrics.authOutcome(method, "success")
 	return a, nil
 }

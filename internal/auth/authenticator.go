@@ -50,6 +50,7 @@ const (
 	ReasonIntent    FailureReason = "wrong_intent"
 	ReasonInactive  FailureReason = "inactive"
 	ReasonNoPasswd  FailureReason = "no_password"
+	ReasonRevoked   FailureReason = "revoked" // a key rotated out, past its grace
 )
 
 // Failure is the detailed error behind ErrBadCredential.
@@ -344,7 +345,9 @@ func (a *Authenticator) verifyKey(ctx context.Context, raw, intent string) (*key
 	}
 	now := a.clock.Now().UnixNano()
 	if e.notAfter != 0 && now >= e.notAfter {
-		return nil, 0, &Failure{Reason: ReasonExpired, Identifier: e.identifier}
+		// Replaced by a rotation and past its grace: revoked, not expired
+		// (the token itself may live on with its new key).
+		return nil, 0, &Failure{Reason: ReasonRevoked, Identifier: e.identifier}
 	}
 	if e.expiring && now >= e.expiresAt.Load() && !(e.extended && a.refreshExpiry(ctx, e, now)) {
 		return nil, 0, &Failure{Reason: ReasonExpired, Identifier: e.identifier}

@@ -58,13 +58,14 @@ func (s *Service) Introspect(ctx context.Context, a Actor, token string) (Intros
 		return Introspection{}, err
 	}
 	inactive := Introspection{}
-	p, info, err := s.authn.Inspect(ctx, token)
+	checked, err := s.CheckCredential(ctx, DoorIntrospection, Presented{Kind: KindAPIToken, Secret: token}, a.ClientIP, CheckOptions{})
 	if errors.Is(err, auth.ErrBadCredential) {
 		return inactive, nil
 	}
 	if err != nil {
 		return Introspection{}, err
 	}
+	p, info := checked.P, checked.Key
 	if !a.P.Can(authz.TokensRead) && !a.P.Can(authz.TokensWrite) {
 		objs := authz.GroupObjects(p.Groups)
 		if !a.P.CanOn(authz.TokensRead, objs...) && !a.P.CanOn(authz.TokensWrite, objs...) {

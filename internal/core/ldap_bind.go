@@ -238,57 +238,51 @@ func (s *Service) LDAPBind(ctx context.Context, provider string, in LDAPBindInpu
 	}
 	switch {
 	case in.Name == "" && in.Password == "":
-		s.ldapBindFailed(ctx, p, in, "", &auth.Failure{Reason: "anonymous"})
+		s.ldapBindFailed(ctx, p, in, &auth.Failure{Reason: "anonymous"})
 		return LDAPBindResult{Outcome: LDAPBindAnonymous, Message: "anonymous binds are not allowed: bind with a name and an app password"}, nil
 	case in.Password == "":
 		// RFC 4513 5.1.2: a name without a password is an unauthenticated
 		// bind, which servers should refuse rather than take as anonymous.
-		s.ldapBindFailed(ctx, p, in, "", &auth.Failure{Reason: "empty_password", Username: in.Name})
+		s.ldapBindFailed(ctx, p, in, &auth.Failure{Reason: "empty_password", Username: in.Name})
 		return LDAPBindResult{Outcome: LDAPBindUnauthenticated, Message: "unauthenticated binds (a name without a password) are not allowed"}, nil
 	}
 	username, named := BindUsername(p, base, in.Name)
-	account := username
+	pres := Presented{Kind: KindOf(in.Password), Username: username, Secret: in.Password}
+	opt := CheckOptions{EventContext: ldapEventContext(p, in), Refuse: []auth.Refusal{inSearchGroup(p, username)}}
 	if !named {
-		username = ""
-		account = "name:" + truncate(strings.ToLower(in.Name), 256)
+		// A name that is no user's entry of this provider: checked as an
+		// unknown user (the same answer and cost), counted by the name
+		// as given, and recorded as given.
+		pres.Username, pres.Account = "", "name:"+truncate(strings.ToLower(in.Name), 256)
+		opt.EventName, opt.EventReason = in.Name, "unknown_name"
 	}
-	lim := s.limiter()
-	d := lim.Check(account, in.ClientIP)
-	if !d.Allowed {
-		s.ldapRateLimited(ctx, p, in, account, d.RetryAfter)
-		secs := int(d.RetryAfter.Round(time.Second) / time.Second)
-		return LDAPBindResult{Outcome: LDAPBindBusy, RetryAfterSeconds: max(secs, 1),
-			Message: fmt.Sprintf("too many failed binds from this address; try again in %ds", max(secs, 1))}, nil
+	door := DoorLDAP
+	if in.outpost != "" {
+		door = DoorOutpost
 	}
-	if d.Delay > 0 {
-		t := time.NewTimer(d.Delay)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return LDAPBindResult{}, ctx.Err()
-		}
-	}
-	pr, cred, binding, err := s.verifyLDAPCredential(ctx, p, username, in.Password)
-	if errors.Is(err, auth.ErrUnavailable) {
+	checked, err := s.CheckCredential(ctx, door, pres, in.ClientIP, opt)
+	var rl *RateLimitedError
+	switch {
+	case errors.As(err, &rl):
+		secs := max(int(rl.RetryAfter.Round(time.Second)/time.Second), 1)
+		return LDAPBindResult{Outcome: LDAPBindBusy, RetryAfterSeconds: secs,
+			Message: fmt.Sprintf("too many failed binds from this address; try again in %ds", secs)}, nil
+	case errors.Is(err, auth.ErrUnavailable):
 		return LDAPBindResult{Outcome: LDAPBindUnavailable, Message: "credentials cannot be checked right now"}, nil
-	}
-	if err != nil {
-		var f *auth.Failure
-		if !errors.As(err, &f) {
-			return LDAPBindResult{}, err
-		}
-		if f.Username == "" {
-			f.Username = username
-		}
-		if !named {
-			f.Username, f.Reason = in.Name, "unknown_name"
-		}
-		lim.Failure(account, in.ClientIP)
-		s.ldapBindFailed(ctx, p, in, cred.TokenIdentifier, f)
+	case errors.Is(err, auth.ErrBadCredential):
 		return LDAPBindResult{Outcome: LDAPBindInvalid, Message: "invalid credentials"}, nil
+	case err != nil:
+		return LDAPBindResult{}, err
 	}
-	lim.Success(account, in.ClientIP)
+	pr, cred := checked.P, checked.Cred
+	binding := "p:" + s.passwordFingerprint(pr.UID, pr.PasswordHash)
+	if cred.Method == "app_password" {
+		pk, err := auth.ParseKey(in.Password)
+		if err != nil {
+			return LDAPBindResult{}, err // it verified: cannot happen
+		}
+		binding = "k:" + pk.Lookup
+	}
 	s.ldapLoggedIn(ctx, p, in, pr, cred)
 	sess := &LDAPSession{UserUID: pr.UID, Username: pr.Username, Type: pr.Type, DN: UserDN(p, pr.Username), Binding: binding,
 		SearchFullDirectory: pr.CanOn(authz.LDAPSearchFullDirectory, ldapObj(p.Name))}
@@ -304,40 +298,15 @@ func (s *Service) LDAPBind(ctx context.Context, provider string, in LDAPBindInpu
 	return LDAPBindResult{Outcome: LDAPBindSuccess, Session: sess}, nil
 }
 
-// verifyLDAPCredential checks an app password or a person's password.
-// API tokens are refused: they are for the REST API only. A person with
-// a second factor binds with an app password: the password alone is
-// refused (VerifyPasswordAlone), as is anyone outside the provider's
-// search group, before the password is looked at.
-func (s *Service) verifyLDAPCredential(ctx context.Context, prov store.LDAPProvider, username, password string) (*authz.Principal, auth.Credential, string, error) {
-	inSearchGroup := func(p *authz.Principal) error {
+// inSearchGroup is an LDAP provider's own refusal: with a search group,
+// only its members bind (decided before the password, at its cost).
+func inSearchGroup(prov store.LDAPProvider, username string) auth.Refusal {
+	return func(p *authz.Principal) error {
 		if prov.SearchGroup != "" && !slices.Contains(p.Groups, prov.SearchGroup) {
 			return &auth.Failure{Reason: "not_in_search_group", Username: username}
 		}
 		return nil
 	}
-	if auth.LooksLikeKey(password) {
-		pk, err := auth.ParseKey(password)
-		if err != nil {
-			return nil, auth.Credential{}, "", &auth.Failure{Reason: auth.ReasonMalformed, Username: username}
-		}
-		if pk.Intent != store.IntentAppPassword {
-			return nil, auth.Credential{}, "", &auth.Failure{Reason: auth.ReasonIntent, Username: username}
-		}
-		p, cred, err := s.authn.VerifyAppPassword(ctx, username, password)
-		if err == nil {
-			err = inSearchGroup(p)
-		}
-		if err != nil {
-			return nil, cred, "", err
-		}
-		return p, cred, "k:" + pk.Lookup, nil
-	}
-	p, err := s.VerifyPasswordAlone(ctx, username, password, inSearchGroup)
-	if err != nil {
-		return nil, auth.Credential{}, "", err
-	}
-	return p, auth.Credential{Method: "password"}, "p:" + s.passwordFingerprint(p.UID, p.PasswordHash), nil
 }
 
 // passwordFingerprint names a password hash without revealing it: a
@@ -362,53 +331,13 @@ func ldapEventContext(p store.LDAPProvider, in LDAPBindInput) map[string]any {
 	return c
 }
 
-// ldapBindFailed writes the login_failed event of a refused bind. The
-// password is never passed here; the name is the client's (Untrusted).
-func (s *Service) ldapBindFailed(ctx context.Context, p store.LDAPProvider, in LDAPBindInput, tokenID string, f *auth.Failure) {
-	name := Untrusted(f.Username)
-	c := ldapEventContext(p, in)
-	c["reason"] = string(f.Reason)
-	if f.Identifier != "" {
-		c["token"] = f.Identifier
-	} else if tokenID != "" {
-		c["token"] = tokenID
-	}
-	ev := s.event(Actor{ClientIP: in.ClientIP}, audit.ActionLoginFailed, audit.Failure, audit.Target{Kind: audit.KindUser, Name: name}, c)
-	ev.ActorUsername = name
-	if err := s.record(ctx, ev); err != nil {
-		s.log.Error("write login_failed event", "err", err)
-	}
+// ldapBindFailed writes the login_failed event of a bind refused before
+// any credential was checked (anonymous, unauthenticated), as the one
+// check writes the others.
+func (s *Service) ldapBindFailed(ctx context.Context, p store.LDAPProvider, in LDAPBindInput, f *auth.Failure) {
+	s.loginFailed(ctx, in.ClientIP, "ldap", f, CheckOptions{EventContext: ldapEventContext(p, in)})
 }
 
-// ldapRateLimited records a bind refused by the limiter: once per
-// (account, address) and window, so that a flood of refused attempts
-// cannot flood the audit log (nor the database) in turn.
-func (s *Service) ldapRateLimited(ctx context.Context, p store.LDAPProvider, in LDAPBindInput, account string, retry time.Duration) {
-	now := s.clock.Now()
-	k := [2]string{account, in.ClientIP}
-	s.ldap.mu.Lock()
-	last, seen := s.ldap.limitedEvent[k]
-	due := !seen || now.Sub(last) >= ratelimit.Defaults.Window
-	if due {
-		if s.ldap.limitedEvent == nil || len(s.ldap.limitedEvent) >= maxTracked {
-			s.ldap.limitedEvent = map[[2]string]time.Time{}
-		}
-		s.ldap.limitedEvent[k] = now
-	}
-	s.ldap.mu.Unlock()
-	if !due {
-		return
-	}
-	name := Untrusted(strings.TrimPrefix(account, "name:"))
-	c := ldapEventContext(p, in)
-	c["reason"] = "rate_limited"
-	c["retry_after"] = retry.Round(time.Second).String()
-	ev := s.event(Actor{ClientIP: in.ClientIP}, audit.ActionLoginFailed, audit.Failure, audit.Target{Kind: audit.KindUser, Name: name}, c)
-	ev.ActorUsername = name
-	if err := s.record(ctx, ev); err != nil {
-		s.log.Error("write login_failed event", "err", err)
-	}
-}
 
 // ldapLoggedIn stamps last_login_at and writes a login event, at most
 // once every LoginEventEvery per user and source (client address,

@@ -370,9 +370,16 @@ func (s *Service) CompleteMFA(ctx context.Context, pending WebSession, code, cli
 		return WebSession{}, ErrUnauthenticated
 	}
 	p := pending.Principal
+	// The code is the second half of the web door's credential check:
+	// limited with the same limiter, per account and address, and only
+	// this complete sign-in clears the account's failures.
+	if err := s.admitLogin(ctx, p.Username, clientIP); err != nil {
+		return WebSession{}, s.limited(ctx, DoorWeb, Policy(DoorWeb).Method[KindPassword], p.Username, clientIP, err, CheckOptions{})
+	}
 	method, err := s.checkSecondFactor(ctx, p.UID, p.Username, code, clientIP)
 	if err != nil {
 		if errors.Is(err, auth.ErrBadCredential) {
+			s.limiter().Failure(p.Username, clientIP)
 			s.RecordLoginFailed(ctx, clientIP, "web", err)
 			n, cerr := s.store.AddSessionMFAFailure(ctx, pending.IDHash)
 			if cerr == nil && n >= MaxMFAFailures {
@@ -390,6 +397,7 @@ func (s *Service) CompleteMFA(ctx context.Context, pending WebSession, code, cli
 		}
 		return WebSession{}, err
 	}
+	s.limiter().Success(p.Username, clientIP)
 	return s.FinishLogin(ctx, p, clientIP, userAgent, method)
 }
 

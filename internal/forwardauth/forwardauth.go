@@ -10,7 +10,6 @@
 package forwardauth
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -23,10 +22,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse/gatehouse/internal/auth"
-	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/core"
-	"github.com/gatehouse/gatehouse/internal/ratelimit"
 )
 
 // PathPrefix is where the endpoint lives; the application's slug follows.
@@ -63,8 +60,6 @@ const Route = route
 
 // Config configures the door.
 type Config struct {
-	// Limiter slows down guessing; nil: ratelimit.Defaults on the core's clock.
-	Limiter *ratelimit.Limiter
 	// TrustedProxies may set X-Forwarded-For / X-Real-IP (nil: none).
 	TrustedProxies []netip.Prefix
 	Metrics        Metrics // nil: not counted
@@ -73,10 +68,9 @@ type Config struct {
 
 // Handler serves forward-auth.
 type Handler struct {
-	core    *core.Service
-	authn   *auth.Authenticator
-	limiter *ratelimit.Limiter
-	ips     *clientip.Resolver
+	core  *core.Service
+	authn *auth.Authenticator
+	ips   *clientip.Resolver
 	// counters[method][outcome]; nil when not counted.
 	counters map[string]map[string]prometheus.Counter
 	// record[HTTP method] records a request for the route metrics.
@@ -86,7 +80,7 @@ type Handler struct {
 
 // New builds the door.
 func New(c *core.Service, cfg Config) *Handler {
-	h := &Handler{core: c, authn: c.Authenticator(), limiter: cfg.Limiter, ips: clientip.New(cfg.TrustedProxies), log: cfg.Log}
+	h := &Handler{core: c, authn: c.Authenticator(), ips: clientip.New(cfg.TrustedProxies), log: cfg.Log}
 	if cfg.Metrics != nil {
 		h.counters = map[string]map[string]prometheus.Counter{}
 		for _, m := range []string{methodBearer, methodBasic} {
@@ -99,9 +93,6 @@ func New(c *core.Service, cfg Config) *Handler {
 		for _, m := range []string{http.MethodGet, http.MethodHead} {
 			h.record[m] = cfg.Metrics.RouteRecorder(route, m, 200, 401, 403, 404, 429, 503)
 		}
-	}
-	if h.limiter == nil {
-		h.limiter = ratelimit.New(c.Clock(), ratelimit.Defaults)
 	}
 	if h.log == nil {
 		h.log = slog.Default()
@@ -198,60 +189,40 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
 	if errors.Is(err, ErrMissing) {
 		return h.challenge(w, slug, "a credential is required: Authorization: Bearer <API token>, or Basic with a username and an app password")
 	}
-	method, account := methodBearer, ""
+	method, in := methodBearer, core.Presented{Kind: core.KindAPIToken, Secret: cred.Token}
 	if cred.Scheme == SchemeBasic {
-		method, account = methodBasic, cred.Username
+		// Basic takes app passwords only (the table in core/doors.go): a
+		// person's password is for gatehouse itself, and checking it on
+		// every proxied request would run argon2id each time.
+		method, in = methodBasic, core.Presented{Kind: core.KindOf(cred.Password), Username: cred.Username, Secret: cred.Password}
 	}
 	if err != nil {
-		// Which scheme was meant is unknown; count the client.
-		return h.fail(ctx, w, slug, client, "", methodBearer, &auth.Failure{Reason: auth.ReasonMalformed})
+		// Which scheme was meant is unknown: checked as a bad key, which
+		// counts against the client address.
+		method, in = methodBearer, core.Presented{Kind: core.KindAPIToken}
 	}
-	if d := h.limiter.Check(account, client); !d.Allowed {
-		secs := int((d.RetryAfter + time.Second - 1) / time.Second)
-		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
-		return h.problem(w, http.StatusTooManyRequests, "too many failed attempts; retry later")
-	} else if d.Delay > 0 {
-		t := time.NewTimer(d.Delay)
-		select {
-		case <-ctx.Done():
-			// Never leave without an answer: net/http would send 200.
-			t.Stop()
-			return h.unavailable(w)
-		case <-t.C:
-		}
-	}
-
-	var (
-		p *authz.Principal
-		c auth.Credential
-	)
-	switch cred.Scheme {
-	case SchemeBearer:
-		p, c, err = h.authn.VerifyAPIKey(ctx, cred.Token)
-	case SchemeBasic:
-		// Basic takes app passwords only: a person's password is for
-		// gatehouse itself (the CLI, the web interface), and checking it
-		// here on every proxied request would run argon2id each time.
-		if !strings.HasPrefix(cred.Password, auth.PrefixAppPassword) {
-			err = &auth.Failure{Reason: auth.ReasonIntent, Username: cred.Username}
-		} else {
-			p, c, err = h.authn.VerifyAppPassword(ctx, cred.Username, cred.Password)
-		}
-	}
+	checked, err := h.core.CheckCredential(ctx, core.DoorForwardAuth, in, client, core.CheckOptions{})
 	if err != nil {
-		if errors.Is(err, auth.ErrBadCredential) {
-			return h.fail(ctx, w, slug, client, account, method, err)
-		}
-		// Not an answer about the credential (the database is down, the
-		// owner could not be loaded): fail closed, and say so.
-		if !errors.Is(err, auth.ErrUnavailable) {
+		var rl *core.RateLimitedError
+		switch {
+		case errors.As(err, &rl):
+			secs := int((rl.RetryAfter + time.Second - 1) / time.Second)
+			w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+			return h.problem(w, http.StatusTooManyRequests, "too many failed attempts; retry later")
+		case errors.Is(err, auth.ErrBadCredential):
+			h.count(method, "failure")
+			return h.challenge(w, slug, "the credential is not valid")
+		case !errors.Is(err, auth.ErrUnavailable) && ctx.Err() == nil:
+			// Not an answer about the credential: fail closed, and say so.
 			h.log.Error("forward-auth credential check failed", "application", slug, "err", err)
 		}
+		// The database is down, or the client left while it was slowed:
+		// never leave without an answer (net/http would send 200).
 		h.count(method, "unavailable")
 		return h.unavailable(w)
 	}
 	h.count(method, "success")
-	h.limiter.Success(account, client)
+	p, c := checked.P, checked.Cred
 
 	d, err := h.core.Admit(ctx, core.Actor{P: p, Cred: c, ClientIP: client}, slug)
 	var nf *core.NotFoundError
@@ -273,15 +244,6 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
 	hd["Cache-Control"] = noStore
 	w.WriteHeader(http.StatusOK)
 	return http.StatusOK
-}
-
-// fail answers a bad credential: counted against the client (and the
-// account), recorded as a login_failed event, 401.
-func (h *Handler) fail(ctx context.Context, w http.ResponseWriter, slug, client, account, method string, err error) int {
-	h.count(method, "failure")
-	h.limiter.Failure(account, client)
-	h.core.RecordLoginFailed(ctx, client, method, err)
-	return h.challenge(w, slug, "the credential is not valid")
 }
 
 func (h *Handler) count(method, outcome string) {

@@ -184,13 +184,12 @@ func Assemble(ctx context.Context, st store.Store, key []byte, clk clock.Clock, 
 	mux := http.NewServeMux()
 	apiSrv.Mount(mux)
 	limiter := ratelimit.New(clk, ratelimit.Defaults)
-	apiSrv.SetLoginLimiter(limiter)
 	apiSrv.SetClientIP(clientip.New(cfg.TrustedProxies).ClientIP)
-	svc.UseLimiter(limiter)                    // LDAP binds count with the other doors
+	svc.UseLimiter(limiter)                    // the one limiter of every door's credential check
 	authn.OnInvalidate(svc.NoteExternalChange) // LDAP views follow changes heard from other instances
-	fa := forwardauth.New(svc, forwardauth.Config{Limiter: limiter, TrustedProxies: cfg.TrustedProxies, Metrics: m, Log: log})
+	fa := forwardauth.New(svc, forwardauth.Config{TrustedProxies: cfg.TrustedProxies, Metrics: m, Log: log})
 	fa.Mount(mux)
-	webUI, err := ui.New(svc, log, ui.Options{TLS: cfg.TLSCert != "", Limiter: limiter, ClientIP: clientip.New(cfg.TrustedProxies).ClientIP})
+	webUI, err := ui.New(svc, log, ui.Options{TLS: cfg.TLSCert != "", ClientIP: clientip.New(cfg.TrustedProxies).ClientIP})
 	if err != nil {
 		closeStream()
 		return nil, err

@@ -9,10 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/gatehouse/gatehouse/internal/auth"
-	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/core"
 )
 
@@ -101,36 +99,28 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		return
 	}
 	ip := c.actor.ClientIP
-	if !s.admitAttempt(w, r, c, username, ip, f) {
-		s.renderLogin(w, r, c, http.StatusTooManyRequests, f, next)
-		return
-	}
-	p, err := s.checkPassword(r.Context(), username, password)
-	switch {
-	case errors.Is(err, errTurnedAway):
+	if auth.LooksLikeKey(password) && s.ownKeyOfServiceAccount(r.Context(), username, password) {
+		// A service account presenting one of its own valid keys has
+		// proved who it is: turned away, not told it failed.
 		s.turnAway(w, r, c, username)
 		return
-	case errors.Is(err, auth.ErrBadCredential):
-		s.limiter.Failure(username, ip)
-		s.core.RecordLoginFailed(r.Context(), ip, "web", err)
-		f.Message = "Invalid username or password."
-		s.renderLogin(w, r, c, http.StatusUnauthorized, f, next)
-		return
-	case err != nil:
-		s.fail(w, r, c, err)
+	}
+	checked, err := s.core.CheckCredential(r.Context(), core.DoorWeb,
+		core.Presented{Kind: core.KindOf(password), Username: username, Secret: password}, ip, core.CheckOptions{})
+	if status, ok := s.refused(w, err, f); ok {
+		s.renderLogin(w, r, c, status, f, next)
 		return
 	}
-	mfa, err := s.core.HasTOTP(r.Context(), p.UID)
 	if err != nil {
 		s.fail(w, r, c, err)
 		return
 	}
-	// Only a complete sign-in clears the failures counted against the
-	// account and address: with a second factor, that is after the code
-	// (else each right password would give a code guesser a new budget).
-	if !mfa {
-		s.limiter.Success(username, ip)
+	p := checked.P
+	if p.IsServiceAccount() { // cannot happen (they have no password); deny anyway
+		s.turnAway(w, r, c, username)
+		return
 	}
+	mfa := checked.SecondFactorDue
 	// A new sign-in always gets a new session ID; a session this browser
 	// still had ends (no fixation, no orphan).
 	if old, err := s.session(r); err == nil {
@@ -160,49 +150,22 @@ func (s *Server) clearLoginToken(w http.ResponseWriter, r *http.Request) {
 		Secure: s.secure(r), SameSite: http.SameSiteStrictMode})
 }
 
-// admitAttempt applies the rate limit of password and code guessing: per
-// account and address, per address, and a slowdown of an account under
-// attack from everywhere. A refused attempt is not checked at all.
-func (s *Server) admitAttempt(w http.ResponseWriter, r *http.Request, c *reqCtx, account, ip string, f *form) bool {
-	d := s.limiter.Check(account, ip)
-	if !d.Allowed {
-		secs := int(math.Ceil(d.RetryAfter.Seconds()))
+// refused turns a refusal of the one credential check into the form's
+// message and status: 429 with Retry-After past the limiter, 401 for
+// every refused credential alike. It reports whether err was one.
+func (s *Server) refused(w http.ResponseWriter, err error, f *form) (int, bool) {
+	var rl *core.RateLimitedError
+	switch {
+	case errors.As(err, &rl):
+		secs := int(math.Ceil(rl.RetryAfter.Seconds()))
 		w.Header().Set("Retry-After", fmt.Sprint(secs))
 		f.Message = fmt.Sprintf("Too many failed attempts. Wait %d seconds and try again.", secs)
-		s.log.Info("web sign-in refused by the rate limit", "user", account, "client", ip)
-		return false
+		return http.StatusTooManyRequests, true
+	case errors.Is(err, auth.ErrBadCredential):
+		f.Message = "Invalid username or password."
+		return http.StatusUnauthorized, true
 	}
-	if d.Delay > 0 {
-		t := time.NewTimer(d.Delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			return false
-		}
-	}
-	return true
-}
-
-// checkPassword verifies a human's password. A gatehouse key (API token
-// or app password) is never a web password: refused for everyone, except
-// that a service account presenting one of its own valid keys has proved
-// who it is, and is turned away rather than told it failed.
-func (s *Server) checkPassword(ctx context.Context, username, password string) (*authz.Principal, error) {
-	if auth.LooksLikeKey(password) {
-		if s.ownKeyOfServiceAccount(ctx, username, password) {
-			return nil, errTurnedAway
-		}
-		return nil, &auth.Failure{Reason: auth.ReasonIntent, Username: username}
-	}
-	p, err := s.authn.VerifyPassword(ctx, username, password)
-	if err != nil {
-		return nil, err
-	}
-	if p.IsServiceAccount() { // cannot happen (they have no password); deny anyway
-		return nil, errTurnedAway
-	}
-	return p, nil
+	return 0, false
 }
 
 // ownKeyOfServiceAccount checks the key with Inspect, not as a use: the
@@ -264,28 +227,24 @@ func (s *Server) code(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		s.render(w, r, c, http.StatusBadRequest, "code", "Two-factor authentication", "", d)
 		return
 	}
-	ip, user := c.actor.ClientIP, c.session.Principal.Username
-	if !s.admitAttempt(w, r, c, user, ip, d.Form) {
-		s.render(w, r, c, http.StatusTooManyRequests, "code", "Two-factor authentication", "", d)
-		return
-	}
-	ses, err := s.core.CompleteMFA(r.Context(), c.session, code, ip, r.UserAgent())
+	ses, err := s.core.CompleteMFA(r.Context(), c.session, code, c.actor.ClientIP, r.UserAgent())
 	var ended *core.SessionEndedError
 	switch {
 	case errors.As(err, &ended):
-		s.limiter.Failure(user, ip)
 		s.sessionRequired(w, r, err)
 		return
 	case errors.Is(err, auth.ErrBadCredential):
-		s.limiter.Failure(user, ip)
 		d.Form.Errors["code"] = "That code is not right, or was already used. Codes change every 30 seconds."
 		s.render(w, r, c, http.StatusUnauthorized, "code", "Two-factor authentication", "", d)
 		return
 	case err != nil:
+		if status, ok := s.refused(w, err, d.Form); ok {
+			s.render(w, r, c, status, "code", "Two-factor authentication", "", d)
+			return
+		}
 		s.fail(w, r, c, err)
 		return
 	}
-	s.limiter.Success(user, ip)
 	s.setSessionCookie(w, r, ses)
 	s.redirect(w, r, d.Next)
 }

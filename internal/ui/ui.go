@@ -31,7 +31,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/auth"
 	"github.com/gatehouse/gatehouse/internal/clock"
 	"github.com/gatehouse/gatehouse/internal/core"
-	"github.com/gatehouse/gatehouse/internal/ratelimit"
 )
 
 // Cookie names.
@@ -58,9 +57,6 @@ type Options struct {
 	// TLS: the server itself serves HTTPS (cookies are Secure). A request
 	// that arrived over TLS gets Secure cookies whatever this says.
 	TLS bool
-	// Limiter slows down password and code guessing; shared with the
-	// other doors that check passwords, so a guesser gets one budget.
-	Limiter *ratelimit.Limiter
 	// ClientIP finds the client's address (the API's resolver, so both
 	// doors record the same address in events).
 	ClientIP func(*http.Request) string
@@ -72,7 +68,6 @@ type Server struct {
 	authn    *auth.Authenticator
 	clock    clock.Clock
 	log      *slog.Logger
-	limiter  *ratelimit.Limiter
 	clientIP func(*http.Request) string
 	tls      bool
 	assets   *assets
@@ -83,9 +78,6 @@ type Server struct {
 // parses every template, so a broken template fails at start, not on a
 // request.
 func New(c *core.Service, log *slog.Logger, opts Options) (*Server, error) {
-	if opts.Limiter == nil {
-		opts.Limiter = c.Limiter() // one budget with the core's checks
-	}
 	if opts.ClientIP == nil {
 		return nil, errors.New("ui: Options.ClientIP is required")
 	}
@@ -93,7 +85,7 @@ func New(c *core.Service, log *slog.Logger, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{core: c, authn: c.Authenticator(), clock: c.Clock(), log: log, limiter: opts.Limiter,
+	s := &Server{core: c, authn: c.Authenticator(), clock: c.Clock(), log: log,
 		clientIP: opts.ClientIP, tls: opts.TLS, assets: a}
 	if s.pages, err = s.parseTemplates(); err != nil {
 		return nil, err

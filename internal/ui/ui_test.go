@@ -136,10 +136,15 @@ func TestLoginRateLimit(t *testing.T) {
 			t.Fatal("no Retry-After")
 		}
 		contains(t, r, "Too many failed attempts")
-		// Not counted as a check: no event for the refused attempt.
+		// Not checked: the refused attempt is one rate_limited event (at
+		// most one a window per account and address), not a failure.
 		evs, _ := e.App.Store.ListEvents(t.Context(), store.EventFilter{Action: "login_failed", Limit: 20})
-		if len(evs) != 10 {
-			t.Fatalf("%d login_failed events, want 10", len(evs))
+		if len(evs) != 11 || evs[0].Context["reason"] != "rate_limited" {
+			t.Fatalf("%d login_failed events, want 10 and one rate_limited", len(evs))
+		}
+		must(t, http.StatusTooManyRequests, c.login("admin", adminPW))
+		if evs, _ = e.App.Store.ListEvents(t.Context(), store.EventFilter{Action: "login_failed", Limit: 20}); len(evs) != 11 {
+			t.Fatalf("a second refusal in the window wrote an event: %d", len(evs))
 		}
 		e.Clock.Advance(time.Minute)
 		c.mustLogin("admin", adminPW)
