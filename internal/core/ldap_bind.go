@@ -338,7 +338,6 @@ func (s *Service) ldapBindFailed(ctx context.Context, p store.LDAPProvider, in L
 	s.loginFailed(ctx, in.ClientIP, "ldap", f, CheckOptions{EventContext: ldapEventContext(p, in)})
 }
 
-
 // ldapLoggedIn stamps last_login_at and writes a login event, at most
 // once every LoginEventEvery per user and source (client address,
 // provider, outpost): a bind from somewhere new is always recorded.
