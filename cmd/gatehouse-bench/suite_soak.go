@@ -33,6 +33,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/gatehouse/gatehouse/client"
 	goldap "github.com/go-ldap/ldap/v3"
 )
 
@@ -212,8 +213,8 @@ type soakRun struct {
 	cfg       soakConfig
 	base      string // http://addr
 	ldapAddr  string
-	admin     string // a gat_ key of admin
-	adminC    *client
+	admin     *client.Client // acting with a gat_ key of admin
+	adminC    *benchClient
 	mu        sync.Mutex
 	rng       *rand.Rand
 	accounts  []*soakAccount
@@ -297,9 +298,11 @@ func soak(ctx context.Context, cfg soakConfig) (*soakReport, error) {
 		dead: make([]deadKey, 0, 512), pool: newAddrPool()}
 	s.adminC = newClient(p.URL())
 	defer s.adminC.close()
-	if s.admin, err = adminKey(ctx, s.adminC, env.AdminToken); err != nil {
+	key, err := adminKey(ctx, s.adminC, env.AdminToken)
+	if err != nil {
 		return nil, err
 	}
+	s.admin = s.adminC.as(key)
 	if err := s.setup(ctx); err != nil {
 		return nil, fmt.Errorf("soak setup: %w", err)
 	}
@@ -454,19 +457,24 @@ func soakRowEvery(d time.Duration) time.Duration {
 // application admitting that group (forward-auth), an LDAP provider (the
 // in-server door), and the first population.
 func (s *soakRun) setup(ctx context.Context) error {
-	c, admin := s.adminC, s.admin
-	steps := []struct {
-		method, path string
-		body         any
-		want         int
-	}{
-		{"POST", "/api/v1/groups", map[string]any{"name": "soak"}, 201},
-		{"POST", "/api/v1/applications", map[string]any{"slug": soakSlug, "name": "Soak"}, 201},
-		{"PUT", "/api/v1/applications/" + soakSlug + "/bindings/groups/soak", nil, 200},
-		{"POST", "/api/v1/ldap-providers", map[string]any{"name": "soak", "base_dn": soakBaseDN}, 201},
+	admin := s.admin
+	steps := []func() error{
+		func() error { _, err := admin.Groups.Create(ctx, client.GroupCreate{Name: "soak"}); return err },
+		func() error {
+			_, err := admin.Applications.Create(ctx, client.ApplicationInput{Slug: soakSlug, Name: new("Soak")})
+			return err
+		},
+		func() error {
+			_, err := admin.Applications.Bind(ctx, soakSlug, client.SubjectGroups, "soak", client.BindingInput{})
+			return err
+		},
+		func() error {
+			_, err := admin.LDAPProviders.Create(ctx, client.LDAPProviderInput{Name: "soak", BaseDN: new(soakBaseDN)})
+			return err
+		},
 	}
-	for _, st := range steps {
-		if err := c.expect(ctx, st.want, st.method, st.path, admin, st.body, nil); err != nil {
+	for _, step := range steps {
+		if err := step(); err != nil {
 			return err
 		}
 	}
@@ -690,22 +698,14 @@ func refusalKind(intent string) soakKind {
 
 // ---- changes ----
 
-type createdKey struct {
-	Identifier string `json:"identifier"`
-	Key        string `json:"key"`
-}
-
 func (s *soakRun) createSA(ctx context.Context) error {
 	name := s.nextName("soak")
 	intent := "api"
 	if s.randN(3) == 0 {
 		intent = "app_password"
 	}
-	var out struct {
-		Token createdKey `json:"token"`
-	}
-	if err := s.adminC.expect(ctx, 201, "POST", "/api/v1/service-accounts", s.admin,
-		map[string]any{"username": name, "groups": []string{"soak"}, "token_intent": intent}, &out); err != nil {
+	out, err := s.admin.ServiceAccounts.Create(ctx, client.ServiceAccountCreate{Username: name, Groups: []string{"soak"}, TokenIntent: intent})
+	if err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -720,18 +720,16 @@ func (s *soakRun) createToken(ctx context.Context, k soakKind) error {
 		return nil
 	}
 	id := s.nextName("soak-t")
-	body := map[string]any{"identifier": id, "user": a.name, "intent": "api", "ttl": "24h"}
+	in := client.TokenCreate{Identifier: id, User: a.name, Intent: client.IntentAPI, TTL: "24h"}
 	switch k {
 	case kCreateApp:
-		body["intent"] = "app_password"
+		in.Intent = client.IntentAppPassword
 	case kCreateExtended:
-		delete(body, "ttl")
-		body["extended"], body["max_age"] = true, "1h"
+		in.TTL, in.Extended, in.MaxAge = "", true, "1h"
 	case kCreateShort:
-		body["ttl"] = soakShortTTL.String()
+		in.TTL = soakShortTTL.String()
 	}
-	var out createdKey
-	err := s.adminC.expect(ctx, 201, "POST", "/api/v1/tokens", s.admin, body, &out)
+	out, err := s.admin.Tokens.Create(ctx, in)
 	done := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -739,7 +737,7 @@ func (s *soakRun) createToken(ctx context.Context, k soakKind) error {
 	if err != nil {
 		return err
 	}
-	intent := body["intent"].(string)
+	intent := in.Intent
 	if k == kCreateShort {
 		// Never checked as good (it may be gone by then); refused once
 		// its life is surely over, then deleted.
@@ -757,8 +755,7 @@ func (s *soakRun) rotate(ctx context.Context) error {
 		return nil
 	}
 	sent := time.Now()
-	var out createdKey
-	err := s.adminC.expect(ctx, 200, "POST", "/api/v1/tokens/"+t.id+"/rotate", s.admin, map[string]any{"grace": soakGrace.String()}, &out)
+	out, err := s.admin.Tokens.Rotate(ctx, t.id, client.TokenRotate{Grace: soakGrace.String()})
 	done := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -778,7 +775,7 @@ func (s *soakRun) revoke(ctx context.Context) error {
 	if t == nil {
 		return nil
 	}
-	err := s.adminC.expect(ctx, 204, "DELETE", "/api/v1/tokens/"+t.id, s.admin, nil, nil)
+	err := s.admin.Tokens.Revoke(ctx, t.id)
 	done := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -797,7 +794,7 @@ func (s *soakRun) deleteSA(ctx context.Context) error {
 	if a == nil {
 		return nil
 	}
-	err := s.adminC.expect(ctx, 204, "DELETE", "/api/v1/service-accounts/"+a.name, s.admin, nil, nil)
+	err := s.admin.ServiceAccounts.Delete(ctx, a.name)
 	done := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -833,12 +830,8 @@ func (s *soakRun) deleteExpired(ctx context.Context) (bool, error) {
 	}
 	// An expired API token stays until deleted; its owner may have been
 	// deleted meanwhile, and its tokens with it.
-	st, b, err := s.adminC.do(ctx, "DELETE", "/api/v1/tokens/"+e.id, s.admin, nil)
-	if err != nil {
+	if err := s.admin.Tokens.Revoke(ctx, e.id); err != nil && !errors.Is(err, client.ErrNotFound) {
 		return true, err
-	}
-	if st != 204 && st != 404 {
-		return true, fmt.Errorf("DELETE /api/v1/tokens/%s: status %d: %s", e.id, st, snippet(b))
 	}
 	return true, nil
 }
@@ -957,13 +950,17 @@ func (s *soakRun) checker(ctx context.Context) {
 	}
 }
 
-// soakGET sends one GET with an Authorization header.
+// soakGET sends one GET, with an Authorization header unless authz is
+// empty, and returns the answer as it came: the soak judges status,
+// headers and body of credential checks itself.
 func soakGET(ctx context.Context, hc *http.Client, url, authz string) (int, http.Header, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, nil, nil, err
 	}
-	req.Header.Set("Authorization", authz)
+	if authz != "" {
+		req.Header.Set("Authorization", authz)
+	}
 	resp, err := hc.Do(req)
 	if err != nil {
 		return 0, nil, nil, err
@@ -991,7 +988,7 @@ func admitted(status int, h http.Header, body []byte, user string) bool {
 	return bytes.Contains(body, []byte(`"username":"`+user+`"`))
 }
 
-func (s *soakRun) checkMe(ctx context.Context, c *client, k soakKind, t *soakToken) {
+func (s *soakRun) checkMe(ctx context.Context, c *benchClient, k soakKind, t *soakToken) {
 	defer s.release(t)
 	st, h, b, err := soakGET(ctx, c.hc, s.base+"/api/v1/me", "Bearer "+t.key)
 	s.judgeGood(ctx, k, t.id, st, h, b, err, t.user)
@@ -1009,7 +1006,7 @@ func (s *soakRun) judgeGood(ctx context.Context, k soakKind, what string, st int
 	}
 }
 
-func (s *soakRun) checkForward(ctx context.Context, c *client, k soakKind, user, key, intent string, release func()) {
+func (s *soakRun) checkForward(ctx context.Context, c *benchClient, k soakKind, user, key, intent string, release func()) {
 	defer release()
 	authz := "Bearer " + key
 	if intent == "app_password" {
@@ -1019,7 +1016,7 @@ func (s *soakRun) checkForward(ctx context.Context, c *client, k soakKind, user,
 	s.judgeGood(ctx, k, "forward-auth", st, h, b, err, user)
 }
 
-func (s *soakRun) checkGrace(ctx context.Context, c *client, g graceKey) {
+func (s *soakRun) checkGrace(ctx context.Context, c *benchClient, g graceKey) {
 	defer func() {
 		s.mu.Lock()
 		g.tok.inflight--
@@ -1285,14 +1282,14 @@ type soakSample struct {
 	Errors      int64
 }
 
-func sampleServer(ctx context.Context, c *client, pid int, dbFile, pgPort string) (soakSample, error) {
+func sampleServer(ctx context.Context, c *benchClient, pid int, dbFile, pgPort string) (soakSample, error) {
 	var sm soakSample
 	m, err := readMemory(pid)
 	if err != nil {
 		return sm, err
 	}
 	sm.RSS = m.RSS
-	st, b, err := c.do(ctx, "GET", "/metrics", "", nil)
+	st, _, b, err := soakGET(ctx, c.hc, c.api.Server()+"/metrics", "")
 	if err != nil {
 		return sm, err
 	}
