@@ -20,13 +20,11 @@ import (
 	"crypto/rand"
 	"crypto/sha1"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,6 +36,7 @@ import (
 
 	goldap "github.com/go-ldap/ldap/v3"
 
+	"github.com/gatehouse/gatehouse/client"
 	"github.com/gatehouse/gatehouse/internal/auth"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/clock"
@@ -597,23 +596,14 @@ func registerOutpost(ctx context.Context, db, httpAddr string) (string, error) {
 	if err := seedAdminToken(ctx, db); err != nil {
 		return "", err
 	}
-	body, _ := json.Marshal(map[string]any{"name": "bench", "provider": "bench"})
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+httpAddr+"/api/v1/outposts", bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+benchAdmin)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	c := newClient("http://" + httpAddr)
+	defer c.close()
+	out, err := c.as(benchAdmin).Outposts.Create(ctx, client.OutpostCreate{Name: "bench", Provider: "bench"})
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("register the outpost: %w", err)
 	}
-	defer resp.Body.Close()
-	var out struct {
-		Token struct {
-			Key string `json:"key"`
-		} `json:"token"`
-	}
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusCreated || json.Unmarshal(b, &out) != nil || out.Token.Key == "" {
-		return "", fmt.Errorf("register the outpost: %d %s", resp.StatusCode, b)
+	if out.Token.Key == "" {
+		return "", errors.New("register the outpost: the answer holds no key")
 	}
 	return out.Token.Key, nil
 }

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/gatehouse/gatehouse/client"
 )
 
 // stubEnv, when set, makes this binary the baseline's auth server instead
@@ -111,25 +113,33 @@ func runForwardAuth(ctx context.Context) ([]Result, error) {
 	// negated binding ahead of it, so the decision walks two bindings.
 	c := newClient(gh.URL())
 	defer c.close()
-	var sa struct {
-		Token struct {
-			Key string `json:"key"`
-		} `json:"token"`
+	admin := c.as(env.AdminToken)
+	sa, err := admin.ServiceAccounts.Create(ctx, client.ServiceAccountCreate{Username: "bench-ci", CreateGroup: true,
+		TokenIntent: client.IntentAPI, TTL: "24h"})
+	if err != nil {
+		return nil, err
 	}
-	steps := []struct {
-		method, path string
-		body         any
-		want         int
-		out          any
-	}{
-		{"POST", "/api/v1/service-accounts", map[string]any{"username": "bench-ci", "create_group": true, "token_intent": "api", "ttl": "24h"}, 201, &sa},
-		{"POST", "/api/v1/service-accounts", map[string]any{"username": "bench-intern", "token_intent": "none"}, 201, nil},
-		{"POST", "/api/v1/applications", map[string]any{"slug": "bench", "name": "Benchmark"}, 201, nil},
-		{"PUT", "/api/v1/applications/bench/bindings/users/bench-intern", map[string]any{"order": -1, "negate": true}, 200, nil},
-		{"PUT", "/api/v1/applications/bench/bindings/groups/bench-ci", nil, 200, nil},
+	first, negate := -1, true
+	steps := []func() error{
+		func() error {
+			_, err := admin.ServiceAccounts.Create(ctx, client.ServiceAccountCreate{Username: "bench-intern", TokenIntent: client.IntentNone})
+			return err
+		},
+		func() error {
+			_, err := admin.Applications.Create(ctx, client.ApplicationInput{Slug: "bench", Name: new("Benchmark")})
+			return err
+		},
+		func() error {
+			_, err := admin.Applications.Bind(ctx, "bench", client.SubjectUsers, "bench-intern", client.BindingInput{Order: &first, Negate: &negate})
+			return err
+		},
+		func() error {
+			_, err := admin.Applications.Bind(ctx, "bench", client.SubjectGroups, "bench-ci", client.BindingInput{})
+			return err
+		},
 	}
-	for _, s := range steps {
-		if err := c.expect(ctx, s.want, s.method, s.path, env.AdminToken, s.body, s.out); err != nil {
+	for _, step := range steps {
+		if err := step(); err != nil {
 			return nil, err
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"runtime/pprof"
 	"time"
 
+	"github.com/gatehouse/gatehouse/client"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/server"
 )
@@ -64,24 +65,21 @@ func runHTTP(ctx context.Context) ([]Result, error) {
 	// permissions to show.
 	c := newClient(gh.URL())
 	defer c.close()
-	if err := c.expect(ctx, 201, "POST", "/api/v1/roles", env.AdminToken,
-		map[string]any{"name": "bench-reader", "permissions": []string{"users.read", "groups.read", "tokens.read"}}, nil); err != nil {
+	admin := c.as(env.AdminToken)
+	if _, err := admin.Roles.Create(ctx, client.RoleCreate{Name: "bench-reader",
+		Permissions: &[]string{"users.read", "groups.read", "tokens.read"}}); err != nil {
 		return nil, err
 	}
-	var sa struct {
-		Token struct {
-			Key string `json:"key"`
-		} `json:"token"`
-	}
-	if err := c.expect(ctx, 201, "POST", "/api/v1/service-accounts", env.AdminToken,
-		map[string]any{"username": "bench-http", "create_group": true, "token_intent": "api", "ttl": "24h"}, &sa); err != nil {
+	sa, err := admin.ServiceAccounts.Create(ctx, client.ServiceAccountCreate{Username: "bench-http", CreateGroup: true,
+		TokenIntent: client.IntentAPI, TTL: "24h"})
+	if err != nil {
 		return nil, err
 	}
-	if err := c.expect(ctx, 204, "PUT", "/api/v1/roles/bench-reader/assignments/groups/bench-http", env.AdminToken, nil, nil); err != nil {
+	if err := admin.Roles.Assign(ctx, "bench-reader", client.SubjectGroups, "bench-http"); err != nil {
 		return nil, err
 	}
 	// Warm: the first check loads the verifier from the database.
-	if _, err := c.timeGET(ctx, 100, "/api/v1/me", sa.Token.Key, 200); err != nil {
+	if _, err := c.timeGET(ctx, 100, sa.Token.Key, "/me", nil); err != nil {
 		return nil, err
 	}
 

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"time"
+
+	"github.com/gatehouse/gatehouse/client"
 )
 
 var (
@@ -49,21 +51,19 @@ func runPropagation(ctx context.Context) ([]Result, error) {
 	ca, cb := newClient(a.URL()), newClient(b.URL())
 	defer ca.close()
 	defer cb.close()
-	admin := db.Env.AdminToken
-	if err := ca.expect(ctx, 201, "POST", "/api/v1/service-accounts", admin,
-		map[string]any{"username": "bench-prop", "description": "propagation benchmark"}, nil); err != nil {
+	admin := ca.as(db.Env.AdminToken)
+	if _, err := admin.ServiceAccounts.Create(ctx, client.ServiceAccountCreate{Username: "bench-prop",
+		Description: "propagation benchmark"}); err != nil {
 		return nil, err
 	}
 
 	// Baseline: one request to B with a key B already holds in memory,
 	// the finest resolution the measurement below can have.
-	var first struct {
-		Key string `json:"key"`
-	}
-	if err := ca.expect(ctx, 201, "POST", "/api/v1/tokens", admin, map[string]any{"user": "bench-prop", "identifier": "bench-prop-base", "ttl": "1h"}, &first); err != nil {
+	first, err := admin.Tokens.Create(ctx, client.TokenCreate{User: "bench-prop", Identifier: "bench-prop-base", TTL: "1h"})
+	if err != nil {
 		return nil, err
 	}
-	rtt, err := cb.timeGET(ctx, 1000, "/api/v1/me", first.Key, 200)
+	rtt, err := cb.timeGET(ctx, 1000, first.Key, "/me", nil)
 	if err != nil {
 		return nil, fmt.Errorf("instance B: %w", err)
 	}
@@ -72,7 +72,7 @@ func runPropagation(ctx context.Context) ([]Result, error) {
 	// gatehouse limits refused credentials per client address (50 a
 	// minute): the polls come from many loopback addresses, so that the
 	// limiter, doing its job, does not answer 429 instead.
-	pollers := make([]*client, 200)
+	pollers := make([]*benchClient, 200)
 	for i := range pollers {
 		pollers[i] = newClientFrom(b.URL(), net.IPv4(127, 77, byte(i/250), byte(1+i%250)))
 		defer pollers[i].close()
@@ -84,35 +84,31 @@ func runPropagation(ctx context.Context) ([]Result, error) {
 	for i := range n {
 		cb := pollers[i%len(pollers)]
 		id := fmt.Sprintf("bench-prop-%06d", i)
-		var tok struct {
-			Key string `json:"key"`
-		}
-		if err := ca.expect(ctx, 201, "POST", "/api/v1/tokens", admin, map[string]any{"user": "bench-prop", "identifier": id, "ttl": "1h"}, &tok); err != nil {
+		tok, err := admin.Tokens.Create(ctx, client.TokenCreate{User: "bench-prop", Identifier: id, TTL: "1h"})
+		if err != nil {
 			return nil, err
 		}
 		// B admits the key and caches its verifier.
-		if _, err := cb.timeGET(ctx, 2, "/api/v1/me", tok.Key, 200); err != nil {
+		if _, err := cb.timeGET(ctx, 2, tok.Key, "/me", nil); err != nil {
 			return nil, fmt.Errorf("revocation %d: warm on B: %w", i+1, err)
 		}
 		// The clock starts when the revocation is sent to A: the figure
 		// includes A's own work, and is what a client that revokes and
 		// then relies on the revocation sees.
 		t0 := time.Now()
-		if err := ca.expect(ctx, 204, "DELETE", "/api/v1/tokens/"+id, admin, nil, nil); err != nil {
+		if err := admin.Tokens.Revoke(ctx, id); err != nil {
 			return nil, err
 		}
 		refused := false
+		holder := cb.as(tok.Key)
 		for time.Since(t0) < *giveUpFlag {
-			st, body, err := cb.do(ctx, http.MethodGet, "/api/v1/me", tok.Key, nil)
-			if err != nil {
-				return nil, fmt.Errorf("poll B: %w", err)
-			}
-			if st == http.StatusUnauthorized {
+			err := holder.Do(ctx, http.MethodGet, "/me", nil, nil, nil)
+			if errors.Is(err, client.ErrUnauthorized) {
 				refused = true
 				break
 			}
-			if st != http.StatusOK {
-				return nil, fmt.Errorf("poll B: status %d: %s", st, body)
+			if err != nil {
+				return nil, fmt.Errorf("poll B: %w", err)
 			}
 			time.Sleep(*pollFlag)
 		}

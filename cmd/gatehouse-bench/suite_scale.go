@@ -2,15 +2,18 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"net/url"
 	"os"
 	"time"
 
+	"github.com/gatehouse/gatehouse/client"
 	"github.com/gatehouse/gatehouse/internal/auth"
 	"github.com/gatehouse/gatehouse/internal/clock"
 )
@@ -30,39 +33,38 @@ func init() {
 	})
 }
 
-// The requests of the scale suite. listPath is the filtered page an
+// The requests of the scale suite. listQuery is the filtered page an
 // operator asks for ("this account's API tokens expiring within 90
-// days"); fleetPath the fleet-wide page ("every API token expiring this
+// days"); fleetQuery the fleet-wide page ("every API token expiring this
 // week"), which no per-user index narrows.
-func listPath(user string) string {
-	return "/api/v1/tokens?" + url.Values{"user": {user}, "intent": {"api"}, "expiring_within": {"2160h"}, "page_size": {"50"}}.Encode()
+func listQuery(user string) url.Values {
+	return url.Values{"user": {user}, "intent": {"api"}, "expiring_within": {"2160h"}, "page_size": {"50"}}
 }
 
-const fleetPath = "/api/v1/tokens?intent=api&expiring_within=168h&page_size=50"
+func fleetQuery() url.Values {
+	return url.Values{"intent": {"api"}, "expiring_within": {"168h"}, "page_size": {"50"}}
+}
 
 // warmUp is the same traffic for the empty and the loaded server before
 // their memory is read: the admin's calls and token listings.
-func warmUp(ctx context.Context, c *client, token string, listUsers []string) error {
-	if _, err := c.timeGET(ctx, 1000, "/api/v1/me", token, 200); err != nil {
+func warmUp(ctx context.Context, c *benchClient, token string, listUsers []string) error {
+	if _, err := c.timeGET(ctx, 1000, token, "/me", nil); err != nil {
 		return err
 	}
 	for i := range 20 {
-		if _, err := c.timeGET(ctx, 1, listPath(listUsers[i%len(listUsers)]), token, 200); err != nil {
+		if _, err := c.timeGET(ctx, 1, token, "/tokens", listQuery(listUsers[i%len(listUsers)])); err != nil {
 			return err
 		}
 	}
-	_, err := c.timeGET(ctx, 10, fleetPath, token, 200)
+	_, err := c.timeGET(ctx, 10, token, "/tokens", fleetQuery())
 	return err
 }
 
 // adminKey issues a gat_ API token for the admin (the bootstrap token is
 // a free-form key, which clients rarely use and which skips the warm
 // fast path).
-func adminKey(ctx context.Context, c *client, bootstrap string) (string, error) {
-	var out struct {
-		Key string `json:"key"`
-	}
-	err := c.expect(ctx, 201, "POST", "/api/v1/tokens", bootstrap, map[string]any{"user": "admin", "ttl": "24h"}, &out)
+func adminKey(ctx context.Context, c *benchClient, bootstrap string) (string, error) {
+	out, err := c.as(bootstrap).Tokens.Create(ctx, client.TokenCreate{User: "admin", TTL: "24h"})
 	return out.Key, err
 }
 
@@ -133,7 +135,7 @@ func scaleBackend(ctx context.Context, backend string) ([]Result, error) {
 	// come from the database.
 	coldLat := make([]time.Duration, 0, len(cold))
 	for _, k := range cold {
-		ds, err := c.timeGET(ctx, 1, "/api/v1/me", k, 200)
+		ds, err := c.timeGET(ctx, 1, k, "/me", nil)
 		if err != nil {
 			return nil, fmt.Errorf("first use: %w", err)
 		}
@@ -144,19 +146,18 @@ func scaleBackend(ctx context.Context, backend string) ([]Result, error) {
 		return nil, err
 	}
 	// The same request with a key already in memory.
-	warmLat, err := c.timeGET(ctx, len(cold), "/api/v1/me", cold[0], 200)
+	warmLat, err := c.timeGET(ctx, len(cold), cold[0], "/me", nil)
 	if err != nil {
 		return nil, err
 	}
 
+	adminAPI := c.as(admin)
 	rng := rand.New(rand.NewPCG(3, 4))
 	full := 0
 	userLat, err := timedLoop(ctx, *listsFlag, *listTimeFlag, func() error {
 		u := d.Fleet[rng.IntN(len(d.Fleet))]
-		var page struct {
-			Items []any `json:"items"`
-		}
-		if err := c.expect(ctx, 200, "GET", listPath(u), admin, nil, &page); err != nil {
+		page, err := client.List[json.RawMessage](ctx, adminAPI, "/tokens", listQuery(u), client.ListOptions{})
+		if err != nil {
 			return err
 		}
 		if len(page.Items) == 50 {
@@ -171,7 +172,7 @@ func scaleBackend(ctx context.Context, backend string) ([]Result, error) {
 		return nil, fmt.Errorf("no token page of a fleet account had 50 items: the dataset is too small for the listing figure (-tokens)")
 	}
 	fleetLat, err := timedLoop(ctx, *listsFlag, *listTimeFlag, func() error {
-		return c.expect(ctx, 200, "GET", fleetPath, admin, nil, nil)
+		return adminAPI.Do(ctx, http.MethodGet, "/tokens", fleetQuery(), nil, nil)
 	})
 	if err != nil {
 		return nil, err
@@ -242,7 +243,7 @@ func measureEmpty(ctx context.Context, db *database) (emptyFigures, error) {
 	if err != nil {
 		return emptyFigures{}, err
 	}
-	lat, err := c.timeGET(ctx, *listsFlag, listPath("admin"), admin, 200)
+	lat, err := c.timeGET(ctx, *listsFlag, admin, "/tokens", listQuery("admin"))
 	if err != nil {
 		return emptyFigures{}, err
 	}

@@ -5,35 +5,15 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/gatehouse/gatehouse/client"
 )
-
-// Application is an application and its access policy.
-type Application struct {
-	UID              string    `json:"uid"`
-	Slug             string    `json:"slug"`
-	Name             string    `json:"name"`
-	URL              string    `json:"url"`
-	Description      string    `json:"description"`
-	PolicyEngineMode string    `json:"policy_engine_mode"`
-	Bindings         []Binding `json:"bindings"`
-	CreatedAt        time.Time `json:"created_at"`
-}
-
-// Binding ties a user or a group to an application.
-type Binding struct {
-	Application string `json:"application"`
-	Kind        string `json:"kind"`
-	Name        string `json:"name"`
-	Order       int    `json:"order"`
-	Negate      bool   `json:"negate"`
-}
 
 // bindingCell shows a binding as ORDER:KIND/NAME, "!" before the kind
 // when negated.
-func bindingCell(b Binding) string {
+func bindingCell(b client.Binding) string {
 	neg := ""
 	if b.Negate {
 		neg = "!"
@@ -41,11 +21,11 @@ func bindingCell(b Binding) string {
 	return fmt.Sprintf("%d:%s%s/%s", b.Order, neg, b.Kind, b.Name)
 }
 
-var applicationView = view[Application]{
-	{"SLUG", func(a Application) string { return a.Slug }},
-	{"NAME", func(a Application) string { return a.Name }},
-	{"MODE", func(a Application) string { return a.PolicyEngineMode }},
-	{"BINDINGS", func(a Application) string {
+var applicationView = view[client.Application]{
+	{"SLUG", func(a client.Application) string { return a.Slug }},
+	{"NAME", func(a client.Application) string { return a.Name }},
+	{"MODE", func(a client.Application) string { return a.PolicyEngineMode }},
+	{"BINDINGS", func(a client.Application) string {
 		if len(a.Bindings) == 0 {
 			return "(open to every active user)"
 		}
@@ -55,20 +35,20 @@ var applicationView = view[Application]{
 		}
 		return strings.Join(cells, ",")
 	}},
-	{"URL", func(a Application) string { return a.URL }},
-	{"CREATED", func(a Application) string { return timeCell(a.CreatedAt) }},
-	{"DESCRIPTION", func(a Application) string { return a.Description }},
+	{"URL", func(a client.Application) string { return a.URL }},
+	{"CREATED", func(a client.Application) string { return timeCell(a.CreatedAt) }},
+	{"DESCRIPTION", func(a client.Application) string { return a.Description }},
 }
 
-var bindingView = view[Binding]{
-	{"APPLICATION", func(b Binding) string { return b.Application }},
-	{"KIND", func(b Binding) string { return b.Kind }},
-	{"NAME", func(b Binding) string { return b.Name }},
-	{"ORDER", func(b Binding) string { return fmt.Sprint(b.Order) }},
-	{"NEGATE", func(b Binding) string { return yesNo(b.Negate) }},
+var bindingView = view[client.Binding]{
+	{"APPLICATION", func(b client.Binding) string { return b.Application }},
+	{"KIND", func(b client.Binding) string { return b.Kind }},
+	{"NAME", func(b client.Binding) string { return b.Name }},
+	{"ORDER", func(b client.Binding) string { return fmt.Sprint(b.Order) }},
+	{"NEGATE", func(b client.Binding) string { return yesNo(b.Negate) }},
 }
 
-var applications = resource[Application]{
+var applications = resource[client.Application]{
 	noun: "application", plural: "applications",
 	collection: "applications", arg: "SLUG", view: applicationView,
 }
@@ -175,15 +155,9 @@ func (a *app) bindingCmd(bind bool) *cobra.Command {
 	})
 }
 
-// Brand is how the instance presents itself.
-type Brand struct {
-	Title              string `json:"title"`
-	DefaultApplication string `json:"default_application"`
-}
-
-var brandView = view[Brand]{
-	{"TITLE", func(b Brand) string { return b.Title }},
-	{"DEFAULT_APPLICATION", func(b Brand) string { return b.DefaultApplication }},
+var brandView = view[client.BrandSettings]{
+	{"TITLE", func(b client.BrandSettings) string { return b.Title }},
+	{"DEFAULT_APPLICATION", func(b client.BrandSettings) string { return b.DefaultApplication }},
 }
 
 var brandFields = []field{

@@ -13,14 +13,16 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/gatehouse/gatehouse/client"
 )
 
 // Settings of the client: flag names and the environment variables behind
 // them. Every secret also reads NAME_FILE (a file holding it).
 const (
-	DefaultServer = "http://127.0.0.1:8420"
-	EnvServer     = "GATEHOUSE_SERVER"
-	EnvAPIToken   = "GATEHOUSE_API_TOKEN"
+	DefaultServer = client.DefaultServer
+	EnvServer     = client.EnvServer
+	EnvAPIToken   = client.EnvAPIToken
 	EnvUser       = "GATEHOUSE_USER"
 
 	flagServer   = "server"
@@ -103,7 +105,6 @@ Exit codes: 0 done, 1 the server refused or could not be reached, 2 usage error.
 		a.eventsCmd(),
 		a.ldapProviderCmd(),
 		a.outpostCmd(),
-		a.ldapCmd(),
 		a.applicationCmd(),
 		a.brandCmd(),
 	)
@@ -126,7 +127,7 @@ func Execute(root *cobra.Command) int {
 		return ExitUsage
 	}
 	fmt.Fprintf(w, "error: %v\n", err)
-	var apiErr *APIError
+	var apiErr *client.Error
 	if errors.As(err, &apiErr) {
 		for _, f := range apiErr.Errors {
 			fmt.Fprintf(w, "  %s: %s\n", f.Field, f.Message)
@@ -144,6 +145,10 @@ func (e usageError) Unwrap() error { return e.err }
 func usagef(format string, args ...any) error {
 	return usageError{fmt.Errorf(format, args...)}
 }
+
+// Usagef makes an error of the command line, which Execute reports with
+// exit code 2, for the commands main adds.
+func Usagef(format string, args ...any) error { return usagef(format, args...) }
 
 // isUsage tells whether err is a usage error. Cobra reports bad arguments
 // and flag groups (mutually exclusive, required together) as plain errors,
@@ -168,9 +173,12 @@ func group(use, short string, subs ...*cobra.Command) *cobra.Command {
 	return c
 }
 
+// userAgent names the CLI in the server's access log.
+const userAgent = "gatehouse-cli"
+
 // session is what a client command runs with.
 type session struct {
-	client *Client
+	api    *client.Client
 	out    io.Writer // data: tables, JSON, keys
 	errOut io.Writer // messages for people
 	json   bool
@@ -197,11 +205,14 @@ func (a *app) session() (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	client, err := NewClient(server, auth)
+	api, err := client.New(server, auth, client.WithUserAgent(userAgent))
+	if errors.Is(err, client.ErrCredentialsInURL) {
+		err = fmt.Errorf("%w; use --%s or --%s", err, flagAPIToken, flagUser)
+	}
 	if err != nil {
 		return nil, usagef("%s %w", source, err)
 	}
-	return &session{client: client, out: a.stdout, errOut: a.stderr, json: a.output.String() == "json"}, nil
+	return &session{api: api, out: a.stdout, errOut: a.stderr, json: a.output.String() == "json"}, nil
 }
 
 // server returns the server URL and where it came from, for messages.
@@ -216,49 +227,52 @@ func (a *app) server() (string, string) {
 	return DefaultServer, "the default server"
 }
 
+// noAuth sends no credentials.
+func noAuth(*client.Client) {}
+
 // auth chooses the credentials: a flag wins over the environment; two
 // kinds of credentials from the same place are a usage error. Messages
 // never quote a secret.
-func (a *app) auth() (Auth, error) {
+func (a *app) auth() (client.Option, error) {
 	tokenFlag, userFlag := a.global.Changed(flagAPIToken), a.global.Changed(flagUser)
 	switch {
 	case tokenFlag && userFlag:
-		return Auth{}, usagef("--%s and --%s cannot be used together", flagAPIToken, flagUser)
+		return nil, usagef("--%s and --%s cannot be used together", flagAPIToken, flagUser)
 	case tokenFlag:
 		token, _ := a.global.GetString(flagAPIToken)
 		if token == "" {
-			return Auth{}, usagef("--%s is empty", flagAPIToken)
+			return nil, usagef("--%s is empty", flagAPIToken)
 		}
-		return TokenAuth(token), nil
+		return client.WithToken(token), nil
 	case userFlag:
 		user, _ := a.global.GetString(flagUser)
 		return passwordAuth(user, "--"+flagUser)
 	}
 	token, err := a.secretEnv(EnvAPIToken)
 	if err != nil {
-		return Auth{}, err
+		return nil, err
 	}
 	user, err := a.secretEnv(EnvUser)
 	if err != nil {
-		return Auth{}, err
+		return nil, err
 	}
 	switch {
 	case token != "" && user != "":
-		return Auth{}, usagef("%s and %s are both set; unset one", EnvAPIToken, EnvUser)
+		return nil, usagef("%s and %s are both set; unset one", EnvAPIToken, EnvUser)
 	case token != "":
-		return TokenAuth(token), nil
+		return client.WithToken(token), nil
 	case user != "":
 		return passwordAuth(user, EnvUser)
 	}
-	return Auth{}, nil
+	return noAuth, nil
 }
 
-func passwordAuth(userPass, source string) (Auth, error) {
+func passwordAuth(userPass, source string) (client.Option, error) {
 	user, pass, ok := strings.Cut(userPass, ":")
 	if !ok || user == "" || pass == "" {
-		return Auth{}, usagef("%s must be USERNAME:PASSWORD", source)
+		return nil, usagef("%s must be USERNAME:PASSWORD", source)
 	}
-	return PasswordAuth(user, pass), nil
+	return client.WithBasicAuth(user, pass), nil
 }
 
 // env returns an environment variable; empty counts as unset.

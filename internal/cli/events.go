@@ -5,16 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
-	"strconv"
 
 	"github.com/spf13/cobra"
 
-	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/client"
 )
 
-var events = resource[Event]{
+var events = resource[client.Event]{
 	noun: "event", plural: "audit events, newest first",
 	collection: "events", arg: "ID", view: eventView,
 }
@@ -54,15 +51,11 @@ could not run.`,
 	}
 	return a.leaf(c, func(ctx context.Context, s *session, _ []string) error {
 		// A long chain is checked in parts, each going on from the last.
-		var v audit.Verification
+		var v client.ChainVerification
 		var after int64
 		for {
-			var part audit.Verification
-			q := url.Values{}
-			if after > 0 {
-				q.Set("after_seq", strconv.FormatInt(after, 10))
-			}
-			if err := s.client.Do(ctx, http.MethodGet, "/events/verify", q, nil, &part); err != nil {
+			part, err := s.api.Events.Verify(ctx, after)
+			if err != nil {
 				return err
 			}
 			if v.FirstSeq == 0 {

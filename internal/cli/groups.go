@@ -6,9 +6,11 @@ import (
 	"net/http"
 
 	"github.com/spf13/cobra"
+
+	"github.com/gatehouse/gatehouse/client"
 )
 
-var groups = resource[Group]{
+var groups = resource[client.Group]{
 	noun: "group", plural: "groups",
 	collection: "groups", arg: "NAME", view: groupView,
 }

@@ -3,94 +3,57 @@ package cli
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/gatehouse/gatehouse/internal/outpost"
-	"github.com/gatehouse/gatehouse/internal/tlsconf"
+	"github.com/gatehouse/gatehouse/client"
 )
 
-// LDAPProvider is an LDAP view of the directory.
-type LDAPProvider struct {
-	UID         string    `json:"uid"`
-	Name        string    `json:"name"`
-	BaseDN      string    `json:"base_dn"`
-	SearchGroup string    `json:"search_group"`
-	BindMode    string    `json:"bind_mode"`
-	SearchMode  string    `json:"search_mode"`
-	UPNDomain   string    `json:"upn_domain"`
-	Outposts    []string  `json:"outposts"`
-	CreatedAt   time.Time `json:"created_at"`
+var ldapProviderView = view[client.LDAPProvider]{
+	{"NAME", func(p client.LDAPProvider) string { return p.Name }},
+	{"BASE_DN", func(p client.LDAPProvider) string { return p.BaseDN }},
+	{"SEARCH_GROUP", func(p client.LDAPProvider) string { return p.SearchGroup }},
+	{"BIND_MODE", func(p client.LDAPProvider) string { return p.BindMode }},
+	{"SEARCH_MODE", func(p client.LDAPProvider) string { return p.SearchMode }},
+	{"UPN_DOMAIN", func(p client.LDAPProvider) string { return p.UPNDomain }},
+	{"OUTPOSTS", func(p client.LDAPProvider) string { return listCell(p.Outposts) }},
+	{"CREATED", func(p client.LDAPProvider) string { return timeCell(p.CreatedAt) }},
 }
 
-// Outpost is an LDAP front door running as its own process.
-type Outpost struct {
-	UID         string    `json:"uid"`
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	Provider    string    `json:"provider"`
-	User        string    `json:"user"`
-	Token       *Token    `json:"token"`
-	TokenTTL    string    `json:"token_ttl"`
-	CreatedAt   time.Time `json:"created_at"`
-}
-
-// CreatedOutpost is the answer of POST /outposts and of a rotation.
-type CreatedOutpost struct {
-	Outpost Outpost `json:"outpost"`
-	Token   Token   `json:"token"`
-}
-
-var ldapProviderView = view[LDAPProvider]{
-	{"NAME", func(p LDAPProvider) string { return p.Name }},
-	{"BASE_DN", func(p LDAPProvider) string { return p.BaseDN }},
-	{"SEARCH_GROUP", func(p LDAPProvider) string { return p.SearchGroup }},
-	{"BIND_MODE", func(p LDAPProvider) string { return p.BindMode }},
-	{"SEARCH_MODE", func(p LDAPProvider) string { return p.SearchMode }},
-	{"UPN_DOMAIN", func(p LDAPProvider) string { return p.UPNDomain }},
-	{"OUTPOSTS", func(p LDAPProvider) string { return listCell(p.Outposts) }},
-	{"CREATED", func(p LDAPProvider) string { return timeCell(p.CreatedAt) }},
-}
-
-var outpostView = view[Outpost]{
-	{"NAME", func(o Outpost) string { return o.Name }},
-	{"PROVIDER", func(o Outpost) string { return o.Provider }},
-	{"USER", func(o Outpost) string { return o.User }},
-	{"TOKEN", func(o Outpost) string {
+var outpostView = view[client.Outpost]{
+	{"NAME", func(o client.Outpost) string { return o.Name }},
+	{"PROVIDER", func(o client.Outpost) string { return o.Provider }},
+	{"USER", func(o client.Outpost) string { return o.User }},
+	{"TOKEN", func(o client.Outpost) string {
 		if o.Token == nil {
 			return ""
 		}
 		return o.Token.Identifier
 	}},
-	{"EXPIRES", func(o Outpost) string {
+	{"EXPIRES", func(o client.Outpost) string {
 		if o.Token == nil {
 			return ""
 		}
 		return expiresCell(o.Token.Expiring, o.Token.ExpiresAt)
 	}},
-	{"LAST_USED", func(o Outpost) string {
+	{"LAST_USED", func(o client.Outpost) string {
 		if o.Token == nil {
 			return ""
 		}
 		return optionalTime(o.Token.LastUsedAt)
 	}},
-	{"TOKEN_TTL", func(o Outpost) string { return o.TokenTTL }},
-	{"CREATED", func(o Outpost) string { return timeCell(o.CreatedAt) }},
-	{"DESCRIPTION", func(o Outpost) string { return o.Description }},
+	{"TOKEN_TTL", func(o client.Outpost) string { return o.TokenTTL }},
+	{"CREATED", func(o client.Outpost) string { return timeCell(o.CreatedAt) }},
+	{"DESCRIPTION", func(o client.Outpost) string { return o.Description }},
 }
 
-var ldapProviders = resource[LDAPProvider]{
+var ldapProviders = resource[client.LDAPProvider]{
 	noun: "LDAP provider", plural: "LDAP providers",
 	collection: "ldap-providers", arg: "NAME", view: ldapProviderView,
 }
 
-var outposts = resource[Outpost]{
+var outposts = resource[client.Outpost]{
 	noun: "outpost", plural: "outposts",
 	collection: "outposts", arg: "NAME", view: outpostView,
 }
@@ -198,7 +161,7 @@ printed instead.`}
 		if c.Flags().Changed("ttl") {
 			body["ttl"] = ttl.String()
 		}
-		return send(ctx, s, http.MethodPost, outposts.path(), body, func(created CreatedOutpost) error {
+		return send(ctx, s, http.MethodPost, outposts.path(), body, func(created client.CreatedOutpost) error {
 			fmt.Fprintf(s.errOut, "registered outpost %q of provider %q as %q; its token %q expires %s; the key is on standard output and is not shown again\n",
 				created.Outpost.Name, created.Outpost.Provider, created.Outpost.User, created.Token.Identifier,
 				cell(expiresCell(created.Token.Expiring, created.Token.ExpiresAt)))
@@ -220,92 +183,8 @@ at once, or after --grace.`}
 		if c.Flags().Changed("grace") {
 			body = map[string]string{"grace": grace.String()}
 		}
-		return send(ctx, s, http.MethodPost, outposts.path(args[0], "rotate"), body, func(created CreatedOutpost) error {
+		return send(ctx, s, http.MethodPost, outposts.path(args[0], "rotate"), body, func(created client.CreatedOutpost) error {
 			return printKey(s, created.Token.Key)
 		})
 	})
-}
-
-// ldapCmd runs an outpost: the LDAP front door as its own process.
-func (a *app) ldapCmd() *cobra.Command {
-	var (
-		provider, listen, ldapsListen, certFile, keyFile textValue
-	)
-	c := &cobra.Command{Use: "ldap", Short: "Run an LDAP outpost: the LDAP front door next to your applications", Args: cobra.NoArgs,
-		Long: `Run an LDAP outpost for one LDAP provider. It talks only to the gatehouse API,
-with the outpost's own token (gatehouse outpost create): give it with
---api-token, GATEHOUSE_API_TOKEN, or better GATEHOUSE_API_TOKEN_FILE, where
-the outpost writes the new key each time it rotates its token.
-
-Binds are checked by the server; the directory is a copy kept current by the
-server's change feed. When the server cannot be reached, the outpost answers
-binds with "unavailable" and serves nothing from memory.
-
-Settings: --provider (GATEHOUSE_LDAP_PROVIDER), --listen (GATEHOUSE_LDAP_LISTEN,
-default 127.0.0.1:3389), --ldaps-listen (GATEHOUSE_LDAPS_LISTEN), --tls-cert and
---tls-key (GATEHOUSE_LDAP_TLS_CERT, GATEHOUSE_LDAP_TLS_KEY) for StartTLS and LDAPS.`}
-	f := c.Flags()
-	f.Var(&provider, "provider", "the LDAP provider to serve (env GATEHOUSE_LDAP_PROVIDER)")
-	f.Var(&listen, "listen", "LDAP listen address, \"\" for none (env GATEHOUSE_LDAP_LISTEN; default 127.0.0.1:3389)")
-	f.Var(&ldapsListen, "ldaps-listen", "LDAPS listen address (env GATEHOUSE_LDAPS_LISTEN)")
-	f.Var(&certFile, "tls-cert", "TLS certificate file (PEM) for StartTLS and LDAPS (env GATEHOUSE_LDAP_TLS_CERT)")
-	f.Var(&keyFile, "tls-key", "TLS private key file (PEM) (env GATEHOUSE_LDAP_TLS_KEY)")
-	c.RunE = func(cmd *cobra.Command, _ []string) error {
-		setting := func(flag string, v *textValue, env, def string) string {
-			if cmd.Flags().Changed(flag) {
-				return v.String()
-			}
-			if e := a.env(env); e != "" {
-				return e
-			}
-			return def
-		}
-		cfg := outpost.Config{
-			Provider:    setting("provider", &provider, "GATEHOUSE_LDAP_PROVIDER", ""),
-			Listen:      setting("listen", &listen, "GATEHOUSE_LDAP_LISTEN", "127.0.0.1:3389"),
-			LDAPSListen: setting("ldaps-listen", &ldapsListen, "GATEHOUSE_LDAPS_LISTEN", ""),
-		}
-		if cfg.Provider == "" {
-			return usagef("--provider (or GATEHOUSE_LDAP_PROVIDER) is required")
-		}
-		cert, key := setting("tls-cert", &certFile, "GATEHOUSE_LDAP_TLS_CERT", ""), setting("tls-key", &keyFile, "GATEHOUSE_LDAP_TLS_KEY", "")
-		if (cert == "") != (key == "") {
-			return usagef("give both --tls-cert and --tls-key, or neither")
-		}
-		if cert != "" {
-			tc, err := tlsconf.Load(cert, key)
-			if err != nil {
-				return err
-			}
-			cfg.TLS = tc
-		}
-		server, _ := a.server()
-		cfg.Server = server
-		switch {
-		case a.global.Changed(flagAPIToken):
-			cfg.Token, _ = a.global.GetString(flagAPIToken)
-		case a.env(EnvAPIToken) != "":
-			cfg.Token = a.env(EnvAPIToken)
-		case a.env(EnvAPIToken+"_FILE") != "":
-			cfg.TokenFile = a.env(EnvAPIToken + "_FILE")
-			t, err := a.secretEnv(EnvAPIToken)
-			if err != nil {
-				return err
-			}
-			cfg.Token = t
-		}
-		if cfg.Token == "" {
-			return usagef("the outpost's token is required: --api-token, GATEHOUSE_API_TOKEN or GATEHOUSE_API_TOKEN_FILE")
-		}
-		level := slog.LevelInfo
-		_ = level.UnmarshalText([]byte(a.env("GATEHOUSE_LOG_LEVEL")))
-		cfg.Log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
-		if cfg.TokenFile == "" {
-			cfg.Log.Warn("the token was not read from a file (GATEHOUSE_API_TOKEN_FILE): rotated keys live in memory only, and a restart after the old key's grace needs `gatehouse outpost rotate`")
-		}
-		ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
-		defer stop()
-		return outpost.Run(ctx, cfg)
-	}
-	return c
 }

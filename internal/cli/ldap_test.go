@@ -102,9 +102,6 @@ func TestLDAPUsageErrors(t *testing.T) {
 		{"ldap-provider", "update", "corp"},                                          // nothing to change
 		{"outpost", "create", "rack1"},                                               // no --provider
 		{"outpost", "create", "rack1", "--provider", "corp", "--ttl", "soon"},
-		{"ldap", "--api-token", "gat_x"}, // no provider
-		{"ldap", "--provider", "corp"},   // no token
-		{"ldap", "--provider", "corp", "--api-token", "gat_x", "--tls-cert", "c.pem"},
 	} {
 		res := run(t, nil, args(inv...))
 		if res.code != ExitUsage {

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse/gatehouse/client"
 )
 
 func TestPagination(t *testing.T) {
@@ -40,7 +42,7 @@ func TestPagination(t *testing.T) {
 			f := newFakeAPI(t, routes)
 			res := run(t, f, invocation{args: append([]string{"-o", "json"}, tc.args...)})
 			res.wantCode(t, ExitOK)
-			var got []User
+			var got []client.User
 			if err := json.Unmarshal([]byte(res.stdout), &got); err != nil {
 				t.Fatalf("-o json of a list must be an array of items: %v\n%s", err, res.stdout)
 			}

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/gatehouse/gatehouse/client"
 )
 
 // resource is a collection of the API addressed by name (or identifier),
@@ -23,24 +25,15 @@ type resource[T any] struct {
 
 // path is the collection's path, or an item's and below it.
 func (r resource[T]) path(segments ...string) string {
-	return apiPath(append([]string{r.collection}, segments...)...)
+	return client.Path(append([]string{r.collection}, segments...)...)
 }
 
-// apiPath joins escaped path segments: apiPath("users", "bob") is /users/bob.
-func apiPath(segments ...string) string {
-	var b strings.Builder
-	for _, s := range segments {
-		b.WriteByte('/')
-		b.WriteString(url.PathEscape(s))
-	}
-	return b.String()
-}
-
-// send makes one request and shows its answer: whole with -o json,
-// otherwise through table, given the decoded answer.
+// send makes one request and shows its answer: whole with -o json (the
+// server's answer as sent, with fields this client does not know),
+// otherwise through table, given the answer decoded as a wire type.
 func send[T any](ctx context.Context, s *session, method, path string, body any, table func(T) error) error {
 	var raw json.RawMessage
-	if err := s.client.Do(ctx, method, path, nil, body, &raw); err != nil {
+	if err := s.api.Do(ctx, method, path, nil, body, &raw); err != nil {
 		return err
 	}
 	if len(raw) == 0 {
@@ -64,7 +57,7 @@ func (v view[T]) row(s *session) func(T) error {
 // list reads every page of a collection (up to limit items) and shows
 // them: a JSON array with -o json, otherwise a table.
 func list[T any](ctx context.Context, s *session, path string, query url.Values, limit int, v view[T]) error {
-	raw, err := s.client.List(ctx, path, query, limit)
+	raw, err := client.ListAll[json.RawMessage](ctx, s.api, path, query, client.ListOptions{Limit: limit})
 	if err != nil {
 		return err
 	}
@@ -83,7 +76,7 @@ func list[T any](ctx context.Context, s *session, path string, query url.Values,
 // confirm makes one request whose answer is not shown: standard output
 // stays empty, and in table mode done is said on standard error.
 func confirm(ctx context.Context, s *session, method, path string, body any, done string) error {
-	if err := s.client.Do(ctx, method, path, nil, body, nil); err != nil {
+	if err := s.api.Do(ctx, method, path, nil, body, nil); err != nil {
 		return err
 	}
 	if !s.json {

@@ -6,9 +6,11 @@ import (
 	"net/http"
 
 	"github.com/spf13/cobra"
+
+	"github.com/gatehouse/gatehouse/client"
 )
 
-var roles = resource[Role]{
+var roles = resource[client.Role]{
 	noun: "role", plural: "roles",
 	collection: "roles", arg: "NAME", view: roleView,
 }
@@ -18,7 +20,7 @@ var roleFields = []field{
 	{flag: "permission", key: "permissions", usage: "a permission the role holds (repeatable; on update, replaces the list)", list: true},
 }
 
-var permissions = resource[Permission]{
+var permissions = resource[client.Permission]{
 	noun: "permission", plural: "permissions of the catalogue",
 	collection: "permissions", arg: "NAME", view: permissionView,
 }

@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/gatehouse/gatehouse/client"
 )
 
-var serviceAccounts = resource[User]{
+var serviceAccounts = resource[client.User]{
 	noun: "service account", plural: "service accounts",
 	collection: "service-accounts", arg: "NAME", view: serviceAccountView,
 }
@@ -29,23 +31,12 @@ func (a *app) serviceAccountCmd() *cobra.Command {
 	return c
 }
 
-// createServiceAccountRequest is the body of POST /service-accounts.
-// expiring and expires_at are left out unless asked for, so that the
-// server's defaults apply and token_intent none is accepted.
-type createServiceAccountRequest struct {
-	Username    string   `json:"username"`
-	Description string   `json:"description"`
-	Groups      []string `json:"groups"`
-	Roles       []string `json:"roles"`
-	CreateGroup bool     `json:"create_group"`
-	TokenIntent string   `json:"token_intent"`
-	Expiring    *bool    `json:"expiring,omitempty"`
-	ExpiresAt   string   `json:"expires_at,omitempty"`
-}
-
 func (a *app) serviceAccountCreateCmd() *cobra.Command {
 	var (
-		req       createServiceAccountRequest
+		// expiring and expires_at are left out unless asked for, so
+		// that the server's defaults apply and token_intent none is
+		// accepted.
+		req       client.ServiceAccountCreate
 		intent    = newEnum("app_password", "app_password", "api", "none")
 		expiresAt timeValue
 		ttl       durationValue
@@ -92,7 +83,7 @@ With -o json the whole answer is printed instead.`,
 			// The contract of POST /service-accounts has expires_at only.
 			req.ExpiresAt = a.now().Add(ttl.d).UTC().Format(time.RFC3339)
 		}
-		return send(ctx, s, http.MethodPost, serviceAccounts.path(), req, func(created CreatedServiceAccount) error {
+		return send(ctx, s, http.MethodPost, serviceAccounts.path(), req, func(created client.CreatedServiceAccount) error {
 			describeServiceAccount(s.errOut, created)
 			if created.Token == nil {
 				return nil
@@ -103,7 +94,7 @@ With -o json the whole answer is printed instead.`,
 }
 
 // describeServiceAccount tells a person what was made, on standard error.
-func describeServiceAccount(w io.Writer, c CreatedServiceAccount) {
+func describeServiceAccount(w io.Writer, c client.CreatedServiceAccount) {
 	fmt.Fprintf(w, "created service account %q\n", c.User.Username)
 	if c.Group != nil {
 		fmt.Fprintf(w, "created group %q\n", c.Group.Name)

@@ -6,9 +6,11 @@ import (
 	"net/http"
 
 	"github.com/spf13/cobra"
+
+	"github.com/gatehouse/gatehouse/client"
 )
 
-var tokens = resource[Token]{
+var tokens = resource[client.Token]{
 	noun: "token", plural: "tokens and app passwords",
 	collection: "tokens", arg: "ID", view: tokenView,
 }
@@ -34,23 +36,9 @@ func (a *app) tokenCmd() *cobra.Command {
 	return c
 }
 
-// createTokenRequest is the body of POST /tokens; what is not given is
-// left to the server's defaults.
-type createTokenRequest struct {
-	Identifier  string `json:"identifier,omitempty"`
-	User        string `json:"user,omitempty"`
-	Intent      string `json:"intent"`
-	Description string `json:"description,omitempty"`
-	Expiring    *bool  `json:"expiring,omitempty"`
-	ExpiresAt   string `json:"expires_at,omitempty"`
-	TTL         string `json:"ttl,omitempty"`
-	Extended    bool   `json:"extended,omitempty"`
-	MaxAge      string `json:"max_age,omitempty"`
-}
-
 func (a *app) tokenCreateCmd() *cobra.Command {
 	var (
-		req       createTokenRequest
+		req       client.TokenCreate
 		intent    = newEnum("api", "api", "app_password")
 		ttl       durationValue
 		expiresAt timeValue
@@ -93,7 +81,7 @@ error. With -o json the whole answer is printed instead.`,
 		if noExpiry {
 			req.Expiring = new(false)
 		}
-		return send(ctx, s, http.MethodPost, tokens.path(), req, func(t Token) error {
+		return send(ctx, s, http.MethodPost, tokens.path(), req, func(t client.Token) error {
 			fmt.Fprintf(s.errOut, "created %s %q of %q, expires %s; its key is on standard output and is not shown again\n",
 				intentNoun(t.Intent), t.Identifier, t.User, cell(expiresCell(t.Expiring, t.ExpiresAt)))
 			return printKey(s, t.Key)
@@ -130,7 +118,7 @@ The new key is printed alone on standard output (the whole answer with -o json).
 		if grace.text != "" {
 			body["grace"] = grace.text
 		}
-		return send(ctx, s, http.MethodPost, tokens.path(args[0], "rotate"), body, func(t Token) error {
+		return send(ctx, s, http.MethodPost, tokens.path(args[0], "rotate"), body, func(t client.Token) error {
 			old := "the old key no longer works"
 			if grace.d > 0 {
 				old = "the old key works for " + grace.text + " more"

@@ -10,9 +10,11 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/gatehouse/gatehouse/client"
 )
 
-var users = resource[User]{
+var users = resource[client.User]{
 	noun: "user", plural: "users",
 	collection: "users", arg: "NAME", view: userView,
 }
@@ -124,9 +126,9 @@ given permissions; --clear empties it.`,
 	return a.leaf(c, func(ctx context.Context, s *session, args []string) error {
 		method, body := http.MethodGet, any(nil)
 		if clearAll || set != nil {
-			method, body = http.MethodPut, UserPermissions{Permissions: orEmpty(set)}
+			method, body = http.MethodPut, client.UserPermissions{Permissions: orEmpty(set)}
 		}
-		return send(ctx, s, method, users.path(args[0], "permissions"), body, func(p UserPermissions) error {
+		return send(ctx, s, method, users.path(args[0], "permissions"), body, func(p client.UserPermissions) error {
 			return permissionNameView.write(s.out, p.Permissions)
 		})
 	})

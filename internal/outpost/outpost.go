@@ -34,14 +34,10 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,6 +45,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gatehouse/gatehouse/client"
 	"github.com/gatehouse/gatehouse/internal/core"
 	"github.com/gatehouse/gatehouse/internal/ldap"
 	"github.com/gatehouse/gatehouse/internal/ldap/dn"
@@ -86,7 +83,7 @@ type Config struct {
 // Outpost is a running outpost.
 type Outpost struct {
 	cfg  Config
-	api  *client
+	api  *api
 	log  *slog.Logger
 	door *ldap.Server
 
@@ -124,7 +121,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.LDAPSListen != "" && cfg.TLS == nil {
 		return errors.New("--ldaps-listen needs --tls-cert and --tls-key")
 	}
-	api, err := newClient(cfg.Server, cfg.Token, cfg.TokenFile)
+	api, err := newAPI(cfg.Server, cfg.Token, cfg.TokenFile)
 	if err != nil {
 		return err
 	}
@@ -190,20 +187,18 @@ func Run(ctx context.Context, cfg Config) error {
 
 // identify finds the outpost this token belongs to, and its token.
 func (o *Outpost) identify(ctx context.Context) error {
-	var me struct {
-		Username string `json:"username"`
-		Type     string `json:"type"`
-	}
-	if err := o.api.request(ctx, http.MethodGet, "/api/v1/me", nil, &me); err != nil {
+	me, err := retry(o.api, func() (client.Me, error) { return o.api.Me(ctx) })
+	if err != nil {
 		return fmt.Errorf("the server refused the outpost's token: %w", err)
 	}
 	if me.Type != store.TypeInternalServiceAccount {
 		return fmt.Errorf("the token belongs to %s %q, not to an outpost: register one with `gatehouse outpost create NAME --provider %s`", me.Type, me.Username, o.cfg.Provider)
 	}
 	name, ok := strings.CutPrefix(me.Username, core.OutpostAccountPrefix)
-	var v core.OutpostView
+	var v client.Outpost
 	if ok {
-		if err := o.api.request(ctx, http.MethodGet, "/api/v1/outposts/"+url.PathEscape(name), nil, &v); err != nil {
+		v, err = retry(o.api, func() (client.Outpost, error) { return o.api.Outposts.Get(ctx, name) })
+		if err != nil {
 			return fmt.Errorf("read outpost %q: %w", name, err)
 		}
 	}
@@ -219,10 +214,6 @@ func (o *Outpost) identify(ctx context.Context) error {
 	}
 	o.tokenTTL, _ = time.ParseDuration(v.TokenTTL)
 	return nil
-}
-
-func (o *Outpost) providerPath(suffix string) string {
-	return "/api/v1/ldap-providers/" + url.PathEscape(o.cfg.Provider) + suffix
 }
 
 // feedLoop keeps the copy current; a lost feed makes the outpost stop
@@ -258,43 +249,14 @@ func (o *Outpost) poll(ctx context.Context, wait time.Duration) error {
 		since = "" // entries were not kept: start over
 	}
 	o.mu.RUnlock()
-	q := url.Values{}
-	if since != "" {
-		q.Set("since", since)
-	}
-	if wait > 0 {
-		q.Set("wait", wait.String())
-	}
-	if !wantEntries {
-		q.Set("entries", "false")
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	timer := time.AfterFunc(o.cfg.FeedIdle+wait/10, cancel) // headers come within a heartbeat
-	defer timer.Stop()
-	resp, err := o.api.open(ctx, http.MethodGet, o.providerPath("/directory?"+q.Encode()), nil)
+	q := client.DirectoryFeedQuery{Since: since, Wait: wait, NoEntries: !wantEntries, Idle: o.cfg.FeedIdle}
+	feed, err := retry(o.api, func() (client.DirectoryFeed, error) {
+		return o.api.LDAPDoor.DirectoryFeed(ctx, o.cfg.Provider, q)
+	})
 	if err != nil {
-		var ae *apiError
-		if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized && o.api.reloadKey() {
-			resp, err = o.api.open(ctx, http.MethodGet, o.providerPath("/directory?"+q.Encode()), nil)
-		}
-		if err != nil {
-			return err
-		}
+		return err
 	}
-	defer resp.Body.Close()
-	timer.Reset(o.cfg.FeedIdle)
-	var feed struct {
-		core.DirectoryFeed
-		Error string `json:"error"`
-	}
-	if err := decodeJSON(&idleReader{r: resp.Body, timer: timer, idle: o.cfg.FeedIdle}, &feed); err != nil {
-		return fmt.Errorf("read the directory feed: %w", err)
-	}
-	if feed.Error != "" || feed.Cursor == "" {
-		return fmt.Errorf("the directory feed failed: %s", feed.Error)
-	}
-	return o.apply(feed.DirectoryFeed, wantEntries)
+	return o.apply(directoryFeed(feed), wantEntries)
 }
 
 func (o *Outpost) apply(f core.DirectoryFeed, withEntries bool) error {
@@ -340,12 +302,12 @@ func (o *Outpost) Bind(ctx context.Context, name, password, clientIP string) (co
 			return res, nil
 		}
 	}
-	var res core.LDAPBindResult
-	err := o.api.request(ctx, http.MethodPost, o.providerPath("/bind"),
-		core.LDAPBindInput{Name: name, Password: password, ClientIP: clientIP}, &res)
+	in := client.LDAPBindInput{Name: name, Password: password, ClientIP: clientIP}
+	answer, err := retry(o.api, func() (client.LDAPBindResult, error) { return o.api.LDAPDoor.Bind(ctx, o.cfg.Provider, in) })
 	if err != nil {
 		return core.LDAPBindResult{}, err
 	}
+	res := bindResult(answer)
 	if cached && res.Outcome == core.LDAPBindSuccess && res.Session != nil && o.healthy.Load() {
 		o.binds.put(h, gen, res)
 	}
@@ -353,15 +315,14 @@ func (o *Outpost) Bind(ctx context.Context, name, password, clientIP string) (co
 }
 
 func (o *Outpost) CheckSession(ctx context.Context, ref core.LDAPSessionRef) (core.LDAPSessionState, error) {
-	var out core.LDAPSessionsResult
-	err := o.api.request(ctx, http.MethodPost, o.providerPath("/sessions"), core.LDAPSessionsInput{Sessions: []core.LDAPSessionRef{ref}}, &out)
+	refs := []client.LDAPSessionRef{client.LDAPSessionRef(ref)}
+	states, err := retry(o.api, func() ([]client.LDAPSessionState, error) {
+		return o.api.LDAPDoor.CheckSessions(ctx, o.cfg.Provider, refs)
+	})
 	if err != nil {
 		return core.LDAPSessionState{}, err
 	}
-	if len(out.Sessions) != 1 {
-		return core.LDAPSessionState{}, errors.New("the server answered no session state")
-	}
-	return out.Sessions[0], nil
+	return core.LDAPSessionState(states[0]), nil
 }
 
 func (o *Outpost) Generation() uint64 { return o.gen.Load() }
@@ -379,13 +340,13 @@ func (o *Outpost) Snapshot(context.Context) (ldap.Snapshot, error) {
 }
 
 func (o *Outpost) Search(ctx context.Context, ref core.LDAPSessionRef, req *ldap.SearchRequest) ([]ldap.Entry, ldap.Result, error) {
-	in := ldap.DirectSearchInput{UserUID: ref.UserUID, Binding: ref.Binding, Base: req.Base, Scope: req.Scope,
+	in := client.LDAPSearchInput{UserUID: ref.UserUID, Binding: ref.Binding, Base: req.Base, Scope: req.Scope,
 		Filter: base64.StdEncoding.EncodeToString(req.FilterBER), SizeLimit: req.SizeLimit}
-	var out ldap.DirectSearchResult
-	if err := o.api.request(ctx, http.MethodPost, o.providerPath("/search"), in, &out); err != nil {
+	out, err := retry(o.api, func() (client.LDAPSearchResult, error) { return o.api.LDAPDoor.Search(ctx, o.cfg.Provider, in) })
+	if err != nil {
 		return nil, ldap.Result{}, err
 	}
-	return out.Entries, out.Result, nil
+	return searchEntries(out.Entries), ldap.Result(out.Result), nil
 }
 
 // --- cached binds ----------------------------------------------------------
@@ -477,8 +438,8 @@ func (o *Outpost) maybeRotate(ctx context.Context) error {
 	if o.tokenID == "" || o.tokenTTL <= 0 {
 		return nil
 	}
-	var tok core.TokenView
-	if err := o.api.request(ctx, http.MethodGet, "/api/v1/tokens/"+url.PathEscape(o.tokenID), nil, &tok); err != nil {
+	tok, err := retry(o.api, func() (client.Token, error) { return o.api.Tokens.Get(ctx, o.tokenID) })
+	if err != nil {
 		return fmt.Errorf("read the outpost's token: %w", err)
 	}
 	if tok.ExpiresAt == nil || time.Until(*tok.ExpiresAt) > o.tokenTTL/3 {
@@ -487,9 +448,9 @@ func (o *Outpost) maybeRotate(ctx context.Context) error {
 	grace := min(10*time.Minute, max(o.tokenTTL/10, time.Second)).Round(time.Second)
 	// No ttl: a managed token's lifetime is the server's (the outpost's
 	// token_ttl within GATEHOUSE_TOKEN_MAX_TTL); naming one is refused.
-	in := map[string]string{"grace": grace.String()}
-	var rotated core.TokenView
-	err := o.api.request(ctx, http.MethodPost, "/api/v1/tokens/"+url.PathEscape(o.tokenID)+"/rotate", in, &rotated)
+	rotated, err := retry(o.api, func() (client.Token, error) {
+		return o.api.Tokens.Rotate(ctx, o.tokenID, client.TokenRotate{Grace: grace.String()})
+	})
 	if err != nil {
 		return fmt.Errorf("rotate the outpost's token: %w", err)
 	}
@@ -533,6 +494,3 @@ func writeKeyFile(path, key string) error {
 }
 
 var _ ldap.Backend = (*Outpost)(nil)
-
-// decodeJSON decodes one JSON value.
-func decodeJSON(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }

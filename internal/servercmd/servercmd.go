@@ -1,6 +1,7 @@
 // Package servercmd holds the server-side commands of the gatehouse
-// binary (serve, migrate): flag parsing into config and a call into the
-// server package, nothing more.
+// binary (serve, migrate, and ldap, which runs an LDAP outpost): flag
+// parsing into configuration and a call into the server or outpost
+// package, nothing more.
 package servercmd
 
 import (
@@ -37,8 +38,12 @@ func loadConfig(fs *pflag.FlagSet) (config.Config, error) {
 	return config.Load(config.Source{Flags: set, Getenv: os.Getenv})
 }
 
-// Commands returns serve and migrate.
+// Commands returns serve, migrate and ldap.
 func Commands(stderr io.Writer) []*cobra.Command {
+	return commands(stderr, os.LookupEnv)
+}
+
+func commands(stderr io.Writer, lookupEnv func(string) (string, bool)) []*cobra.Command {
 	serve := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the gatehouse server",
@@ -80,5 +85,5 @@ func Commands(stderr io.Writer) []*cobra.Command {
 		},
 	}
 	addConfigFlags(migrate.Flags())
-	return []*cobra.Command{serve, migrate}
+	return []*cobra.Command{serve, migrate, ldapCommand(stderr, lookupEnv)}
 }
