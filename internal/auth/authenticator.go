@@ -302,7 +302,27 @@ func unavailable(err error) error {
 	return fmt.Errorf("%w: %v", ErrUnavailable, err)
 }
 
+// presentedIntent is the intent a key's prefix claims ("" for a free-form
+// key, which only the API takes).
+func presentedIntent(raw string) string {
+	if len(raw) >= prefixLen {
+		switch raw[:prefixLen] {
+		case PrefixAPI:
+			return store.IntentAPI
+		case PrefixAppPassword:
+			return store.IntentAppPassword
+		}
+	}
+	return ""
+}
+
 func (a *Authenticator) verifyKey(ctx context.Context, raw, intent string) (*keyEntry, int64, error) {
+	// A key's prefix says its intent: a key of the other intent is
+	// refused before anything else, whatever the cache holds, so that the
+	// same key at the same door always fails for the same reason.
+	if presented := presentedIntent(raw); presented != "" && presented != intent {
+		return nil, 0, &Failure{Reason: ReasonIntent}
+	}
 	// Warm path: a key already verified once is recognised by its
 	// in-memory fingerprint below, which also proves its checksum; the
 	// checksum is verified before anything goes to the database.
