@@ -34,7 +34,7 @@ func (s *Server) listApplications(w http.ResponseWriter, r *http.Request, a core
 		s.writeError(w, r, err)
 		return
 	}
-	as, err := s.core.ListApplications(r.Context(), a, core.ApplicationQuery{Search: r.URL.Query().Get("search"), After: p.after, Limit: p.size + 1})
+	as, err := s.core.Applications.ListApplications(r.Context(), a, core.ApplicationQuery{Search: r.URL.Query().Get("search"), After: p.after, Limit: p.size + 1})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -43,7 +43,7 @@ func (s *Server) listApplications(w http.ResponseWriter, r *http.Request, a core
 }
 
 func (s *Server) getApplication(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.answer(w, r, http.StatusOK)(s.core.GetApplication(r.Context(), a, r.PathValue("slug")))
+	s.answer(w, r, http.StatusOK)(s.core.Applications.GetApplication(r.Context(), a, r.PathValue("slug")))
 }
 
 func (s *Server) createApplication(w http.ResponseWriter, r *http.Request, a core.Actor) {
@@ -52,7 +52,7 @@ func (s *Server) createApplication(w http.ResponseWriter, r *http.Request, a cor
 		s.writeError(w, r, err)
 		return
 	}
-	s.answer(w, r, http.StatusCreated)(s.core.CreateApplication(r.Context(), a, in))
+	s.answer(w, r, http.StatusCreated)(s.core.Applications.CreateApplication(r.Context(), a, in))
 }
 
 func (s *Server) updateApplication(w http.ResponseWriter, r *http.Request, a core.Actor) {
@@ -61,11 +61,11 @@ func (s *Server) updateApplication(w http.ResponseWriter, r *http.Request, a cor
 		s.writeError(w, r, err)
 		return
 	}
-	s.answer(w, r, http.StatusOK)(s.core.UpdateApplication(r.Context(), a, r.PathValue("slug"), in))
+	s.answer(w, r, http.StatusOK)(s.core.Applications.UpdateApplication(r.Context(), a, r.PathValue("slug"), in))
 }
 
 func (s *Server) deleteApplication(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.done(w, r, s.core.DeleteApplication(r.Context(), a, r.PathValue("slug")))
+	s.done(w, r, s.core.Applications.DeleteApplication(r.Context(), a, r.PathValue("slug")))
 }
 
 func (s *Server) putUserBinding(w http.ResponseWriter, r *http.Request, a core.Actor) {
@@ -93,15 +93,15 @@ func (s *Server) putBinding(w http.ResponseWriter, r *http.Request, a core.Actor
 			}
 		}
 	}
-	s.answer(w, r, http.StatusOK)(s.core.PutBinding(r.Context(), a, r.PathValue("slug"), kind, name, in))
+	s.answer(w, r, http.StatusOK)(s.core.Applications.PutBinding(r.Context(), a, r.PathValue("slug"), kind, name, in))
 }
 
 func (s *Server) deleteUserBinding(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.done(w, r, s.core.DeleteBinding(r.Context(), a, r.PathValue("slug"), "users", r.PathValue("username")))
+	s.done(w, r, s.core.Applications.DeleteBinding(r.Context(), a, r.PathValue("slug"), "users", r.PathValue("username")))
 }
 
 func (s *Server) deleteGroupBinding(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.done(w, r, s.core.DeleteBinding(r.Context(), a, r.PathValue("slug"), "groups", r.PathValue("group")))
+	s.done(w, r, s.core.Applications.DeleteBinding(r.Context(), a, r.PathValue("slug"), "groups", r.PathValue("group")))
 }
 
 // IntrospectionRequest is the body of POST /introspect.
@@ -121,7 +121,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request, a core.Actor
 		s.writeError(w, r, err)
 		return
 	}
-	s.answer(w, r, http.StatusOK)(s.core.Introspect(r.Context(), a, in.Token))
+	s.answer(w, r, http.StatusOK)(s.core.Credentials.Introspect(r.Context(), a, in.Token))
 }
 
 func readIntrospectionRequest(w http.ResponseWriter, r *http.Request) (IntrospectionRequest, error) {

@@ -310,7 +310,7 @@ func TestApplicationPermissions(t *testing.T) {
 func TestBrandDefaultApplication(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		ctx := t.Context()
-		if u, err := e.App.Core.DefaultApplicationURL(ctx); err != nil || u != "" {
+		if u, err := e.App.Core.Applications.DefaultApplicationURL(ctx); err != nil || u != "" {
 			t.Fatalf("DefaultApplicationURL before = %q, %v", u, err)
 		}
 		r := e.Must(400, e.Admin("PATCH", "/api/v1/brand", map[string]any{"default_application": "grafana", "title": "ACME"}))
@@ -322,7 +322,7 @@ func TestBrandDefaultApplication(t *testing.T) {
 		}
 		newApp(e, map[string]any{"slug": "grafana", "name": "Grafana", "url": "https://grafana.example.org/"})
 		e.Must(200, e.Admin("PATCH", "/api/v1/brand", map[string]any{"default_application": "grafana"}))
-		if u, err := e.App.Core.DefaultApplicationURL(ctx); err != nil || u != "https://grafana.example.org/" {
+		if u, err := e.App.Core.Applications.DefaultApplicationURL(ctx); err != nil || u != "https://grafana.example.org/" {
 			t.Fatalf("DefaultApplicationURL = %q, %v", u, err)
 		}
 		// The brand's default cannot be deleted: 409 and a clear message.
@@ -333,7 +333,7 @@ func TestBrandDefaultApplication(t *testing.T) {
 		e.Must(200, e.Admin("GET", "/api/v1/applications/grafana", nil))
 		// An application without a URL: "".
 		e.Must(200, e.Admin("PATCH", "/api/v1/applications/grafana", map[string]any{"url": ""}))
-		if u, err := e.App.Core.DefaultApplicationURL(ctx); err != nil || u != "" {
+		if u, err := e.App.Core.Applications.DefaultApplicationURL(ctx); err != nil || u != "" {
 			t.Fatalf("DefaultApplicationURL without url = %q, %v", u, err)
 		}
 		// Changing only the title keeps the (existing) default.

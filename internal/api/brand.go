@@ -14,7 +14,7 @@ func (s *Server) brandRoutes() []Route {
 }
 
 func (s *Server) getBrand(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.answer(w, r, http.StatusOK)(s.core.GetBrand(r.Context(), a))
+	s.answer(w, r, http.StatusOK)(s.core.Applications.GetBrand(r.Context(), a))
 }
 
 func (s *Server) updateBrand(w http.ResponseWriter, r *http.Request, a core.Actor) {
@@ -23,5 +23,5 @@ func (s *Server) updateBrand(w http.ResponseWriter, r *http.Request, a core.Acto
 		s.writeError(w, r, err)
 		return
 	}
-	s.answer(w, r, http.StatusOK)(s.core.UpdateBrand(r.Context(), a, in))
+	s.answer(w, r, http.StatusOK)(s.core.Applications.UpdateBrand(r.Context(), a, in))
 }

@@ -12,7 +12,7 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, a core.Actor
 		s.writeError(w, r, err)
 		return
 	}
-	gs, err := s.core.ListGroups(r.Context(), a, core.GroupQuery{Search: r.URL.Query().Get("search"), After: p.after, Limit: p.size + 1})
+	gs, err := s.core.Access.ListGroups(r.Context(), a, core.GroupQuery{Search: r.URL.Query().Get("search"), After: p.after, Limit: p.size + 1})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -21,7 +21,7 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, a core.Actor
 }
 
 func (s *Server) getGroup(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.answer(w, r, http.StatusOK)(s.core.GetGroup(r.Context(), a, r.PathValue("name")))
+	s.answer(w, r, http.StatusOK)(s.core.Access.GetGroup(r.Context(), a, r.PathValue("name")))
 }
 
 func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, a core.Actor) {
@@ -30,7 +30,7 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, a core.Acto
 		s.writeError(w, r, err)
 		return
 	}
-	s.answer(w, r, http.StatusCreated)(s.core.CreateGroup(r.Context(), a, in))
+	s.answer(w, r, http.StatusCreated)(s.core.Access.CreateGroup(r.Context(), a, in))
 }
 
 func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request, a core.Actor) {
@@ -39,17 +39,17 @@ func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request, a core.Acto
 		s.writeError(w, r, err)
 		return
 	}
-	s.answer(w, r, http.StatusOK)(s.core.UpdateGroup(r.Context(), a, r.PathValue("name"), in))
+	s.answer(w, r, http.StatusOK)(s.core.Access.UpdateGroup(r.Context(), a, r.PathValue("name"), in))
 }
 
 func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.done(w, r, s.core.DeleteGroup(r.Context(), a, r.PathValue("name")))
+	s.done(w, r, s.core.Access.DeleteGroup(r.Context(), a, r.PathValue("name")))
 }
 
 func (s *Server) addMember(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.done(w, r, s.core.AddMember(r.Context(), a, r.PathValue("name"), r.PathValue("username")))
+	s.done(w, r, s.core.Access.AddMember(r.Context(), a, r.PathValue("name"), r.PathValue("username")))
 }
 
 func (s *Server) removeMember(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.done(w, r, s.core.RemoveMember(r.Context(), a, r.PathValue("name"), r.PathValue("username")))
+	s.done(w, r, s.core.Access.RemoveMember(r.Context(), a, r.PathValue("name"), r.PathValue("username")))
 }

@@ -37,7 +37,7 @@ func (s *Server) listLDAPProviders(w http.ResponseWriter, r *http.Request, a cor
 		s.writeError(w, r, err)
 		return
 	}
-	ps, err := s.core.ListLDAPProviders(r.Context(), a, p.after, p.size+1)
+	ps, err := s.core.LDAP.ListLDAPProviders(r.Context(), a, p.after, p.size+1)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -51,11 +51,11 @@ func (s *Server) createLDAPProvider(w http.ResponseWriter, r *http.Request, a co
 		s.writeError(w, r, err)
 		return
 	}
-	s.answer(w, r, http.StatusCreated)(s.core.CreateLDAPProvider(r.Context(), a, in))
+	s.answer(w, r, http.StatusCreated)(s.core.LDAP.CreateLDAPProvider(r.Context(), a, in))
 }
 
 func (s *Server) getLDAPProvider(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.answer(w, r, http.StatusOK)(s.core.GetLDAPProvider(r.Context(), a, r.PathValue("name")))
+	s.answer(w, r, http.StatusOK)(s.core.LDAP.GetLDAPProvider(r.Context(), a, r.PathValue("name")))
 }
 
 func (s *Server) updateLDAPProvider(w http.ResponseWriter, r *http.Request, a core.Actor) {
@@ -64,11 +64,11 @@ func (s *Server) updateLDAPProvider(w http.ResponseWriter, r *http.Request, a co
 		s.writeError(w, r, err)
 		return
 	}
-	s.answer(w, r, http.StatusOK)(s.core.UpdateLDAPProvider(r.Context(), a, r.PathValue("name"), in))
+	s.answer(w, r, http.StatusOK)(s.core.LDAP.UpdateLDAPProvider(r.Context(), a, r.PathValue("name"), in))
 }
 
 func (s *Server) deleteLDAPProvider(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.done(w, r, s.core.DeleteLDAPProvider(r.Context(), a, r.PathValue("name")))
+	s.done(w, r, s.core.LDAP.DeleteLDAPProvider(r.Context(), a, r.PathValue("name")))
 }
 
 // ldapDirectory is the directory feed. A long poll (wait) answers 200 at
@@ -98,7 +98,7 @@ func (s *Server) ldapDirectory(w http.ResponseWriter, r *http.Request, a core.Ac
 		_, _ = w.Write([]byte(" "))
 		_ = rc.Flush()
 	}
-	feed, err := s.core.LDAPDirectoryFeed(r.Context(), a, r.PathValue("name"), in)
+	feed, err := s.core.LDAP.LDAPDirectoryFeed(r.Context(), a, r.PathValue("name"), in)
 	if !started {
 		s.answer(w, r, http.StatusOK)(feed, err)
 		return
@@ -117,7 +117,7 @@ func (s *Server) ldapBind(w http.ResponseWriter, r *http.Request, a core.Actor) 
 		s.writeError(w, r, err)
 		return
 	}
-	res, err := s.core.OutpostBind(r.Context(), a, r.PathValue("name"), in)
+	res, err := s.core.LDAP.OutpostBind(r.Context(), a, r.PathValue("name"), in)
 	if err == nil && s.metrics != nil {
 		s.metrics.authOutcome("ldap", bindLabel(res.Outcome))
 	}
@@ -144,7 +144,7 @@ func (s *Server) ldapSessions(w http.ResponseWriter, r *http.Request, a core.Act
 		s.writeError(w, r, err)
 		return
 	}
-	s.answer(w, r, http.StatusOK)(s.core.OutpostCheckSessions(r.Context(), a, r.PathValue("name"), in))
+	s.answer(w, r, http.StatusOK)(s.core.LDAP.OutpostCheckSessions(r.Context(), a, r.PathValue("name"), in))
 }
 
 func (s *Server) ldapSearch(w http.ResponseWriter, r *http.Request, a core.Actor) {
@@ -154,11 +154,11 @@ func (s *Server) ldapSearch(w http.ResponseWriter, r *http.Request, a core.Actor
 		return
 	}
 	provider := r.PathValue("name")
-	if err := s.core.AuthorizeOutpost(r.Context(), a, provider); err != nil {
+	if err := s.core.LDAP.AuthorizeOutpost(r.Context(), a, provider); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	s.answer(w, r, http.StatusOK)(ldap.SearchDirect(r.Context(), s.core, provider, in))
+	s.answer(w, r, http.StatusOK)(ldap.SearchDirect(r.Context(), s.core.LDAP, provider, in))
 }
 
 func (s *Server) listOutposts(w http.ResponseWriter, r *http.Request, a core.Actor) {
@@ -167,7 +167,7 @@ func (s *Server) listOutposts(w http.ResponseWriter, r *http.Request, a core.Act
 		s.writeError(w, r, err)
 		return
 	}
-	os, err := s.core.ListOutposts(r.Context(), a, p.after, p.size+1)
+	os, err := s.core.LDAP.ListOutposts(r.Context(), a, p.after, p.size+1)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -181,15 +181,15 @@ func (s *Server) createOutpost(w http.ResponseWriter, r *http.Request, a core.Ac
 		s.writeError(w, r, err)
 		return
 	}
-	s.answer(w, r, http.StatusCreated)(s.core.CreateOutpost(r.Context(), a, in))
+	s.answer(w, r, http.StatusCreated)(s.core.LDAP.CreateOutpost(r.Context(), a, in))
 }
 
 func (s *Server) getOutpost(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.answer(w, r, http.StatusOK)(s.core.GetOutpost(r.Context(), a, r.PathValue("name")))
+	s.answer(w, r, http.StatusOK)(s.core.LDAP.GetOutpost(r.Context(), a, r.PathValue("name")))
 }
 
 func (s *Server) deleteOutpost(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.done(w, r, s.core.DeleteOutpost(r.Context(), a, r.PathValue("name")))
+	s.done(w, r, s.core.LDAP.DeleteOutpost(r.Context(), a, r.PathValue("name")))
 }
 
 func (s *Server) rotateOutpost(w http.ResponseWriter, r *http.Request, a core.Actor) {
@@ -200,5 +200,5 @@ func (s *Server) rotateOutpost(w http.ResponseWriter, r *http.Request, a core.Ac
 			return
 		}
 	}
-	s.answer(w, r, http.StatusOK)(s.core.RotateOutpostToken(r.Context(), a, r.PathValue("name"), in))
+	s.answer(w, r, http.StatusOK)(s.core.LDAP.RotateOutpostToken(r.Context(), a, r.PathValue("name"), in))
 }

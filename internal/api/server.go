@@ -200,7 +200,7 @@ func (s *Server) Authenticate(r *http.Request) (core.Actor, error) {
 		// client address (and is answered without an event past it).
 		in = core.Presented{Kind: core.KindAPIToken}
 	}
-	c, err := s.core.CheckCredential(r.Context(), core.DoorAPI, in, a.ClientIP, core.CheckOptions{})
+	c, err := s.core.Credentials.CheckCredential(r.Context(), core.DoorAPI, in, a.ClientIP, core.CheckOptions{})
 	if err != nil {
 		var rl *core.RateLimitedError
 		switch {

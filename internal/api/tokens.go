@@ -14,7 +14,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, a core.Actor
 		return
 	}
 	q := r.URL.Query()
-	ts, err := s.core.ListTokens(r.Context(), a, core.TokenQuery{
+	ts, err := s.core.Credentials.ListTokens(r.Context(), a, core.TokenQuery{
 		User: q.Get("user"), Intent: q.Get("intent"), ExpiringWithin: q.Get("expiring_within"),
 		UnusedFor: q.Get("unused_for"), Search: q.Get("search"), After: p.after, Limit: p.size + 1})
 	if err != nil {
@@ -30,11 +30,11 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, a core.Acto
 		s.writeError(w, r, err)
 		return
 	}
-	s.answer(w, r, http.StatusCreated)(s.core.CreateToken(r.Context(), a, in))
+	s.answer(w, r, http.StatusCreated)(s.core.Credentials.CreateToken(r.Context(), a, in))
 }
 
 func (s *Server) getToken(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.answer(w, r, http.StatusOK)(s.core.GetToken(r.Context(), a, r.PathValue("identifier")))
+	s.answer(w, r, http.StatusOK)(s.core.Credentials.GetToken(r.Context(), a, r.PathValue("identifier")))
 }
 
 func (s *Server) updateToken(w http.ResponseWriter, r *http.Request, a core.Actor) {
@@ -43,11 +43,11 @@ func (s *Server) updateToken(w http.ResponseWriter, r *http.Request, a core.Acto
 		s.writeError(w, r, err)
 		return
 	}
-	s.answer(w, r, http.StatusOK)(s.core.UpdateToken(r.Context(), a, r.PathValue("identifier"), in))
+	s.answer(w, r, http.StatusOK)(s.core.Credentials.UpdateToken(r.Context(), a, r.PathValue("identifier"), in))
 }
 
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.done(w, r, s.core.RevokeToken(r.Context(), a, r.PathValue("identifier")))
+	s.done(w, r, s.core.Credentials.RevokeToken(r.Context(), a, r.PathValue("identifier")))
 }
 
 func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, a core.Actor) {
@@ -58,7 +58,7 @@ func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, a core.Acto
 			return
 		}
 	}
-	s.answer(w, r, http.StatusOK)(s.core.RotateToken(r.Context(), a, r.PathValue("identifier"), in))
+	s.answer(w, r, http.StatusOK)(s.core.Credentials.RotateToken(r.Context(), a, r.PathValue("identifier"), in))
 }
 
 func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, a core.Actor) {
@@ -75,7 +75,7 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, a core.Actor
 		}
 	}
 	q := r.URL.Query()
-	evs, err := s.core.ListEvents(r.Context(), a, core.EventQuery{Action: q.Get("action"), Actor: q.Get("actor"),
+	evs, err := s.core.Events.ListEvents(r.Context(), a, core.EventQuery{Action: q.Get("action"), Actor: q.Get("actor"),
 		Target: q.Get("target"), Since: q.Get("since"), Until: q.Get("until"), Before: before, Limit: p.size + 1})
 	if err != nil {
 		s.writeError(w, r, err)
@@ -103,7 +103,7 @@ func (s *Server) verifyEvents(w http.ResponseWriter, r *http.Request, a core.Act
 		s.writeError(w, r, &core.ValidationError{Errors: bad})
 		return
 	}
-	v, err := s.core.VerifyEvents(r.Context(), a, after, limit)
+	v, err := s.core.Events.VerifyEvents(r.Context(), a, after, limit)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -17,5 +17,5 @@ func (s *Server) twoFactorRoutes() []Route {
 // resetTOTP removes a person's TOTP factor and recovery codes, for one who
 // lost both (users.write).
 func (s *Server) resetTOTP(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.done(w, r, s.core.ResetTOTP(r.Context(), a, r.PathValue("username")))
+	s.done(w, r, s.core.Sessions.ResetTOTP(r.Context(), a, r.PathValue("username")))
 }

@@ -8,7 +8,7 @@ import (
 )
 
 func (s *Server) me(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	m, err := s.core.Me(r.Context(), a)
+	m, err := s.core.Accounts.Me(r.Context(), a)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -23,11 +23,11 @@ func (s *Server) permissions(w http.ResponseWriter, r *http.Request, a core.Acto
 func userKey(u core.UserView) string { return u.Username }
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.listUserKind(w, r, a, s.core.ListUsers)
+	s.listUserKind(w, r, a, s.core.Accounts.ListUsers)
 }
 
 func (s *Server) listServiceAccounts(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.listUserKind(w, r, a, s.core.ListServiceAccounts)
+	s.listUserKind(w, r, a, s.core.Accounts.ListServiceAccounts)
 }
 
 func (s *Server) listUserKind(w http.ResponseWriter, r *http.Request, a core.Actor,
@@ -47,11 +47,11 @@ func (s *Server) listUserKind(w http.ResponseWriter, r *http.Request, a core.Act
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.answer(w, r, http.StatusOK)(s.core.GetUser(r.Context(), a, r.PathValue("username")))
+	s.answer(w, r, http.StatusOK)(s.core.Accounts.GetUser(r.Context(), a, r.PathValue("username")))
 }
 
 func (s *Server) getServiceAccount(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.answer(w, r, http.StatusOK)(s.core.GetServiceAccount(r.Context(), a, r.PathValue("username")))
+	s.answer(w, r, http.StatusOK)(s.core.Accounts.GetServiceAccount(r.Context(), a, r.PathValue("username")))
 }
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request, a core.Actor) {
@@ -60,7 +60,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, a core.Actor
 		s.writeError(w, r, err)
 		return
 	}
-	s.answer(w, r, http.StatusCreated)(s.core.CreateUser(r.Context(), a, in))
+	s.answer(w, r, http.StatusCreated)(s.core.Accounts.CreateUser(r.Context(), a, in))
 }
 
 func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, a core.Actor) {
@@ -69,32 +69,33 @@ func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, a 
 		s.writeError(w, r, err)
 		return
 	}
-	s.answer(w, r, http.StatusCreated)(s.core.CreateServiceAccount(r.Context(), a, in))
+	s.answer(w, r, http.StatusCreated)(s.core.Accounts.CreateServiceAccount(r.Context(), a, in))
 }
 
 func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.patchUser(w, r, a, false)
-}
-
-func (s *Server) updateServiceAccount(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.patchUser(w, r, a, true)
-}
-
-func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, a core.Actor, saOnly bool) {
 	var in core.UpdateUserInput
 	if err := decodeJSON(w, r, &in); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	s.answer(w, r, http.StatusOK)(s.core.UpdateUser(r.Context(), a, r.PathValue("username"), in, saOnly))
+	s.answer(w, r, http.StatusOK)(s.core.Accounts.UpdateUser(r.Context(), a, r.PathValue("username"), in))
+}
+
+func (s *Server) updateServiceAccount(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	var in core.UpdateUserInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.answer(w, r, http.StatusOK)(s.core.Accounts.UpdateServiceAccount(r.Context(), a, r.PathValue("username"), in))
 }
 
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.done(w, r, s.core.DeleteUser(r.Context(), a, r.PathValue("username"), false))
+	s.done(w, r, s.core.Accounts.DeleteUser(r.Context(), a, r.PathValue("username")))
 }
 
 func (s *Server) deleteServiceAccount(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.done(w, r, s.core.DeleteUser(r.Context(), a, r.PathValue("username"), true))
+	s.done(w, r, s.core.Accounts.DeleteServiceAccount(r.Context(), a, r.PathValue("username")))
 }
 
 // PasswordInput is PUT /users/{username}/password.
@@ -111,7 +112,7 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, a core.Acto
 		s.writeError(w, r, err)
 		return
 	}
-	s.done(w, r, s.core.ChangePassword(r.Context(), a, r.PathValue("username"), in.CurrentPassword, in.Password))
+	s.done(w, r, s.core.Accounts.ChangePassword(r.Context(), a, r.PathValue("username"), in.CurrentPassword, in.Password))
 }
 
 // PermissionsBody is the body of GET and PUT /users/{username}/permissions.
@@ -120,7 +121,7 @@ type PermissionsBody struct {
 }
 
 func (s *Server) getUserPermissions(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	ps, err := s.core.GetUserPermissions(r.Context(), a, r.PathValue("username"))
+	ps, err := s.core.Accounts.GetUserPermissions(r.Context(), a, r.PathValue("username"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -138,7 +139,7 @@ func (s *Server) setUserPermissions(w http.ResponseWriter, r *http.Request, a co
 		s.writeError(w, r, &core.ValidationError{Errors: []core.FieldError{{Field: "permissions", Message: "is required (an empty array removes all)"}}})
 		return
 	}
-	ps, err := s.core.SetUserPermissions(r.Context(), a, r.PathValue("username"), in.Permissions)
+	ps, err := s.core.Accounts.SetUserPermissions(r.Context(), a, r.PathValue("username"), in.Permissions)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -696,7 +696,8 @@ func (a *Authenticator) loadPrincipal(ctx context.Context, u store.User, gen uin
 
 // BuildPrincipal makes a principal of a user and its grants.
 func BuildPrincipal(u store.User, g store.Grants) *authz.Principal {
-	return authz.NewPrincipal(u.UID, u.Username, u.Type, u.IsActive, u.Managed, u.PasswordHash, g.Groups, g.DirectRoles, g.Roles, g.Permissions)
+	return authz.NewPrincipal(authz.Identity{UID: u.UID, Username: u.Username, Type: u.Type, Active: u.IsActive, Managed: u.Managed, PasswordHash: u.PasswordHash},
+		authz.Grants{Groups: g.Groups, DirectRoles: g.DirectRoles, Roles: g.Roles, Permissions: g.Permissions})
 }
 
 // InvalidateToken forgets the cached verifiers of a token (revoked,

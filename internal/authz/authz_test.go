@@ -45,8 +45,8 @@ func TestNormalizePermissions(t *testing.T) {
 }
 
 func TestPrincipalDecisions(t *testing.T) {
-	p := NewPrincipal("u1", "bot", "service_account", true, false, "", []string{"ci"}, nil, []string{"reader"},
-		[]string{"users.read", "tokens.write@group/ci", "ldap.search_full_directory@ldap/corp", "bogus"})
+	p := NewPrincipal(Identity{UID: "u1", Username: "bot", Type: "service_account", Active: true}, Grants{Groups: []string{"ci"}, Roles: []string{"reader"},
+		Permissions: []string{"users.read", "tokens.write@group/ci", "ldap.search_full_directory@ldap/corp", "bogus"}})
 	cases := []struct {
 		name string
 		ok   bool
@@ -71,7 +71,7 @@ func TestPrincipalDecisions(t *testing.T) {
 		t.Errorf("unparsable permission kept: %v", p.Permissions)
 	}
 
-	inactive := NewPrincipal("u2", "x", "human", false, false, "", nil, nil, []string{AdminRole}, nil)
+	inactive := NewPrincipal(Identity{UID: "u2", Username: "x", Type: "human"}, Grants{Roles: []string{AdminRole}})
 	if inactive.Can("users.read") || inactive.CanOn("tokens.write", Object{KindGroup, "ci"}) {
 		t.Error("an inactive principal holds permissions")
 	}
@@ -79,7 +79,7 @@ func TestPrincipalDecisions(t *testing.T) {
 	if anon.Can("users.read") || anon.CanOn("users.read") || anon.IsAdmin() {
 		t.Error("anonymous holds permissions")
 	}
-	admin := NewPrincipal("u3", "admin", "human", true, false, "", nil, []string{AdminRole}, []string{AdminRole}, nil)
+	admin := NewPrincipal(Identity{UID: "u3", Username: "admin", Type: "human", Active: true}, Grants{DirectRoles: []string{AdminRole}, Roles: []string{AdminRole}})
 	for _, d := range Catalogue {
 		if !admin.Can(d.Name) {
 			t.Errorf("admin lacks %s", d.Name)

@@ -29,12 +29,27 @@ type Principal struct {
 
 type scopedKey struct{ name, kind, object string }
 
+// Identity is who a principal is.
+type Identity struct {
+	UID, Username, Type string
+	Active, Managed     bool
+	PasswordHash        string
+}
+
+// Grants is what a principal holds: its groups, the roles assigned to it
+// directly, all its roles (direct and through groups) and their
+// permissions with the direct ones.
+type Grants struct {
+	Groups, DirectRoles, Roles, Permissions []string
+}
+
 // NewPrincipal builds a principal from its grants; permissions that no
 // longer parse (for example a name dropped from the catalogue) are ignored.
-func NewPrincipal(uid, username, typ string, active, managed bool, passwordHash string, groups, directRoles, roles, perms []string) *Principal {
+func NewPrincipal(id Identity, g Grants) *Principal {
+	perms, roles := g.Permissions, g.Roles
 	p := &Principal{
-		UID: uid, Username: username, Type: typ, Active: active, Managed: managed, PasswordHash: passwordHash,
-		Groups: groups, DirectRoles: directRoles, Roles: roles,
+		UID: id.UID, Username: id.Username, Type: id.Type, Active: id.Active, Managed: id.Managed, PasswordHash: id.PasswordHash,
+		Groups: g.Groups, DirectRoles: g.DirectRoles, Roles: roles,
 		unscoped: map[string]struct{}{}, scoped: map[scopedKey]struct{}{},
 	}
 	p.admin = slices.Contains(roles, AdminRole)

@@ -255,9 +255,9 @@ func (w *world) signIn(p *principal) {
 	}
 	var ses core.WebSession
 	if p.pending {
-		ses, err = w.e.App.Core.StartSession(w.ctx, pr, "127.0.0.1", "authzmatrix", true)
+		ses, err = w.e.App.Core.Sessions.StartSession(w.ctx, pr, "127.0.0.1", "authzmatrix", core.SecondFactorDue)
 	} else {
-		ses, err = w.e.App.Core.FinishLogin(w.ctx, pr, "127.0.0.1", "authzmatrix", "password")
+		ses, err = w.e.App.Core.Sessions.FinishLogin(w.ctx, pr, "127.0.0.1", "authzmatrix", "password")
 	}
 	if err != nil {
 		w.t.Fatalf("session of %s: %v", p.name, err)
@@ -278,7 +278,7 @@ func (w *world) actor(uid string) core.Actor {
 // beginTOTP starts an enrolment as the user and returns its secret.
 func (w *world) beginTOTP(uid string) []byte {
 	w.t.Helper()
-	en, err := w.e.App.Core.BeginTOTP(w.ctx, w.actor(uid))
+	en, err := w.e.App.Core.Sessions.BeginTOTP(w.ctx, w.actor(uid))
 	if err != nil {
 		w.t.Fatalf("begin TOTP: %v", err)
 	}
@@ -298,7 +298,7 @@ func (w *world) code(secret []byte) string {
 func (w *world) enrolTOTP(user, uid string) []byte {
 	w.t.Helper()
 	secret := w.beginTOTP(uid)
-	if _, err := w.e.App.Core.ConfirmTOTP(w.ctx, w.actor(uid), w.code(secret)); err != nil {
+	if _, err := w.e.App.Core.Sessions.ConfirmTOTP(w.ctx, w.actor(uid), w.code(secret)); err != nil {
 		w.t.Fatalf("confirm TOTP of %s: %v", user, err)
 	}
 	return secret
@@ -306,7 +306,7 @@ func (w *world) enrolTOTP(user, uid string) []byte {
 
 func (w *world) hasTOTP(uid string) bool {
 	w.t.Helper()
-	on, err := w.e.App.Core.HasTOTP(w.ctx, uid)
+	on, err := w.e.App.Core.Sessions.HasTOTP(w.ctx, uid)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -392,7 +392,11 @@ func (w *world) keyMarker(id string) string {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	return ui.KeyMarker(keys)
+	lookups := make([]string, len(keys))
+	for i, k := range keys {
+		lookups[i] = k.Lookup
+	}
+	return ui.KeyMarker(lookups)
 }
 
 // --- requests ---
@@ -473,7 +477,7 @@ func (w *world) adoptSession(p *principal, r *resp) {
 			w.signIn(p)
 			return
 		}
-		ses, err := w.e.App.Core.ResolveSession(w.ctx, ck.Value)
+		ses, err := w.e.App.Core.Sessions.ResolveSession(w.ctx, ck.Value)
 		if err != nil || ses.MFAPending {
 			w.signIn(p)
 			return
@@ -488,7 +492,7 @@ func (w *world) stillSignedIn(p *principal) {
 	if p.user == "" || !p.calls("ui") {
 		return
 	}
-	if _, err := w.e.App.Core.ResolveSession(w.ctx, p.session); err != nil {
+	if _, err := w.e.App.Core.Sessions.ResolveSession(w.ctx, p.session); err != nil {
 		w.signIn(p)
 	}
 }

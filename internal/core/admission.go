@@ -49,7 +49,7 @@ type Decision struct {
 // bindings with them; changes heard from other instances sharing the
 // database arrive that way too), so that a change applies to the very
 // next request.
-func (s *Service) Admit(ctx context.Context, a Actor, slug string) (Decision, error) {
+func (s *Applications) Admit(ctx context.Context, a Actor, slug string) (Decision, error) {
 	if a.P == nil {
 		return Decision{}, ErrUnauthenticated
 	}
@@ -74,7 +74,7 @@ func (s *Service) Admit(ctx context.Context, a Actor, slug string) (Decision, er
 }
 
 // refused records a refused admission in its own transaction.
-func (s *Service) refused(ctx context.Context, a Actor, app *admissionApp, reason string) {
+func (s *Applications) refused(ctx context.Context, a Actor, app *admissionApp, reason string) {
 	c := map[string]any{"reason": reason, "policy_engine_mode": app.mode}
 	if a.Cred.Method != "" {
 		c["method"] = a.Cred.Method
@@ -142,7 +142,7 @@ type admissionSnapshot struct {
 // applicationsChanged drops the admission cache after a committed change
 // of applications or bindings, and when the authenticator drops its
 // principals (New registers it).
-func (s *Service) applicationsChanged() { s.admission.gen.Add(1) }
+func (s *Applications) applicationsChanged() { s.admission.gen.Add(1) }
 
 // admissionSnapshot returns the current compiled applications, loading
 // them when anything changed since the last load. The generation is read
@@ -153,7 +153,7 @@ func (s *Service) applicationsChanged() { s.admission.gen.Add(1) }
 // While the authenticator is bypassed (this instance may have missed
 // changes made by another one sharing the database), nothing is cached:
 // every decision reads the bindings, as every credential check does.
-func (s *Service) admissionSnapshot(ctx context.Context) (*admissionSnapshot, error) {
+func (s *Applications) admissionSnapshot(ctx context.Context) (*admissionSnapshot, error) {
 	c := &s.admission
 	if s.authn.Bypassed() {
 		return s.loadAdmission(ctx, c.gen.Load())
@@ -183,7 +183,7 @@ func (s *Service) admissionSnapshot(ctx context.Context) (*admissionSnapshot, er
 }
 
 // loadAdmission reads every application and binding from the store.
-func (s *Service) loadAdmission(ctx context.Context, gen uint64) (*admissionSnapshot, error) {
+func (s *Applications) loadAdmission(ctx context.Context, gen uint64) (*admissionSnapshot, error) {
 	snap := &admissionSnapshot{gen: gen}
 	apps, err := s.store.ListApplications(ctx, store.ApplicationFilter{})
 	if err != nil {

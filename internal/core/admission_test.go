@@ -10,8 +10,8 @@ import (
 // everyone; each binding passes when it matches XOR negate; mode any
 // needs one pass, mode all needs every binding to pass.
 func TestAdmits(t *testing.T) {
-	alice := authz.NewPrincipal("uid-alice", "alice", "human", true, false, "", []string{"dev", "ops"}, nil, nil, nil)
-	bob := authz.NewPrincipal("uid-bob", "bob", "service_account", true, false, "", nil, nil, nil, nil)
+	alice := authz.NewPrincipal(authz.Identity{UID: "uid-alice", Username: "alice", Type: "human", Active: true}, authz.Grants{Groups: []string{"dev", "ops"}})
+	bob := authz.NewPrincipal(authz.Identity{UID: "uid-bob", Username: "bob", Type: "service_account", Active: true}, authz.Grants{})
 	user := func(uid string, negate bool) admissionBinding { return admissionBinding{user: uid, negate: negate} }
 	group := func(name string, negate bool) admissionBinding {
 		return admissionBinding{group: true, name: name, negate: negate}
@@ -55,7 +55,7 @@ func TestAdmits(t *testing.T) {
 
 // TestAdmitsAllocatesNothing: the decision itself is free.
 func TestAdmitsAllocatesNothing(t *testing.T) {
-	p := authz.NewPrincipal("uid", "u", "human", true, false, "", []string{"a", "b", "c"}, nil, nil, nil)
+	p := authz.NewPrincipal(authz.Identity{UID: "uid", Username: "u", Type: "human", Active: true}, authz.Grants{Groups: []string{"a", "b", "c"}})
 	app := &admissionApp{slug: "app", bindings: []admissionBinding{{group: true, name: "z"}, {user: "x"}, {group: true, name: "c"}}}
 	if n := testing.AllocsPerRun(100, func() { app.admits(p) }); n != 0 {
 		t.Fatalf("admits allocates %v times", n)

@@ -57,7 +57,7 @@ func applicationView(a store.Application, bs []store.Binding) ApplicationView {
 		PolicyEngineMode: a.PolicyEngineMode, Bindings: bindingViews(a.Slug, bs), CreatedAt: a.CreatedAt}
 }
 
-func (s *Service) loadApplicationView(ctx context.Context, q store.Queries, a store.Application) (ApplicationView, error) {
+func (s *Applications) loadApplicationView(ctx context.Context, q store.Queries, a store.Application) (ApplicationView, error) {
 	bs, err := q.ListBindings(ctx, a.UID)
 	if err != nil {
 		return ApplicationView{}, err
@@ -74,7 +74,7 @@ type ApplicationQuery struct {
 
 // ListApplications lists applications with their bindings
 // (applications.read; a grant scoped to applications sees those).
-func (s *Service) ListApplications(ctx context.Context, a Actor, aq ApplicationQuery) ([]ApplicationView, error) {
+func (s *Applications) ListApplications(ctx context.Context, a Actor, aq ApplicationQuery) ([]ApplicationView, error) {
 	if a.P == nil || !a.P.CanSomewhere(authz.ApplicationsRead, authz.KindApplication) {
 		if err := s.authorize(ctx, a, authz.ApplicationsRead, applicationTarget("")); err != nil {
 			return nil, err
@@ -85,39 +85,19 @@ func (s *Service) ListApplications(ctx context.Context, a Actor, aq ApplicationQ
 	if err := f.err(); err != nil {
 		return nil, err
 	}
-	// A scoped grant sees only its applications: read on until the
-	// visible ones fill the page, so that paging never stops early.
-	out := make([]ApplicationView, 0, aq.Limit)
-	after := aq.After
-	for len(out) < aq.Limit {
-		as, err := s.store.ListApplications(ctx, store.ApplicationFilter{Search: aq.Search, After: after, Limit: aq.Limit})
-		if err != nil {
-			return nil, err
-		}
-		for _, app := range as {
-			if len(out) == aq.Limit {
-				break
-			}
-			if !a.P.CanOn(authz.ApplicationsRead, applicationObj(app.Slug)) {
-				continue
-			}
-			v, err := s.loadApplicationView(ctx, s.store, app)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, v)
-		}
-		if len(as) < aq.Limit {
-			break
-		}
-		after = as[len(as)-1].Slug
-	}
-	return out, nil
+	// A scoped grant sees only its applications.
+	return visiblePage(aq.After, aq.Limit,
+		func(after string, limit int) ([]store.Application, error) {
+			return s.store.ListApplications(ctx, store.ApplicationFilter{Search: aq.Search, After: after, Limit: limit})
+		},
+		func(app store.Application) string { return app.Slug },
+		func(app store.Application) bool { return a.P.CanOn(authz.ApplicationsRead, applicationObj(app.Slug)) },
+		func(app store.Application) (ApplicationView, error) { return s.loadApplicationView(ctx, s.store, app) })
 }
 
 // GetApplication reads an application and its bindings (applications.read
 // on it).
-func (s *Service) GetApplication(ctx context.Context, a Actor, slug string) (ApplicationView, error) {
+func (s *Applications) GetApplication(ctx context.Context, a Actor, slug string) (ApplicationView, error) {
 	if err := s.authorize(ctx, a, authz.ApplicationsRead, applicationTarget(slug), applicationObj(slug)); err != nil {
 		return ApplicationView{}, err
 	}
@@ -185,7 +165,7 @@ func checkLaunchURL(raw string) string {
 
 // CreateApplication creates an application without bindings, open to
 // every active user until it gets some (applications.write, unscoped).
-func (s *Service) CreateApplication(ctx context.Context, a Actor, in ApplicationInput) (ApplicationView, error) {
+func (s *Applications) CreateApplication(ctx context.Context, a Actor, in ApplicationInput) (ApplicationView, error) {
 	if err := s.authorize(ctx, a, authz.ApplicationsWrite, applicationTarget(in.Slug)); err != nil {
 		return ApplicationView{}, err
 	}
@@ -226,7 +206,7 @@ func (s *Service) CreateApplication(ctx context.Context, a Actor, in Application
 // UpdateApplication changes an application's name, URL, description or
 // mode (applications.write on it). The slug never changes: it is in
 // forward-auth URLs, scoped permissions and the brand.
-func (s *Service) UpdateApplication(ctx context.Context, a Actor, slug string, in ApplicationInput) (ApplicationView, error) {
+func (s *Applications) UpdateApplication(ctx context.Context, a Actor, slug string, in ApplicationInput) (ApplicationView, error) {
 	if err := s.authorize(ctx, a, authz.ApplicationsWrite, applicationTarget(slug), applicationObj(slug)); err != nil {
 		return ApplicationView{}, err
 	}
@@ -287,7 +267,7 @@ func (s *Service) UpdateApplication(ctx context.Context, a Actor, slug string, i
 // DeleteApplication deletes an application and its bindings
 // (applications.write, unscoped). The brand's default application cannot
 // be deleted: the brand must point elsewhere first.
-func (s *Service) DeleteApplication(ctx context.Context, a Actor, slug string) error {
+func (s *Applications) DeleteApplication(ctx context.Context, a Actor, slug string) error {
 	if err := s.authorize(ctx, a, authz.ApplicationsWrite, applicationTarget(slug)); err != nil {
 		return err
 	}
@@ -337,7 +317,7 @@ func bindingKind(kind string) (string, bool) {
 // maySeeSubject refuses to bind or unbind a user or group the actor may
 // not read: the answer (404 or not) would tell an application's writer
 // which accounts and groups exist.
-func (s *Service) maySeeSubject(ctx context.Context, a Actor, target audit.Target, kind, name string) error {
+func (s *Applications) maySeeSubject(ctx context.Context, a Actor, target audit.Target, kind, name string) error {
 	if kind == store.BindingUser {
 		if a.P != nil && a.P.Username == name {
 			return nil // one's own account is no secret to oneself
@@ -360,7 +340,7 @@ func subjectUID(ctx context.Context, q store.Queries, kind, name string) (string
 // PutBinding binds a user (or service account) or a group to an
 // application, or replaces the order and negate flag of its binding
 // (applications.write on the application). kind is "users" or "groups".
-func (s *Service) PutBinding(ctx context.Context, a Actor, slug, kind, name string, in BindingInput) (BindingView, error) {
+func (s *Applications) PutBinding(ctx context.Context, a Actor, slug, kind, name string, in BindingInput) (BindingView, error) {
 	target := applicationTarget(slug)
 	if err := s.authorize(ctx, a, authz.ApplicationsWrite, target, applicationObj(slug)); err != nil {
 		return BindingView{}, err
@@ -425,7 +405,7 @@ func (s *Service) PutBinding(ctx context.Context, a Actor, slug, kind, name stri
 
 // DeleteBinding removes a binding (applications.write on the
 // application); 404 when it is not there.
-func (s *Service) DeleteBinding(ctx context.Context, a Actor, slug, kind, name string) error {
+func (s *Applications) DeleteBinding(ctx context.Context, a Actor, slug, kind, name string) error {
 	target := applicationTarget(slug)
 	if err := s.authorize(ctx, a, authz.ApplicationsWrite, target, applicationObj(slug)); err != nil {
 		return err
@@ -479,8 +459,8 @@ func init() {
 // DefaultApplicationURL is the URL of the brand's default application: ""
 // when the brand names none or the application has no URL. The web
 // interface sends there those it does not serve (service accounts).
-func (s *Service) DefaultApplicationURL(ctx context.Context) (string, error) {
-	b, err := s.Brand(ctx)
+func (s *Applications) DefaultApplicationURL(ctx context.Context) (string, error) {
+	b, err := s.Applications.Brand(ctx)
 	if err != nil || b.DefaultApplication == "" {
 		return "", err
 	}

@@ -19,7 +19,7 @@ type BootstrapInput struct {
 }
 
 // systemActor is gatehouse itself, in events it writes on its own.
-var systemActor = Actor{P: authz.NewPrincipal("", "gatehouse", "system", true, true, "", nil, nil, nil, nil)}
+var systemActor = Actor{P: authz.NewPrincipal(authz.Identity{Username: "gatehouse", Type: "system", Active: true, Managed: true}, authz.Grants{})}
 
 // AdminUsername is the first admin's name.
 const AdminUsername = "admin"

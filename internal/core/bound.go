@@ -94,7 +94,7 @@ func mayGrant(a Actor, perm string, target audit.Target, what string, roles, per
 	if a.P.Can(authz.RolesWrite) {
 		return nil
 	}
-	grants := authz.NewPrincipal("", "", "", true, false, "", nil, nil, roles, perms)
+	grants := authz.NewPrincipal(authz.Identity{Active: true}, authz.Grants{Roles: roles, Permissions: perms})
 	if a.P.Covers(grants) {
 		return nil
 	}

@@ -26,15 +26,15 @@ var DefaultBrand = Brand{Title: "gatehouse"}
 
 // GetBrand reads the brand settings. Any authenticated principal may read
 // them; the web interface shows the title to everyone.
-func (s *Service) GetBrand(ctx context.Context, a Actor) (Brand, error) {
+func (s *Applications) GetBrand(ctx context.Context, a Actor) (Brand, error) {
 	if err := authenticated(a); err != nil {
 		return Brand{}, err
 	}
-	return s.Brand(ctx)
+	return s.Applications.Brand(ctx)
 }
 
 // Brand reads the brand settings without authorization, for rendering.
-func (s *Service) Brand(ctx context.Context) (Brand, error) {
+func (s *Applications) Brand(ctx context.Context) (Brand, error) {
 	return loadBrand(ctx, s.store)
 }
 
@@ -64,7 +64,7 @@ type BrandInput struct {
 var brandChecks []func(ctx context.Context, q store.Queries, b Brand, f *fields) error
 
 // UpdateBrand changes the brand settings (brand.write).
-func (s *Service) UpdateBrand(ctx context.Context, a Actor, in BrandInput) (Brand, error) {
+func (s *Applications) UpdateBrand(ctx context.Context, a Actor, in BrandInput) (Brand, error) {
 	target := audit.Target{Kind: audit.KindSetting, Name: brandKey}
 	if err := s.authorize(ctx, a, authz.BrandWrite, target); err != nil {
 		return Brand{}, err

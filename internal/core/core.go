@@ -92,20 +92,28 @@ type Service struct {
 	ldap ldapState
 	// totpOn caches who has a second factor (totp.go).
 	totpOn totpCache
+
+	// The parts (below): what the doors call.
+	Accounts     *Accounts
+	Credentials  *Credentials
+	Access       *Access
+	Applications *Applications
+	LDAP         *LDAP
+	Sessions     *Sessions
+	Events       *Events
 }
 
 // New builds the core.
 func New(st store.Store, authn *auth.Authenticator, c clock.Clock, log *slog.Logger, al *audit.Log, cfg Config) *Service {
 	s := &Service{store: st, authn: authn, clock: c, log: log, cfg: cfg, audit: al, verifying: make(chan struct{}, 1)}
+	s.Accounts, s.Credentials, s.Access = &Accounts{s}, &Credentials{s}, &Access{s}
+	s.Applications, s.LDAP, s.Sessions, s.Events = &Applications{s}, &LDAP{s}, &Sessions{s}, &Events{s}
 	// Deleted users and groups take their bindings along (and changes
 	// heard from other instances arrive this way): drop the admission
 	// cache whenever principals are dropped (admission.go).
-	authn.OnInvalidate(s.applicationsChanged)
+	authn.OnInvalidate(s.Applications.applicationsChanged)
 	return s
 }
-
-// Store exposes the store for read-only helpers of the front doors.
-func (s *Service) Store() store.Store { return s.store }
 
 // Authenticator exposes the credential checker.
 func (s *Service) Authenticator() *auth.Authenticator { return s.authn }
@@ -279,3 +287,27 @@ func taken(err error, kind, name string) error {
 	}
 	return err
 }
+
+// The parts of the core, one per part of the model. Each is a view of the
+// Service it belongs to: it shares the store, the authenticator, the
+// clock, the audit log and the one authorize-validate-write shape
+// (authorize, then the fields, then write with its event), and reaches
+// the other parts through it (a service account's first credential is
+// the Credentials part's to issue).
+type (
+	// Accounts: users and service accounts, passwords, direct permissions.
+	Accounts struct{ *Service }
+	// Credentials: tokens and app passwords, the one credential check of
+	// every door, introspection, the failed-login limiter.
+	Credentials struct{ *Service }
+	// Access: groups, memberships, roles and their assignments.
+	Access struct{ *Service }
+	// Applications: applications, their bindings, admission, the brand.
+	Applications struct{ *Service }
+	// LDAP: LDAP providers, their outposts, binds and directory views.
+	LDAP struct{ *Service }
+	// Sessions: web sessions and second factors.
+	Sessions struct{ *Service }
+	// Events: reading, verifying and pruning the audit log.
+	Events struct{ *Service }
+)

@@ -217,7 +217,7 @@ type Checked struct {
 }
 
 // CheckCredential is the one credential check of every door.
-func (s *Service) CheckCredential(ctx context.Context, door Door, in Presented, clientIP string, opt CheckOptions) (Checked, error) {
+func (s *Credentials) CheckCredential(ctx context.Context, door Door, in Presented, clientIP string, opt CheckOptions) (Checked, error) {
 	pol := &doorPolicies[door]
 	method := pol.Method[in.Kind]
 	if pol.Inspects {
@@ -241,7 +241,7 @@ func (s *Service) CheckCredential(ctx context.Context, door Door, in Presented, 
 		// names no account, and clears nothing (one good key must not
 		// reset an address's count of bad ones).
 		if in.Kind != KindAPIToken && !out.SecondFactorDue {
-			s.limiter().Success(account, clientIP)
+			s.LDAP.limiter().Success(account, clientIP)
 		}
 		return out, nil
 	}
@@ -252,7 +252,7 @@ func (s *Service) CheckCredential(ctx context.Context, door Door, in Presented, 
 	if !errors.As(err, &f) {
 		return Checked{}, err
 	}
-	lim := s.limiter()
+	lim := s.LDAP.limiter()
 	if in.Kind == KindAPIToken {
 		// Guessing 131 random bits is pointless, but each failure is an
 		// event, and events are writes: past the limit, bad keys are
@@ -267,7 +267,7 @@ func (s *Service) CheckCredential(ctx context.Context, door Door, in Presented, 
 }
 
 // verify checks the credential itself against the door's row.
-func (s *Service) verify(ctx context.Context, pol *DoorPolicy, in Presented, opt CheckOptions) (Checked, error) {
+func (s *Credentials) verify(ctx context.Context, pol *DoorPolicy, in Presented, opt CheckOptions) (Checked, error) {
 	if !pol.Accepts[in.Kind] {
 		return Checked{}, &auth.Failure{Reason: auth.ReasonIntent, Username: in.Username}
 	}
@@ -286,7 +286,7 @@ func (s *Service) verify(ctx context.Context, pol *DoorPolicy, in Presented, opt
 		return Checked{P: p, Cred: c}, s.refuseKey(p, opt)
 	}
 	if pol.SecondFactor == SecondFactorRefused {
-		p, err := s.VerifyPasswordAlone(ctx, in.Username, in.Secret, opt.Refuse...)
+		p, err := s.Sessions.VerifyPasswordAlone(ctx, in.Username, in.Secret, opt.Refuse...)
 		if err != nil {
 			return Checked{}, err
 		}
@@ -296,7 +296,7 @@ func (s *Service) verify(ctx context.Context, pol *DoorPolicy, in Presented, opt
 	if err != nil {
 		return Checked{}, err
 	}
-	due, err := s.secondFactorOn(ctx, p.UID)
+	due, err := s.Sessions.secondFactorOn(ctx, p.UID)
 	if err != nil {
 		return Checked{}, err
 	}
@@ -305,7 +305,7 @@ func (s *Service) verify(ctx context.Context, pol *DoorPolicy, in Presented, opt
 
 // refuseKey applies a door's own refusals to the owner of a key that
 // verified (a key costs no argon2id run, so there is no cost to equalise).
-func (s *Service) refuseKey(p *authz.Principal, opt CheckOptions) error {
+func (s *Credentials) refuseKey(p *authz.Principal, opt CheckOptions) error {
 	for _, r := range opt.Refuse {
 		if err := r(p); err != nil {
 			return err
@@ -315,7 +315,7 @@ func (s *Service) refuseKey(p *authz.Principal, opt CheckOptions) error {
 }
 
 // inspect is the check of a door that asks about a key without using it.
-func (s *Service) inspect(ctx context.Context, pol *DoorPolicy, in Presented) (Checked, error) {
+func (s *Credentials) inspect(ctx context.Context, pol *DoorPolicy, in Presented) (Checked, error) {
 	p, info, err := s.authn.Inspect(ctx, in.Secret)
 	if err == nil && !pol.Accepts[kindOfIntent(info.Intent)] {
 		err = &auth.Failure{Reason: auth.ReasonIntent}
@@ -361,7 +361,7 @@ func refusalOf(r auth.FailureReason) RefusalReason {
 // loginFailed writes the login_failed event of a refused credential, the
 // same for every door: the method, the detailed reason, the token's
 // identifier when known, and the name given, bounded (Untrusted).
-func (s *Service) loginFailed(ctx context.Context, clientIP, method string, f *auth.Failure, opt CheckOptions) {
+func (s *Credentials) loginFailed(ctx context.Context, clientIP, method string, f *auth.Failure, opt CheckOptions) {
 	reason := f.Reason
 	if opt.EventReason != "" {
 		reason = opt.EventReason
@@ -380,7 +380,7 @@ func (s *Service) loginFailed(ctx context.Context, clientIP, method string, f *a
 	s.recordLoginFailed(ctx, clientIP, Untrusted(name), c)
 }
 
-func (s *Service) recordLoginFailed(ctx context.Context, clientIP, name string, c map[string]any) {
+func (s *Credentials) recordLoginFailed(ctx context.Context, clientIP, name string, c map[string]any) {
 	ev := s.event(Actor{ClientIP: clientIP}, audit.ActionLoginFailed, audit.Failure, audit.Target{Kind: audit.KindUser, Name: name}, c)
 	if name != "" {
 		ev.ActorUsername = name
@@ -394,7 +394,7 @@ func (s *Service) recordLoginFailed(ctx context.Context, clientIP, name string, 
 // *RateLimitedError, and at most one login_failed event (reason
 // rate_limited) per account, address and door a window, so that a flood
 // is seen without being written a thousand times.
-func (s *Service) limited(ctx context.Context, door Door, method, account, clientIP string, err error, opt CheckOptions) error {
+func (s *Credentials) limited(ctx context.Context, door Door, method, account, clientIP string, err error, opt CheckOptions) error {
 	var rl *RateLimitedError
 	if !errors.As(err, &rl) {
 		return err // the request was cancelled while slowed
@@ -417,7 +417,7 @@ func (s *Service) limited(ctx context.Context, door Door, method, account, clien
 
 // limitedEventDue reports whether a rate_limited event is due for this
 // door, account and address (one a limiter window).
-func (s *Service) limitedEventDue(door Door, account, clientIP string) bool {
+func (s *Credentials) limitedEventDue(door Door, account, clientIP string) bool {
 	now := s.clock.Now()
 	k := [2]string{door.String() + "\x00" + account, clientIP}
 	s.ldap.mu.Lock()

@@ -27,7 +27,7 @@ type EventQuery struct {
 }
 
 // ListEvents lists audit events, newest first (events.read).
-func (s *Service) ListEvents(ctx context.Context, a Actor, eq EventQuery) ([]EventView, error) {
+func (s *Events) ListEvents(ctx context.Context, a Actor, eq EventQuery) ([]EventView, error) {
 	if err := s.authorize(ctx, a, authz.EventsRead, audit.Target{Kind: "event"}); err != nil {
 		return nil, err
 	}
@@ -72,7 +72,7 @@ const VerifyLimit = 1_000_000
 // VerifyEvents checks the audit chain (events.read): at most limit events
 // (0: VerifyLimit) after seq after (0: from the start). One check runs at
 // a time: it reads every event.
-func (s *Service) VerifyEvents(ctx context.Context, a Actor, after, limit int64) (audit.Verification, error) {
+func (s *Events) VerifyEvents(ctx context.Context, a Actor, after, limit int64) (audit.Verification, error) {
 	if err := s.authorize(ctx, a, authz.EventsRead, audit.Target{Kind: "event"}); err != nil {
 		return audit.Verification{}, err
 	}
@@ -101,7 +101,7 @@ func (s *Service) VerifyEvents(ctx context.Context, a Actor, after, limit int64)
 // ChainLegacyEvents gives the events written before the audit chain
 // existed their place in it, once, at the first start on a chain with no
 // event yet (before anything else writes).
-func (s *Service) ChainLegacyEvents(ctx context.Context) error {
+func (s *Events) ChainLegacyEvents(ctx context.Context) error {
 	var n int
 	err := s.store.InTx(ctx, func(q store.Queries) error {
 		var err error
@@ -127,7 +127,7 @@ var errNothingPruned = errors.New("nothing to prune")
 // PruneEvents removes events older than the retention period, in
 // batches, each with an events_pruned event naming the chain's new base
 // so that the rest of the chain still verifies.
-func (s *Service) PruneEvents(ctx context.Context) error {
+func (s *Events) PruneEvents(ctx context.Context) error {
 	if s.cfg.EventRetention <= 0 {
 		return nil
 	}

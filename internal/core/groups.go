@@ -30,7 +30,7 @@ func groupTarget(name string) audit.Target { return audit.Target{Kind: audit.Kin
 
 func groupObj(name string) authz.Object { return authz.Object{Kind: authz.KindGroup, Name: name} }
 
-func (s *Service) groupView(ctx context.Context, q store.Queries, g store.Group) (GroupView, error) {
+func (s *Access) groupView(ctx context.Context, q store.Queries, g store.Group) (GroupView, error) {
 	members, err := q.ListMembers(ctx, g.UID)
 	if err != nil {
 		return GroupView{}, err
@@ -50,7 +50,7 @@ type GroupQuery struct {
 }
 
 // ListGroups lists groups (groups.read; scoped grants see their groups).
-func (s *Service) ListGroups(ctx context.Context, a Actor, gq GroupQuery) ([]GroupView, error) {
+func (s *Access) ListGroups(ctx context.Context, a Actor, gq GroupQuery) ([]GroupView, error) {
 	if a.P == nil || !a.P.CanSomewhere(authz.GroupsRead, authz.KindGroup) {
 		if err := s.authorize(ctx, a, authz.GroupsRead, groupTarget("")); err != nil {
 			return nil, err
@@ -61,38 +61,18 @@ func (s *Service) ListGroups(ctx context.Context, a Actor, gq GroupQuery) ([]Gro
 	if err := f.err(); err != nil {
 		return nil, err
 	}
-	// A scoped grant sees only its groups: keep reading pages until the
-	// visible ones fill the page, so paging never stops early.
-	out := make([]GroupView, 0, gq.Limit)
-	after := gq.After
-	for len(out) < gq.Limit {
-		gs, err := s.store.ListGroups(ctx, store.GroupFilter{Search: gq.Search, After: after, Limit: gq.Limit})
-		if err != nil {
-			return nil, err
-		}
-		for _, g := range gs {
-			if len(out) == gq.Limit {
-				break
-			}
-			if !a.P.CanOn(authz.GroupsRead, groupObj(g.Name)) {
-				continue
-			}
-			v, err := s.groupView(ctx, s.store, g)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, v)
-		}
-		if len(gs) < gq.Limit {
-			break
-		}
-		after = gs[len(gs)-1].Name
-	}
-	return out, nil
+	// A scoped grant sees only its groups.
+	return visiblePage(gq.After, gq.Limit,
+		func(after string, limit int) ([]store.Group, error) {
+			return s.store.ListGroups(ctx, store.GroupFilter{Search: gq.Search, After: after, Limit: limit})
+		},
+		func(g store.Group) string { return g.Name },
+		func(g store.Group) bool { return a.P.CanOn(authz.GroupsRead, groupObj(g.Name)) },
+		func(g store.Group) (GroupView, error) { return s.groupView(ctx, s.store, g) })
 }
 
 // GetGroup reads a group (groups.read on it).
-func (s *Service) GetGroup(ctx context.Context, a Actor, name string) (GroupView, error) {
+func (s *Access) GetGroup(ctx context.Context, a Actor, name string) (GroupView, error) {
 	if err := s.authorize(ctx, a, authz.GroupsRead, groupTarget(name), groupObj(name)); err != nil {
 		return GroupView{}, err
 	}
@@ -110,7 +90,7 @@ type GroupInput struct {
 }
 
 // CreateGroup creates a group (groups.write).
-func (s *Service) CreateGroup(ctx context.Context, a Actor, in GroupInput) (GroupView, error) {
+func (s *Access) CreateGroup(ctx context.Context, a Actor, in GroupInput) (GroupView, error) {
 	if err := s.authorize(ctx, a, authz.GroupsWrite, groupTarget(in.Name)); err != nil {
 		return GroupView{}, err
 	}
@@ -134,7 +114,7 @@ func (s *Service) CreateGroup(ctx context.Context, a Actor, in GroupInput) (Grou
 	return GroupView{UID: g.UID, Name: g.Name, Description: g.Description, Members: []string{}, Roles: []string{}, CreatedAt: g.CreatedAt}, nil
 }
 
-func (s *Service) createGroup(ctx context.Context, q store.Queries, rec func(store.Event), a Actor, g store.Group) error {
+func (s *Access) createGroup(ctx context.Context, q store.Queries, rec func(store.Event), a Actor, g store.Group) error {
 	if err := q.CreateGroup(ctx, g); err != nil {
 		return taken(err, "group", g.Name)
 	}
@@ -144,7 +124,7 @@ func (s *Service) createGroup(ctx context.Context, q store.Queries, rec func(sto
 
 // UpdateGroup changes a group's description (unscoped groups.write: a
 // grant scoped to the group manages its members only).
-func (s *Service) UpdateGroup(ctx context.Context, a Actor, name string, in GroupInput) (GroupView, error) {
+func (s *Access) UpdateGroup(ctx context.Context, a Actor, name string, in GroupInput) (GroupView, error) {
 	if err := s.authorize(ctx, a, authz.GroupsWrite, groupTarget(name)); err != nil {
 		return GroupView{}, err
 	}
@@ -178,7 +158,7 @@ func (s *Service) UpdateGroup(ctx context.Context, a Actor, name string, in Grou
 }
 
 // DeleteGroup deletes a group (groups.write, unscoped).
-func (s *Service) DeleteGroup(ctx context.Context, a Actor, name string) error {
+func (s *Access) DeleteGroup(ctx context.Context, a Actor, name string) error {
 	if err := s.authorize(ctx, a, authz.GroupsWrite, groupTarget(name)); err != nil {
 		return err
 	}
@@ -217,18 +197,26 @@ func (s *Service) DeleteGroup(ctx context.Context, a Actor, name string) error {
 	return nil
 }
 
+// change says which way a membership or an assignment goes.
+type change uint8
+
+const (
+	grant    change = iota // add the member, assign the role
+	withdraw               // remove the member, unassign the role
+)
+
 // AddMember puts a user in a group (groups.write on the group).
 // Idempotent: adding a member twice is not an error and writes one event.
-func (s *Service) AddMember(ctx context.Context, a Actor, group, username string) error {
-	return s.changeMember(ctx, a, group, username, true)
+func (s *Access) AddMember(ctx context.Context, a Actor, group, username string) error {
+	return s.changeMember(ctx, a, group, username, grant)
 }
 
 // RemoveMember takes a user out of a group.
-func (s *Service) RemoveMember(ctx context.Context, a Actor, group, username string) error {
-	return s.changeMember(ctx, a, group, username, false)
+func (s *Access) RemoveMember(ctx context.Context, a Actor, group, username string) error {
+	return s.changeMember(ctx, a, group, username, withdraw)
 }
 
-func (s *Service) changeMember(ctx context.Context, a Actor, group, username string, add bool) error {
+func (s *Access) changeMember(ctx context.Context, a Actor, group, username string, c change) error {
 	if err := s.authorize(ctx, a, authz.GroupsWrite, groupTarget(group), groupObj(group)); err != nil {
 		return err
 	}
@@ -244,7 +232,7 @@ func (s *Service) changeMember(ctx context.Context, a Actor, group, username str
 		if u.Managed {
 			return &ConflictError{Msg: fmt.Sprintf("%q is managed by gatehouse and cannot be changed", username)}
 		}
-		if add {
+		if c == grant {
 			members, err := q.UserGroups(ctx, u.UID)
 			if err != nil {
 				return err

@@ -40,7 +40,7 @@ const MaxIntrospectedToken = 4096
 // tokens of that group's members only; others are inactive to it.
 // Introspection is not a use: the key's last use and an extended token's
 // expiry do not move.
-func (s *Service) Introspect(ctx context.Context, a Actor, token string) (Introspection, error) {
+func (s *Credentials) Introspect(ctx context.Context, a Actor, token string) (Introspection, error) {
 	target := audit.Target{Kind: audit.KindToken}
 	if a.P == nil || !(a.P.CanSomewhere(authz.TokensRead, authz.KindGroup) || a.P.CanSomewhere(authz.TokensWrite, authz.KindGroup)) {
 		if err := s.authorize(ctx, a, authz.TokensRead, target); err != nil {
@@ -58,7 +58,7 @@ func (s *Service) Introspect(ctx context.Context, a Actor, token string) (Intros
 		return Introspection{}, err
 	}
 	inactive := Introspection{}
-	checked, err := s.CheckCredential(ctx, DoorIntrospection, Presented{Kind: KindAPIToken, Secret: token}, a.ClientIP, CheckOptions{})
+	checked, err := s.Credentials.CheckCredential(ctx, DoorIntrospection, Presented{Kind: KindAPIToken, Secret: token}, a.ClientIP, CheckOptions{})
 	if errors.Is(err, auth.ErrBadCredential) {
 		return inactive, nil
 	}

@@ -62,13 +62,13 @@ func (s *Service) Cleanup(ctx context.Context) error {
 	if _, err := s.store.DeleteTokenKeysBefore(ctx, now); err != nil {
 		return err
 	}
-	if err := s.warnManagedTokens(ctx); err != nil {
+	if err := s.LDAP.warnManagedTokens(ctx); err != nil {
 		return err
 	}
-	if err := s.PruneEvents(ctx); err != nil {
+	if err := s.Events.PruneEvents(ctx); err != nil {
 		return err
 	}
-	return s.cleanupSessions(ctx)
+	return s.Sessions.cleanupSessions(ctx)
 }
 
 // RunJobs runs Flush every second and Cleanup every interval until ctx ends.

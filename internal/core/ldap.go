@@ -33,7 +33,7 @@ func ldapProviderTarget(name string) audit.Target {
 
 func ldapObj(name string) authz.Object { return authz.Object{Kind: authz.KindLDAP, Name: name} }
 
-func (s *Service) ldapProviderView(ctx context.Context, q store.Queries, p store.LDAPProvider) (LDAPProviderView, error) {
+func (s *LDAP) ldapProviderView(ctx context.Context, q store.Queries, p store.LDAPProvider) (LDAPProviderView, error) {
 	os, err := q.ListOutposts(ctx, store.OutpostFilter{ProviderUID: p.UID})
 	if err != nil {
 		return LDAPProviderView{}, err
@@ -146,7 +146,7 @@ func checkSearchGroup(ctx context.Context, q store.Queries, group string) error 
 }
 
 // CreateLDAPProvider creates a provider (ldap.write, unscoped).
-func (s *Service) CreateLDAPProvider(ctx context.Context, a Actor, in LDAPProviderInput) (LDAPProviderView, error) {
+func (s *LDAP) CreateLDAPProvider(ctx context.Context, a Actor, in LDAPProviderInput) (LDAPProviderView, error) {
 	if err := s.authorize(ctx, a, authz.LDAPWrite, ldapProviderTarget(in.Name)); err != nil {
 		return LDAPProviderView{}, err
 	}
@@ -180,41 +180,23 @@ func providerEventContext(p store.LDAPProvider) map[string]any {
 }
 
 // ListLDAPProviders lists providers (ldap.read; a scoped grant sees its providers).
-func (s *Service) ListLDAPProviders(ctx context.Context, a Actor, after string, limit int) ([]LDAPProviderView, error) {
+func (s *LDAP) ListLDAPProviders(ctx context.Context, a Actor, after string, limit int) ([]LDAPProviderView, error) {
 	if a.P == nil || !a.P.CanSomewhere(authz.LDAPRead, authz.KindLDAP) {
 		if err := s.authorize(ctx, a, authz.LDAPRead, ldapProviderTarget("")); err != nil {
 			return nil, err
 		}
 	}
-	out := make([]LDAPProviderView, 0, limit)
-	for len(out) < limit {
-		ps, err := s.store.ListLDAPProviders(ctx, store.LDAPProviderFilter{After: after, Limit: limit})
-		if err != nil {
-			return nil, err
-		}
-		for _, p := range ps {
-			if len(out) == limit {
-				break
-			}
-			if !a.P.CanOn(authz.LDAPRead, ldapObj(p.Name)) {
-				continue
-			}
-			v, err := s.ldapProviderView(ctx, s.store, p)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, v)
-		}
-		if len(ps) < limit {
-			break
-		}
-		after = ps[len(ps)-1].Name
-	}
-	return out, nil
+	return visiblePage(after, limit,
+		func(after string, limit int) ([]store.LDAPProvider, error) {
+			return s.store.ListLDAPProviders(ctx, store.LDAPProviderFilter{After: after, Limit: limit})
+		},
+		func(p store.LDAPProvider) string { return p.Name },
+		func(p store.LDAPProvider) bool { return a.P.CanOn(authz.LDAPRead, ldapObj(p.Name)) },
+		func(p store.LDAPProvider) (LDAPProviderView, error) { return s.ldapProviderView(ctx, s.store, p) })
 }
 
 // GetLDAPProvider reads one provider (ldap.read on it).
-func (s *Service) GetLDAPProvider(ctx context.Context, a Actor, name string) (LDAPProviderView, error) {
+func (s *LDAP) GetLDAPProvider(ctx context.Context, a Actor, name string) (LDAPProviderView, error) {
 	if err := s.authorize(ctx, a, authz.LDAPRead, ldapProviderTarget(name), ldapObj(name)); err != nil {
 		return LDAPProviderView{}, err
 	}
@@ -227,7 +209,7 @@ func (s *Service) GetLDAPProvider(ctx context.Context, a Actor, name string) (LD
 
 // UpdateLDAPProvider changes a provider's settings (ldap.write on it).
 // Names cannot change: scoped permissions name providers.
-func (s *Service) UpdateLDAPProvider(ctx context.Context, a Actor, name string, in LDAPProviderPatch) (LDAPProviderView, error) {
+func (s *LDAP) UpdateLDAPProvider(ctx context.Context, a Actor, name string, in LDAPProviderPatch) (LDAPProviderView, error) {
 	if err := s.authorize(ctx, a, authz.LDAPWrite, ldapProviderTarget(name), ldapObj(name)); err != nil {
 		return LDAPProviderView{}, err
 	}
@@ -267,7 +249,7 @@ func (s *Service) UpdateLDAPProvider(ctx context.Context, a Actor, name string, 
 }
 
 // DeleteLDAPProvider deletes a provider no outpost serves (ldap.write on it).
-func (s *Service) DeleteLDAPProvider(ctx context.Context, a Actor, name string) error {
+func (s *LDAP) DeleteLDAPProvider(ctx context.Context, a Actor, name string) error {
 	if err := s.authorize(ctx, a, authz.LDAPWrite, ldapProviderTarget(name), ldapObj(name)); err != nil {
 		return err
 	}

@@ -126,13 +126,13 @@ const maxTracked = 100_000
 
 // UseLimiter makes the LDAP binds share a failed-login limiter with the
 // other doors. Without it the core makes its own on first use.
-func (s *Service) UseLimiter(l *ratelimit.Limiter) {
+func (s *Credentials) UseLimiter(l *ratelimit.Limiter) {
 	s.ldap.mu.Lock()
 	s.ldap.limiter = l
 	s.ldap.mu.Unlock()
 }
 
-func (s *Service) limiter() *ratelimit.Limiter {
+func (s *LDAP) limiter() *ratelimit.Limiter {
 	s.ldap.mu.Lock()
 	defer s.ldap.mu.Unlock()
 	if s.ldap.limiter == nil {
@@ -143,7 +143,7 @@ func (s *Service) limiter() *ratelimit.Limiter {
 
 // LDAPProviderConfig returns a provider and its parsed base DN for the
 // doors, from a cache reloaded after any change.
-func (s *Service) LDAPProviderConfig(ctx context.Context, name string) (store.LDAPProvider, dn.DN, error) {
+func (s *LDAP) LDAPProviderConfig(ctx context.Context, name string) (store.LDAPProvider, dn.DN, error) {
 	v := s.ChangeVersion()
 	s.ldap.mu.Lock()
 	c, ok := s.ldap.providers[name]
@@ -227,8 +227,8 @@ func UserDN(p store.LDAPProvider, username string) string {
 // LDAPBind decides a simple bind on a provider. It is the in-server
 // door's entry; outposts come through OutpostBind. The error is only for
 // failures of gatehouse itself; refused binds are outcomes.
-func (s *Service) LDAPBind(ctx context.Context, provider string, in LDAPBindInput) (LDAPBindResult, error) {
-	p, base, err := s.LDAPProviderConfig(ctx, provider)
+func (s *LDAP) LDAPBind(ctx context.Context, provider string, in LDAPBindInput) (LDAPBindResult, error) {
+	p, base, err := s.LDAP.LDAPProviderConfig(ctx, provider)
 	var nf *NotFoundError
 	if errors.As(err, &nf) {
 		return LDAPBindResult{Outcome: LDAPBindUnavailable, Message: fmt.Sprintf("LDAP provider %q does not exist", provider)}, nil
@@ -260,7 +260,7 @@ func (s *Service) LDAPBind(ctx context.Context, provider string, in LDAPBindInpu
 	if in.outpost != "" {
 		door = DoorOutpost
 	}
-	checked, err := s.CheckCredential(ctx, door, pres, in.ClientIP, opt)
+	checked, err := s.Credentials.CheckCredential(ctx, door, pres, in.ClientIP, opt)
 	var rl *RateLimitedError
 	switch {
 	case errors.As(err, &rl):
@@ -311,7 +311,7 @@ func inSearchGroup(prov store.LDAPProvider, username string) auth.Refusal {
 
 // passwordFingerprint names a password hash without revealing it: a
 // session bound with a password ends when the password changes.
-func (s *Service) passwordFingerprint(uid, hash string) string {
+func (s *LDAP) passwordFingerprint(uid, hash string) string {
 	sum := s.authn.Hasher().Sum("ldap-session\x00" + uid + "\x00" + hash)
 	return hex.EncodeToString(sum[:16])
 }
@@ -334,14 +334,14 @@ func ldapEventContext(p store.LDAPProvider, in LDAPBindInput) map[string]any {
 // ldapBindFailed writes the login_failed event of a bind refused before
 // any credential was checked (anonymous, unauthenticated), as the one
 // check writes the others.
-func (s *Service) ldapBindFailed(ctx context.Context, p store.LDAPProvider, in LDAPBindInput, f *auth.Failure) {
-	s.loginFailed(ctx, in.ClientIP, "ldap", f, CheckOptions{EventContext: ldapEventContext(p, in)})
+func (s *LDAP) ldapBindFailed(ctx context.Context, p store.LDAPProvider, in LDAPBindInput, f *auth.Failure) {
+	s.Credentials.loginFailed(ctx, in.ClientIP, "ldap", f, CheckOptions{EventContext: ldapEventContext(p, in)})
 }
 
 // ldapLoggedIn stamps last_login_at and writes a login event, at most
 // once every LoginEventEvery per user and source (client address,
 // provider, outpost): a bind from somewhere new is always recorded.
-func (s *Service) ldapLoggedIn(ctx context.Context, p store.LDAPProvider, in LDAPBindInput, pr *authz.Principal, cred auth.Credential) {
+func (s *LDAP) ldapLoggedIn(ctx context.Context, p store.LDAPProvider, in LDAPBindInput, pr *authz.Principal, cred auth.Credential) {
 	now := s.now()
 	k := loginSource{user: pr.UID, client: in.ClientIP, provider: p.Name, outpost: in.outpost}
 	s.ldap.mu.Lock()
@@ -384,8 +384,8 @@ func (s *Service) ldapLoggedIn(ctx context.Context, p store.LDAPProvider, in LDA
 // not the credential cache, so that a caller that saw ChangeVersion move
 // sees the change itself. It also says whether the session may search
 // the whole directory now.
-func (s *Service) LDAPCheckSession(ctx context.Context, provider string, ref LDAPSessionRef) (LDAPSessionState, error) {
-	p, _, err := s.LDAPProviderConfig(ctx, provider)
+func (s *LDAP) LDAPCheckSession(ctx context.Context, provider string, ref LDAPSessionRef) (LDAPSessionState, error) {
+	p, _, err := s.LDAP.LDAPProviderConfig(ctx, provider)
 	var nf *NotFoundError
 	if errors.As(err, &nf) {
 		return LDAPSessionState{}, nil
@@ -445,7 +445,7 @@ func (s *Service) LDAPCheckSession(ctx context.Context, provider string, ref LDA
 		}
 		// Bound with the password before a second factor was turned on:
 		// such a bind would be refused now, so the session ends too.
-		if on, err := s.HasTOTP(ctx, u.UID); err != nil || on {
+		if on, err := s.Sessions.HasTOTP(ctx, u.UID); err != nil || on {
 			return LDAPSessionState{}, err
 		}
 	default:
@@ -465,7 +465,7 @@ func (s *Service) LDAPCheckSession(ctx context.Context, provider string, ref LDA
 // provider: their internal account, holding ldap.read on it. Binds and
 // session checks are for outposts alone, because only from them is a
 // reported client address believed.
-func (s *Service) authorizeOutpost(ctx context.Context, a Actor, provider string) (store.Outpost, error) {
+func (s *LDAP) authorizeOutpost(ctx context.Context, a Actor, provider string) (store.Outpost, error) {
 	if err := authenticated(a); err != nil {
 		return store.Outpost{}, err
 	}
@@ -485,7 +485,7 @@ func (s *Service) authorizeOutpost(ctx context.Context, a Actor, provider string
 
 // outpostOf finds the outpost an account serves, from a cache reloaded
 // after any change.
-func (s *Service) outpostOf(ctx context.Context, userUID string) (store.Outpost, error) {
+func (s *LDAP) outpostOf(ctx context.Context, userUID string) (store.Outpost, error) {
 	v := s.ChangeVersion()
 	s.ldap.mu.Lock()
 	c, ok := s.ldap.outposts[userUID]
@@ -509,7 +509,7 @@ func (s *Service) outpostOf(ctx context.Context, userUID string) (store.Outpost,
 // OutpostBind decides a bind an outpost forwarded (POST
 // /ldap-providers/{name}/bind): the same checks, limits and events as the
 // in-server door, with the client address the outpost reports.
-func (s *Service) OutpostBind(ctx context.Context, a Actor, provider string, in LDAPBindInput) (LDAPBindResult, error) {
+func (s *LDAP) OutpostBind(ctx context.Context, a Actor, provider string, in LDAPBindInput) (LDAPBindResult, error) {
 	o, err := s.authorizeOutpost(ctx, a, provider)
 	if err != nil {
 		return LDAPBindResult{}, err
@@ -526,7 +526,7 @@ func (s *Service) OutpostBind(ctx context.Context, a Actor, provider string, in 
 		return LDAPBindResult{}, err
 	}
 	in.outpost = o.Name
-	return s.LDAPBind(ctx, provider, in)
+	return s.LDAP.LDAPBind(ctx, provider, in)
 }
 
 // LDAPSessionsInput is POST /ldap-providers/{name}/sessions.
@@ -543,7 +543,7 @@ type LDAPSessionsResult struct {
 const MaxSessionsPerCheck = 1000
 
 // OutpostCheckSessions re-checks sessions bound on an outpost.
-func (s *Service) OutpostCheckSessions(ctx context.Context, a Actor, provider string, in LDAPSessionsInput) (LDAPSessionsResult, error) {
+func (s *LDAP) OutpostCheckSessions(ctx context.Context, a Actor, provider string, in LDAPSessionsInput) (LDAPSessionsResult, error) {
 	if _, err := s.authorizeOutpost(ctx, a, provider); err != nil {
 		return LDAPSessionsResult{}, err
 	}
@@ -552,7 +552,7 @@ func (s *Service) OutpostCheckSessions(ctx context.Context, a Actor, provider st
 	}
 	out := LDAPSessionsResult{Sessions: make([]LDAPSessionState, len(in.Sessions))}
 	for i, ref := range in.Sessions {
-		st, err := s.LDAPCheckSession(ctx, provider, ref)
+		st, err := s.LDAP.LDAPCheckSession(ctx, provider, ref)
 		if err != nil {
 			return LDAPSessionsResult{}, err
 		}
@@ -563,7 +563,7 @@ func (s *Service) OutpostCheckSessions(ctx context.Context, a Actor, provider st
 
 // AuthorizeOutpost is authorizeOutpost for the front doors that answer
 // outposts (the direct search of the API).
-func (s *Service) AuthorizeOutpost(ctx context.Context, a Actor, provider string) error {
+func (s *LDAP) AuthorizeOutpost(ctx context.Context, a Actor, provider string) error {
 	_, err := s.authorizeOutpost(ctx, a, provider)
 	return err
 }

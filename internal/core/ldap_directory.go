@@ -165,13 +165,13 @@ func (d *Directory) Apply(f DirectoryFeed) *Directory {
 }
 
 // cursor is "epoch.version".
-func (s *Service) cursor(version uint64) string {
+func (s *LDAP) cursor(version uint64) string {
 	s.changes.init()
 	return s.changes.epoch + "." + strconv.FormatUint(version, 10)
 }
 
 // parseCursor returns the version of a cursor of this process.
-func (s *Service) parseCursor(c string) (uint64, bool) {
+func (s *LDAP) parseCursor(c string) (uint64, bool) {
 	s.changes.init()
 	epoch, v, ok := strings.Cut(c, ".")
 	if !ok || epoch != s.changes.epoch {
@@ -183,7 +183,7 @@ func (s *Service) parseCursor(c string) (uint64, bool) {
 
 // LDAPDirectory returns the current directory view, rebuilding it when
 // users, groups or memberships changed since the last build.
-func (s *Service) LDAPDirectory(ctx context.Context) (*Directory, error) {
+func (s *LDAP) LDAPDirectory(ctx context.Context) (*Directory, error) {
 	v, dv, _ := s.changes.state()
 	st := &s.ldap
 	st.dirMu.Lock()
@@ -210,7 +210,7 @@ func (s *Service) LDAPDirectory(ctx context.Context) (*Directory, error) {
 // buildDirectory reads users, groups and memberships. The versions are
 // read before the store, so a change committed during the reads leaves
 // the build already stale and the next call builds again.
-func (s *Service) buildDirectory(ctx context.Context, v, dv uint64, prev *Directory) (*Directory, error) {
+func (s *LDAP) buildDirectory(ctx context.Context, v, dv uint64, prev *Directory) (*Directory, error) {
 	const page = 5000
 	var users []store.User
 	for after := ""; ; {
@@ -352,9 +352,9 @@ func (d *Directory) delta(since uint64, ok bool) DirectoryFeed {
 
 // directoryWithHeartbeat is LDAPDirectory, beating while a large
 // directory is being built so that the feed never falls silent.
-func (s *Service) directoryWithHeartbeat(ctx context.Context, heartbeat func()) (*Directory, error) {
+func (s *LDAP) directoryWithHeartbeat(ctx context.Context, heartbeat func()) (*Directory, error) {
 	if heartbeat == nil {
-		return s.LDAPDirectory(ctx)
+		return s.LDAP.LDAPDirectory(ctx)
 	}
 	type built struct {
 		d   *Directory
@@ -362,7 +362,7 @@ func (s *Service) directoryWithHeartbeat(ctx context.Context, heartbeat func()) 
 	}
 	done := make(chan built, 1)
 	go func() {
-		d, err := s.LDAPDirectory(ctx)
+		d, err := s.LDAP.LDAPDirectory(ctx)
 		done <- built{d, err}
 	}()
 	t := time.NewTicker(HeartbeatEvery)
@@ -399,7 +399,7 @@ const HeartbeatEvery = time.Second
 // on it). With Wait, an answer for a cursor that is current waits until
 // anything changes (a token revoked, a role changed: not only entries),
 // so that outposts re-check their sessions and cached binds at once.
-func (s *Service) LDAPDirectoryFeed(ctx context.Context, a Actor, provider string, q DirectoryFeedQuery) (DirectoryFeed, error) {
+func (s *LDAP) LDAPDirectoryFeed(ctx context.Context, a Actor, provider string, q DirectoryFeedQuery) (DirectoryFeed, error) {
 	if err := s.authorize(ctx, a, authz.LDAPRead, ldapProviderTarget(provider), ldapObj(provider)); err != nil {
 		return DirectoryFeed{}, err
 	}

@@ -22,13 +22,13 @@ func (e *RateLimitedError) Error() string {
 }
 
 // Limiter is the failed-login limiter every door shares (UseLimiter).
-func (s *Service) Limiter() *ratelimit.Limiter { return s.limiter() }
+func (s *Credentials) Limiter() *ratelimit.Limiter { return s.LDAP.limiter() }
 
 // admitLogin asks the limiter whether an attempt for account from client
 // may be checked: a RateLimitedError when not; an account failing from
 // everywhere is slowed here, never refused.
-func (s *Service) admitLogin(ctx context.Context, account, client string) error {
-	d := s.limiter().Check(account, client)
+func (s *Credentials) admitLogin(ctx context.Context, account, client string) error {
+	d := s.LDAP.limiter().Check(account, client)
 	if !d.Allowed {
 		return &RateLimitedError{RetryAfter: d.RetryAfter}
 	}
@@ -50,14 +50,14 @@ func (s *Service) admitLogin(ctx context.Context, account, client string) error 
 // per account and address, and a wrong password is a login_failed event
 // (method names the form). A right one clears nothing: only a complete
 // sign-in does.
-func (s *Service) recheckPassword(ctx context.Context, a Actor, password, method, field string) error {
+func (s *Credentials) recheckPassword(ctx context.Context, a Actor, password, method, field string) error {
 	if err := s.admitLogin(ctx, a.P.Username, a.ClientIP); err != nil {
 		return err
 	}
 	_, err := s.authn.VerifyPassword(ctx, a.P.Username, password)
 	if errors.Is(err, auth.ErrBadCredential) {
-		s.limiter().Failure(a.P.Username, a.ClientIP)
-		s.RecordLoginFailed(ctx, a.ClientIP, method, err)
+		s.LDAP.limiter().Failure(a.P.Username, a.ClientIP)
+		s.Credentials.RecordLoginFailed(ctx, a.ClientIP, method, err)
 		return &ValidationError{Errors: []FieldError{{field, "is not your current password"}}}
 	}
 	return err

@@ -85,13 +85,13 @@ func outpostToken(ctx context.Context, q store.Queries, userUID string) (store.T
 	return store.Token{}, store.ErrNotFound
 }
 
-func (s *Service) outpostView(ctx context.Context, q store.Queries, o store.Outpost) (OutpostView, error) {
+func (s *LDAP) outpostView(ctx context.Context, q store.Queries, o store.Outpost) (OutpostView, error) {
 	v := OutpostView{UID: o.UID, Name: o.Name, Description: o.Description, Provider: o.ProviderName, User: o.Username,
 		TokenTTL: o.TokenTTL.String(), CreatedAt: o.CreatedAt}
 	t, err := outpostToken(ctx, q, o.UserUID)
 	switch {
 	case err == nil:
-		tv := s.tokenView(t)
+		tv := s.Credentials.tokenView(t)
 		v.Token = &tv
 	case !errors.Is(err, store.ErrNotFound):
 		return OutpostView{}, err
@@ -102,11 +102,11 @@ func (s *Service) outpostView(ctx context.Context, q store.Queries, o store.Outp
 // CreateOutpost registers an outpost (ldap.write on its provider): its
 // account, its permissions, its expiring managed API token and the
 // outpost itself, in one transaction. The key is in the answer only.
-func (s *Service) CreateOutpost(ctx context.Context, a Actor, in OutpostInput) (CreatedOutpost, error) {
+func (s *LDAP) CreateOutpost(ctx context.Context, a Actor, in OutpostInput) (CreatedOutpost, error) {
 	if err := s.authorize(ctx, a, authz.LDAPWrite, outpostTarget(in.Name), ldapObj(in.Provider)); err != nil {
 		return CreatedOutpost{}, err
 	}
-	if err := s.refuseGraceKey(ctx, a, outpostTarget(in.Name)); err != nil {
+	if err := s.Credentials.refuseGraceKey(ctx, a, outpostTarget(in.Name)); err != nil {
 		return CreatedOutpost{}, err
 	}
 	var f fields
@@ -135,9 +135,9 @@ func (s *Service) CreateOutpost(ctx context.Context, a Actor, in OutpostInput) (
 	if len(f) == 0 {
 		t := ttl.String()
 		if in.TTL == nil {
-			life = s.parseLife(&f, lifeInput{DefaultTTL: ttl}) // capped by GATEHOUSE_TOKEN_MAX_TTL
+			life = s.Credentials.parseLife(&f, lifeInput{DefaultTTL: ttl}) // capped by GATEHOUSE_TOKEN_MAX_TTL
 		} else {
-			life = s.parseLife(&f, lifeInput{TTL: &t})
+			life = s.Credentials.parseLife(&f, lifeInput{TTL: &t})
 		}
 	}
 	if err := f.err(); err != nil {
@@ -179,7 +179,7 @@ func (s *Service) CreateOutpost(ctx context.Context, a Actor, in OutpostInput) (
 			return taken(err, "outpost", in.Name)
 		}
 		rec(s.event(a, audit.ActionModelCreated, audit.Success, outpostTarget(in.Name), map[string]any{"provider": p.Name, "user": u.Username}))
-		tv, err := s.issueToken(ctx, q, rec, a, u, "", store.IntentAPI, "Managed token of LDAP outpost "+in.Name, life, true)
+		tv, err := s.Credentials.issueToken(ctx, q, rec, a, u, "", store.IntentAPI, "Managed token of LDAP outpost "+in.Name, life, true)
 		if err != nil {
 			return err
 		}
@@ -196,7 +196,7 @@ func (s *Service) CreateOutpost(ctx context.Context, a Actor, in OutpostInput) (
 }
 
 // loadOutpost reads an outpost and authorizes perm on its provider.
-func (s *Service) loadOutpost(ctx context.Context, a Actor, perm, name string) (store.Outpost, error) {
+func (s *LDAP) loadOutpost(ctx context.Context, a Actor, perm, name string) (store.Outpost, error) {
 	if err := authenticated(a); err != nil {
 		return store.Outpost{}, err
 	}
@@ -216,7 +216,7 @@ func (s *Service) loadOutpost(ctx context.Context, a Actor, perm, name string) (
 }
 
 // GetOutpost reads an outpost (ldap.read on its provider).
-func (s *Service) GetOutpost(ctx context.Context, a Actor, name string) (OutpostView, error) {
+func (s *LDAP) GetOutpost(ctx context.Context, a Actor, name string) (OutpostView, error) {
 	o, err := s.loadOutpost(ctx, a, authz.LDAPRead, name)
 	if err != nil {
 		return OutpostView{}, err
@@ -225,42 +225,24 @@ func (s *Service) GetOutpost(ctx context.Context, a Actor, name string) (Outpost
 }
 
 // ListOutposts lists outposts (ldap.read; a scoped grant sees its providers').
-func (s *Service) ListOutposts(ctx context.Context, a Actor, after string, limit int) ([]OutpostView, error) {
+func (s *LDAP) ListOutposts(ctx context.Context, a Actor, after string, limit int) ([]OutpostView, error) {
 	if a.P == nil || !a.P.CanSomewhere(authz.LDAPRead, authz.KindLDAP) {
 		if err := s.authorize(ctx, a, authz.LDAPRead, outpostTarget("")); err != nil {
 			return nil, err
 		}
 	}
-	out := make([]OutpostView, 0, limit)
-	for len(out) < limit {
-		os, err := s.store.ListOutposts(ctx, store.OutpostFilter{After: after, Limit: limit})
-		if err != nil {
-			return nil, err
-		}
-		for _, o := range os {
-			if len(out) == limit {
-				break
-			}
-			if !a.P.CanOn(authz.LDAPRead, ldapObj(o.ProviderName)) {
-				continue
-			}
-			v, err := s.outpostView(ctx, s.store, o)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, v)
-		}
-		if len(os) < limit {
-			break
-		}
-		after = os[len(os)-1].Name
-	}
-	return out, nil
+	return visiblePage(after, limit,
+		func(after string, limit int) ([]store.Outpost, error) {
+			return s.store.ListOutposts(ctx, store.OutpostFilter{After: after, Limit: limit})
+		},
+		func(o store.Outpost) string { return o.Name },
+		func(o store.Outpost) bool { return a.P.CanOn(authz.LDAPRead, ldapObj(o.ProviderName)) },
+		func(o store.Outpost) (OutpostView, error) { return s.outpostView(ctx, s.store, o) })
 }
 
 // DeleteOutpost deletes an outpost with its account and token
 // (ldap.write on its provider): its key stops working at once.
-func (s *Service) DeleteOutpost(ctx context.Context, a Actor, name string) error {
+func (s *LDAP) DeleteOutpost(ctx context.Context, a Actor, name string) error {
 	o, err := s.loadOutpost(ctx, a, authz.LDAPWrite, name)
 	if err != nil {
 		return err
@@ -288,7 +270,7 @@ func (s *Service) DeleteOutpost(ctx context.Context, a Actor, name string) error
 // (ldap.write on its provider), for an outpost that lost its key or was
 // down past its token's expiry. The old key keeps working for grace
 // (default 0s: it stops at once).
-func (s *Service) RotateOutpostToken(ctx context.Context, a Actor, name string, in OutpostRotateInput) (CreatedOutpost, error) {
+func (s *LDAP) RotateOutpostToken(ctx context.Context, a Actor, name string, in OutpostRotateInput) (CreatedOutpost, error) {
 	o, err := s.loadOutpost(ctx, a, authz.LDAPWrite, name)
 	if err != nil {
 		return CreatedOutpost{}, err
@@ -297,7 +279,7 @@ func (s *Service) RotateOutpostToken(ctx context.Context, a Actor, name string, 
 	if err != nil {
 		return CreatedOutpost{}, notFound(err, "token of outpost", name)
 	}
-	tv, err := s.rotate(ctx, a, authz.LDAPWrite, t, RotateInput{Grace: in.Grace})
+	tv, err := s.Credentials.rotate(ctx, a, authz.LDAPWrite, t, RotateInput{Grace: in.Grace})
 	if err != nil {
 		return CreatedOutpost{}, err
 	}
@@ -312,7 +294,7 @@ func (s *Service) RotateOutpostToken(ctx context.Context, a Actor, name string, 
 // token (an outpost's) with less than a quarter of its lifetime left:
 // its outpost rotates at two thirds, so such a token's outpost has been
 // unable to for a while. At most one warning per token a day.
-func (s *Service) warnManagedTokens(ctx context.Context) error {
+func (s *LDAP) warnManagedTokens(ctx context.Context) error {
 	now := s.now()
 	ts, err := s.store.ManagedTokensExpiringBefore(ctx, now.Add(366*24*time.Hour), 1000)
 	if err != nil {

@@ -38,7 +38,7 @@ func roleView(r store.Role) RoleView {
 }
 
 // ListRoles lists roles (roles.read).
-func (s *Service) ListRoles(ctx context.Context, a Actor, after string, limit int) ([]RoleView, error) {
+func (s *Access) ListRoles(ctx context.Context, a Actor, after string, limit int) ([]RoleView, error) {
 	if err := s.authorize(ctx, a, authz.RolesRead, roleTarget("")); err != nil {
 		return nil, err
 	}
@@ -54,7 +54,7 @@ func (s *Service) ListRoles(ctx context.Context, a Actor, after string, limit in
 }
 
 // GetRole reads a role with its assignments (roles.read).
-func (s *Service) GetRole(ctx context.Context, a Actor, name string) (RoleView, error) {
+func (s *Access) GetRole(ctx context.Context, a Actor, name string) (RoleView, error) {
 	if err := s.authorize(ctx, a, authz.RolesRead, roleTarget(name)); err != nil {
 		return RoleView{}, err
 	}
@@ -79,7 +79,7 @@ type RoleInput struct {
 }
 
 // CreateRole creates a role (roles.write).
-func (s *Service) CreateRole(ctx context.Context, a Actor, in RoleInput) (RoleView, error) {
+func (s *Access) CreateRole(ctx context.Context, a Actor, in RoleInput) (RoleView, error) {
 	if err := s.authorize(ctx, a, authz.RolesWrite, roleTarget(in.Name)); err != nil {
 		return RoleView{}, err
 	}
@@ -115,7 +115,7 @@ func (s *Service) CreateRole(ctx context.Context, a Actor, in RoleInput) (RoleVi
 
 // UpdateRole changes a role's description or permissions (roles.write).
 // The built-in admin role cannot be changed.
-func (s *Service) UpdateRole(ctx context.Context, a Actor, name string, in RoleInput) (RoleView, error) {
+func (s *Access) UpdateRole(ctx context.Context, a Actor, name string, in RoleInput) (RoleView, error) {
 	if err := s.authorize(ctx, a, authz.RolesWrite, roleTarget(name)); err != nil {
 		return RoleView{}, err
 	}
@@ -170,7 +170,7 @@ func (s *Service) UpdateRole(ctx context.Context, a Actor, name string, in RoleI
 }
 
 // DeleteRole deletes a role and its assignments (roles.write).
-func (s *Service) DeleteRole(ctx context.Context, a Actor, name string) error {
+func (s *Access) DeleteRole(ctx context.Context, a Actor, name string) error {
 	if err := s.authorize(ctx, a, authz.RolesWrite, roleTarget(name)); err != nil {
 		return err
 	}
@@ -197,16 +197,17 @@ func (s *Service) DeleteRole(ctx context.Context, a Actor, name string) error {
 
 // AssignRole gives a role to a user or a group (roles.write). kind is
 // "users" or "groups". Assigning twice is not an error.
-func (s *Service) AssignRole(ctx context.Context, a Actor, role, kind, name string) error {
-	return s.changeAssignment(ctx, a, role, kind, name, true)
+func (s *Access) AssignRole(ctx context.Context, a Actor, role, kind, name string) error {
+	return s.changeAssignment(ctx, a, role, kind, name, grant)
 }
 
 // UnassignRole takes a role from a user or a group (roles.write).
-func (s *Service) UnassignRole(ctx context.Context, a Actor, role, kind, name string) error {
-	return s.changeAssignment(ctx, a, role, kind, name, false)
+func (s *Access) UnassignRole(ctx context.Context, a Actor, role, kind, name string) error {
+	return s.changeAssignment(ctx, a, role, kind, name, withdraw)
 }
 
-func (s *Service) changeAssignment(ctx context.Context, a Actor, role, kind, name string, assign bool) error {
+func (s *Access) changeAssignment(ctx context.Context, a Actor, role, kind, name string, c change) error {
+	assign := c == grant
 	if err := s.authorize(ctx, a, authz.RolesWrite, roleTarget(role)); err != nil {
 		return err
 	}

@@ -34,7 +34,7 @@ type CreatedServiceAccount struct {
 // its group memberships and roles, and a first credential, all in one
 // transaction. It needs users.write; roles need roles.write; groups need
 // groups.write on each group (or unscoped to create one).
-func (s *Service) CreateServiceAccount(ctx context.Context, a Actor, in CreateServiceAccountInput) (CreatedServiceAccount, error) {
+func (s *Accounts) CreateServiceAccount(ctx context.Context, a Actor, in CreateServiceAccountInput) (CreatedServiceAccount, error) {
 	target := audit.Target{Kind: audit.KindUser, Name: in.Username}
 	if err := s.authorize(ctx, a, authz.UsersWrite, target); err != nil {
 		return CreatedServiceAccount{}, err
@@ -57,7 +57,7 @@ func (s *Service) CreateServiceAccount(ctx context.Context, a Actor, in CreateSe
 	if in.TokenIntent != "none" {
 		// The first credential is a new key for the actor: not from a key
 		// that was rotated out.
-		if err := s.refuseGraceKey(ctx, a, target); err != nil {
+		if err := s.Credentials.refuseGraceKey(ctx, a, target); err != nil {
 			return CreatedServiceAccount{}, err
 		}
 	}
@@ -80,7 +80,7 @@ func (s *Service) CreateServiceAccount(ctx context.Context, a Actor, in CreateSe
 	var life tokenLife
 	switch in.TokenIntent {
 	case store.IntentAPI, store.IntentAppPassword:
-		life = s.parseLife(&f, lifeInput{Expiring: in.Expiring, ExpiresAt: in.ExpiresAt, TTL: in.TTL, DefaultTTL: DefaultServiceAccountTTL})
+		life = s.Credentials.parseLife(&f, lifeInput{Expiring: in.Expiring, ExpiresAt: in.ExpiresAt, TTL: in.TTL, DefaultTTL: DefaultServiceAccountTTL})
 	case "none":
 		if in.Expiring != nil || in.ExpiresAt != nil || in.TTL != nil {
 			f.add("token_intent", "none makes no credential: expiring, expires_at and ttl do not apply")
@@ -104,7 +104,7 @@ func (s *Service) CreateServiceAccount(ctx context.Context, a Actor, in CreateSe
 		groups := append([]string(nil), in.Groups...)
 		if in.CreateGroup {
 			g := store.Group{UID: newUID(), Name: in.Username, Description: "Group of service account " + in.Username, CreatedAt: now}
-			if err := s.createGroup(ctx, q, rec, a, g); err != nil {
+			if err := s.Access.createGroup(ctx, q, rec, a, g); err != nil {
 				return err
 			}
 			gv := GroupView{UID: g.UID, Name: g.Name, Description: g.Description, Members: []string{u.Username}, Roles: []string{}, CreatedAt: g.CreatedAt}
@@ -146,7 +146,7 @@ func (s *Service) CreateServiceAccount(ctx context.Context, a Actor, in CreateSe
 			return err // rolls back the account and everything above
 		}
 		if in.TokenIntent != "none" {
-			tv, err := s.issueToken(ctx, q, rec, a, u, "", in.TokenIntent, "", life, false)
+			tv, err := s.Credentials.issueToken(ctx, q, rec, a, u, "", in.TokenIntent, "", life, false)
 			if err != nil {
 				return err
 			}

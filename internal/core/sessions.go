@@ -91,14 +91,27 @@ func csrfToken(id []byte) string {
 // passwordStamp is a keyed fingerprint of a password hash: every password
 // change (a new salt) gives a new one. Keyed, so that the sessions table
 // says nothing about the hash.
-func (s *Service) passwordStamp(passwordHash string) []byte {
+func (s *Sessions) passwordStamp(passwordHash string) []byte {
 	return s.authn.Hasher().Sum("session-stamp\x00" + passwordHash)
 }
 
-// StartSession opens a session for a principal whose password (and, when
-// mfaPending is false, second factor) the caller has verified. Service
-// accounts never get one: they do not use the interface.
-func (s *Service) StartSession(ctx context.Context, p *authz.Principal, clientIP, userAgent string, mfaPending bool) (WebSession, error) {
+// SessionStage is how far a sign-in got when its session opens.
+type SessionStage uint8
+
+// The stages of a sign-in.
+const (
+	// SecondFactorDue: the password was right, the code is still owed;
+	// the session opens nothing but the code page, for a few minutes.
+	SecondFactorDue SessionStage = iota
+	// SignedIn: every factor was verified (FinishLogin).
+	SignedIn
+)
+
+// StartSession opens a session for a principal whose password (and, at
+// SignedIn, second factor) the caller has verified. Service accounts
+// never get one: they do not use the interface.
+func (s *Sessions) StartSession(ctx context.Context, p *authz.Principal, clientIP, userAgent string, stage SessionStage) (WebSession, error) {
+	mfaPending := stage == SecondFactorDue
 	if p == nil || !p.Active {
 		return WebSession{}, ErrUnauthenticated
 	}
@@ -131,12 +144,12 @@ func (s *Service) StartSession(ctx context.Context, p *authz.Principal, clientIP
 // records the login (last_login_at and a login event). If the record
 // cannot be written the session is removed again: no sign-in without its
 // event.
-func (s *Service) FinishLogin(ctx context.Context, p *authz.Principal, clientIP, userAgent, method string) (WebSession, error) {
-	w, err := s.StartSession(ctx, p, clientIP, userAgent, false)
+func (s *Sessions) FinishLogin(ctx context.Context, p *authz.Principal, clientIP, userAgent, method string) (WebSession, error) {
+	w, err := s.Sessions.StartSession(ctx, p, clientIP, userAgent, SignedIn)
 	if err != nil {
 		return WebSession{}, err
 	}
-	if err := s.RecordLogin(ctx, w.Actor(clientIP), method); err != nil {
+	if err := s.Accounts.RecordLogin(ctx, w.Actor(clientIP), method); err != nil {
 		if derr := s.store.DeleteSession(ctx, w.IDHash); derr != nil {
 			s.log.Error("remove session whose login event failed", "err", derr)
 		}
@@ -151,7 +164,7 @@ func (s *Service) FinishLogin(ctx context.Context, p *authz.Principal, clientIP,
 // and not a service account, and that the password has not changed since
 // the session began. An ended session is deleted and reported as a
 // *SessionEndedError; an unknown or malformed ID is ErrUnauthenticated.
-func (s *Service) ResolveSession(ctx context.Context, id string) (WebSession, error) {
+func (s *Sessions) ResolveSession(ctx context.Context, id string) (WebSession, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(id)
 	if err != nil || len(raw) != sessionIDBytes {
 		return WebSession{}, ErrUnauthenticated
@@ -199,7 +212,7 @@ func (s *Service) ResolveSession(ctx context.Context, id string) (WebSession, er
 }
 
 // EndSession signs a session out (logout), with a logout event.
-func (s *Service) EndSession(ctx context.Context, a Actor, w WebSession) error {
+func (s *Sessions) EndSession(ctx context.Context, a Actor, w WebSession) error {
 	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
 		if err := q.DeleteSession(ctx, w.IDHash); err != nil {
 			return err
@@ -225,7 +238,7 @@ type SessionView struct {
 
 // ListOwnSessions lists the actor's own signed-in sessions; current is
 // the hash of the one asking.
-func (s *Service) ListOwnSessions(ctx context.Context, a Actor, current []byte) ([]SessionView, error) {
+func (s *Sessions) ListOwnSessions(ctx context.Context, a Actor, current []byte) ([]SessionView, error) {
 	if err := authenticated(a); err != nil {
 		return nil, err
 	}
@@ -246,7 +259,7 @@ func (s *Service) ListOwnSessions(ctx context.Context, a Actor, current []byte) 
 }
 
 // EndOtherSessions signs the actor out everywhere but the session keep.
-func (s *Service) EndOtherSessions(ctx context.Context, a Actor, keep []byte) (int, error) {
+func (s *Sessions) EndOtherSessions(ctx context.Context, a Actor, keep []byte) (int, error) {
 	if err := authenticated(a); err != nil {
 		return 0, err
 	}
@@ -269,7 +282,7 @@ func (s *Service) EndOtherSessions(ctx context.Context, a Actor, keep []byte) (i
 // current one, which ends all of the user's sessions (SetPassword), then
 // opens a fresh session for the browser that asked, so that it stays
 // signed in while every other one is out.
-func (s *Service) ChangeOwnPassword(ctx context.Context, a Actor, current, next, clientIP, userAgent string) (WebSession, error) {
+func (s *Sessions) ChangeOwnPassword(ctx context.Context, a Actor, current, next, clientIP, userAgent string) (WebSession, error) {
 	if err := authenticated(a); err != nil {
 		return WebSession{}, err
 	}
@@ -285,22 +298,22 @@ func (s *Service) ChangeOwnPassword(ctx context.Context, a Actor, current, next,
 	if err := f.err(); err != nil {
 		return WebSession{}, err
 	}
-	if err := s.recheckPassword(ctx, a, current, "password_change", "current_password"); err != nil {
+	if err := s.Credentials.recheckPassword(ctx, a, current, "password_change", "current_password"); err != nil {
 		return WebSession{}, err
 	}
-	if err := s.SetPassword(ctx, a, a.P.Username, next); err != nil {
+	if err := s.Accounts.SetPassword(ctx, a, a.P.Username, next); err != nil {
 		return WebSession{}, err
 	}
 	p, err := s.authn.PrincipalByUID(ctx, a.P.UID)
 	if err != nil {
 		return WebSession{}, err
 	}
-	return s.FinishLogin(ctx, p, clientIP, userAgent, "password_change")
+	return s.Sessions.FinishLogin(ctx, p, clientIP, userAgent, "password_change")
 }
 
 // cleanupSessions deletes sessions past their lifetime or idle timeout.
 // They are already refused when presented; this only reclaims the rows.
-func (s *Service) cleanupSessions(ctx context.Context) error {
+func (s *Sessions) cleanupSessions(ctx context.Context) error {
 	now := s.now()
 	_, err := s.store.DeleteStaleSessions(ctx, now, now.Add(-SessionIdleTimeout))
 	return err

@@ -56,7 +56,7 @@ func tokenTarget(id string) audit.Target { return audit.Target{Kind: audit.KindT
 
 // tokenView renders t, preferring the authenticator's in-memory use and
 // extended expiry, which are fresher than the store's between flushes.
-func (s *Service) tokenView(t store.Token) TokenView {
+func (s *Credentials) tokenView(t store.Token) TokenView {
 	v := TokenView{Identifier: t.Identifier, User: t.Username, UserType: t.UserType, Intent: t.Intent,
 		Description: t.Description, Expiring: t.Expiring, ExpiresAt: t.ExpiresAt, Extended: t.Extended,
 		CreatedAt: t.CreatedAt, CreatedBy: t.CreatedBy, LastUsedAt: t.LastUsedAt, Managed: t.Managed}
@@ -90,7 +90,7 @@ const (
 // authorizeTokens decides whether a may act on the tokens of owner. It
 // looks the owner up only as far as a scoped grant needs, so that a
 // missing owner is a 404 only for those allowed to know.
-func (s *Service) authorizeTokens(ctx context.Context, a Actor, access tokenAccess, owner string, target audit.Target) (store.User, error) {
+func (s *Credentials) authorizeTokens(ctx context.Context, a Actor, access tokenAccess, owner string, target audit.Target) (store.User, error) {
 	if err := authenticated(a); err != nil {
 		return store.User{}, err
 	}
@@ -166,7 +166,7 @@ func tokenOwnerBound(ctx context.Context, q store.Queries, a Actor, perm, userUI
 // may finish the work in flight until the grace ends, but it cannot
 // issue, rotate, change or revoke keys, or its holder could outlive the
 // rotation (rotate it again to a long life, or revoke the new key).
-func (s *Service) refuseGraceKey(ctx context.Context, a Actor, target audit.Target) error {
+func (s *Credentials) refuseGraceKey(ctx context.Context, a Actor, target audit.Target) error {
 	if !a.Cred.InGrace() {
 		return nil
 	}
@@ -213,7 +213,7 @@ type lifeInput struct {
 
 // parseLife validates expiry fields against each other, the clock and the
 // server's limit, adding one error per bad field.
-func (s *Service) parseLife(f *fields, in lifeInput) tokenLife {
+func (s *Credentials) parseLife(f *fields, in lifeInput) tokenLife {
 	now := s.now()
 	limit := s.cfg.TokenMaxTTL
 	life := tokenLife{expiring: in.Expiring == nil || *in.Expiring, extended: in.Extended}
@@ -311,7 +311,7 @@ func (s *Service) parseLife(f *fields, in lifeInput) tokenLife {
 }
 
 // newKey makes a key of the intent and its stored verifier.
-func (s *Service) newKey(intent, tokenUID string, now time.Time) (string, store.TokenKey, error) {
+func (s *Credentials) newKey(intent, tokenUID string, now time.Time) (string, store.TokenKey, error) {
 	pk, err := auth.NewKey(intent)
 	if err != nil {
 		return "", store.TokenKey{}, fmt.Errorf("generate key: %w", err)
@@ -329,9 +329,9 @@ var ErrTokenLimit = errors.New("token limit reached")
 // one writer, PostgreSQL's gate), so concurrent requests cannot all slip
 // under the limit. Managed tokens (an outpost's, which gatehouse issues
 // itself) neither count nor are refused.
-func (s *Service) checkTokenCount(ctx context.Context, q store.Queries, owner store.User, managed bool) error {
+func (s *Credentials) checkTokenCount(ctx context.Context, q store.Queries, owner store.User) error {
 	limit := s.cfg.MaxTokensPerAccount
-	if limit <= 0 || managed {
+	if limit <= 0 {
 		return nil
 	}
 	n, err := q.CountTokens(ctx, owner.UID)
@@ -348,7 +348,7 @@ func (s *Service) checkTokenCount(ctx context.Context, q store.Queries, owner st
 
 // issueToken creates a token and its first key inside q; the returned view
 // carries the key.
-func (s *Service) issueToken(ctx context.Context, q store.Queries, rec func(store.Event), a Actor, owner store.User,
+func (s *Credentials) issueToken(ctx context.Context, q store.Queries, rec func(store.Event), a Actor, owner store.User,
 	identifier, intent, description string, life tokenLife, managed bool) (TokenView, error) {
 	now := s.now()
 	if identifier == "" {
@@ -364,8 +364,10 @@ func (s *Service) issueToken(ctx context.Context, q store.Queries, rec func(stor
 	if a.P != nil {
 		t.CreatedBy = a.P.Username
 	}
-	if err := s.checkTokenCount(ctx, q, owner, managed); err != nil {
-		return TokenView{}, err
+	if !managed {
+		if err := s.checkTokenCount(ctx, q, owner); err != nil {
+			return TokenView{}, err
+		}
 	}
 	raw, key, err := s.newKey(intent, t.UID, now)
 	if err != nil {
@@ -395,7 +397,7 @@ func validIntent(f *fields, field, intent string) {
 
 // CreateToken issues a token (tokens.write on the owner; tokens.self for
 // one's own).
-func (s *Service) CreateToken(ctx context.Context, a Actor, in CreateTokenInput) (TokenView, error) {
+func (s *Credentials) CreateToken(ctx context.Context, a Actor, in CreateTokenInput) (TokenView, error) {
 	if in.User == "" && a.P != nil {
 		in.User = a.P.Username
 	}
@@ -446,7 +448,7 @@ type TokenQuery struct {
 
 // ListTokens lists tokens: all with tokens.read, a group member's with a
 // scoped grant and user=, and always one's own.
-func (s *Service) ListTokens(ctx context.Context, a Actor, tq TokenQuery) ([]TokenView, error) {
+func (s *Credentials) ListTokens(ctx context.Context, a Actor, tq TokenQuery) ([]TokenView, error) {
 	if err := authenticated(a); err != nil {
 		return nil, err
 	}
@@ -499,7 +501,7 @@ func (s *Service) ListTokens(ctx context.Context, a Actor, tq TokenQuery) ([]Tok
 }
 
 // loadToken loads one token and authorizes access to it.
-func (s *Service) loadToken(ctx context.Context, a Actor, access tokenAccess, identifier string) (store.Token, error) {
+func (s *Credentials) loadToken(ctx context.Context, a Actor, access tokenAccess, identifier string) (store.Token, error) {
 	if err := authenticated(a); err != nil {
 		return store.Token{}, err
 	}
@@ -519,7 +521,7 @@ func (s *Service) loadToken(ctx context.Context, a Actor, access tokenAccess, id
 }
 
 // GetToken reads one token.
-func (s *Service) GetToken(ctx context.Context, a Actor, identifier string) (TokenView, error) {
+func (s *Credentials) GetToken(ctx context.Context, a Actor, identifier string) (TokenView, error) {
 	t, err := s.loadToken(ctx, a, accessRead, identifier)
 	if err != nil {
 		return TokenView{}, err
@@ -538,7 +540,7 @@ type UpdateTokenInput struct {
 }
 
 // UpdateToken changes a token's description or expiry.
-func (s *Service) UpdateToken(ctx context.Context, a Actor, identifier string, in UpdateTokenInput) (TokenView, error) {
+func (s *Credentials) UpdateToken(ctx context.Context, a Actor, identifier string, in UpdateTokenInput) (TokenView, error) {
 	t, err := s.loadToken(ctx, a, accessIssue, identifier)
 	if err != nil {
 		return TokenView{}, err
@@ -602,14 +604,14 @@ func (s *Service) UpdateToken(ctx context.Context, a Actor, identifier string, i
 }
 
 // flushToken persists pending use of a token before a change reloads it.
-func (s *Service) flushToken(ctx context.Context, tokenUID string) {
+func (s *Credentials) flushToken(ctx context.Context, tokenUID string) {
 	if err := s.authn.Flush(ctx); err != nil {
 		s.log.Warn("flush token use before change", "err", err)
 	}
 }
 
 // RevokeToken deletes a token: its keys stop working on the next request.
-func (s *Service) RevokeToken(ctx context.Context, a Actor, identifier string) error {
+func (s *Credentials) RevokeToken(ctx context.Context, a Actor, identifier string) error {
 	t, err := s.loadToken(ctx, a, accessRevoke, identifier)
 	if err != nil {
 		return err
@@ -642,7 +644,7 @@ type RotateInput struct {
 // RotateToken issues a new key for a token. The old key keeps working for
 // grace, then never again. Without ttl or expires_at, a fixed-expiry token
 // gets the lifetime its current key had, counted from now.
-func (s *Service) RotateToken(ctx context.Context, a Actor, identifier string, in RotateInput) (TokenView, error) {
+func (s *Credentials) RotateToken(ctx context.Context, a Actor, identifier string, in RotateInput) (TokenView, error) {
 	t, err := s.loadToken(ctx, a, accessIssue, identifier)
 	if err != nil {
 		return TokenView{}, err
@@ -659,7 +661,7 @@ func (s *Service) RotateToken(ctx context.Context, a Actor, identifier string, i
 // managedLifetime is the lifetime gatehouse gives a managed token at
 // each rotation: its outpost's token_ttl (the default for a managed token
 // that belongs to no outpost). parseLife cuts it to the server's limits.
-func (s *Service) managedLifetime(ctx context.Context, t store.Token) (time.Duration, error) {
+func (s *Credentials) managedLifetime(ctx context.Context, t store.Token) (time.Duration, error) {
 	name, ok := strings.CutPrefix(t.Username, OutpostAccountPrefix)
 	if !ok {
 		return DefaultOutpostTokenTTL, nil
@@ -677,7 +679,7 @@ func (s *Service) managedLifetime(ctx context.Context, t store.Token) (time.Dura
 }
 
 // rotate issues t a new key for a, who was authorized under perm.
-func (s *Service) rotate(ctx context.Context, a Actor, perm string, t store.Token, in RotateInput) (TokenView, error) {
+func (s *Credentials) rotate(ctx context.Context, a Actor, perm string, t store.Token, in RotateInput) (TokenView, error) {
 	// The one path every rotation takes (an outpost's by an ldap.write
 	// holder too): a replaced key rotates nothing.
 	if err := s.refuseGraceKey(ctx, a, tokenTarget(t.Identifier)); err != nil {
@@ -790,4 +792,33 @@ func (s *Service) rotate(ctx context.Context, a Actor, perm string, t store.Toke
 	v := s.tokenView(t)
 	v.Key = raw
 	return v, nil
+}
+
+// KeyState is what a token's page shows of its keys: how many verify now
+// (two during a rotation's grace) and their public lookup parts (never a
+// secret), which fingerprint the set for the rotate form.
+type KeyState struct {
+	Current int
+	Lookups []string
+}
+
+// KeyState reads a token's keys (the access of reading the token).
+func (s *Credentials) KeyState(ctx context.Context, a Actor, identifier string) (KeyState, error) {
+	t, err := s.loadToken(ctx, a, accessRead, identifier)
+	if err != nil {
+		return KeyState{}, err
+	}
+	keys, err := s.store.ListTokenKeys(ctx, t.UID)
+	if err != nil {
+		return KeyState{}, err
+	}
+	now := s.clock.Now()
+	var ks KeyState
+	for _, k := range keys {
+		if k.NotAfter == nil || now.Before(*k.NotAfter) {
+			ks.Current++
+		}
+		ks.Lookups = append(ks.Lookups, k.Lookup)
+	}
+	return ks, nil
 }

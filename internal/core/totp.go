@@ -26,9 +26,9 @@ const (
 
 // sealer encrypts TOTP secrets at rest; the owner's UID is the associated
 // data, so a sealed secret copied to another user's row does not open.
-func (s *Service) totpSealer() *auth.Sealer { return auth.NewSealer(s.authn.Hasher(), "totp-secret") }
+func (s *Sessions) totpSealer() *auth.Sealer { return auth.NewSealer(s.authn.Hasher(), "totp-secret") }
 
-func (s *Service) recoveryHash(userUID, code string) []byte {
+func (s *Sessions) recoveryHash(userUID, code string) []byte {
 	return s.authn.Hasher().Sum("recovery-code\x00" + userUID + "\x00" + auth.NormalizeRecoveryCode(code))
 }
 
@@ -41,7 +41,7 @@ type TOTPStatus struct {
 }
 
 // GetTOTPStatus describes the actor's own second factor.
-func (s *Service) GetTOTPStatus(ctx context.Context, a Actor) (TOTPStatus, error) {
+func (s *Sessions) GetTOTPStatus(ctx context.Context, a Actor) (TOTPStatus, error) {
 	if err := authenticated(a); err != nil {
 		return TOTPStatus{}, err
 	}
@@ -63,7 +63,7 @@ func (s *Service) GetTOTPStatus(ctx context.Context, a Actor) (TOTPStatus, error
 }
 
 // HasTOTP reports whether a user must give a code at sign-in.
-func (s *Service) HasTOTP(ctx context.Context, userUID string) (bool, error) {
+func (s *Sessions) HasTOTP(ctx context.Context, userUID string) (bool, error) {
 	t, err := s.store.GetTOTP(ctx, userUID)
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
@@ -77,7 +77,7 @@ func (s *Service) HasTOTP(ctx context.Context, userUID string) (bool, error) {
 // there (reason second_factor_required), with the same answer and cost as
 // a wrong password; they use an API token or an app password instead.
 // refuse adds the door's own reasons (an LDAP provider's search group).
-func (s *Service) VerifyPasswordAlone(ctx context.Context, username, password string, refuse ...auth.Refusal) (*authz.Principal, error) {
+func (s *Sessions) VerifyPasswordAlone(ctx context.Context, username, password string, refuse ...auth.Refusal) (*authz.Principal, error) {
 	return s.authn.VerifyPassword(ctx, username, password, append(refuse, func(p *authz.Principal) error {
 		on, err := s.secondFactorOn(ctx, p.UID)
 		if err != nil {
@@ -101,9 +101,9 @@ type totpCache struct {
 
 // secondFactorOn is HasTOTP through the cache (bypassed, as the
 // credential cache is, while changes made elsewhere may be missed).
-func (s *Service) secondFactorOn(ctx context.Context, uid string) (bool, error) {
+func (s *Sessions) secondFactorOn(ctx context.Context, uid string) (bool, error) {
 	if s.authn.Bypassed() {
-		return s.HasTOTP(ctx, uid)
+		return s.Sessions.HasTOTP(ctx, uid)
 	}
 	v := s.ChangeVersion()
 	c := &s.totpOn
@@ -114,7 +114,7 @@ func (s *Service) secondFactorOn(ctx context.Context, uid string) (bool, error) 
 	if ok {
 		return on, nil
 	}
-	on, err := s.HasTOTP(ctx, uid)
+	on, err := s.Sessions.HasTOTP(ctx, uid)
 	if err != nil {
 		return false, err
 	}
@@ -136,9 +136,9 @@ type TOTPEnrolment struct {
 	URI    string
 }
 
-func (s *Service) enrolment(ctx context.Context, username string, secret []byte) TOTPEnrolment {
+func (s *Sessions) enrolment(ctx context.Context, username string, secret []byte) TOTPEnrolment {
 	issuer := DefaultBrand.Title
-	if b, err := s.Brand(ctx); err == nil && b.Title != "" {
+	if b, err := s.Applications.Brand(ctx); err == nil && b.Title != "" {
 		issuer = b.Title
 	}
 	return TOTPEnrolment{Secret: auth.TOTPSecretText(secret), URI: auth.TOTPURI(issuer, username, secret)}
@@ -153,7 +153,7 @@ func refuseServiceAccount(a Actor) error {
 
 // BeginTOTP starts (or restarts) the actor's own enrolment with a new
 // secret, stored sealed and unconfirmed until ConfirmTOTP.
-func (s *Service) BeginTOTP(ctx context.Context, a Actor) (TOTPEnrolment, error) {
+func (s *Sessions) BeginTOTP(ctx context.Context, a Actor) (TOTPEnrolment, error) {
 	if err := authenticated(a); err != nil {
 		return TOTPEnrolment{}, err
 	}
@@ -186,7 +186,7 @@ func (s *Service) BeginTOTP(ctx context.Context, a Actor) (TOTPEnrolment, error)
 
 // PendingTOTP shows the actor's unconfirmed enrolment again (the page was
 // reloaded). NotFoundError when there is none.
-func (s *Service) PendingTOTP(ctx context.Context, a Actor) (TOTPEnrolment, error) {
+func (s *Sessions) PendingTOTP(ctx context.Context, a Actor) (TOTPEnrolment, error) {
 	if err := authenticated(a); err != nil {
 		return TOTPEnrolment{}, err
 	}
@@ -206,7 +206,7 @@ func (s *Service) PendingTOTP(ctx context.Context, a Actor) (TOTPEnrolment, erro
 
 // ConfirmTOTP finishes enrolment with a code from the app, and returns
 // the recovery codes, shown this once and stored only as keyed hashes.
-func (s *Service) ConfirmTOTP(ctx context.Context, a Actor, code string) ([]string, error) {
+func (s *Sessions) ConfirmTOTP(ctx context.Context, a Actor, code string) ([]string, error) {
 	if err := authenticated(a); err != nil {
 		return nil, err
 	}
@@ -256,7 +256,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, a Actor, code string) ([]stri
 	return codes, nil
 }
 
-func (s *Service) newRecoveryCodes(userUID string) ([]string, [][]byte, error) {
+func (s *Sessions) newRecoveryCodes(userUID string) ([]string, [][]byte, error) {
 	codes := make([]string, RecoveryCodeCount)
 	hashes := make([][]byte, RecoveryCodeCount)
 	for i := range codes {
@@ -273,15 +273,15 @@ func (s *Service) newRecoveryCodes(userUID string) ([]string, [][]byte, error) {
 // that weakens or resets the second factor, as GitHub and authentik do:
 // a browser left signed in must not be enough. Limited and recorded as
 // a sign-in (recheckPassword).
-func (s *Service) reauthenticate(ctx context.Context, a Actor, password string) error {
+func (s *Sessions) reauthenticate(ctx context.Context, a Actor, password string) error {
 	if password == "" {
 		return &ValidationError{Errors: []FieldError{{"password", "is required"}}}
 	}
-	return s.recheckPassword(ctx, a, password, "reauthenticate", "password")
+	return s.Credentials.recheckPassword(ctx, a, password, "reauthenticate", "password")
 }
 
 // DisableTOTP turns the actor's own second factor off (password required).
-func (s *Service) DisableTOTP(ctx context.Context, a Actor, password string) error {
+func (s *Sessions) DisableTOTP(ctx context.Context, a Actor, password string) error {
 	if err := authenticated(a); err != nil {
 		return err
 	}
@@ -293,7 +293,7 @@ func (s *Service) DisableTOTP(ctx context.Context, a Actor, password string) err
 
 // ResetTOTP removes another user's second factor (users.write), for a
 // user who lost both the device and the recovery codes.
-func (s *Service) ResetTOTP(ctx context.Context, a Actor, username string) error {
+func (s *Sessions) ResetTOTP(ctx context.Context, a Actor, username string) error {
 	if err := s.authorize(ctx, a, authz.UsersWrite, audit.Target{Kind: audit.KindUser, Name: username}); err != nil {
 		return err
 	}
@@ -304,7 +304,7 @@ func (s *Service) ResetTOTP(ctx context.Context, a Actor, username string) error
 	return s.deleteTOTP(ctx, a, u.UID, username)
 }
 
-func (s *Service) deleteTOTP(ctx context.Context, a Actor, uid, username string) error {
+func (s *Sessions) deleteTOTP(ctx context.Context, a Actor, uid, username string) error {
 	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
 		if uid != a.P.UID {
 			// Removing someone's second factor hands the actor that
@@ -331,7 +331,7 @@ func (s *Service) deleteTOTP(ctx context.Context, a Actor, uid, username string)
 
 // RegenerateRecoveryCodes replaces the actor's recovery codes (password
 // required); the old ones stop working.
-func (s *Service) RegenerateRecoveryCodes(ctx context.Context, a Actor, password string) ([]string, error) {
+func (s *Sessions) RegenerateRecoveryCodes(ctx context.Context, a Actor, password string) ([]string, error) {
 	if err := authenticated(a); err != nil {
 		return nil, err
 	}
@@ -365,7 +365,7 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, a Actor, password
 // replaced by a full one with a new ID, and a login event is written.
 // A wrong code counts against the pending session; MaxMFAFailures of them
 // end it.
-func (s *Service) CompleteMFA(ctx context.Context, pending WebSession, code, clientIP, userAgent string) (WebSession, error) {
+func (s *Sessions) CompleteMFA(ctx context.Context, pending WebSession, code, clientIP, userAgent string) (WebSession, error) {
 	if !pending.MFAPending || pending.Principal == nil {
 		return WebSession{}, ErrUnauthenticated
 	}
@@ -373,14 +373,14 @@ func (s *Service) CompleteMFA(ctx context.Context, pending WebSession, code, cli
 	// The code is the second half of the web door's credential check:
 	// limited with the same limiter, per account and address, and only
 	// this complete sign-in clears the account's failures.
-	if err := s.admitLogin(ctx, p.Username, clientIP); err != nil {
-		return WebSession{}, s.limited(ctx, DoorWeb, Policy(DoorWeb).Method[KindPassword], p.Username, clientIP, err, CheckOptions{})
+	if err := s.Credentials.admitLogin(ctx, p.Username, clientIP); err != nil {
+		return WebSession{}, s.Credentials.limited(ctx, DoorWeb, Policy(DoorWeb).Method[KindPassword], p.Username, clientIP, err, CheckOptions{})
 	}
 	method, err := s.checkSecondFactor(ctx, p.UID, p.Username, code, clientIP)
 	if err != nil {
 		if errors.Is(err, auth.ErrBadCredential) {
-			s.limiter().Failure(p.Username, clientIP)
-			s.RecordLoginFailed(ctx, clientIP, "web", err)
+			s.LDAP.limiter().Failure(p.Username, clientIP)
+			s.Credentials.RecordLoginFailed(ctx, clientIP, "web", err)
 			n, cerr := s.store.AddSessionMFAFailure(ctx, pending.IDHash)
 			if cerr == nil && n >= MaxMFAFailures {
 				if derr := s.store.DeleteSession(ctx, pending.IDHash); derr != nil && !errors.Is(derr, store.ErrNotFound) {
@@ -397,13 +397,13 @@ func (s *Service) CompleteMFA(ctx context.Context, pending WebSession, code, cli
 		}
 		return WebSession{}, err
 	}
-	s.limiter().Success(p.Username, clientIP)
-	return s.FinishLogin(ctx, p, clientIP, userAgent, method)
+	s.LDAP.limiter().Success(p.Username, clientIP)
+	return s.Sessions.FinishLogin(ctx, p, clientIP, userAgent, method)
 }
 
 // checkSecondFactor verifies a TOTP code or a recovery code. A failure is
 // an *auth.Failure (ErrBadCredential).
-func (s *Service) checkSecondFactor(ctx context.Context, uid, username, code, clientIP string) (string, error) {
+func (s *Sessions) checkSecondFactor(ctx context.Context, uid, username, code, clientIP string) (string, error) {
 	t, err := s.store.GetTOTP(ctx, uid)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {

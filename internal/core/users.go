@@ -56,7 +56,7 @@ type Me struct {
 }
 
 // Me describes the calling principal.
-func (s *Service) Me(ctx context.Context, a Actor) (Me, error) {
+func (s *Accounts) Me(ctx context.Context, a Actor) (Me, error) {
 	if err := authenticated(a); err != nil {
 		return Me{}, err
 	}
@@ -77,7 +77,7 @@ type UserQuery struct {
 }
 
 // ListUsers lists users (users.read).
-func (s *Service) ListUsers(ctx context.Context, a Actor, q UserQuery) ([]UserView, error) {
+func (s *Accounts) ListUsers(ctx context.Context, a Actor, q UserQuery) ([]UserView, error) {
 	if err := s.authorize(ctx, a, authz.UsersRead, audit.Target{Kind: audit.KindUser}); err != nil {
 		return nil, err
 	}
@@ -99,7 +99,7 @@ func (s *Service) ListUsers(ctx context.Context, a Actor, q UserQuery) ([]UserVi
 }
 
 // ListServiceAccounts lists both kinds of service account.
-func (s *Service) ListServiceAccounts(ctx context.Context, a Actor, q UserQuery) ([]UserView, error) {
+func (s *Accounts) ListServiceAccounts(ctx context.Context, a Actor, q UserQuery) ([]UserView, error) {
 	if err := s.authorize(ctx, a, authz.UsersRead, audit.Target{Kind: audit.KindUser}); err != nil {
 		return nil, err
 	}
@@ -131,7 +131,7 @@ func (s *Service) ListServiceAccounts(ctx context.Context, a Actor, q UserQuery)
 	return s.userViews(ctx, all)
 }
 
-func (s *Service) userViews(ctx context.Context, users []store.User) ([]UserView, error) {
+func (s *Accounts) userViews(ctx context.Context, users []store.User) ([]UserView, error) {
 	out := make([]UserView, 0, len(users))
 	for _, u := range users {
 		g, err := s.store.UserGrants(ctx, u.UID)
@@ -144,7 +144,7 @@ func (s *Service) userViews(ctx context.Context, users []store.User) ([]UserView
 }
 
 // GetUser reads one user (users.read, or oneself).
-func (s *Service) GetUser(ctx context.Context, a Actor, username string) (UserView, error) {
+func (s *Accounts) GetUser(ctx context.Context, a Actor, username string) (UserView, error) {
 	if a.P == nil || a.P.Username != username {
 		if err := s.authorize(ctx, a, authz.UsersRead, audit.Target{Kind: audit.KindUser, Name: username}); err != nil {
 			return UserView{}, err
@@ -162,8 +162,8 @@ func (s *Service) GetUser(ctx context.Context, a Actor, username string) (UserVi
 }
 
 // GetServiceAccount reads one service account; humans are not found here.
-func (s *Service) GetServiceAccount(ctx context.Context, a Actor, username string) (UserView, error) {
-	v, err := s.GetUser(ctx, a, username)
+func (s *Accounts) GetServiceAccount(ctx context.Context, a Actor, username string) (UserView, error) {
+	v, err := s.Accounts.GetUser(ctx, a, username)
 	if err == nil && !isServiceAccount(v.Type) {
 		return UserView{}, &NotFoundError{Kind: "service account", Name: username}
 	}
@@ -214,7 +214,7 @@ func validatePassword(f *fields, field, pw string) {
 }
 
 // CreateUser creates a user (users.write).
-func (s *Service) CreateUser(ctx context.Context, a Actor, in CreateUserInput) (UserView, error) {
+func (s *Accounts) CreateUser(ctx context.Context, a Actor, in CreateUserInput) (UserView, error) {
 	if err := s.authorize(ctx, a, authz.UsersWrite, audit.Target{Kind: audit.KindUser, Name: in.Username}); err != nil {
 		return UserView{}, err
 	}
@@ -272,9 +272,27 @@ type UpdateUserInput struct {
 	IsActive    *bool   `json:"is_active"`
 }
 
-// UpdateUser changes a user (users.write). Managed accounts refuse with 409.
-// saOnly restricts to service accounts (the /service-accounts door).
-func (s *Service) UpdateUser(ctx context.Context, a Actor, username string, in UpdateUserInput, saOnly bool) (UserView, error) {
+// accountScope says which accounts a request may name: any, or only
+// service accounts (the /service-accounts paths, where a person is 404).
+type accountScope uint8
+
+const (
+	anyAccount accountScope = iota
+	serviceAccountsOnly
+)
+
+// UpdateUser changes a user or service account (users.write). Managed
+// accounts refuse with 409.
+func (s *Accounts) UpdateUser(ctx context.Context, a Actor, username string, in UpdateUserInput) (UserView, error) {
+	return s.update(ctx, a, username, in, anyAccount)
+}
+
+// UpdateServiceAccount is UpdateUser for service accounts only.
+func (s *Accounts) UpdateServiceAccount(ctx context.Context, a Actor, username string, in UpdateUserInput) (UserView, error) {
+	return s.update(ctx, a, username, in, serviceAccountsOnly)
+}
+
+func (s *Accounts) update(ctx context.Context, a Actor, username string, in UpdateUserInput, scope accountScope) (UserView, error) {
 	target := audit.Target{Kind: audit.KindUser, Name: username}
 	if err := s.authorize(ctx, a, authz.UsersWrite, target); err != nil {
 		return UserView{}, err
@@ -282,7 +300,7 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, username string, in U
 	var out UserView
 	var changed []string
 	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
-		u, err := s.getUserFor(ctx, q, username, saOnly)
+		u, err := s.getUserFor(ctx, q, username, scope)
 		if err != nil {
 			return err
 		}
@@ -343,7 +361,8 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, username string, in U
 
 // getUserFor loads a user for a change, hiding humans from the service
 // account door.
-func (s *Service) getUserFor(ctx context.Context, q store.Queries, username string, saOnly bool) (store.User, error) {
+func (s *Accounts) getUserFor(ctx context.Context, q store.Queries, username string, scope accountScope) (store.User, error) {
+	saOnly := scope == serviceAccountsOnly
 	u, err := q.GetUser(ctx, username)
 	if err != nil {
 		if saOnly {
@@ -357,14 +376,24 @@ func (s *Service) getUserFor(ctx context.Context, q store.Queries, username stri
 	return u, nil
 }
 
-// DeleteUser deletes a user and everything it owns (users.write).
-func (s *Service) DeleteUser(ctx context.Context, a Actor, username string, saOnly bool) error {
+// DeleteUser deletes a user or service account and everything it owns
+// (users.write).
+func (s *Accounts) DeleteUser(ctx context.Context, a Actor, username string) error {
+	return s.delete(ctx, a, username, anyAccount)
+}
+
+// DeleteServiceAccount is DeleteUser for service accounts only.
+func (s *Accounts) DeleteServiceAccount(ctx context.Context, a Actor, username string) error {
+	return s.delete(ctx, a, username, serviceAccountsOnly)
+}
+
+func (s *Accounts) delete(ctx context.Context, a Actor, username string, scope accountScope) error {
 	target := audit.Target{Kind: audit.KindUser, Name: username}
 	if err := s.authorize(ctx, a, authz.UsersWrite, target); err != nil {
 		return err
 	}
 	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
-		u, err := s.getUserFor(ctx, q, username, saOnly)
+		u, err := s.getUserFor(ctx, q, username, scope)
 		if err != nil {
 			return err
 		}
@@ -396,20 +425,20 @@ func (s *Service) DeleteUser(ctx context.Context, a Actor, username string, saOn
 // ChangePassword is PUT /users/{username}/password: users.write sets
 // anyone's; a human changing their own without it must give the current
 // password, so that a stolen API token cannot be turned into a password.
-func (s *Service) ChangePassword(ctx context.Context, a Actor, username, current, next string) error {
+func (s *Accounts) ChangePassword(ctx context.Context, a Actor, username, current, next string) error {
 	if a.P != nil && a.P.Username == username && !a.P.Can(authz.UsersWrite) {
 		if current == "" {
 			return &ValidationError{Errors: []FieldError{{"current_password", "is required to change your own password"}}}
 		}
-		if err := s.recheckPassword(ctx, a, current, "password_change", "current_password"); err != nil {
+		if err := s.Credentials.recheckPassword(ctx, a, current, "password_change", "current_password"); err != nil {
 			return err
 		}
 	}
-	return s.SetPassword(ctx, a, username, next)
+	return s.Accounts.SetPassword(ctx, a, username, next)
 }
 
 // SetPassword sets a human's password (users.write, or oneself).
-func (s *Service) SetPassword(ctx context.Context, a Actor, username, password string) error {
+func (s *Accounts) SetPassword(ctx context.Context, a Actor, username, password string) error {
 	target := audit.Target{Kind: audit.KindUser, Name: username}
 	if a.P == nil || a.P.Username != username {
 		if err := s.authorize(ctx, a, authz.UsersWrite, target); err != nil {
@@ -456,7 +485,7 @@ func (s *Service) SetPassword(ctx context.Context, a Actor, username, password s
 }
 
 // GetUserPermissions reads the permissions granted directly to a user.
-func (s *Service) GetUserPermissions(ctx context.Context, a Actor, username string) ([]string, error) {
+func (s *Accounts) GetUserPermissions(ctx context.Context, a Actor, username string) ([]string, error) {
 	if err := s.authorize(ctx, a, authz.UsersRead, audit.Target{Kind: audit.KindUser, Name: username}); err != nil {
 		return nil, err
 	}
@@ -470,7 +499,7 @@ func (s *Service) GetUserPermissions(ctx context.Context, a Actor, username stri
 
 // SetUserPermissions replaces a user's direct permissions. It needs
 // users.write and roles.write: it grants permissions, as a role would.
-func (s *Service) SetUserPermissions(ctx context.Context, a Actor, username string, perms []string) ([]string, error) {
+func (s *Accounts) SetUserPermissions(ctx context.Context, a Actor, username string, perms []string) ([]string, error) {
 	target := audit.Target{Kind: audit.KindUser, Name: username}
 	if err := s.authorize(ctx, a, authz.UsersWrite, target); err != nil {
 		return nil, err
@@ -521,7 +550,7 @@ func normalizePermissions(perms []string) ([]string, error) {
 }
 
 // RecordLogin stamps last_login_at and writes a login event.
-func (s *Service) RecordLogin(ctx context.Context, a Actor, method string) error {
+func (s *Accounts) RecordLogin(ctx context.Context, a Actor, method string) error {
 	now := s.now()
 	return s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
 		u, err := q.GetUserByUID(ctx, a.P.UID)
@@ -540,7 +569,7 @@ func (s *Service) RecordLogin(ctx context.Context, a Actor, method string) error
 
 // RecordLoginFailed writes a login_failed event. The credential itself is
 // never passed here; only what the check learnt (reason, names).
-func (s *Service) RecordLoginFailed(ctx context.Context, clientIP, method string, err error) {
+func (s *Credentials) RecordLoginFailed(ctx context.Context, clientIP, method string, err error) {
 	c := map[string]any{"method": method}
 	var name string
 	var f *auth.Failure

@@ -201,7 +201,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
 		// counts against the client address.
 		method, in = methodBearer, core.Presented{Kind: core.KindAPIToken}
 	}
-	checked, err := h.core.CheckCredential(ctx, core.DoorForwardAuth, in, client, core.CheckOptions{})
+	checked, err := h.core.Credentials.CheckCredential(ctx, core.DoorForwardAuth, in, client, core.CheckOptions{})
 	if err != nil {
 		var rl *core.RateLimitedError
 		switch {
@@ -224,7 +224,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
 	h.count(method, "success")
 	p, c := checked.P, checked.Cred
 
-	d, err := h.core.Admit(ctx, core.Actor{P: p, Cred: c, ClientIP: client}, slug)
+	d, err := h.core.Applications.Admit(ctx, core.Actor{P: p, Cred: c, ClientIP: client}, slug)
 	var nf *core.NotFoundError
 	switch {
 	case errors.As(err, &nf):

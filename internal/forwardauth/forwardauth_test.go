@@ -434,7 +434,7 @@ func TestForwardAuthOnlyGETAndHEAD(t *testing.T) {
 func TestSlowedRequestGivenUpIsRefused(t *testing.T) {
 	e := servertest.Start(t, storetest.NewSQLite(t))
 	f := setup(e)
-	e.App.Core.UseLimiter(ratelimit.New(e.Clock, ratelimit.Config{
+	e.App.Core.Credentials.UseLimiter(ratelimit.New(e.Clock, ratelimit.Config{
 		PerPair: 100, PerClient: 100, Window: time.Minute, AccountSlowdown: 0, AccountDelay: time.Hour, MaxEntries: 100}))
 	h := forwardauth.New(e.App.Core, forwardauth.Config{})
 	mux := http.NewServeMux()

@@ -113,7 +113,7 @@ func FuzzForwardAuth(f *testing.F) {
 	e.Must(201, e.Admin("POST", "/api/v1/applications", map[string]any{"slug": "wiki", "name": "Wiki"}))
 	// Limits out of reach: the property is about credentials, and a
 	// limiter refusing everything after ten failures would hide them.
-	e.App.Core.UseLimiter(ratelimit.New(e.Clock, ratelimit.Config{
+	e.App.Core.Credentials.UseLimiter(ratelimit.New(e.Clock, ratelimit.Config{
 		PerPair: 1 << 30, PerClient: 1 << 30, Window: time.Minute, AccountSlowdown: 1 << 30, MaxEntries: 1000}))
 	h := forwardauth.New(e.App.Core, forwardauth.Config{})
 	mux := http.NewServeMux()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/core"
 	"github.com/gatehouse/gatehouse/internal/ldap/dn"
+	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // Backend is what the LDAP door asks. The door speaks the protocol; the
@@ -57,9 +58,22 @@ type Entry struct {
 	Attributes []Attribute `json:"attributes"`
 }
 
+// Core is what the LDAP doors ask of gatehouse's core, and nothing more:
+// the LDAP part's decisions on binds and sessions, a provider's settings,
+// the directory, and the version of the model (core.LDAP has them).
+type Core interface {
+	LDAPBind(ctx context.Context, provider string, in core.LDAPBindInput) (core.LDAPBindResult, error)
+	LDAPCheckSession(ctx context.Context, provider string, ref core.LDAPSessionRef) (core.LDAPSessionState, error)
+	LDAPProviderConfig(ctx context.Context, name string) (store.LDAPProvider, dn.DN, error)
+	LDAPDirectory(ctx context.Context) (*core.Directory, error)
+	ChangeVersion() uint64
+}
+
+var _ Core = (*core.LDAP)(nil)
+
 // CoreBackend is the in-server door's backend: the core, directly.
 type CoreBackend struct {
-	Core     *core.Service
+	Core     Core
 	Provider string
 }
 
@@ -124,7 +138,7 @@ const MaxDirectResults = 50_000
 // SearchDirect runs a search for an outpost's bound session, with the
 // session's visibility as the server sees it now. The caller has
 // authorized the outpost (core.AuthorizeOutpost).
-func SearchDirect(ctx context.Context, c *core.Service, provider string, in DirectSearchInput) (DirectSearchResult, error) {
+func SearchDirect(ctx context.Context, c Core, provider string, in DirectSearchInput) (DirectSearchResult, error) {
 	var f []core.FieldError
 	raw, err := base64.StdEncoding.DecodeString(in.Filter)
 	var filter *Filter

@@ -57,7 +57,7 @@ func newFixture(t testing.TB, st store.Store, opts ldap.Options) *fixture {
 	e.Must(201, e.Admin("POST", "/api/v1/users", map[string]any{"username": "ghost", "password": "ghost-password-1", "is_active": false}))
 
 	opts.Clock = e.Clock
-	f.door = ldap.NewServer(&ldap.CoreBackend{Core: e.App.Core, Provider: "corp"}, opts)
+	f.door = ldap.NewServer(&ldap.CoreBackend{Core: e.App.Core.LDAP, Provider: "corp"}, opts)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -128,7 +128,7 @@ func TestRateLimit(t *testing.T) {
 		}
 		// The owner elsewhere is not locked out: the limiter counts per
 		// address, and the in-server door sees each client's own.
-		out, err := f.e.App.Core.LDAPBind(context.Background(), "corp", coreBind(userDN("bot"), f.botKey, "192.0.2.7"))
+		out, err := f.e.App.Core.LDAP.LDAPBind(context.Background(), "corp", coreBind(userDN("bot"), f.botKey, "192.0.2.7"))
 		if err != nil || out.Outcome != "success" {
 			t.Fatalf("bind from another address: %+v %v", out, err)
 		}

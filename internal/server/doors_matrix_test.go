@@ -160,7 +160,7 @@ func newMatrix(t *testing.T, st store.Store) *matrix {
 	m.Clock.Advance(2 * time.Hour) // the short keys expire
 
 	// The in-server LDAP door, and an outpost in front of the server.
-	door := ldap.NewServer(&ldap.CoreBackend{Core: m.App.Core, Provider: "corp"}, ldap.Options{Clock: m.Clock})
+	door := ldap.NewServer(&ldap.CoreBackend{Core: m.App.Core.LDAP, Provider: "corp"}, ldap.Options{Clock: m.Clock})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

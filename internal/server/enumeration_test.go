@@ -75,7 +75,7 @@ func newEnumEnv(t *testing.T, st store.Store) *enumEnv {
 		tok := e.Must(201, e.Admin("POST", "/api/v1/tokens", map[string]any{"user": robotName(i), "intent": "api"})).JSON()
 		e.apiKeys = append(e.apiKeys, tok["key"].(string))
 	}
-	door := ldap.NewServer(&ldap.CoreBackend{Core: e.App.Core, Provider: "corp"}, ldap.Options{Clock: e.Clock})
+	door := ldap.NewServer(&ldap.CoreBackend{Core: e.App.Core.LDAP, Provider: "corp"}, ldap.Options{Clock: e.Clock})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

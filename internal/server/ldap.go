@@ -51,7 +51,7 @@ func startLDAP(app *App, cfg config.Config, log *slog.Logger, failed chan<- erro
 			return nil, fmt.Errorf("LDAP: %w", err)
 		}
 	}
-	if _, _, err := app.Core.LDAPProviderConfig(context.Background(), cfg.LDAPProvider); err != nil {
+	if _, _, err := app.Core.LDAP.LDAPProviderConfig(context.Background(), cfg.LDAPProvider); err != nil {
 		var nf *core.NotFoundError
 		if !errors.As(err, &nf) {
 			return nil, err
@@ -59,7 +59,7 @@ func startLDAP(app *App, cfg config.Config, log *slog.Logger, failed chan<- erro
 		log.Warn("the LDAP provider of the in-server door does not exist yet: binds are answered unavailable until it is created",
 			"provider", cfg.LDAPProvider)
 	}
-	door := ldap.NewServer(&ldap.CoreBackend{Core: app.Core, Provider: cfg.LDAPProvider},
+	door := ldap.NewServer(&ldap.CoreBackend{Core: app.Core.LDAP, Provider: cfg.LDAPProvider},
 		ldap.Options{TLS: tlsConf, Log: log, BindOutcome: BindMetrics(app.Metrics)})
 	serve := func(addr string, ldaps bool) error {
 		ln, err := net.Listen("tcp", addr)

@@ -539,7 +539,7 @@ func TestDatabaseLostAfterTheCredentialCheckIs503(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	session, err := e.App.Core.FinishLogin(context.Background(), admin, "127.0.0.1", "outage-test", "password")
+	session, err := e.App.Core.Sessions.FinishLogin(context.Background(), admin, "127.0.0.1", "outage-test", "password")
 	if err != nil {
 		t.Fatal(err)
 	}

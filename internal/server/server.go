@@ -162,7 +162,7 @@ func Assemble(ctx context.Context, st store.Store, key []byte, clk clock.Clock, 
 			_ = stream.Close(context.Background())
 		}
 	}
-	if err := svc.ChainLegacyEvents(ctx); err != nil {
+	if err := svc.Events.ChainLegacyEvents(ctx); err != nil {
 		closeStream()
 		return nil, err
 	}
@@ -185,7 +185,7 @@ func Assemble(ctx context.Context, st store.Store, key []byte, clk clock.Clock, 
 	apiSrv.Mount(mux)
 	limiter := ratelimit.New(clk, ratelimit.Defaults)
 	apiSrv.SetClientIP(clientip.New(cfg.TrustedProxies).ClientIP)
-	svc.UseLimiter(limiter)                    // the one limiter of every door's credential check
+	svc.Credentials.UseLimiter(limiter)        // the one limiter of every door's credential check
 	authn.OnInvalidate(svc.NoteExternalChange) // LDAP views follow changes heard from other instances
 	fa := forwardauth.New(svc, forwardauth.Config{TrustedProxies: cfg.TrustedProxies, Metrics: m, Log: log})
 	fa.Mount(mux)

@@ -2,6 +2,7 @@ package ui_test
 
 import (
 	"context"
+	"github.com/gatehouse/gatehouse/internal/core"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/server/servertest"
@@ -21,7 +22,7 @@ func BenchmarkResolveSession(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			ses, err := e.App.Core.StartSession(ctx, p, "127.0.0.1", "bench", false)
+			ses, err := e.App.Core.Sessions.StartSession(ctx, p, "127.0.0.1", "bench", core.SignedIn)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -34,7 +35,7 @@ func BenchmarkResolveSession(b *testing.B) {
 			})
 			b.Run("ResolveSession", func(b *testing.B) {
 				for b.Loop() {
-					if _, err := e.App.Core.ResolveSession(ctx, ses.ID); err != nil {
+					if _, err := e.App.Core.Sessions.ResolveSession(ctx, ses.ID); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -60,7 +60,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		}
 		eq.Before = n
 	}
-	items, err := s.core.ListEvents(r.Context(), c.actor, eq)
+	items, err := s.core.Events.ListEvents(r.Context(), c.actor, eq)
 	if err != nil {
 		if status, ok := d.Form.formError(err, nil); ok && status == http.StatusBadRequest {
 			s.render(w, r, c, status, "events", "Events", "events", d)

@@ -27,7 +27,7 @@ func (s *Server) groups(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 func (s *Server) renderGroups(w http.ResponseWriter, r *http.Request, c *reqCtx, status int, f *form) {
 	q := r.URL.Query()
 	search := q.Get("search")
-	items, err := s.core.ListGroups(r.Context(), c.actor, core.GroupQuery{Search: search, After: q.Get("after"), Limit: pageSize + 1})
+	items, err := s.core.Access.ListGroups(r.Context(), c.actor, core.GroupQuery{Search: search, After: q.Get("after"), Limit: pageSize + 1})
 	if err != nil {
 		s.fail(w, r, c, err)
 		return
@@ -48,7 +48,7 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 		return
 	}
 	desc := v.Get("description")
-	g, err := s.core.CreateGroup(r.Context(), c.actor, core.GroupInput{Name: strings.TrimSpace(v.Get("name")), Description: &desc})
+	g, err := s.core.Access.CreateGroup(r.Context(), c.actor, core.GroupInput{Name: strings.TrimSpace(v.Get("name")), Description: &desc})
 	if err != nil {
 		f := newForm(v)
 		if status, ok := f.formError(err, nil); ok {
@@ -72,14 +72,14 @@ type groupData struct {
 }
 
 func (s *Server) loadGroup(ctx context.Context, c *reqCtx, name string) (groupData, error) {
-	g, err := s.core.GetGroup(ctx, c.actor, name)
+	g, err := s.core.Access.GetGroup(ctx, c.actor, name)
 	if err != nil {
 		return groupData{}, err
 	}
 	d := groupData{Group: g, CanWrite: c.actor.P.CanOn(authz.GroupsWrite, authz.Object{Kind: authz.KindGroup, Name: name}),
 		CanDelete: c.can(authz.GroupsWrite), MemberForm: newForm(nil), DescForm: newForm(url.Values{"description": {g.Description}})}
 	if d.CanWrite && c.can(authz.UsersRead) {
-		if us, err := s.core.ListUsers(ctx, c.actor, core.UserQuery{Limit: 500}); err == nil {
+		if us, err := s.core.Accounts.ListUsers(ctx, c.actor, core.UserQuery{Limit: 500}); err == nil {
 			for _, u := range us {
 				d.Users = append(d.Users, u.Username)
 			}
@@ -114,7 +114,7 @@ func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 		return
 	}
 	desc := v.Get("description")
-	if _, err := s.core.UpdateGroup(r.Context(), c.actor, name, core.GroupInput{Description: &desc}); err != nil {
+	if _, err := s.core.Access.UpdateGroup(r.Context(), c.actor, name, core.GroupInput{Description: &desc}); err != nil {
 		s.groupFormError(w, r, c, name, err, v, "description")
 		return
 	}
@@ -134,7 +134,7 @@ func (s *Server) addMember(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		s.groupFormError(w, r, c, name, &core.ValidationError{Errors: []core.FieldError{{Field: "username", Message: "is required"}}}, v, "member")
 		return
 	}
-	if err := s.core.AddMember(r.Context(), c.actor, name, user); err != nil {
+	if err := s.core.Access.AddMember(r.Context(), c.actor, name, user); err != nil {
 		s.groupFormError(w, r, c, name, err, v, "member")
 		return
 	}
@@ -148,7 +148,7 @@ func (s *Server) removeMember(w http.ResponseWriter, r *http.Request, c *reqCtx)
 		s.fail(w, r, c, err)
 		return
 	}
-	err := s.core.RemoveMember(r.Context(), c.actor, name, user)
+	err := s.core.Access.RemoveMember(r.Context(), c.actor, name, user)
 	var nf *core.NotFoundError
 	switch {
 	case errors.As(err, &nf) && nf.Kind == "member":
@@ -170,7 +170,7 @@ func (s *Server) groupConfirm(name string, f *form) confirmData {
 
 func (s *Server) deleteGroupPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	name := r.PathValue("name")
-	if _, err := s.core.GetGroup(r.Context(), c.actor, name); err != nil {
+	if _, err := s.core.Access.GetGroup(r.Context(), c.actor, name); err != nil {
 		s.fail(w, r, c, err)
 		return
 	}
@@ -194,7 +194,7 @@ func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 		s.renderConfirm(w, r, c, http.StatusBadRequest, "groups", s.groupConfirm(name, f))
 		return
 	}
-	if err := s.core.DeleteGroup(r.Context(), c.actor, name); err != nil {
+	if err := s.core.Access.DeleteGroup(r.Context(), c.actor, name); err != nil {
 		s.fail(w, r, c, err)
 		return
 	}

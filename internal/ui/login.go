@@ -105,7 +105,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		s.turnAway(w, r, c, username)
 		return
 	}
-	checked, err := s.core.CheckCredential(r.Context(), core.DoorWeb,
+	checked, err := s.core.Credentials.CheckCredential(r.Context(), core.DoorWeb,
 		core.Presented{Kind: core.KindOf(password), Username: username, Secret: password}, ip, core.CheckOptions{})
 	if status, ok := s.refused(w, err, f); ok {
 		s.renderLogin(w, r, c, status, f, next)
@@ -124,13 +124,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	// A new sign-in always gets a new session ID; a session this browser
 	// still had ends (no fixation, no orphan).
 	if old, err := s.session(r); err == nil {
-		_ = s.core.EndSession(r.Context(), old.Actor(ip), old)
+		_ = s.core.Sessions.EndSession(r.Context(), old.Actor(ip), old)
 	}
 	var ses core.WebSession
 	if mfa {
-		ses, err = s.core.StartSession(r.Context(), p, ip, r.UserAgent(), true)
+		ses, err = s.core.Sessions.StartSession(r.Context(), p, ip, r.UserAgent(), core.SecondFactorDue)
 	} else {
-		ses, err = s.core.FinishLogin(r.Context(), p, ip, r.UserAgent(), "password")
+		ses, err = s.core.Sessions.FinishLogin(r.Context(), p, ip, r.UserAgent(), "password")
 	}
 	if err != nil {
 		s.fail(w, r, c, err)
@@ -188,8 +188,8 @@ func (s *Server) ownKeyOfServiceAccount(ctx context.Context, username, key strin
 // It is recorded as a login_failed event (reason service_account), so an
 // administrator sees the misconfigured client.
 func (s *Server) turnAway(w http.ResponseWriter, r *http.Request, c *reqCtx, username string) {
-	s.core.RecordLoginFailed(r.Context(), c.actor.ClientIP, "web", &auth.Failure{Reason: "service_account", Username: username})
-	target, err := s.core.DefaultApplicationURL(r.Context())
+	s.core.Credentials.RecordLoginFailed(r.Context(), c.actor.ClientIP, "web", &auth.Failure{Reason: "service_account", Username: username})
+	target, err := s.core.Applications.DefaultApplicationURL(r.Context())
 	if err != nil {
 		s.log.Warn("read the default application", "err", err)
 	}
@@ -227,7 +227,7 @@ func (s *Server) code(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		s.render(w, r, c, http.StatusBadRequest, "code", "Two-factor authentication", "", d)
 		return
 	}
-	ses, err := s.core.CompleteMFA(r.Context(), c.session, code, c.actor.ClientIP, r.UserAgent())
+	ses, err := s.core.Sessions.CompleteMFA(r.Context(), c.session, code, c.actor.ClientIP, r.UserAgent())
 	var ended *core.SessionEndedError
 	switch {
 	case errors.As(err, &ended):
@@ -251,7 +251,7 @@ func (s *Server) code(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 
 // logout ends the session, full or still owing its second factor.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	if err := s.core.EndSession(r.Context(), c.actor, c.session); err != nil {
+	if err := s.core.Sessions.EndSession(r.Context(), c.actor, c.session); err != nil {
 		s.fail(w, r, c, err)
 		return
 	}

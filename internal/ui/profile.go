@@ -22,19 +22,19 @@ type profileData struct {
 
 func (s *Server) loadProfile(r *http.Request, c *reqCtx) (profileData, error) {
 	ctx := r.Context()
-	me, err := s.core.Me(ctx, c.actor)
+	me, err := s.core.Accounts.Me(ctx, c.actor)
 	if err != nil {
 		return profileData{}, err
 	}
 	d := profileData{Me: me, PasswordForm: newForm(nil), FactorForm: newForm(nil),
 		CanIssue: c.can(authz.TokensSelf) || c.can(authz.TokensWrite)}
-	if d.Tokens, err = s.core.ListTokens(ctx, c.actor, core.TokenQuery{User: me.Username, Limit: 200}); err != nil {
+	if d.Tokens, err = s.core.Credentials.ListTokens(ctx, c.actor, core.TokenQuery{User: me.Username, Limit: 200}); err != nil {
 		return d, err
 	}
-	if d.TOTP, err = s.core.GetTOTPStatus(ctx, c.actor); err != nil {
+	if d.TOTP, err = s.core.Sessions.GetTOTPStatus(ctx, c.actor); err != nil {
 		return d, err
 	}
-	if d.Sessions, err = s.core.ListOwnSessions(ctx, c.actor, c.session.IDHash); err != nil {
+	if d.Sessions, err = s.core.Sessions.ListOwnSessions(ctx, c.actor, c.session.IDHash); err != nil {
 		return d, err
 	}
 	return d, nil
@@ -92,7 +92,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, c *reqCt
 	}
 	// The core checks the current password like a sign-in: limited,
 	// and recorded when wrong.
-	ses, err := s.core.ChangeOwnPassword(r.Context(), c.actor, v.Get("current_password"), next, c.actor.ClientIP, r.UserAgent())
+	ses, err := s.core.Sessions.ChangeOwnPassword(r.Context(), c.actor, v.Get("current_password"), next, c.actor.ClientIP, r.UserAgent())
 	if err != nil {
 		s.profileFormError(w, r, c, err, "password")
 		return
@@ -103,7 +103,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, c *reqCt
 }
 
 func (s *Server) endOtherSessions(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	n, err := s.core.EndOtherSessions(r.Context(), c.actor, c.session.IDHash)
+	n, err := s.core.Sessions.EndOtherSessions(r.Context(), c.actor, c.session.IDHash)
 	if err != nil {
 		s.fail(w, r, c, err)
 		return
@@ -123,7 +123,7 @@ type twoFactorData struct {
 }
 
 func (s *Server) beginTwoFactor(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	en, err := s.core.BeginTOTP(r.Context(), c.actor)
+	en, err := s.core.Sessions.BeginTOTP(r.Context(), c.actor)
 	if err != nil {
 		s.fail(w, r, c, err)
 		return
@@ -132,7 +132,7 @@ func (s *Server) beginTwoFactor(w http.ResponseWriter, r *http.Request, c *reqCt
 }
 
 func (s *Server) twoFactorPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	en, err := s.core.PendingTOTP(r.Context(), c.actor)
+	en, err := s.core.Sessions.PendingTOTP(r.Context(), c.actor)
 	if err != nil {
 		if _, ok := err.(*core.NotFoundError); ok {
 			s.redirect(w, r, "/profile")
@@ -150,11 +150,11 @@ func (s *Server) confirmTwoFactor(w http.ResponseWriter, r *http.Request, c *req
 		s.fail(w, r, c, err)
 		return
 	}
-	codes, err := s.core.ConfirmTOTP(r.Context(), c.actor, v.Get("code"))
+	codes, err := s.core.Sessions.ConfirmTOTP(r.Context(), c.actor, v.Get("code"))
 	if err != nil {
 		f := newForm(nil)
 		status, ok := f.formError(err, nil)
-		en, perr := s.core.PendingTOTP(r.Context(), c.actor)
+		en, perr := s.core.Sessions.PendingTOTP(r.Context(), c.actor)
 		if !ok || perr != nil {
 			s.fail(w, r, c, err)
 			return
@@ -171,7 +171,7 @@ func (s *Server) disableTwoFactor(w http.ResponseWriter, r *http.Request, c *req
 		s.fail(w, r, c, err)
 		return
 	}
-	if err := s.core.DisableTOTP(r.Context(), c.actor, v.Get("password")); err != nil {
+	if err := s.core.Sessions.DisableTOTP(r.Context(), c.actor, v.Get("password")); err != nil {
 		s.profileFormError(w, r, c, err, "factor")
 		return
 	}
@@ -185,7 +185,7 @@ func (s *Server) regenerateRecoveryCodes(w http.ResponseWriter, r *http.Request,
 		s.fail(w, r, c, err)
 		return
 	}
-	codes, err := s.core.RegenerateRecoveryCodes(r.Context(), c.actor, v.Get("password"))
+	codes, err := s.core.Sessions.RegenerateRecoveryCodes(r.Context(), c.actor, v.Get("password"))
 	if err != nil {
 		s.profileFormError(w, r, c, err, "factor")
 		return

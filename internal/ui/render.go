@@ -153,7 +153,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, c *reqCtx, statu
 		return
 	}
 	v := view{Title: title, Section: section, Data: data, Flash: c.flash}
-	v.Brand, _ = s.core.Brand(r.Context())
+	v.Brand, _ = s.core.Applications.Brand(r.Context())
 	if v.Brand.Title == "" {
 		v.Brand = core.DefaultBrand
 	}

@@ -20,7 +20,7 @@ type roleListData struct {
 
 func (s *Server) roles(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	after := r.URL.Query().Get("after")
-	items, err := s.core.ListRoles(r.Context(), c.actor, after, pageSize+1)
+	items, err := s.core.Access.ListRoles(r.Context(), c.actor, after, pageSize+1)
 	if err != nil {
 		s.fail(w, r, c, err)
 		return
@@ -86,7 +86,7 @@ func (s *Server) createRole(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	}
 	desc := v.Get("description")
 	perms := permissionsOf(v)
-	role, err := s.core.CreateRole(r.Context(), c.actor, core.RoleInput{Name: strings.TrimSpace(v.Get("name")), Description: &desc, Permissions: &perms})
+	role, err := s.core.Access.CreateRole(r.Context(), c.actor, core.RoleInput{Name: strings.TrimSpace(v.Get("name")), Description: &desc, Permissions: &perms})
 	if err != nil {
 		f := newForm(v)
 		if status, ok := f.formError(err, permRename); ok {
@@ -108,7 +108,7 @@ type roleData struct {
 }
 
 func (s *Server) loadRole(ctx context.Context, c *reqCtx, name string) (roleData, error) {
-	role, err := s.core.GetRole(ctx, c.actor, name)
+	role, err := s.core.Access.GetRole(ctx, c.actor, name)
 	if err != nil {
 		return roleData{}, err
 	}
@@ -146,7 +146,7 @@ func (s *Server) updateRole(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	}
 	desc := v.Get("description")
 	perms := permissionsOf(v)
-	if _, err := s.core.UpdateRole(r.Context(), c.actor, name, core.RoleInput{Description: &desc, Permissions: &perms}); err != nil {
+	if _, err := s.core.Access.UpdateRole(r.Context(), c.actor, name, core.RoleInput{Description: &desc, Permissions: &perms}); err != nil {
 		s.roleFormError(w, r, c, name, err, v, false)
 		return
 	}
@@ -173,7 +173,7 @@ func (s *Server) assignRole(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		s.roleFormError(w, r, c, name, &core.ValidationError{Errors: f}, v, true)
 		return
 	}
-	if err := s.core.AssignRole(r.Context(), c.actor, name, kind, holder); err != nil {
+	if err := s.core.Access.AssignRole(r.Context(), c.actor, name, kind, holder); err != nil {
 		s.roleFormError(w, r, c, name, err, v, true)
 		return
 	}
@@ -187,7 +187,7 @@ func (s *Server) unassignRole(w http.ResponseWriter, r *http.Request, c *reqCtx)
 		s.fail(w, r, c, err)
 		return
 	}
-	err := s.core.UnassignRole(r.Context(), c.actor, name, kind, holder)
+	err := s.core.Access.UnassignRole(r.Context(), c.actor, name, kind, holder)
 	var nf *core.NotFoundError
 	switch {
 	case errors.As(err, &nf) && nf.Kind == "assignment":
@@ -209,7 +209,7 @@ func roleConfirm(name string, f *form) confirmData {
 
 func (s *Server) deleteRolePage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	name := r.PathValue("name")
-	role, err := s.core.GetRole(r.Context(), c.actor, name)
+	role, err := s.core.Access.GetRole(r.Context(), c.actor, name)
 	if err != nil {
 		s.fail(w, r, c, err)
 		return
@@ -238,7 +238,7 @@ func (s *Server) deleteRole(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		s.renderConfirm(w, r, c, http.StatusBadRequest, "roles", roleConfirm(name, f))
 		return
 	}
-	if err := s.core.DeleteRole(r.Context(), c.actor, name); err != nil {
+	if err := s.core.Access.DeleteRole(r.Context(), c.actor, name); err != nil {
 		s.fail(w, r, c, err)
 		return
 	}

@@ -25,7 +25,7 @@ type saListData struct {
 func (s *Server) serviceAccounts(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	q := r.URL.Query()
 	search := q.Get("search")
-	items, err := s.core.ListServiceAccounts(r.Context(), c.actor, core.UserQuery{Search: search, After: q.Get("after"), Limit: pageSize + 1})
+	items, err := s.core.Accounts.ListServiceAccounts(r.Context(), c.actor, core.UserQuery{Search: search, After: q.Get("after"), Limit: pageSize + 1})
 	if err != nil {
 		s.fail(w, r, c, err)
 		return
@@ -51,14 +51,14 @@ type saFormData struct {
 // checkboxes. A list the actor may not read is simply not offered.
 func (s *Server) pickers(ctx context.Context, c *reqCtx) (groups, roles []string) {
 	if c.canSomewhere(authz.GroupsRead, authz.KindGroup) {
-		if gs, err := s.core.ListGroups(ctx, c.actor, core.GroupQuery{Limit: 500}); err == nil {
+		if gs, err := s.core.Access.ListGroups(ctx, c.actor, core.GroupQuery{Limit: 500}); err == nil {
 			for _, g := range gs {
 				groups = append(groups, g.Name)
 			}
 		}
 	}
 	if c.can(authz.RolesRead) {
-		if rs, err := s.core.ListRoles(ctx, c.actor, "", 500); err == nil {
+		if rs, err := s.core.Access.ListRoles(ctx, c.actor, "", 500); err == nil {
 			for _, r := range rs {
 				roles = append(roles, r.Name)
 			}
@@ -127,7 +127,7 @@ func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, c 
 	if in.TokenIntent != "none" {
 		in.Expiring, in.ExpiresAt, in.TTL = lifeFields(v)
 	}
-	out, err := s.core.CreateServiceAccount(r.Context(), c.actor, in)
+	out, err := s.core.Accounts.CreateServiceAccount(r.Context(), c.actor, in)
 	if err != nil {
 		f := newForm(v)
 		if status, ok := f.formError(err, lifeRename); ok {
@@ -164,7 +164,7 @@ type saDetailData struct {
 }
 
 func (s *Server) loadSADetail(ctx context.Context, c *reqCtx, name string) (saDetailData, error) {
-	u, err := s.core.GetServiceAccount(ctx, c.actor, name)
+	u, err := s.core.Accounts.GetServiceAccount(ctx, c.actor, name)
 	if err != nil {
 		return saDetailData{}, err
 	}
@@ -173,7 +173,7 @@ func (s *Server) loadSADetail(ctx context.Context, c *reqCtx, name string) (saDe
 	// authz_denied event on every view of the page.
 	if c.canSomewhere(authz.TokensRead, authz.KindGroup) || c.canSomewhere(authz.TokensWrite, authz.KindGroup) {
 		d.ShowTokens = true
-		d.Tokens, err = s.core.ListTokens(ctx, c.actor, core.TokenQuery{User: name, Limit: 200})
+		d.Tokens, err = s.core.Credentials.ListTokens(ctx, c.actor, core.TokenQuery{User: name, Limit: 200})
 		if errors.Is(err, core.ErrForbidden) {
 			d.ShowTokens, err = false, nil
 		}
@@ -183,11 +183,11 @@ func (s *Server) loadSADetail(ctx context.Context, c *reqCtx, name string) (saDe
 	}
 	if c.can(authz.EventsRead) {
 		d.ShowEvents = true
-		about, err := s.core.ListEvents(ctx, c.actor, core.EventQuery{Target: name, Limit: 20})
+		about, err := s.core.Events.ListEvents(ctx, c.actor, core.EventQuery{Target: name, Limit: 20})
 		if err != nil {
 			return d, err
 		}
-		by, err := s.core.ListEvents(ctx, c.actor, core.EventQuery{Actor: name, Limit: 20})
+		by, err := s.core.Events.ListEvents(ctx, c.actor, core.EventQuery{Actor: name, Limit: 20})
 		if err != nil {
 			return d, err
 		}
@@ -232,7 +232,7 @@ func (s *Server) updateServiceAccount(w http.ResponseWriter, r *http.Request, c 
 		return
 	}
 	desc := v.Get("description")
-	if _, err := s.core.UpdateUser(r.Context(), c.actor, name, core.UpdateUserInput{Description: &desc}, true); err != nil {
+	if _, err := s.core.Accounts.UpdateServiceAccount(r.Context(), c.actor, name, core.UpdateUserInput{Description: &desc}); err != nil {
 		f := newForm(v)
 		if status, ok := f.formError(err, nil); ok && status == http.StatusBadRequest {
 			d, lerr := s.loadSADetail(r.Context(), c, name)
@@ -259,7 +259,7 @@ func (s *Server) setServiceAccountActive(w http.ResponseWriter, r *http.Request,
 		return
 	}
 	active := v.Get("active") == "true"
-	if _, err := s.core.UpdateUser(r.Context(), c.actor, name, core.UpdateUserInput{IsActive: &active}, true); err != nil {
+	if _, err := s.core.Accounts.UpdateServiceAccount(r.Context(), c.actor, name, core.UpdateUserInput{IsActive: &active}); err != nil {
 		s.fail(w, r, c, err)
 		return
 	}
@@ -282,7 +282,7 @@ type confirmData struct {
 
 func (s *Server) deleteServiceAccountPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	name := r.PathValue("name")
-	u, err := s.core.GetServiceAccount(r.Context(), c.actor, name)
+	u, err := s.core.Accounts.GetServiceAccount(r.Context(), c.actor, name)
 	if err != nil {
 		s.fail(w, r, c, err)
 		return
@@ -319,7 +319,7 @@ func (s *Server) deleteServiceAccount(w http.ResponseWriter, r *http.Request, c 
 			Action: "/service-accounts/" + url.PathEscape(name) + "/delete", Back: "/service-accounts/" + url.PathEscape(name), Form: f})
 		return
 	}
-	if err := s.core.DeleteUser(r.Context(), c.actor, name, true); err != nil {
+	if err := s.core.Accounts.DeleteServiceAccount(r.Context(), c.actor, name); err != nil {
 		s.fail(w, r, c, err)
 		return
 	}

@@ -19,7 +19,7 @@ type settingsData struct {
 func (s *Server) settingsData(r *http.Request, c *reqCtx, f *form) settingsData {
 	d := settingsData{Form: f}
 	if c.canSomewhere(authz.ApplicationsRead, authz.KindApplication) {
-		if apps, err := s.core.ListApplications(r.Context(), c.actor, core.ApplicationQuery{Limit: 500}); err == nil {
+		if apps, err := s.core.Applications.ListApplications(r.Context(), c.actor, core.ApplicationQuery{Limit: 500}); err == nil {
 			d.Apps = apps
 		}
 	}
@@ -32,7 +32,7 @@ func (s *Server) settings(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		s.forbidden(w, r, c, "")
 		return
 	}
-	b, err := s.core.Brand(r.Context())
+	b, err := s.core.Applications.Brand(r.Context())
 	if err != nil {
 		s.fail(w, r, c, err)
 		return
@@ -48,7 +48,7 @@ func (s *Server) updateSettings(w http.ResponseWriter, r *http.Request, c *reqCt
 		return
 	}
 	title, app := strings.TrimSpace(v.Get("title")), strings.TrimSpace(v.Get("default_application"))
-	if _, err := s.core.UpdateBrand(r.Context(), c.actor, core.BrandInput{Title: &title, DefaultApplication: &app}); err != nil {
+	if _, err := s.core.Applications.UpdateBrand(r.Context(), c.actor, core.BrandInput{Title: &title, DefaultApplication: &app}); err != nil {
 		f := newForm(v)
 		if status, ok := f.formError(err, nil); ok {
 			s.render(w, r, c, status, "settings", "Brand settings", "settings", s.settingsData(r, c, f))

@@ -31,7 +31,7 @@ func (s *Server) tokens(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	tq := core.TokenQuery{User: strings.TrimSpace(q.Get("user")), Intent: q.Get("intent"), ExpiringWithin: q.Get("expiring_within"),
 		UnusedFor: q.Get("unused_for"), Search: q.Get("search"), After: q.Get("after"), Limit: pageSize + 1}
 	d := tokenListData{Filter: q, AllTokens: c.can(authz.TokensRead) || c.can(authz.TokensWrite), Form: newForm(q)}
-	items, err := s.core.ListTokens(r.Context(), c.actor, tq)
+	items, err := s.core.Credentials.ListTokens(r.Context(), c.actor, tq)
 	if err != nil {
 		if status, ok := d.Form.formError(err, nil); ok && status != http.StatusConflict {
 			s.render(w, r, c, status, "tokens", "Tokens", "tokens", d)
@@ -125,7 +125,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 	} else {
 		in.Expiring, in.ExpiresAt, in.TTL = lifeFields(v)
 	}
-	tv, err := s.core.CreateToken(r.Context(), c.actor, in)
+	tv, err := s.core.Credentials.CreateToken(r.Context(), c.actor, in)
 	if err != nil {
 		if status, ok := f.formError(err, lifeRename); ok {
 			if status == http.StatusConflict && v.Get("identifier") == "" && !errors.Is(err, core.ErrTokenLimit) {
@@ -149,29 +149,19 @@ type tokenDetailData struct {
 }
 
 func (s *Server) loadToken(r *http.Request, c *reqCtx, id string) (tokenDetailData, error) {
-	tv, err := s.core.GetToken(r.Context(), c.actor, id)
+	tv, err := s.core.Credentials.GetToken(r.Context(), c.actor, id)
 	if err != nil {
 		return tokenDetailData{}, err
 	}
 	d := tokenDetailData{Token: tv, Form: newForm(url.Values{"grace": {"1h"}})}
-	// Read-only: how many keys verify the token now (two during a
-	// rotation's grace), and the newest one's age.
-	st := s.core.Store()
-	t, err := st.GetToken(r.Context(), id)
+	// How many keys verify the token now (two during a rotation's
+	// grace), and their fingerprint for the rotate form.
+	ks, err := s.core.Credentials.KeyState(r.Context(), c.actor, id)
 	if err != nil {
 		return d, err
 	}
-	keys, err := st.ListTokenKeys(r.Context(), t.UID)
-	if err != nil {
-		return d, err
-	}
-	now := s.clock.Now()
-	for _, k := range keys {
-		if k.NotAfter == nil || now.Before(*k.NotAfter) {
-			d.Keys++
-		}
-	}
-	d.KeyMarker = KeyMarker(keys)
+	d.Keys = ks.Current
+	d.KeyMarker = KeyMarker(ks.Lookups)
 	return d, nil
 }
 
@@ -206,7 +196,7 @@ func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 		return
 	}
 	grace := v.Get("grace")
-	tv, err := s.core.RotateToken(r.Context(), c.actor, id, core.RotateInput{Grace: &grace})
+	tv, err := s.core.Credentials.RotateToken(r.Context(), c.actor, id, core.RotateInput{Grace: &grace})
 	if err != nil {
 		d.Form = newForm(v)
 		if status, ok := d.Form.formError(err, nil); ok {
@@ -227,7 +217,7 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 		s.fail(w, r, c, err)
 		return
 	}
-	err := s.core.RevokeToken(r.Context(), c.actor, id)
+	err := s.core.Credentials.RevokeToken(r.Context(), c.actor, id)
 	var nf *core.NotFoundError
 	if errors.As(err, &nf) {
 		s.setFlash(w, r, "info", fmt.Sprintf("Token %s does not exist (any more): it was already revoked or never existed.", id))
@@ -246,11 +236,8 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 // parts, hashed, so the page shows nothing of a key): every rotation
 // changes it, whatever the clock says. The rotate form carries it; tests
 // that post that form compute it here.
-func KeyMarker(keys []store.TokenKey) string {
-	lookups := make([]string, len(keys))
-	for i, k := range keys {
-		lookups[i] = k.Lookup
-	}
+func KeyMarker(lookups []string) string {
+	lookups = slices.Clone(lookups)
 	slices.Sort(lookups)
 	sum := sha256.Sum256([]byte(strings.Join(lookups, "\x00")))
 	return hex.EncodeToString(sum[:12])

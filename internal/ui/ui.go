@@ -308,7 +308,7 @@ func (s *Server) session(r *http.Request) (core.WebSession, error) {
 	if err != nil || ck.Value == "" {
 		return core.WebSession{}, core.ErrUnauthenticated
 	}
-	return s.core.ResolveSession(r.Context(), ck.Value)
+	return s.core.Sessions.ResolveSession(r.Context(), ck.Value)
 }
 
 // sessionRequired sends a request without a usable session to the login

@@ -329,10 +329,10 @@ func TestServiceAccountsTurnedAway(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.App.Core.BeginTOTP(t.Context(), core.Actor{P: p}); err == nil {
+		if _, err := e.App.Core.Sessions.BeginTOTP(t.Context(), core.Actor{P: p}); err == nil {
 			t.Fatal("a service account enrolled a second factor")
 		}
-		if _, err := e.App.Core.StartSession(t.Context(), p, "127.0.0.1", "", false); err == nil {
+		if _, err := e.App.Core.Sessions.StartSession(t.Context(), p, "127.0.0.1", "", core.SignedIn); err == nil {
 			t.Fatal("a service account got a session from the core")
 		}
 	})

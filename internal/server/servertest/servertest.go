@@ -196,7 +196,7 @@ func (e *Env) EnrolTOTP(username string) []byte {
 	if err != nil {
 		e.T.Fatalf("enrol %s: %v", username, err)
 	}
-	en, err := e.App.Core.BeginTOTP(ctx, core.Actor{P: p})
+	en, err := e.App.Core.Sessions.BeginTOTP(ctx, core.Actor{P: p})
 	if err != nil {
 		e.T.Fatalf("enrol %s: %v", username, err)
 	}
@@ -204,7 +204,7 @@ func (e *Env) EnrolTOTP(username string) []byte {
 	if err != nil {
 		e.T.Fatalf("enrol %s: secret %q: %v", username, en.Secret, err)
 	}
-	if _, err := e.App.Core.ConfirmTOTP(ctx, core.Actor{P: p}, auth.TOTPCode(secret, auth.TOTPStep(e.Clock.Now()))); err != nil {
+	if _, err := e.App.Core.Sessions.ConfirmTOTP(ctx, core.Actor{P: p}, auth.TOTPCode(secret, auth.TOTPStep(e.Clock.Now()))); err != nil {
 		e.T.Fatalf("enrol %s: confirm: %v", username, err)
 	}
 	return secret
