@@ -17,16 +17,17 @@ import (
 	"github.com/gatehouse/gatehouse/internal/tlsconf"
 )
 
-// The root's flags the outpost shares with the client commands: where the
-// server is and the outpost's token.
+// The flags the outpost shares, by name and variable, with the client
+// commands: where the server is and the outpost's token.
 const (
 	flagServer   = "server"
 	flagAPIToken = "api-token"
 )
 
 // ldapCommand runs an outpost: the LDAP front door as its own process. It
-// is a server, so it lives beside serve; it reads the root's --server and
-// --api-token like the client commands.
+// is a server, so it lives beside serve; it has its own --server and
+// --api-token, read like the client commands' (the client flags are not
+// the root's, so that serve's help lists only server flags).
 func ldapCommand(stderr io.Writer, lookupEnv func(string) (string, bool)) *cobra.Command {
 	env := func(name string) string { v, _ := lookupEnv(name); return v }
 	c := &cobra.Command{Use: "ldap", Short: "Run an LDAP outpost: the LDAP front door next to your applications", Args: cobra.NoArgs,
@@ -48,9 +49,10 @@ default 127.0.0.1:3389), --ldaps-listen (GATEHOUSE_LDAPS_LISTEN), --tls-cert and
 	f.String("ldaps-listen", "", "LDAPS listen address (env GATEHOUSE_LDAPS_LISTEN)")
 	f.String("tls-cert", "", "TLS certificate file (PEM) for StartTLS and LDAPS (env GATEHOUSE_LDAP_TLS_CERT)")
 	f.String("tls-key", "", "TLS private key file (PEM) (env GATEHOUSE_LDAP_TLS_KEY)")
+	f.String(flagServer, client.DefaultServer, "gatehouse server URL (env "+client.EnvServer+")")
+	f.String(flagAPIToken, "", "the outpost's API token (env "+client.EnvAPIToken+" or "+client.EnvAPIToken+"_FILE)")
 	c.RunE = func(cmd *cobra.Command, _ []string) error {
 		// Flags win over the environment, which wins over the default.
-		// cmd.Flags() holds the root's persistent flags too, once parsed.
 		setting := func(flag, envName, def string) string {
 			if fl := cmd.Flags().Lookup(flag); fl != nil && fl.Changed {
 				return fl.Value.String()
