@@ -33,8 +33,9 @@ Environment only:
 ` + config.EnvOnlyHelp()
 
 // loadConfig reads the flags that were set, then the environment.
-func loadConfig(fs *pflag.FlagSet) (config.Config, error) {
-	return config.Load(config.Source{Flags: config.FlagsSet(fs), Getenv: os.Getenv})
+func loadConfig(fs *pflag.FlagSet, lookupEnv func(string) (string, bool)) (config.Config, error) {
+	getenv := func(k string) string { v, _ := lookupEnv(k); return v }
+	return config.Load(config.Source{Flags: config.FlagsSet(fs), Getenv: getenv})
 }
 
 // Commands returns serve, migrate and ldap.
@@ -49,7 +50,7 @@ func commands(stderr io.Writer, lookupEnv func(string) (string, bool)) []*cobra.
 		Long:  "Run the gatehouse server: the API, the web interface, forward-auth and,\nwith --ldap-provider, the LDAP door.\n\n" + configHelp,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd.Flags())
+			cfg, err := loadConfig(cmd.Flags(), lookupEnv)
 			if err != nil {
 				return err
 			}
@@ -68,7 +69,7 @@ func commands(stderr io.Writer, lookupEnv func(string) (string, bool)) []*cobra.
 		Long:  "Apply pending database migrations and exit. It reads the same settings\nas serve.\n\n" + configHelp,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd.Flags())
+			cfg, err := loadConfig(cmd.Flags(), lookupEnv)
 			if err != nil {
 				return err
 			}
