@@ -189,3 +189,17 @@ func TestDaysEverywhere(t *testing.T) {
 		t.Fatalf("%d duration settings; this test knows 5", len(vars))
 	}
 }
+
+func TestLeastDurations(t *testing.T) {
+	_, err := Load(Source{Flags: map[string]string{"event-retention": "30m", "cleanup-interval": "500ms"}, Getenv: env(nil)})
+	for _, want := range []string{`--event-retention: "30m" must be at least 1h, or 0`, `--cleanup-interval: "500ms" must be at least 1s`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%v\nwant %q", err, want)
+		}
+	}
+	for d, want := range map[time.Duration]string{time.Hour: "1h", time.Second: "1s", 90 * time.Minute: "1h30m", 5 * time.Minute: "5m"} {
+		if got := shortDuration(d); got != want {
+			t.Errorf("shortDuration(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
