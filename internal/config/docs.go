@@ -53,9 +53,16 @@ func (v *flagValue) Type() string       { return v.typ }
 func AddFlags(fs *pflag.FlagSet) {
 	for _, s := range Settings {
 		if s.Flag != "" {
-			fs.Var(&flagValue{typ: s.Type}, s.Flag, s.Help())
+			s.AddFlag(fs)
 		}
 	}
+}
+
+// AddFlag declares s's flag with its help. Commands with settings of their
+// own (the LDAP outpost) declare them as Settings too, so their help reads
+// like serve's.
+func (s *Setting) AddFlag(fs *pflag.FlagSet) {
+	fs.Var(&flagValue{typ: s.Type}, s.Flag, s.Help())
 }
 
 // FlagsSet returns the setting flags that were given on a command line,
