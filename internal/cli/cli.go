@@ -48,10 +48,12 @@ type options struct {
 // app is one command tree: its process options and global flags.
 type app struct {
 	options
-	// global is the root's persistent flag set. Settings are read from it,
-	// not from the running command's flags, because token create, token
-	// list and role assign have their own --user (a subject, not a login)
-	// that shadows the global one.
+	// global holds the client flags (--server, --api-token, --user, -o),
+	// shared by every client command. They are not the root's persistent
+	// flags, so the server commands' help lists only server flags.
+	// Settings are read from this set, not from the running command's
+	// flags, because token create, token list and role assign have their
+	// own --user (a subject, not a login) that shadows the global one.
 	global *pflag.FlagSet
 	output *enumValue
 }
@@ -77,8 +79,10 @@ USERNAME:PASSWORD (or GATEHOUSE_USER, GATEHOUSE_USER_FILE). Flags win over
 the environment.
 
 Exit codes: 0 done, 1 the server refused or could not be reached, 2 usage error.`,
-		Args:          cobra.NoArgs,
-		RunE:          missingCommand,
+		Args: knownCommand,
+		// Bare gatehouse lists the commands: the first thing a newcomer
+		// types should teach, not scold.
+		RunE:          func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 		SilenceErrors: true, // Execute reports errors and chooses the exit code
 		SilenceUsage:  true,
 	}
@@ -87,14 +91,14 @@ Exit codes: 0 done, 1 the server refused or could not be reached, 2 usage error.
 	root.SetIn(o.stdin)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 
-	fs := root.PersistentFlags()
+	fs := pflag.NewFlagSet("client", pflag.ContinueOnError)
 	fs.String(flagServer, DefaultServer, "gatehouse server URL (env "+EnvServer+")")
 	fs.String(flagAPIToken, "", "API token (env "+EnvAPIToken+" or "+EnvAPIToken+"_FILE)")
 	fs.String(flagUser, "", "log in as `USERNAME:PASSWORD` with a human user's password (env "+EnvUser+" or "+EnvUser+"_FILE)")
 	fs.VarP(a.output, "output", "o", "output format")
 	a.global = fs
 
-	root.AddCommand(
+	clientCmds := []*cobra.Command{
 		a.whoamiCmd(),
 		a.serviceAccountCmd(),
 		a.tokenCmd(),
@@ -107,7 +111,13 @@ Exit codes: 0 done, 1 the server refused or could not be reached, 2 usage error.
 		a.outpostCmd(),
 		a.applicationCmd(),
 		a.brandCmd(),
-	)
+	}
+	for _, c := range clientCmds {
+		// The same *pflag.Flag values in every command: whichever command
+		// parses --server, a.global sees it.
+		c.PersistentFlags().AddFlagSet(fs)
+	}
+	root.AddCommand(clientCmds...)
 	return root
 }
 
@@ -162,13 +172,30 @@ func isUsage(cmd *cobra.Command, err error) bool {
 		cmd.ValidateFlagGroups() != nil
 }
 
+// knownCommand refuses arguments to a command that only holds others,
+// suggesting the nearest subcommand as cobra does when Args is unset
+// (cobra.NoArgs suggests nothing).
+func knownCommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2 // cobra's own default, set only on its own path
+	}
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 && !cmd.DisableSuggestions {
+		msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
+	}
+	return errors.New(msg)
+}
+
 func missingCommand(cmd *cobra.Command, _ []string) error {
 	return usagef("%s needs a command", cmd.CommandPath())
 }
 
 // group returns a command that only holds subcommands.
 func group(use, short string, subs ...*cobra.Command) *cobra.Command {
-	c := &cobra.Command{Use: use, Short: short, Args: cobra.NoArgs, RunE: missingCommand}
+	c := &cobra.Command{Use: use, Short: short, Args: knownCommand, RunE: missingCommand}
 	c.AddCommand(subs...)
 	return c
 }

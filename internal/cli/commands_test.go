@@ -96,6 +96,18 @@ func TestRequests(t *testing.T) {
 			body: `{"identifier":"ci-deploy","user":"ci-bot","intent":"app_password","description":"deploys","ttl":"720h"}`,
 		},
 		{
+			name:  "token create in days",
+			inv:   args("token", "create", "--ttl", "30d"),
+			route: "POST /api/v1/tokens", reply: reply{status: 201, body: keyTokenJSON},
+			body: `{"intent":"api","ttl":"30d"}`,
+		},
+		{
+			name:  "token list in days",
+			inv:   args("token", "list", "--expiring-within", "7d"),
+			route: "GET /api/v1/tokens", reply: reply{body: `{"items":[]}`},
+			query: withPage("expiring_within", "7d"),
+		},
+		{
 			name:  "token create defaults",
 			inv:   args("token", "create"),
 			route: "POST /api/v1/tokens", reply: reply{status: 201, body: keyTokenJSON},

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/gatehouse/gatehouse/internal/config"
 )
 
 // Flag values that check their input while flags are parsed, so that a bad
@@ -42,8 +44,8 @@ func (v *textValue) String() string     { return string(*v) }
 func (v *textValue) Set(s string) error { *v = textValue(s); return nil }
 func (v *textValue) Type() string       { return "string" }
 
-// durationValue is a Go duration. It keeps the text as given, which is what
-// is sent to the server.
+// durationValue is a Go duration or whole days (30d, as the server takes
+// them). It keeps the text as given, which is what is sent to the server.
 type durationValue struct {
 	text string
 	d    time.Duration
@@ -53,9 +55,9 @@ func (v *durationValue) String() string { return v.text }
 func (v *durationValue) Type() string   { return "duration" }
 
 func (v *durationValue) Set(s string) error {
-	d, err := time.ParseDuration(s)
+	d, err := config.ParseDuration(s)
 	if err != nil {
-		return errors.New("must be a duration such as 90s, 15m or 720h")
+		return errors.New("must be a duration such as 90s, 15m, 720h or 30d")
 	}
 	if d < 0 {
 		return errors.New("must not be negative")
@@ -88,9 +90,9 @@ func (v *timeValue) Set(s string) error {
 	if v.now == nil {
 		return errors.New("must be an RFC 3339 time such as 2030-01-02T15:04:05Z")
 	}
-	d, err := time.ParseDuration(s)
+	d, err := config.ParseDuration(s)
 	if err != nil || d < 0 {
-		return errors.New("must be an RFC 3339 time such as 2030-01-02T15:04:05Z, or a duration ago such as 24h")
+		return errors.New("must be an RFC 3339 time such as 2030-01-02T15:04:05Z, or a duration ago such as 24h or 7d")
 	}
 	v.t = v.now().Add(-d)
 	return nil

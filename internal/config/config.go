@@ -1,21 +1,22 @@
-// Package config is gatehouse's typed server configuration: flags win over
-// environment variables, which win over defaults; every secret setting
-// also reads NAME_FILE; Validate reports every problem at once.
+// Package config is gatehouse's typed server configuration. Every setting
+// is one entry of Settings (settings.go): its flag, environment variable,
+// _FILE variant, default, help text and parser. Defaults, loading, the
+// serve command's flags, validation and the README's table are all derived
+// from that table, so a setting cannot be documented in one place and
+// parsed differently in another.
+//
+// Flags win over environment variables, which win over defaults; a
+// secret setting also reads NAME_FILE; Load reports every problem at once,
+// each named the way it was given (--flag or VARIABLE).
 package config
 
 import (
 	"errors"
 	"fmt"
-	"math"
-	"net"
 	"net/netip"
-	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"time"
-
-	"github.com/gatehouse/gatehouse/internal/clientip"
 )
 
 // Config is the server's configuration.
@@ -33,8 +34,7 @@ type Config struct {
 	BootstrapPassword string
 	BootstrapToken    string
 	// SecretKey keys the hash of every stored token. Never in the database.
-	SecretKey     string
-	SecretKeyFile string
+	SecretKey string
 
 	TokenMaxTTL time.Duration
 	// MaxTokensPerAccount bounds the tokens and app passwords one account
@@ -70,64 +70,24 @@ type Config struct {
 	DBSlowQuery    time.Duration
 }
 
-// Defaults are the documented defaults.
+// defaultShutdownTimeout is not a setting: a SIGTERM is given this long
+// to finish in-flight requests.
+const defaultShutdownTimeout = 30 * time.Second
+
+// Defaults are the documented defaults: every setting's Default, parsed.
 func Defaults() Config {
-	return Config{
-		Listen:                "127.0.0.1:8420",
-		Database:              "sqlite:gatehouse.db",
-		LDAPListen:            "127.0.0.1:3389",
-		MaxTokensPerAccount:   100,
-		CleanupInterval:       5 * time.Minute,
-		EventRetention:        365 * 24 * time.Hour,
-		ShutdownTimeout:       30 * time.Second,
-		LogLevel:              "info",
-		LogFormat:             "text",
-		DBMaxConns:            20,
-		MaxConcurrentRequests: 1024,
-		ClientBurst:           100,
-		DBQueryTimeout:        10 * time.Second,
-		DBSlowQuery:           200 * time.Millisecond,
-		TrustedProxies:        clientip.DefaultTrusted,
+	c := Config{ShutdownTimeout: defaultShutdownTimeout}
+	for _, s := range Settings {
+		if s.Default == "" {
+			continue
+		}
+		// A default that does not parse is a mistake in the table, which
+		// TestDefaultsParse catches; it is not the user's to fix.
+		if err := s.parse(&c, s.Default); err != nil {
+			panic(fmt.Sprintf("config: default of %s: %v", s.Env, err))
+		}
 	}
-}
-
-// Setting describes one setting: its flag, its environment variable, and
-// whether it is a secret (read from NAME_FILE too, never shown).
-type Setting struct {
-	Flag   string
-	Env    string
-	Secret bool
-	Usage  string
-}
-
-// Settings lists every setting, in the order the README documents them.
-var Settings = []Setting{
-	{"listen", "GATEHOUSE_LISTEN", false, "HTTP listen address"},
-	{"database", "GATEHOUSE_DATABASE", false, "database: sqlite:PATH or a postgres:// URL"},
-	{"ldap-listen", "GATEHOUSE_LDAP_LISTEN", false, "LDAP listen address of the in-server front door (it runs when --ldap-provider is set)"},
-	{"ldap-provider", "GATEHOUSE_LDAP_PROVIDER", false, "LDAP provider the in-server front door serves (empty: the door is off)"},
-	{"ldaps-listen", "GATEHOUSE_LDAPS_LISTEN", false, "LDAPS listen address of the in-server front door (empty: none; needs a certificate)"},
-	{"ldap-tls-cert", "GATEHOUSE_LDAP_TLS_CERT", false, "TLS certificate file (PEM) for StartTLS and LDAPS (default: --tls-cert)"},
-	{"ldap-tls-key", "GATEHOUSE_LDAP_TLS_KEY", false, "TLS private key file (PEM) for StartTLS and LDAPS (default: --tls-key)"},
-	{"", "GATEHOUSE_BOOTSTRAP_PASSWORD", true, "first admin's password"},
-	{"", "GATEHOUSE_BOOTSTRAP_TOKEN", true, "first admin's API token (32+ characters)"},
-	{"secret-key-file", "GATEHOUSE_SECRET_KEY", true, "key of the token hashes (32+ bytes); SQLite default: PATH.key beside the database"},
-	{"token-max-ttl", "GATEHOUSE_TOKEN_MAX_TTL", false, "longest lifetime a token may have (0: no limit)"},
-	{"max-tokens-per-account", "GATEHOUSE_MAX_TOKENS_PER_ACCOUNT", false, "tokens and app passwords one account may hold, outposts' managed tokens not counted (0: no limit); more get 409"},
-	{"cleanup-interval", "GATEHOUSE_CLEANUP_INTERVAL", false, "how often expired app passwords and old keys are removed"},
-	{"event-retention", "GATEHOUSE_EVENT_RETENTION", false, "how long audit events are kept, as a duration (8760h) or days (365d); 0 keeps them forever"},
-	{"event-stream", "GATEHOUSE_EVENT_STREAM", false, "also write every audit event as a JSON line to stdout or to this file (appended)"},
-	{"log-level", "GATEHOUSE_LOG_LEVEL", false, "debug, info, warn or error"},
-	{"log-format", "GATEHOUSE_LOG_FORMAT", false, "text or json"},
-	{"tls-cert", "GATEHOUSE_TLS_CERT", false, "TLS certificate file (PEM) for HTTPS"},
-	{"tls-key", "GATEHOUSE_TLS_KEY", false, "TLS private key file (PEM) for HTTPS"},
-	{"max-concurrent-requests", "GATEHOUSE_MAX_CONCURRENT_REQUESTS", false, "API requests served at once; more get 429"},
-	{"client-rate", "GATEHOUSE_CLIENT_RATE", false, "API requests per second per client address (0: no limit); more get 429"},
-	{"client-burst", "GATEHOUSE_CLIENT_BURST", false, "requests a client may send at once above its rate"},
-	{"db-max-conns", "GATEHOUSE_DB_MAX_CONNS", false, "PostgreSQL pool size"},
-	{"db-query-timeout", "GATEHOUSE_DB_QUERY_TIMEOUT", false, "PostgreSQL query timeout"},
-	{"db-slow-query", "GATEHOUSE_DB_SLOW_QUERY", false, "log PostgreSQL queries slower than this"},
-	{"trusted-proxies", "GATEHOUSE_TRUSTED_PROXIES", false, "comma-separated CIDR networks whose X-Forwarded-For/X-Real-IP are believed (default loopback only; \"none\" for none)"},
+	return c
 }
 
 // Source supplies raw values: flags that were set, then the environment.
@@ -143,134 +103,79 @@ func Load(src Source) (Config, error) {
 	if src.Getenv == nil {
 		src.Getenv = os.Getenv
 	}
+	g := given{}
 	var problems []string
-	get := func(s Setting) (string, bool) {
-		if s.Flag != "" {
-			if v, ok := src.Flags[s.Flag]; ok {
-				if s.Secret { // secret flags name a file
-					return readSecretFile(s.Flag, v, &problems)
-				}
-				return v, true
-			}
-		}
-		if v := src.Getenv(s.Env); v != "" {
-			return v, true
-		}
-		if s.Secret {
-			if f := src.Getenv(s.Env + "_FILE"); f != "" {
-				return readSecretFile(s.Env+"_FILE", f, &problems)
-			}
-		}
-		return "", false
-	}
-	dur := func(name, v string, dst *time.Duration) {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 {
-			problems = append(problems, fmt.Sprintf("%s: %q is not a duration such as 90s or 720h", name, v))
-			return
-		}
-		*dst = d
-	}
 	for _, s := range Settings {
-		v, ok := get(s)
+		v, from, ok := s.lookup(src, &problems)
 		if !ok {
 			continue
 		}
-		switch s.Env {
-		case "GATEHOUSE_LISTEN":
-			c.Listen = v
-		case "GATEHOUSE_DATABASE":
-			c.Database = v
-		case "GATEHOUSE_LDAP_LISTEN":
-			c.LDAPListen = v
-		case "GATEHOUSE_LDAP_PROVIDER":
-			c.LDAPProvider = v
-		case "GATEHOUSE_LDAPS_LISTEN":
-			c.LDAPSListen = v
-		case "GATEHOUSE_LDAP_TLS_CERT":
-			c.LDAPTLSCert = v
-		case "GATEHOUSE_LDAP_TLS_KEY":
-			c.LDAPTLSKey = v
-		case "GATEHOUSE_BOOTSTRAP_PASSWORD":
-			c.BootstrapPassword = v
-		case "GATEHOUSE_BOOTSTRAP_TOKEN":
-			c.BootstrapToken = v
-		case "GATEHOUSE_SECRET_KEY":
-			c.SecretKey = v
-		case "GATEHOUSE_TOKEN_MAX_TTL":
-			dur(s.Env, v, &c.TokenMaxTTL)
-		case "GATEHOUSE_MAX_TOKENS_PER_ACCOUNT":
-			c.MaxTokensPerAccount = intSetting(s.Env, v, 0, 1_000_000, &problems)
-		case "GATEHOUSE_EVENT_RETENTION":
-			if days, ok := strings.CutSuffix(v, "d"); ok {
-				n, err := strconv.Atoi(days)
-				if err != nil || n < 0 || n > 100*365 {
-					problems = append(problems, fmt.Sprintf("%s: %q must be a whole number of days such as 365d, or a duration such as 8760h", s.Env, v))
-				}
-				c.EventRetention = time.Duration(n) * 24 * time.Hour
-			} else {
-				dur(s.Env, v, &c.EventRetention)
-			}
-		case "GATEHOUSE_EVENT_STREAM":
-			c.EventStream = v
-		case "GATEHOUSE_CLEANUP_INTERVAL":
-			dur(s.Env, v, &c.CleanupInterval)
-		case "GATEHOUSE_LOG_LEVEL":
-			c.LogLevel = v
-		case "GATEHOUSE_LOG_FORMAT":
-			c.LogFormat = v
-		case "GATEHOUSE_TLS_CERT":
-			c.TLSCert = v
-		case "GATEHOUSE_TLS_KEY":
-			c.TLSKey = v
-		case "GATEHOUSE_DB_MAX_CONNS":
-			c.DBMaxConns = intSetting(s.Env, v, 1, 1000, &problems)
-		case "GATEHOUSE_MAX_CONCURRENT_REQUESTS":
-			c.MaxConcurrentRequests = intSetting(s.Env, v, 1, 1_000_000, &problems)
-		case "GATEHOUSE_CLIENT_BURST":
-			c.ClientBurst = intSetting(s.Env, v, 1, 1_000_000, &problems)
-		case "GATEHOUSE_CLIENT_RATE":
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil || math.IsNaN(f) || f < 0 || f > 1e6 {
-				problems = append(problems, fmt.Sprintf("%s: %q must be a number of requests per second from 0 to 1000000", s.Env, v))
-			}
-			c.ClientRate = f
-		case "GATEHOUSE_DB_QUERY_TIMEOUT":
-			dur(s.Env, v, &c.DBQueryTimeout)
-		case "GATEHOUSE_DB_SLOW_QUERY":
-			dur(s.Env, v, &c.DBSlowQuery)
-		case "GATEHOUSE_TRUSTED_PROXIES":
-			if strings.TrimSpace(v) == "none" {
-				c.TrustedProxies = nil
-			} else if ps, err := clientip.ParsePrefixes(v); err != nil {
-				problems = append(problems, fmt.Sprintf("%s: %v", s.Env, err))
-			} else {
-				c.TrustedProxies = ps
-			}
+		g[s.Env] = from
+		if err := s.parse(&c, v); err != nil {
+			problems = append(problems, from+": "+err.Error())
 		}
 	}
-	problems = append(problems, c.validate()...)
+	problems = append(problems, c.validate(g)...)
 	if len(problems) > 0 {
 		return c, &Error{Problems: problems}
 	}
 	return c, nil
 }
 
-func intSetting(name, v string, lo, hi int, problems *[]string) int {
-	n, err := strconv.Atoi(v)
-	if err != nil || n < lo || n > hi {
-		*problems = append(*problems, fmt.Sprintf("%s: %q must be a whole number from %d to %d", name, v, lo, hi))
+// lookup finds a setting's raw value and names where it came from: the
+// flag, the variable, or the variable's _FILE. A secret's flag names a
+// file too, so the secret never shows in a process list.
+func (s *Setting) lookup(src Source, problems *[]string) (value, from string, ok bool) {
+	if s.Flag != "" {
+		if v, set := src.Flags[s.Flag]; set {
+			from = "--" + s.Flag
+			if s.File {
+				return readSecretFile(from, v, problems)
+			}
+			return v, from, true
+		}
 	}
-	return n
+	// An empty variable counts as unset, as in most shells' habits
+	// (VAR= command).
+	if v := src.Getenv(s.Env); v != "" {
+		return v, s.Env, true
+	}
+	if s.File {
+		if f := src.Getenv(s.Env + "_FILE"); f != "" {
+			return readSecretFile(s.Env+"_FILE", f, problems)
+		}
+	}
+	return "", "", false
 }
 
-func readSecretFile(name, path string, problems *[]string) (string, bool) {
+// readSecretFile reads a secret from a file. Its problems name the path,
+// never the content.
+func readSecretFile(from, path string, problems *[]string) (string, string, bool) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		*problems = append(*problems, fmt.Sprintf("%s: cannot read %q: %v", name, path, errors.Unwrap(err)))
-		return "", false
+		*problems = append(*problems, fmt.Sprintf("%s: cannot read %q: %v", from, path, errors.Unwrap(err)))
+		return "", from, false
 	}
-	return strings.TrimRight(string(b), "\r\n"), true
+	return strings.TrimRight(string(b), "\r\n"), from, true
+}
+
+// given records how each setting that was given was given, keyed by its
+// variable: "--flag", "VARIABLE" or "VARIABLE_FILE".
+type given map[string]string
+
+// name is how a message names a setting: as it was given; when it was not,
+// in the manner of like (a flag when like came from a flag and the setting
+// has one), so one message does not mix a flag with a variable for no
+// reason.
+func (g given) name(env, like string) string {
+	if from, ok := g[env]; ok {
+		return from
+	}
+	s := byEnv[env]
+	if strings.HasPrefix(g[like], "--") && s.Flag != "" {
+		return "--" + s.Flag
+	}
+	return env
 }
 
 // Error lists every configuration problem.
@@ -288,59 +193,18 @@ func (c Config) IsPostgres() bool {
 // SQLitePath is the file of an sqlite: database.
 func (c Config) SQLitePath() string { return strings.TrimPrefix(c.Database, "sqlite:") }
 
-func (c Config) validate() []string {
+// validate checks what no single setting can: settings that go together.
+// Each setting's own value was checked by its parser.
+func (c Config) validate(g given) []string {
 	var p []string
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		p = append(p, fmt.Sprintf("GATEHOUSE_LISTEN: %q is not host:port", c.Listen))
-	}
-	p = append(p, c.validateLDAP()...)
-	if c.LDAPListen != "" {
-		if _, _, err := net.SplitHostPort(c.LDAPListen); err != nil {
-			p = append(p, fmt.Sprintf("GATEHOUSE_LDAP_LISTEN: %q is not host:port", c.LDAPListen))
-		}
-	}
-	switch {
-	case c.IsPostgres():
-		if _, err := url.Parse(c.Database); err != nil {
-			p = append(p, "GATEHOUSE_DATABASE: not a valid postgres:// URL")
-		}
-		if c.SecretKey == "" {
-			p = append(p, "GATEHOUSE_SECRET_KEY (or _FILE): required with PostgreSQL, and the same on every instance")
-		}
-	case strings.HasPrefix(c.Database, "sqlite:"):
-		if c.SQLitePath() == "" {
-			p = append(p, "GATEHOUSE_DATABASE: sqlite: needs a file path, as in sqlite:gatehouse.db")
-		}
-	default:
-		p = append(p, "GATEHOUSE_DATABASE: must be sqlite:PATH or a postgres:// URL")
-	}
-	if c.SecretKey != "" && len(c.SecretKey) < 32 {
-		p = append(p, "GATEHOUSE_SECRET_KEY: must be at least 32 characters")
-	}
-	if c.BootstrapToken != "" && len(c.BootstrapToken) < 32 {
-		p = append(p, "GATEHOUSE_BOOTSTRAP_TOKEN: must be at least 32 characters")
-	}
-	if c.BootstrapPassword != "" && len(c.BootstrapPassword) < 8 {
-		p = append(p, "GATEHOUSE_BOOTSTRAP_PASSWORD: must be at least 8 characters")
-	}
-	if c.CleanupInterval < time.Second {
-		p = append(p, "GATEHOUSE_CLEANUP_INTERVAL: must be at least 1s")
-	}
-	if c.EventRetention != 0 && c.EventRetention < time.Hour {
-		p = append(p, "GATEHOUSE_EVENT_RETENTION: must be 0 (keep forever) or at least 1h")
-	}
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		p = append(p, fmt.Sprintf("GATEHOUSE_LOG_LEVEL: %q must be debug, info, warn or error", c.LogLevel))
-	}
-	switch c.LogFormat {
-	case "text", "json":
-	default:
-		p = append(p, fmt.Sprintf("GATEHOUSE_LOG_FORMAT: %q must be text or json", c.LogFormat))
+	p = append(p, c.validateLDAP(g)...)
+	if c.IsPostgres() && c.SecretKey == "" {
+		p = append(p, fmt.Sprintf("%s: PostgreSQL needs GATEHOUSE_SECRET_KEY (or GATEHOUSE_SECRET_KEY_FILE, or --secret-key-file), the same on every instance",
+			g.name("GATEHOUSE_DATABASE", "")))
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
-		p = append(p, "GATEHOUSE_TLS_CERT and GATEHOUSE_TLS_KEY: give both or neither")
+		p = append(p, fmt.Sprintf("%s and %s: give both or neither",
+			g.name("GATEHOUSE_TLS_CERT", "GATEHOUSE_TLS_KEY"), g.name("GATEHOUSE_TLS_KEY", "GATEHOUSE_TLS_CERT")))
 	}
 	return p
 }

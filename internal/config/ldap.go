@@ -2,12 +2,18 @@ package config
 
 import (
 	"fmt"
-	"net"
 	"regexp"
 )
 
-// providerName is the naming rule of LDAP providers (the core's NameRule).
-var providerName = regexp.MustCompile(`^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$`)
+// providerNameRule is the naming rule of LDAP providers (the core's NameRule).
+var providerNameRule = regexp.MustCompile(`^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$`)
+
+func providerName(v string) (string, error) {
+	if v != "" && !providerNameRule.MatchString(v) {
+		return "", fmt.Errorf("%q is not a provider name", v)
+	}
+	return v, nil
+}
 
 // LDAPCertFiles returns the certificate and key of the LDAP door: its
 // own, or the HTTPS ones.
@@ -18,24 +24,21 @@ func (c Config) LDAPCertFiles() (cert, key string) {
 	return c.TLSCert, c.TLSKey
 }
 
-func (c Config) validateLDAP() []string {
+// validateLDAP checks the LDAP door's settings against each other.
+func (c Config) validateLDAP(g given) []string {
 	var p []string
-	if c.LDAPProvider != "" && !providerName.MatchString(c.LDAPProvider) {
-		p = append(p, fmt.Sprintf("GATEHOUSE_LDAP_PROVIDER: %q is not a provider name", c.LDAPProvider))
-	}
+	const provider, listen, ldaps = "GATEHOUSE_LDAP_PROVIDER", "GATEHOUSE_LDAP_LISTEN", "GATEHOUSE_LDAPS_LISTEN"
 	if c.LDAPProvider != "" && c.LDAPListen == "" && c.LDAPSListen == "" {
-		p = append(p, "GATEHOUSE_LDAP_PROVIDER: set, but neither GATEHOUSE_LDAP_LISTEN nor GATEHOUSE_LDAPS_LISTEN is")
+		p = append(p, fmt.Sprintf("%s: set, but neither %s nor %s is", g.name(provider, ""), g.name(listen, provider), g.name(ldaps, provider)))
 	}
-	if c.LDAPSListen != "" {
-		if _, _, err := net.SplitHostPort(c.LDAPSListen); err != nil {
-			p = append(p, fmt.Sprintf("GATEHOUSE_LDAPS_LISTEN: %q is not host:port", c.LDAPSListen))
-		}
-		if cert, _ := c.LDAPCertFiles(); cert == "" {
-			p = append(p, "GATEHOUSE_LDAPS_LISTEN: needs a certificate (GATEHOUSE_LDAP_TLS_CERT and _KEY, or GATEHOUSE_TLS_CERT and _KEY)")
-		}
+	if cert, _ := c.LDAPCertFiles(); c.LDAPSListen != "" && cert == "" {
+		p = append(p, fmt.Sprintf("%s: needs a certificate (%s and %s, or %s and %s)", g.name(ldaps, ""),
+			g.name("GATEHOUSE_LDAP_TLS_CERT", ldaps), g.name("GATEHOUSE_LDAP_TLS_KEY", ldaps),
+			g.name("GATEHOUSE_TLS_CERT", ldaps), g.name("GATEHOUSE_TLS_KEY", ldaps)))
 	}
 	if (c.LDAPTLSCert == "") != (c.LDAPTLSKey == "") {
-		p = append(p, "GATEHOUSE_LDAP_TLS_CERT and GATEHOUSE_LDAP_TLS_KEY: give both or neither")
+		p = append(p, fmt.Sprintf("%s and %s: give both or neither",
+			g.name("GATEHOUSE_LDAP_TLS_CERT", "GATEHOUSE_LDAP_TLS_KEY"), g.name("GATEHOUSE_LDAP_TLS_KEY", "GATEHOUSE_LDAP_TLS_CERT")))
 	}
 	return p
 }

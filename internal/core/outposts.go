@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -122,10 +123,10 @@ func (s *LDAP) CreateOutpost(ctx context.Context, a Actor, in OutpostInput) (Cre
 	f.maxLen("description", in.Description, 1024)
 	ttl := DefaultOutpostTokenTTL
 	if in.TTL != nil {
-		d, err := time.ParseDuration(*in.TTL)
+		d, err := config.ParseDuration(*in.TTL)
 		switch {
 		case err != nil:
-			f.add("ttl", "must be a duration such as 720h")
+			f.add("ttl", "must be a duration such as 720h or 30d")
 		case d < MinOutpostTokenTTL:
 			f.add("ttl", fmt.Sprintf("must be at least %s", MinOutpostTokenTTL))
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/auth"
 	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -240,10 +241,10 @@ func (s *Credentials) parseLife(f *fields, in lifeInput) tokenLife {
 			f.add("max_age", "is required when extended is true")
 			return life
 		}
-		d, err := time.ParseDuration(*in.MaxAge)
+		d, err := config.ParseDuration(*in.MaxAge)
 		switch {
 		case err != nil:
-			f.add("max_age", "must be a duration such as 90s, 30m or 720h")
+			f.add("max_age", "must be a duration such as 90s, 30m, 720h or 30d")
 		case d < time.Second:
 			f.add("max_age", "must be at least 1s")
 		case d > MaxLifetime:
@@ -280,9 +281,9 @@ func (s *Credentials) parseLife(f *fields, in lifeInput) tokenLife {
 		exp = t.UTC().Truncate(time.Microsecond)
 	case in.TTL != nil:
 		field = "ttl"
-		d, err := time.ParseDuration(*in.TTL)
+		d, err := config.ParseDuration(*in.TTL)
 		if err != nil {
-			f.add(field, "must be a duration such as 90s, 30m or 720h")
+			f.add(field, "must be a duration such as 90s, 30m, 720h or 30d")
 			return life
 		}
 		if d <= 0 {
@@ -459,17 +460,17 @@ func (s *Credentials) ListTokens(ctx context.Context, a Actor, tq TokenQuery) ([
 	}
 	now := s.now()
 	if tq.ExpiringWithin != "" {
-		d, err := time.ParseDuration(tq.ExpiringWithin)
+		d, err := config.ParseDuration(tq.ExpiringWithin)
 		if err != nil || d < 0 {
-			f.add("expiring_within", "must be a duration such as 168h")
+			f.add("expiring_within", "must be a duration such as 168h or 7d")
 		}
 		t := now.Add(d)
 		filter.ExpiringBefore = &t
 	}
 	if tq.UnusedFor != "" {
-		d, err := time.ParseDuration(tq.UnusedFor)
+		d, err := config.ParseDuration(tq.UnusedFor)
 		if err != nil || d < 0 {
-			f.add("unused_for", "must be a duration such as 2160h")
+			f.add("unused_for", "must be a duration such as 2160h or 90d")
 		}
 		t := now.Add(-d)
 		filter.UnusedSince = &t
@@ -688,10 +689,10 @@ func (s *Credentials) rotate(ctx context.Context, a Actor, perm string, t store.
 	var f fields
 	grace := time.Duration(0)
 	if in.Grace != nil {
-		d, err := time.ParseDuration(*in.Grace)
+		d, err := config.ParseDuration(*in.Grace)
 		switch {
 		case err != nil:
-			f.add("grace", "must be a duration such as 0s, 15m or 24h")
+			f.add("grace", "must be a duration such as 0s, 15m, 24h or 1d")
 		case d < 0:
 			f.add("grace", "must not be negative")
 		case d > MaxGrace:

@@ -13,20 +13,45 @@ import (
 
 	"github.com/gatehouse/gatehouse/client"
 	"github.com/gatehouse/gatehouse/internal/cli"
+	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/outpost"
 	"github.com/gatehouse/gatehouse/internal/tlsconf"
 )
 
-// The root's flags the outpost shares with the client commands: where the
-// server is and the outpost's token.
+// The flags the outpost shares, by name and variable, with the client
+// commands: where the server is and the outpost's token.
 const (
 	flagServer   = "server"
 	flagAPIToken = "api-token"
 )
 
+// The outpost's settings, declared once: flag, variable, default and help
+// (in the server's table format, so help reads the same), looked up the
+// same way by outpostSetting.
+var (
+	outpostProvider = &config.Setting{Flag: "provider", Env: "GATEHOUSE_LDAP_PROVIDER", DefaultDoc: "none, required", Type: "name",
+		Usage: "the LDAP provider to serve"}
+	outpostListen = &config.Setting{Flag: "listen", Env: "GATEHOUSE_LDAP_LISTEN", Default: "127.0.0.1:3389", Type: "host:port",
+		Usage: "LDAP listen address (empty: none)"}
+	outpostLDAPS = &config.Setting{Flag: "ldaps-listen", Env: "GATEHOUSE_LDAPS_LISTEN", Type: "host:port",
+		Usage: "LDAPS listen address (needs --tls-cert and --tls-key)"}
+	outpostCert = &config.Setting{Flag: "tls-cert", Env: "GATEHOUSE_LDAP_TLS_CERT", Type: "path",
+		Usage: "TLS certificate file (PEM) for StartTLS and LDAPS"}
+	outpostKey = &config.Setting{Flag: "tls-key", Env: "GATEHOUSE_LDAP_TLS_KEY", Type: "path",
+		Usage: "TLS private key file (PEM) for StartTLS and LDAPS"}
+	outpostServer = &config.Setting{Flag: flagServer, Env: client.EnvServer, Default: client.DefaultServer, Type: "url",
+		Usage: "gatehouse server URL"}
+	// The token's file is not read like other secrets: the outpost keeps
+	// its name and writes each rotated key there.
+	outpostToken = &config.Setting{Flag: flagAPIToken, Env: client.EnvAPIToken, File: true, Type: "token",
+		Usage: "the outpost's API token (better: GATEHOUSE_API_TOKEN_FILE, where rotated keys are written)"}
+	outpostSettings = []*config.Setting{outpostProvider, outpostListen, outpostLDAPS, outpostCert, outpostKey, outpostServer, outpostToken}
+)
+
 // ldapCommand runs an outpost: the LDAP front door as its own process. It
-// is a server, so it lives beside serve; it reads the root's --server and
-// --api-token like the client commands.
+// is a server, so it lives beside serve; it has its own --server and
+// --api-token, read like the client commands' (the client flags are not
+// the root's, so that serve's help lists only server flags).
 func ldapCommand(stderr io.Writer, lookupEnv func(string) (string, bool)) *cobra.Command {
 	env := func(name string) string { v, _ := lookupEnv(name); return v }
 	c := &cobra.Command{Use: "ldap", Short: "Run an LDAP outpost: the LDAP front door next to your applications", Args: cobra.NoArgs,
@@ -39,37 +64,33 @@ Binds are checked by the server; the directory is a copy kept current by the
 server's change feed. When the server cannot be reached, the outpost answers
 binds with "unavailable" and serves nothing from memory.
 
-Settings: --provider (GATEHOUSE_LDAP_PROVIDER), --listen (GATEHOUSE_LDAP_LISTEN,
-default 127.0.0.1:3389), --ldaps-listen (GATEHOUSE_LDAPS_LISTEN), --tls-cert and
---tls-key (GATEHOUSE_LDAP_TLS_CERT, GATEHOUSE_LDAP_TLS_KEY) for StartTLS and LDAPS.`}
+A flag wins over its environment variable, which wins over the default.`}
 	f := c.Flags()
-	f.String("provider", "", "the LDAP provider to serve (env GATEHOUSE_LDAP_PROVIDER)")
-	f.String("listen", "", "LDAP listen address, \"\" for none (env GATEHOUSE_LDAP_LISTEN; default 127.0.0.1:3389)")
-	f.String("ldaps-listen", "", "LDAPS listen address (env GATEHOUSE_LDAPS_LISTEN)")
-	f.String("tls-cert", "", "TLS certificate file (PEM) for StartTLS and LDAPS (env GATEHOUSE_LDAP_TLS_CERT)")
-	f.String("tls-key", "", "TLS private key file (PEM) (env GATEHOUSE_LDAP_TLS_KEY)")
+	f.SortFlags = false
+	for _, s := range outpostSettings {
+		s.AddFlag(f)
+	}
 	c.RunE = func(cmd *cobra.Command, _ []string) error {
 		// Flags win over the environment, which wins over the default.
-		// cmd.Flags() holds the root's persistent flags too, once parsed.
-		setting := func(flag, envName, def string) string {
-			if fl := cmd.Flags().Lookup(flag); fl != nil && fl.Changed {
+		setting := func(s *config.Setting) string {
+			if fl := cmd.Flags().Lookup(s.Flag); fl != nil && fl.Changed {
 				return fl.Value.String()
 			}
-			if e := env(envName); e != "" {
+			if e := env(s.Env); e != "" {
 				return e
 			}
-			return def
+			return s.Default
 		}
 		cfg := outpost.Config{
-			Provider:    setting("provider", "GATEHOUSE_LDAP_PROVIDER", ""),
-			Listen:      setting("listen", "GATEHOUSE_LDAP_LISTEN", "127.0.0.1:3389"),
-			LDAPSListen: setting("ldaps-listen", "GATEHOUSE_LDAPS_LISTEN", ""),
-			Server:      setting(flagServer, client.EnvServer, client.DefaultServer),
+			Provider:    setting(outpostProvider),
+			Listen:      setting(outpostListen),
+			LDAPSListen: setting(outpostLDAPS),
+			Server:      setting(outpostServer),
 		}
 		if cfg.Provider == "" {
 			return cli.Usagef("--provider (or GATEHOUSE_LDAP_PROVIDER) is required")
 		}
-		cert, key := setting("tls-cert", "GATEHOUSE_LDAP_TLS_CERT", ""), setting("tls-key", "GATEHOUSE_LDAP_TLS_KEY", "")
+		cert, key := setting(outpostCert), setting(outpostKey)
 		if (cert == "") != (key == "") {
 			return cli.Usagef("give both --tls-cert and --tls-key, or neither")
 		}

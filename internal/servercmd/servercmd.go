@@ -19,23 +19,23 @@ import (
 	"github.com/gatehouse/gatehouse/internal/server"
 )
 
-// addConfigFlags declares every setting that has a flag.
-func addConfigFlags(fs *pflag.FlagSet) {
-	d := config.Defaults()
-	defaults := map[string]string{"listen": d.Listen, "database": d.Database, "ldap-listen": d.LDAPListen}
-	for _, s := range config.Settings {
-		if s.Flag == "" {
-			continue
-		}
-		fs.String(s.Flag, defaults[s.Flag], s.Usage+" (env "+s.Env+")")
-	}
-}
+// configHelp is the long help of the commands that read the server's
+// settings; the flags' own help comes from the same table.
+var configHelp = `Every setting is a flag and an environment variable; a flag wins over
+the variable, which wins over the default. A secret is also read from the
+file named by NAME_FILE (and its flag, if any, names a file), so it need
+not appear in the environment or a process list. A bad configuration is
+reported whole, every problem at once, each named as it was given.
+
+Durations are Go durations (90s, 15m, 720h) or whole days (30d, 1d12h).
+
+Environment only:
+` + config.EnvOnlyHelp()
 
 // loadConfig reads the flags that were set, then the environment.
-func loadConfig(fs *pflag.FlagSet) (config.Config, error) {
-	set := map[string]string{}
-	fs.Visit(func(f *pflag.Flag) { set[f.Name] = f.Value.String() })
-	return config.Load(config.Source{Flags: set, Getenv: os.Getenv})
+func loadConfig(fs *pflag.FlagSet, lookupEnv func(string) (string, bool)) (config.Config, error) {
+	getenv := func(k string) string { v, _ := lookupEnv(k); return v }
+	return config.Load(config.Source{Flags: config.FlagsSet(fs), Getenv: getenv})
 }
 
 // Commands returns serve, migrate and ldap.
@@ -47,9 +47,10 @@ func commands(stderr io.Writer, lookupEnv func(string) (string, bool)) []*cobra.
 	serve := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the gatehouse server",
+		Long:  "Run the gatehouse server: the API, the web interface, forward-auth and,\nwith --ldap-provider, the LDAP door.\n\n" + configHelp,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd.Flags())
+			cfg, err := loadConfig(cmd.Flags(), lookupEnv)
 			if err != nil {
 				return err
 			}
@@ -59,14 +60,16 @@ func commands(stderr io.Writer, lookupEnv func(string) (string, bool)) []*cobra.
 			return server.Run(ctx, cfg, log, stderr)
 		},
 	}
-	addConfigFlags(serve.Flags())
+	config.AddFlags(serve.Flags())
+	serve.Flags().SortFlags = false // the table's order groups related settings
 
 	migrate := &cobra.Command{
 		Use:   "migrate",
 		Short: "Apply pending database migrations and exit",
+		Long:  "Apply pending database migrations and exit. It reads the same settings\nas serve.\n\n" + configHelp,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd.Flags())
+			cfg, err := loadConfig(cmd.Flags(), lookupEnv)
 			if err != nil {
 				return err
 			}
@@ -84,6 +87,7 @@ func commands(stderr io.Writer, lookupEnv func(string) (string, bool)) []*cobra.
 			return nil
 		},
 	}
-	addConfigFlags(migrate.Flags())
+	config.AddFlags(migrate.Flags())
+	migrate.Flags().SortFlags = false
 	return []*cobra.Command{serve, migrate, ldapCommand(stderr, lookupEnv)}
 }
