@@ -68,6 +68,9 @@ type Credential struct {
 	Method          string // "token", "password", "app_password"
 	TokenUID        string
 	TokenIdentifier string
+	// Restrictions narrow the key below its owner (nil: none); the doors'
+	// one check applies them. Shared and read-only.
+	Restrictions *Restrictions
 	// GraceUntil is set when the key presented is a replaced one, still
 	// accepted in its rotation grace period: the time it stops working.
 	// Zero for a token's current key and for passwords.
@@ -101,6 +104,8 @@ type keyEntry struct {
 	// reveals no more than the HMAC key held beside it.
 	verified atomic.Pointer[[sha256.Size]byte]
 	uncached bool // loaded while the cache was bypassed
+	// restrictions narrow the key below its owner; nil: none.
+	restrictions *Restrictions
 }
 
 // unixNano is t in unix nanoseconds, saturated: the API refuses expiries
@@ -258,7 +263,8 @@ func (a *Authenticator) VerifyAPIKey(ctx context.Context, raw string) (*authz.Pr
 		return nil, Credential{}, &Failure{Reason: ReasonInactive, Username: p.Username, Identifier: e.identifier}
 	}
 	a.recordUse(e, now)
-	return p, Credential{Method: "token", TokenUID: e.tokenUID, TokenIdentifier: e.identifier, GraceUntil: e.graceUntil()}, nil
+	return e.restrictions.Principal(p), Credential{Method: "token", TokenUID: e.tokenUID, TokenIdentifier: e.identifier,
+		GraceUntil: e.graceUntil(), Restrictions: e.restrictions}, nil
 }
 
 // VerifyAppPassword checks username + app password (LDAP bind,
@@ -283,7 +289,8 @@ func (a *Authenticator) VerifyAppPassword(ctx context.Context, username, raw str
 		return nil, Credential{}, &Failure{Reason: ReasonInactive, Username: username, Identifier: e.identifier}
 	}
 	a.recordUse(e, now)
-	return p, Credential{Method: "app_password", TokenUID: e.tokenUID, TokenIdentifier: e.identifier, GraceUntil: e.graceUntil()}, nil
+	return e.restrictions.Principal(p), Credential{Method: "app_password", TokenUID: e.tokenUID, TokenIdentifier: e.identifier,
+		GraceUntil: e.graceUntil(), Restrictions: e.restrictions}, nil
 }
 
 func (a *Authenticator) principalErr(err error, e *keyEntry) error {
@@ -430,6 +437,7 @@ func (a *Authenticator) keyEntry(ctx context.Context, lookup string) (*keyEntry,
 	e = &keyEntry{
 		lookup: k.Lookup, hash: k.Hash, tokenUID: t.UID, identifier: t.Identifier, userUID: t.UserUID,
 		intent: t.Intent, expiring: t.Expiring, extended: t.Extended, maxAge: t.MaxAge,
+		restrictions: NewRestrictions(t.Restrictions),
 	}
 	if k.NotAfter != nil {
 		e.notAfter = unixNano(*k.NotAfter)

@@ -18,6 +18,8 @@ type KeyInfo struct {
 	// an extended token, as moved by its latest use) or the end of a
 	// rotation grace, whichever comes first. Zero: never.
 	ExpiresAt time.Time
+	// Restrictions narrow the key (nil: none).
+	Restrictions *Restrictions
 }
 
 // Inspect checks a key of either intent (an API token, the bootstrap
@@ -42,7 +44,8 @@ func (a *Authenticator) Inspect(ctx context.Context, raw string) (*authz.Princip
 	if !p.Active {
 		return nil, KeyInfo{}, &Failure{Reason: ReasonInactive, Username: p.Username, Identifier: e.identifier}
 	}
-	info := KeyInfo{Lookup: e.lookup, TokenUID: e.tokenUID, TokenIdentifier: e.identifier, Intent: e.intent}
+	p = e.restrictions.Principal(p)
+	info := KeyInfo{Lookup: e.lookup, TokenUID: e.tokenUID, TokenIdentifier: e.identifier, Intent: e.intent, Restrictions: e.restrictions}
 	var exp int64
 	if e.expiring {
 		exp = e.expiresAt.Load()

@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -87,5 +88,25 @@ func TestPrincipalDecisions(t *testing.T) {
 	}
 	if allocs := testing.AllocsPerRun(100, func() { p.CanOn("tokens.write", Object{KindGroup, "ci"}) }); allocs != 0 {
 		t.Errorf("CanOn allocates %v", allocs)
+	}
+}
+
+func TestNarrow(t *testing.T) {
+	owner := NewPrincipal(Identity{UID: "u", Username: "ci", Type: "service_account", Active: true},
+		Grants{Roles: []string{"deployer"}, Permissions: []string{"applications.write", "groups.write@group/ci", "tokens.read"}})
+	got := owner.Narrow([]string{"applications.write@application/site", "groups.write", "users.read", "bogus"})
+	want := []string{"applications.write@application/site", "groups.write@group/ci"}
+	if !slices.Equal(got.Permissions, want) || !got.Narrowed || got.UID != "u" {
+		t.Fatalf("narrowed to %v, want %v", got.Permissions, want)
+	}
+	if got.Can("tokens.read") || got.CanOn("applications.write", Object{KindApplication, "other"}) || !got.CanOn("groups.write", Object{KindGroup, "ci"}) {
+		t.Fatal("the narrowed principal reaches beyond the intersection")
+	}
+	admin := NewPrincipal(Identity{UID: "a", Username: "admin", Type: "human", Active: true}, Grants{Roles: []string{AdminRole}})
+	if n := admin.Narrow([]string{"users.read"}); n.IsAdmin() || !slices.Equal(n.Permissions, []string{"users.read"}) {
+		t.Fatalf("an administrator's narrowed key: admin=%v %v", n.IsAdmin(), n.Permissions)
+	}
+	if n := owner.Narrow([]string{}); len(n.Permissions) != 0 || !n.Active {
+		t.Fatalf("an empty list: %v", n.Permissions)
 	}
 }

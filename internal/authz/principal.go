@@ -21,6 +21,9 @@ type Principal struct {
 	DirectRoles []string
 	Roles       []string
 	Permissions []string // effective, sorted; for admin the whole catalogue
+	// Narrowed: the principal of a credential restricted below its
+	// owner (a token's own permissions); it holds the intersection.
+	Narrowed bool
 
 	admin    bool
 	unscoped map[string]struct{}
@@ -174,4 +177,36 @@ func (p *Principal) Covers(q *Principal) bool {
 		}
 	}
 	return true
+}
+
+// Narrow returns the principal a credential restricted to perms acts as:
+// the same account, holding only what is both in perms and held by p (a
+// scoped permission where one side is scoped, the unscoped one where
+// both are). The result is never an administrator: an administrator's
+// narrowed key holds its list, not the admin role. An empty list holds
+// nothing. Permissions that do not parse are ignored, as in NewPrincipal.
+func (p *Principal) Narrow(perms []string) *Principal {
+	var keep []string
+	for _, s := range perms {
+		perm, err := ParsePermission(s)
+		if err != nil {
+			continue
+		}
+		if p.CanOn(perm.Name, Object{perm.Kind, perm.Object}) {
+			keep = append(keep, perm.String())
+		}
+		if perm.Kind == "" {
+			// The owner's grants of this permission scoped to objects.
+			for k := range p.scoped {
+				if k.name == perm.Name {
+					keep = append(keep, Permission{Name: k.name, Kind: k.kind, Object: k.object}.String())
+				}
+			}
+		}
+	}
+	roles := slices.DeleteFunc(slices.Clone(p.Roles), func(r string) bool { return r == AdminRole })
+	n := NewPrincipal(Identity{UID: p.UID, Username: p.Username, Type: p.Type, Active: p.Active, Managed: p.Managed, PasswordHash: p.PasswordHash},
+		Grants{Groups: p.Groups, DirectRoles: p.DirectRoles, Roles: roles, Permissions: keep})
+	n.Narrowed = true
+	return n
 }

@@ -160,6 +160,16 @@ const (
 	RefusedWrongIntent          RefusalReason = "wrong_intent"
 	RefusedRateLimited          RefusalReason = "rate_limited"
 	RefusedUnavailable          RefusalReason = "unavailable"
+	// RefusedSourceNotAllowed: a key bound to networks (allowed_cidrs)
+	// used from elsewhere, or to LDAP providers used at another.
+	RefusedSourceNotAllowed RefusalReason = "source_not_allowed"
+)
+
+// The detailed reasons of a restricted key refused where it may not be
+// used (least privilege); both are source_not_allowed to the doors.
+const (
+	ReasonSourceNotAllowed   auth.FailureReason = "source_not_allowed"
+	ReasonProviderNotAllowed auth.FailureReason = "provider_not_allowed"
 )
 
 // Refusal is a credential check's "no". It is auth.ErrBadCredential for
@@ -202,6 +212,9 @@ type CheckOptions struct {
 	// the provider is recorded as given, reason unknown_name).
 	EventName   string
 	EventReason auth.FailureReason
+	// LDAPProvider is the provider a bind is for: a key bound to other
+	// providers does not bind here.
+	LDAPProvider string
 }
 
 // Checked is a credential that opened the door.
@@ -235,7 +248,7 @@ func (s *Credentials) CheckCredential(ctx context.Context, door Door, in Present
 			return Checked{}, s.limited(ctx, door, method, account, clientIP, err, opt)
 		}
 	}
-	out, err := s.verify(ctx, pol, in, opt)
+	out, err := s.verify(ctx, pol, in, clientIP, opt)
 	if err == nil {
 		// A complete sign-in clears the account's failures; a key alone
 		// names no account, and clears nothing (one good key must not
@@ -267,7 +280,7 @@ func (s *Credentials) CheckCredential(ctx context.Context, door Door, in Present
 }
 
 // verify checks the credential itself against the door's row.
-func (s *Credentials) verify(ctx context.Context, pol *DoorPolicy, in Presented, opt CheckOptions) (Checked, error) {
+func (s *Credentials) verify(ctx context.Context, pol *DoorPolicy, in Presented, clientIP string, opt CheckOptions) (Checked, error) {
 	if !pol.Accepts[in.Kind] {
 		return Checked{}, &auth.Failure{Reason: auth.ReasonIntent, Username: in.Username}
 	}
@@ -277,13 +290,13 @@ func (s *Credentials) verify(ctx context.Context, pol *DoorPolicy, in Presented,
 		if err != nil {
 			return Checked{}, err
 		}
-		return Checked{P: p, Cred: c}, s.refuseKey(p, opt)
+		return Checked{P: p, Cred: c}, s.refuseKey(p, c, clientIP, opt)
 	case KindAppPassword:
 		p, c, err := s.authn.VerifyAppPassword(ctx, in.Username, in.Secret)
 		if err != nil {
 			return Checked{}, err
 		}
-		return Checked{P: p, Cred: c}, s.refuseKey(p, opt)
+		return Checked{P: p, Cred: c}, s.refuseKey(p, c, clientIP, opt)
 	}
 	if pol.SecondFactor == SecondFactorRefused {
 		p, err := s.Sessions.VerifyPasswordAlone(ctx, in.Username, in.Secret, opt.Refuse...)
@@ -303,9 +316,19 @@ func (s *Credentials) verify(ctx context.Context, pol *DoorPolicy, in Presented,
 	return Checked{P: p, Cred: auth.Credential{Method: "password"}, SecondFactorDue: due}, nil
 }
 
-// refuseKey applies a door's own refusals to the owner of a key that
-// verified (a key costs no argon2id run, so there is no cost to equalise).
-func (s *Credentials) refuseKey(p *authz.Principal, opt CheckOptions) error {
+// refuseKey applies a key's restrictions where it is used (the client's
+// network, the LDAP provider) and the door's own refusals to its owner (a
+// key costs no argon2id run, so there is no cost to equalise). A key used
+// from where it may not be is refused like a bad one.
+func (s *Credentials) refuseKey(p *authz.Principal, c auth.Credential, clientIP string, opt CheckOptions) error {
+	if r := c.Restrictions; r != nil {
+		if !r.AllowsAddress(clientIP) {
+			return &auth.Failure{Reason: ReasonSourceNotAllowed, Username: p.Username, Identifier: c.TokenIdentifier}
+		}
+		if opt.LDAPProvider != "" && !r.AllowsLDAPProvider(opt.LDAPProvider) {
+			return &auth.Failure{Reason: ReasonProviderNotAllowed, Username: p.Username, Identifier: c.TokenIdentifier}
+		}
+	}
 	for _, r := range opt.Refuse {
 		if err := r(p); err != nil {
 			return err
@@ -354,6 +377,8 @@ func refusalOf(r auth.FailureReason) RefusalReason {
 		return RefusedWrongIntent
 	case ReasonSecondFactorRequired:
 		return RefusedSecondFactorRequired
+	case ReasonSourceNotAllowed, ReasonProviderNotAllowed:
+		return RefusedSourceNotAllowed
 	}
 	return RefusedBadCredential
 }

@@ -248,7 +248,7 @@ func (s *LDAP) LDAPBind(ctx context.Context, provider string, in LDAPBindInput) 
 	}
 	username, named := BindUsername(p, base, in.Name)
 	pres := Presented{Kind: KindOf(in.Password), Username: username, Secret: in.Password}
-	opt := CheckOptions{EventContext: ldapEventContext(p, in), Refuse: []auth.Refusal{inSearchGroup(p, username)}}
+	opt := CheckOptions{EventContext: ldapEventContext(p, in), Refuse: []auth.Refusal{inSearchGroup(p, username)}, LDAPProvider: p.Name}
 	if !named {
 		// A name that is no user's entry of this provider: checked as an
 		// unknown user (the same answer and cost), counted by the name

@@ -5,6 +5,8 @@
 package store
 
 import (
+	"fmt"
+	"encoding/json"
 	"context"
 	"errors"
 	"time"
@@ -122,6 +124,46 @@ type Token struct {
 	CreatedBy   string // username of the creator
 	LastUsedAt  *time.Time
 	Managed     bool
+	// Restrictions narrow the token below its owner; nil: none. Fixed
+	// for the token's life (rotation keeps them).
+	Restrictions *TokenRestrictions
+}
+
+// TokenRestrictions narrow what a token may do and where from (least
+// privilege). Each nil or empty field restricts nothing, but
+// Permissions, which is nil for "all of the owner's" and may be an empty
+// list ("nothing but proving who it is").
+type TokenRestrictions struct {
+	Permissions   *[]string `json:"permissions,omitempty"`
+	AllowedCIDRs  []string  `json:"allowed_cidrs,omitempty"`
+	Applications  []string  `json:"applications,omitempty"`
+	LDAPProviders []string  `json:"ldap_providers,omitempty"`
+}
+
+// EncodeRestrictions is how both backends store restrictions: JSON, or
+// NULL for none.
+func EncodeRestrictions(r *TokenRestrictions) *string {
+	if r == nil {
+		return nil
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		panic(fmt.Sprintf("encode token restrictions: %v", err)) // plain strings cannot fail
+	}
+	s := string(b)
+	return &s
+}
+
+// DecodeRestrictions reads what EncodeRestrictions wrote.
+func DecodeRestrictions(s *string) (*TokenRestrictions, error) {
+	if s == nil || *s == "" {
+		return nil, nil
+	}
+	var r TokenRestrictions
+	if err := json.Unmarshal([]byte(*s), &r); err != nil {
+		return nil, fmt.Errorf("token restrictions: %w", err)
+	}
+	return &r, nil
 }
 
 // TokenFilter selects tokens; ordered by identifier.

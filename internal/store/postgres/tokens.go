@@ -14,7 +14,8 @@ import (
 // tokenCols reads a token with its owner's username and type (the join
 // in tokenFrom).
 const tokenCols = `t.uid, t.identifier, t.user_uid, u.username, u.type, t.intent, t.description,
-	t.expiring, t.expires_at, t.extended, t.max_age, t.created_at, t.created_by, t.last_used_at, t.managed`
+	t.expiring, t.expires_at, t.extended, t.max_age, t.created_at, t.created_by, t.last_used_at, t.managed,
+	t.restrictions`
 
 const tokenFrom = ` FROM tokens t JOIN users u ON u.uid = t.user_uid`
 
@@ -23,9 +24,13 @@ const tokenFrom = ` FROM tokens t JOIN users u ON u.uid = t.user_uid`
 func scanToken(row pgx.Row, before ...any) (store.Token, error) {
 	var t store.Token
 	var maxAge int64
+	var restrictions *string
 	dest := append(before, &t.UID, &t.Identifier, &t.UserUID, &t.Username, &t.UserType, &t.Intent, &t.Description,
-		&t.Expiring, &t.ExpiresAt, &t.Extended, &maxAge, &t.CreatedAt, &t.CreatedBy, &t.LastUsedAt, &t.Managed)
+		&t.Expiring, &t.ExpiresAt, &t.Extended, &maxAge, &t.CreatedAt, &t.CreatedBy, &t.LastUsedAt, &t.Managed, &restrictions)
 	err := row.Scan(dest...)
+	if err == nil {
+		t.Restrictions, err = store.DecodeRestrictions(restrictions)
+	}
 	t.ExpiresAt = utcPtr(t.ExpiresAt)
 	t.MaxAge = time.Duration(maxAge)
 	t.CreatedAt = t.CreatedAt.UTC()
@@ -62,9 +67,9 @@ func (q *queries) CreateToken(ctx context.Context, t store.Token, k store.TokenK
 			SELECT 1 FROM token_keys WHERE lookup = $14::text),
 		t AS (
 			INSERT INTO tokens (uid, identifier, user_uid, intent, description, expiring, expires_at,
-				extended, max_age, created_at, created_by, last_used_at, managed)
+				extended, max_age, created_at, created_by, last_used_at, managed, restrictions)
 			SELECT $1::text, $2::text, u.uid, $4::text, $5::text, $6::boolean, $7::timestamptz,
-				$8::boolean, $9::bigint, $10::timestamptz, $11::text, $12::timestamptz, $13::boolean
+				$8::boolean, $9::bigint, $10::timestamptz, $11::text, $12::timestamptz, $13::boolean, $18::text
 			FROM u WHERE NOT EXISTS (SELECT 1 FROM taken)
 			RETURNING uid),
 		k AS (
@@ -73,7 +78,7 @@ func (q *queries) CreateToken(ctx context.Context, t store.Token, k store.TokenK
 		SELECT EXISTS (SELECT 1 FROM u), EXISTS (SELECT 1 FROM taken)`,
 		t.UID, t.Identifier, t.UserUID, t.Intent, t.Description, t.Expiring, t.ExpiresAt,
 		t.Extended, int64(t.MaxAge), t.CreatedAt, t.CreatedBy, t.LastUsedAt, t.Managed,
-		k.Lookup, k.Hash, k.NotAfter, k.CreatedAt).Scan(&userFound, &taken)
+		k.Lookup, k.Hash, k.NotAfter, k.CreatedAt, store.EncodeRestrictions(t.Restrictions)).Scan(&userFound, &taken)
 	if err == nil {
 		switch {
 		case !userFound:

@@ -11,20 +11,22 @@ import (
 
 // tokenSelect reads tokens with their owner's username and type.
 const tokenSelect = `SELECT t.uid, t.identifier, t.user_uid, u.username, u.type, t.intent, t.description,
-	t.expiring, t.expires_at, t.extended, t.max_age, t.created_at, t.created_by, t.last_used_at, t.managed
+	t.expiring, t.expires_at, t.extended, t.max_age, t.created_at, t.created_by, t.last_used_at, t.managed,
+	t.restrictions
 	FROM tokens t JOIN users u ON u.uid = t.user_uid`
 
 // tokenDest returns the scan destinations of tokenSelect's columns and a
 // function that finishes the token once they are filled.
-func tokenDest(t *store.Token) ([]any, func()) {
+func tokenDest(t *store.Token) ([]any, func() error) {
 	var (
 		expiring, extended, managed int
 		expiresAt, lastUsedAt       sql.NullInt64
 		maxAge, createdAt           int64
+		restrictions                sql.NullString
 	)
 	dest := []any{&t.UID, &t.Identifier, &t.UserUID, &t.Username, &t.UserType, &t.Intent, &t.Description,
-		&expiring, &expiresAt, &extended, &maxAge, &createdAt, &t.CreatedBy, &lastUsedAt, &managed}
-	return dest, func() {
+		&expiring, &expiresAt, &extended, &maxAge, &createdAt, &t.CreatedBy, &lastUsedAt, &managed, &restrictions}
+	return dest, func() error {
 		t.Expiring = expiring != 0
 		t.ExpiresAt = optTime(expiresAt)
 		t.Extended = extended != 0
@@ -32,6 +34,11 @@ func tokenDest(t *store.Token) ([]any, func()) {
 		t.CreatedAt = fromMicros(createdAt)
 		t.LastUsedAt = optTime(lastUsedAt)
 		t.Managed = managed != 0
+		var err error
+		if restrictions.Valid {
+			t.Restrictions, err = store.DecodeRestrictions(&restrictions.String)
+		}
+		return err
 	}
 }
 
@@ -41,8 +48,7 @@ func scanToken(sc scanner) (store.Token, error) {
 	if err := sc.Scan(dest...); err != nil {
 		return store.Token{}, err
 	}
-	finish()
-	return t, nil
+	return t, finish()
 }
 
 func scanTokens(rows *sql.Rows) ([]store.Token, error) {
@@ -73,11 +79,11 @@ const insertTokenKey = `INSERT INTO token_keys (lookup, token_uid, hash, not_aft
 func (q *queries) CreateToken(ctx context.Context, t store.Token, k store.TokenKey) error {
 	err := q.atomically(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO tokens (uid, identifier, user_uid, intent, description,
-			expiring, expires_at, extended, max_age, created_at, created_by, last_used_at, managed)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			expiring, expires_at, extended, max_age, created_at, created_by, last_used_at, managed, restrictions)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			t.UID, t.Identifier, t.UserUID, t.Intent, t.Description,
 			boolInt(t.Expiring), optMicros(t.ExpiresAt), boolInt(t.Extended), int64(t.MaxAge),
-			micros(t.CreatedAt), t.CreatedBy, optMicros(t.LastUsedAt), boolInt(t.Managed))
+			micros(t.CreatedAt), t.CreatedBy, optMicros(t.LastUsedAt), boolInt(t.Managed), store.EncodeRestrictions(t.Restrictions))
 		if err != nil {
 			return mapErr(err)
 		}
@@ -231,7 +237,8 @@ func (q *queries) DeleteTokenKeysBefore(ctx context.Context, t time.Time) (int, 
 // many tokens there are.
 const lookupKeyQuery = `SELECT k.lookup, k.token_uid, k.hash, k.not_after, k.created_at,
 	t.uid, t.identifier, t.user_uid, u.username, u.type, t.intent, t.description,
-	t.expiring, t.expires_at, t.extended, t.max_age, t.created_at, t.created_by, t.last_used_at, t.managed
+	t.expiring, t.expires_at, t.extended, t.max_age, t.created_at, t.created_by, t.last_used_at, t.managed,
+	t.restrictions
 	FROM token_keys k
 	JOIN tokens t ON t.uid = k.token_uid
 	JOIN users u ON u.uid = t.user_uid
@@ -250,7 +257,9 @@ func (q *queries) LookupKey(ctx context.Context, lookup string) (store.TokenKey,
 		return store.TokenKey{}, store.Token{}, fmt.Errorf("lookup key %q: %w", lookup, notFound(err))
 	}
 	kfinish()
-	tfinish()
+	if err := tfinish(); err != nil {
+		return store.TokenKey{}, store.Token{}, fmt.Errorf("lookup key %q: %w", lookup, err)
+	}
 	return k, t, nil
 }
 
