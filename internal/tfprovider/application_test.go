@@ -131,7 +131,7 @@ resource "gatehouse_ldap_provider" "legacy" {
 					return err
 				}),
 				Config: second, ConfigPlanChecks: expect(addr, plancheck.ResourceActionUpdate),
-				Check:  resource.TestCheckResourceAttr(addr, "base_dn", "dc=example,dc=com"),
+				Check: resource.TestCheckResourceAttr(addr, "base_dn", "dc=example,dc=com"),
 			},
 			resource.TestStep{
 				PreConfig: h.must("delete outside", func(ctx context.Context) error { return h.c.LDAPProviders.Delete(ctx, "corp") }),

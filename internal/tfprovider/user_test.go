@@ -48,7 +48,10 @@ func TestAccUser(t *testing.T) {
 			},
 			// A service account is not a gatehouse_user.
 			resource.TestStep{
-				PreConfig:    h.must("make a service account", func(ctx context.Context) error { _, err := h.c.Users.Create(ctx, client.UserCreate{Username: "robot", Type: client.UserServiceAccount}); return err }),
+				PreConfig: h.must("make a service account", func(ctx context.Context) error {
+					_, err := h.c.Users.Create(ctx, client.UserCreate{Username: "robot", Type: client.UserServiceAccount})
+					return err
+				}),
 				Config:       h.config(`resource "gatehouse_user" "robot" { username = "robot" }`),
 				ResourceName: "gatehouse_user.robot", ImportState: true, ImportStateId: "robot",
 				ExpectError: regexp.MustCompile(`manage it with gatehouse_service_account`),
