@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go/build"
 	"os"
 	"path/filepath"
 	"sync"
@@ -45,6 +46,22 @@ func setupTofu(t *testing.T) {
 		if err := os.WriteFile(cliConfig, nil, 0o600); err != nil {
 			t.Fatal(err)
 		}
+		// A HOME of its own keeps the machine's ~/.terraform.d out of the
+		// tests; the go command, which the examples test runs, must keep
+		// finding its build cache, module cache and settings, which it
+		// derives from HOME unless told.
+		goEnv := map[string]string{"GOPATH": build.Default.GOPATH}
+		if dir, err := os.UserCacheDir(); err == nil {
+			goEnv["GOCACHE"] = filepath.Join(dir, "go-build")
+		}
+		if dir, err := os.UserConfigDir(); err == nil {
+			goEnv["GOENV"] = filepath.Join(dir, "go", "env")
+		}
+		for k, v := range goEnv {
+			if os.Getenv(k) == "" {
+				os.Setenv(k, v)
+			}
+		}
 		for k, v := range map[string]string{
 			"TF_ACC": "1",
 			// Always set: a HashiCorp terraform on PATH would otherwise be
@@ -59,6 +76,7 @@ func setupTofu(t *testing.T) {
 			"TF_CLI_CONFIG_FILE": cliConfig,
 			"HOME":               home,
 			"TF_IN_AUTOMATION":   "1",
+			"CHECKPOINT_DISABLE": "1",
 		} {
 			os.Setenv(k, v)
 		}
