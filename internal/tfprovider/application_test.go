@@ -118,6 +118,8 @@ resource "gatehouse_ldap_provider" "legacy" {
   base_dn = "not a dn"
 }`), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid base_dn`)},
 			resource.TestStep{Config: cfg(`search_mode = "sometimes"`), PlanOnly: true, ExpectError: regexp.MustCompile(`search_mode`)},
+			// The server's 400 names the field: the error is on the attribute.
+			resource.TestStep{Config: cfg(`search_group = "no-such-group"`), ExpectError: regexp.MustCompile(`(?s)Cannot create LDAP provider "corp".*search_group\s*= "no-such-group"`)},
 			resource.TestStep{Config: cfg(``), Check: resource.ComposeTestCheckFunc(
 				resource.TestCheckResourceAttr(addr, "bind_mode", "direct"),
 				resource.TestCheckResourceAttr(addr, "search_mode", "cached"),
