@@ -12,7 +12,7 @@ import (
 )
 
 func TestAccApplicationAndBindings(t *testing.T) {
-	sqlite(t, func(h *harness) {
+	eachBackend(t, func(h *harness) {
 		cfg := func(app, binding string) string {
 			return h.config(`
 resource "gatehouse_group" "ci" { name = "ci" }
@@ -90,7 +90,7 @@ resource "gatehouse_application_binding" "intern" {
 }
 
 func TestAccLDAPProvider(t *testing.T) {
-	sqlite(t, func(h *harness) {
+	eachBackend(t, func(h *harness) {
 		cfg := func(body string) string {
 			return h.config(`
 resource "gatehouse_group" "readers" { name = "ldap-readers" }

@@ -17,7 +17,7 @@ import (
 // The provider block may be empty: GATEHOUSE_SERVER and
 // GATEHOUSE_API_TOKEN configure it.
 func TestAccDataSourcesFromEnvironment(t *testing.T) {
-	sqlite(t, func(h *harness) {
+	eachBackend(t, func(h *harness) {
 		t.Setenv(client.EnvServer, h.env.URL)
 		t.Setenv(client.EnvAPIToken, servertest.AdminToken)
 		cfg := fmt.Sprintf(`
@@ -49,7 +49,7 @@ data "gatehouse_permissions" "all" {}
 // Objects gatehouse manages itself (an outpost's account and token) are
 // refused, on import and on read.
 func TestAccManagedObjectsRefused(t *testing.T) {
-	sqlite(t, func(h *harness) {
+	eachBackend(t, func(h *harness) {
 		ctx := context.Background()
 		if _, err := h.c.LDAPProviders.Create(ctx, client.LDAPProviderInput{Name: "corp", BaseDN: ptr("dc=example,dc=com")}); err != nil {
 			t.Fatal(err)

@@ -12,7 +12,7 @@ import (
 )
 
 func TestAccGroup(t *testing.T) {
-	sqlite(t, func(h *harness) {
+	eachBackend(t, func(h *harness) {
 		cfg := func(name, desc string) string {
 			return h.config(`resource "gatehouse_group" "g" {
   name        = "` + name + `"

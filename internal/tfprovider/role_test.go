@@ -12,7 +12,7 @@ import (
 )
 
 func TestAccRole(t *testing.T) {
-	sqlite(t, func(h *harness) {
+	eachBackend(t, func(h *harness) {
 		cfg := func(perms string) string {
 			return h.config(`resource "gatehouse_role" "r" {
   name        = "ops-reader"
@@ -56,7 +56,7 @@ func TestAccRole(t *testing.T) {
 }
 
 func TestAccAssignmentsAndMembers(t *testing.T) {
-	sqlite(t, func(h *harness) {
+	eachBackend(t, func(h *harness) {
 		cfg := func(member string) string {
 			return h.config(`
 resource "gatehouse_group" "bots" { name = "bots" }

@@ -13,7 +13,6 @@ import (
 	"github.com/gatehouse/gatehouse/client"
 )
 
-// The representative test: it runs on every backend.
 func TestAccServiceAccount(t *testing.T) {
 	eachBackend(t, func(h *harness) {
 		cfg := func(sa string) string {

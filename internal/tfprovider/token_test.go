@@ -17,7 +17,7 @@ import (
 )
 
 func TestAccToken(t *testing.T) {
-	sqlite(t, func(h *harness) {
+	eachBackend(t, func(h *harness) {
 		cfg := func(desc, trigger string) string {
 			return h.config(`
 resource "gatehouse_service_account" "bot" { username = "bot" }

@@ -12,7 +12,7 @@ import (
 )
 
 func TestAccUser(t *testing.T) {
-	sqlite(t, func(h *harness) {
+	eachBackend(t, func(h *harness) {
 		cfg := func(body string) string {
 			return h.config(`resource "gatehouse_user" "u" {
   username = "alice"
