@@ -154,29 +154,43 @@ func FromEnv(opts ...Option) (*Client, error) {
 }
 
 func fromEnv(lookup func(string) (string, bool), opts ...Option) (*Client, error) {
-	env := func(name string) string { v, _ := lookup(name); return v }
-	server := env(EnvServer)
+	server, _ := lookup(EnvServer)
 	if server == "" {
 		server = DefaultServer
 	}
-	token, file := env(EnvAPIToken), env(EnvAPIToken+"_FILE")
-	switch {
-	case token != "" && file != "":
-		return nil, fmt.Errorf("%s and %s_FILE are both set; unset one", EnvAPIToken, EnvAPIToken)
-	case file != "":
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return nil, fmt.Errorf("%s_FILE: %w", EnvAPIToken, err)
-		}
-		if token = strings.TrimSpace(string(data)); token == "" {
-			return nil, fmt.Errorf("%s_FILE: %s is empty", EnvAPIToken, file)
-		}
+	token, err := tokenFromEnv(lookup)
+	if err != nil {
+		return nil, err
 	}
 	c, err := New(server, append([]Option{WithToken(token)}, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("%s %w", EnvServer, err)
 	}
 	return c, nil
+}
+
+// TokenFromEnv returns the API token in GATEHOUSE_API_TOKEN, or in the
+// file named by GATEHOUSE_API_TOKEN_FILE ("" when neither is set), as
+// FromEnv reads it: for a program, such as the Terraform provider, whose
+// own settings take precedence over the environment's one by one.
+func TokenFromEnv() (string, error) { return tokenFromEnv(os.LookupEnv) }
+
+func tokenFromEnv(lookup func(string) (string, bool)) (string, error) {
+	env := func(name string) string { v, _ := lookup(name); return v }
+	token, file := env(EnvAPIToken), env(EnvAPIToken+"_FILE")
+	switch {
+	case token != "" && file != "":
+		return "", fmt.Errorf("%s and %s_FILE are both set; unset one", EnvAPIToken, EnvAPIToken)
+	case file != "":
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("%s_FILE: %w", EnvAPIToken, err)
+		}
+		if token = strings.TrimSpace(string(data)); token == "" {
+			return "", fmt.Errorf("%s_FILE: %s is empty", EnvAPIToken, file)
+		}
+	}
+	return token, nil
 }
 
 // init points the resource fields at c.

@@ -314,6 +314,37 @@ func TestFromEnv(t *testing.T) {
 	}
 }
 
+func TestTokenFromEnv(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file, empty := filepath.Join(dir, "token"), filepath.Join(dir, "empty")
+	if err := os.WriteFile(file, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		env       map[string]string
+		want, err string
+	}{
+		{env: map[string]string{}, want: ""},
+		{env: map[string]string{EnvAPIToken: "from-env"}, want: "from-env"},
+		{env: map[string]string{EnvAPIToken + "_FILE": file}, want: "from-file"},
+		{env: map[string]string{EnvAPIToken + "_FILE": empty}, err: "is empty"},
+		{env: map[string]string{EnvAPIToken + "_FILE": filepath.Join(dir, "absent")}, err: EnvAPIToken + "_FILE"},
+		{env: map[string]string{EnvAPIToken: "a", EnvAPIToken + "_FILE": file}, err: "both set"},
+	} {
+		got, err := tokenFromEnv(func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok })
+		switch {
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("%v: error %v, want %q", tc.env, err, tc.err)
+		case tc.err == "" && (err != nil || got != tc.want):
+			t.Errorf("%v: %q %v, want %q", tc.env, got, err, tc.want)
+		}
+	}
+}
+
 func TestUnreachableServerNamesNoCredential(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewServer(http.NotFoundHandler())

@@ -1,0 +1,154 @@
+package tfprovider
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/gatehouse/gatehouse/client"
+)
+
+// gatehouse_application_binding: one entry of an application's access
+// policy.
+type applicationBindingResource struct{ withClient }
+
+func newApplicationBindingResource() resource.Resource { return &applicationBindingResource{} }
+
+type applicationBindingModel struct {
+	ID          types.String `tfsdk:"id"`
+	Application types.String `tfsdk:"application"`
+	Username    types.String `tfsdk:"username"`
+	Group       types.String `tfsdk:"group"`
+	Order       types.Int64  `tfsdk:"order"`
+	Negate      types.Bool   `tfsdk:"negate"`
+}
+
+func (r *applicationBindingResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_application_binding"
+}
+
+func (r *applicationBindingResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
+	names := []validator.String{nameValidator{}}
+	resp.Schema = schema.Schema{
+		Description: "A binding of a user or service account (`username`) or a group (`group`) to an application: with bindings, an application admits only whom they pass. Import with `APPLICATION/user/USERNAME` or `APPLICATION/group/GROUP`.",
+		Attributes: map[string]schema.Attribute{
+			"id":          idAttribute("`APPLICATION/user/USERNAME` or `APPLICATION/group/GROUP`."),
+			"application": schema.StringAttribute{Required: true, Description: "The application's slug.", Validators: names, PlanModifiers: replace},
+			"username":    schema.StringAttribute{Optional: true, Description: "The user or service account; exactly one of username and group.", Validators: names, PlanModifiers: replace},
+			"group":       schema.StringAttribute{Optional: true, Description: "The group; exactly one of username and group.", Validators: names, PlanModifiers: replace},
+			"order":       schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(0), Description: "Bindings are evaluated by order (then kind, then name)."},
+			"negate":      schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false), Description: "true: passes when the caller is not that user, or not in that group."},
+		},
+	}
+}
+
+func (r *applicationBindingResource) ConfigValidators(context.Context) []resource.ConfigValidator {
+	return []resource.ConfigValidator{resourcevalidator.ExactlyOneOf(path.MatchRoot("username"), path.MatchRoot("group"))}
+}
+
+func (m applicationBindingModel) subject() (kind, bindingKind, name string) {
+	if !m.Group.IsNull() {
+		return client.SubjectGroups, client.BindingGroup, m.Group.ValueString()
+	}
+	return client.SubjectUsers, client.BindingUser, m.Username.ValueString()
+}
+
+// put creates or replaces the binding (PUT), so order and negate change
+// in place.
+func (r *applicationBindingResource) put(ctx context.Context, m *applicationBindingModel, diags *diag.Diagnostics) {
+	kind, bk, name := m.subject()
+	order, negate := int(m.Order.ValueInt64()), m.Negate.ValueBool()
+	b, err := r.c.Applications.Bind(ctx, m.Application.ValueString(), kind, name, client.BindingInput{Order: &order, Negate: &negate})
+	if err != nil {
+		apiError(diags, fmt.Sprintf("Cannot bind %s %q to application %q", bk, name, m.Application.ValueString()), err,
+			"application", "username", "group", "order", "negate")
+		return
+	}
+	m.ID = types.StringValue(m.Application.ValueString() + "/" + bk + "/" + name)
+	m.Order, m.Negate = types.Int64Value(int64(b.Order)), types.BoolValue(b.Negate)
+}
+
+func (r *applicationBindingResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan applicationBindingModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if r.put(ctx, &plan, &resp.Diagnostics); !resp.Diagnostics.HasError() {
+		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	}
+}
+
+func (r *applicationBindingResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan applicationBindingModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if r.put(ctx, &plan, &resp.Diagnostics); !resp.Diagnostics.HasError() {
+		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	}
+}
+
+func (r *applicationBindingResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var st applicationBindingModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &st)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	a, err := r.c.Applications.Get(ctx, st.Application.ValueString())
+	if isNotFound(err) {
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError(fmt.Sprintf("Cannot read application %q", st.Application.ValueString()), err.Error())
+		return
+	}
+	_, bk, name := st.subject()
+	for _, b := range a.Bindings {
+		if b.Kind == bk && b.Name == name {
+			st.ID = types.StringValue(st.Application.ValueString() + "/" + bk + "/" + name)
+			st.Order, st.Negate = types.Int64Value(int64(b.Order)), types.BoolValue(b.Negate)
+			resp.Diagnostics.Append(resp.State.Set(ctx, &st)...)
+			return
+		}
+	}
+	resp.State.RemoveResource(ctx)
+}
+
+func (r *applicationBindingResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var st applicationBindingModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &st)...)
+	kind, bk, name := st.subject()
+	deleteIgnoringGone(&resp.Diagnostics, fmt.Sprintf("Cannot unbind %s %q from application %q", bk, name, st.Application.ValueString()),
+		r.c.Applications.Unbind(ctx, st.Application.ValueString(), kind, name))
+}
+
+func (r *applicationBindingResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	const format = "APPLICATION/user/USERNAME or APPLICATION/group/GROUP"
+	parts := splitID(req.ID, 3, format, &resp.Diagnostics)
+	if parts == nil {
+		return
+	}
+	attr := map[string]string{"user": "username", "group": "group"}[parts[1]]
+	if attr == "" {
+		resp.Diagnostics.AddError("Invalid import identifier", fmt.Sprintf("%q: expected %s", req.ID, format))
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("application"), parts[0])...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root(attr), parts[2])...)
+}

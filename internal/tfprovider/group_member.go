@@ -1,0 +1,98 @@
+package tfprovider
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+)
+
+// gatehouse_group_member: one membership, so that a group's members can
+// be declared where the accounts are (and by several modules).
+type groupMemberResource struct{ withClient }
+
+func newGroupMemberResource() resource.Resource { return &groupMemberResource{} }
+
+type groupMemberModel struct {
+	ID       types.String `tfsdk:"id"`
+	Group    types.String `tfsdk:"group"`
+	Username types.String `tfsdk:"username"`
+}
+
+func (r *groupMemberResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_group_member"
+}
+
+func (r *groupMemberResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
+	resp.Schema = schema.Schema{
+		Description: "A user's or service account's membership of a group. Import with `GROUP/USERNAME`.",
+		Attributes: map[string]schema.Attribute{
+			"id":       idAttribute("`GROUP/USERNAME`."),
+			"group":    schema.StringAttribute{Required: true, Description: "The group.", Validators: []validator.String{nameValidator{}}, PlanModifiers: replace},
+			"username": schema.StringAttribute{Required: true, Description: "The member: a user or service account.", Validators: []validator.String{nameValidator{}}, PlanModifiers: replace},
+		},
+	}
+}
+
+func (r *groupMemberResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan groupMemberModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	g, u := plan.Group.ValueString(), plan.Username.ValueString()
+	if err := r.c.Groups.AddMember(ctx, g, u); err != nil {
+		apiError(&resp.Diagnostics, fmt.Sprintf("Cannot add %q to group %q", u, g), err, "group", "username")
+		return
+	}
+	plan.ID = types.StringValue(g + "/" + u)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *groupMemberResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var st groupMemberModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &st)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	grp, err := r.c.Groups.Get(ctx, st.Group.ValueString())
+	if isNotFound(err) || (err == nil && !slices.Contains(grp.Members, st.Username.ValueString())) {
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError(fmt.Sprintf("Cannot read group %q", st.Group.ValueString()), err.Error())
+		return
+	}
+	st.ID = types.StringValue(st.Group.ValueString() + "/" + st.Username.ValueString())
+	resp.Diagnostics.Append(resp.State.Set(ctx, &st)...)
+}
+
+// Update is never called: every argument replaces.
+func (r *groupMemberResource) Update(context.Context, resource.UpdateRequest, *resource.UpdateResponse) {
+}
+
+func (r *groupMemberResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var st groupMemberModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &st)...)
+	deleteIgnoringGone(&resp.Diagnostics, fmt.Sprintf("Cannot remove %q from group %q", st.Username.ValueString(), st.Group.ValueString()),
+		r.c.Groups.RemoveMember(ctx, st.Group.ValueString(), st.Username.ValueString()))
+}
+
+func (r *groupMemberResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	parts := splitID(req.ID, 2, "GROUP/USERNAME", &resp.Diagnostics)
+	if parts == nil {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("group"), parts[0])...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("username"), parts[1])...)
+}

@@ -1,0 +1,144 @@
+package tfprovider
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/gatehouse/gatehouse/client"
+	"github.com/gatehouse/gatehouse/internal/ldap/dn"
+)
+
+// gatehouse_ldap_provider: an LDAP view of the directory.
+type ldapProviderResource struct{ withClient }
+
+func newLDAPProviderResource() resource.Resource { return &ldapProviderResource{} }
+
+type ldapProviderModel struct {
+	ID          types.String `tfsdk:"id"`
+	Name        types.String `tfsdk:"name"`
+	BaseDN      types.String `tfsdk:"base_dn"`
+	SearchGroup types.String `tfsdk:"search_group"`
+	BindMode    types.String `tfsdk:"bind_mode"`
+	SearchMode  types.String `tfsdk:"search_mode"`
+	UPNDomain   types.String `tfsdk:"upn_domain"`
+	UID         types.String `tfsdk:"uid"`
+}
+
+func (r *ldapProviderResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_ldap_provider"
+}
+
+func (r *ldapProviderResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	modes := []validator.String{stringvalidator.OneOf(client.LDAPModeDirect, client.LDAPModeCached)}
+	resp.Schema = schema.Schema{
+		Description: "An LDAP provider: one LDAP view of the directory, served by the server's LDAP door or by outposts.",
+		Attributes: map[string]schema.Attribute{
+			"id": idAttribute("The provider's name."),
+			"name": schema.StringAttribute{
+				Required: true, Description: "The provider's name (in scoped permissions such as `ldap.search_full_directory@ldap/NAME`); it cannot change, so changing it replaces the provider.",
+				Validators:    []validator.String{nameValidator{}},
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"base_dn": schema.StringAttribute{
+				Required: true, Description: "The directory's root, such as `dc=example,dc=com`. The server stores it normalized (lower-case attribute types); a configuration that differs only so is no change.",
+				Validators: []validator.String{dnValidator{}},
+			},
+			"search_group": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(""), Description: "A group whose members may search the directory (optional; must exist).",
+				Validators: []validator.String{stringvalidator.Any(stringvalidator.LengthAtMost(0), nameValidator{})}},
+			"bind_mode":   schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(client.LDAPModeDirect), Description: "`direct` (default) or `cached`.", Validators: modes},
+			"search_mode": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(client.LDAPModeCached), Description: "`direct` or `cached` (default).", Validators: modes},
+			"upn_domain":  schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(""), Description: "A domain for binds as `USERNAME@DOMAIN` (optional)."},
+			"uid": schema.StringAttribute{
+				Computed: true, Description: "The provider's unique identifier.",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+		},
+	}
+}
+
+var ldapProviderFields = []string{"name", "base_dn", "search_group", "bind_mode", "search_mode", "upn_domain"}
+
+func (m ldapProviderModel) input() client.LDAPProviderInput {
+	return client.LDAPProviderInput{Name: m.Name.ValueString(), BaseDN: strPtr(m.BaseDN), SearchGroup: strPtr(m.SearchGroup),
+		BindMode: strPtr(m.BindMode), SearchMode: strPtr(m.SearchMode), UPNDomain: strPtr(m.UPNDomain)}
+}
+
+// ldapProviderState fills m from the server. The server normalizes the
+// base DN; the configuration's spelling is kept when it names the same
+// DN, or every plan would show a change.
+func ldapProviderState(p client.LDAPProvider, m *ldapProviderModel) {
+	base := p.BaseDN
+	if d, err := dn.Parse(m.BaseDN.ValueString()); err == nil && !m.BaseDN.IsNull() && d.String() == p.BaseDN {
+		base = m.BaseDN.ValueString()
+	}
+	m.ID, m.Name, m.BaseDN, m.UID = types.StringValue(p.Name), types.StringValue(p.Name), types.StringValue(base), types.StringValue(p.UID)
+	m.SearchGroup, m.BindMode, m.SearchMode, m.UPNDomain = types.StringValue(p.SearchGroup), types.StringValue(p.BindMode), types.StringValue(p.SearchMode), types.StringValue(p.UPNDomain)
+}
+
+func (r *ldapProviderResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan ldapProviderModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	p, err := r.c.LDAPProviders.Create(ctx, plan.input())
+	if err != nil {
+		apiError(&resp.Diagnostics, fmt.Sprintf("Cannot create LDAP provider %q", plan.Name.ValueString()), err, ldapProviderFields...)
+		return
+	}
+	ldapProviderState(p, &plan)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *ldapProviderResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var st ldapProviderModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &st)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	p, err := r.c.LDAPProviders.Get(ctx, st.Name.ValueString())
+	if isNotFound(err) {
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError(fmt.Sprintf("Cannot read LDAP provider %q", st.Name.ValueString()), err.Error())
+		return
+	}
+	ldapProviderState(p, &st)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &st)...)
+}
+
+func (r *ldapProviderResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan ldapProviderModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	p, err := r.c.LDAPProviders.Update(ctx, plan.Name.ValueString(), plan.input())
+	if err != nil {
+		apiError(&resp.Diagnostics, fmt.Sprintf("Cannot update LDAP provider %q", plan.Name.ValueString()), err, ldapProviderFields...)
+		return
+	}
+	ldapProviderState(p, &plan)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *ldapProviderResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var st ldapProviderModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &st)...)
+	deleteIgnoringGone(&resp.Diagnostics, fmt.Sprintf("Cannot delete LDAP provider %q", st.Name.ValueString()), r.c.LDAPProviders.Delete(ctx, st.Name.ValueString()))
+}
+
+func (r *ldapProviderResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	importByName(ctx, req, resp, "name")
+}

@@ -1,0 +1,130 @@
+package tfprovider_test
+
+import (
+	"context"
+	"regexp"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+
+	"github.com/gatehouse/gatehouse/client"
+)
+
+func TestAccRole(t *testing.T) {
+	eachBackend(t, func(h *harness) {
+		cfg := func(perms string) string {
+			return h.config(`resource "gatehouse_role" "r" {
+  name        = "ops-reader"
+  description = "reads"
+  permissions = [` + perms + `]
+}`)
+		}
+		const addr = "gatehouse_role.r"
+		h.run(map[string]func(context.Context) error{
+			"role": func(ctx context.Context) error { _, err := h.c.Roles.Get(ctx, "ops-reader"); return err },
+		},
+			resource.TestStep{Config: cfg(`"users.reed"`), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid permissions[\s\S]*unknown permission "users.reed"`)},
+			resource.TestStep{Config: cfg(`"users.read@group/ops"`), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid permissions[\s\S]*cannot be scoped`)},
+			resource.TestStep{Config: cfg(`"groups.read@group/OPS"`), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid permissions`)},
+			resource.TestStep{Config: cfg(`"users.read", "groups.read@group/ops"`), Check: resource.ComposeTestCheckFunc(
+				resource.TestCheckResourceAttr(addr, "permissions.#", "2"),
+				resource.TestCheckTypeSetElemAttr(addr, "permissions.*", "groups.read@group/ops"),
+			)},
+			importStep(addr),
+			resource.TestStep{Config: cfg(`"users.read", "ldap.search_full_directory@ldap/corp"`), ConfigPlanChecks: expect(addr, plancheck.ResourceActionUpdate)},
+			resource.TestStep{
+				PreConfig: h.must("change outside", func(ctx context.Context) error {
+					_, err := h.c.Roles.Update(ctx, "ops-reader", client.RoleUpdate{Permissions: &[]string{"events.read"}})
+					return err
+				}),
+				Config: cfg(`"users.read", "ldap.search_full_directory@ldap/corp"`), ConfigPlanChecks: expect(addr, plancheck.ResourceActionUpdate),
+				Check: resource.TestCheckTypeSetElemAttr(addr, "permissions.*", "ldap.search_full_directory@ldap/corp"),
+			},
+			resource.TestStep{
+				PreConfig: h.must("delete outside", func(ctx context.Context) error { return h.c.Roles.Delete(ctx, "ops-reader") }),
+				Config:    cfg(`"users.read"`), ConfigPlanChecks: expect(addr, plancheck.ResourceActionCreate),
+			},
+			// The built-in admin role is not Terraform's to manage.
+			resource.TestStep{
+				Config:       h.config(`resource "gatehouse_role" "admin" { name = "admin" }`),
+				ResourceName: "gatehouse_role.admin", ImportState: true, ImportStateId: "admin",
+				ExpectError: regexp.MustCompile(`Built-in role`),
+			},
+		)
+	})
+}
+
+func TestAccAssignmentsAndMembers(t *testing.T) {
+	eachBackend(t, func(h *harness) {
+		cfg := func(member string) string {
+			return h.config(`
+resource "gatehouse_group" "bots" { name = "bots" }
+resource "gatehouse_role" "deployer" {
+  name        = "deployer"
+  permissions = ["applications.read"]
+}
+resource "gatehouse_service_account" "a" { username = "bot-a" }
+resource "gatehouse_service_account" "b" { username = "bot-b" }
+resource "gatehouse_group_member" "m" {
+  group    = gatehouse_group.bots.name
+  username = ` + member + `
+}
+resource "gatehouse_role_assignment" "to_group" {
+  role  = gatehouse_role.deployer.name
+  group = gatehouse_group.bots.name
+}
+resource "gatehouse_role_assignment" "to_user" {
+  role     = gatehouse_role.deployer.name
+  username = ` + member + `
+}`)
+		}
+		a, b := cfg("gatehouse_service_account.a.username"), cfg("gatehouse_service_account.b.username")
+		h.run(map[string]func(context.Context) error{
+			"group": func(ctx context.Context) error { _, err := h.c.Groups.Get(ctx, "bots"); return err },
+			"role":  func(ctx context.Context) error { _, err := h.c.Roles.Get(ctx, "deployer"); return err },
+		},
+			resource.TestStep{Config: h.config(`resource "gatehouse_role_assignment" "x" {
+  role     = "deployer"
+  username = "a"
+  group    = "b"
+}`), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid Attribute Combination[\s\S]*username`)},
+			resource.TestStep{Config: h.config(`resource "gatehouse_group_member" "x" {
+  group    = "Bots"
+  username = "a"
+}`), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid group`)},
+			resource.TestStep{Config: a, Check: resource.ComposeTestCheckFunc(
+				resource.TestCheckResourceAttr("gatehouse_group_member.m", "id", "bots/bot-a"),
+				resource.TestCheckResourceAttr("gatehouse_role_assignment.to_group", "id", "deployer/group/bots"),
+				resource.TestCheckResourceAttr("gatehouse_role_assignment.to_user", "id", "deployer/user/bot-a"),
+			)},
+			importStep("gatehouse_group_member.m"),
+			importStep("gatehouse_role_assignment.to_group"),
+			importStep("gatehouse_role_assignment.to_user"),
+			// Another member: these replace, there is nothing to update.
+			resource.TestStep{Config: b, ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+				plancheck.ExpectResourceAction("gatehouse_group_member.m", plancheck.ResourceActionReplace),
+				plancheck.ExpectResourceAction("gatehouse_role_assignment.to_user", plancheck.ResourceActionReplace),
+			}}},
+			// Undone outside: planned again.
+			resource.TestStep{
+				PreConfig: h.must("undo outside", func(ctx context.Context) error {
+					if err := h.c.Groups.RemoveMember(ctx, "bots", "bot-b"); err != nil {
+						return err
+					}
+					if err := h.c.Roles.Unassign(ctx, "deployer", client.SubjectGroups, "bots"); err != nil {
+						return err
+					}
+					return h.c.Roles.Unassign(ctx, "deployer", client.SubjectUsers, "bot-b")
+				}),
+				Config: b, ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("gatehouse_group_member.m", plancheck.ResourceActionCreate),
+					plancheck.ExpectResourceAction("gatehouse_role_assignment.to_group", plancheck.ResourceActionCreate),
+					plancheck.ExpectResourceAction("gatehouse_role_assignment.to_user", plancheck.ResourceActionCreate),
+				}},
+			},
+			resource.TestStep{Config: b, ResourceName: "gatehouse_role_assignment.to_user", ImportState: true, ImportStateId: "deployer/person/bot-b",
+				ExpectError: regexp.MustCompile(`Invalid import identifier`)},
+		)
+	})
+}
