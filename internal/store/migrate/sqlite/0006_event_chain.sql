@@ -1,4 +1,6 @@
--- Migration 5: the tamper-evident audit chain (issue 9).
+-- Migration 6: the tamper-evident audit chain (issue 9). Released as
+-- SQLite's migration 5, before both dialects shared one numbering; the
+-- runner renumbers a database that recorded it so (see renumbered).
 --
 -- Each event carries its place in the chain (seq: 1, 2, 3, ... without a
 -- gap) and an HMAC over the previous event's hash and its own content,
