@@ -70,7 +70,7 @@ var files embed.FS
 var all = mustLoad(files)
 
 func mustLoad(fsys fs.FS) []Migration {
-	ms, err := Load(fsys)
+	ms, err := load(fsys)
 	if err != nil {
 		panic("migrate: " + err.Error())
 	}
@@ -83,10 +83,10 @@ func All() []Migration { return slices.Clone(all) }
 // Latest is the schema version this binary migrates to.
 func Latest() int { return len(all) }
 
-// Load reads <dialect>/NNNN_name.sql for every dialect of fsys and checks
+// load reads <dialect>/NNNN_name.sql for every dialect of fsys and checks
 // that each dialect's versions run 1, 2, 3... without gaps or duplicates,
 // with the same names in every dialect.
-func Load(fsys fs.FS) ([]Migration, error) {
+func load(fsys fs.FS) ([]Migration, error) {
 	var ms []Migration
 	for _, d := range Dialects {
 		files, err := loadDir(fsys, string(d))

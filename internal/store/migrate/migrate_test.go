@@ -13,13 +13,13 @@ func TestLoad(t *testing.T) {
 		"postgres/0001_initial.sql": {Data: []byte("CREATE TABLE a (x INT);")},
 		"postgres/0002_more.sql":    {Data: []byte("-- nothing here\n\n  -- at all\n")},
 	}
-	ms, err := Load(good)
+	ms, err := load(good)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(ms) != 2 || ms[0].Version != 1 || ms[1].Version != 2 || ms[1].Name != "more" ||
 		ms[0].Body(Postgres) != "CREATE TABLE a (x INT);" || ms[0].Body(SQLite) != "CREATE TABLE a (x INTEGER);" {
-		t.Fatalf("Load: %+v", ms)
+		t.Fatalf("load: %+v", ms)
 	}
 	if ms[1].NoOp(SQLite) || !ms[1].NoOp(Postgres) {
 		t.Fatalf("NoOp: sqlite %v, postgres %v; want false, true", ms[1].NoOp(SQLite), ms[1].NoOp(Postgres))
@@ -43,8 +43,8 @@ func TestLoad(t *testing.T) {
 		},
 		"names differ": {"sqlite/0001_a.sql": {}, "postgres/0001_b.sql": {}},
 	} {
-		if _, err := Load(fsys); err == nil {
-			t.Errorf("Load(%s): no error", name)
+		if _, err := load(fsys); err == nil {
+			t.Errorf("load(%s): no error", name)
 		}
 	}
 }

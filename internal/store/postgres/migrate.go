@@ -87,23 +87,3 @@ func (t migrateTx) Rollback(ctx context.Context) error {
 	rollback(ctx, t.tx)
 	return nil
 }
-
-// SchemaVersion reports the highest applied migration (0: none).
-func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
-	ctx, cancel := s.withTimeout(ctx)
-	defer cancel()
-	// Look first: before the first Migrate the table does not exist, and
-	// a query naming it would fail at parse time.
-	var exists bool
-	if err := s.pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
-		return 0, fmt.Errorf("postgres: schema version: %w", err)
-	}
-	if !exists {
-		return 0, nil
-	}
-	var v int
-	if err := s.pool.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
-		return 0, fmt.Errorf("postgres: schema version: %w", err)
-	}
-	return v, nil
-}

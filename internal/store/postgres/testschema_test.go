@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
@@ -31,4 +32,25 @@ func NewTestStore(t testing.TB) *Store {
 		t.Fatalf("migrate postgres test store: %v", err)
 	}
 	return s
+}
+
+// SchemaVersion reports the highest applied migration (0: none): what
+// the tests read of schema_migrations.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	// Look first: before the first Migrate the table does not exist, and
+	// a query naming it would fail at parse time.
+	var exists bool
+	if err := s.pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+		return 0, fmt.Errorf("postgres: schema version: %w", err)
+	}
+	if !exists {
+		return 0, nil
+	}
+	var v int
+	if err := s.pool.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("postgres: schema version: %w", err)
+	}
+	return v, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 
 	"github.com/gatehouse/gatehouse/internal/store/migrate"
 )
@@ -42,21 +41,4 @@ func (t migrateTx) Rollback(context.Context) error {
 		return err
 	}
 	return nil
-}
-
-// SchemaVersion reports the highest applied migration (0: none).
-func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
-	var exists int
-	if err := s.reader.QueryRowContext(ctx,
-		`SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'`).Scan(&exists); err != nil {
-		return 0, fmt.Errorf("sqlite: schema version: %w", err)
-	}
-	if exists == 0 {
-		return 0, nil
-	}
-	var v int
-	if err := s.reader.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
-		return 0, fmt.Errorf("sqlite: schema version: %w", err)
-	}
-	return v, nil
 }

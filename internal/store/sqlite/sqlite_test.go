@@ -37,6 +37,24 @@ func openTemp(t *testing.T) *Store {
 	return s
 }
 
+// SchemaVersion reports the highest applied migration (0: none): what
+// the tests read of schema_migrations.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var exists int
+	if err := s.reader.QueryRowContext(ctx,
+		`SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'`).Scan(&exists); err != nil {
+		return 0, fmt.Errorf("sqlite: schema version: %w", err)
+	}
+	if exists == 0 {
+		return 0, nil
+	}
+	var v int
+	if err := s.reader.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("sqlite: schema version: %w", err)
+	}
+	return v, nil
+}
+
 func openMigrated(t *testing.T) *Store {
 	t.Helper()
 	s := openTemp(t)
