@@ -323,7 +323,9 @@ func reconcile(ctx context.Context, tx Tx, d Dialect, dl dialect, ms []Migration
 	if err := tx.QueryRow(ctx, `SELECT COUNT(*), COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&rows, &highest); err != nil {
 		return fmt.Errorf("read versions: %w", err)
 	}
-	if rows == highest {
+	if rows == highest || highest > len(ms) {
+		// Nothing missing, or a newer database, which step refuses (and
+		// the rollback undoes any renumbering).
 		return nil
 	}
 	for _, m := range ms[:min(highest, len(ms))] {

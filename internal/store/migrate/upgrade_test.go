@@ -491,3 +491,21 @@ func TestConformanceAfterUpgrade(t *testing.T) {
 		})
 	}
 }
+
+// A record missing a migration that changes something, below one that is
+// recorded, is refused: only a no-op step left by a renumbering is filled
+// in.
+func TestMigrateRefusesAHoleInTheRecord(t *testing.T) {
+	t.Parallel()
+	open := sqliteAt(t)(t, 4)
+	s := open(t)
+	t.Cleanup(func() { s.Close() })
+	storetest.Exec(t, s, `DELETE FROM schema_migrations WHERE version = 3`)
+	err := s.Migrate(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "0003_ldap") {
+		t.Fatalf("Migrate with 0003_ldap missing from the record: %v, want an error naming it", err)
+	}
+	if got := recorded(t, s); len(got) != 3 {
+		t.Fatalf("the refused migration changed the record: %v", got)
+	}
+}
