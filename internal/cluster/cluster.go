@@ -15,14 +15,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -50,10 +45,10 @@ type Options struct {
 	CheckTimeout time.Duration
 }
 
-// Listener follows the change channel of one schema.
+// Listener follows the changes announced on one database (one schema).
 type Listener struct {
-	pool  *pgxpool.Pool
-	st    store.Store
+	feed  store.ChangeFeed
+	st    store.ChangeQueries // the change counter the periodic check reads
 	cache Cache
 	log   *slog.Logger
 	opts  Options
@@ -66,8 +61,10 @@ type Listener struct {
 	drop context.CancelFunc // ends the current listening connection
 }
 
-// New returns a listener over the pool of a PostgreSQL store.
-func New(pool *pgxpool.Pool, st store.Store, cache Cache, log *slog.Logger, opts Options) *Listener {
+// New returns a listener that hears changes through feed and checks st's
+// change counter (both are the same store in the server; tests put a
+// store that stops answering in between).
+func New(feed store.ChangeFeed, st store.ChangeQueries, cache Cache, log *slog.Logger, opts Options) *Listener {
 	if opts.CheckEvery <= 0 {
 		opts.CheckEvery = time.Second
 	}
@@ -77,7 +74,7 @@ func New(pool *pgxpool.Pool, st store.Store, cache Cache, log *slog.Logger, opts
 	if opts.CheckTimeout <= 0 {
 		opts.CheckTimeout = 2 * time.Second
 	}
-	return &Listener{pool: pool, st: st, cache: cache, log: log, opts: opts}
+	return &Listener{feed: feed, st: st, cache: cache, log: log, opts: opts}
 }
 
 // Connected reports whether notifications are being heard.
@@ -118,25 +115,12 @@ func (l *Listener) listen(ctx context.Context) error {
 	l.mu.Lock()
 	l.drop = cancel
 	l.mu.Unlock()
-	conn, err := l.pool.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("acquire: %w", err)
-	}
-	// The connection leaves the pool for good: a LISTENing connection
-	// must not be handed to queries.
-	pc := conn.Hijack()
-	defer pc.Close(context.Background())
 	// Named after the instance, so an operator (or a test) can find it.
-	if _, err := pc.Exec(ctx, "SELECT set_config('application_name', $1, false)", "gatehouse-listener-"+l.cache.InstanceID()); err != nil {
-		return fmt.Errorf("name connection: %w", err)
+	sub, err := l.feed.ListenChanges(ctx, "gatehouse-listener-"+l.cache.InstanceID())
+	if err != nil {
+		return err
 	}
-	var schema string
-	if err := pc.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
-		return fmt.Errorf("current schema: %w", err)
-	}
-	if _, err := pc.Exec(ctx, "LISTEN "+pgx.Identifier{store.ChangeChannel(schema)}.Sanitize()); err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
+	defer sub.Close()
 	// Caught up: anything committed before LISTEN took effect is in the
 	// database, and the cache is empty; from here on, notifications tell.
 	v, err := l.st.ChangeVersion(ctx)
@@ -155,21 +139,19 @@ func (l *Listener) listen(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	l.log.Info("listening for changes made by other instances", "channel", store.ChangeChannel(schema))
+	l.log.Info("listening for changes made by other instances", "channel", sub.Channel())
 	for {
-		n, err := pc.WaitForNotification(ctx)
+		c, err := sub.Next(ctx)
 		if err != nil {
 			return err
 		}
-		origin, num, _ := strings.Cut(n.Payload, ":")
-		seq, _ := strconv.ParseInt(num, 10, 64)
-		if origin == l.cache.InstanceID() {
-			l.raise(seq) // our own change: already applied before we answered
+		if c.Origin == l.cache.InstanceID() {
+			l.raise(c.Seq) // our own change: already applied before we answered
 			continue
 		}
 		l.received.Add(1)
 		l.cache.InvalidateAll()
-		l.raise(seq)
+		l.raise(c.Seq)
 	}
 }
 

@@ -60,7 +60,7 @@ func TestSilentPartitionStopsTrustingTheCache(t *testing.T) {
 	pg := storetest.NewPostgres(t).(*postgres.Store)
 	st := &silentStore{Store: pg}
 	cache := &fakeCache{}
-	l := cluster.New(pg.Pool(), st, cache, slog.New(slog.NewTextHandler(io.Discard, nil)),
+	l := cluster.New(pg, st, cache, slog.New(slog.NewTextHandler(io.Discard, nil)),
 		cluster.Options{CheckEvery: 50 * time.Millisecond, CheckTimeout: 100 * time.Millisecond, ReconnectDelay: 20 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

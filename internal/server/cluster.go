@@ -3,9 +3,8 @@ package server
 import (
 	"context"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/gatehouse/gatehouse/internal/cluster"
+	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // FollowChanges keeps this instance in step with others on the same
@@ -13,11 +12,11 @@ import (
 // which serves one instance, it returns at once. The listener is kept in
 // the App for health and tests.
 func (a *App) FollowChanges(ctx context.Context, opts cluster.Options) {
-	pg, ok := a.Store.(interface{ Pool() *pgxpool.Pool })
+	feed, ok := a.Store.(store.ChangeFeed)
 	if !ok {
 		return
 	}
-	l := cluster.New(pg.Pool(), a.Store, a.Core.Authenticator(), a.Log, opts)
+	l := cluster.New(feed, a.Store, a.Core.Authenticator(), a.Log, opts)
 	a.listener.Store(l)
 	l.Run(ctx)
 }

@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
 // planNodes lists the node types of an EXPLAIN (FORMAT JSON) plan.
@@ -32,12 +30,7 @@ func TestLookupKeyUsesIndexes(t *testing.T) {
 	if os.Getenv("GATEHOUSE_TEST_PG_LARGE") == "1" {
 		n = 1_000_000
 	}
-	st, cleanup, err := NewTestSchemaStore(t.Context(), testenv.Postgres(t))
-	if err != nil {
-		t.Fatalf("NewTestSchemaStore: %v", err)
-	}
-	t.Cleanup(cleanup)
-	s := st.(*Store)
+	s := NewTestStore(t)
 	ctx := t.Context()
 
 	start := time.Now()

@@ -18,42 +18,9 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/postgres"
+	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
 	"github.com/gatehouse/gatehouse/internal/testenv"
 )
-
-// newStore returns a migrated store in a schema of its own.
-func newStore(t *testing.T) *postgres.Store {
-	t.Helper()
-	s, cleanup, err := postgres.NewTestSchemaStore(t.Context(), testenv.Postgres(t))
-	if err != nil {
-		t.Fatalf("NewTestSchemaStore: %v", err)
-	}
-	t.Cleanup(cleanup)
-	return s.(*postgres.Store)
-}
-
-// freshSchema returns the name of a schema that does not exist yet and
-// drops it when the test ends.
-func freshSchema(t *testing.T, dsn string) string {
-	t.Helper()
-	var b [6]byte
-	rand.Read(b[:])
-	schema := "gh_test_" + hex.EncodeToString(b[:])
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Errorf("connect to drop %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, `DROP SCHEMA IF EXISTS `+schema+` CASCADE`); err != nil {
-			t.Errorf("drop %s: %v", schema, err)
-		}
-	})
-	return schema
-}
 
 func open(t *testing.T, dsn string, opts postgres.Options) *postgres.Store {
 	t.Helper()
@@ -81,7 +48,7 @@ func mustNil(t *testing.T, err error, what string) {
 
 func TestDialectAndPing(t *testing.T) {
 	t.Parallel()
-	s := newStore(t)
+	s := postgres.NewTestStore(t)
 	if d := s.Dialect(); d != "postgres" {
 		t.Fatalf("Dialect() = %q", d)
 	}
@@ -96,7 +63,7 @@ func TestDialectAndPing(t *testing.T) {
 func TestConcurrentMigrate(t *testing.T) {
 	t.Parallel()
 	dsn := testenv.Postgres(t)
-	schema := freshSchema(t, dsn)
+	schema := pgtest.FreshSchema(t, dsn)
 	const instances = 4
 	stores := make([]*postgres.Store, instances)
 	for i := range stores {
@@ -150,7 +117,7 @@ func TestConcurrentMigrate(t *testing.T) {
 // A database migrated by a newer gatehouse is refused, not run against.
 func TestMigrateRefusesNewerSchema(t *testing.T) {
 	t.Parallel()
-	s := newStore(t)
+	s := postgres.NewTestStore(t)
 	_, err := s.Pool().Exec(t.Context(), `INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'future', now())`)
 	mustNil(t, err, "insert a future version")
 	err = s.Migrate(t.Context())
@@ -163,7 +130,7 @@ func TestMigrateRefusesNewerSchema(t *testing.T) {
 // and the same names do not conflict across them.
 func TestSchemaIsolation(t *testing.T) {
 	t.Parallel()
-	a, b := newStore(t), newStore(t)
+	a, b := postgres.NewTestStore(t), postgres.NewTestStore(t)
 	ua, ub := user("alice"), user("alice")
 	mustNil(t, a.CreateUser(t.Context(), ua), "CreateUser in a")
 	mustNil(t, b.CreateUser(t.Context(), ub), "CreateUser in b (same name)")
@@ -231,7 +198,7 @@ func waitBlocked(t *testing.T, s *postgres.Store, tx pgx.Tx, n int) {
 // unique violation (CreateToken's identifier, checked before the insert).
 func TestErrorMappingRacingUniqueViolation(t *testing.T) {
 	t.Parallel()
-	s := newStore(t)
+	s := postgres.NewTestStore(t)
 	ctx := t.Context()
 	owner := user("owner")
 	mustNil(t, s.CreateUser(ctx, owner), "CreateUser")
@@ -274,7 +241,7 @@ func TestErrorMappingRacingUniqueViolation(t *testing.T) {
 // is store.ErrNotFound.
 func TestErrorMappingRacingForeignKeyViolation(t *testing.T) {
 	t.Parallel()
-	s := newStore(t)
+	s := postgres.NewTestStore(t)
 	ctx := t.Context()
 	u := user("leaving")
 	mustNil(t, s.CreateUser(ctx, u), "CreateUser")
@@ -309,7 +276,7 @@ func TestErrorMappingRacingForeignKeyViolation(t *testing.T) {
 // Error messages never carry a key's hash, even when the write fails.
 func TestErrorsDoNotLeakHashes(t *testing.T) {
 	t.Parallel()
-	s := newStore(t)
+	s := postgres.NewTestStore(t)
 	ctx := t.Context()
 	u := user("alice")
 	mustNil(t, s.CreateUser(ctx, u), "CreateUser")
@@ -336,7 +303,7 @@ func TestErrorsDoNotLeakHashes(t *testing.T) {
 // no update is lost.
 func TestInTxRetriesSerializationFailures(t *testing.T) {
 	t.Parallel()
-	s := newStore(t)
+	s := postgres.NewTestStore(t)
 	ctx := t.Context()
 	mustNil(t, s.PutSetting(ctx, "n", "0"), "PutSetting")
 
@@ -366,7 +333,7 @@ func TestInTxRetriesSerializationFailures(t *testing.T) {
 // the connection back to the pool.
 func TestInTxRollback(t *testing.T) {
 	t.Parallel()
-	s := newStore(t)
+	s := postgres.NewTestStore(t)
 	ctx := t.Context()
 	boom := errors.New("boom")
 	err := s.InTx(ctx, func(q store.Queries) error {

@@ -11,18 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/gatehouse/gatehouse/internal/store"
-	"github.com/gatehouse/gatehouse/internal/testenv"
 )
-
-func newTestStore(t *testing.T) *Store {
-	t.Helper()
-	st, cleanup, err := NewTestSchemaStore(t.Context(), testenv.Postgres(t))
-	if err != nil {
-		t.Fatalf("NewTestSchemaStore: %v", err)
-	}
-	t.Cleanup(cleanup)
-	return st.(*Store)
-}
 
 // gateLocks counts this store's gate locks held in the database, by mode.
 func gateLocks(t *testing.T, s *Store, mode string) int {
@@ -43,7 +32,7 @@ func gateLocks(t *testing.T, s *Store, mode string) int {
 // gate held.
 func TestInTxHoldsTheGateAndGivesUp(t *testing.T) {
 	t.Parallel()
-	s := newTestStore(t)
+	s := NewTestStore(t)
 	ctx := t.Context()
 	serialization := &pgconn.PgError{Code: codeSerializationFailure, Message: "synthetic"}
 
@@ -96,7 +85,7 @@ func TestInTxHoldsTheGateAndGivesUp(t *testing.T) {
 // PostgreSQL has aborted the transaction, and InTx says so.
 func TestInTxIgnoredFailureDoesNotCommit(t *testing.T) {
 	t.Parallel()
-	s := newTestStore(t)
+	s := NewTestStore(t)
 	ctx := t.Context()
 	err := s.InTx(ctx, func(q store.Queries) error {
 		if err := q.PutSetting(ctx, "k", "v"); err != nil {
@@ -122,7 +111,7 @@ func TestInTxIgnoredFailureDoesNotCommit(t *testing.T) {
 // so that credential checks and health checks still find one.
 func TestWaitingTransactionsHoldNoConnection(t *testing.T) {
 	t.Parallel()
-	s := newTestStore(t)
+	s := NewTestStore(t)
 	ctx := t.Context()
 	release := make(chan struct{})
 	var once sync.Once

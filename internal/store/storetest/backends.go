@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/postgres"
+	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
 	"github.com/gatehouse/gatehouse/internal/store/sqlite"
 	"github.com/gatehouse/gatehouse/internal/testenv"
 )
@@ -116,11 +117,21 @@ var sqliteTemplate = sync.OnceValues(func() ([]byte, error) {
 func NewPostgres(t testing.TB) store.Store {
 	t.Helper()
 	dsn := testenv.Postgres(t)
-	s, cleanup, err := postgres.NewTestSchemaStore(context.Background(), dsn)
+	schema := pgtest.FreshSchema(t, dsn)
+	// Not t.Context(): it is cancelled before cleanups run, and the store
+	// outlives this call.
+	ctx := context.Background()
+	// Small pool: many test stores may be open at once against one
+	// server's max_connections, and tests need little parallelism.
+	s, err := postgres.Open(ctx, dsn, postgres.Options{Schema: schema, MaxConns: 8, SlowQuery: -1})
 	if err != nil {
 		t.Fatalf("open postgres test store: %v", err)
 	}
-	t.Cleanup(cleanup)
+	t.Cleanup(func() { s.Close() })
+	// Migrate creates the schema.
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("migrate postgres test store: %v", err)
+	}
 	return s
 }
 

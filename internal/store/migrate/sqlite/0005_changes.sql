@@ -1,0 +1,3 @@
+-- Migration 5: nothing on SQLite. PostgreSQL numbers the changes it
+-- announces to other instances (LISTEN/NOTIFY); an SQLite database serves
+-- one instance, which needs no change counter.

@@ -1,0 +1,28 @@
+-- Migration 3: LDAP providers and their outposts (issue 5).
+
+CREATE TABLE ldap_providers (
+    uid          TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+    name         TEXT COLLATE "C" NOT NULL UNIQUE,
+    base_dn      TEXT        NOT NULL,
+    search_group TEXT COLLATE "C" NOT NULL DEFAULT '',
+    bind_mode    TEXT        NOT NULL DEFAULT 'direct' CHECK (bind_mode IN ('direct', 'cached')),
+    search_mode  TEXT        NOT NULL DEFAULT 'cached' CHECK (search_mode IN ('direct', 'cached')),
+    upn_domain   TEXT        NOT NULL DEFAULT '',
+    created_at   TIMESTAMPTZ NOT NULL
+);
+
+-- An outpost authenticates as its own internal service account; deleting
+-- the account (which only the outpost's own deletion does: the account is
+-- managed) takes the outpost with it. A provider cannot be deleted while
+-- an outpost serves it (no cascade: the outpost's account would be left).
+CREATE TABLE ldap_outposts (
+    uid          TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+    name         TEXT COLLATE "C" NOT NULL UNIQUE,
+    description  TEXT        NOT NULL DEFAULT '',
+    provider_uid TEXT COLLATE "C" NOT NULL REFERENCES ldap_providers (uid),
+    user_uid     TEXT COLLATE "C" NOT NULL UNIQUE REFERENCES users (uid) ON DELETE CASCADE,
+    token_ttl    BIGINT      NOT NULL DEFAULT 0, -- nanoseconds: the lifetime the outpost renews its token for
+    created_at   TIMESTAMPTZ NOT NULL
+);
+
+CREATE INDEX ldap_outposts_provider ON ldap_outposts (provider_uid, name);
