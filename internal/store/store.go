@@ -5,10 +5,10 @@
 package store
 
 import (
-	"fmt"
-	"encoding/json"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 )
 
