@@ -24,6 +24,9 @@ const (
 	ReasonNotBound      = "not_bound"      // refused: no binding passed (mode any)
 	ReasonBindingFailed = "binding_failed" // refused: a binding did not pass (mode all)
 	ReasonInactive      = "inactive"       // refused: the principal is disabled
+	// ReasonKeyNotForApplication: refused, the key is bound to other
+	// applications (its applications restriction).
+	ReasonKeyNotForApplication = "key_not_for_application"
 )
 
 // Decision is Admit's answer.
@@ -62,9 +65,14 @@ func (s *Applications) Admit(ctx context.Context, a Actor, slug string) (Decisio
 		return Decision{}, &NotFoundError{Kind: "application", Name: slug}
 	}
 	d := Decision{Application: app.slug}
-	if !a.P.Active {
+	switch {
+	case !a.P.Active:
 		d.Reason = ReasonInactive
-	} else {
+	case !a.Cred.Restrictions.AllowsApplication(slug):
+		// A key bound to other applications (least privilege): the
+		// bindings are not even asked.
+		d.Reason = ReasonKeyNotForApplication
+	default:
 		d.Admitted, d.Reason = app.admits(a.P)
 	}
 	if !d.Admitted {

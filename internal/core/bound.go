@@ -75,8 +75,8 @@ func accountPower(ctx context.Context, q store.Queries, u store.User) (*authz.Pr
 // mayActOn refuses when u holds something a does not: a change to u, or
 // to what u holds, needs an actor at least as powerful as u.
 func mayActOn(ctx context.Context, q store.Queries, a Actor, u store.User, perm string, target audit.Target) error {
-	if a.P != nil && a.P.UID == u.UID {
-		return nil
+	if a.P != nil && a.P.UID == u.UID && !a.P.Narrowed {
+		return nil // the account itself, with its full power
 	}
 	p, err := accountPower(ctx, q, u)
 	if err != nil {

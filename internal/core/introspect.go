@@ -27,8 +27,11 @@ type Introspection struct {
 	Iat int64  `json:"iat,omitempty"`
 	// TokenType is the key's intent: "api" or "app_password".
 	TokenType string `json:"token_type,omitempty"`
-	// Scope is the owner's permissions, space-separated (RFC 6749 §3.3).
+	// Scope is what the key may do, space-separated (RFC 6749 §3.3): its
+	// owner's permissions, narrowed by the token's own list.
 	Scope *string `json:"scope,omitempty"`
+	// AllowedCIDRs are the networks the key may be used from, when bound.
+	AllowedCIDRs []string `json:"allowed_cidrs,omitempty"`
 }
 
 // MaxIntrospectedToken bounds the token parameter (no key is nearly
@@ -66,6 +69,12 @@ func (s *Credentials) Introspect(ctx context.Context, a Actor, token string) (In
 		return Introspection{}, err
 	}
 	p, info := checked.P, checked.Key
+	var cidrs []string
+	if r := info.Restrictions; r != nil {
+		for _, c := range r.CIDRs {
+			cidrs = append(cidrs, c.String())
+		}
+	}
 	if !a.P.Can(authz.TokensRead) && !a.P.Can(authz.TokensWrite) {
 		objs := authz.GroupObjects(p.Groups)
 		if !a.P.CanOn(authz.TokensRead, objs...) && !a.P.CanOn(authz.TokensWrite, objs...) {
@@ -83,7 +92,7 @@ func (s *Credentials) Introspect(ctx context.Context, a Actor, token string) (In
 	}
 	scope := strings.Join(p.Permissions, " ")
 	out := Introspection{Active: true, Username: p.Username, Sub: p.UID, Iat: k.CreatedAt.Unix(),
-		TokenType: info.Intent, Scope: &scope}
+		TokenType: info.Intent, Scope: &scope, AllowedCIDRs: cidrs}
 	if !info.ExpiresAt.IsZero() {
 		exp := info.ExpiresAt.Unix()
 		out.Exp = &exp

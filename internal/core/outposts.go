@@ -180,7 +180,8 @@ func (s *LDAP) CreateOutpost(ctx context.Context, a Actor, in OutpostInput) (Cre
 			return taken(err, "outpost", in.Name)
 		}
 		rec(s.event(a, audit.ActionModelCreated, audit.Success, outpostTarget(in.Name), map[string]any{"provider": p.Name, "user": u.Username}))
-		tv, err := s.Credentials.issueToken(ctx, q, rec, a, u, "", store.IntentAPI, "Managed token of LDAP outpost "+in.Name, life, true)
+		tv, err := s.Credentials.issueToken(ctx, q, rec, a, u, newToken{intent: store.IntentAPI,
+			description: "Managed token of LDAP outpost " + in.Name, life: life, managed: true})
 		if err != nil {
 			return err
 		}

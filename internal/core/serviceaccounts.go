@@ -20,6 +20,11 @@ type CreateServiceAccountInput struct {
 	Expiring    *bool    `json:"expiring"`
 	ExpiresAt   *string  `json:"expires_at"`
 	TTL         *string  `json:"ttl"`
+	// The first credential's least privilege (restrictions.go).
+	Permissions   *[]string `json:"permissions"`
+	AllowedCIDRs  []string  `json:"allowed_cidrs"`
+	Applications  []string  `json:"applications"`
+	LDAPProviders []string  `json:"ldap_providers"`
 }
 
 // CreatedServiceAccount is the answer: the account, its group when one
@@ -85,6 +90,9 @@ func (s *Accounts) CreateServiceAccount(ctx context.Context, a Actor, in CreateS
 		if in.Expiring != nil || in.ExpiresAt != nil || in.TTL != nil {
 			f.add("token_intent", "none makes no credential: expiring, expires_at and ttl do not apply")
 		}
+		if in.Permissions != nil || in.AllowedCIDRs != nil || in.Applications != nil || in.LDAPProviders != nil {
+			f.add("token_intent", "none makes no credential: permissions, allowed_cidrs, applications and ldap_providers do not apply")
+		}
 	default:
 		f.add("token_intent", "must be app_password, api or none")
 	}
@@ -146,7 +154,16 @@ func (s *Accounts) CreateServiceAccount(ctx context.Context, a Actor, in CreateS
 			return err // rolls back the account and everything above
 		}
 		if in.TokenIntent != "none" {
-			tv, err := s.Credentials.issueToken(ctx, q, rec, a, u, "", in.TokenIntent, "", life, false)
+			var f fields
+			r, err := restrictionsFor(ctx, q, &f, a, u, RestrictionsInput{Permissions: in.Permissions,
+				AllowedCIDRs: in.AllowedCIDRs, Applications: in.Applications, LDAPProviders: in.LDAPProviders})
+			if err != nil {
+				return err
+			}
+			if err := f.err(); err != nil {
+				return err // rolls back the account and everything above
+			}
+			tv, err := s.Credentials.issueToken(ctx, q, rec, a, u, newToken{intent: in.TokenIntent, life: life, restrictions: r})
 			if err != nil {
 				return err
 			}

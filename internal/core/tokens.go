@@ -50,7 +50,14 @@ type TokenView struct {
 	CreatedBy   string     `json:"created_by"`
 	LastUsedAt  *time.Time `json:"last_used_at"`
 	Managed     bool       `json:"managed"`
-	Key         string     `json:"key,omitempty"`
+	// Least privilege (restrictions.go): the token's own permissions
+	// (null: all of its owner's), and where it may be used (empty:
+	// anywhere). Fixed for the token's life.
+	Permissions   *[]string `json:"permissions"`
+	AllowedCIDRs  []string  `json:"allowed_cidrs"`
+	Applications  []string  `json:"applications"`
+	LDAPProviders []string  `json:"ldap_providers"`
+	Key           string    `json:"key,omitempty"`
 }
 
 func tokenTarget(id string) audit.Target { return audit.Target{Kind: audit.KindToken, Name: id} }
@@ -61,6 +68,7 @@ func (s *Credentials) tokenView(t store.Token) TokenView {
 	v := TokenView{Identifier: t.Identifier, User: t.Username, UserType: t.UserType, Intent: t.Intent,
 		Description: t.Description, Expiring: t.Expiring, ExpiresAt: t.ExpiresAt, Extended: t.Extended,
 		CreatedAt: t.CreatedAt, CreatedBy: t.CreatedBy, LastUsedAt: t.LastUsedAt, Managed: t.Managed}
+	restrictionsView(&v, t.Restrictions)
 	if lu, exp, ok := s.authn.TokenUsage(t.UID); ok {
 		if !lu.IsZero() && (v.LastUsedAt == nil || lu.After(*v.LastUsedAt)) {
 			lu = lu.Truncate(time.Microsecond)
@@ -148,18 +156,29 @@ func (s *Credentials) authorizeTokens(ctx context.Context, a Actor, access token
 	return store.User{}, ErrForbidden
 }
 
-// tokenOwnerBound checks again, inside the write, that the owner of a
-// token being issued, rotated, changed or revoked holds no more than the
-// actor: the owner may have gained power since authorizeTokens looked.
-func tokenOwnerBound(ctx context.Context, q store.Queries, a Actor, perm, userUID, identifier string) error {
-	if a.P.UID == userUID {
+// tokenBound checks, inside the write, that a key of the token being
+// issued, rotated, changed or revoked holds no more than the actor: the
+// token's power is its owner's (as the transaction sees it, whatever
+// changed since authorizeTokens looked), narrowed by the token's own
+// permissions. So tokens.write never reaches an administrator's keys,
+// and a narrowed key never makes, rotates or revokes a broader key, its
+// owner's included.
+func tokenBound(ctx context.Context, q store.Queries, a Actor, perm, ownerUID string, r *store.TokenRestrictions, identifier string) error {
+	if a.P.UID == ownerUID && !a.P.Narrowed && (r == nil || r.Permissions == nil) {
+		return nil // one's own full key: the actor itself
+	}
+	u, err := q.GetUserByUID(ctx, ownerUID)
+	if err != nil {
+		return notFound(err, "user", ownerUID)
+	}
+	p, err := tokenPower(ctx, q, u, r)
+	if err != nil {
+		return err
+	}
+	if a.P.Covers(p) {
 		return nil
 	}
-	u, err := q.GetUserByUID(ctx, userUID)
-	if err != nil {
-		return notFound(err, "user", userUID)
-	}
-	return mayActOn(ctx, q, a, u, perm, tokenTarget(identifier))
+	return refuse(a, perm, tokenTarget(identifier), fmt.Sprintf("the token can do more than you: %s", strings.Join(missingFrom(a.P, p), ", ")))
 }
 
 // refuseGraceKey refuses to manage tokens with a key in its rotation
@@ -192,6 +211,15 @@ type CreateTokenInput struct {
 	TTL         *string `json:"ttl"`
 	Extended    bool    `json:"extended"`
 	MaxAge      *string `json:"max_age"`
+	// Least privilege (restrictions.go); absent: none.
+	Permissions   *[]string `json:"permissions"`
+	AllowedCIDRs  []string  `json:"allowed_cidrs"`
+	Applications  []string  `json:"applications"`
+	LDAPProviders []string  `json:"ldap_providers"`
+}
+
+func (in CreateTokenInput) restrictions() RestrictionsInput {
+	return RestrictionsInput{Permissions: in.Permissions, AllowedCIDRs: in.AllowedCIDRs, Applications: in.Applications, LDAPProviders: in.LDAPProviders}
 }
 
 // tokenLife is a validated expiry choice.
@@ -349,8 +377,18 @@ func (s *Credentials) checkTokenCount(ctx context.Context, q store.Queries, owne
 
 // issueToken creates a token and its first key inside q; the returned view
 // carries the key.
-func (s *Credentials) issueToken(ctx context.Context, q store.Queries, rec func(store.Event), a Actor, owner store.User,
-	identifier, intent, description string, life tokenLife, managed bool) (TokenView, error) {
+// newToken is what issueToken makes.
+type newToken struct {
+	identifier, intent, description string
+	life                            tokenLife
+	// managed: gatehouse's own (an outpost's), neither counted nor
+	// changed by anyone else.
+	managed      bool
+	restrictions *store.TokenRestrictions
+}
+
+func (s *Credentials) issueToken(ctx context.Context, q store.Queries, rec func(store.Event), a Actor, owner store.User, nt newToken) (TokenView, error) {
+	identifier, intent, description, life, managed := nt.identifier, nt.intent, nt.description, nt.life, nt.managed
 	now := s.now()
 	if identifier == "" {
 		suffix, err := auth.RandomString(8)
@@ -361,7 +399,7 @@ func (s *Credentials) issueToken(ctx context.Context, q store.Queries, rec func(
 	}
 	t := store.Token{UID: newUID(), Identifier: identifier, UserUID: owner.UID, Username: owner.Username, UserType: owner.Type,
 		Intent: intent, Description: description, Expiring: life.expiring, ExpiresAt: life.expiresAt,
-		Extended: life.extended, MaxAge: life.maxAge, CreatedAt: now, Managed: managed}
+		Extended: life.extended, MaxAge: life.maxAge, CreatedAt: now, Managed: managed, Restrictions: nt.restrictions}
 	if a.P != nil {
 		t.CreatedBy = a.P.Username
 	}
@@ -383,6 +421,16 @@ func (s *Credentials) issueToken(ctx context.Context, q store.Queries, rec func(
 	c := map[string]any{"user": owner.Username, "intent": intent, "expiring": life.expiring, "extended": life.extended}
 	if life.expiresAt != nil {
 		c["expires_at"] = life.expiresAt.Format(time.RFC3339)
+	}
+	if r := nt.restrictions; r != nil {
+		if r.Permissions != nil {
+			c["permissions"] = nonNil(*r.Permissions)
+		}
+		for k, v := range map[string][]string{"allowed_cidrs": r.AllowedCIDRs, "applications": r.Applications, "ldap_providers": r.LDAPProviders} {
+			if len(v) > 0 {
+				c[k] = v
+			}
+		}
 	}
 	rec(s.event(a, audit.ActionTokenCreated, audit.Success, tokenTarget(identifier), c))
 	v := s.tokenView(t)
@@ -427,10 +475,19 @@ func (s *Credentials) CreateToken(ctx context.Context, a Actor, in CreateTokenIn
 	}
 	var out TokenView
 	err = s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
-		if err := tokenOwnerBound(ctx, q, a, authz.TokensWrite, owner.UID, in.Identifier); err != nil {
+		var f fields
+		r, err := restrictionsFor(ctx, q, &f, a, owner, in.restrictions())
+		if err != nil {
 			return err
 		}
-		out, err = s.issueToken(ctx, q, rec, a, owner, in.Identifier, in.Intent, in.Description, life, false)
+		if err := f.err(); err != nil {
+			return err
+		}
+		if err := tokenBound(ctx, q, a, authz.TokensWrite, owner.UID, r, in.Identifier); err != nil {
+			return err
+		}
+		out, err = s.issueToken(ctx, q, rec, a, owner, newToken{identifier: in.Identifier, intent: in.Intent,
+			description: in.Description, life: life, restrictions: r})
 		return err
 	})
 	return out, err
@@ -538,6 +595,11 @@ type UpdateTokenInput struct {
 	TTL         *string `json:"ttl"`
 	Extended    *bool   `json:"extended"`
 	MaxAge      *string `json:"max_age"`
+	// Fixed for the token's life: given here, they are refused (400).
+	Permissions   *[]string `json:"permissions"`
+	AllowedCIDRs  []string  `json:"allowed_cidrs"`
+	Applications  []string  `json:"applications"`
+	LDAPProviders []string  `json:"ldap_providers"`
 }
 
 // UpdateToken changes a token's description or expiry.
@@ -550,6 +612,12 @@ func (s *Credentials) UpdateToken(ctx context.Context, a Actor, identifier strin
 		return TokenView{}, &ConflictError{Msg: fmt.Sprintf("token %q is managed by gatehouse", identifier)}
 	}
 	var f fields
+	for field, given := range map[string]bool{"permissions": in.Permissions != nil, "allowed_cidrs": in.AllowedCIDRs != nil,
+		"applications": in.Applications != nil, "ldap_providers": in.LDAPProviders != nil} {
+		if given {
+			f.add(field, "is fixed for the token's life: make a new token with what it should hold, then revoke this one")
+		}
+	}
 	if in.Description != nil {
 		f.maxLen("description", *in.Description, 1024)
 	}
@@ -577,7 +645,7 @@ func (s *Credentials) UpdateToken(ctx context.Context, a Actor, identifier strin
 		if err != nil {
 			return notFound(err, "token", identifier)
 		}
-		if err := tokenOwnerBound(ctx, q, a, authz.TokensWrite, cur.UserUID, identifier); err != nil {
+		if err := tokenBound(ctx, q, a, authz.TokensWrite, cur.UserUID, cur.Restrictions, identifier); err != nil {
 			return err
 		}
 		t = cur
@@ -618,7 +686,7 @@ func (s *Credentials) RevokeToken(ctx context.Context, a Actor, identifier strin
 		return err
 	}
 	err = s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
-		if err := tokenOwnerBound(ctx, q, a, authz.TokensWrite, t.UserUID, identifier); err != nil {
+		if err := tokenBound(ctx, q, a, authz.TokensWrite, t.UserUID, t.Restrictions, identifier); err != nil {
 			return err
 		}
 		if err := q.DeleteToken(ctx, t.UID); err != nil {
@@ -767,7 +835,7 @@ func (s *Credentials) rotate(ctx context.Context, a Actor, perm string, t store.
 	}
 	s.flushToken(ctx, t.UID)
 	err = s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
-		if err := tokenOwnerBound(ctx, q, a, perm, t.UserUID, t.Identifier); err != nil {
+		if err := tokenBound(ctx, q, a, perm, t.UserUID, t.Restrictions, t.Identifier); err != nil {
 			return err
 		}
 		if err := q.LimitTokenKeys(ctx, t.UID, graceEnd); err != nil {

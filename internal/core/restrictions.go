@@ -1,0 +1,158 @@
+package core
+
+// Least-privilege credentials: a token narrowed below its owner, bound to
+// networks, applications and LDAP providers. The fields are given when
+// the token is made, fixed for its life (rotation keeps them, PATCH
+// refuses them) and applied at every use by the doors' one check
+// (doors.go), the authenticator's narrowed principal and Admit.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// RestrictionsInput is what a request says about a new token's
+// restrictions; a nil field restricts nothing.
+type RestrictionsInput struct {
+	Permissions   *[]string
+	AllowedCIDRs  []string
+	Applications  []string
+	LDAPProviders []string
+}
+
+// MaxRestrictionEntries bounds each list of a token's restrictions.
+const MaxRestrictionEntries = 64
+
+func (in RestrictionsInput) empty() bool {
+	return in.Permissions == nil && in.AllowedCIDRs == nil && in.Applications == nil && in.LDAPProviders == nil
+}
+
+// restrictionsFor validates in against the owner as the transaction q
+// sees it and returns what to store (nil: none). Every bad entry is a
+// field error. A narrowed key that makes a key for its own account and
+// names no permissions hands on its own list: a key never makes a
+// broader one.
+func restrictionsFor(ctx context.Context, q store.Queries, f *fields, a Actor, owner store.User, in RestrictionsInput) (*store.TokenRestrictions, error) {
+	if a.P != nil && a.P.Narrowed && a.P.UID == owner.UID && in.Permissions == nil {
+		own := slices.Clone(a.P.Permissions)
+		in.Permissions = &own
+	}
+	if in.empty() {
+		return nil, nil
+	}
+	var r store.TokenRestrictions
+	tooMany := func(field string, n int) bool {
+		if n > MaxRestrictionEntries {
+			f.add(field, fmt.Sprintf("must have at most %d entries", MaxRestrictionEntries))
+			return true
+		}
+		return false
+	}
+	if in.Permissions != nil && !tooMany("permissions", len(*in.Permissions)) {
+		norm, bad := authz.NormalizePermissions(*in.Permissions)
+		for i := range *in.Permissions {
+			if msg, ok := bad[i]; ok {
+				f.add(fmt.Sprintf("permissions[%d]", i), msg)
+			}
+		}
+		power, err := accountPower(ctx, q, owner)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range norm {
+			p, _ := authz.ParsePermission(s)
+			if !power.CanOn(p.Name, authz.Object{Kind: p.Kind, Name: p.Object}) {
+				f.add("permissions", fmt.Sprintf("%s is not held by %q: a token may only narrow its owner's permissions", s, owner.Username))
+			}
+		}
+		r.Permissions = &norm
+	}
+	if !tooMany("allowed_cidrs", len(in.AllowedCIDRs)) {
+		for i, c := range in.AllowedCIDRs {
+			p, err := parseNetwork(c)
+			if err != nil {
+				f.add(fmt.Sprintf("allowed_cidrs[%d]", i), "must be a network such as 10.20.0.0/16 or 2001:db8::/48, or one address")
+				continue
+			}
+			r.AllowedCIDRs = append(r.AllowedCIDRs, p.String())
+		}
+		r.AllowedCIDRs = sortedSet(r.AllowedCIDRs)
+	}
+	if !tooMany("applications", len(in.Applications)) {
+		for i, slug := range in.Applications {
+			if _, err := q.GetApplication(ctx, slug); err != nil {
+				if !errors.Is(err, store.ErrNotFound) {
+					return nil, err
+				}
+				f.add(fmt.Sprintf("applications[%d]", i), fmt.Sprintf("application %q does not exist", truncate(slug, 64)))
+				continue
+			}
+			r.Applications = append(r.Applications, slug)
+		}
+		r.Applications = sortedSet(r.Applications)
+	}
+	if !tooMany("ldap_providers", len(in.LDAPProviders)) {
+		for i, name := range in.LDAPProviders {
+			if _, err := q.GetLDAPProvider(ctx, name); err != nil {
+				if !errors.Is(err, store.ErrNotFound) {
+					return nil, err
+				}
+				f.add(fmt.Sprintf("ldap_providers[%d]", i), fmt.Sprintf("LDAP provider %q does not exist", truncate(name, 64)))
+				continue
+			}
+			r.LDAPProviders = append(r.LDAPProviders, name)
+		}
+		r.LDAPProviders = sortedSet(r.LDAPProviders)
+	}
+	return &r, nil
+}
+
+// parseNetwork reads a CIDR network, or one address as its own network.
+func parseNetwork(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	addr, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	addr = addr.Unmap()
+	return netip.PrefixFrom(addr, addr.BitLen()), nil
+}
+
+func sortedSet(s []string) []string {
+	slices.Sort(s)
+	return slices.Compact(s)
+}
+
+// tokenPower is what a key of the token may do: its owner's power, or
+// the intersection with the token's own list.
+func tokenPower(ctx context.Context, q store.Queries, owner store.User, r *store.TokenRestrictions) (*authz.Principal, error) {
+	p, err := accountPower(ctx, q, owner)
+	if err != nil {
+		return nil, err
+	}
+	if r != nil && r.Permissions != nil {
+		p = p.Narrow(*r.Permissions)
+	}
+	return p, nil
+}
+
+// restrictionsView fills a token view's least-privilege fields.
+func restrictionsView(v *TokenView, r *store.TokenRestrictions) {
+	v.AllowedCIDRs, v.Applications, v.LDAPProviders = []string{}, []string{}, []string{}
+	if r == nil {
+		return
+	}
+	if r.Permissions != nil {
+		p := nonNil(*r.Permissions)
+		v.Permissions = &p
+	}
+	v.AllowedCIDRs, v.Applications, v.LDAPProviders = nonNil(r.AllowedCIDRs), nonNil(r.Applications), nonNil(r.LDAPProviders)
+}
