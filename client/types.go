@@ -96,6 +96,11 @@ type ServiceAccountCreate struct {
 	// the server's default (360 days).
 	ExpiresAt string `json:"expires_at,omitempty"`
 	TTL       string `json:"ttl,omitempty"`
+	// The first credential's least privilege, as for TokenCreate.
+	Permissions   *[]string `json:"permissions,omitempty"`
+	AllowedCIDRs  []string  `json:"allowed_cidrs,omitempty"`
+	Applications  []string  `json:"applications,omitempty"`
+	LDAPProviders []string  `json:"ldap_providers,omitempty"`
 }
 
 // CreatedServiceAccount is the answer of POST /service-accounts. Token
@@ -175,7 +180,14 @@ type Token struct {
 	CreatedBy   string     `json:"created_by"`
 	LastUsedAt  *time.Time `json:"last_used_at"`
 	Managed     bool       `json:"managed"`
-	Key         string     `json:"key,omitempty"`
+	// Least privilege: the token's own permissions (nil: all of its
+	// owner's; empty: none), and the networks, applications and LDAP
+	// providers it is bound to (empty: any). Fixed for the token's life.
+	Permissions   *[]string `json:"permissions"`
+	AllowedCIDRs  []string  `json:"allowed_cidrs"`
+	Applications  []string  `json:"applications"`
+	LDAPProviders []string  `json:"ldap_providers"`
+	Key           string    `json:"key,omitempty"`
 }
 
 // TokenCreate is the body of POST /tokens; what is not given is left to
@@ -190,6 +202,13 @@ type TokenCreate struct {
 	TTL         string `json:"ttl,omitempty"`
 	Extended    bool   `json:"extended,omitempty"`
 	MaxAge      string `json:"max_age,omitempty"`
+	// Least privilege (nil or empty: not restricted). Permissions is a
+	// pointer so that an empty list (a key that only proves identity) can
+	// be asked for.
+	Permissions   *[]string `json:"permissions,omitempty"`
+	AllowedCIDRs  []string  `json:"allowed_cidrs,omitempty"`
+	Applications  []string  `json:"applications,omitempty"`
+	LDAPProviders []string  `json:"ldap_providers,omitempty"`
 }
 
 // TokenUpdate is the body of PATCH /tokens/{identifier}.

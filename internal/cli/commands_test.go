@@ -108,6 +108,21 @@ func TestRequests(t *testing.T) {
 			query: withPage("expiring_within", "7d"),
 		},
 		{
+			name: "token create least privilege",
+			inv: args("token", "create", "--user", "ci-bot", "--permission", "applications.write@application/site",
+				"--permission", "users.read", "--allow-cidr", "10.20.0.0/16", "--allow-cidr", "2001:db8::/48",
+				"--application", "site", "--ldap-provider", "corp"),
+			route: "POST /api/v1/tokens", reply: reply{status: 201, body: keyTokenJSON},
+			body: `{"user":"ci-bot","intent":"api","permissions":["applications.write@application/site","users.read"],` +
+				`"allowed_cidrs":["10.20.0.0/16","2001:db8::/48"],"applications":["site"],"ldap_providers":["corp"]}`,
+		},
+		{
+			name:  "token create proving identity only",
+			inv:   args("token", "create", "--no-permissions"),
+			route: "POST /api/v1/tokens", reply: reply{status: 201, body: keyTokenJSON},
+			body: `{"intent":"api","permissions":[]}`,
+		},
+		{
 			name:  "token create defaults",
 			inv:   args("token", "create"),
 			route: "POST /api/v1/tokens", reply: reply{status: 201, body: keyTokenJSON},

@@ -65,6 +65,14 @@ error. With -o json the whole answer is printed instead.`,
 	f.Var(&maxAge, "max-age", "with --extended: how long the token lives after its last use")
 	f.StringVar(&req.Description, "description", "", "what the token is for")
 	f.StringVar(&req.Identifier, "identifier", "", "the token's identifier (default: generated)")
+	var perms []string
+	var noPerms bool
+	f.StringArrayVar(&perms, "permission", nil, "least privilege: a permission the token may use, among its owner's (repeat; default: all of the owner's)")
+	f.BoolVar(&noPerms, "no-permissions", false, "least privilege: a key that proves who it is and can do nothing else")
+	f.StringArrayVar(&req.AllowedCIDRs, "allow-cidr", nil, "least privilege: a network (or address) the key may be used from (repeat; default: anywhere)")
+	f.StringArrayVar(&req.Applications, "application", nil, "least privilege: an application the key opens at forward-auth (repeat; default: any)")
+	f.StringArrayVar(&req.LDAPProviders, "ldap-provider", nil, "least privilege: an LDAP provider the key binds at (repeat; default: any)")
+	c.MarkFlagsMutuallyExclusive("permission", "no-permissions")
 	c.MarkFlagsMutuallyExclusive("ttl", "expires-at", "no-expiry", "extended")
 	c.PreRunE = func(cmd *cobra.Command, _ []string) error {
 		switch hasMaxAge := cmd.Flags().Changed("max-age"); {
@@ -78,6 +86,12 @@ error. With -o json the whole answer is printed instead.`,
 	return a.leaf(c, func(ctx context.Context, s *session, _ []string) error {
 		req.Intent = intent.String()
 		req.TTL, req.ExpiresAt, req.MaxAge = ttl.String(), expiresAt.String(), maxAge.String()
+		switch {
+		case noPerms:
+			req.Permissions = &[]string{}
+		case len(perms) > 0:
+			req.Permissions = &perms
+		}
 		if noExpiry {
 			req.Expiring = new(false)
 		}
