@@ -42,7 +42,7 @@ const (
 	methodBasic  = "forward_auth_basic"
 )
 
-// Metrics counts credential checks and requests (api.Metrics does), in
+// Metrics counts credential checks and requests (httpx.Metrics does), in
 // the same series as every other route. The series are resolved once: a
 // label lookup on every request would cost more than the door's own work.
 type Metrics interface {

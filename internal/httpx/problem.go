@@ -1,0 +1,42 @@
+package httpx
+
+import (
+	"encoding/json"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/core"
+)
+
+// Problem is an RFC 9457 problem document.
+type Problem struct {
+	Type   string            `json:"type"`
+	Title  string            `json:"title"`
+	Status int               `json:"status"`
+	Detail string            `json:"detail"`
+	Errors []core.FieldError `json:"errors,omitempty"`
+}
+
+// WWWAuthenticate is sent with every 401 of WriteProblem: the schemes the
+// API takes. Doors with other schemes (forward-auth) set their own.
+const WWWAuthenticate = `Bearer realm="gatehouse", Basic realm="gatehouse", charset="UTF-8"`
+
+// WriteProblem writes a problem document (RFC 9457) as application/problem+json.
+func WriteProblem(w http.ResponseWriter, status int, detail string, fields ...core.FieldError) {
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", WWWAuthenticate)
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	p := Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail, Errors: fields}
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+// TooMany answers 429 with a whole number of seconds to wait.
+func TooMany(w http.ResponseWriter, wait time.Duration) {
+	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(max(wait.Seconds(), 1)))))
+	WriteProblem(w, http.StatusTooManyRequests, "too many requests; retry after the time in Retry-After")
+}
