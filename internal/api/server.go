@@ -8,13 +8,13 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/auth"
+	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/core"
 	"github.com/gatehouse/gatehouse/internal/httpx"
 )
@@ -37,7 +37,7 @@ type Server struct {
 	ready   func(ctx context.Context) error
 	limits  *httpx.Limits
 	// clientIP resolves the client address (behind trusted proxies, from
-	// their headers); the peer address by default.
+	// their headers); the peer address until SetClientIP.
 	clientIP func(*http.Request) string
 }
 
@@ -49,7 +49,8 @@ func (s *Server) SetLimits(l *httpx.Limits) { s.limits = l }
 
 // New builds the API server. ready reports whether the database answers.
 func New(c *core.Service, log *slog.Logger, m *httpx.Metrics, ready func(ctx context.Context) error) *Server {
-	return &Server{core: c, authn: c.Authenticator(), log: log, metrics: m, ready: ready, clientIP: ClientIP}
+	return &Server{core: c, authn: c.Authenticator(), log: log, metrics: m, ready: ready,
+		clientIP: clientip.New(nil).ClientIP}
 }
 
 // Routes is the route table: every resource file contributes its group.
@@ -160,15 +161,6 @@ func (s *Server) wrap(rt Route) http.Handler {
 		}
 		rt.handler(w, r, a)
 	})
-}
-
-// ClientIP is the peer address of the request.
-func ClientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // Authenticate turns the request's credential into an actor: a thin

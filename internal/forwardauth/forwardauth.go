@@ -13,7 +13,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -60,17 +59,20 @@ const Route = route
 
 // Config configures the door.
 type Config struct {
-	// TrustedProxies may set X-Forwarded-For / X-Real-IP (nil: none).
-	TrustedProxies []netip.Prefix
-	Metrics        Metrics // nil: not counted
-	Log            *slog.Logger
+	// ClientIP is the one client address resolver of every door (built
+	// once from the trusted proxies), so that the limiter and the events
+	// of this door see the client the others see. Nil: the peer address,
+	// no proxy trusted.
+	ClientIP func(*http.Request) string
+	Metrics  Metrics // nil: not counted
+	Log      *slog.Logger
 }
 
 // Handler serves forward-auth.
 type Handler struct {
-	core  *core.Service
-	authn *auth.Authenticator
-	ips   *clientip.Resolver
+	core     *core.Service
+	authn    *auth.Authenticator
+	clientIP func(*http.Request) string
 	// counters[method][outcome]; nil when not counted.
 	counters map[string]map[string]prometheus.Counter
 	// record[HTTP method] records a request for the route metrics.
@@ -80,7 +82,10 @@ type Handler struct {
 
 // New builds the door.
 func New(c *core.Service, cfg Config) *Handler {
-	h := &Handler{core: c, authn: c.Authenticator(), ips: clientip.New(cfg.TrustedProxies), log: cfg.Log}
+	h := &Handler{core: c, authn: c.Authenticator(), clientIP: cfg.ClientIP, log: cfg.Log}
+	if h.clientIP == nil {
+		h.clientIP = clientip.New(nil).ClientIP
+	}
 	if cfg.Metrics != nil {
 		h.counters = map[string]map[string]prometheus.Counter{}
 		for _, m := range []string{methodBearer, methodBasic} {
@@ -184,7 +189,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
 	slug := r.PathValue("slug")
 	ctx := r.Context()
-	client := h.ips.ClientIP(r)
+	client := h.clientIP(r)
 	cred, err := ParseAuthorization(r.Header.Values("Authorization"))
 	if errors.Is(err, ErrMissing) {
 		return h.challenge(w, slug, "a credential is required: Authorization: Bearer <API token>, or Basic with a username and an app password")

@@ -57,8 +57,8 @@ type Options struct {
 	// TLS: the server itself serves HTTPS (cookies are Secure). A request
 	// that arrived over TLS gets Secure cookies whatever this says.
 	TLS bool
-	// ClientIP finds the client's address (the API's resolver, so both
-	// doors record the same address in events).
+	// ClientIP finds the client's address: the one resolver of every
+	// door, so that all of them record the same address in events.
 	ClientIP func(*http.Request) string
 }
 
