@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/auth"
 	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/core"
+	"github.com/gatehouse/gatehouse/internal/httpx"
 )
 
 // PathPrefix is where the endpoint lives; the application's slug follows.
@@ -162,8 +163,6 @@ func (h *Handler) Front(next http.Handler) http.Handler {
 // that an append elsewhere never writes into them.
 var (
 	noStore      = []string{"no-store"}[:1:1]
-	noSniff      = []string{"nosniff"}[:1:1]
-	problemJSON  = []string{"application/problem+json"}[:1:1]
 	retryOneSec  = []string{"1"}[:1:1]
 	defaultRealm = []string{`Basic realm="gatehouse", Bearer realm="gatehouse"`}[:1:1]
 )
@@ -274,16 +273,11 @@ func (h *Handler) unavailable(w http.ResponseWriter) int {
 	return h.problem(w, http.StatusServiceUnavailable, "access cannot be checked right now")
 }
 
-// problem writes a small problem+json answer. nginx drops the body of an
-// auth_request answer; Traefik and Caddy pass it on to the client.
+// problem writes a small problem+json answer without allocating more
+// than its body. nginx drops the body of an auth_request answer; Traefik
+// and Caddy pass it on to the client. Every detail is a constant of this
+// file, as httpx.WriteConstProblem requires.
 func (h *Handler) problem(w http.ResponseWriter, status int, detail string) int {
-	hd := w.Header()
-	hd["Content-Type"] = problemJSON
-	hd["Cache-Control"] = noStore
-	hd["X-Content-Type-Options"] = noSniff
-	w.WriteHeader(status)
-	// Every detail is a constant of this file: no quoting needed.
-	_, _ = w.Write([]byte(`{"type":"about:blank","title":"` + http.StatusText(status) + `","status":` +
-		strconv.Itoa(status) + `,"detail":"` + detail + `"}` + "\n"))
+	httpx.WriteConstProblem(w, status, detail)
 	return status
 }

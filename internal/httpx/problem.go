@@ -35,6 +35,33 @@ func WriteProblem(w http.ResponseWriter, status int, detail string, fields ...co
 	_ = json.NewEncoder(w).Encode(p)
 }
 
+// WriteConstProblem writes what WriteProblem writes (less field errors
+// and WWW-Authenticate, which the caller sets), for a door on the hot
+// path of other services: forward-auth answers every proxied request,
+// refusals included. The header values are shared and the body is one
+// buffer: one allocation where the JSON encoder costs several.
+// detail must be a constant that JSON needs no escaping for (no quote,
+// backslash, control character or <, >, &): it is written as is.
+func WriteConstProblem(w http.ResponseWriter, status int, detail string) {
+	hd := w.Header()
+	hd["Content-Type"] = hdrProblemJSON
+	hd["Cache-Control"] = hdrNoStore
+	// Set here too: forward-auth's handler may be used without SecureHeaders.
+	hd["X-Content-Type-Options"] = hdrNoSniff
+	w.WriteHeader(status)
+	// Appended into one buffer: a concatenation would allocate the status
+	// text of strconv.Itoa as well.
+	b := make([]byte, 0, 96+len(detail))
+	b = append(b, `{"type":"about:blank","title":"`...)
+	b = append(b, http.StatusText(status)...)
+	b = append(b, `","status":`...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, `,"detail":"`...)
+	b = append(b, detail...)
+	b = append(b, "\"}\n"...)
+	_, _ = w.Write(b)
+}
+
 // TooMany answers 429 with a whole number of seconds to wait.
 func TooMany(w http.ResponseWriter, wait time.Duration) {
 	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(max(wait.Seconds(), 1)))))
