@@ -31,6 +31,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/auth"
 	"github.com/gatehouse/gatehouse/internal/clock"
 	"github.com/gatehouse/gatehouse/internal/core"
+	"github.com/gatehouse/gatehouse/internal/httpx"
 )
 
 // Cookie names.
@@ -42,11 +43,6 @@ const (
 
 // CSRFHeader carries the CSRF token on htmx requests.
 const CSRFHeader = "X-CSRF-Token"
-
-// contentSecurityPolicy allows only this origin's own files: no inline
-// script or style, no eval, no framing, forms posting only here.
-const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-	"frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
 
 // maxFormBytes bounds a form body; the longest field (a description) is
 // 1024 characters, a role's permissions a few kilobytes.
@@ -236,7 +232,7 @@ func (s *Server) routes() []route {
 }
 
 func (s *Server) static(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Security-Policy", contentSecurityPolicy)
+	w.Header().Set("Content-Security-Policy", httpx.PageCSP)
 	s.assets.serve(w, r)
 }
 
@@ -244,14 +240,7 @@ func (s *Server) static(w http.ResponseWriter, r *http.Request) {
 // refuses forged state-changing requests before the handler runs.
 func (s *Server) wrap(level access, h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hd := w.Header()
-		hd.Set("Content-Security-Policy", contentSecurityPolicy)
-		// Pages show names, keys once, audit data: never cache them.
-		hd.Set("Cache-Control", "no-store")
-		// same-origin (not no-referrer) so that browsers send a real
-		// Origin header with our own form posts, which we check.
-		hd.Set("Referrer-Policy", "same-origin")
-		hd.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+		httpx.PageHeaders(w.Header())
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 
 		c := &reqCtx{actor: core.Actor{ClientIP: s.clientIP(r)}}
