@@ -74,11 +74,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		// An unexpected error while the database does not answer is its
 		// absence, not a bug: 503, retryable, as for a credential that
 		// cannot be checked. A failed write rolled back whole.
-		s.log.Warn("request failed: the database is not reachable", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.log.Warn("request failed: the database is not reachable", "method", r.Method, "path", r.URL.Path,
+			"request_id", httpx.RequestIDOf(w), "err", err)
 		w.Header().Set("Retry-After", "1")
 		httpx.WriteProblem(w, http.StatusServiceUnavailable, "the database is not reachable; retry later")
 	default:
-		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "request_id", httpx.RequestIDOf(w), "err", err)
 		httpx.WriteProblem(w, http.StatusInternalServerError, "internal error; see the server log")
 	}
 }

@@ -141,7 +141,8 @@ func (h *Handler) Front(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				h.log.Error("panic serving forward-auth", "application", slug, "panic", v, "stack", string(debug.Stack()))
+				h.log.Error("panic serving forward-auth", "application", slug, "request_id", httpx.RequestIDOf(w),
+					"panic", v, "stack", string(debug.Stack()))
 				// If an answer was already begun, net/http ignores this
 				// one (and says so in its log); otherwise it is the
 				// answer, and carries no identity set before the panic.

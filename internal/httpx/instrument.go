@@ -32,9 +32,9 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Instrument wraps the HTTP surface behind forward-auth's front: panic
 // recovery (no stack or secret reaches the client), metrics by route
-// pattern, and one structured log line per request (the access log).
-// The log line holds no header and no query string: either could carry
-// a credential. clientIP is the one resolver of every door, so that the
+// pattern, and one structured log line per request (the access log, at
+// debug level, with the request ID). The log line holds no other header
+// and no query string: either could carry a credential. clientIP is the one resolver of every door, so that the
 // log names the client its events name.
 func Instrument(next http.Handler, m *Metrics, clientIP func(*http.Request) string, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -45,7 +45,8 @@ func Instrument(next http.Handler, m *Metrics, clientIP func(*http.Request) stri
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "request_id", RequestIDOf(w),
+					"panic", v, "stack", string(debug.Stack()))
 				if sw.status == 0 {
 					WriteProblem(sw, http.StatusInternalServerError, "internal error; see the server log")
 				}
@@ -56,7 +57,12 @@ func Instrument(next http.Handler, m *Metrics, clientIP func(*http.Request) stri
 			}
 			d := time.Since(start)
 			m.observe(route, r.Method, sw.status, d)
-			log.Debug("request", "method", r.Method, "route", route, "status", sw.status, "duration", d, "client", clientIP(r))
+			// Asked first: the arguments would cost allocations on every
+			// request even when the line is not written.
+			if log.Enabled(r.Context(), slog.LevelDebug) {
+				log.Debug("request", "method", r.Method, "route", route, "status", sw.status, "duration", d,
+					"client", clientIP(r), "request_id", RequestIDOf(w))
+			}
 		}()
 		next.ServeHTTP(sw, r)
 	})

@@ -200,7 +200,7 @@ func Assemble(ctx context.Context, st store.Store, key []byte, clk clock.Clock, 
 	}
 	webUI.Mount(mux) // the web interface at /, its login at /login
 	return &App{Config: cfg, Store: st, Core: svc, API: apiSrv, Metrics: m, Log: log, Limiter: limiter, Events: stream,
-		Handler: httpx.SecureHeaders(fa.Front(httpx.Instrument(mux, m, clientIP, log)), cfg.TLSCert != "")}, nil
+		Handler: httpx.SecureHeaders(httpx.RequestID(fa.Front(httpx.Instrument(mux, m, clientIP, log))), cfg.TLSCert != "")}, nil
 }
 
 // Run serves until ctx is cancelled (SIGTERM), then shuts down gracefully:
