@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"time"
 
@@ -211,8 +210,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
 		var rl *core.RateLimitedError
 		switch {
 		case errors.As(err, &rl):
-			secs := int((rl.RetryAfter + time.Second - 1) / time.Second)
-			w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+			httpx.RetryAfter(w.Header(), rl.RetryAfter)
 			return h.problem(w, http.StatusTooManyRequests, "too many failed attempts; retry later")
 		case errors.Is(err, auth.ErrBadCredential):
 			h.count(method, "failure")

@@ -64,6 +64,15 @@ func WriteConstProblem(w http.ResponseWriter, status int, detail string) {
 
 // TooMany answers 429 with a whole number of seconds to wait.
 func TooMany(w http.ResponseWriter, wait time.Duration) {
-	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(max(wait.Seconds(), 1)))))
+	RetryAfter(w.Header(), wait)
 	WriteProblem(w, http.StatusTooManyRequests, "too many requests; retry after the time in Retry-After")
+}
+
+// RetryAfter sets Retry-After to wait in whole seconds, rounded up and at
+// least one (0 would invite the retry at once), and returns them for the
+// answer's text.
+func RetryAfter(h http.Header, wait time.Duration) int {
+	secs := int(math.Ceil(max(wait.Seconds(), 1)))
+	h.Set("Retry-After", strconv.Itoa(secs))
+	return secs
 }

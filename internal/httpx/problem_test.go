@@ -3,7 +3,9 @@ package httpx
 import (
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
+	"time"
 )
 
 // TestConstProblemIsAProblem: the fast writer's answer is byte for byte
@@ -51,5 +53,15 @@ func TestConstProblemAllocations(t *testing.T) {
 	})
 	if got > 1 {
 		t.Fatalf("WriteConstProblem allocates %.0f times, want at most 1", got)
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	for wait, want := range map[time.Duration]string{0: "1", time.Millisecond: "1", 2 * time.Second: "2",
+		2*time.Second + time.Millisecond: "3", 90 * time.Second: "90"} {
+		h := http.Header{}
+		if secs := RetryAfter(h, wait); h.Get("Retry-After") != want || strconv.Itoa(secs) != want {
+			t.Errorf("%s: Retry-After %q (%d), want %s", wait, h.Get("Retry-After"), secs, want)
+		}
 	}
 }
