@@ -104,3 +104,27 @@ func TestAccessLogLine(t *testing.T) {
 		t.Errorf("the query string reached the log: %s", buf.Bytes())
 	}
 }
+
+// BenchmarkRequestID is the cost RequestID adds to every request: a new
+// ID, and an echoed one.
+func BenchmarkRequestID(b *testing.B) {
+	h := RequestID(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	for _, sent := range []string{"", "f3a9c0de5b1e4d2a8f7c6b5a4d3e2f10"} {
+		name := "new"
+		if sent != "" {
+			name = "echoed"
+		}
+		b.Run(name, func(b *testing.B) {
+			w := &discard{h: http.Header{}}
+			r := httptest.NewRequest("GET", "/", nil)
+			if sent != "" {
+				r.Header.Set("X-Request-ID", sent)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(w.h)
+				h.ServeHTTP(w, r)
+			}
+		})
+	}
+}
