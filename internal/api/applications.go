@@ -1,12 +1,12 @@
 package api
 
 import (
-	"errors"
 	"io"
 	"mime"
 	"net/http"
 
 	"github.com/gatehouse/gatehouse/internal/core"
+	"github.com/gatehouse/gatehouse/internal/httpx"
 )
 
 // applicationRoutes: applications, their bindings, and token
@@ -81,13 +81,13 @@ func (s *Server) putGroupBinding(w http.ResponseWriter, r *http.Request, a core.
 func (s *Server) putBinding(w http.ResponseWriter, r *http.Request, a core.Actor, kind, name string) {
 	var in core.BindingInput
 	if r.ContentLength != 0 {
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, httpx.MaxBody))
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
 		if len(body) > 0 {
-			if err := DecodeStrict(body, &in); err != nil {
+			if err := httpx.DecodeStrict(body, &in); err != nil {
 				s.writeError(w, r, err)
 				return
 			}
@@ -138,28 +138,11 @@ func readIntrospectionRequest(w http.ResponseWriter, r *http.Request) (Introspec
 		// Like every other body of the API, whatever it is labelled.
 		return in, decodeJSON(w, r, &in)
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
-	if err := r.ParseForm(); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return in, err
-		}
-		return in, bad("body", "is not a well-formed form")
+	form, err := httpx.ReadForm(w, r, "token", "token_type_hint")
+	if err != nil {
+		return in, err
 	}
-	var errs []core.FieldError
-	for k, vs := range r.PostForm {
-		switch {
-		case k != "token" && k != "token_type_hint":
-			errs = append(errs, core.FieldError{Field: k, Message: "unknown field"})
-		case len(vs) > 1:
-			errs = append(errs, core.FieldError{Field: k, Message: "must be given once"})
-		}
-	}
-	if len(errs) > 0 {
-		sortFieldErrors(errs)
-		return in, &core.ValidationError{Errors: errs}
-	}
-	in.Token, in.TokenTypeHint = r.PostForm.Get("token"), r.PostForm.Get("token_type_hint")
+	in.Token, in.TokenTypeHint = form.Get("token"), form.Get("token_type_hint")
 	if len(in.TokenTypeHint) > 64 {
 		return in, bad("token_type_hint", "must be at most 64 characters")
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/api"
+	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/server/servertest"
 	"github.com/gatehouse/gatehouse/internal/store/storetest"
 )
@@ -137,7 +138,7 @@ func FuzzAPIWrites(f *testing.F) {
 		// A body one byte over the limit is refused whole, before any
 		// change, by every route that reads one.
 		if body != "" {
-			huge := `{"description":"` + strings.Repeat("a", api.MaxBody-17) + `"}`
+			huge := `{"description":"` + strings.Repeat("a", httpx.MaxBody-17) + `"}`
 			r := e.Do(rt.method, rt.path, rt.authz, huge)
 			if r.Status != http.StatusRequestEntityTooLarge || r.Header.Get("Content-Type") != "application/problem+json" {
 				f.Fatalf("%s: a body of %d bytes answered %d %s", rt.pattern, len(huge), r.Status, r.Body)
@@ -172,7 +173,7 @@ func FuzzAPIWrites(f *testing.F) {
 			t.Fatalf("%s %q: %d %s", rt.pattern, body, w.Code, w.Body)
 		}
 		if w.Code >= 400 {
-			var p api.Problem
+			var p httpx.Problem
 			if ct := w.Header().Get("Content-Type"); ct != "application/problem+json" {
 				t.Fatalf("%s %q: %d with Content-Type %q: %s", rt.pattern, body, w.Code, ct, w.Body)
 			}

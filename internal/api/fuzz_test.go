@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/core"
+	"github.com/gatehouse/gatehouse/internal/httpx"
 )
 
 // The seed corpora are in testdata/fuzz/<FuzzName>/ and run with every
@@ -70,7 +71,7 @@ var inputNames = func() []string {
 // What is accepted is one JSON object whose keys, at every depth, are
 // fields of the type; it re-encodes and decodes to the same value. With
 // kind from 0xc0 up, the body is also padded with white space to exactly
-// MaxBody (accepted or refused as before) and to one byte more (413).
+// httpx.MaxBody (accepted or refused as before) and to one byte more (413).
 func FuzzDecodeJSON(f *testing.F) {
 	// Every kind is seeded with its zero value and its full value.
 	for i, name := range inputNames {
@@ -110,21 +111,21 @@ func FuzzDecodeJSON(f *testing.F) {
 				t.Fatalf("%s: accepted %q with the unknown field %s", typ, body, path)
 			}
 			again := reflect.New(typ).Interface()
-			if err := DecodeStrict(enc, again); err != nil || !reflect.DeepEqual(v, again) {
+			if err := httpx.DecodeStrict(enc, again); err != nil || !reflect.DeepEqual(v, again) {
 				t.Fatalf("%s: %q decoded to %#v, re-encoded as %s, decoded to %#v (%v)", typ, body, v, enc, again, err)
 			}
 		}
 
-		if kind < 0xc0 || len(body) > MaxBody {
+		if kind < 0xc0 || len(body) > httpx.MaxBody {
 			return
 		}
-		padded := append(append(make([]byte, 0, MaxBody+1), body...), bytes.Repeat([]byte(" "), MaxBody-len(body))...)
+		padded := append(append(make([]byte, 0, httpx.MaxBody+1), body...), bytes.Repeat([]byte(" "), httpx.MaxBody-len(body))...)
 		v2 := reflect.New(typ).Interface()
 		err2 := decode(t, padded, v2)
 		// A truncated body may be refused for another reason once padded
 		// ("null" cut short is EOF, "n " a bad literal): still refused.
 		if (err == nil) != (err2 == nil) || (err == nil && !reflect.DeepEqual(v, v2)) {
-			t.Fatalf("%s %q: padded to %d bytes the answer changes from %v to %v", typ, body, MaxBody, err, err2)
+			t.Fatalf("%s %q: padded to %d bytes the answer changes from %v to %v", typ, body, httpx.MaxBody, err, err2)
 		}
 		padded = append(padded, ' ')
 		w := httptest.NewRecorder()

@@ -119,7 +119,7 @@ func (s *Server) ldapBind(w http.ResponseWriter, r *http.Request, a core.Actor) 
 	}
 	res, err := s.core.LDAP.OutpostBind(r.Context(), a, r.PathValue("name"), in)
 	if err == nil && s.metrics != nil {
-		s.metrics.authOutcome("ldap", bindLabel(res.Outcome))
+		s.metrics.AuthOutcome("ldap", bindLabel(res.Outcome))
 	}
 	s.answer(w, r, http.StatusOK)(res, err)
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/core"
+	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/ldap"
 )
 
@@ -310,7 +311,7 @@ func TestOpenAPIRequestSchemasMatchInputs(t *testing.T) {
 			t.Errorf("%s: the server refuses unknown fields; set additionalProperties: false", name)
 		}
 		var want, got []string
-		for k := range jsonFields(reflect.TypeOf(zero)) {
+		for k := range httpx.JSONFields(reflect.TypeOf(zero)) {
 			want = append(want, k)
 		}
 		for k := range props {
@@ -370,7 +371,7 @@ func TestOpenAPIRequestBodiesMatchDecoders(t *testing.T) {
 			if w.Code != http.StatusBadRequest {
 				t.Fatalf("status %d, want 400: %s", w.Code, w.Body)
 			}
-			var p Problem
+			var p httpx.Problem
 			if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil {
 				t.Fatalf("answer is not a problem: %v", err)
 			}

@@ -2,7 +2,14 @@ package api
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
+
+	"github.com/gatehouse/gatehouse/internal/auth"
+	"github.com/gatehouse/gatehouse/internal/core"
+	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 type contextT = context.Context
@@ -26,4 +33,59 @@ func (s *Server) done(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// writeError maps an error from the core to its problem answer, in one
+// place for the whole API.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var ve *core.ValidationError
+	var nf *core.NotFoundError
+	var ce *core.ConflictError
+	var mbe *http.MaxBytesError
+	var le *core.RateLimitedError
+	var fe *core.ForbiddenError
+	switch {
+	case errors.As(err, &le):
+		httpx.TooMany(w, le.RetryAfter)
+	case errors.As(err, &ve):
+		httpx.WriteProblem(w, http.StatusBadRequest, "the request has invalid fields", ve.Errors...)
+	case errors.As(err, &mbe):
+		httpx.WriteProblem(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is larger than %d bytes", httpx.MaxBody))
+	case errors.Is(err, core.ErrUnauthenticated), errors.Is(err, auth.ErrBadCredential):
+		httpx.WriteProblem(w, http.StatusUnauthorized, "a valid API token (Bearer) or a user's password (Basic) is required")
+	case errors.As(err, &fe) && fe.Detail != "":
+		httpx.WriteProblem(w, http.StatusForbidden, fe.Detail)
+	case errors.Is(err, core.ErrForbidden):
+		httpx.WriteProblem(w, http.StatusForbidden, "you are not allowed to do this")
+	case errors.As(err, &nf):
+		httpx.WriteProblem(w, http.StatusNotFound, nf.Error())
+	case errors.As(err, &ce):
+		httpx.WriteProblem(w, http.StatusConflict, ce.Error())
+	case errors.Is(err, store.ErrNotFound):
+		httpx.WriteProblem(w, http.StatusNotFound, "not found")
+	case errors.Is(err, store.ErrConflict):
+		httpx.WriteProblem(w, http.StatusConflict, "conflicting change; retry")
+	case errors.Is(err, auth.ErrUnavailable):
+		w.Header().Set("Retry-After", "1")
+		httpx.WriteProblem(w, http.StatusServiceUnavailable, "credentials cannot be checked right now")
+	case errors.Is(err, r.Context().Err()):
+		httpx.WriteProblem(w, http.StatusServiceUnavailable, "the request was cancelled")
+	case s.core.DatabaseDown(r.Context()):
+		// An unexpected error while the database does not answer is its
+		// absence, not a bug: 503, retryable, as for a credential that
+		// cannot be checked. A failed write rolled back whole.
+		s.log.Warn("request failed: the database is not reachable", "method", r.Method, "path", r.URL.Path,
+			"request_id", httpx.RequestIDOf(w), "err", err)
+		w.Header().Set("Retry-After", "1")
+		httpx.WriteProblem(w, http.StatusServiceUnavailable, "the database is not reachable; retry later")
+	default:
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "request_id", httpx.RequestIDOf(w), "err", err)
+		httpx.WriteProblem(w, http.StatusInternalServerError, "internal error; see the server log")
+	}
+}
+
+// decodeJSON is httpx.DecodeJSON, under the name the handlers (and
+// FuzzDecodeJSON, on every request type of the API) call it by.
+func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
+	return httpx.DecodeJSON(w, r, dst)
 }

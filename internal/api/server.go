@@ -8,14 +8,15 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/auth"
+	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/core"
+	"github.com/gatehouse/gatehouse/internal/httpx"
 )
 
 // Route is one entry of the route table: the source of the mux, of the
@@ -32,11 +33,11 @@ type Server struct {
 	core    *core.Service
 	authn   *auth.Authenticator
 	log     *slog.Logger
-	metrics *Metrics
+	metrics *httpx.Metrics
 	ready   func(ctx context.Context) error
-	limits  *Limits
+	limits  *httpx.Limits
 	// clientIP resolves the client address (behind trusted proxies, from
-	// their headers); the peer address by default.
+	// their headers); the peer address until SetClientIP.
 	clientIP func(*http.Request) string
 }
 
@@ -44,11 +45,12 @@ type Server struct {
 func (s *Server) SetClientIP(f func(*http.Request) string) { s.clientIP = f }
 
 // SetLimits installs overload and per-client limits (nil: none).
-func (s *Server) SetLimits(l *Limits) { s.limits = l }
+func (s *Server) SetLimits(l *httpx.Limits) { s.limits = l }
 
 // New builds the API server. ready reports whether the database answers.
-func New(c *core.Service, log *slog.Logger, m *Metrics, ready func(ctx context.Context) error) *Server {
-	return &Server{core: c, authn: c.Authenticator(), log: log, metrics: m, ready: ready, clientIP: ClientIP}
+func New(c *core.Service, log *slog.Logger, m *httpx.Metrics, ready func(ctx context.Context) error) *Server {
+	return &Server{core: c, authn: c.Authenticator(), log: log, metrics: m, ready: ready,
+		clientIP: clientip.New(nil).ClientIP}
 }
 
 // Routes is the route table: every resource file contributes its group.
@@ -129,7 +131,7 @@ func (s *Server) Mount(mux *http.ServeMux) {
 	mux.Handle("GET /metrics", s.metrics.Handler())
 	// Unknown API paths answer problem+json, not the mux's plain text.
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		WriteProblem(w, http.StatusNotFound, "no such API endpoint")
+		httpx.WriteProblem(w, http.StatusNotFound, "no such API endpoint")
 	})
 }
 
@@ -142,9 +144,9 @@ func (s *Server) wrap(rt Route) http.Handler {
 			rt.handler(w, r, core.Actor{ClientIP: s.clientIP(r)})
 			return
 		}
-		release, wait := s.limits.acquire(s.clientIP(r))
+		release, wait := s.limits.Acquire(s.clientIP(r))
 		if release == nil {
-			tooMany(w, wait)
+			httpx.TooMany(w, wait)
 			return
 		}
 		defer release()
@@ -159,15 +161,6 @@ func (s *Server) wrap(rt Route) http.Handler {
 		}
 		rt.handler(w, r, a)
 	})
-}
-
-// ClientIP is the peer address of the request.
-func ClientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // Authenticate turns the request's credential into an actor: a thin
@@ -205,19 +198,19 @@ func (s *Server) Authenticate(r *http.Request) (core.Actor, error) {
 		var rl *core.RateLimitedError
 		switch {
 		case errors.As(err, &rl):
-			s.metrics.authOutcome(method, "limited")
+			s.metrics.AuthOutcome(method, "limited")
 			return a, rl
 		case errors.Is(err, auth.ErrUnavailable):
-			s.metrics.authOutcome(method, "unavailable")
+			s.metrics.AuthOutcome(method, "unavailable")
 			return a, err
 		case errors.Is(err, auth.ErrBadCredential):
-			s.metrics.authOutcome(method, "failure")
+			s.metrics.AuthOutcome(method, "failure")
 			return a, auth.ErrBadCredential
 		}
 		return a, err // the request was cancelled while slowed
 	}
 	a.P, a.Cred = c.P, c.Cred
-	s.metrics.authOutcome(method, "success")
+	s.metrics.AuthOutcome(method, "success")
 	return a, nil
 }
 
@@ -301,7 +294,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ core.Actor) {
 	defer cancel()
 	if err := s.ready(ctx); err != nil {
 		s.log.Warn("not ready", "err", err)
-		WriteProblem(w, http.StatusServiceUnavailable, "the database is not reachable")
+		httpx.WriteProblem(w, http.StatusServiceUnavailable, "the database is not reachable")
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

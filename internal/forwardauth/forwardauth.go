@@ -13,9 +13,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"time"
 
@@ -24,6 +22,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/auth"
 	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/core"
+	"github.com/gatehouse/gatehouse/internal/httpx"
 )
 
 // PathPrefix is where the endpoint lives; the application's slug follows.
@@ -42,7 +41,7 @@ const (
 	methodBasic  = "forward_auth_basic"
 )
 
-// Metrics counts credential checks and requests (api.Metrics does), in
+// Metrics counts credential checks and requests (httpx.Metrics does), in
 // the same series as every other route. The series are resolved once: a
 // label lookup on every request would cost more than the door's own work.
 type Metrics interface {
@@ -60,17 +59,20 @@ const Route = route
 
 // Config configures the door.
 type Config struct {
-	// TrustedProxies may set X-Forwarded-For / X-Real-IP (nil: none).
-	TrustedProxies []netip.Prefix
-	Metrics        Metrics // nil: not counted
-	Log            *slog.Logger
+	// ClientIP is the one client address resolver of every door (built
+	// once from the trusted proxies), so that the limiter and the events
+	// of this door see the client the others see. Nil: the peer address,
+	// no proxy trusted.
+	ClientIP func(*http.Request) string
+	Metrics  Metrics // nil: not counted
+	Log      *slog.Logger
 }
 
 // Handler serves forward-auth.
 type Handler struct {
-	core  *core.Service
-	authn *auth.Authenticator
-	ips   *clientip.Resolver
+	core     *core.Service
+	authn    *auth.Authenticator
+	clientIP func(*http.Request) string
 	// counters[method][outcome]; nil when not counted.
 	counters map[string]map[string]prometheus.Counter
 	// record[HTTP method] records a request for the route metrics.
@@ -80,7 +82,10 @@ type Handler struct {
 
 // New builds the door.
 func New(c *core.Service, cfg Config) *Handler {
-	h := &Handler{core: c, authn: c.Authenticator(), ips: clientip.New(cfg.TrustedProxies), log: cfg.Log}
+	h := &Handler{core: c, authn: c.Authenticator(), clientIP: cfg.ClientIP, log: cfg.Log}
+	if h.clientIP == nil {
+		h.clientIP = clientip.New(nil).ClientIP
+	}
 	if cfg.Metrics != nil {
 		h.counters = map[string]map[string]prometheus.Counter{}
 		for _, m := range []string{methodBearer, methodBasic} {
@@ -135,7 +140,8 @@ func (h *Handler) Front(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				h.log.Error("panic serving forward-auth", "application", slug, "panic", v, "stack", string(debug.Stack()))
+				h.log.Error("panic serving forward-auth", "application", slug, "request_id", httpx.RequestIDOf(w),
+					"panic", v, "stack", string(debug.Stack()))
 				// If an answer was already begun, net/http ignores this
 				// one (and says so in its log); otherwise it is the
 				// answer, and carries no identity set before the panic.
@@ -157,8 +163,6 @@ func (h *Handler) Front(next http.Handler) http.Handler {
 // that an append elsewhere never writes into them.
 var (
 	noStore      = []string{"no-store"}[:1:1]
-	noSniff      = []string{"nosniff"}[:1:1]
-	problemJSON  = []string{"application/problem+json"}[:1:1]
 	retryOneSec  = []string{"1"}[:1:1]
 	defaultRealm = []string{`Basic realm="gatehouse", Bearer realm="gatehouse"`}[:1:1]
 )
@@ -184,7 +188,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
 	slug := r.PathValue("slug")
 	ctx := r.Context()
-	client := h.ips.ClientIP(r)
+	client := h.clientIP(r)
 	cred, err := ParseAuthorization(r.Header.Values("Authorization"))
 	if errors.Is(err, ErrMissing) {
 		return h.challenge(w, slug, "a credential is required: Authorization: Bearer <API token>, or Basic with a username and an app password")
@@ -206,8 +210,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
 		var rl *core.RateLimitedError
 		switch {
 		case errors.As(err, &rl):
-			secs := int((rl.RetryAfter + time.Second - 1) / time.Second)
-			w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+			httpx.RetryAfter(w.Header(), rl.RetryAfter)
 			return h.problem(w, http.StatusTooManyRequests, "too many failed attempts; retry later")
 		case errors.Is(err, auth.ErrBadCredential):
 			h.count(method, "failure")
@@ -269,16 +272,11 @@ func (h *Handler) unavailable(w http.ResponseWriter) int {
 	return h.problem(w, http.StatusServiceUnavailable, "access cannot be checked right now")
 }
 
-// problem writes a small problem+json answer. nginx drops the body of an
-// auth_request answer; Traefik and Caddy pass it on to the client.
+// problem writes a small problem+json answer without allocating more
+// than its body. nginx drops the body of an auth_request answer; Traefik
+// and Caddy pass it on to the client. Every detail is a constant of this
+// file, as httpx.WriteConstProblem requires.
 func (h *Handler) problem(w http.ResponseWriter, status int, detail string) int {
-	hd := w.Header()
-	hd["Content-Type"] = problemJSON
-	hd["Cache-Control"] = noStore
-	hd["X-Content-Type-Options"] = noSniff
-	w.WriteHeader(status)
-	// Every detail is a constant of this file: no quoting needed.
-	_, _ = w.Write([]byte(`{"type":"about:blank","title":"` + http.StatusText(status) + `","status":` +
-		strconv.Itoa(status) + `,"detail":"` + detail + `"}` + "\n"))
+	httpx.WriteConstProblem(w, status, detail)
 	return status
 }

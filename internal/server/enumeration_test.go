@@ -103,7 +103,8 @@ func (e *enumEnv) forgetStreaks() {
 // --- the doors, as a client sees them ----------------------------------------
 
 // doorAnswer is what a client learns from one attempt, timing aside:
-// status and headers (without Date) and body of an HTTP answer, or an LDAP
+// status and headers (without Date and X-Request-Id, which differ between
+// any two answers whatever was asked) and body of an HTTP answer, or an LDAP
 // result code, matched DN and diagnostic message; the username tried is
 // replaced by a placeholder.
 type doorAnswer string
@@ -115,6 +116,7 @@ func httpAnswer(res *http.Response, user string) doorAnswer {
 	fmt.Fprintf(&b, "%s\n", res.Status)
 	h := res.Header.Clone()
 	h.Del("Date")
+	h.Del("X-Request-Id")
 	_ = h.Write(&b)
 	b.WriteString("\n")
 	b.Write(body)

@@ -10,9 +10,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/gatehouse/gatehouse/internal/api"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/core"
+	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/ldap"
 	"github.com/gatehouse/gatehouse/internal/tlsconf"
 )
@@ -20,7 +20,7 @@ import (
 // BindMetrics counts LDAP bind outcomes in gatehouse_authentications_total
 // (method "ldap"), with the outcome labels of the other doors: success,
 // failure, limited, unavailable.
-func BindMetrics(m *api.Metrics) func(outcome string) {
+func BindMetrics(m *httpx.Metrics) func(outcome string) {
 	counters := map[string]prometheus.Counter{}
 	for outcome, label := range map[string]string{
 		core.LDAPBindSuccess: "success", core.LDAPBindInvalid: "failure", core.LDAPBindAnonymous: "failure",

@@ -28,6 +28,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/core"
 	"github.com/gatehouse/gatehouse/internal/forwardauth"
+	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/postgres"
@@ -107,7 +108,7 @@ type App struct {
 	Store   store.Store
 	Core    *core.Service
 	API     *api.Server
-	Metrics *api.Metrics
+	Metrics *httpx.Metrics
 	Handler http.Handler
 	Log     *slog.Logger
 	// Limiter counts failed credential checks; one for every door, so
@@ -170,7 +171,7 @@ func Assemble(ctx context.Context, st store.Store, key []byte, clk clock.Clock, 
 		closeStream()
 		return nil, err
 	}
-	m := api.NewMetrics()
+	m := httpx.NewMetrics()
 	if stream != nil {
 		m.Registry().MustRegister(
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gatehouse_event_stream_written_total",
@@ -179,24 +180,27 @@ func Assemble(ctx context.Context, st store.Store, key []byte, clk clock.Clock, 
 				Help: "Audit events dropped from the event stream (they are in the database) because it did not keep up."},
 				func() float64 { return float64(stream.Dropped()) }))
 	}
+	// One resolver of client addresses for every door and the access log,
+	// so that limits, events and log lines name the same client.
+	clientIP := clientip.New(cfg.TrustedProxies).ClientIP
 	apiSrv := api.New(svc, log, m, st.Ping)
-	apiSrv.SetLimits(api.NewLimits(cfg.MaxConcurrentRequests, cfg.ClientRate, cfg.ClientBurst))
+	apiSrv.SetClientIP(clientIP)
+	apiSrv.SetLimits(httpx.NewLimits(cfg.MaxConcurrentRequests, cfg.ClientRate, cfg.ClientBurst))
 	mux := http.NewServeMux()
 	apiSrv.Mount(mux)
 	limiter := ratelimit.New(clk, ratelimit.Defaults)
-	apiSrv.SetClientIP(clientip.New(cfg.TrustedProxies).ClientIP)
 	svc.Credentials.UseLimiter(limiter)        // the one limiter of every door's credential check
 	authn.OnInvalidate(svc.NoteExternalChange) // LDAP views follow changes heard from other instances
-	fa := forwardauth.New(svc, forwardauth.Config{TrustedProxies: cfg.TrustedProxies, Metrics: m, Log: log})
+	fa := forwardauth.New(svc, forwardauth.Config{ClientIP: clientIP, Metrics: m, Log: log})
 	fa.Mount(mux)
-	webUI, err := ui.New(svc, log, ui.Options{TLS: cfg.TLSCert != "", ClientIP: clientip.New(cfg.TrustedProxies).ClientIP})
+	webUI, err := ui.New(svc, log, ui.Options{TLS: cfg.TLSCert != "", ClientIP: clientIP})
 	if err != nil {
 		closeStream()
 		return nil, err
 	}
 	webUI.Mount(mux) // the web interface at /, its login at /login
 	return &App{Config: cfg, Store: st, Core: svc, API: apiSrv, Metrics: m, Log: log, Limiter: limiter, Events: stream,
-		Handler: api.Secure(fa.Front(api.Middleware(mux, m, log)), cfg.TLSCert != "")}, nil
+		Handler: httpx.SecureHeaders(httpx.RequestID(fa.Front(httpx.Instrument(mux, m, clientIP, log))), cfg.TLSCert != "")}, nil
 }
 
 // Run serves until ctx is cancelled (SIGTERM), then shuts down gracefully:

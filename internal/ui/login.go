@@ -5,13 +5,13 @@ import (
 	"crypto/hmac"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/auth"
 	"github.com/gatehouse/gatehouse/internal/core"
+	"github.com/gatehouse/gatehouse/internal/httpx"
 )
 
 // endedMessages explain on the login page why one is there again.
@@ -157,8 +157,7 @@ func (s *Server) refused(w http.ResponseWriter, err error, f *form) (int, bool) 
 	var rl *core.RateLimitedError
 	switch {
 	case errors.As(err, &rl):
-		secs := int(math.Ceil(rl.RetryAfter.Seconds()))
-		w.Header().Set("Retry-After", fmt.Sprint(secs))
+		secs := httpx.RetryAfter(w.Header(), rl.RetryAfter)
 		f.Message = fmt.Sprintf("Too many failed attempts. Wait %d seconds and try again.", secs)
 		return http.StatusTooManyRequests, true
 	case errors.Is(err, auth.ErrBadCredential):

@@ -3,11 +3,11 @@ package ui
 import (
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/core"
+	"github.com/gatehouse/gatehouse/internal/httpx"
 )
 
 type profileData struct {
@@ -57,8 +57,7 @@ func (s *Server) profileFormError(w http.ResponseWriter, r *http.Request, c *req
 	var rl *core.RateLimitedError
 	if errors.As(err, &rl) {
 		// The password asked again is limited like a sign-in.
-		secs := int(math.Ceil(max(rl.RetryAfter.Seconds(), 1)))
-		w.Header().Set("Retry-After", fmt.Sprint(secs))
+		secs := httpx.RetryAfter(w.Header(), rl.RetryAfter)
 		f.Message = fmt.Sprintf("Too many failed attempts. Wait %d seconds and try again.", secs)
 		status, ok = http.StatusTooManyRequests, true
 	}

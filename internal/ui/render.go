@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/auth"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/core"
+	"github.com/gatehouse/gatehouse/internal/httpx"
 )
 
 //go:embed templates/*.html
@@ -229,11 +230,12 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, c *reqCtx, err err
 	case errors.As(err, &ve):
 		s.renderError(w, r, c, http.StatusBadRequest, "Invalid request", capitalize(ve.Error())+".")
 	case errors.Is(err, auth.ErrUnavailable) || s.core.DatabaseDown(r.Context()):
-		s.log.Warn("web interface request failed: the database is not reachable", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.log.Warn("web interface request failed: the database is not reachable", "method", r.Method, "path", r.URL.Path,
+			"request_id", httpx.RequestIDOf(w), "err", err)
 		w.Header().Set("Retry-After", "1")
 		s.renderError(w, r, c, http.StatusServiceUnavailable, "Unavailable", "The database did not answer. Try again in a moment.")
 	default:
-		s.log.Error("web interface request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.log.Error("web interface request failed", "method", r.Method, "path", r.URL.Path, "request_id", httpx.RequestIDOf(w), "err", err)
 		s.renderError(w, r, c, http.StatusInternalServerError, "Something went wrong", "The request failed; the server log has the details. Nothing was changed.")
 	}
 }

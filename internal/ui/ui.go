@@ -31,6 +31,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/auth"
 	"github.com/gatehouse/gatehouse/internal/clock"
 	"github.com/gatehouse/gatehouse/internal/core"
+	"github.com/gatehouse/gatehouse/internal/httpx"
 )
 
 // Cookie names.
@@ -43,11 +44,6 @@ const (
 // CSRFHeader carries the CSRF token on htmx requests.
 const CSRFHeader = "X-CSRF-Token"
 
-// contentSecurityPolicy allows only this origin's own files: no inline
-// script or style, no eval, no framing, forms posting only here.
-const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-	"frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
-
 // maxFormBytes bounds a form body; the longest field (a description) is
 // 1024 characters, a role's permissions a few kilobytes.
 const maxFormBytes = 64 << 10
@@ -57,8 +53,8 @@ type Options struct {
 	// TLS: the server itself serves HTTPS (cookies are Secure). A request
 	// that arrived over TLS gets Secure cookies whatever this says.
 	TLS bool
-	// ClientIP finds the client's address (the API's resolver, so both
-	// doors record the same address in events).
+	// ClientIP finds the client's address: the one resolver of every
+	// door, so that all of them record the same address in events.
 	ClientIP func(*http.Request) string
 }
 
@@ -236,7 +232,7 @@ func (s *Server) routes() []route {
 }
 
 func (s *Server) static(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Security-Policy", contentSecurityPolicy)
+	w.Header().Set("Content-Security-Policy", httpx.PageCSP)
 	s.assets.serve(w, r)
 }
 
@@ -244,14 +240,7 @@ func (s *Server) static(w http.ResponseWriter, r *http.Request) {
 // refuses forged state-changing requests before the handler runs.
 func (s *Server) wrap(level access, h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hd := w.Header()
-		hd.Set("Content-Security-Policy", contentSecurityPolicy)
-		// Pages show names, keys once, audit data: never cache them.
-		hd.Set("Cache-Control", "no-store")
-		// same-origin (not no-referrer) so that browsers send a real
-		// Origin header with our own form posts, which we check.
-		hd.Set("Referrer-Policy", "same-origin")
-		hd.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+		httpx.PageHeaders(w.Header())
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 
 		c := &reqCtx{actor: core.Actor{ClientIP: s.clientIP(r)}}

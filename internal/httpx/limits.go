@@ -1,9 +1,7 @@
-package api
+package httpx
 
 import (
 	"math"
-	"net/http"
-	"strconv"
 	"sync"
 	"time"
 )
@@ -37,9 +35,10 @@ func NewLimits(maxConcurrent int, rate float64, burst int) *Limits {
 		now: time.Now, buckets: map[string]*bucket{}}
 }
 
-// acquire takes a place among the concurrent requests and a token from
-// the client's bucket; it returns a release func, or how long to wait.
-func (l *Limits) acquire(client string) (release func(), retryAfter time.Duration) {
+// Acquire takes a place among the concurrent requests and a token from
+// the client's bucket; it returns a release func, or how long to wait
+// (answer TooMany). Nil limits let everything in.
+func (l *Limits) Acquire(client string) (release func(), retryAfter time.Duration) {
 	if l == nil {
 		return func() {}, 0
 	}
@@ -88,10 +87,4 @@ func (l *Limits) prune(now time.Time) {
 	if len(l.buckets) >= maxBuckets {
 		clear(l.buckets)
 	}
-}
-
-// tooMany answers 429 with a whole number of seconds to wait.
-func tooMany(w http.ResponseWriter, wait time.Duration) {
-	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(max(wait.Seconds(), 1)))))
-	WriteProblem(w, http.StatusTooManyRequests, "too many requests; retry after the time in Retry-After")
 }

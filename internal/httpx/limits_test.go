@@ -1,4 +1,4 @@
-package api
+package httpx
 
 import (
 	"net/http/httptest"
@@ -8,16 +8,16 @@ import (
 
 func TestLimitsConcurrency(t *testing.T) {
 	l := NewLimits(2, 0, 1)
-	r1, _ := l.acquire("a")
-	r2, _ := l.acquire("b")
+	r1, _ := l.Acquire("a")
+	r2, _ := l.Acquire("b")
 	if r1 == nil || r2 == nil {
 		t.Fatal("refused within the limit")
 	}
-	if r3, wait := l.acquire("c"); r3 != nil || wait <= 0 {
+	if r3, wait := l.Acquire("c"); r3 != nil || wait <= 0 {
 		t.Fatal("a third concurrent request was let in")
 	}
 	r1()
-	if r4, _ := l.acquire("c"); r4 == nil {
+	if r4, _ := l.Acquire("c"); r4 == nil {
 		t.Fatal("a released place was not reused")
 	}
 }
@@ -27,25 +27,25 @@ func TestLimitsPerClient(t *testing.T) {
 	l := NewLimits(100, 2, 3) // 2/s, burst 3
 	l.now = func() time.Time { return now }
 	for i := 0; i < 3; i++ {
-		rel, _ := l.acquire("10.0.0.1")
+		rel, _ := l.Acquire("10.0.0.1")
 		if rel == nil {
 			t.Fatalf("burst request %d refused", i)
 		}
 		rel()
 	}
-	rel, wait := l.acquire("10.0.0.1")
+	rel, wait := l.Acquire("10.0.0.1")
 	if rel != nil || wait != 500*time.Millisecond {
 		t.Fatalf("over the burst: release=%v wait=%s", rel != nil, wait)
 	}
-	if rel, _ := l.acquire("10.0.0.2"); rel == nil {
+	if rel, _ := l.Acquire("10.0.0.2"); rel == nil {
 		t.Fatal("another client is limited too")
 	}
 	now = now.Add(500 * time.Millisecond)
-	if rel, _ := l.acquire("10.0.0.1"); rel == nil {
+	if rel, _ := l.Acquire("10.0.0.1"); rel == nil {
 		t.Fatal("the bucket does not refill")
 	}
 	w := httptest.NewRecorder()
-	tooMany(w, 1500*time.Millisecond)
+	TooMany(w, 1500*time.Millisecond)
 	if w.Code != 429 || w.Header().Get("Retry-After") != "2" || w.Header().Get("Content-Type") != "application/problem+json" {
 		t.Fatalf("429 answer: %d %v", w.Code, w.Header())
 	}
