@@ -117,6 +117,12 @@ func TestRequests(t *testing.T) {
 				`"allowed_cidrs":["10.20.0.0/16","2001:db8::/48"],"applications":["site"],"ldap_providers":["corp"]}`,
 		},
 		{
+			name:  "token create for an owner",
+			inv:   args("token", "create", "--owner", "ci-bot"),
+			route: "POST /api/v1/tokens", reply: reply{status: 201, body: keyTokenJSON},
+			body: `{"user":"ci-bot","intent":"api"}`,
+		},
+		{
 			name:  "token create proving identity only",
 			inv:   args("token", "create", "--no-permissions"),
 			route: "POST /api/v1/tokens", reply: reply{status: 201, body: keyTokenJSON},

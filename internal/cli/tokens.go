@@ -56,7 +56,9 @@ error. With -o json the whole answer is printed instead.`,
 		Args: cobra.NoArgs,
 	}
 	f := c.Flags()
-	f.StringVar(&req.User, "user", "", "the token's owner (default: you)"+subjectUsage)
+	f.StringVar(&req.User, "owner", "", "the account the token is for (default: you)")
+	f.StringVar(&req.User, "user", "", "the same as --owner (kept for scripts; prefer --owner)"+subjectUsage)
+	c.MarkFlagsMutuallyExclusive("owner", "user")
 	f.Var(intent, "intent", "what the key is for")
 	f.Var(&ttl, "ttl", "expires after this long (default 30 days, set by the server)")
 	f.Var(&expiresAt, "expires-at", "expires at this RFC 3339 time")
@@ -84,6 +86,9 @@ error. With -o json the whole answer is printed instead.`,
 		return nil
 	}
 	return a.leaf(c, func(ctx context.Context, s *session, _ []string) error {
+		if c.Flags().Changed("user") && !s.json {
+			fmt.Fprintln(s.errOut, "note: on token create, --user names the token's owner (it does not sign you in); prefer --owner")
+		}
 		req.Intent = intent.String()
 		req.TTL, req.ExpiresAt, req.MaxAge = ttl.String(), expiresAt.String(), maxAge.String()
 		switch {

@@ -70,3 +70,22 @@ func TestMembershipBoundHoldsAgainstARace(t *testing.T) {
 	}
 	t.Logf("%d of %d adds won the race; none committed after the assignment", added, rounds)
 }
+
+// TestNarrowedKeyFollowsItsOwnerOnTheOtherInstance (issue 17): a token's
+// power is the intersection of its own list and its owner's permissions
+// at the moment of use, on every instance: a role taken from the owner
+// through A narrows the key at B within the propagation bound.
+func TestNarrowedKeyFollowsItsOwnerOnTheOtherInstance(t *testing.T) {
+	a, b := pair(t, cluster.Options{CheckEvery: 100 * time.Millisecond, ReconnectDelay: 50 * time.Millisecond})
+	a.Must(201, a.Admin("POST", "/api/v1/roles", map[string]any{"name": "reader", "permissions": []string{"users.read", "groups.read"}}))
+	a.Must(201, a.Admin("POST", "/api/v1/service-accounts", map[string]any{"username": "ci", "token_intent": "none", "roles": []string{"reader"}}))
+	key := a.Must(201, a.Admin("POST", "/api/v1/tokens", map[string]any{"user": "ci", "permissions": []string{"users.read"}})).JSON()["key"].(string)
+	users := func() int { return b.Do("GET", "/api/v1/users", servertest.Bearer(key), nil).Status }
+	groups := func() int { return b.Do("GET", "/api/v1/groups", servertest.Bearer(key), nil).Status }
+	b.Must(200, b.Do("GET", "/api/v1/users", servertest.Bearer(key), nil)) // warm on B
+	if got := groups(); got != 403 {
+		t.Fatalf("the key reaches beyond its list on B: %d", got)
+	}
+	a.Must(204, a.Admin("DELETE", "/api/v1/roles/reader/assignments/users/ci", nil))
+	t.Logf("the owner's lost role narrowed the key on B in %s", within(t, "narrowing", 403, users))
+}

@@ -37,6 +37,8 @@ func eachBackend(t *testing.T, fn func(t *testing.T, h *harness)) {
 	storetest.ForEachBackend(t, func(t *testing.T, st store.Store) { fn(t, newHarness(t, st)) })
 }
 
+func storetestSQLite(t *testing.T) store.Store { return storetest.NewSQLite(t) }
+
 func newHarness(t *testing.T, st store.Store) *harness {
 	t.Helper()
 	key := []byte("harness-secret-key-0123456789abcdef")

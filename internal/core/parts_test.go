@@ -190,3 +190,27 @@ func TestEventsPart(t *testing.T) {
 		}
 	})
 }
+
+// TestRestrictedKeyWarmCheckAllocatesNothing: the narrowing and the
+// network test of a least-privilege key add no allocation (and no query)
+// to a warm check at the API door (issue 17's budget; the time is in the
+// benchmark suite, BenchmarkVerifyToken).
+func TestRestrictedKeyWarmCheckAllocatesNothing(t *testing.T) {
+	h := newHarness(t, storetestSQLite(t))
+	bot := h.holder("users.read", "groups.read")
+	perms := []string{"users.read"}
+	tok, err := h.Credentials.CreateToken(h.ctx, h.admin, core.CreateTokenInput{User: bot.P.Username, Permissions: &perms,
+		AllowedCIDRs: []string{"192.0.2.0/24", "2001:db8::/32"}})
+	h.ok(err)
+	in := core.Presented{Kind: core.KindAPIToken, Secret: tok.Key}
+	check := func() {
+		c, err := h.Credentials.CheckCredential(h.ctx, core.DoorAPI, in, "192.0.2.7", core.CheckOptions{})
+		if err != nil || !c.P.Can("users.read") || c.P.Can("groups.read") {
+			t.Fatalf("the warm check: %v", err)
+		}
+	}
+	check()
+	if n := testing.AllocsPerRun(200, check); n != 0 {
+		t.Fatalf("a warm check of a restricted key allocates %v times; budget 0", n)
+	}
+}
