@@ -238,6 +238,26 @@ func TestNginx(t *testing.T) {
 		if status, _, _ := get("GET", bearer(strangerKey)); status != 403 {
 			t.Fatalf("unbound account: %d", status)
 		}
+		// Least privilege through nginx: a key bound to the network nginx
+		// and the client share (loopback) opens; one bound elsewhere is a
+		// bad key, and one bound to another application does not open.
+		e.Must(201, e.Admin("POST", "/api/v1/applications", map[string]any{"slug": "docs", "name": "Docs"}))
+		narrow := func(id string, extra map[string]any) string {
+			body := map[string]any{"user": "ci-deploy", "identifier": id}
+			for k, v := range extra {
+				body[k] = v
+			}
+			return e.Must(201, e.Admin("POST", "/api/v1/tokens", body)).JSON()["key"].(string)
+		}
+		if status, _, _ := get("GET", bearer(narrow("ci-here", map[string]any{"allowed_cidrs": []string{"127.0.0.0/8", "::1"}}))); status != 200 {
+			t.Fatalf("a key bound to the client's network: %d", status)
+		}
+		if status, _, _ := get("GET", bearer(narrow("ci-away", map[string]any{"allowed_cidrs": []string{"10.0.0.0/8"}}))); status != 401 {
+			t.Fatalf("a key bound to another network: %d", status)
+		}
+		if status, _, _ := get("GET", bearer(narrow("ci-docs", map[string]any{"applications": []string{"docs"}}))); status != 403 {
+			t.Fatalf("a key bound to another application: %d", status)
+		}
 		if status, _, _ := get("GET", basic("admin", servertest.AdminPassword)); status != 401 {
 			t.Fatalf("a person's password: %d", status)
 		}
