@@ -110,7 +110,8 @@ func (s *Server) funcs() template.FuncMap {
 			}
 			return m, nil
 		},
-		"qr": qrDataURI,
+		"qr":     qrDataURI,
+		"limits": tokenLimits,
 		"isSA": func(typ string) bool {
 			return typ == "service_account" || typ == "internal_service_account"
 		},
