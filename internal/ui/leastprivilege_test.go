@@ -93,6 +93,7 @@ func TestTokenFormLeastPrivilege(t *testing.T) {
 			"allowed_cidrs": {"10.0.0.0/8\nnot-a-network"}, "applications": {"site"}}))
 		contains(t, r,
 			`<span class="field-error" id="err-allowed_cidrs">&#34;not-a-network&#34; must be a network`,
+			`<li>Networks (entry 2): &#34;not-a-network&#34; must be a network`,
 			`aria-invalid="true">10.0.0.0/8`+"\n"+`not-a-network</textarea>`,
 			`<span class="field-error" id="err-permissions">Users.write is not held by &#34;ci&#34;`,
 			`name="perm_mode" value="only" checked`, `value="groups.read" checked`, `>users.write</textarea>`,
