@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -213,4 +214,36 @@ func TestRestrictedKeyWarmCheckAllocatesNothing(t *testing.T) {
 	if n := testing.AllocsPerRun(200, check); n != 0 {
 		t.Fatalf("a warm check of a restricted key allocates %v times; budget 0", n)
 	}
+
+// EffectivePermissions: what a token of an account may be narrowed to,
+// readable by the account itself (a full key) and by users.read only.
+func TestEffectivePermissions(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		bot := h.holder("tokens.self", "groups.read")
+		name := bot.P.Username
+		want := []string{"groups.read", "tokens.self"}
+		for _, who := range []core.Actor{bot, h.admin, h.holder("users.read")} {
+			got, err := h.Accounts.EffectivePermissions(h.ctx, who, name)
+			if err != nil || !slices.Equal(got, want) {
+				t.Fatalf("%s reads %s's permissions: %v %v", who.P.Username, name, got, err)
+			}
+		}
+		// The administrator holds the whole catalogue.
+		all, err := h.Accounts.EffectivePermissions(h.ctx, h.admin, "admin")
+		if err != nil || !slices.Contains(all, "users.write") || !slices.Contains(all, "tokens.write") {
+			t.Fatalf("admin's permissions: %v %v", all, err)
+		}
+		// Another account without users.read, and the account's own
+		// narrowed key, are refused: a narrowed key sees only its own
+		// intersection (Me), never its owner's broader set.
+		narrowed := core.Actor{P: bot.P.Narrow([]string{"groups.read"}), ClientIP: bot.ClientIP}
+		for _, who := range []core.Actor{h.holder("tokens.self"), narrowed} {
+			if _, err := h.Accounts.EffectivePermissions(h.ctx, who, name); !errors.Is(err, core.ErrForbidden) {
+				t.Fatalf("%s (narrowed %v) reads %s's permissions: %v", who.P.Username, who.P.Narrowed, name, err)
+			}
+		}
+		if _, err := h.Accounts.EffectivePermissions(h.ctx, h.admin, "nobody"); !errors.As(err, new(*core.NotFoundError)) {
+			t.Fatalf("an unknown account: %v", err)
+		}
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"slices"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/audit"
@@ -495,6 +496,29 @@ func (s *Accounts) GetUserPermissions(ctx context.Context, a Actor, username str
 	}
 	p, err := s.store.GetUserPermissions(ctx, u.UID)
 	return nonNil(p), err
+}
+
+// EffectivePermissions lists what an account holds now, through its
+// roles, its groups' roles and direct grants (the whole catalogue for
+// admin): what a token of it may be narrowed to, so that a form can offer
+// just those. It needs users.read, or being the account with a key that
+// is not narrowed: a narrowed key reads its own intersection through Me,
+// never the broader set of its owner.
+func (s *Accounts) EffectivePermissions(ctx context.Context, a Actor, username string) ([]string, error) {
+	if a.P == nil || a.P.Username != username || a.P.Narrowed {
+		if err := s.authorize(ctx, a, authz.UsersRead, audit.Target{Kind: audit.KindUser, Name: username}); err != nil {
+			return nil, err
+		}
+	}
+	u, err := s.store.GetUser(ctx, username)
+	if err != nil {
+		return nil, notFound(err, "user", username)
+	}
+	p, err := accountPower(ctx, s.store, u)
+	if err != nil {
+		return nil, err
+	}
+	return nonNil(slices.Clone(p.Permissions)), nil
 }
 
 // SetUserPermissions replaces a user's direct permissions. It needs

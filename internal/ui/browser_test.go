@@ -481,3 +481,84 @@ func TestBrowserTwoFactor(t *testing.T) {
 		t.Fatalf("login event = %s", raw)
 	}
 }
+
+// TestBrowserLeastPrivilegeToken: a narrowed token through the real
+// form. Changing the owner fetches its permissions again (htmx); "only
+// these" shows them; the key made holds only what was ticked, only from
+// the networks typed, and its page says so.
+func TestBrowserLeastPrivilegeToken(t *testing.T) {
+	e := servertest.Start(t, storetest.NewSQLite(t))
+	seedLeastPrivilege(t, e)
+	p := newPage(t, e)
+	p.login("admin", servertest.AdminPassword, `section[aria-labelledby="h-expiring"]`)
+
+	p.open("/tokens/new")
+	p.run(chromedp.WaitVisible(css("#f-user")))
+	if n := eval[int](p, `document.querySelectorAll('#lp-permissions input[name="permissions"]').length`); n < 10 {
+		t.Fatalf("the administrator's own picker offers %d permissions", n)
+	}
+	if !eval[bool](p, `document.querySelector(".lp-perms").hidden`) {
+		t.Fatal(`the permission list shows while "all of the owner's" is chosen`)
+	}
+	// Another owner: the picker follows, and the suggested identifier.
+	p.run(chromedp.Clear(css("#f-user")), chromedp.SendKeys(css("#f-user"), "ci"))
+	offered := get(p, chromedp.Poll[[]string](`(() => {
+		const l = [...document.querySelectorAll('#lp-permissions input[name="permissions"]')].map(i => i.value);
+		return l.length === 3 && document.querySelector("#hint-identifier code").textContent.startsWith("ci-") ? l : null;
+	})()`, chromedp.WithPollingTimeout(10*time.Second)))
+	if strings.Join(offered, " ") != "groups.read tokens.self users.read" {
+		t.Fatalf("offered for ci: %v", offered)
+	}
+	p.run(chromedp.Click(css("#f-perm-only")))
+	if eval[bool](p, `document.querySelector(".lp-perms").hidden`) {
+		t.Fatal(`"only these" did not show the permissions`)
+	}
+	p.run(
+		chromedp.Click(css(`#lp-permissions input[value="users.read"]`)),
+		chromedp.SendKeys(css("#f-description"), "Reads the user list from CI"),
+		chromedp.SendKeys(css("#f-allowed-cidrs"), "127.0.0.1\n10.20.0.300/16"),
+		chromedp.Click(css(`input[name="applications"][value="site"]`)),
+	)
+	// A bad network: the form comes back with the error at the field and
+	// every choice as it was.
+	p.submit("form.card button[type=submit]", "#err-allowed_cidrs")
+	if msg := p.text("#err-allowed_cidrs"); !strings.HasPrefix(msg, `"10.20.0.300/16" must be a network`) {
+		t.Fatalf("the network error reads %q", msg)
+	}
+	if !eval[bool](p, `document.querySelector("#f-perm-only").checked && !document.querySelector(".lp-perms").hidden &&
+		document.querySelector('#lp-permissions input[value="users.read"]').checked &&
+		document.querySelector('input[name="applications"][value="site"]').checked &&
+		document.querySelector("#f-user").value === "ci" &&
+		document.querySelector("#f-allowed-cidrs").getAttribute("aria-invalid") === "true"`) {
+		t.Fatal("the refused form lost what was chosen")
+	}
+	p.shot("23-token-new-bad-network")
+	p.run(chromedp.Clear(css("#f-allowed-cidrs")), chromedp.SendKeys(css("#f-allowed-cidrs"), "127.0.0.1\n10.20.0.0/16"))
+	p.shot("24-token-new-least-privilege")
+	p.submit("form.card button[type=submit]", "#new-key")
+	key := p.text("#new-key")
+
+	// The key may read users and nothing more, and only from here.
+	status, me := apiStatus(t, e, key)
+	if perms, _ := me["permissions"].([]any); status != 200 || len(perms) != 1 || perms[0] != "users.read" {
+		t.Fatalf("GET /me with the narrowed key: %d %v", status, me)
+	}
+	id := strings.TrimSuffix(strings.TrimPrefix(p.text("h1"), "Token "), " created")
+	p.open("/tokens/" + id)
+	for sel, want := range map[string]string{
+		"#token-permissions":    "users.read",
+		"#token-networks":       "10.20.0.0/16, 127.0.0.1/32",
+		"#token-applications":   "site",
+		"#token-ldap-providers": "any",
+	} {
+		if got := p.text(sel); !strings.HasPrefix(got, want) {
+			t.Fatalf("%s on the token page = %q, want %q", sel, got, want)
+		}
+	}
+	p.shot("25-token-least-privilege")
+	p.open("/tokens")
+	if row := p.text("#token-results tbody"); !strings.Contains(row, "1 permission, 2 networks, 1 application") {
+		t.Fatalf("the list does not show the limits:\n%s", row)
+	}
+	p.shot("26-tokens-limits")
+}

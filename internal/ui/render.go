@@ -111,7 +111,8 @@ func (s *Server) funcs() template.FuncMap {
 			}
 			return m, nil
 		},
-		"qr": qrDataURI,
+		"qr":     qrDataURI,
+		"limits": tokenLimits,
 		"isSA": func(typ string) bool {
 			return typ == "service_account" || typ == "internal_service_account"
 		},
@@ -295,12 +296,21 @@ func fieldOf(field string, rename map[string]string) string {
 	return field
 }
 
+// fieldLabels names core fields whose API names read badly in a sentence.
+var fieldLabels = map[string]string{"allowed_cidrs": "Networks", "ldap_providers": "LDAP providers"}
+
 func label(field string) string {
+	name := func(f string) string {
+		if l, ok := fieldLabels[f]; ok {
+			return l
+		}
+		return capitalize(strings.ReplaceAll(f, "_", " "))
+	}
 	if m := indexed.FindStringSubmatch(field); m != nil {
 		n, _ := strconv.Atoi(m[2])
-		return capitalize(strings.ReplaceAll(m[1], "_", " ")) + fmt.Sprintf(" (entry %d)", n+1)
+		return name(m[1]) + fmt.Sprintf(" (entry %d)", n+1)
 	}
-	return capitalize(strings.ReplaceAll(field, "_", " "))
+	return name(field)
 }
 
 // formError puts a core error into the form. It reports false (and

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,6 +56,139 @@ func (s *Server) tokens(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 
 type tokenFormData struct {
 	Form *form
+	// Least privilege: the choices the form offers.
+	Owner      string   // the account whose permissions are offered
+	OwnerPerms []string // what Owner holds now; nil when not known
+	OwnerNote  string   // why OwnerPerms is not known
+	Apps       []string // applications the actor may read (nil: none or not allowed)
+	CanApps    bool
+	LDAP       []string // LDAP providers the actor may read
+	CanLDAP    bool
+}
+
+// renderTokenForm renders the token form with its least-privilege
+// choices for the owner named in the form.
+func (s *Server) renderTokenForm(w http.ResponseWriter, r *http.Request, c *reqCtx, status int, f *form) {
+	ctx := r.Context()
+	d := tokenFormData{Form: f, Owner: strings.TrimSpace(f.Get("user"))}
+	if d.Owner == "" {
+		d.Owner = c.actor.P.Username
+	}
+	// The core refuses (and records) a read it does not allow; ask only
+	// when it would answer, and otherwise say why the list is missing.
+	switch {
+	case d.Owner != c.actor.P.Username && !c.can(authz.UsersRead):
+		d.OwnerNote = fmt.Sprintf("Listing what %s holds needs the users.read permission: type the permissions below instead.", d.Owner)
+	default:
+		perms, err := s.core.Accounts.EffectivePermissions(ctx, c.actor, d.Owner)
+		var nf *core.NotFoundError
+		switch {
+		case errors.As(err, &nf):
+			d.OwnerNote = fmt.Sprintf("There is no account named %s.", d.Owner)
+		case errors.Is(err, core.ErrForbidden):
+			d.OwnerNote = fmt.Sprintf("You may not list what %s holds: type the permissions below instead.", d.Owner)
+		case err != nil:
+			s.fail(w, r, c, err)
+			return
+		default:
+			d.OwnerPerms = perms
+		}
+	}
+	if c.canSomewhere(authz.ApplicationsRead, authz.KindApplication) {
+		d.CanApps = true
+		if apps, err := s.core.Applications.ListApplications(ctx, c.actor, core.ApplicationQuery{Limit: 500}); err == nil {
+			for _, a := range apps {
+				d.Apps = append(d.Apps, a.Slug)
+			}
+		}
+	}
+	if c.canSomewhere(authz.LDAPRead, authz.KindLDAP) {
+		d.CanLDAP = true
+		if ps, err := s.core.LDAP.ListLDAPProviders(ctx, c.actor, "", 500); err == nil {
+			for _, p := range ps {
+				d.LDAP = append(d.LDAP, p.Name)
+			}
+		}
+	}
+	s.render(w, r, c, status, "token_new", "New token", "tokens", d)
+}
+
+// restrictionFields reads the form's least-privilege section. The
+// permissions are the ticked ones and those typed one per line, and only
+// when "only these" is chosen: nil keeps all of the owner's, an empty
+// list makes a key that proves identity and nothing else.
+func restrictionFields(v url.Values) (perms *[]string, cidrs, apps, ldap []string) {
+	if v.Get("perm_mode") == "only" {
+		list := append([]string{}, v["permissions"]...)
+		list = append(list, lines(v.Get("permissions_text"))...)
+		perms = &list
+	}
+	return perms, lines(v.Get("allowed_cidrs")), nonEmpty(v["applications"]), nonEmpty(v["ldap_providers"])
+}
+
+// lines splits a textarea into its non-empty entries; commas and spaces
+// separate entries too, since none of these values contains either.
+func lines(text string) []string {
+	return nonEmpty(strings.FieldsFunc(text, func(r rune) bool {
+		return r == '\n' || r == '\r' || r == ',' || r == ' ' || r == '\t'
+	}))
+}
+
+// nonEmpty drops blank entries; none left is nil (no restriction).
+func nonEmpty(in []string) []string {
+	var out []string
+	for _, x := range in {
+		if x = strings.TrimSpace(x); x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// nameBadNetworks puts the typed entry into each network error: the core
+// counts entries, while the form shows them as lines of text.
+func nameBadNetworks(err error, cidrs []string) {
+	var ve *core.ValidationError
+	if !errors.As(err, &ve) {
+		return
+	}
+	for i, fe := range ve.Errors {
+		m := indexed.FindStringSubmatch(fe.Field)
+		if m == nil || m[1] != "allowed_cidrs" {
+			continue
+		}
+		if n, err := strconv.Atoi(m[2]); err == nil && n < len(cidrs) {
+			ve.Errors[i].Message = fmt.Sprintf("%q %s", cidrs[n], fe.Message)
+		}
+	}
+}
+
+// tokenLimits says in a few words how a token is narrowed, for lists.
+func tokenLimits(t core.TokenView) []string {
+	var out []string
+	plural := func(n int, one string) string {
+		if n == 1 {
+			return "1 " + one
+		}
+		return fmt.Sprintf("%d %ss", n, one)
+	}
+	if t.Permissions != nil {
+		if len(*t.Permissions) == 0 {
+			out = append(out, "identity only")
+		} else {
+			out = append(out, plural(len(*t.Permissions), "permission"))
+		}
+	}
+	if n := len(t.AllowedCIDRs); n > 0 {
+		out = append(out, plural(n, "network"))
+	}
+	if n := len(t.Applications); n > 0 {
+		out = append(out, plural(n, "application"))
+	}
+	if n := len(t.LDAPProviders); n > 0 {
+		out = append(out, plural(n, "LDAP provider"))
+	}
+	return out
 }
 
 var nonceRule = regexp.MustCompile(`^[a-z0-9]{8}$`)
@@ -75,12 +209,25 @@ func newNonce() string {
 }
 
 func (s *Server) newTokenPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	user := r.URL.Query().Get("user")
+	q := r.URL.Query()
+	user := strings.TrimSpace(q.Get("user"))
 	if user == "" {
 		user = c.actor.P.Username
 	}
-	f := newForm(url.Values{"user": {user}, "intent": {store.IntentAPI}, "expiry": {"720h"}, "nonce": {newNonce()}, "sliding_ok": {"1"}})
-	s.render(w, r, c, http.StatusOK, "token_new", "New token", "tokens", tokenFormData{Form: f})
+	// The form refreshes its permission picker with a GET of this page
+	// when the owner changes (htmx), sending the choices made so far and
+	// its nonce, so that the identifier it suggests stays the one used.
+	nonce := q.Get("nonce")
+	if !nonceRule.MatchString(nonce) {
+		nonce = newNonce()
+	}
+	mode := "all"
+	if q.Get("perm_mode") == "only" {
+		mode = "only"
+	}
+	f := newForm(url.Values{"user": {user}, "intent": {store.IntentAPI}, "expiry": {"720h"}, "nonce": {nonce}, "sliding_ok": {"1"},
+		"perm_mode": {mode}, "permissions": q["permissions"], "permissions_text": {q.Get("permissions_text")}})
+	s.renderTokenForm(w, r, c, http.StatusOK, f)
 }
 
 type tokenCreatedData struct {
@@ -107,13 +254,14 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 	if in.User == "" {
 		in.User = c.actor.P.Username
 	}
+	in.Permissions, in.AllowedCIDRs, in.Applications, in.LDAPProviders = restrictionFields(v)
 	f := newForm(v)
 	if in.Identifier == "" {
 		nonce := v.Get("nonce")
 		if !nonceRule.MatchString(nonce) {
 			f.Message = "This form is out of date. Please fill it in again."
 			f.Values.Set("nonce", newNonce())
-			s.render(w, r, c, http.StatusBadRequest, "token_new", "New token", "tokens", tokenFormData{Form: f})
+			s.renderTokenForm(w, r, c, http.StatusBadRequest, f)
 			return
 		}
 		in.Identifier = in.User + "-" + nonce
@@ -127,12 +275,13 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 	}
 	tv, err := s.core.Credentials.CreateToken(r.Context(), c.actor, in)
 	if err != nil {
+		nameBadNetworks(err, in.AllowedCIDRs)
 		if status, ok := f.formError(err, lifeRename); ok {
 			if status == http.StatusConflict && v.Get("identifier") == "" && !errors.Is(err, core.ErrTokenLimit) {
 				f.Message = fmt.Sprintf("This form was already submitted: token %s exists. Its key was shown once, after the first submission; if it is lost, rotate the token.", in.Identifier)
 				f.Values.Set("nonce", newNonce())
 			}
-			s.render(w, r, c, status, "token_new", "New token", "tokens", tokenFormData{Form: f})
+			s.renderTokenForm(w, r, c, status, f)
 			return
 		}
 		s.fail(w, r, c, err)

@@ -52,19 +52,29 @@
     }
   });
 
-  // Fields shown only for one choice of a select: data-show-when="selectID=value".
+  // Fields shown only for one choice: data-show-when="selectID=value"
+  // for a select, data-show-when="inputID=checked" for a radio button or
+  // a checkbox.
   function syncToggles() {
     var nodes = document.querySelectorAll("[data-show-when]");
     for (var i = 0; i < nodes.length; i++) {
       var rule = nodes[i].getAttribute("data-show-when").split("=");
       var sel = document.getElementById(rule[0]);
-      if (sel) {
+      if (!sel) {
+        continue;
+      }
+      if (sel.tagName === "INPUT" && rule[1] === "checked") {
+        nodes[i].hidden = !sel.checked;
+      } else {
         nodes[i].hidden = sel.value !== rule[1];
       }
     }
   }
   document.addEventListener("change", function (e) {
-    if (e.target && e.target.tagName === "SELECT") {
+    var t = e.target;
+    // A radio button unchecks the others of its group without an event
+    // of theirs: every change of one re-syncs them all.
+    if (t && (t.tagName === "SELECT" || (t.tagName === "INPUT" && (t.type === "radio" || t.type === "checkbox")))) {
       syncToggles();
     }
   });
