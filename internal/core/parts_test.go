@@ -214,6 +214,7 @@ func TestRestrictedKeyWarmCheckAllocatesNothing(t *testing.T) {
 	if n := testing.AllocsPerRun(200, check); n != 0 {
 		t.Fatalf("a warm check of a restricted key allocates %v times; budget 0", n)
 	}
+}
 
 // EffectivePermissions: what a token of an account may be narrowed to,
 // readable by the account itself (a full key) and by users.read only.
