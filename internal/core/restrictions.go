@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"slices"
 
+	"github.com/gatehouse/gatehouse/internal/auth"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -42,6 +43,22 @@ func restrictionsFor(ctx context.Context, q store.Queries, f *fields, a Actor, o
 	if a.P != nil && a.P.Narrowed && a.P.UID == owner.UID && in.Permissions == nil {
 		own := slices.Clone(a.P.Permissions)
 		in.Permissions = &own
+	}
+	// A key bound to networks, applications or LDAP providers makes keys
+	// bound at least as tightly: what it does not name it hands on, so a
+	// key leaked inside a network cannot mint one that works outside.
+	if r := a.Cred.Restrictions; r != nil {
+		if in.AllowedCIDRs == nil {
+			for _, p := range r.CIDRs {
+				in.AllowedCIDRs = append(in.AllowedCIDRs, p.String())
+			}
+		}
+		if in.Applications == nil {
+			in.Applications = slices.Clone(r.Applications)
+		}
+		if in.LDAPProviders == nil {
+			in.LDAPProviders = slices.Clone(r.LDAPProviders)
+		}
 	}
 	if in.empty() {
 		return nil, nil
@@ -110,7 +127,51 @@ func restrictionsFor(ctx context.Context, q store.Queries, f *fields, a Actor, o
 		}
 		r.LDAPProviders = sortedSet(r.LDAPProviders)
 	}
+	if len(*f) == 0 && !withinBindings(a.Cred.Restrictions, &r) {
+		f.add("allowed_cidrs", "your key is bound to networks, applications or LDAP providers: the keys it makes may only be bound within them")
+	}
 	return &r, nil
+}
+
+// withinBindings reports whether a token restricted by r is bound at
+// least as tightly as the actor's key (nil: an unbound key, which any
+// binding is within): each network within one of the key's, each
+// application and LDAP provider one of the key's, none left open where
+// the key is bound.
+func withinBindings(key *auth.Restrictions, r *store.TokenRestrictions) bool {
+	if key == nil {
+		return true
+	}
+	var cidrs, apps, providers []string
+	if r != nil {
+		cidrs, apps, providers = r.AllowedCIDRs, r.Applications, r.LDAPProviders
+	}
+	if len(key.CIDRs) > 0 {
+		if len(cidrs) == 0 {
+			return false
+		}
+		for _, c := range cidrs {
+			p, err := netip.ParsePrefix(c)
+			if err != nil || !slices.ContainsFunc(key.CIDRs, func(k netip.Prefix) bool { return k.Bits() <= p.Bits() && k.Contains(p.Addr()) }) {
+				return false
+			}
+		}
+	}
+	subset := func(key, got []string) bool {
+		if len(key) == 0 {
+			return true
+		}
+		if len(got) == 0 {
+			return false
+		}
+		for _, g := range got {
+			if !slices.Contains(key, g) {
+				return false
+			}
+		}
+		return true
+	}
+	return subset(key.Applications, apps) && subset(key.LDAPProviders, providers)
 }
 
 // parseNetwork reads a CIDR network, or one address as its own network.

@@ -164,12 +164,15 @@ func (s *Credentials) authorizeTokens(ctx context.Context, a Actor, access token
 // and a narrowed key never makes, rotates or revokes a broader key, its
 // owner's included.
 func tokenBound(ctx context.Context, q store.Queries, a Actor, perm, ownerUID string, r *store.TokenRestrictions, identifier string) error {
-	if a.P.UID == ownerUID && !a.P.Narrowed && (r == nil || r.Permissions == nil) {
+	if a.P.UID == ownerUID && !a.P.Narrowed && (r == nil || r.Permissions == nil) && withinBindings(a.Cred.Restrictions, r) {
 		return nil // one's own full key: the actor itself
 	}
 	u, err := q.GetUserByUID(ctx, ownerUID)
 	if err != nil {
 		return notFound(err, "user", ownerUID)
+	}
+	if !withinBindings(a.Cred.Restrictions, r) {
+		return refuse(a, perm, tokenTarget(identifier), "the token is bound less tightly than your key (networks, applications or LDAP providers)")
 	}
 	p, err := tokenPower(ctx, q, u, r)
 	if err != nil {
