@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -58,7 +59,10 @@ func TestExamples(t *testing.T) {
 	}{
 		{"ci-service-account", func(ctx context.Context) error {
 			tok, err := c.Tokens.Get(ctx, "ci-deploy-github")
-			if err == nil && (tok.User != "ci-deploy" || tok.Intent != client.IntentAPI) {
+			// A deploy key of least privilege: one permission, one network.
+			if err == nil && (tok.User != "ci-deploy" || tok.Intent != client.IntentAPI || tok.Permissions == nil ||
+				!slices.Equal(*tok.Permissions, []string{"applications.write@application/site"}) ||
+				!slices.Equal(tok.AllowedCIDRs, []string{"10.20.0.0/16"})) {
 				err = fmt.Errorf("token %+v", tok)
 			}
 			return err

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
@@ -157,16 +158,30 @@ func configured(data any, diags *diag.Diagnostics) *client.Client {
 // (permissions[2] on permissions), so Terraform points at the line.
 // Client errors hold what the server said, never a key or a request body.
 func apiError(diags *diag.Diagnostics, summary string, err error, attrs ...string) {
+	apiErrorSent(diags, summary, err, nil, attrs...)
+}
+
+// apiErrorSent is apiError for a request that sent sets as lists: an
+// entry the server names by its place in the list (permissions[2]) is
+// an error on that element of the set, which has no order, and is named
+// by its value.
+func apiErrorSent(diags *diag.Diagnostics, summary string, err error, sent map[string][]string, attrs ...string) {
 	var e *client.Error
 	if errors.As(err, &e) && len(e.Errors) > 0 {
 		for _, fe := range e.Errors {
-			field, _, _ := strings.Cut(fe.Field, "[")
+			field, rest, indexed := strings.Cut(fe.Field, "[")
 			detail := fmt.Sprintf("%s: %s (%s)", fe.Field, fe.Message, e.Error())
-			if containsString(attrs, field) {
-				diags.AddAttributeError(path.Root(field), summary, detail)
-			} else {
+			if !containsString(attrs, field) {
 				diags.AddError(summary, detail)
+				continue
 			}
+			at := path.Root(field)
+			if i, err := strconv.Atoi(strings.TrimSuffix(rest, "]")); indexed && err == nil && i >= 0 && i < len(sent[field]) {
+				v := sent[field][i]
+				at = at.AtSetValue(types.StringValue(v))
+				detail = fmt.Sprintf("%s %q: %s (%s)", field, v, fe.Message, e.Error())
+			}
+			diags.AddAttributeError(at, summary, detail)
 		}
 		return
 	}

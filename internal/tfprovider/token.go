@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -13,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/setplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
@@ -28,9 +30,9 @@ import (
 // hand it to a pipeline.
 //
 // The narrowing arguments of least-privilege tokens (permissions,
-// allowed_cidrs, applications, ldap_providers) will be attributes of
-// tokenModel, sent by tokenCreate and read back by tokenState; each
-// replaces the token when changed, since a key's reach is fixed at issue.
+// allowed_cidrs, applications, ldap_providers) are sent by Create and
+// read back by tokenState; each replaces the token when changed, since
+// the server fixes a key's reach for its life.
 type tokenResource struct{ withClient }
 
 func newTokenResource() resource.Resource { return &tokenResource{} }
@@ -49,6 +51,13 @@ type tokenModel struct {
 	RotateTriggers types.Map    `tfsdk:"rotate_triggers"`
 	RotationGrace  types.String `tfsdk:"rotation_grace"`
 	Key            types.String `tfsdk:"key"`
+	// Least privilege. Permissions null is all of the owner's, empty is
+	// none (a key that only proves identity); the other sets, null or
+	// empty, restrict nothing.
+	Permissions   types.Set `tfsdk:"permissions"`
+	AllowedCIDRs  types.Set `tfsdk:"allowed_cidrs"`
+	Applications  types.Set `tfsdk:"applications"`
+	LDAPProviders types.Set `tfsdk:"ldap_providers"`
 }
 
 // identifierRule is the server's rule for token identifiers.
@@ -113,6 +122,30 @@ func (r *tokenResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 				Description: "How long the old key keeps working after a rotation (default 0s, at most 720h), so that its users can switch.",
 				Validators:  []validator.String{durationValidator{min: 0, minText: "not negative", allowMax: 720 * time.Hour}},
 			},
+			"permissions": schema.SetAttribute{
+				ElementType: types.StringType, Optional: true,
+				Description:   "Least privilege: the token's own permissions, of the catalogue (data source gatehouse_permissions), `name` or `name@kind/object`. Left out, the token may do all its owner may; given, only what is both in this set and held by the owner at each use; an empty set makes a key that proves identity and can do nothing else. Each must be held by the owner when the token is made. Changing it replaces the token.",
+				Validators:    []validator.Set{permissionsValidator{}, setvalidator.SizeAtMost(maxRestrictionEntries)},
+				PlanModifiers: []planmodifier.Set{setplanmodifier.RequiresReplace()},
+			},
+			"allowed_cidrs": schema.SetAttribute{
+				ElementType: types.StringType, Optional: true,
+				Description:   "Least privilege: the networks the key may be used from (IPv4 or IPv6 CIDR such as 10.20.0.0/16, or one address); a use from elsewhere is refused like a bad key. Left out or empty: anywhere. Changing it replaces the token.",
+				Validators:    []validator.Set{cidrsValidator{}, setvalidator.SizeAtMost(maxRestrictionEntries)},
+				PlanModifiers: []planmodifier.Set{replaceIfOtherEntries(canonicalNetwork)},
+			},
+			"applications": schema.SetAttribute{
+				ElementType: types.StringType, Optional: true,
+				Description:   "Least privilege: the slugs of the applications the credential opens at forward-auth (their bindings still apply). Left out or empty: any. Changing it replaces the token.",
+				Validators:    []validator.Set{namesValidator{}, setvalidator.SizeAtMost(maxRestrictionEntries)},
+				PlanModifiers: []planmodifier.Set{replaceIfOtherEntries(nil)},
+			},
+			"ldap_providers": schema.SetAttribute{
+				ElementType: types.StringType, Optional: true,
+				Description:   "Least privilege: the names of the LDAP providers the credential binds at. Left out or empty: any. Changing it replaces the token.",
+				Validators:    []validator.Set{namesValidator{}, setvalidator.SizeAtMost(maxRestrictionEntries)},
+				PlanModifiers: []planmodifier.Set{replaceIfOtherEntries(nil)},
+			},
 			"key": schema.StringAttribute{
 				Computed: true, Sensitive: true,
 				Description:   "The secret key, set at creation and at each rotation, and kept in the state: protect the state (an encrypted remote backend; OpenTofu's state encryption). Empty after an import: rotate to get one.",
@@ -122,7 +155,69 @@ func (r *tokenResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 	}
 }
 
-var tokenFields = []string{"identifier", "user", "intent", "description", "expiring", "expires_at", "ttl", "extended", "max_age"}
+var tokenFields = []string{"identifier", "user", "intent", "description", "expiring", "expires_at", "ttl", "extended", "max_age",
+	"permissions", "allowed_cidrs", "applications", "ldap_providers"}
+
+// maxRestrictionEntries is the server's bound on each least-privilege set.
+const maxRestrictionEntries = 64
+
+// sameEntries says whether two sets name the same entries once spelled
+// as the server does (canon; nil: as written). Null and empty are the
+// same: no restriction. Unknown is the same only as unknown.
+func sameEntries(a, b types.Set, canon func(string) string) bool {
+	if a.IsUnknown() || b.IsUnknown() {
+		return a.IsUnknown() && b.IsUnknown()
+	}
+	entries := func(s types.Set) map[string]bool {
+		out := map[string]bool{}
+		for _, e := range s.Elements() {
+			v, ok := e.(types.String)
+			if !ok || v.IsUnknown() {
+				out["\x00unknown"] = true // never the same as a known set
+				continue
+			}
+			k := v.ValueString()
+			if canon != nil {
+				k = canon(k)
+			}
+			out[k] = true
+		}
+		return out
+	}
+	ea, eb := entries(a), entries(b)
+	if len(ea) != len(eb) {
+		return false
+	}
+	for k := range ea {
+		if !eb[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// replaceIfOtherEntries replaces the token when a restricting set names
+// other entries: not when it is only spelled otherwise (10.0.0.1 for
+// 10.0.0.1/32), nor between left out and empty, which mean the same.
+func replaceIfOtherEntries(canon func(string) string) planmodifier.Set {
+	return setplanmodifier.RequiresReplaceIf(func(_ context.Context, req planmodifier.SetRequest, resp *setplanmodifier.RequiresReplaceIfFuncResponse) {
+		resp.RequiresReplace = !sameEntries(req.StateValue, req.PlanValue, canon)
+	}, "Naming other entries replaces the token.", "Naming other entries replaces the token.")
+}
+
+// restrictionSet is the state of a restricting set the server answered
+// with: the prior value (configuration or state) when it names the same
+// entries, so that its spelling stays; else the server's, null for none.
+func restrictionSet(prior types.Set, server []string, canon func(string) string) types.Set {
+	got := types.SetNull(types.StringType)
+	if len(server) > 0 {
+		got = stringSet(server)
+	}
+	if !prior.IsUnknown() && sameEntries(prior, got, canon) {
+		return prior
+	}
+	return got
+}
 
 // ValidateConfig refuses the combinations the server would, on the
 // attribute, at plan time.
@@ -206,9 +301,28 @@ func (r *tokenResource) Create(ctx context.Context, req resource.CreateRequest, 
 	if !plan.Expiring.ValueBool() {
 		in.Expiring = plan.Expiring.ValueBoolPointer()
 	}
+	// Null permissions: all of the owner's (left out of the request);
+	// an empty set: none (sent as []).
+	if !plan.Permissions.IsNull() {
+		perms := setStrings(ctx, plan.Permissions, &resp.Diagnostics)
+		if perms == nil {
+			perms = []string{}
+		}
+		in.Permissions = &perms
+	}
+	in.AllowedCIDRs = setStrings(ctx, plan.AllowedCIDRs, &resp.Diagnostics)
+	in.Applications = setStrings(ctx, plan.Applications, &resp.Diagnostics)
+	in.LDAPProviders = setStrings(ctx, plan.LDAPProviders, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
 	t, err := r.c.Tokens.Create(ctx, in)
 	if err != nil {
-		apiError(&resp.Diagnostics, "Cannot create token", err, tokenFields...)
+		sent := map[string][]string{"allowed_cidrs": in.AllowedCIDRs, "applications": in.Applications, "ldap_providers": in.LDAPProviders}
+		if in.Permissions != nil {
+			sent["permissions"] = *in.Permissions
+		}
+		apiErrorSent(&resp.Diagnostics, "Cannot create token", err, sent, tokenFields...)
 		return
 	}
 	plan.Key = types.StringValue(t.Key)
@@ -243,6 +357,17 @@ func tokenState(t client.Token, m *tokenModel) {
 	if !sameDuration(m.MaxAge, maxAge) {
 		m.MaxAge = maxAge
 	}
+	// Least privilege, fixed for the token's life: a difference is a
+	// change made by replacing the token outside Terraform, which the
+	// next plan undoes by replacing it again.
+	if t.Permissions == nil {
+		m.Permissions = types.SetNull(types.StringType)
+	} else if perms := stringSet(*t.Permissions); m.Permissions.IsNull() || m.Permissions.IsUnknown() || !sameEntries(m.Permissions, perms, nil) {
+		m.Permissions = perms
+	}
+	m.AllowedCIDRs = restrictionSet(m.AllowedCIDRs, t.AllowedCIDRs, canonicalNetwork)
+	m.Applications = restrictionSet(m.Applications, t.Applications, nil)
+	m.LDAPProviders = restrictionSet(m.LDAPProviders, t.LDAPProviders, nil)
 	if m.RotationGrace.IsNull() || m.RotationGrace.IsUnknown() {
 		m.RotationGrace = types.StringValue("0s") // after an import
 	}

@@ -3,6 +3,7 @@ package tfprovider
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"sort"
 	"time"
 
@@ -208,4 +209,55 @@ func strPtr(v types.String) *string {
 	}
 	s := v.ValueString()
 	return &s
+}
+
+// cidrsValidator checks each network of a token's allowed_cidrs as the
+// server reads it: a CIDR network (10.20.0.0/16, 2001:db8::/48) or one
+// address (its own network).
+type cidrsValidator struct{}
+
+func (cidrsValidator) Description(context.Context) string {
+	return "IPv4 or IPv6 networks such as 10.20.0.0/16 or 2001:db8::/48, or single addresses"
+}
+func (v cidrsValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+func (cidrsValidator) ValidateSet(_ context.Context, req validator.SetRequest, resp *validator.SetResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	for _, e := range req.ConfigValue.Elements() {
+		s, ok := e.(types.String)
+		if !ok || s.IsNull() || s.IsUnknown() {
+			continue
+		}
+		if _, err := parseNetwork(s.ValueString()); err != nil {
+			resp.Diagnostics.AddAttributeError(req.Path.AtSetValue(s), "Invalid "+req.Path.String(),
+				fmt.Sprintf("%s: %q is not a network such as 10.20.0.0/16 or 2001:db8::/48, nor one address.", req.Path, s.ValueString()))
+		}
+	}
+}
+
+// parseNetwork reads a network as the server does: a CIDR network
+// (masked: 10.20.1.0/16 is 10.20.0.0/16), or one address as its own
+// network (10.0.0.1 is 10.0.0.1/32).
+func parseNetwork(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	addr, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	addr = addr.Unmap()
+	return netip.PrefixFrom(addr, addr.BitLen()), nil
+}
+
+// canonicalNetwork is the server's spelling of a network (s itself when
+// it is not one).
+func canonicalNetwork(s string) string {
+	if p, err := parseNetwork(s); err == nil {
+		return p.String()
+	}
+	return s
 }

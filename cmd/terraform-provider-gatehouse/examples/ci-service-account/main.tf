@@ -1,5 +1,8 @@
 # A CI pipeline's identity: a service account and its API token, whose
-# key goes to the CI system's secret store (here an output).
+# key goes to the CI system's secret store (here an output). The key is a
+# deploy key of least privilege: it may only update the site's
+# application, and only from the CI runners' network, whatever else the
+# account's roles allow.
 #
 #   export GATEHOUSE_SERVER=https://gatehouse.example.com GATEHOUSE_API_TOKEN=gat_...
 #   tofu apply && tofu output -raw ci_token | gh secret set GATEHOUSE_TOKEN
@@ -17,7 +20,7 @@ provider "gatehouse" {}
 resource "gatehouse_role" "deploy" {
   name        = "site-deployer"
   description = "What the site's deploy job needs"
-  permissions = ["applications.read@application/site", "groups.read@group/site-editors"]
+  permissions = ["applications.read@application/site", "applications.write@application/site", "groups.read@group/site-editors"]
 }
 
 resource "gatehouse_service_account" "ci" {
@@ -35,8 +38,12 @@ resource "gatehouse_token" "ci" {
   # an hour, while the secret store is updated.
   rotate_triggers = { generation = "1" }
   rotation_grace  = "1h"
-  # Least-privilege narrowing (permissions, allowed_cidrs, ...) comes with
-  # a later gatehouse release.
+  # Least privilege: of the account's permissions, the key may use only
+  # this one, and only from the runners' network (a use from elsewhere is
+  # refused like a bad key). The server fixes both for the token's life:
+  # changing them replaces the token (a new key).
+  permissions   = ["applications.write@application/site"]
+  allowed_cidrs = ["10.20.0.0/16"]
 }
 
 output "ci_token" {
