@@ -136,3 +136,31 @@ func TestNetworkBoundTokens(t *testing.T) {
 		e.Must(401, e.Do("GET", "/api/v1/me", servertest.Bearer(sa["token"].(map[string]any)["key"].(string)), nil))
 	})
 }
+
+// TestBoundKeysMakeOnlyBoundKeys: a key bound to a network (or to
+// applications, LDAP providers) that may make keys cannot make, rotate
+// or revoke one that works elsewhere: what it does not name it hands on,
+// and anything looser is refused. Otherwise a key leaked inside the
+// runners' network would mint one that works from anywhere.
+func TestBoundKeysMakeOnlyBoundKeys(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		e.Must(201, e.Admin("POST", "/api/v1/roles", map[string]any{"name": "self", "permissions": []string{"tokens.self"}}))
+		e.Must(201, e.Admin("POST", "/api/v1/service-accounts", map[string]any{"username": "ci", "token_intent": "none", "roles": []string{"self"}}))
+		e.Must(201, e.Admin("POST", "/api/v1/tokens", map[string]any{"user": "ci", "identifier": "ci-free"}))
+		// The test client (127.0.0.1) is inside.
+		bound := e.Must(201, e.Admin("POST", "/api/v1/tokens", map[string]any{"user": "ci", "identifier": "ci-bound",
+			"allowed_cidrs": []string{"127.0.0.0/8"}})).JSON()["key"].(string)
+
+		child := e.Must(201, e.Do("POST", "/api/v1/tokens", bearer(bound), map[string]any{"identifier": "ci-child"})).JSON()
+		if got := strings.Join(anyStrings(child["allowed_cidrs"]), " "); got != "127.0.0.0/8" {
+			t.Fatalf("a key made by a bound key is bound to %q", got)
+		}
+		e.Must(201, e.Do("POST", "/api/v1/tokens", bearer(bound), map[string]any{"identifier": "ci-tighter", "allowed_cidrs": []string{"127.0.0.1"}}))
+		e.Must(400, e.Do("POST", "/api/v1/tokens", bearer(bound), map[string]any{"identifier": "ci-wider", "allowed_cidrs": []string{"0.0.0.0/0"}}))
+		e.Must(403, e.Do("POST", "/api/v1/tokens/ci-free/rotate", bearer(bound), map[string]any{}))
+		e.Must(403, e.Do("DELETE", "/api/v1/tokens/ci-free", bearer(bound), nil))
+		e.Must(404, e.Admin("GET", "/api/v1/tokens/ci-wider", nil))
+		// Its own kind it may manage.
+		e.Must(200, e.Do("POST", "/api/v1/tokens/ci-child/rotate", bearer(bound), map[string]any{}))
+	})
+}
