@@ -29,17 +29,9 @@ func (s *Server) applicationRoutes() []Route {
 }
 
 func (s *Server) listApplications(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	p, err := parsePage(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	as, err := s.core.Applications.ListApplications(r.Context(), a, core.ApplicationQuery{Search: r.URL.Query().Get("search"), After: p.after, Limit: p.size + 1})
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writePage(w, as, p.size, func(v core.ApplicationView) string { return v.Slug })
+	listPage(s, w, r, func(after string, limit int) ([]core.ApplicationView, error) {
+		return s.core.Applications.ListApplications(r.Context(), a, core.ApplicationQuery{Search: r.URL.Query().Get("search"), After: after, Limit: limit})
+	}, func(v core.ApplicationView) string { return v.Slug })
 }
 
 func (s *Server) getApplication(w http.ResponseWriter, r *http.Request, a core.Actor) {
@@ -47,21 +39,15 @@ func (s *Server) getApplication(w http.ResponseWriter, r *http.Request, a core.A
 }
 
 func (s *Server) createApplication(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	var in core.ApplicationInput
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+	if in, ok := decodeBody[core.ApplicationInput](s, w, r); ok {
+		s.answer(w, r, http.StatusCreated)(s.core.Applications.CreateApplication(r.Context(), a, in))
 	}
-	s.answer(w, r, http.StatusCreated)(s.core.Applications.CreateApplication(r.Context(), a, in))
 }
 
 func (s *Server) updateApplication(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	var in core.ApplicationInput
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+	if in, ok := decodeBody[core.ApplicationInput](s, w, r); ok {
+		s.answer(w, r, http.StatusOK)(s.core.Applications.UpdateApplication(r.Context(), a, r.PathValue("slug"), in))
 	}
-	s.answer(w, r, http.StatusOK)(s.core.Applications.UpdateApplication(r.Context(), a, r.PathValue("slug"), in))
 }
 
 func (s *Server) deleteApplication(w http.ResponseWriter, r *http.Request, a core.Actor) {

@@ -18,10 +18,7 @@ func (s *Server) getBrand(w http.ResponseWriter, r *http.Request, a core.Actor) 
 }
 
 func (s *Server) updateBrand(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	var in core.BrandInput
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+	if in, ok := decodeBody[core.BrandInput](s, w, r); ok {
+		s.answer(w, r, http.StatusOK)(s.core.Applications.UpdateBrand(r.Context(), a, in))
 	}
-	s.answer(w, r, http.StatusOK)(s.core.Applications.UpdateBrand(r.Context(), a, in))
 }

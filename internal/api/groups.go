@@ -7,17 +7,9 @@ import (
 )
 
 func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	p, err := parsePage(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	gs, err := s.core.Access.ListGroups(r.Context(), a, core.GroupQuery{Search: r.URL.Query().Get("search"), After: p.after, Limit: p.size + 1})
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writePage(w, gs, p.size, func(g core.GroupView) string { return g.Name })
+	listPage(s, w, r, func(after string, limit int) ([]core.GroupView, error) {
+		return s.core.Access.ListGroups(r.Context(), a, core.GroupQuery{Search: r.URL.Query().Get("search"), After: after, Limit: limit})
+	}, func(g core.GroupView) string { return g.Name })
 }
 
 func (s *Server) getGroup(w http.ResponseWriter, r *http.Request, a core.Actor) {
@@ -25,21 +17,15 @@ func (s *Server) getGroup(w http.ResponseWriter, r *http.Request, a core.Actor) 
 }
 
 func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	var in core.GroupInput
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+	if in, ok := decodeBody[core.GroupInput](s, w, r); ok {
+		s.answer(w, r, http.StatusCreated)(s.core.Access.CreateGroup(r.Context(), a, in))
 	}
-	s.answer(w, r, http.StatusCreated)(s.core.Access.CreateGroup(r.Context(), a, in))
 }
 
 func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	var in core.GroupInput
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+	if in, ok := decodeBody[core.GroupInput](s, w, r); ok {
+		s.answer(w, r, http.StatusOK)(s.core.Access.UpdateGroup(r.Context(), a, r.PathValue("name"), in))
 	}
-	s.answer(w, r, http.StatusOK)(s.core.Access.UpdateGroup(r.Context(), a, r.PathValue("name"), in))
 }
 
 func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, a core.Actor) {

@@ -32,26 +32,15 @@ func (s *Server) ldapRoutes() []Route {
 }
 
 func (s *Server) listLDAPProviders(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	p, err := parsePage(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	ps, err := s.core.LDAP.ListLDAPProviders(r.Context(), a, p.after, p.size+1)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writePage(w, ps, p.size, func(v core.LDAPProviderView) string { return v.Name })
+	listPage(s, w, r, func(after string, limit int) ([]core.LDAPProviderView, error) {
+		return s.core.LDAP.ListLDAPProviders(r.Context(), a, after, limit)
+	}, func(v core.LDAPProviderView) string { return v.Name })
 }
 
 func (s *Server) createLDAPProvider(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	var in core.LDAPProviderInput
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+	if in, ok := decodeBody[core.LDAPProviderInput](s, w, r); ok {
+		s.answer(w, r, http.StatusCreated)(s.core.LDAP.CreateLDAPProvider(r.Context(), a, in))
 	}
-	s.answer(w, r, http.StatusCreated)(s.core.LDAP.CreateLDAPProvider(r.Context(), a, in))
 }
 
 func (s *Server) getLDAPProvider(w http.ResponseWriter, r *http.Request, a core.Actor) {
@@ -59,12 +48,9 @@ func (s *Server) getLDAPProvider(w http.ResponseWriter, r *http.Request, a core.
 }
 
 func (s *Server) updateLDAPProvider(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	var in core.LDAPProviderPatch
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+	if in, ok := decodeBody[core.LDAPProviderPatch](s, w, r); ok {
+		s.answer(w, r, http.StatusOK)(s.core.LDAP.UpdateLDAPProvider(r.Context(), a, r.PathValue("name"), in))
 	}
-	s.answer(w, r, http.StatusOK)(s.core.LDAP.UpdateLDAPProvider(r.Context(), a, r.PathValue("name"), in))
 }
 
 func (s *Server) deleteLDAPProvider(w http.ResponseWriter, r *http.Request, a core.Actor) {
@@ -112,9 +98,8 @@ func (s *Server) ldapDirectory(w http.ResponseWriter, r *http.Request, a core.Ac
 }
 
 func (s *Server) ldapBind(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	var in core.LDAPBindInput
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.writeError(w, r, err)
+	in, ok := decodeBody[core.LDAPBindInput](s, w, r)
+	if !ok {
 		return
 	}
 	res, err := s.core.LDAP.OutpostBind(r.Context(), a, r.PathValue("name"), in)
@@ -139,18 +124,14 @@ func bindLabel(outcome string) string {
 }
 
 func (s *Server) ldapSessions(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	var in core.LDAPSessionsInput
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+	if in, ok := decodeBody[core.LDAPSessionsInput](s, w, r); ok {
+		s.answer(w, r, http.StatusOK)(s.core.LDAP.OutpostCheckSessions(r.Context(), a, r.PathValue("name"), in))
 	}
-	s.answer(w, r, http.StatusOK)(s.core.LDAP.OutpostCheckSessions(r.Context(), a, r.PathValue("name"), in))
 }
 
 func (s *Server) ldapSearch(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	var in ldap.DirectSearchInput
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.writeError(w, r, err)
+	in, ok := decodeBody[ldap.DirectSearchInput](s, w, r)
+	if !ok {
 		return
 	}
 	provider := r.PathValue("name")
@@ -162,26 +143,15 @@ func (s *Server) ldapSearch(w http.ResponseWriter, r *http.Request, a core.Actor
 }
 
 func (s *Server) listOutposts(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	p, err := parsePage(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	os, err := s.core.LDAP.ListOutposts(r.Context(), a, p.after, p.size+1)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writePage(w, os, p.size, func(v core.OutpostView) string { return v.Name })
+	listPage(s, w, r, func(after string, limit int) ([]core.OutpostView, error) {
+		return s.core.LDAP.ListOutposts(r.Context(), a, after, limit)
+	}, func(v core.OutpostView) string { return v.Name })
 }
 
 func (s *Server) createOutpost(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	var in core.OutpostInput
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+	if in, ok := decodeBody[core.OutpostInput](s, w, r); ok {
+		s.answer(w, r, http.StatusCreated)(s.core.LDAP.CreateOutpost(r.Context(), a, in))
 	}
-	s.answer(w, r, http.StatusCreated)(s.core.LDAP.CreateOutpost(r.Context(), a, in))
 }
 
 func (s *Server) getOutpost(w http.ResponseWriter, r *http.Request, a core.Actor) {

@@ -84,6 +84,34 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
+// decodeBody decodes the request's JSON body into a T; false when it
+// could not, the error answered.
+func decodeBody[T any](s *Server, w http.ResponseWriter, r *http.Request) (T, bool) {
+	var in T
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return in, false
+	}
+	return in, true
+}
+
+// listPage answers one page of a list: list returns up to limit items
+// after the page's cursor (one more than a page, which tells that a next
+// page exists), key an item's cursor.
+func listPage[T any](s *Server, w http.ResponseWriter, r *http.Request, list func(after string, limit int) ([]T, error), key func(T) string) {
+	p, err := parsePage(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	items, err := list(p.after, p.size+1)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writePage(w, items, p.size, key)
+}
+
 // decodeJSON is httpx.DecodeJSON, under the name the handlers (and
 // FuzzDecodeJSON, on every request type of the API) call it by.
 func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {

@@ -7,17 +7,9 @@ import (
 )
 
 func (s *Server) listRoles(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	p, err := parsePage(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	rs, err := s.core.Access.ListRoles(r.Context(), a, p.after, p.size+1)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writePage(w, rs, p.size, func(r core.RoleView) string { return r.Name })
+	listPage(s, w, r, func(after string, limit int) ([]core.RoleView, error) {
+		return s.core.Access.ListRoles(r.Context(), a, after, limit)
+	}, func(r core.RoleView) string { return r.Name })
 }
 
 func (s *Server) getRole(w http.ResponseWriter, r *http.Request, a core.Actor) {
@@ -25,21 +17,15 @@ func (s *Server) getRole(w http.ResponseWriter, r *http.Request, a core.Actor) {
 }
 
 func (s *Server) createRole(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	var in core.RoleInput
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+	if in, ok := decodeBody[core.RoleInput](s, w, r); ok {
+		s.answer(w, r, http.StatusCreated)(s.core.Access.CreateRole(r.Context(), a, in))
 	}
-	s.answer(w, r, http.StatusCreated)(s.core.Access.CreateRole(r.Context(), a, in))
 }
 
 func (s *Server) updateRole(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	var in core.RoleInput
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+	if in, ok := decodeBody[core.RoleInput](s, w, r); ok {
+		s.answer(w, r, http.StatusOK)(s.core.Access.UpdateRole(r.Context(), a, r.PathValue("name"), in))
 	}
-	s.answer(w, r, http.StatusOK)(s.core.Access.UpdateRole(r.Context(), a, r.PathValue("name"), in))
 }
 
 func (s *Server) deleteRole(w http.ResponseWriter, r *http.Request, a core.Actor) {

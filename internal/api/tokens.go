@@ -8,29 +8,18 @@ import (
 )
 
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	p, err := parsePage(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	q := r.URL.Query()
-	ts, err := s.core.Credentials.ListTokens(r.Context(), a, core.TokenQuery{
-		User: q.Get("user"), Intent: q.Get("intent"), ExpiringWithin: q.Get("expiring_within"),
-		UnusedFor: q.Get("unused_for"), Search: q.Get("search"), After: p.after, Limit: p.size + 1})
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writePage(w, ts, p.size, func(t core.TokenView) string { return t.Identifier })
+	listPage(s, w, r, func(after string, limit int) ([]core.TokenView, error) {
+		return s.core.Credentials.ListTokens(r.Context(), a, core.TokenQuery{
+			User: q.Get("user"), Intent: q.Get("intent"), ExpiringWithin: q.Get("expiring_within"),
+			UnusedFor: q.Get("unused_for"), Search: q.Get("search"), After: after, Limit: limit})
+	}, func(t core.TokenView) string { return t.Identifier })
 }
 
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	var in core.CreateTokenInput
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+	if in, ok := decodeBody[core.CreateTokenInput](s, w, r); ok {
+		s.answer(w, r, http.StatusCreated)(s.core.Credentials.CreateToken(r.Context(), a, in))
 	}
-	s.answer(w, r, http.StatusCreated)(s.core.Credentials.CreateToken(r.Context(), a, in))
 }
 
 func (s *Server) getToken(w http.ResponseWriter, r *http.Request, a core.Actor) {
@@ -38,12 +27,9 @@ func (s *Server) getToken(w http.ResponseWriter, r *http.Request, a core.Actor) 
 }
 
 func (s *Server) updateToken(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	var in core.UpdateTokenInput
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+	if in, ok := decodeBody[core.UpdateTokenInput](s, w, r); ok {
+		s.answer(w, r, http.StatusOK)(s.core.Credentials.UpdateToken(r.Context(), a, r.PathValue("identifier"), in))
 	}
-	s.answer(w, r, http.StatusOK)(s.core.Credentials.UpdateToken(r.Context(), a, r.PathValue("identifier"), in))
 }
 
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, a core.Actor) {

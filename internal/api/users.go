@@ -32,18 +32,10 @@ func (s *Server) listServiceAccounts(w http.ResponseWriter, r *http.Request, a c
 
 func (s *Server) listUserKind(w http.ResponseWriter, r *http.Request, a core.Actor,
 	list func(ctx contextT, a core.Actor, q core.UserQuery) ([]core.UserView, error)) {
-	p, err := parsePage(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	q := r.URL.Query()
-	us, err := list(r.Context(), a, core.UserQuery{Type: q.Get("type"), Search: q.Get("search"), After: p.after, Limit: p.size + 1})
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writePage(w, us, p.size, userKey)
+	listPage(s, w, r, func(after string, limit int) ([]core.UserView, error) {
+		return list(r.Context(), a, core.UserQuery{Type: q.Get("type"), Search: q.Get("search"), After: after, Limit: limit})
+	}, userKey)
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request, a core.Actor) {
@@ -55,39 +47,27 @@ func (s *Server) getServiceAccount(w http.ResponseWriter, r *http.Request, a cor
 }
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	var in core.CreateUserInput
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+	if in, ok := decodeBody[core.CreateUserInput](s, w, r); ok {
+		s.answer(w, r, http.StatusCreated)(s.core.Accounts.CreateUser(r.Context(), a, in))
 	}
-	s.answer(w, r, http.StatusCreated)(s.core.Accounts.CreateUser(r.Context(), a, in))
 }
 
 func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	var in core.CreateServiceAccountInput
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+	if in, ok := decodeBody[core.CreateServiceAccountInput](s, w, r); ok {
+		s.answer(w, r, http.StatusCreated)(s.core.Accounts.CreateServiceAccount(r.Context(), a, in))
 	}
-	s.answer(w, r, http.StatusCreated)(s.core.Accounts.CreateServiceAccount(r.Context(), a, in))
 }
 
 func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	var in core.UpdateUserInput
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+	if in, ok := decodeBody[core.UpdateUserInput](s, w, r); ok {
+		s.answer(w, r, http.StatusOK)(s.core.Accounts.UpdateUser(r.Context(), a, r.PathValue("username"), in))
 	}
-	s.answer(w, r, http.StatusOK)(s.core.Accounts.UpdateUser(r.Context(), a, r.PathValue("username"), in))
 }
 
 func (s *Server) updateServiceAccount(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	var in core.UpdateUserInput
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+	if in, ok := decodeBody[core.UpdateUserInput](s, w, r); ok {
+		s.answer(w, r, http.StatusOK)(s.core.Accounts.UpdateServiceAccount(r.Context(), a, r.PathValue("username"), in))
 	}
-	s.answer(w, r, http.StatusOK)(s.core.Accounts.UpdateServiceAccount(r.Context(), a, r.PathValue("username"), in))
 }
 
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, a core.Actor) {
@@ -107,12 +87,9 @@ type PasswordInput struct {
 }
 
 func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	var in PasswordInput
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+	if in, ok := decodeBody[PasswordInput](s, w, r); ok {
+		s.done(w, r, s.core.Accounts.ChangePassword(r.Context(), a, r.PathValue("username"), in.CurrentPassword, in.Password))
 	}
-	s.done(w, r, s.core.Accounts.ChangePassword(r.Context(), a, r.PathValue("username"), in.CurrentPassword, in.Password))
 }
 
 // PermissionsBody is the body of GET and PUT /users/{username}/permissions.
@@ -130,9 +107,8 @@ func (s *Server) getUserPermissions(w http.ResponseWriter, r *http.Request, a co
 }
 
 func (s *Server) setUserPermissions(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	var in PermissionsBody
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.writeError(w, r, err)
+	in, ok := decodeBody[PermissionsBody](s, w, r)
+	if !ok {
 		return
 	}
 	if in.Permissions == nil {

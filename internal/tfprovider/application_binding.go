@@ -21,9 +21,14 @@ import (
 
 // gatehouse_application_binding: one entry of an application's access
 // policy.
-type applicationBindingResource struct{ withClient }
+type applicationBindingResource struct {
+	withClient
+	typeName
+}
 
-func newApplicationBindingResource() resource.Resource { return &applicationBindingResource{} }
+func newApplicationBindingResource() resource.Resource {
+	return &applicationBindingResource{typeName: "application_binding"}
+}
 
 type applicationBindingModel struct {
 	ID          types.String `tfsdk:"id"`
@@ -32,10 +37,6 @@ type applicationBindingModel struct {
 	Group       types.String `tfsdk:"group"`
 	Order       types.Int64  `tfsdk:"order"`
 	Negate      types.Bool   `tfsdk:"negate"`
-}
-
-func (r *applicationBindingResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_application_binding"
 }
 
 func (r *applicationBindingResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -67,88 +68,54 @@ func (m applicationBindingModel) subject() (kind, bindingKind, name string) {
 
 // put creates or replaces the binding (PUT), so order and negate change
 // in place.
-func (r *applicationBindingResource) put(ctx context.Context, m *applicationBindingModel, diags *diag.Diagnostics) {
+func (r *applicationBindingResource) put(ctx context.Context, m *applicationBindingModel, diags *diag.Diagnostics) bool {
 	kind, bk, name := m.subject()
 	order, negate := int(m.Order.ValueInt64()), m.Negate.ValueBool()
 	b, err := r.c.Applications.Bind(ctx, m.Application.ValueString(), kind, name, client.BindingInput{Order: &order, Negate: &negate})
 	if err != nil {
 		apiError(diags, fmt.Sprintf("Cannot bind %s %q to application %q", bk, name, m.Application.ValueString()), err,
 			"application", "username", "group", "order", "negate")
-		return
+		return false
 	}
 	m.ID = types.StringValue(m.Application.ValueString() + "/" + bk + "/" + name)
 	m.Order, m.Negate = types.Int64Value(int64(b.Order)), types.BoolValue(b.Negate)
+	return true
 }
 
 func (r *applicationBindingResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan applicationBindingModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	if r.put(ctx, &plan, &resp.Diagnostics); !resp.Diagnostics.HasError() {
-		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-	}
+	writePlan(ctx, req.Plan, &resp.State, &resp.Diagnostics, func(m *applicationBindingModel) bool { return r.put(ctx, m, &resp.Diagnostics) })
 }
 
 func (r *applicationBindingResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan applicationBindingModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	if r.put(ctx, &plan, &resp.Diagnostics); !resp.Diagnostics.HasError() {
-		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-	}
+	writePlan(ctx, req.Plan, &resp.State, &resp.Diagnostics, func(m *applicationBindingModel) bool { return r.put(ctx, m, &resp.Diagnostics) })
 }
 
 func (r *applicationBindingResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var st applicationBindingModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &st)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	a, err := r.c.Applications.Get(ctx, st.Application.ValueString())
-	if isNotFound(err) {
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	if err != nil {
-		resp.Diagnostics.AddError(fmt.Sprintf("Cannot read application %q", st.Application.ValueString()), err.Error())
-		return
-	}
-	_, bk, name := st.subject()
-	for _, b := range a.Bindings {
-		if b.Kind == bk && b.Name == name {
-			st.ID = types.StringValue(st.Application.ValueString() + "/" + bk + "/" + name)
-			st.Order, st.Negate = types.Int64Value(int64(b.Order)), types.BoolValue(b.Negate)
-			resp.Diagnostics.Append(resp.State.Set(ctx, &st)...)
-			return
+	refresh(ctx, req, resp, func(st *applicationBindingModel) bool {
+		a, err := r.c.Applications.Get(ctx, st.Application.ValueString())
+		if err != nil {
+			return found(err, &resp.Diagnostics, fmt.Sprintf("Cannot read application %q", st.Application.ValueString()))
 		}
-	}
-	resp.State.RemoveResource(ctx)
+		_, bk, name := st.subject()
+		for _, b := range a.Bindings {
+			if b.Kind == bk && b.Name == name {
+				st.ID = types.StringValue(st.Application.ValueString() + "/" + bk + "/" + name)
+				st.Order, st.Negate = types.Int64Value(int64(b.Order)), types.BoolValue(b.Negate)
+				return true
+			}
+		}
+		return false
+	})
 }
 
 func (r *applicationBindingResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var st applicationBindingModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &st)...)
-	kind, bk, name := st.subject()
-	deleteIgnoringGone(&resp.Diagnostics, fmt.Sprintf("Cannot unbind %s %q from application %q", bk, name, st.Application.ValueString()),
-		r.c.Applications.Unbind(ctx, st.Application.ValueString(), kind, name))
+	deleteState(ctx, req, resp, func(st applicationBindingModel) (string, error) {
+		kind, bk, name := st.subject()
+		return fmt.Sprintf("Cannot unbind %s %q from application %q", bk, name, st.Application.ValueString()),
+			r.c.Applications.Unbind(ctx, st.Application.ValueString(), kind, name)
+	})
 }
 
 func (r *applicationBindingResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	const format = "APPLICATION/user/USERNAME or APPLICATION/group/GROUP"
-	parts := splitID(req.ID, 3, format, &resp.Diagnostics)
-	if parts == nil {
-		return
-	}
-	attr := map[string]string{"user": "username", "group": "group"}[parts[1]]
-	if attr == "" {
-		resp.Diagnostics.AddError("Invalid import identifier", fmt.Sprintf("%q: expected %s", req.ID, format))
-		return
-	}
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("application"), parts[0])...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root(attr), parts[2])...)
+	importSubject(ctx, req, resp, "application", "APPLICATION/user/USERNAME or APPLICATION/group/GROUP")
 }

@@ -16,18 +16,19 @@ import (
 
 // gatehouse_group_member: one membership, so that a group's members can
 // be declared where the accounts are (and by several modules).
-type groupMemberResource struct{ withClient }
+type groupMemberResource struct {
+	withClient
+	typeName
+}
 
-func newGroupMemberResource() resource.Resource { return &groupMemberResource{} }
+func newGroupMemberResource() resource.Resource {
+	return &groupMemberResource{typeName: "group_member"}
+}
 
 type groupMemberModel struct {
 	ID       types.String `tfsdk:"id"`
 	Group    types.String `tfsdk:"group"`
 	Username types.String `tfsdk:"username"`
-}
-
-func (r *groupMemberResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_group_member"
 }
 
 func (r *groupMemberResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -43,37 +44,26 @@ func (r *groupMemberResource) Schema(_ context.Context, _ resource.SchemaRequest
 }
 
 func (r *groupMemberResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan groupMemberModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	g, u := plan.Group.ValueString(), plan.Username.ValueString()
-	if err := r.c.Groups.AddMember(ctx, g, u); err != nil {
-		apiError(&resp.Diagnostics, fmt.Sprintf("Cannot add %q to group %q", u, g), err, "group", "username")
-		return
-	}
-	plan.ID = types.StringValue(g + "/" + u)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	writePlan(ctx, req.Plan, &resp.State, &resp.Diagnostics, func(plan *groupMemberModel) bool {
+		g, u := plan.Group.ValueString(), plan.Username.ValueString()
+		if err := r.c.Groups.AddMember(ctx, g, u); err != nil {
+			apiError(&resp.Diagnostics, fmt.Sprintf("Cannot add %q to group %q", u, g), err, "group", "username")
+			return false
+		}
+		plan.ID = types.StringValue(g + "/" + u)
+		return true
+	})
 }
 
 func (r *groupMemberResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var st groupMemberModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &st)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	grp, err := r.c.Groups.Get(ctx, st.Group.ValueString())
-	if isNotFound(err) || (err == nil && !slices.Contains(grp.Members, st.Username.ValueString())) {
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	if err != nil {
-		resp.Diagnostics.AddError(fmt.Sprintf("Cannot read group %q", st.Group.ValueString()), err.Error())
-		return
-	}
-	st.ID = types.StringValue(st.Group.ValueString() + "/" + st.Username.ValueString())
-	resp.Diagnostics.Append(resp.State.Set(ctx, &st)...)
+	refresh(ctx, req, resp, func(st *groupMemberModel) bool {
+		grp, err := r.c.Groups.Get(ctx, st.Group.ValueString())
+		if err != nil {
+			return found(err, &resp.Diagnostics, fmt.Sprintf("Cannot read group %q", st.Group.ValueString()))
+		}
+		st.ID = types.StringValue(st.Group.ValueString() + "/" + st.Username.ValueString())
+		return slices.Contains(grp.Members, st.Username.ValueString())
+	})
 }
 
 // Update is never called: every argument replaces.
@@ -81,10 +71,10 @@ func (r *groupMemberResource) Update(context.Context, resource.UpdateRequest, *r
 }
 
 func (r *groupMemberResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var st groupMemberModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &st)...)
-	deleteIgnoringGone(&resp.Diagnostics, fmt.Sprintf("Cannot remove %q from group %q", st.Username.ValueString(), st.Group.ValueString()),
-		r.c.Groups.RemoveMember(ctx, st.Group.ValueString(), st.Username.ValueString()))
+	deleteState(ctx, req, resp, func(st groupMemberModel) (string, error) {
+		g, u := st.Group.ValueString(), st.Username.ValueString()
+		return fmt.Sprintf("Cannot remove %q from group %q", u, g), r.c.Groups.RemoveMember(ctx, g, u)
+	})
 }
 
 func (r *groupMemberResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {

@@ -2,14 +2,11 @@ package tfprovider
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
@@ -18,9 +15,29 @@ import (
 )
 
 // gatehouse_ldap_provider: an LDAP view of the directory.
-type ldapProviderResource struct{ withClient }
+type ldapProviderResource struct {
+	typeName
+	namedResource[ldapProviderModel, client.LDAPProvider]
+}
 
-func newLDAPProviderResource() resource.Resource { return &ldapProviderResource{} }
+func newLDAPProviderResource() resource.Resource {
+	return &ldapProviderResource{typeName: "ldap_provider", namedResource: namedResource[ldapProviderModel, client.LDAPProvider]{api: named[ldapProviderModel, client.LDAPProvider]{
+		what: "LDAP provider", nameKey: "name", name: func(m ldapProviderModel) string { return m.Name.ValueString() },
+		create: func(ctx context.Context, c *client.Client, m ldapProviderModel) (client.LDAPProvider, error) {
+			return c.LDAPProviders.Create(ctx, m.input())
+		},
+		get: func(ctx context.Context, c *client.Client, name string) (client.LDAPProvider, error) {
+			return c.LDAPProviders.Get(ctx, name)
+		},
+		update: func(ctx context.Context, c *client.Client, m ldapProviderModel) (client.LDAPProvider, error) {
+			return c.LDAPProviders.Update(ctx, m.Name.ValueString(), m.input())
+		},
+		remove: func(ctx context.Context, c *client.Client, name string) error {
+			return c.LDAPProviders.Delete(ctx, name)
+		},
+		state: ldapProviderState, createFields: ldapProviderFields, updateFields: ldapProviderFields,
+	}}}
+}
 
 type ldapProviderModel struct {
 	ID          types.String `tfsdk:"id"`
@@ -33,21 +50,13 @@ type ldapProviderModel struct {
 	UID         types.String `tfsdk:"uid"`
 }
 
-func (r *ldapProviderResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_ldap_provider"
-}
-
 func (r *ldapProviderResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	modes := []validator.String{stringvalidator.OneOf(client.LDAPModeDirect, client.LDAPModeCached)}
 	resp.Schema = schema.Schema{
 		Description: "An LDAP provider: one LDAP view of the directory, served by the server's LDAP door or by outposts.",
 		Attributes: map[string]schema.Attribute{
-			"id": idAttribute("The provider's name."),
-			"name": schema.StringAttribute{
-				Required: true, Description: "The provider's name (in scoped permissions such as `ldap.search_full_directory@ldap/NAME`); it cannot change, so changing it replaces the provider.",
-				Validators:    []validator.String{nameValidator{}},
-				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
-			},
+			"id":   idAttribute("The provider's name."),
+			"name": nameAttribute("The provider's name (in scoped permissions such as `ldap.search_full_directory@ldap/NAME`); it cannot change, so changing it replaces the provider."),
 			"base_dn": schema.StringAttribute{
 				Required: true, Description: "The directory's root, such as `dc=example,dc=com`. The server stores it normalized (lower-case attribute types); a configuration that differs only so is no change.",
 				Validators: []validator.String{dnValidator{}},
@@ -56,11 +65,8 @@ func (r *ldapProviderResource) Schema(_ context.Context, _ resource.SchemaReques
 				Validators: []validator.String{stringvalidator.Any(stringvalidator.LengthAtMost(0), nameValidator{})}},
 			"bind_mode":   schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(client.LDAPModeDirect), Description: "`direct` (default) or `cached`.", Validators: modes},
 			"search_mode": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(client.LDAPModeCached), Description: "`direct` or `cached` (default).", Validators: modes},
-			"upn_domain":  schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(""), Description: "A domain for binds as `USERNAME@DOMAIN` (optional)."},
-			"uid": schema.StringAttribute{
-				Computed: true, Description: "The provider's unique identifier.",
-				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
-			},
+			"upn_domain":  optionalString("A domain for binds as `USERNAME@DOMAIN` (optional)."),
+			"uid":         uidAttribute("The provider's unique identifier."),
 		},
 	}
 }
@@ -82,63 +88,4 @@ func ldapProviderState(p client.LDAPProvider, m *ldapProviderModel) {
 	}
 	m.ID, m.Name, m.BaseDN, m.UID = types.StringValue(p.Name), types.StringValue(p.Name), types.StringValue(base), types.StringValue(p.UID)
 	m.SearchGroup, m.BindMode, m.SearchMode, m.UPNDomain = types.StringValue(p.SearchGroup), types.StringValue(p.BindMode), types.StringValue(p.SearchMode), types.StringValue(p.UPNDomain)
-}
-
-func (r *ldapProviderResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan ldapProviderModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	p, err := r.c.LDAPProviders.Create(ctx, plan.input())
-	if err != nil {
-		apiError(&resp.Diagnostics, fmt.Sprintf("Cannot create LDAP provider %q", plan.Name.ValueString()), err, ldapProviderFields...)
-		return
-	}
-	ldapProviderState(p, &plan)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-}
-
-func (r *ldapProviderResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var st ldapProviderModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &st)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	p, err := r.c.LDAPProviders.Get(ctx, st.Name.ValueString())
-	if isNotFound(err) {
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	if err != nil {
-		resp.Diagnostics.AddError(fmt.Sprintf("Cannot read LDAP provider %q", st.Name.ValueString()), err.Error())
-		return
-	}
-	ldapProviderState(p, &st)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &st)...)
-}
-
-func (r *ldapProviderResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan ldapProviderModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	p, err := r.c.LDAPProviders.Update(ctx, plan.Name.ValueString(), plan.input())
-	if err != nil {
-		apiError(&resp.Diagnostics, fmt.Sprintf("Cannot update LDAP provider %q", plan.Name.ValueString()), err, ldapProviderFields...)
-		return
-	}
-	ldapProviderState(p, &plan)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-}
-
-func (r *ldapProviderResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var st ldapProviderModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &st)...)
-	deleteIgnoringGone(&resp.Diagnostics, fmt.Sprintf("Cannot delete LDAP provider %q", st.Name.ValueString()), r.c.LDAPProviders.Delete(ctx, st.Name.ValueString()))
-}
-
-func (r *ldapProviderResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	importByName(ctx, req, resp, "name")
 }

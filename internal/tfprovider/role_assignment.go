@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
@@ -19,19 +20,20 @@ import (
 
 // gatehouse_role_assignment: a role given to one user or service
 // account, or to a group.
-type roleAssignmentResource struct{ withClient }
+type roleAssignmentResource struct {
+	withClient
+	typeName
+}
 
-func newRoleAssignmentResource() resource.Resource { return &roleAssignmentResource{} }
+func newRoleAssignmentResource() resource.Resource {
+	return &roleAssignmentResource{typeName: "role_assignment"}
+}
 
 type roleAssignmentModel struct {
 	ID       types.String `tfsdk:"id"`
 	Role     types.String `tfsdk:"role"`
 	Username types.String `tfsdk:"username"`
 	Group    types.String `tfsdk:"group"`
-}
-
-func (r *roleAssignmentResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_role_assignment"
 }
 
 func (r *roleAssignmentResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -62,27 +64,25 @@ func (m roleAssignmentModel) subject() (kind, idKind, name string) {
 }
 
 func (r *roleAssignmentResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan roleAssignmentModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	kind, idKind, name := plan.subject()
-	role := plan.Role.ValueString()
-	if err := r.c.Roles.Assign(ctx, role, kind, name); err != nil {
-		apiError(&resp.Diagnostics, fmt.Sprintf("Cannot assign role %q to %s %q", role, idKind, name), err, "role", "username", "group")
-		return
-	}
-	plan.ID = types.StringValue(role + "/" + idKind + "/" + name)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	writePlan(ctx, req.Plan, &resp.State, &resp.Diagnostics, func(plan *roleAssignmentModel) bool {
+		kind, idKind, name := plan.subject()
+		role := plan.Role.ValueString()
+		if err := r.c.Roles.Assign(ctx, role, kind, name); err != nil {
+			apiError(&resp.Diagnostics, fmt.Sprintf("Cannot assign role %q to %s %q", role, idKind, name), err, "role", "username", "group")
+			return false
+		}
+		plan.ID = types.StringValue(role + "/" + idKind + "/" + name)
+		return true
+	})
 }
 
 func (r *roleAssignmentResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var st roleAssignmentModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &st)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
+	refresh(ctx, req, resp, func(st *roleAssignmentModel) bool { return r.read(ctx, st, &resp.Diagnostics) })
+}
+
+// read reports false when the assignment is gone: its role, or its
+// subject, or the one from the other.
+func (r *roleAssignmentResource) read(ctx context.Context, st *roleAssignmentModel, diags *diag.Diagnostics) bool {
 	kind, idKind, name := st.subject()
 	var roles []string
 	var err error
@@ -95,20 +95,18 @@ func (r *roleAssignmentResource) Read(ctx context.Context, req resource.ReadRequ
 		u, err = r.c.Users.Get(ctx, name)
 		roles = u.Roles
 		if err == nil && u.Managed {
-			resp.Diagnostics.AddAttributeError(path.Root("username"), "Managed account", refuseAccount(u))
-			return
+			diags.AddAttributeError(path.Root("username"), "Managed account", refuseAccount(u))
+			return true
 		}
 	}
-	if isNotFound(err) || (err == nil && !slices.Contains(roles, st.Role.ValueString())) {
-		resp.State.RemoveResource(ctx)
-		return
-	}
 	if err != nil {
-		resp.Diagnostics.AddError(fmt.Sprintf("Cannot read %s %q", idKind, name), err.Error())
-		return
+		return found(err, diags, fmt.Sprintf("Cannot read %s %q", idKind, name))
+	}
+	if !slices.Contains(roles, st.Role.ValueString()) {
+		return false
 	}
 	st.ID = types.StringValue(st.Role.ValueString() + "/" + idKind + "/" + name)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &st)...)
+	return true
 }
 
 // Update is never called: every argument replaces.
@@ -116,25 +114,13 @@ func (r *roleAssignmentResource) Update(context.Context, resource.UpdateRequest,
 }
 
 func (r *roleAssignmentResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var st roleAssignmentModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &st)...)
-	kind, idKind, name := st.subject()
-	deleteIgnoringGone(&resp.Diagnostics, fmt.Sprintf("Cannot take role %q from %s %q", st.Role.ValueString(), idKind, name),
-		r.c.Roles.Unassign(ctx, st.Role.ValueString(), kind, name))
+	deleteState(ctx, req, resp, func(st roleAssignmentModel) (string, error) {
+		kind, idKind, name := st.subject()
+		return fmt.Sprintf("Cannot take role %q from %s %q", st.Role.ValueString(), idKind, name),
+			r.c.Roles.Unassign(ctx, st.Role.ValueString(), kind, name)
+	})
 }
 
 func (r *roleAssignmentResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	const format = "ROLE/user/USERNAME or ROLE/group/GROUP"
-	parts := splitID(req.ID, 3, format, &resp.Diagnostics)
-	if parts == nil {
-		return
-	}
-	attr := map[string]string{"user": "username", "group": "group"}[parts[1]]
-	if attr == "" {
-		resp.Diagnostics.AddError("Invalid import identifier", fmt.Sprintf("%q: expected %s", req.ID, format))
-		return
-	}
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("role"), parts[0])...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root(attr), parts[2])...)
+	importSubject(ctx, req, resp, "role", "ROLE/user/USERNAME or ROLE/group/GROUP")
 }

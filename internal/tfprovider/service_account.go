@@ -11,8 +11,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/setplanmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
@@ -21,9 +19,14 @@ import (
 
 // gatehouse_service_account: a machine's account. Its credentials are
 // gatehouse_token resources, so it is created without one.
-type serviceAccountResource struct{ withClient }
+type serviceAccountResource struct {
+	withClient
+	typeName
+}
 
-func newServiceAccountResource() resource.Resource { return &serviceAccountResource{} }
+func newServiceAccountResource() resource.Resource {
+	return &serviceAccountResource{typeName: "service_account"}
+}
 
 type serviceAccountModel struct {
 	ID          types.String `tfsdk:"id"`
@@ -35,25 +38,13 @@ type serviceAccountModel struct {
 	UID         types.String `tfsdk:"uid"`
 }
 
-func (r *serviceAccountResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_service_account"
-}
-
 func (r *serviceAccountResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
 		Description: "A service account: the identity of a pipeline, a bot or an application. Its tokens are gatehouse_token resources.",
 		Attributes: map[string]schema.Attribute{
-			"id": idAttribute("The username."),
-			"username": schema.StringAttribute{
-				Required:      true,
-				Description:   "The account's name; changing it replaces the account.",
-				Validators:    []validator.String{nameValidator{}},
-				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
-			},
-			"description": schema.StringAttribute{
-				Optional: true, Computed: true, Default: stringdefault.StaticString(""),
-				Description: "What the account is for.",
-			},
+			"id":          idAttribute("The username."),
+			"username":    nameAttribute("The account's name; changing it replaces the account."),
+			"description": optionalString("What the account is for."),
 			"groups": schema.SetAttribute{
 				ElementType: types.StringType, Optional: true, Computed: true,
 				Description: "Groups the account is a member of. Leave it out to manage membership with gatehouse_group_member instead (do not use both for one account).",
@@ -72,10 +63,7 @@ func (r *serviceAccountResource) Schema(_ context.Context, _ resource.SchemaRequ
 				Optional: true, Computed: true, Default: booldefault.StaticBool(true),
 				Description: "false disables the account: its tokens are refused.",
 			},
-			"uid": schema.StringAttribute{
-				Computed: true, Description: "The account's unique identifier, which never changes.",
-				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
-			},
+			"uid": uidAttribute("The account's unique identifier, which never changes."),
 		},
 	}
 }
@@ -126,12 +114,8 @@ func (r *serviceAccountResource) Create(ctx context.Context, req resource.Create
 // gone.
 func (r *serviceAccountResource) read(ctx context.Context, name string, m *serviceAccountModel, diags *diag.Diagnostics) bool {
 	u, err := r.c.ServiceAccounts.Get(ctx, name)
-	if isNotFound(err) {
-		return false
-	}
 	if err != nil {
-		diags.AddError(fmt.Sprintf("Cannot read service account %q", name), err.Error())
-		return true
+		return found(err, diags, fmt.Sprintf("Cannot read service account %q", name))
 	}
 	if u.Managed || u.Type != client.UserServiceAccount {
 		diags.AddAttributeError(path.Root("username"), "Not a manageable service account", refuseAccount(u))
@@ -160,16 +144,9 @@ func refuseAccount(u client.User) string {
 }
 
 func (r *serviceAccountResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var st serviceAccountModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &st)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	if !r.read(ctx, st.Username.ValueString(), &st, &resp.Diagnostics) {
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &st)...)
+	refresh(ctx, req, resp, func(st *serviceAccountModel) bool {
+		return r.read(ctx, st.Username.ValueString(), st, &resp.Diagnostics)
+	})
 }
 
 func (r *serviceAccountResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -229,14 +206,10 @@ func syncMemberships(ctx context.Context, c *client.Client, name string, haveGro
 }
 
 func (r *serviceAccountResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var st serviceAccountModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &st)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	if err := r.c.ServiceAccounts.Delete(ctx, st.Username.ValueString()); err != nil && !isNotFound(err) {
-		apiError(&resp.Diagnostics, fmt.Sprintf("Cannot delete service account %q", st.Username.ValueString()), err)
-	}
+	deleteState(ctx, req, resp, func(st serviceAccountModel) (string, error) {
+		name := st.Username.ValueString()
+		return fmt.Sprintf("Cannot delete service account %q", name), r.c.ServiceAccounts.Delete(ctx, name)
+	})
 }
 
 func (r *serviceAccountResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {

@@ -33,9 +33,12 @@ import (
 // allowed_cidrs, applications, ldap_providers) are sent by Create and
 // read back by tokenState; each replaces the token when changed, since
 // the server fixes a key's reach for its life.
-type tokenResource struct{ withClient }
+type tokenResource struct {
+	withClient
+	typeName
+}
 
-func newTokenResource() resource.Resource { return &tokenResource{} }
+func newTokenResource() resource.Resource { return &tokenResource{typeName: "token"} }
 
 type tokenModel struct {
 	ID             types.String `tfsdk:"id"`
@@ -63,10 +66,6 @@ type tokenModel struct {
 // identifierRule is the server's rule for token identifiers.
 var identifierRule = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]{0,126}[A-Za-z0-9])?$`)
 
-func (r *tokenResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_token"
-}
-
 func (r *tokenResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	keep := []planmodifier.String{stringplanmodifier.UseStateForUnknown(), stringplanmodifier.RequiresReplace()}
 	resp.Schema = schema.Schema{
@@ -89,7 +88,7 @@ func (r *tokenResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 				Description:   "`api` (default): a Bearer token for the API; `app_password`: for LDAP binds and forward-auth Basic. Changing it replaces the token.",
 				Validators:    []validator.String{stringvalidator.OneOf(client.IntentAPI, client.IntentAppPassword)},
 			},
-			"description": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(""), Description: "What the token is for."},
+			"description": optionalString("What the token is for."),
 			"expiring": schema.BoolAttribute{
 				Optional: true, Computed: true, Default: booldefault.StaticBool(true),
 				Description: "false: the token never expires (then give neither expires_at, ttl nor extended).",
@@ -288,11 +287,10 @@ func (m tokenModel) Equal(o tokenModel) bool {
 }
 
 func (r *tokenResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan tokenModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
+	writePlan(ctx, req.Plan, &resp.State, &resp.Diagnostics, func(plan *tokenModel) bool { return r.create(ctx, plan, &resp.Diagnostics) })
+}
+
+func (r *tokenResource) create(ctx context.Context, plan *tokenModel, diags *diag.Diagnostics) bool {
 	in := client.TokenCreate{
 		Identifier: plan.Identifier.ValueString(), User: plan.User.ValueString(), Intent: plan.Intent.ValueString(),
 		Description: plan.Description.ValueString(), ExpiresAt: plan.ExpiresAt.ValueString(), TTL: plan.TTL.ValueString(),
@@ -304,17 +302,17 @@ func (r *tokenResource) Create(ctx context.Context, req resource.CreateRequest, 
 	// Null permissions: all of the owner's (left out of the request);
 	// an empty set: none (sent as []).
 	if !plan.Permissions.IsNull() {
-		perms := setStrings(ctx, plan.Permissions, &resp.Diagnostics)
+		perms := setStrings(ctx, plan.Permissions, diags)
 		if perms == nil {
 			perms = []string{}
 		}
 		in.Permissions = &perms
 	}
-	in.AllowedCIDRs = setStrings(ctx, plan.AllowedCIDRs, &resp.Diagnostics)
-	in.Applications = setStrings(ctx, plan.Applications, &resp.Diagnostics)
-	in.LDAPProviders = setStrings(ctx, plan.LDAPProviders, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
+	in.AllowedCIDRs = setStrings(ctx, plan.AllowedCIDRs, diags)
+	in.Applications = setStrings(ctx, plan.Applications, diags)
+	in.LDAPProviders = setStrings(ctx, plan.LDAPProviders, diags)
+	if diags.HasError() {
+		return false
 	}
 	t, err := r.c.Tokens.Create(ctx, in)
 	if err != nil {
@@ -322,12 +320,12 @@ func (r *tokenResource) Create(ctx context.Context, req resource.CreateRequest, 
 		if in.Permissions != nil {
 			sent["permissions"] = *in.Permissions
 		}
-		apiErrorSent(&resp.Diagnostics, "Cannot create token", err, sent, tokenFields...)
-		return
+		apiErrorSent(diags, "Cannot create token", err, sent, tokenFields...)
+		return false
 	}
 	plan.Key = types.StringValue(t.Key)
-	tokenState(t, &plan)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	tokenState(t, plan)
+	return true
 }
 
 // tokenState fills m from the server's view of the token. Values the
@@ -396,12 +394,8 @@ func sameDuration(a, b types.String) bool {
 
 func (r *tokenResource) get(ctx context.Context, id string, diags *diag.Diagnostics) (client.Token, bool) {
 	t, err := r.c.Tokens.Get(ctx, id)
-	if isNotFound(err) {
-		return t, false
-	}
 	if err != nil {
-		diags.AddError(fmt.Sprintf("Cannot read token %q", id), err.Error())
-		return t, true
+		return t, found(err, diags, fmt.Sprintf("Cannot read token %q", id))
 	}
 	if t.Managed {
 		diags.AddAttributeError(path.Root("identifier"), "Managed token",
@@ -411,21 +405,13 @@ func (r *tokenResource) get(ctx context.Context, id string, diags *diag.Diagnost
 }
 
 func (r *tokenResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var st tokenModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &st)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	t, found := r.get(ctx, st.Identifier.ValueString(), &resp.Diagnostics)
-	if !found {
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	tokenState(t, &st)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &st)...)
+	refresh(ctx, req, resp, func(st *tokenModel) bool {
+		t, there := r.get(ctx, st.Identifier.ValueString(), &resp.Diagnostics)
+		if there && !resp.Diagnostics.HasError() {
+			tokenState(t, st)
+		}
+		return there
+	})
 }
 
 func (r *tokenResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -466,8 +452,8 @@ func (r *tokenResource) Update(ctx context.Context, req resource.UpdateRequest, 
 		}
 		plan.Key = types.StringValue(t.Key)
 	}
-	t, found := r.get(ctx, id, &resp.Diagnostics)
-	if !found {
+	t, there := r.get(ctx, id, &resp.Diagnostics)
+	if !there {
 		resp.Diagnostics.AddError(fmt.Sprintf("Token %q vanished during the update", id), "it was deleted by someone else; the next plan will create it again")
 		return
 	}
@@ -482,9 +468,10 @@ func (r *tokenResource) Update(ctx context.Context, req resource.UpdateRequest, 
 }
 
 func (r *tokenResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var st tokenModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &st)...)
-	deleteIgnoringGone(&resp.Diagnostics, fmt.Sprintf("Cannot revoke token %q", st.Identifier.ValueString()), r.c.Tokens.Revoke(ctx, st.Identifier.ValueString()))
+	deleteState(ctx, req, resp, func(st tokenModel) (string, error) {
+		id := st.Identifier.ValueString()
+		return fmt.Sprintf("Cannot revoke token %q", id), r.c.Tokens.Revoke(ctx, id)
+	})
 }
 
 func (r *tokenResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {

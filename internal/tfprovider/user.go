@@ -9,10 +9,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/gatehouse/gatehouse/client"
@@ -20,9 +16,12 @@ import (
 
 // gatehouse_user: a human user. Passwords are not managed here: they
 // would sit in the state; people set their own (or an admin with the CLI).
-type userResource struct{ withClient }
+type userResource struct {
+	withClient
+	typeName
+}
 
-func newUserResource() resource.Resource { return &userResource{} }
+func newUserResource() resource.Resource { return &userResource{typeName: "user"} }
 
 type userModel struct {
 	ID          types.String `tfsdk:"id"`
@@ -34,31 +33,20 @@ type userModel struct {
 	UID         types.String `tfsdk:"uid"`
 }
 
-func (r *userResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_user"
-}
-
 func (r *userResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
 		Description: "A human user. Its password is not managed by Terraform (it would be kept in the state): the user sets it, or an administrator with `gatehouse user passwd`.",
 		Attributes: map[string]schema.Attribute{
-			"id": idAttribute("The username."),
-			"username": schema.StringAttribute{
-				Required: true, Description: "The user's name; changing it replaces the user.",
-				Validators:    []validator.String{nameValidator{}},
-				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
-			},
-			"name":        schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(""), Description: "Full name."},
-			"email":       schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(""), Description: "E-mail address."},
-			"description": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(""), Description: "Free text."},
+			"id":          idAttribute("The username."),
+			"username":    nameAttribute("The user's name; changing it replaces the user."),
+			"name":        optionalString("Full name."),
+			"email":       optionalString("E-mail address."),
+			"description": optionalString("Free text."),
 			"is_active": schema.BoolAttribute{
 				Optional: true, Computed: true, Default: booldefault.StaticBool(true),
 				Description: "false disables the user: sign-in and tokens are refused.",
 			},
-			"uid": schema.StringAttribute{
-				Computed: true, Description: "The user's unique identifier.",
-				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
-			},
+			"uid": uidAttribute("The user's unique identifier."),
 		},
 	}
 }
@@ -66,32 +54,25 @@ func (r *userResource) Schema(_ context.Context, _ resource.SchemaRequest, resp 
 var userFields = []string{"username", "name", "email", "description", "is_active"}
 
 func (r *userResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan userModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	name := plan.Username.ValueString()
-	_, err := r.c.Users.Create(ctx, client.UserCreate{
-		Username: name, Type: client.UserHuman, Name: plan.Name.ValueString(), Email: plan.Email.ValueString(),
-		Description: plan.Description.ValueString(), IsActive: plan.IsActive.ValueBoolPointer(),
+	writePlan(ctx, req.Plan, &resp.State, &resp.Diagnostics, func(plan *userModel) bool {
+		name := plan.Username.ValueString()
+		_, err := r.c.Users.Create(ctx, client.UserCreate{
+			Username: name, Type: client.UserHuman, Name: plan.Name.ValueString(), Email: plan.Email.ValueString(),
+			Description: plan.Description.ValueString(), IsActive: plan.IsActive.ValueBoolPointer(),
+		})
+		if err != nil {
+			apiError(&resp.Diagnostics, fmt.Sprintf("Cannot create user %q", name), err, userFields...)
+			return false
+		}
+		r.read(ctx, name, plan, &resp.Diagnostics)
+		return true
 	})
-	if err != nil {
-		apiError(&resp.Diagnostics, fmt.Sprintf("Cannot create user %q", name), err, userFields...)
-		return
-	}
-	r.read(ctx, name, &plan, &resp.Diagnostics)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
 func (r *userResource) read(ctx context.Context, name string, m *userModel, diags *diag.Diagnostics) bool {
 	u, err := r.c.Users.Get(ctx, name)
-	if isNotFound(err) {
-		return false
-	}
 	if err != nil {
-		diags.AddError(fmt.Sprintf("Cannot read user %q", name), err.Error())
-		return true
+		return found(err, diags, fmt.Sprintf("Cannot read user %q", name))
 	}
 	if u.Type != client.UserHuman {
 		diags.AddAttributeError(path.Root("username"), "Not a human user", refuseAccount(u))
@@ -104,16 +85,7 @@ func (r *userResource) read(ctx context.Context, name string, m *userModel, diag
 }
 
 func (r *userResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var st userModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &st)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	if !r.read(ctx, st.Username.ValueString(), &st, &resp.Diagnostics) {
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &st)...)
+	refresh(ctx, req, resp, func(st *userModel) bool { return r.read(ctx, st.Username.ValueString(), st, &resp.Diagnostics) })
 }
 
 func (r *userResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -137,14 +109,10 @@ func (r *userResource) Update(ctx context.Context, req resource.UpdateRequest, r
 }
 
 func (r *userResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var st userModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &st)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	if err := r.c.Users.Delete(ctx, st.Username.ValueString()); err != nil && !isNotFound(err) {
-		apiError(&resp.Diagnostics, fmt.Sprintf("Cannot delete user %q", st.Username.ValueString()), err)
-	}
+	deleteState(ctx, req, resp, func(st userModel) (string, error) {
+		name := st.Username.ValueString()
+		return fmt.Sprintf("Cannot delete user %q", name), r.c.Users.Delete(ctx, name)
+	})
 }
 
 func (r *userResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {

@@ -5,18 +5,19 @@ package migrate_test
 // runner with its data intact, its record in the shared numbering, and
 // the conformance suite passing on it.
 //
-// testdata/released/<dialect>/ is a frozen copy of the migrations as
-// released, before the two dialects shared one numbering (git show
-// bbad4d4:internal/store/{sqlite,postgres}/migrations/...; earlier
-// releases had a prefix of the same files). It is never edited: it is
-// what databases in the field were built from.
+// The released history is built from today's files: a released
+// migration is never edited (its SQL, that is: TestReleasedMigrationsUnchanged
+// holds each one's digest), so the file that holds it now is what
+// databases in the field were built from. Until the two dialects shared
+// one numbering (bbad4d4), SQLite had no change counter step: its
+// released 5 is today's 6, and today's 5 is a no-op there.
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
-	"embed"
+	"encoding/hex"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -37,8 +38,47 @@ import (
 	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
-//go:embed testdata/released
-var releasedFiles embed.FS
+// releasedStep is one migration of a dialect's released history: the
+// version a released gatehouse recorded it under, today's version of the
+// same migration, and the SHA-256 of its SQL (its lines but the comment
+// lines; see sqlDigest) as released.
+type releasedStep struct {
+	version, now int
+	sha256       string
+}
+
+// releasedHistory is every migration a release applied, oldest first, per
+// dialect. A new release appends its new migrations here, with their
+// digests.
+var releasedHistory = map[migrate.Dialect][]releasedStep{
+	migrate.SQLite: {
+		{1, 1, "c6de4338cead25beef1bf87cdbf70c97be304fa11e723f0c64a0beb9f13149a6"},
+		{2, 2, "a69bd078fd68622e9453f05793b86b71327d1f4853760ef027589a35216fef40"},
+		{3, 3, "2225f875f3c2a5a696438326a99864641fae6d8a740d1ab4ea8b0c9df85306d6"},
+		{4, 4, "14c7409815d46319c3d66cb1b1dbe3b8fe465875f9b59166954c9b03a20516fa"},
+		{5, 6, "e1107d145ec05de662cee6191bc05b4fa8bc8fa22824c6f5b0e05afd0f3ec22e"},
+	},
+	migrate.Postgres: {
+		{1, 1, "b42432799fc0b7808c467a8ce8e71ff8906467e0ebd01d8d3bc8b09c8fbce48b"},
+		{2, 2, "57c7383d1c2c54e2843a99f628082688138375e36cc7f8bb183e890a5207a4b9"},
+		{3, 3, "10eb92211b7e1cdc24e395458d796a8416bf6edd89896b0654d2883910c83a4f"},
+		{4, 4, "6db2d5e371b2af84d219a68e0722243fa5edc3e0a0917787d2150de424d63a3e"},
+		{5, 5, "af27324b4eb76635aa05275595c3cf0300e05f8330757ba08fcdd5a483446896"},
+		{6, 6, "c21692c98bf9f53fe3eeffd5f77a126e6fa5fc69902866b684e25884ab90f829"},
+	},
+}
+
+// sqlDigest is the SHA-256 of body without its comment lines, in hex:
+// what a released migration did, whatever its comments say now.
+func sqlDigest(body string) string {
+	h := sha256.New()
+	for line := range strings.Lines(body) {
+		if !strings.HasPrefix(strings.TrimSpace(line), "--") {
+			h.Write([]byte(line))
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
 
 // releasedMigration is one migration as a released gatehouse applied it.
 type releasedMigration struct {
@@ -47,29 +87,34 @@ type releasedMigration struct {
 	body    string
 }
 
-// released reads the frozen history of dialect d, oldest first.
+// released is the released history of dialect d, oldest first, read from
+// today's migrations.
 func released(t testing.TB, d migrate.Dialect) []releasedMigration {
 	t.Helper()
-	dir := "testdata/released/" + string(d)
-	paths, err := fs.Glob(releasedFiles, dir+"/*.sql")
-	if err != nil || len(paths) == 0 {
-		t.Fatalf("released migrations of %s: %v (%d files)", d, err, len(paths))
-	}
+	all := migrate.All()
 	var ms []releasedMigration
-	for _, p := range paths {
-		num, name, _ := strings.Cut(strings.TrimSuffix(filepath.Base(p), ".sql"), "_")
-		v, err := strconv.Atoi(num)
-		if err != nil {
-			t.Fatalf("%s: %v", p, err)
-		}
-		body, err := fs.ReadFile(releasedFiles, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ms = append(ms, releasedMigration{version: v, name: name, body: string(body)})
+	for _, step := range releasedHistory[d] {
+		m := all[step.now-1]
+		ms = append(ms, releasedMigration{version: step.version, name: m.Name, body: m.Body(d)})
 	}
-	slices.SortFunc(ms, func(a, b releasedMigration) int { return a.version - b.version })
 	return ms
+}
+
+// TestReleasedMigrationsUnchanged guards the rule the upgrade test builds
+// on: a released migration's SQL is never edited. A change to the schema
+// is a new migration.
+func TestReleasedMigrationsUnchanged(t *testing.T) {
+	t.Parallel()
+	all := migrate.All()
+	for d, steps := range releasedHistory {
+		for _, step := range steps {
+			m := all[step.now-1]
+			if got := sqlDigest(m.Body(d)); got != step.sha256 {
+				t.Errorf("%s/%04d_%s.sql (released as %d) has been edited: its SQL's SHA-256 is %s, released %s; "+
+					"undo the edit and write the change as a new migration", d, m.Version, m.Name, step.version, got, step.sha256)
+			}
+		}
+	}
 }
 
 // backend makes databases as released versions left them.
@@ -209,8 +254,6 @@ func postgresAt(t *testing.T, n int) func(t *testing.T) store.Store {
 func recorded(t *testing.T, s store.Store) []string {
 	t.Helper()
 	const q = `SELECT version, name FROM schema_migrations ORDER BY version`
-	var out []string
-	add := func(v int, name string) { out = append(out, fmt.Sprintf("%04d_%s", v, name)) }
 	switch s := s.(type) {
 	case *sqlite.Store:
 		db, err := sql.Open("sqlite", "file:"+s.Path()+"?mode=ro")
@@ -223,35 +266,39 @@ func recorded(t *testing.T, s store.Store) []string {
 			t.Fatal(err)
 		}
 		defer rows.Close()
-		for rows.Next() {
-			var v int
-			var name string
-			if err := rows.Scan(&v, &name); err != nil {
-				t.Fatal(err)
-			}
-			add(v, name)
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
+		return scanRecord(t, rows)
 	case *postgres.Store:
 		rows, err := s.Pool().Query(t.Context(), q)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for rows.Next() {
-			var v int
-			var name string
-			if err := rows.Scan(&v, &name); err != nil {
-				t.Fatal(err)
-			}
-			add(v, name)
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
+		defer rows.Close()
+		return scanRecord(t, rows)
 	default:
 		t.Fatalf("unknown store %T", s)
+		return nil
+	}
+}
+
+// scanRecord reads (version, name) rows, as *sql.Rows and pgx.Rows give
+// them, as NNNN_name.
+func scanRecord(t *testing.T, rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}) []string {
+	t.Helper()
+	var out []string
+	for rows.Next() {
+		var v int
+		var name string
+		if err := rows.Scan(&v, &name); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("%04d_%s", v, name))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

@@ -52,13 +52,9 @@ func (q *queries) ListApplications(ctx context.Context, f store.ApplicationFilte
 	if f.After != "" {
 		w.add("slug > " + w.arg(f.After))
 	}
-	rows, err := q.db.Query(ctx, `SELECT `+applicationCols+` FROM applications`+w.sql("slug", f.Limit), w.args...)
+	as, err := queryAll(ctx, q, scanApplication, `SELECT `+applicationCols+` FROM applications`+w.sql("slug", f.Limit), w.args...)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list applications: %w", q.fail(err))
-	}
-	as, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Application, error) { return scanApplication(r) })
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list applications: %w", q.fail(err))
+		return nil, fmt.Errorf("postgres: list applications: %w", err)
 	}
 	return as, nil
 }
@@ -148,7 +144,7 @@ const bindingsSelect = `SELECT application_uid, kind, subject_uid, subject_name,
 		FROM application_user_bindings b JOIN users u ON u.uid = b.user_uid WHERE %[1]s) x
 	ORDER BY application_uid, sort_order, kind, subject_name`
 
-func scanBinding(row pgx.CollectableRow) (store.Binding, error) {
+func scanBinding(row pgx.Row) (store.Binding, error) {
 	var b store.Binding
 	var order int32
 	err := row.Scan(&b.ApplicationUID, &b.Kind, &b.SubjectUID, &b.SubjectName, &order, &b.Negate)
@@ -159,13 +155,9 @@ func scanBinding(row pgx.CollectableRow) (store.Binding, error) {
 func (q *queries) ListBindings(ctx context.Context, applicationUID string) ([]store.Binding, error) {
 	ctx, cancel := q.timeout(ctx)
 	defer cancel()
-	rows, err := q.db.Query(ctx, fmt.Sprintf(bindingsSelect, "b.application_uid = $1"), applicationUID)
+	bs, err := queryAll(ctx, q, scanBinding, fmt.Sprintf(bindingsSelect, "b.application_uid = $1"), applicationUID)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list bindings of application %q: %w", applicationUID, q.fail(err))
-	}
-	bs, err := pgx.CollectRows(rows, scanBinding)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list bindings of application %q: %w", applicationUID, q.fail(err))
+		return nil, fmt.Errorf("postgres: list bindings of application %q: %w", applicationUID, err)
 	}
 	return bs, nil
 }
@@ -173,13 +165,9 @@ func (q *queries) ListBindings(ctx context.Context, applicationUID string) ([]st
 func (q *queries) AllBindings(ctx context.Context) ([]store.Binding, error) {
 	ctx, cancel := q.timeout(ctx)
 	defer cancel()
-	rows, err := q.db.Query(ctx, fmt.Sprintf(bindingsSelect, "TRUE"))
+	bs, err := queryAll(ctx, q, scanBinding, fmt.Sprintf(bindingsSelect, "TRUE"))
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list bindings: %w", q.fail(err))
-	}
-	bs, err := pgx.CollectRows(rows, scanBinding)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list bindings: %w", q.fail(err))
+		return nil, fmt.Errorf("postgres: list bindings: %w", err)
 	}
 	return bs, nil
 }

@@ -68,13 +68,9 @@ func (q *queries) AppendEvent(ctx context.Context, e *store.Event) error {
 func (q *queries) ListChainedEvents(ctx context.Context, after int64, limit int) ([]store.Event, error) {
 	ctx, cancel := q.timeout(ctx)
 	defer cancel()
-	rows, err := q.db.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`, after, limitOrAll(limit))
+	evs, err := queryAll(ctx, q, scanEvent, `SELECT `+eventColumns+` FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`, after, limitOrAll(limit))
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list chained events: %w", q.fail(err))
-	}
-	evs, err := collectEvents(rows)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list chained events: %w", q.fail(err))
+		return nil, fmt.Errorf("postgres: list chained events: %w", err)
 	}
 	return evs, nil
 }
@@ -127,13 +123,9 @@ func (q *queries) PruneEvents(ctx context.Context, t time.Time, limit int) (stor
 func (q *queries) UnchainedEvents(ctx context.Context, limit int) ([]store.Event, error) {
 	ctx, cancel := q.timeout(ctx)
 	defer cancel()
-	rows, err := q.db.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE seq IS NULL ORDER BY id LIMIT $1`, limitOrAll(limit))
+	evs, err := queryAll(ctx, q, scanEvent, `SELECT `+eventColumns+` FROM events WHERE seq IS NULL ORDER BY id LIMIT $1`, limitOrAll(limit))
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list unchained events: %w", q.fail(err))
-	}
-	evs, err := collectEvents(rows)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list unchained events: %w", q.fail(err))
+		return nil, fmt.Errorf("postgres: list unchained events: %w", err)
 	}
 	return evs, nil
 }
@@ -187,39 +179,33 @@ func (q *queries) ListEvents(ctx context.Context, f store.EventFilter) ([]store.
 	if f.Before > 0 {
 		w.add("id < " + w.arg(f.Before))
 	}
-	rows, err := q.db.Query(ctx, `SELECT `+eventColumns+` FROM events`+w.sql("id DESC", f.Limit), w.args...)
+	evs, err := queryAll(ctx, q, scanEvent, `SELECT `+eventColumns+` FROM events`+w.sql("id DESC", f.Limit), w.args...)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list events: %w", q.fail(err))
-	}
-	evs, err := collectEvents(rows)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list events: %w", q.fail(err))
+		return nil, fmt.Errorf("postgres: list events: %w", err)
 	}
 	return evs, nil
 }
 
-// eventColumns are the columns collectEvents reads.
+// eventColumns are the columns scanEvent reads.
 const eventColumns = `id, time, action, outcome, actor_username, actor_type,
 	client_ip, target_kind, target_name, context, COALESCE(seq, 0), hash`
 
-func collectEvents(rows pgx.Rows) ([]store.Event, error) {
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Event, error) {
-		var e store.Event
-		var doc []byte
-		if err := r.Scan(&e.ID, &e.Time, &e.Action, &e.Outcome, &e.ActorUsername, &e.ActorType,
-			&e.ClientIP, &e.TargetKind, &e.TargetName, &doc, &e.Seq, &e.Hash); err != nil {
-			return e, err
-		}
-		e.Time = e.Time.UTC()
-		if err := json.Unmarshal(doc, &e.Context); err != nil {
-			return e, fmt.Errorf("decode context of event %d: %w", e.ID, err)
-		}
-		if len(e.Context) == 0 {
-			// Stored as {} when the event had none; read back as none.
-			e.Context = nil
-		}
-		return e, nil
-	})
+func scanEvent(r pgx.Row) (store.Event, error) {
+	var e store.Event
+	var doc []byte
+	if err := r.Scan(&e.ID, &e.Time, &e.Action, &e.Outcome, &e.ActorUsername, &e.ActorType,
+		&e.ClientIP, &e.TargetKind, &e.TargetName, &doc, &e.Seq, &e.Hash); err != nil {
+		return e, err
+	}
+	e.Time = e.Time.UTC()
+	if err := json.Unmarshal(doc, &e.Context); err != nil {
+		return e, fmt.Errorf("decode context of event %d: %w", e.ID, err)
+	}
+	if len(e.Context) == 0 {
+		// Stored as {} when the event had none; read back as none.
+		e.Context = nil
+	}
+	return e, nil
 }
 
 // limitOrAll is a LIMIT argument: n, or NULL (no limit) when n <= 0.

@@ -52,13 +52,9 @@ func (q *queries) ListGroups(ctx context.Context, f store.GroupFilter) ([]store.
 	if f.After != "" {
 		w.add("name > " + w.arg(f.After))
 	}
-	rows, err := q.db.Query(ctx, `SELECT `+groupCols+` FROM groups`+w.sql("name", f.Limit), w.args...)
+	gs, err := queryAll(ctx, q, scanGroup, `SELECT `+groupCols+` FROM groups`+w.sql("name", f.Limit), w.args...)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list groups: %w", q.fail(err))
-	}
-	gs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Group, error) { return scanGroup(r) })
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list groups: %w", q.fail(err))
+		return nil, fmt.Errorf("postgres: list groups: %w", err)
 	}
 	return gs, nil
 }

@@ -51,13 +51,9 @@ func (q *queries) ListLDAPProviders(ctx context.Context, f store.LDAPProviderFil
 	if f.After != "" {
 		w.add("name > " + w.arg(f.After))
 	}
-	rows, err := q.db.Query(ctx, `SELECT `+ldapProviderCols+` FROM ldap_providers`+w.sql("name", f.Limit), w.args...)
+	ps, err := queryAll(ctx, q, scanLDAPProvider, `SELECT `+ldapProviderCols+` FROM ldap_providers`+w.sql("name", f.Limit), w.args...)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list ldap providers: %w", q.fail(err))
-	}
-	ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.LDAPProvider, error) { return scanLDAPProvider(r) })
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list ldap providers: %w", q.fail(err))
+		return nil, fmt.Errorf("postgres: list ldap providers: %w", err)
 	}
 	return ps, nil
 }
@@ -172,13 +168,9 @@ func (q *queries) ListOutposts(ctx context.Context, f store.OutpostFilter) ([]st
 	if f.After != "" {
 		w.add("o.name > " + w.arg(f.After))
 	}
-	rows, err := q.db.Query(ctx, outpostSelect+w.sql("o.name", f.Limit), w.args...)
+	os, err := queryAll(ctx, q, scanOutpost, outpostSelect+w.sql("o.name", f.Limit), w.args...)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list outposts: %w", q.fail(err))
-	}
-	os, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Outpost, error) { return scanOutpost(r) })
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list outposts: %w", q.fail(err))
+		return nil, fmt.Errorf("postgres: list outposts: %w", err)
 	}
 	return os, nil
 }
@@ -192,20 +184,16 @@ func (q *queries) DeleteOutpost(ctx context.Context, uid string) error {
 	return nil
 }
 
+func scanMembership(r pgx.Row) (m store.Membership, err error) {
+	return m, r.Scan(&m.GroupUID, &m.UserUID)
+}
+
 func (q *queries) ListMemberships(ctx context.Context) ([]store.Membership, error) {
 	ctx, cancel := q.timeout(ctx)
 	defer cancel()
-	rows, err := q.db.Query(ctx, `SELECT group_uid, user_uid FROM group_members ORDER BY group_uid, user_uid`)
+	ms, err := queryAll(ctx, q, scanMembership, `SELECT group_uid, user_uid FROM group_members ORDER BY group_uid, user_uid`)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list memberships: %w", q.fail(err))
-	}
-	ms, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Membership, error) {
-		var m store.Membership
-		err := r.Scan(&m.GroupUID, &m.UserUID)
-		return m, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list memberships: %w", q.fail(err))
+		return nil, fmt.Errorf("postgres: list memberships: %w", err)
 	}
 	return ms, nil
 }

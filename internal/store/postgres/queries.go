@@ -114,17 +114,22 @@ func (w *where) sql(orderBy string, limit int) string {
 	return b.String()
 }
 
-// queryStrings runs a query returning one text column.
-func (q *queries) queryStrings(ctx context.Context, sql string, args ...any) ([]string, error) {
+// queryAll runs a query and reads each row of its result with scan.
+func queryAll[T any](ctx context.Context, q *queries, scan func(pgx.Row) (T, error), sql string, args ...any) ([]T, error) {
 	rows, err := q.db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, q.fail(err)
 	}
-	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
 	if err != nil {
 		return nil, q.fail(err)
 	}
 	return out, nil
+}
+
+// queryStrings runs a query returning one text column.
+func (q *queries) queryStrings(ctx context.Context, sql string, args ...any) ([]string, error) {
+	return queryAll(ctx, q, func(r pgx.Row) (s string, err error) { return s, r.Scan(&s) }, sql, args...)
 }
 
 // execOne runs a statement that must touch a row; none is

@@ -65,13 +65,9 @@ func (q *queries) ListRoles(ctx context.Context, f store.RoleFilter) ([]store.Ro
 	if f.After != "" {
 		w.add("r.name > " + w.arg(f.After))
 	}
-	rows, err := q.db.Query(ctx, roleSelect+w.sql("r.name", f.Limit), w.args...)
+	rs, err := queryAll(ctx, q, scanRole, roleSelect+w.sql("r.name", f.Limit), w.args...)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list roles: %w", q.fail(err))
-	}
-	rs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Role, error) { return scanRole(r) })
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list roles: %w", q.fail(err))
+		return nil, fmt.Errorf("postgres: list roles: %w", err)
 	}
 	return rs, nil
 }

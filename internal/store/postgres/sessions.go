@@ -99,14 +99,10 @@ func (q *queries) DeleteUserSessions(ctx context.Context, userUID string, keep [
 func (q *queries) ListUserSessions(ctx context.Context, userUID string) ([]store.Session, error) {
 	ctx, cancel := q.timeout(ctx)
 	defer cancel()
-	rows, err := q.db.Query(ctx, `SELECT `+sessionCols+` FROM ui_sessions WHERE user_uid = $1
+	out, err := queryAll(ctx, q, scanSession, `SELECT `+sessionCols+` FROM ui_sessions WHERE user_uid = $1
 		ORDER BY created_at DESC, id_hash`, userUID)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list sessions: %w", q.fail(err))
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Session, error) { return scanSession(r) })
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list sessions: %w", q.fail(err))
+		return nil, fmt.Errorf("postgres: list sessions: %w", err)
 	}
 	return out, nil
 }

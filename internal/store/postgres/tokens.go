@@ -38,13 +38,8 @@ func scanToken(row pgx.Row, before ...any) (store.Token, error) {
 	return t, err
 }
 
-func (q *queries) collectTokens(rows pgx.Rows) ([]store.Token, error) {
-	ts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Token, error) { return scanToken(r) })
-	if err != nil {
-		return nil, q.fail(err)
-	}
-	return ts, nil
-}
+// scanTokenRow is scanToken for queryAll.
+func scanTokenRow(row pgx.Row) (store.Token, error) { return scanToken(row) }
 
 // CreateToken inserts the token and its first key in one statement, so
 // both or neither are written, without a transaction. The statement first
@@ -125,11 +120,7 @@ func (q *queries) ListTokens(ctx context.Context, f store.TokenFilter) ([]store.
 	if f.After != "" {
 		w.add("t.identifier > " + w.arg(f.After))
 	}
-	rows, err := q.db.Query(ctx, `SELECT `+tokenCols+tokenFrom+w.sql("t.identifier", f.Limit), w.args...)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list tokens: %w", q.fail(err))
-	}
-	ts, err := q.collectTokens(rows)
+	ts, err := queryAll(ctx, q, scanTokenRow, `SELECT `+tokenCols+tokenFrom+w.sql("t.identifier", f.Limit), w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list tokens: %w", err)
 	}
@@ -184,19 +175,15 @@ func fixKeyTimes(k *store.TokenKey) {
 func (q *queries) ListTokenKeys(ctx context.Context, tokenUID string) ([]store.TokenKey, error) {
 	ctx, cancel := q.timeout(ctx)
 	defer cancel()
-	rows, err := q.db.Query(ctx, `SELECT `+keyCols+` FROM token_keys WHERE token_uid = $1
-		ORDER BY created_at DESC, lookup DESC`, tokenUID)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list keys of token %q: %w", tokenUID, q.fail(err))
-	}
-	ks, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.TokenKey, error) {
+	ks, err := queryAll(ctx, q, func(r pgx.Row) (store.TokenKey, error) {
 		var k store.TokenKey
 		err := r.Scan(scanKeyInto(&k)...)
 		fixKeyTimes(&k)
 		return k, err
-	})
+	}, `SELECT `+keyCols+` FROM token_keys WHERE token_uid = $1
+		ORDER BY created_at DESC, lookup DESC`, tokenUID)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list keys of token %q: %w", tokenUID, q.fail(err))
+		return nil, fmt.Errorf("postgres: list keys of token %q: %w", tokenUID, err)
 	}
 	return ks, nil
 }
@@ -340,11 +327,7 @@ func (q *queries) ExpiredTokens(ctx context.Context, intent string, t time.Time,
 	var w where
 	w.add("t.intent = " + w.arg(intent))
 	w.add("t.expires_at <= " + w.arg(t))
-	rows, err := q.db.Query(ctx, `SELECT `+tokenCols+tokenFrom+w.sql("t.expires_at, t.identifier", limit), w.args...)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: expired %s tokens: %w", intent, q.fail(err))
-	}
-	ts, err := q.collectTokens(rows)
+	ts, err := queryAll(ctx, q, scanTokenRow, `SELECT `+tokenCols+tokenFrom+w.sql("t.expires_at, t.identifier", limit), w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: expired %s tokens: %w", intent, err)
 	}
@@ -360,11 +343,7 @@ func (q *queries) ManagedTokensExpiringBefore(ctx context.Context, t time.Time, 
 	w.add("t.managed")
 	w.add("t.intent = " + w.arg(store.IntentAPI))
 	w.add("t.expires_at < " + w.arg(t))
-	rows, err := q.db.Query(ctx, `SELECT `+tokenCols+tokenFrom+w.sql("t.expires_at, t.identifier", limit), w.args...)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: managed tokens expiring before %s: %w", t.Format(time.RFC3339), q.fail(err))
-	}
-	ts, err := q.collectTokens(rows)
+	ts, err := queryAll(ctx, q, scanTokenRow, `SELECT `+tokenCols+tokenFrom+w.sql("t.expires_at, t.identifier", limit), w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: managed tokens expiring before %s: %w", t.Format(time.RFC3339), err)
 	}

@@ -73,13 +73,9 @@ func (q *queries) ListUsers(ctx context.Context, f store.UserFilter) ([]store.Us
 		w.add("username > " + w.arg(f.After))
 	}
 	sql := `SELECT ` + userCols + ` FROM users` + w.sql("username", f.Limit)
-	rows, err := q.db.Query(ctx, sql, w.args...)
+	us, err := queryAll(ctx, q, scanUser, sql, w.args...)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list users: %w", q.fail(err))
-	}
-	us, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.User, error) { return scanUser(r) })
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list users: %w", q.fail(err))
+		return nil, fmt.Errorf("postgres: list users: %w", err)
 	}
 	return us, nil
 }

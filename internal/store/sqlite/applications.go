@@ -47,21 +47,9 @@ func (q *queries) ListApplications(ctx context.Context, f store.ApplicationFilte
 	if f.After != "" {
 		w.add("slug > ?", f.After)
 	}
-	rows, err := q.read.QueryContext(ctx, `SELECT `+applicationColumns+` FROM applications`+w.String()+
+	out, err := queryAll(ctx, q.read, scanApplication, `SELECT `+applicationColumns+` FROM applications`+w.String()+
 		` ORDER BY slug LIMIT ?`, append(w.args, limitArg(f.Limit))...)
 	if err != nil {
-		return nil, fmt.Errorf("list applications: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Application
-	for rows.Next() {
-		a, err := scanApplication(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list applications: %w", err)
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list applications: %w", err)
 	}
 	return out, nil
@@ -137,20 +125,15 @@ const bindingsSelect = `SELECT application_uid, kind, subject_uid, subject_name,
 	ORDER BY application_uid, sort_order, kind, subject_name`
 
 func scanBindings(rows *sql.Rows) ([]store.Binding, error) {
-	defer rows.Close()
-	var out []store.Binding
-	for rows.Next() {
+	return scanAll(rows, func(sc scanner) (store.Binding, error) {
 		var (
 			b      store.Binding
 			negate int
 		)
-		if err := rows.Scan(&b.ApplicationUID, &b.Kind, &b.SubjectUID, &b.SubjectName, &b.Order, &negate); err != nil {
-			return nil, err
-		}
+		err := sc.Scan(&b.ApplicationUID, &b.Kind, &b.SubjectUID, &b.SubjectName, &b.Order, &negate)
 		b.Negate = negate != 0
-		out = append(out, b)
-	}
-	return out, rows.Err()
+		return b, err
+	})
 }
 
 func (q *queries) ListBindings(ctx context.Context, applicationUID string) ([]store.Binding, error) {

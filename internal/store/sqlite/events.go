@@ -185,28 +185,28 @@ const eventColumns = `id, time, action, outcome, actor_username, actor_type,
 	client_ip, target_kind, target_name, context, COALESCE(seq, 0), hash`
 
 func scanEvents(rows *sql.Rows) ([]store.Event, error) {
-	defer rows.Close()
-	var out []store.Event
-	for rows.Next() {
-		var (
-			e       store.Event
-			t       int64
-			ctxJSON string
-		)
-		if err := rows.Scan(&e.ID, &t, &e.Action, &e.Outcome, &e.ActorUsername, &e.ActorType,
-			&e.ClientIP, &e.TargetKind, &e.TargetName, &ctxJSON, &e.Seq, &e.Hash); err != nil {
-			return nil, fmt.Errorf("list events: %w", err)
-		}
-		e.Time = fromMicros(t)
-		if ctxJSON != "" && ctxJSON != "{}" {
-			if err := json.Unmarshal([]byte(ctxJSON), &e.Context); err != nil {
-				return nil, fmt.Errorf("list events: decode context of event %d: %w", e.ID, err)
-			}
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := scanAll(rows, scanEvent)
+	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}
 	return out, nil
+}
+
+func scanEvent(sc scanner) (store.Event, error) {
+	var (
+		e       store.Event
+		t       int64
+		ctxJSON string
+	)
+	if err := sc.Scan(&e.ID, &t, &e.Action, &e.Outcome, &e.ActorUsername, &e.ActorType,
+		&e.ClientIP, &e.TargetKind, &e.TargetName, &ctxJSON, &e.Seq, &e.Hash); err != nil {
+		return e, err
+	}
+	e.Time = fromMicros(t)
+	if ctxJSON != "" && ctxJSON != "{}" {
+		if err := json.Unmarshal([]byte(ctxJSON), &e.Context); err != nil {
+			return e, fmt.Errorf("decode context of event %d: %w", e.ID, err)
+		}
+	}
+	return e, nil
 }

@@ -46,21 +46,9 @@ func (q *queries) ListGroups(ctx context.Context, f store.GroupFilter) ([]store.
 	if f.After != "" {
 		w.add("name > ?", f.After)
 	}
-	rows, err := q.read.QueryContext(ctx, `SELECT `+groupColumns+` FROM groups`+w.String()+
+	out, err := queryAll(ctx, q.read, scanGroup, `SELECT `+groupColumns+` FROM groups`+w.String()+
 		` ORDER BY name LIMIT ?`, append(w.args, limitArg(f.Limit))...)
 	if err != nil {
-		return nil, fmt.Errorf("list groups: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Group
-	for rows.Next() {
-		g, err := scanGroup(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list groups: %w", err)
-		}
-		out = append(out, g)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list groups: %w", err)
 	}
 	return out, nil

@@ -46,21 +46,9 @@ func (q *queries) ListLDAPProviders(ctx context.Context, f store.LDAPProviderFil
 	if f.After != "" {
 		w.add("name > ?", f.After)
 	}
-	rows, err := q.read.QueryContext(ctx, `SELECT `+ldapProviderColumns+` FROM ldap_providers`+w.String()+
+	out, err := queryAll(ctx, q.read, scanLDAPProvider, `SELECT `+ldapProviderColumns+` FROM ldap_providers`+w.String()+
 		` ORDER BY name LIMIT ?`, append(w.args, limitArg(f.Limit))...)
 	if err != nil {
-		return nil, fmt.Errorf("list ldap providers: %w", err)
-	}
-	defer rows.Close()
-	var out []store.LDAPProvider
-	for rows.Next() {
-		p, err := scanLDAPProvider(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list ldap providers: %w", err)
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list ldap providers: %w", err)
 	}
 	return out, nil
@@ -151,20 +139,8 @@ func (q *queries) ListOutposts(ctx context.Context, f store.OutpostFilter) ([]st
 	if f.After != "" {
 		w.add("o.name > ?", f.After)
 	}
-	rows, err := q.read.QueryContext(ctx, outpostSelect+w.String()+` ORDER BY o.name LIMIT ?`, append(w.args, limitArg(f.Limit))...)
+	out, err := queryAll(ctx, q.read, scanOutpost, outpostSelect+w.String()+` ORDER BY o.name LIMIT ?`, append(w.args, limitArg(f.Limit))...)
 	if err != nil {
-		return nil, fmt.Errorf("list outposts: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Outpost
-	for rows.Next() {
-		o, err := scanOutpost(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list outposts: %w", err)
-		}
-		out = append(out, o)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list outposts: %w", err)
 	}
 	return out, nil
@@ -178,20 +154,10 @@ func (q *queries) DeleteOutpost(ctx context.Context, uid string) error {
 }
 
 func (q *queries) ListMemberships(ctx context.Context) ([]store.Membership, error) {
-	rows, err := q.read.QueryContext(ctx, `SELECT group_uid, user_uid FROM group_members ORDER BY group_uid, user_uid`)
+	out, err := queryAll(ctx, q.read, func(sc scanner) (m store.Membership, err error) {
+		return m, sc.Scan(&m.GroupUID, &m.UserUID)
+	}, `SELECT group_uid, user_uid FROM group_members ORDER BY group_uid, user_uid`)
 	if err != nil {
-		return nil, fmt.Errorf("list memberships: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Membership
-	for rows.Next() {
-		var m store.Membership
-		if err := rows.Scan(&m.GroupUID, &m.UserUID); err != nil {
-			return nil, fmt.Errorf("list memberships: %w", err)
-		}
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list memberships: %w", err)
 	}
 	return out, nil

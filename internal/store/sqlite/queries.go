@@ -150,22 +150,32 @@ func notFound(err error) error {
 	return err
 }
 
-// queryStrings runs a query returning one text column.
-func queryStrings(ctx context.Context, db dbtx, query string, args ...any) ([]string, error) {
+// queryAll runs query and reads each row of its result with scan.
+func queryAll[T any](ctx context.Context, db dbtx, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
+	return scanAll(rows, scan)
+}
+
+// scanAll reads each of rows with scan, and closes rows.
+func scanAll[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) {
 	defer rows.Close()
-	var out []string
+	var out []T
 	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
+		v, err := scan(rows)
+		if err != nil {
 			return nil, err
 		}
-		out = append(out, s)
+		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+// queryStrings runs a query returning one text column.
+func queryStrings(ctx context.Context, db dbtx, query string, args ...any) ([]string, error) {
+	return queryAll(ctx, db, func(sc scanner) (s string, err error) { return s, sc.Scan(&s) }, query, args...)
 }
 
 // insertSet inserts each value of a set (permissions) for one owner; the

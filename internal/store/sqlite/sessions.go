@@ -92,21 +92,9 @@ func (q *queries) DeleteUserSessions(ctx context.Context, userUID string, keep [
 }
 
 func (q *queries) ListUserSessions(ctx context.Context, userUID string) ([]store.Session, error) {
-	rows, err := q.read.QueryContext(ctx, `SELECT `+sessionCols+` FROM ui_sessions WHERE user_uid = ?
+	out, err := queryAll(ctx, q.read, scanSession, `SELECT `+sessionCols+` FROM ui_sessions WHERE user_uid = ?
 		ORDER BY created_at DESC, id_hash`, userUID)
 	if err != nil {
-		return nil, fmt.Errorf("list sessions: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Session
-	for rows.Next() {
-		s, err := scanSession(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list sessions: %w", err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list sessions: %w", err)
 	}
 	return out, nil

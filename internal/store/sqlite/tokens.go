@@ -51,18 +51,7 @@ func scanToken(sc scanner) (store.Token, error) {
 	return t, finish()
 }
 
-func scanTokens(rows *sql.Rows) ([]store.Token, error) {
-	defer rows.Close()
-	var out []store.Token
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
-}
+func scanTokens(rows *sql.Rows) ([]store.Token, error) { return scanAll(rows, scanToken) }
 
 // hashArg binds a key hash as a BLOB; a nil slice would bind as NULL.
 func hashArg(h []byte) []byte {
@@ -178,23 +167,15 @@ func keyDest(k *store.TokenKey) ([]any, func()) {
 }
 
 func (q *queries) ListTokenKeys(ctx context.Context, tokenUID string) ([]store.TokenKey, error) {
-	rows, err := q.read.QueryContext(ctx, `SELECT `+keyColumns+` FROM token_keys WHERE token_uid = ?
-		ORDER BY created_at DESC, lookup DESC`, tokenUID)
-	if err != nil {
-		return nil, fmt.Errorf("list keys of token %s: %w", tokenUID, err)
-	}
-	defer rows.Close()
-	var out []store.TokenKey
-	for rows.Next() {
+	out, err := queryAll(ctx, q.read, func(sc scanner) (store.TokenKey, error) {
 		var k store.TokenKey
 		dest, finish := keyDest(&k)
-		if err := rows.Scan(dest...); err != nil {
-			return nil, fmt.Errorf("list keys of token %s: %w", tokenUID, err)
-		}
+		err := sc.Scan(dest...)
 		finish()
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
+		return k, err
+	}, `SELECT `+keyColumns+` FROM token_keys WHERE token_uid = ?
+		ORDER BY created_at DESC, lookup DESC`, tokenUID)
+	if err != nil {
 		return nil, fmt.Errorf("list keys of token %s: %w", tokenUID, err)
 	}
 	return out, nil

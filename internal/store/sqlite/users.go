@@ -68,21 +68,9 @@ func (q *queries) ListUsers(ctx context.Context, f store.UserFilter) ([]store.Us
 	if f.After != "" {
 		w.add("username > ?", f.After)
 	}
-	rows, err := q.read.QueryContext(ctx, `SELECT `+userColumns+` FROM users`+w.String()+
+	out, err := queryAll(ctx, q.read, scanUser, `SELECT `+userColumns+` FROM users`+w.String()+
 		` ORDER BY username LIMIT ?`, append(w.args, limitArg(f.Limit))...)
 	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
-	}
-	defer rows.Close()
-	var out []store.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list users: %w", err)
-		}
-		out = append(out, u)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
 	return out, nil
