@@ -229,6 +229,11 @@ func (s *soakRun) randN(n int) int {
 // and every account holds one to four tokens.
 func (s *soakRun) changer(ctx context.Context) {
 	pace := newPacer(time.Duration(float64(time.Second) * 2 / float64(s.cfg.Changes)))
+	// The first change once the accounts are there makes a short-lived
+	// token, so that its expiry is checked early in any run, however
+	// slowly a busy machine lets the run go (a short run could end before
+	// chance made one in time to expire).
+	shortMade := false
 	for pace.wait(ctx) {
 		s.mu.Lock()
 		n := len(s.accounts)
@@ -240,6 +245,8 @@ func (s *soakRun) changer(ctx context.Context) {
 			k = kCreateSA
 		case n > target*5/4:
 			k = kDeleteSA
+		case !shortMade:
+			k, shortMade = kCreateShort, true
 		case r < 8:
 			k = kCreateSA
 		case r < 16:
