@@ -109,7 +109,7 @@ func (s *soakRun) createToken(ctx context.Context, k soakKind) error {
 	case kCreateExtended:
 		in.TTL, in.Extended, in.MaxAge = "", true, "1h"
 	case kCreateShort:
-		in.TTL = soakShortTTL.String()
+		in.TTL = s.cfg.ShortTTL.String()
 	}
 	out, err := s.admin.Tokens.Create(ctx, in)
 	done := time.Now()
@@ -123,8 +123,8 @@ func (s *soakRun) createToken(ctx context.Context, k soakKind) error {
 	if k == kCreateShort {
 		// Never checked as good (it may be gone by then); refused once
 		// its life is surely over, then deleted.
-		s.addDead(deadKey{key: out.Key, user: a.name, intent: intent, kind: kExpired, from: done.Add(soakShortTTL + soakMargin)})
-		s.expired = append(s.expired, expiredToken{id: id, from: done.Add(soakShortTTL + soakMargin)})
+		s.addDead(deadKey{key: out.Key, user: a.name, intent: intent, kind: kExpired, from: done.Add(s.cfg.ShortTTL + soakMargin)})
+		s.expired = append(s.expired, expiredToken{id: id, from: done.Add(s.cfg.ShortTTL + soakMargin)})
 		return nil
 	}
 	a.tokens = append(a.tokens, &soakToken{id: id, user: a.name, intent: intent, key: out.Key})
@@ -137,7 +137,7 @@ func (s *soakRun) rotate(ctx context.Context) error {
 		return nil
 	}
 	sent := time.Now()
-	out, err := s.admin.Tokens.Rotate(ctx, t.id, client.TokenRotate{Grace: soakGrace.String()})
+	out, err := s.admin.Tokens.Rotate(ctx, t.id, client.TokenRotate{Grace: s.cfg.Grace.String()})
 	done := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -146,8 +146,8 @@ func (s *soakRun) rotate(ctx context.Context) error {
 		return err
 	}
 	s.dropGrace(t)
-	s.grace = append(s.grace, graceKey{tok: t, key: t.key, user: t.user, intent: t.intent, until: sent.Add(soakGrace)})
-	s.addDead(deadKey{key: t.key, user: t.user, intent: t.intent, kind: kAfterGrace, from: done.Add(soakGrace + soakMargin)})
+	s.grace = append(s.grace, graceKey{tok: t, key: t.key, user: t.user, intent: t.intent, until: sent.Add(s.cfg.Grace)})
+	s.addDead(deadKey{key: t.key, user: t.user, intent: t.intent, kind: kAfterGrace, from: done.Add(s.cfg.Grace + soakMargin)})
 	t.key, t.used = out.Key, false
 	return nil
 }
@@ -233,7 +233,7 @@ func (s *soakRun) changer(ctx context.Context) {
 	// token, so that its expiry is checked early in any run, however
 	// slowly a busy machine lets the run go (a short run could end before
 	// chance made one in time to expire).
-	shortMade := false
+	shortMade, rotated := false, false
 	for pace.wait(ctx) {
 		s.mu.Lock()
 		n := len(s.accounts)
@@ -247,6 +247,8 @@ func (s *soakRun) changer(ctx context.Context) {
 			k = kDeleteSA
 		case !shortMade:
 			k, shortMade = kCreateShort, true
+		case !rotated:
+			k, rotated = kRotate, true
 		case r < 8:
 			k = kCreateSA
 		case r < 16:

@@ -184,7 +184,8 @@ func TestSoakShort(t *testing.T) {
 			t.Parallel()
 			var out, log strings.Builder
 			rep, err := soak(t.Context(), soakConfig{Backend: backend, Duration: 8 * time.Second, Sample: 200 * time.Millisecond,
-				Rate: 400, Changes: 30, Checkers: 3, Accounts: 12, Out: &out, Log: &log})
+				Rate: 400, Changes: 30, Checkers: 3, Accounts: 12, Grace: 2500 * time.Millisecond, ShortTTL: time.Second,
+				Out: &out, Log: &log})
 			if err != nil {
 				t.Fatalf("%v\n%s", err, log.String())
 			}

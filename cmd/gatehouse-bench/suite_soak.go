@@ -78,8 +78,12 @@ type soakConfig struct {
 	Sample   time.Duration
 	Rate     int // credential checks per second; 0: unpaced
 	Changes  int // changes per second
-	Checkers int
-	Accounts int
+	// Grace and ShortTTL: a rotation's grace and a short-lived token's
+	// life (0: soakGrace and soakShortTTL); short runs use less, so that
+	// their ends come due within the run on a busy machine.
+	Grace, ShortTTL time.Duration
+	Checkers        int
+	Accounts        int
 	// HeapProfile, when set, runs the server in this process and writes
 	// heap profiles there (see -soak-heap-profile).
 	HeapProfile string
@@ -132,6 +136,12 @@ func soak(ctx context.Context, cfg soakConfig) (*soakReport, error) {
 	cfg.Checkers = max(cfg.Checkers, 1)
 	cfg.Accounts = max(cfg.Accounts, 4)
 	cfg.Changes = max(cfg.Changes, 1)
+	if cfg.Grace <= 0 {
+		cfg.Grace = soakGrace
+	}
+	if cfg.ShortTTL <= 0 {
+		cfg.ShortTTL = soakShortTTL
+	}
 
 	db, _, err := newDatabase(ctx, cfg.Backend, "soak")
 	if err != nil {
