@@ -145,11 +145,18 @@ func (s *Service) Bootstrap(ctx context.Context, in BootstrapInput, out io.Write
 			}
 			return "(the one in " + variable + ")"
 		}
+		choose := "Set GATEHOUSE_BOOTSTRAP_PASSWORD / GATEHOUSE_BOOTSTRAP_TOKEN to choose them instead."
+		switch {
+		case !genPassword:
+			choose = "Set GATEHOUSE_BOOTSTRAP_TOKEN too to choose the token instead."
+		case !genToken:
+			choose = "Set GATEHOUSE_BOOTSTRAP_PASSWORD too to choose the password instead."
+		}
 		fmt.Fprintf(out, "\n"+
 			"  gatehouse created the first admin. These are shown once and stored only as hashes:\n\n"+
 			"    username:  %s\n    password:  %s\n    API token: %s\n\n"+
-			"  Set GATEHOUSE_BOOTSTRAP_PASSWORD / GATEHOUSE_BOOTSTRAP_TOKEN to choose them instead.\n\n",
-			AdminUsername, show(genPassword, password, "GATEHOUSE_BOOTSTRAP_PASSWORD"), show(genToken, token, "GATEHOUSE_BOOTSTRAP_TOKEN"))
+			"  %s\n\n",
+			AdminUsername, show(genPassword, password, "GATEHOUSE_BOOTSTRAP_PASSWORD"), show(genToken, token, "GATEHOUSE_BOOTSTRAP_TOKEN"), choose)
 	}
 	return nil
 }
