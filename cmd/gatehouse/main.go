@@ -10,6 +10,6 @@ import (
 
 func main() {
 	root := cli.NewRoot(os.Stdout, os.Stderr, os.Stdin)
-	root.AddCommand(servercmd.Commands(os.Stderr)...)
+	root.AddCommand(servercmd.Commands(os.Stdout, os.Stderr)...)
 	os.Exit(cli.Execute(root))
 }

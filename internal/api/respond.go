@@ -35,6 +35,10 @@ func (s *Server) done(w http.ResponseWriter, r *http.Request, err error) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// errKeyExpired is the refusal of a key that matched and has expired
+// (Authenticate); it is auth.ErrBadCredential for errors.Is.
+var errKeyExpired = fmt.Errorf("%w: the key has expired", auth.ErrBadCredential)
+
 // writeError maps an error from the core to its problem answer, in one
 // place for the whole API.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
@@ -51,6 +55,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		httpx.WriteProblem(w, http.StatusBadRequest, "the request has invalid fields", ve.Errors...)
 	case errors.As(err, &mbe):
 		httpx.WriteProblem(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is larger than %d bytes", httpx.MaxBody))
+	case errors.Is(err, errKeyExpired):
+		httpx.WriteProblem(w, http.StatusUnauthorized, "this key has expired")
 	case errors.Is(err, core.ErrUnauthenticated), errors.Is(err, auth.ErrBadCredential):
 		httpx.WriteProblem(w, http.StatusUnauthorized, "a valid API token (Bearer) or a user's password (Basic) is required")
 	case errors.As(err, &fe) && fe.Detail != "":

@@ -205,6 +205,14 @@ func (s *Server) Authenticate(r *http.Request) (core.Actor, error) {
 			return a, err
 		case errors.Is(err, auth.ErrBadCredential):
 			s.metrics.AuthOutcome(method, "failure")
+			var ref *core.Refusal
+			if errors.As(err, &ref) && ref.Reason == core.RefusedExpired {
+				// Only a key whose secret matched is refused as expired
+				// (auth's verifyKey checks the hash first): its sender
+				// holds the key, so saying so tells them nothing they
+				// could not know. Every other refusal stays alike.
+				return a, errKeyExpired
+			}
 			return a, auth.ErrBadCredential
 		}
 		return a, err // the request was cancelled while slowed

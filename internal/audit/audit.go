@@ -30,6 +30,9 @@ const (
 	ActionMemberRemoved = "member_removed"
 	ActionRoleAssigned  = "role_assigned"
 	ActionRoleRemoved   = "role_unassigned"
+	// ActionRecoveryTokenCreated: gatehouse recover minted an
+	// administrator's token beside the database, outside every door.
+	ActionRecoveryTokenCreated = "recovery_token_created"
 )
 
 // Outcomes.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/auth"
@@ -16,6 +17,10 @@ import (
 type BootstrapInput struct {
 	Password string // GATEHOUSE_BOOTSTRAP_PASSWORD
 	Token    string // GATEHOUSE_BOOTSTRAP_TOKEN, 32+ characters
+	// RecoverCommand is the recovery command line for this database, for
+	// the warning printed when the variables above are ignored
+	// ("gatehouse recover --database sqlite:PATH"); it must hold no secret.
+	RecoverCommand string
 }
 
 // systemActor is gatehouse itself, in events it writes on its own.
@@ -48,18 +53,23 @@ func (s *Service) Bootstrap(ctx context.Context, in BootstrapInput, out io.Write
 	if err := f.err(); err != nil {
 		return err
 	}
+	// What is not given is generated, each on its own: a token-only
+	// admin still gets a password for the web interface, and a
+	// password-only one still gets a token for the CLI.
 	password, token := in.Password, in.Token
-	generated := false
-	if password == "" && token == "" {
+	genPassword, genToken := password == "", token == ""
+	if genPassword {
 		var err error
 		if password, err = auth.RandomString(24); err != nil {
 			return err
 		}
+	}
+	if genToken {
 		pk, err := auth.NewKey(store.IntentAPI)
 		if err != nil {
 			return err
 		}
-		token, generated = pk.Raw, true
+		token = pk.Raw
 	}
 	var hash string
 	if password != "" {
@@ -68,7 +78,7 @@ func (s *Service) Bootstrap(ctx context.Context, in BootstrapInput, out io.Write
 			return err
 		}
 	}
-	created := false
+	created, users := false, 0
 	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
 		created = false
 		now := s.now()
@@ -84,6 +94,7 @@ func (s *Service) Bootstrap(ctx context.Context, in BootstrapInput, out io.Write
 		}
 		n, err := q.CountUsers(ctx)
 		if err != nil || n > 0 {
+			users = n
 			return err
 		}
 		u := store.User{UID: newUID(), Username: AdminUsername, Type: store.TypeHuman, Name: "Administrator",
@@ -121,12 +132,94 @@ func (s *Service) Bootstrap(ctx context.Context, in BootstrapInput, out io.Write
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
-	if created && generated {
+	if !created {
+		if in.Password != "" || in.Token != "" {
+			s.bootstrapIgnored(ctx, in, users, out)
+		}
+		return nil
+	}
+	if genPassword || genToken {
+		show := func(generated bool, value, variable string) string {
+			if generated {
+				return value
+			}
+			return "(the one in " + variable + ")"
+		}
+		choose := "Set GATEHOUSE_BOOTSTRAP_PASSWORD / GATEHOUSE_BOOTSTRAP_TOKEN to choose them instead."
+		switch {
+		case !genPassword:
+			choose = "Set GATEHOUSE_BOOTSTRAP_TOKEN too to choose the token instead."
+		case !genToken:
+			choose = "Set GATEHOUSE_BOOTSTRAP_PASSWORD too to choose the password instead."
+		}
 		fmt.Fprintf(out, "\n"+
 			"  gatehouse created the first admin. These are shown once and stored only as hashes:\n\n"+
 			"    username:  %s\n    password:  %s\n    API token: %s\n\n"+
-			"  Set GATEHOUSE_BOOTSTRAP_PASSWORD / GATEHOUSE_BOOTSTRAP_TOKEN to choose them instead.\n\n",
-			AdminUsername, password, token)
+			"  %s\n\n",
+			AdminUsername, show(genPassword, password, "GATEHOUSE_BOOTSTRAP_PASSWORD"), show(genToken, token, "GATEHOUSE_BOOTSTRAP_TOKEN"), choose)
 	}
 	return nil
+}
+
+// bootstrapIgnored says, on out and in the log, that bootstrap variables
+// were given to a database that already has users, where they do
+// nothing. A variable that still works (the token given is a live key,
+// the password given is the admin's) is no trap: a deployment that keeps
+// them in its environment gets one quiet log line on each start. One that
+// does not work gets a box on standard error saying what was ignored, why,
+// and how to get in (gatehouse recover); without it, a newcomer who set
+// the variables after the first start meets 401 with no clue why.
+func (s *Service) bootstrapIgnored(ctx context.Context, in BootstrapInput, users int, out io.Writer) {
+	var given, dead []string
+	if in.Token != "" {
+		given = append(given, "GATEHOUSE_BOOTSTRAP_TOKEN")
+		// Inspect is not a use: no event, no limiter, no last use.
+		if _, _, err := s.authn.Inspect(ctx, in.Token); err != nil {
+			dead = append(dead, "GATEHOUSE_BOOTSTRAP_TOKEN is not a working API token of this database")
+		}
+	}
+	if in.Password != "" {
+		given = append(given, "GATEHOUSE_BOOTSTRAP_PASSWORD")
+		u, err := s.store.GetUser(ctx, AdminUsername)
+		if err != nil || !u.IsActive || !auth.VerifyPassword(u.PasswordHash, in.Password) {
+			dead = append(dead, fmt.Sprintf("GATEHOUSE_BOOTSTRAP_PASSWORD is not the password of an active user %q", AdminUsername))
+		}
+	}
+	cmd := in.RecoverCommand
+	if cmd == "" {
+		cmd = "gatehouse recover"
+	}
+	what := strings.Join(given, " and ")
+	if len(dead) == 0 {
+		s.log.Info("bootstrap variables ignored: the database already has users (they still work here)",
+			"ignored", what, "users", users)
+		return
+	}
+	s.log.Warn("bootstrap variables ignored: the database already has users, and they do not work here",
+		"ignored", what, "users", users, "recover", cmd)
+	fmt.Fprintf(out, "\n"+
+		"  ******************************************************************************\n"+
+		"  gatehouse IGNORED %s.\n\n"+
+		"  These variables only create the first admin of an empty database, and\n"+
+		"  this database has %s already, so nothing was created or changed:\n\n",
+		what, plural(users, "user"))
+	for _, d := range dead {
+		fmt.Fprintf(out, "    - %s\n", d)
+	}
+	fmt.Fprintf(out, "\n"+
+		"  To get in: use the admin password and token printed at the first start; or\n"+
+		"  stop the server and mint a short-lived admin token with\n\n"+
+		"      %s\n\n"+
+		"  (it takes the same database settings as serve). To start afresh instead,\n"+
+		"  give serve a new --database. Unset the variables to silence this warning.\n"+
+		"  ******************************************************************************\n\n",
+		cmd)
+}
+
+// plural writes a count of things: "1 user", "3 users".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }

@@ -135,8 +135,9 @@ func (s *Service) Clock() clock.Clock { return s.clock }
 func (s *Service) now() time.Time { return s.clock.Now().Truncate(time.Microsecond) }
 
 // authorize is the one gate: anonymous gets ErrUnauthenticated; a
-// principal lacking perm (unscoped or on any of objs) gets ErrForbidden
-// and an authz_denied event.
+// principal lacking perm (unscoped or on any of objs) gets a
+// *ForbiddenError naming the permission it needs, and an authz_denied
+// event.
 func (s *Service) authorize(ctx context.Context, a Actor, perm string, target audit.Target, objs ...authz.Object) error {
 	if a.P == nil || !a.P.Active {
 		return ErrUnauthenticated
@@ -144,8 +145,58 @@ func (s *Service) authorize(ctx context.Context, a Actor, perm string, target au
 	if a.P.CanOn(perm, objs...) {
 		return nil
 	}
+	return s.forbid(ctx, a, perm, target, needs(perm, objs, ""))
+}
+
+// authorizeHidden is authorize for an object found in the database rather
+// than named by the caller (an outpost's provider): the refusal says what
+// the scope is (scope, such as "the outpost's LDAP provider") rather than
+// the kind's plain noun.
+func (s *Service) authorizeHidden(ctx context.Context, a Actor, perm string, target audit.Target, scope string, obj authz.Object) error {
+	if a.P == nil || !a.P.Active {
+		return ErrUnauthenticated
+	}
+	if a.P.CanOn(perm, obj) {
+		return nil
+	}
+	return s.forbid(ctx, a, perm, target, needs(perm, []authz.Object{obj}, scope))
+}
+
+// forbid records the denial and returns its refusal, marked recorded so
+// that s.write, should the refusal pass through it, does not record it
+// again.
+func (s *Service) forbid(ctx context.Context, a Actor, perm string, target audit.Target, need string) error {
 	s.denied(ctx, a, perm, target)
-	return ErrForbidden
+	return &ForbiddenError{Permission: perm, Detail: "you are not allowed to do this: it needs " + need,
+		actor: a, target: target, recorded: true}
+}
+
+// scopeNouns name the objects of each scope kind in refusals.
+var scopeNouns = map[string]string{
+	authz.KindGroup:       "the group",
+	authz.KindLDAP:        "the LDAP provider",
+	authz.KindApplication: "the application",
+}
+
+// needs says what would have been allowed: the permission, or the same
+// scoped to the object, written as a role grants it. The object is not
+// named: the answer is then the same for every object asked about, one
+// that exists or not, so it cannot tell them apart.
+func needs(perm string, objs []authz.Object, noun string) string {
+	out := perm
+	seen := map[string]bool{}
+	for _, o := range objs {
+		if seen[o.Kind] {
+			continue
+		}
+		seen[o.Kind] = true
+		n := noun
+		if n == "" {
+			n = scopeNouns[o.Kind]
+		}
+		out += ", or " + perm + " on " + n + " (" + perm + "@" + o.Kind + "/NAME)"
+	}
+	return out
 }
 
 // denied records an authorization denial in its own transaction.

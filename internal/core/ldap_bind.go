@@ -480,7 +480,8 @@ func (s *LDAP) authorizeOutpost(ctx context.Context, a Actor, provider string) (
 		}
 	}
 	s.denied(ctx, a, authz.LDAPRead+" (as an outpost of the provider)", target)
-	return store.Outpost{}, ErrForbidden
+	return store.Outpost{}, &ForbiddenError{Permission: authz.LDAPRead, recorded: true,
+		Detail: "you are not allowed to do this: it needs the token of an outpost of this LDAP provider"}
 }
 
 // outpostOf finds the outpost an account serves, from a cache reloaded

@@ -208,7 +208,7 @@ func (s *LDAP) loadOutpost(ctx context.Context, a Actor, perm, name string) (sto
 	}
 	// Without the permission on the provider (or unscoped), a missing and
 	// an existing outpost look the same: forbidden.
-	if err := s.authorize(ctx, a, perm, outpostTarget(name), ldapObj(o.ProviderName)); err != nil {
+	if err := s.authorizeHidden(ctx, a, perm, outpostTarget(name), "the outpost's LDAP provider", ldapObj(o.ProviderName)); err != nil {
 		return store.Outpost{}, err
 	}
 	if o.UID == "" {

@@ -149,11 +149,17 @@ func (s *Credentials) authorizeTokens(ctx context.Context, a Actor, access token
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return store.User{}, err
 	}
-	if self && access == accessIssue {
-		perm = authz.TokensSelf
+	// The detail is the same whether the owner is missing, outside the
+	// actor's groups or more powerful: it says what is needed, never
+	// which of these it was.
+	need := perm + ", or " + perm + " on a group the owner is in (" + perm + "@group/NAME); either way, every permission the owner holds"
+	switch {
+	case self && access == accessIssue:
+		perm, need = authz.TokensSelf, authz.TokensSelf
+	case access == accessRead:
+		need = perm + ", or " + perm + " on a group the owner is in (" + perm + "@group/NAME) and every permission the owner holds"
 	}
-	s.denied(ctx, a, perm, target)
-	return store.User{}, ErrForbidden
+	return store.User{}, s.forbid(ctx, a, perm, target, need)
 }
 
 // tokenBound checks, inside the write, that a key of the token being

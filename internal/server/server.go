@@ -58,11 +58,11 @@ func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// secretKey returns the key of token hashes: configured, or (SQLite only)
+// SecretKey returns the key of token hashes: configured, or (SQLite only)
 // kept in PATH.key beside the database, created on first start with mode
 // 0600. It is never stored in the database, so a copy of the database
 // alone cannot be used to test guessed keys.
-func secretKey(cfg config.Config, log *slog.Logger) ([]byte, error) {
+func SecretKey(cfg config.Config, log *slog.Logger) ([]byte, error) {
 	if cfg.SecretKey != "" {
 		return []byte(cfg.SecretKey), nil
 	}
@@ -118,29 +118,54 @@ type App struct {
 	Events *audit.Stream
 
 	listener atomic.Pointer[cluster.Listener]
+	// release gives back the SQLite server lock (Build).
+	release func()
 }
 
 // Build opens, migrates and bootstraps the database and assembles the
 // handlers, without listening.
 func Build(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Writer) (*App, error) {
-	key, err := secretKey(cfg, log)
+	key, err := SecretKey(cfg, log)
 	if err != nil {
 		return nil, err
 	}
+	release := func() {}
+	if !cfg.IsPostgres() {
+		// Held while the server runs, so that gatehouse recover can tell
+		// (sqlite/serverlock.go); a recovery in progress holds it for a
+		// moment, hence the wait.
+		if release, err = sqlite.HoldServerLock(ctx, cfg.SQLitePath(), 10*time.Second); err != nil {
+			return nil, err
+		}
+	}
 	st, err := OpenStore(ctx, cfg, log)
 	if err != nil {
+		release()
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	if err := st.Migrate(ctx); err != nil {
 		st.Close()
+		release()
 		return nil, fmt.Errorf("migrate database: %w", err)
 	}
 	app, err := Assemble(ctx, st, key, clock.Real{}, cfg, log, stderr)
 	if err != nil {
 		st.Close()
+		release()
 		return nil, err
 	}
+	app.release = release
 	return app, nil
+}
+
+// RecoverCommand is the gatehouse recover command line that reaches the
+// database of cfg, for messages: the database is named when it is not the
+// default, never a PostgreSQL URL (it may hold a password).
+func RecoverCommand(cfg config.Config) string {
+	if !cfg.IsPostgres() && cfg.Database != config.Defaults().Database {
+		return "gatehouse recover --database " + cfg.Database
+	}
+	return "gatehouse recover"
 }
 
 // Assemble builds gatehouse over an open, migrated store: the credential
@@ -167,7 +192,8 @@ func Assemble(ctx context.Context, st store.Store, key []byte, clk clock.Clock, 
 		closeStream()
 		return nil, err
 	}
-	if err := svc.Bootstrap(ctx, core.BootstrapInput{Password: cfg.BootstrapPassword, Token: cfg.BootstrapToken}, stderr); err != nil {
+	if err := svc.Bootstrap(ctx, core.BootstrapInput{Password: cfg.BootstrapPassword, Token: cfg.BootstrapToken,
+		RecoverCommand: RecoverCommand(cfg)}, stderr); err != nil {
 		closeStream()
 		return nil, err
 	}
@@ -221,6 +247,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 	if err != nil {
 		return err
 	}
+	defer app.release() // after the store is closed (defers run last first)
 	defer app.Store.Close()
 
 	ln, err := net.Listen("tcp", cfg.Listen)

@@ -25,7 +25,7 @@ func TestLDAPUsageErrors(t *testing.T) {
 	} {
 		var stdout, stderr bytes.Buffer
 		root := cli.NewRoot(&stdout, &stderr, strings.NewReader(""))
-		root.AddCommand(commands(&stderr, func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok })...)
+		root.AddCommand(commands(&stdout, &stderr, func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok })...)
 		root.SetArgs(tc.args)
 		if code := cli.Execute(root); code != cli.ExitUsage || !strings.Contains(stderr.String(), tc.want) {
 			t.Errorf("%v: exit %d, want %d with %q\n%s", tc.args, code, cli.ExitUsage, tc.want, stderr.String())

@@ -1,5 +1,5 @@
 // Package servercmd holds the server-side commands of the gatehouse
-// binary (serve, migrate, and ldap, which runs an LDAP outpost): flag
+// binary (serve, migrate, recover, and ldap, which runs an LDAP outpost): flag
 // parsing into configuration and a call into the server or outpost
 // package, nothing more.
 package servercmd
@@ -38,12 +38,12 @@ func loadConfig(fs *pflag.FlagSet, lookupEnv func(string) (string, bool)) (confi
 	return config.Load(config.Source{Flags: config.FlagsSet(fs), Getenv: getenv})
 }
 
-// Commands returns serve, migrate and ldap.
-func Commands(stderr io.Writer) []*cobra.Command {
-	return commands(stderr, os.LookupEnv)
+// Commands returns serve, migrate, recover and ldap.
+func Commands(stdout, stderr io.Writer) []*cobra.Command {
+	return commands(stdout, stderr, os.LookupEnv)
 }
 
-func commands(stderr io.Writer, lookupEnv func(string) (string, bool)) []*cobra.Command {
+func commands(stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) []*cobra.Command {
 	serve := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the gatehouse server",
@@ -89,5 +89,5 @@ func commands(stderr io.Writer, lookupEnv func(string) (string, bool)) []*cobra.
 	}
 	config.AddFlags(migrate.Flags())
 	migrate.Flags().SortFlags = false
-	return []*cobra.Command{serve, migrate, ldapCommand(stderr, lookupEnv)}
+	return []*cobra.Command{serve, migrate, recoverCommand(stdout, stderr, lookupEnv), ldapCommand(stderr, lookupEnv)}
 }

@@ -14,7 +14,7 @@ import (
 func runTree(args []string, env map[string]string) (code int, stdout, stderr string) {
 	var out, errOut bytes.Buffer
 	root := cli.NewRoot(&out, &errOut, strings.NewReader(""))
-	root.AddCommand(commands(&errOut, func(k string) (string, bool) { v, ok := env[k]; return v, ok })...)
+	root.AddCommand(commands(&out, &errOut, func(k string) (string, bool) { v, ok := env[k]; return v, ok })...)
 	root.SetArgs(args)
 	code = cli.Execute(root)
 	return code, out.String(), errOut.String()

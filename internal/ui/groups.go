@@ -175,7 +175,7 @@ func (s *Server) deleteGroupPage(w http.ResponseWriter, r *http.Request, c *reqC
 		return
 	}
 	if !c.can(authz.GroupsWrite) {
-		s.forbidden(w, r, c, "")
+		s.forbiddenNeeds(w, r, c, authz.GroupsWrite)
 		return
 	}
 	s.renderConfirm(w, r, c, http.StatusOK, "groups", s.groupConfirm(name, newForm(nil)))

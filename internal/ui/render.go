@@ -188,6 +188,12 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, c *reqCtx, 
 	s.render(w, r, c, status, "error", heading, "", errorData{Status: status, Heading: heading, Message: msg})
 }
 
+// forbiddenNeeds is the 403 page of a page that needs perm, naming it as
+// the API's refusals do.
+func (s *Server) forbiddenNeeds(w http.ResponseWriter, r *http.Request, c *reqCtx, perm string) {
+	s.forbidden(w, r, c, "Your account does not have the permission this page needs: "+perm+". An administrator can grant it with a role.")
+}
+
 func (s *Server) forbidden(w http.ResponseWriter, r *http.Request, c *reqCtx, msg string) {
 	if msg == "" {
 		msg = "Your account does not have the permission this page needs. An administrator can grant it with a role."

@@ -72,7 +72,7 @@ var permRename = map[string]string{"permissions": "scoped"}
 
 func (s *Server) newRolePage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	if !c.can(authz.RolesWrite) {
-		s.forbidden(w, r, c, "")
+		s.forbiddenNeeds(w, r, c, authz.RolesWrite)
 		return
 	}
 	s.render(w, r, c, http.StatusOK, "role_new", "New role", "roles", roleFormData{Form: newForm(nil), Catalogue: authz.Catalogue, New: true})
@@ -215,7 +215,7 @@ func (s *Server) deleteRolePage(w http.ResponseWriter, r *http.Request, c *reqCt
 		return
 	}
 	if !c.can(authz.RolesWrite) {
-		s.forbidden(w, r, c, "")
+		s.forbiddenNeeds(w, r, c, authz.RolesWrite)
 		return
 	}
 	if role.Builtin {

@@ -75,7 +75,7 @@ func (s *Server) renderSAForm(w http.ResponseWriter, r *http.Request, c *reqCtx,
 
 func (s *Server) newServiceAccountPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	if !c.can(authz.UsersWrite) {
-		s.forbidden(w, r, c, "")
+		s.forbiddenNeeds(w, r, c, authz.UsersWrite)
 		return
 	}
 	s.renderSAForm(w, r, c, http.StatusOK, newForm(url.Values{"token_intent": {"api"}, "expiry": {"8640h"}}))
@@ -288,7 +288,7 @@ func (s *Server) deleteServiceAccountPage(w http.ResponseWriter, r *http.Request
 		return
 	}
 	if !c.can(authz.UsersWrite) {
-		s.forbidden(w, r, c, "")
+		s.forbiddenNeeds(w, r, c, authz.UsersWrite)
 		return
 	}
 	s.renderConfirm(w, r, c, http.StatusOK, "service-accounts", confirmData{Kind: "service account", Name: u.Username,

@@ -29,7 +29,7 @@ func (s *Server) settingsData(r *http.Request, c *reqCtx, f *form) settingsData 
 func (s *Server) settings(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	// Reading the brand needs nothing; this page exists to change it.
 	if !c.can(authz.BrandWrite) {
-		s.forbidden(w, r, c, "")
+		s.forbiddenNeeds(w, r, c, authz.BrandWrite)
 		return
 	}
 	b, err := s.core.Applications.Brand(r.Context())
