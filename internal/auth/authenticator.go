@@ -646,6 +646,14 @@ func (a *Authenticator) hashPassword(encoded, password string) bool {
 // costs, which a timing would only show on a quiet machine.
 func (a *Authenticator) PasswordHashRuns() uint64 { return a.hashRuns.Load() }
 
+// Generation counts the invalidations of the caches so far: a test that
+// counts argon2id runs knows a cache emptied meanwhile voided its count.
+func (a *Authenticator) Generation() uint64 {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.gen
+}
+
 func (a *Authenticator) passwordMAC(uid, password string) (out [sha256.Size]byte) {
 	copy(out[:], a.hasher.Sum("password\x00"+uid+"\x00"+password))
 	return out
