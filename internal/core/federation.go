@@ -110,29 +110,94 @@ func issuerView(i store.OIDCIssuer) OIDCIssuerView {
 	return v
 }
 
+// InlineJWKS is an inline JWK Set as a request gives it: a JSON object
+// with "keys", or null (in a PATCH: remove it).
+type InlineJWKS []byte
+
+// UnmarshalJSON accepts a JWK Set object or null.
+func (j *InlineJWKS) UnmarshalJSON(b []byte) error {
+	if string(bytes.TrimSpace(b)) == "null" {
+		*j = InlineJWKS("null")
+		return nil
+	}
+	var probe struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&probe); err != nil || probe.Keys == nil {
+		return errors.New("must be a JWK Set: an object with keys")
+	}
+	*j = append(InlineJWKS(nil), b...)
+	return nil
+}
+
+// ClaimValues is a condition's values: a string or a list of strings.
+type ClaimValues []string
+
+// UnmarshalJSON accepts a string or a list of strings.
+func (c *ClaimValues) UnmarshalJSON(b []byte) error {
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		*c = ClaimValues{one}
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(b, &many); err != nil || many == nil {
+		return errors.New("must be a string or a list of strings")
+	}
+	*c = many
+	return nil
+}
+
+// OptionalPermissions is a PATCH's permissions: absent (Set false), null
+// (all of the account's) or a list.
+type OptionalPermissions struct {
+	Set  bool
+	List *[]string
+}
+
+// UnmarshalJSON accepts null or a list of strings.
+func (o *OptionalPermissions) UnmarshalJSON(b []byte) error {
+	o.Set = true
+	if string(bytes.TrimSpace(b)) == "null" {
+		o.List = nil
+		return nil
+	}
+	var l []string
+	if err := json.Unmarshal(b, &l); err != nil {
+		return errors.New("must be a list of permissions, or null")
+	}
+	if l == nil {
+		l = []string{}
+	}
+	o.List = &l
+	return nil
+}
+
 // OIDCIssuerInput is POST /oidc-issuers.
 type OIDCIssuerInput struct {
-	Name         string          `json:"name"`
-	Kind         string          `json:"kind"`
-	IssuerURL    string          `json:"issuer_url"`
-	JWKSURL      string          `json:"jwks_url"`
-	JWKS         json.RawMessage `json:"jwks"`
-	AllowedAlgs  []string        `json:"allowed_algs"`
-	Leeway       *string         `json:"leeway"`
-	Shared       *bool           `json:"shared"`
-	TenantClaims []string        `json:"tenant_claims"`
+	Name         string     `json:"name"`
+	Kind         string     `json:"kind"`
+	IssuerURL    string     `json:"issuer_url"`
+	JWKSURL      string     `json:"jwks_url"`
+	JWKS         InlineJWKS `json:"jwks"`
+	AllowedAlgs  []string   `json:"allowed_algs"`
+	Leeway       *string    `json:"leeway"`
+	Shared       *bool      `json:"shared"`
+	TenantClaims []string   `json:"tenant_claims"`
 }
 
 // OIDCIssuerPatch is PATCH /oidc-issuers/{name}: absent fields stay; a
 // jwks of null removes the inline key set.
 type OIDCIssuerPatch struct {
-	IssuerURL    *string         `json:"issuer_url"`
-	JWKSURL      *string         `json:"jwks_url"`
-	JWKS         json.RawMessage `json:"jwks"`
-	AllowedAlgs  *[]string       `json:"allowed_algs"`
-	Leeway       *string         `json:"leeway"`
-	Shared       *bool           `json:"shared"`
-	TenantClaims *[]string       `json:"tenant_claims"`
+	IssuerURL    *string    `json:"issuer_url"`
+	JWKSURL      *string    `json:"jwks_url"`
+	JWKS         InlineJWKS `json:"jwks"`
+	AllowedAlgs  *[]string  `json:"allowed_algs"`
+	Leeway       *string    `json:"leeway"`
+	Shared       *bool      `json:"shared"`
+	TenantClaims *[]string  `json:"tenant_claims"`
 }
 
 // checkIssuer validates a whole issuer (after defaults or a patch).
@@ -210,7 +275,7 @@ func validClaimName(f *fields, field, c string) {
 }
 
 // rawJWKS compacts an inline JWK Set ("" for none or null).
-func rawJWKS(f *fields, raw json.RawMessage) string {
+func rawJWKS(f *fields, raw InlineJWKS) string {
 	if len(raw) == 0 || string(raw) == "null" {
 		return ""
 	}
@@ -430,31 +495,31 @@ func policyView(p store.TrustPolicy) TrustPolicyView {
 // TrustPolicyInput is POST /trust-policies. A condition is a claim name
 // and a string or a list of strings.
 type TrustPolicyInput struct {
-	Name           string                     `json:"name"`
-	Description    string                     `json:"description"`
-	Issuer         string                     `json:"issuer"`
-	ServiceAccount string                     `json:"service_account"`
-	Audience       string                     `json:"audience"`
-	Conditions     map[string]json.RawMessage `json:"conditions"`
-	Permissions    *[]string                  `json:"permissions"`
-	AllowedCIDRs   []string                   `json:"allowed_cidrs"`
-	TTL            *string                    `json:"ttl"`
+	Name           string                 `json:"name"`
+	Description    string                 `json:"description"`
+	Issuer         string                 `json:"issuer"`
+	ServiceAccount string                 `json:"service_account"`
+	Audience       string                 `json:"audience"`
+	Conditions     map[string]ClaimValues `json:"conditions"`
+	Permissions    *[]string              `json:"permissions"`
+	AllowedCIDRs   []string               `json:"allowed_cidrs"`
+	TTL            *string                `json:"ttl"`
 }
 
 // TrustPolicyPatch is PATCH /trust-policies/{name}: absent fields stay;
 // permissions of null gives the minted tokens all of the account's.
 type TrustPolicyPatch struct {
-	Description    *string                    `json:"description"`
-	ServiceAccount *string                    `json:"service_account"`
-	Audience       *string                    `json:"audience"`
-	Conditions     map[string]json.RawMessage `json:"conditions"`
-	Permissions    json.RawMessage            `json:"permissions"`
-	AllowedCIDRs   *[]string                  `json:"allowed_cidrs"`
-	TTL            *string                    `json:"ttl"`
+	Description    *string                `json:"description"`
+	ServiceAccount *string                `json:"service_account"`
+	Audience       *string                `json:"audience"`
+	Conditions     map[string]ClaimValues `json:"conditions"`
+	Permissions    OptionalPermissions    `json:"permissions"`
+	AllowedCIDRs   *[]string              `json:"allowed_cidrs"`
+	TTL            *string                `json:"ttl"`
 }
 
 // parseConditions reads claim -> string or list of strings.
-func parseConditions(f *fields, in map[string]json.RawMessage) map[string][]string {
+func parseConditions(f *fields, in map[string]ClaimValues) map[string][]string {
 	if len(in) == 0 {
 		f.add("conditions", "name at least one claim: a policy without conditions would trust every ID token of the issuer")
 		return nil
@@ -467,13 +532,8 @@ func parseConditions(f *fields, in map[string]json.RawMessage) map[string][]stri
 	for _, name := range slices.Sorted(maps.Keys(in)) {
 		field := "conditions." + truncate(name, maxClaimName)
 		validClaimName(f, field, name)
-		var one string
-		var many []string
-		switch {
-		case json.Unmarshal(in[name], &one) == nil:
-			many = []string{one}
-		case json.Unmarshal(in[name], &many) == nil && len(many) > 0:
-		default:
+		many := []string(in[name])
+		if len(many) == 0 {
 			f.add(field, "must be a string or a non-empty list of strings")
 			continue
 		}
@@ -688,15 +748,7 @@ func (s *Federation) UpdateTrustPolicy(ctx context.Context, a Actor, name string
 	if in.TTL != nil {
 		ttl = parseMintTTL(&f, in.TTL)
 	}
-	var perms *[]string
-	permsGiven := len(in.Permissions) > 0
-	if permsGiven && string(in.Permissions) != "null" {
-		var l []string
-		if err := json.Unmarshal(in.Permissions, &l); err != nil {
-			f.add("permissions", "must be a list of permissions, or null for all of the account's")
-		}
-		perms = &l
-	}
+	perms, permsGiven := in.Permissions.List, in.Permissions.Set
 	if err := f.err(); err != nil {
 		return TrustPolicyView{}, err
 	}

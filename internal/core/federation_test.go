@@ -31,7 +31,7 @@ func fedSetup(t *testing.T, st store.Store) (*harness, *fedtest.Issuer) {
 	h.must(h.Accounts.CreateServiceAccount(h.ctx, h.admin, core.CreateServiceAccountInput{Username: "deployer", Roles: []string{"deployer-role"}, TokenIntent: "none"}))
 	ttl := "10m"
 	h.must(h.Federation.CreateTrustPolicy(h.ctx, h.admin, core.TrustPolicyInput{Name: "deploy", Issuer: "fake", ServiceAccount: "deployer",
-		Audience: fedAudience, Conditions: map[string]json.RawMessage{"repository_id": json.RawMessage(`"42"`), "ref": json.RawMessage(`["refs/heads/main"]`)}, TTL: &ttl}))
+		Audience: fedAudience, Conditions: map[string]core.ClaimValues{"repository_id": {"42"}, "ref": {"refs/heads/main"}}, TTL: &ttl}))
 	return h, iss
 }
 
@@ -132,7 +132,7 @@ func TestFederationRefusals(t *testing.T) {
 		perms := []string{"users.read"}
 		h.must(h.Accounts.CreateServiceAccount(h.ctx, h.admin, core.CreateServiceAccountInput{Username: "sleeper", TokenIntent: "none"}))
 		h.must(h.Federation.CreateTrustPolicy(h.ctx, h.admin, core.TrustPolicyInput{Name: "sleeper", Issuer: "fake", ServiceAccount: "sleeper",
-			Audience: fedAudience, Conditions: map[string]json.RawMessage{"repository_id": json.RawMessage(`"77"`)}, Permissions: &[]string{}}))
+			Audience: fedAudience, Conditions: map[string]core.ClaimValues{"repository_id": {"77"}}, Permissions: &[]string{}}))
 		_ = perms
 		inactive := false
 		h.must(h.Accounts.UpdateServiceAccount(h.ctx, h.admin, "sleeper", core.UpdateUserInput{IsActive: &inactive}))
@@ -146,7 +146,9 @@ func TestFederationRefusals(t *testing.T) {
 			{"unknown issuer", "unknown_issuer", "deployer", func() string {
 				return iss.Sign(t, goodClaims(h, iss, map[string]any{"iss": "https://elsewhere.example"}))
 			}},
-			{"wrong audience", "no_policy_matched", "deployer", func() string { return iss.Sign(t, iss.Claims(now, "someone-else", map[string]any{"repository_id": "42", "ref": "refs/heads/main"})) }},
+			{"wrong audience", "no_policy_matched", "deployer", func() string {
+				return iss.Sign(t, iss.Claims(now, "someone-else", map[string]any{"repository_id": "42", "ref": "refs/heads/main"}))
+			}},
 			{"expired beyond leeway", "expired", "deployer", func() string {
 				return iss.Sign(t, goodClaims(h, iss, map[string]any{"exp": now.Add(-61 * time.Second).Unix(), "iat": now.Add(-10 * time.Minute).Unix(), "nbf": now.Add(-10 * time.Minute).Unix()}))
 			}},
@@ -196,14 +198,14 @@ func TestFederationRefusals(t *testing.T) {
 		// A shared issuer refuses a policy that does not pin the tenant.
 		h.must(h.Federation.CreateOIDCIssuer(h.ctx, h.admin, core.OIDCIssuerInput{Name: "gh", Kind: "github", IssuerURL: "http://gh.example", Leeway: ptr("10s")}))
 		_, err := h.Federation.CreateTrustPolicy(h.ctx, h.admin, core.TrustPolicyInput{Name: "loose", Issuer: "gh", ServiceAccount: "deployer",
-			Audience: fedAudience, Conditions: map[string]json.RawMessage{"repository": json.RawMessage(`"acme/app"`)}})
+			Audience: fedAudience, Conditions: map[string]core.ClaimValues{"repository": {"acme/app"}}})
 		var ve *core.ValidationError
 		if !errors.As(err, &ve) || !strings.Contains(ve.Error(), "conditions") {
 			t.Fatalf("unpinned policy on a shared issuer: %v", err)
 		}
 		// Humans are refused; bad issuer settings are refused, every field at once.
 		_, err = h.Federation.CreateTrustPolicy(h.ctx, h.admin, core.TrustPolicyInput{Name: "human", Issuer: "fake", ServiceAccount: "admin",
-			Audience: fedAudience, Conditions: map[string]json.RawMessage{"repository_id": json.RawMessage(`"1"`)}})
+			Audience: fedAudience, Conditions: map[string]core.ClaimValues{"repository_id": {"1"}}})
 		if !errors.As(err, &ve) || ve.Errors[0].Field != "service_account" {
 			t.Fatalf("human account: %v", err)
 		}
@@ -213,7 +215,6 @@ func TestFederationRefusals(t *testing.T) {
 		}
 	})
 }
-
 
 // A verifier on the fake clock: rotation, an outage, kid flooding.
 func TestFederationKeys(t *testing.T) {
