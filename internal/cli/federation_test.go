@@ -32,7 +32,7 @@ func TestGitHubActionsRecipe(t *testing.T) {
 		claims := iss.Claims(e.App.Core.Clock().Now(), r.URL.Query().Get("audience"), map[string]any{
 			"sub": "repo:acme/app:ref:refs/heads/main", "repository": "acme/app", "repository_id": "89012345",
 			"repository_owner": "acme", "repository_owner_id": "1234567", "ref": "refs/heads/main", "event_name": "push",
-			"workflow_ref": "acme/app/.github/workflows/deploy.yml@refs/heads/main",
+			"workflow_ref":     "acme/app/.github/workflows/deploy.yml@refs/heads/main",
 			"job_workflow_ref": "acme/app/.github/workflows/deploy.yml@refs/heads/main"})
 		_ = json.NewEncoder(w).Encode(map[string]string{"count": "1", "value": iss.Sign(t, claims)})
 	}))
