@@ -132,6 +132,14 @@ func (j *InlineJWKS) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// MarshalJSON writes the set as given (null when none).
+func (j InlineJWKS) MarshalJSON() ([]byte, error) {
+	if len(j) == 0 {
+		return []byte("null"), nil
+	}
+	return []byte(j), nil
+}
+
 // ClaimValues is a condition's values: a string or a list of strings.
 type ClaimValues []string
 
@@ -155,6 +163,17 @@ func (c *ClaimValues) UnmarshalJSON(b []byte) error {
 type OptionalPermissions struct {
 	Set  bool
 	List *[]string
+}
+
+// IsZero: absent (left out when encoded, with omitzero).
+func (o OptionalPermissions) IsZero() bool { return !o.Set }
+
+// MarshalJSON writes the list, or null.
+func (o OptionalPermissions) MarshalJSON() ([]byte, error) {
+	if o.List == nil {
+		return []byte("null"), nil
+	}
+	return json.Marshal(*o.List)
 }
 
 // UnmarshalJSON accepts null or a list of strings.
@@ -513,7 +532,7 @@ type TrustPolicyPatch struct {
 	ServiceAccount *string                `json:"service_account"`
 	Audience       *string                `json:"audience"`
 	Conditions     map[string]ClaimValues `json:"conditions"`
-	Permissions    OptionalPermissions    `json:"permissions"`
+	Permissions    OptionalPermissions    `json:"permissions,omitzero"`
 	AllowedCIDRs   *[]string              `json:"allowed_cidrs"`
 	TTL            *string                `json:"ttl"`
 }
