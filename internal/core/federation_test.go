@@ -251,3 +251,26 @@ func TestFederationKeys(t *testing.T) {
 	h.clock.Advance(2 * time.Minute)
 	ok("issuer still down")
 }
+
+// The tester says which check fails, for each policy, and uses nothing up.
+func TestTrustPolicyTester(t *testing.T) {
+	h, iss := fedSetup(t, storetestSQLite(t))
+	raw := iss.Sign(t, goodClaims(h, iss, map[string]any{"ref": "refs/heads/dev"}))
+	r, err := h.Federation.TestTrustPolicies(h.ctx, h.admin, core.PolicyTestInput{IDToken: raw})
+	if err != nil || !r.Verified || r.Issuer != "fake" || len(r.Policies) != 1 || r.Policies[0].Matches || r.Policies[0].Failed != "condition ref" {
+		t.Fatalf("%+v %v", r, err)
+	}
+	good := iss.Sign(t, goodClaims(h, iss, nil))
+	if r, err = h.Federation.TestTrustPolicies(h.ctx, h.admin, core.PolicyTestInput{IDToken: good}); err != nil || !r.Policies[0].Matches || r.Refused != "" {
+		t.Fatalf("%+v %v", r, err)
+	}
+	if _, err := h.exchange(good, ""); err != nil {
+		t.Fatalf("the tester used the token up: %v", err)
+	}
+	if r, _ = h.Federation.TestTrustPolicies(h.ctx, h.admin, core.PolicyTestInput{IDToken: good}); r.Refused != "replayed_jti" {
+		t.Fatalf("after the exchange: %+v", r)
+	}
+	if _, err := h.Federation.TestTrustPolicies(h.ctx, h.holder(), core.PolicyTestInput{IDToken: good}); !errors.Is(err, core.ErrForbidden) {
+		t.Fatalf("without federation.read: %v", err)
+	}
+}
