@@ -69,6 +69,8 @@ type Client struct {
 	LDAPProviders   *LDAPProviders
 	Outposts        *Outposts
 	Brand           *Brand
+	OIDCIssuers     *OIDCIssuers
+	TrustPolicies   *TrustPolicies
 	// LDAPDoor holds the calls an LDAP outpost makes with its own token.
 	LDAPDoor *LDAPDoor
 }
@@ -206,6 +208,8 @@ func (c *Client) init() {
 	c.LDAPProviders = &LDAPProviders{c}
 	c.Outposts = &Outposts{c}
 	c.Brand = &Brand{c}
+	c.OIDCIssuers = &OIDCIssuers{c}
+	c.TrustPolicies = &TrustPolicies{c}
 	c.LDAPDoor = &LDAPDoor{c}
 }
 

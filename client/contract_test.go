@@ -37,6 +37,10 @@ func TestWireTypesMatchTheServer(t *testing.T) {
 		{LDAPSessionState{}, core.LDAPSessionState{}},
 		{LDAPSearchResult{}, ldap.DirectSearchResult{}},
 		{DirectoryFeed{}, core.DirectoryFeed{}},
+		{OIDCIssuer{}, core.OIDCIssuerView{}},
+		{TrustPolicy{}, core.TrustPolicyView{}},
+		{PolicyTestResult{}, core.PolicyTestResult{}},
+		{ExchangeResult{}, core.ExchangeResult{}},
 		// requests
 		{UserCreate{}, core.CreateUserInput{}},
 		{UserUpdate{}, core.UpdateUserInput{}},
@@ -56,6 +60,11 @@ func TestWireTypesMatchTheServer(t *testing.T) {
 		{LDAPBindInput{}, core.LDAPBindInput{}},
 		{LDAPSessionRef{}, core.LDAPSessionRef{}},
 		{LDAPSearchInput{}, ldap.DirectSearchInput{}},
+		{OIDCIssuerCreate{}, core.OIDCIssuerInput{}},
+		{OIDCIssuerUpdate{}, core.OIDCIssuerPatch{}},
+		{TrustPolicyCreate{}, core.TrustPolicyInput{}},
+		{TrustPolicyUpdate{}, core.TrustPolicyPatch{}},
+		{PolicyTest{}, core.PolicyTestInput{}},
 	}
 	for _, p := range pairs {
 		sameFields(t, reflect.TypeOf(p.client), reflect.TypeOf(p.server))

@@ -187,7 +187,9 @@ type Token struct {
 	AllowedCIDRs  []string  `json:"allowed_cidrs"`
 	Applications  []string  `json:"applications"`
 	LDAPProviders []string  `json:"ldap_providers"`
-	Key           string    `json:"key,omitempty"`
+	// Federated: minted by a token exchange (nil otherwise).
+	Federated *TokenFederation `json:"federated"`
+	Key       string           `json:"key,omitempty"`
 }
 
 // TokenCreate is the body of POST /tokens; what is not given is left to

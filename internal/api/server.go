@@ -62,6 +62,7 @@ func (s *Server) Routes() []Route {
 		s.applicationRoutes(),
 		s.twoFactorRoutes(),
 		s.ldapRoutes(),
+		s.federationRoutes(),
 	} {
 		all = append(all, group...)
 	}

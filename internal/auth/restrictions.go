@@ -22,6 +22,9 @@ type Restrictions struct {
 	// Applications and LDAPProviders: where it opens; none: anywhere.
 	Applications  []string
 	LDAPProviders []string
+	// Federated: the key was minted by a token exchange; it makes,
+	// rotates and changes no token.
+	Federated bool
 
 	// narrowed caches the owner's principal narrowed to Permissions,
 	// for the owner principal it was computed from: a change to the owner
@@ -38,7 +41,7 @@ func NewRestrictions(r *store.TokenRestrictions) *Restrictions {
 	if r == nil {
 		return nil
 	}
-	out := &Restrictions{Applications: r.Applications, LDAPProviders: r.LDAPProviders}
+	out := &Restrictions{Applications: r.Applications, LDAPProviders: r.LDAPProviders, Federated: r.Federated != nil}
 	if r.Permissions != nil {
 		out.Narrowed, out.Permissions = true, *r.Permissions
 	}

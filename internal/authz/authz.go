@@ -27,6 +27,8 @@ const (
 	ApplicationsRead        = "applications.read"
 	ApplicationsWrite       = "applications.write"
 	BrandWrite              = "brand.write"
+	FederationRead          = "federation.read"
+	FederationWrite         = "federation.write"
 )
 
 // Scope kinds: the objects a permission may be narrowed to.
@@ -52,6 +54,8 @@ var Catalogue = []Definition{
 	{ApplicationsWrite, "Create, change and delete applications and their bindings.", []string{KindApplication}},
 	{BrandWrite, "Change the brand settings (title, default application).", []string{}},
 	{EventsRead, "Read the audit log.", []string{}},
+	{FederationRead, "List and read OIDC issuers and trust policies; test an ID token against the policies.", []string{}},
+	{FederationWrite, "Create, change and delete OIDC issuers and trust policies. A policy hands its service account's power to matching ID tokens: only for accounts that hold no more than the actor.", []string{}},
 	{GroupsRead, "List and read groups and their members.", []string{KindGroup}},
 	{GroupsWrite, "Create, change and delete groups; add and remove members. Scoped to a group: manage that group's members.", []string{KindGroup}},
 	{LDAPRead, "List and read LDAP providers and their outposts; read a provider's directory view (the users, e-mail addresses and groups it shows). Scoped to a provider: that provider.", []string{KindLDAP}},

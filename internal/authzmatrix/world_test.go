@@ -76,6 +76,9 @@ const (
 	joiner         = "mx-joiner" // joins groups, gets roles and bindings, and leaves again
 	human          = "mx-human"  // a human target: password, direct permissions, second factor
 	loginUser      = "mx-login"  // the account anonymous signs in as
+	issA           = "mx-iss"    // an OIDC issuer
+	polA           = "mx-policy" // a trust policy on it, for fedSA
+	fedSA          = "mx-fed"    // a service account holding nothing: any federation.write holder covers it
 )
 
 // scopeObjects are the right and wrong objects of each scope kind.
@@ -145,6 +148,9 @@ func (w *world) setup() {
 	w.ensureApp(appB)
 	w.ensureProvider(ldapA)
 	w.ensureProvider(ldapB)
+	w.admin(201, "POST", "/api/v1/service-accounts", map[string]any{"username": fedSA, "token_intent": "none"})
+	w.ensureIssuer(issA)
+	w.ensurePolicy(polA)
 
 	// Principals. Humans hold their permissions through a role, have an
 	// API token and a web session.
@@ -347,6 +353,20 @@ func (w *world) ensureApp(slug string) {
 	}
 	if slug == appA {
 		w.admin(200, "PUT", "/api/v1/applications/"+appA+"/bindings/groups/"+groupA, map[string]any{})
+	}
+}
+
+func (w *world) ensureIssuer(name string) {
+	if !w.exists("/api/v1/oidc-issuers/" + name) {
+		w.admin(201, "POST", "/api/v1/oidc-issuers", map[string]any{"name": name, "issuer_url": "https://" + name + ".example"})
+	}
+}
+
+func (w *world) ensurePolicy(name string) {
+	if !w.exists("/api/v1/trust-policies/" + name) {
+		w.ensureIssuer(issA)
+		w.admin(201, "POST", "/api/v1/trust-policies", map[string]any{"name": name, "issuer": issA, "service_account": fedSA,
+			"audience": "https://gatehouse.example", "conditions": map[string]any{"sub": "job:" + name}})
 	}
 }
 

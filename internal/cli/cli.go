@@ -111,6 +111,8 @@ Exit codes: 0 done, 1 the server refused or could not be reached, 2 usage error.
 		a.outpostCmd(),
 		a.applicationCmd(),
 		a.brandCmd(),
+		a.oidcIssuerCmd(),
+		a.trustPolicyCmd(),
 	}
 	for _, c := range clientCmds {
 		// The same *pflag.Flag values in every command: whichever command

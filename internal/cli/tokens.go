@@ -31,6 +31,7 @@ func (a *app) tokenCmd() *cobra.Command {
 		r.getCmd(a),
 		a.tokenRotateCmd(),
 		a.tokenRevokeCmd(),
+		a.tokenExchangeCmd(),
 	)
 	c.Aliases = []string{"tokens"}
 	return c

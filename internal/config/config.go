@@ -68,6 +68,10 @@ type Config struct {
 	DBMaxConns     int
 	DBQueryTimeout time.Duration
 	DBSlowQuery    time.Duration
+
+	// OIDCAllowInsecureIssuers: OIDC issuers' keys may be fetched over
+	// plain HTTP and from non-public addresses (tests only).
+	OIDCAllowInsecureIssuers bool
 }
 
 // defaultShutdownTimeout is not a setting: a SIGTERM is given this long

@@ -62,7 +62,10 @@ func AddFlags(fs *pflag.FlagSet) {
 // own (the LDAP outpost) declare them as Settings too, so their help reads
 // like serve's.
 func (s *Setting) AddFlag(fs *pflag.FlagSet) {
-	fs.Var(&flagValue{typ: s.Type}, s.Flag, s.Help())
+	f := fs.VarPF(&flagValue{typ: s.Type}, s.Flag, "", s.Help())
+	if s.Type == "bool" {
+		f.NoOptDefVal = "true" // --flag alone turns it on
+	}
 }
 
 // FlagsSet returns the setting flags that were given on a command line,

@@ -111,6 +111,9 @@ var Settings = []*Setting{
 	{Flag: "ldap-tls-key", Env: "GATEHOUSE_LDAP_TLS_KEY", DefaultDoc: "the HTTPS one (`--tls-key`)", Type: "path",
 		Usage: "TLS private key file (PEM) for StartTLS and LDAPS",
 		parse: set(func(c *Config) *string { return &c.LDAPTLSKey }, text)},
+	{Flag: "oidc-allow-insecure-issuers", Env: "GATEHOUSE_OIDC_ALLOW_INSECURE_ISSUERS", Default: "false", Type: "bool",
+		Usage: "fetch OIDC issuers' keys over plain HTTP and from loopback, private and link-local addresses: for tests only (warned at start)",
+		parse: set(func(c *Config) *bool { return &c.OIDCAllowInsecureIssuers }, boolean)},
 	{Flag: "trusted-proxies", Env: "GATEHOUSE_TRUSTED_PROXIES", Default: "127.0.0.0/8,::1/128", Type: "cidrs",
 		Usage: "proxies whose `X-Forwarded-For` / `X-Real-IP` are believed: CIDR networks, comma-separated, or `none`",
 		parse: set(func(c *Config) *[]netip.Prefix { return &c.TrustedProxies }, proxies)},
@@ -244,6 +247,16 @@ func rate(v string) (float64, error) {
 		return 0, fmt.Errorf("%q must be a number of requests per second from 0 to 1000000", v)
 	}
 	return f, nil
+}
+
+func boolean(v string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true", "1", "yes":
+		return true, nil
+	case "false", "0", "no", "":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q must be true or false", v)
 }
 
 func oneOf(values ...string) func(string) (string, error) {

@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/auth"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/clock"
+	"github.com/gatehouse/gatehouse/internal/federation"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -71,6 +72,9 @@ type Config struct {
 	MaxTokensPerAccount int
 	// EventRetention is how long audit events are kept; 0 keeps them.
 	EventRetention time.Duration
+	// OIDCAllowInsecureIssuers lets OIDC issuers' keys be fetched over
+	// plain HTTP and from any address (tests only).
+	OIDCAllowInsecureIssuers bool
 }
 
 // Service is the core.
@@ -92,6 +96,9 @@ type Service struct {
 	ldap ldapState
 	// totpOn caches who has a second factor (totp.go).
 	totpOn totpCache
+	// verifier checks OIDC ID tokens and caches issuers' keys
+	// (federation.go).
+	verifier keyedVerifier
 
 	// The parts (below): what the doors call.
 	Accounts     *Accounts
@@ -101,6 +108,13 @@ type Service struct {
 	LDAP         *LDAP
 	Sessions     *Sessions
 	Events       *Events
+	Federation   *Federation
+}
+
+// keyedVerifier is the ID token verifier and its per-issuer key cache.
+type keyedVerifier interface {
+	federation.Verifier
+	Forget(issuerName string)
 }
 
 // New builds the core.
@@ -108,6 +122,8 @@ func New(st store.Store, authn *auth.Authenticator, c clock.Clock, log *slog.Log
 	s := &Service{store: st, authn: authn, clock: c, log: log, cfg: cfg, audit: al, verifying: make(chan struct{}, 1)}
 	s.Accounts, s.Credentials, s.Access = &Accounts{s}, &Credentials{s}, &Access{s}
 	s.Applications, s.LDAP, s.Sessions, s.Events = &Applications{s}, &LDAP{s}, &Sessions{s}, &Events{s}
+	s.Federation = &Federation{s}
+	s.verifier = federation.New(federation.Options{Clock: c, Log: log, AllowInsecure: cfg.OIDCAllowInsecureIssuers})
 	// Deleted users and groups take their bindings along (and changes
 	// heard from other instances arrive this way): drop the admission
 	// cache whenever principals are dropped (admission.go).
@@ -361,4 +377,16 @@ type (
 	Sessions struct{ *Service }
 	// Events: reading, verifying and pruning the audit log.
 	Events struct{ *Service }
+	// Federation: OIDC issuers, trust policies, the token exchange
+	// (federation.go, exchange.go).
+	Federation struct{ *Service }
 )
+
+// SetVerifier replaces the ID token verifier (tests: one with its own
+// clock or HTTP client).
+func (s *Service) SetVerifier(v interface {
+	federation.Verifier
+	Forget(string)
+}) {
+	s.verifier = v
+}

@@ -39,6 +39,7 @@ const (
 	DoorLDAP                      // the in-server LDAP door: simple binds
 	DoorOutpost                   // simple binds forwarded by an outpost
 	DoorIntrospection             // RFC 7662: a third party asks about a key
+	DoorTokenExchange             // RFC 8693: an OIDC ID token traded for a service account's token
 	numDoors
 )
 
@@ -50,10 +51,11 @@ const (
 	KindAPIToken    CredentialKind = iota // a gat_ key alone (Bearer)
 	KindAppPassword                       // a gap_ key with its owner's name (any key given as a password)
 	KindPassword                          // a person's password with their name
+	KindIDToken                           // an OIDC ID token (workload identity federation)
 	numKinds
 )
 
-var kindNames = [numKinds]string{"API token", "app password", "person's password"}
+var kindNames = [numKinds]string{"API token", "app password", "person's password", "OIDC ID token"}
 
 func (k CredentialKind) String() string { return kindNames[k] }
 
@@ -90,22 +92,27 @@ type DoorPolicy struct {
 var doorPolicies = [numDoors]DoorPolicy{
 	DoorAPI: {Name: "api", SecondFactor: SecondFactorRefused,
 		Accepts: [numKinds]bool{KindAPIToken: true, KindPassword: true},
-		Method:  [numKinds]string{"bearer", "basic", "basic"}},
+		Method:  [numKinds]string{"bearer", "basic", "basic", ""}},
 	DoorWeb: {Name: "web", SecondFactor: SecondFactorAsked,
 		Accepts: [numKinds]bool{KindPassword: true},
-		Method:  [numKinds]string{"web", "web", "web"}},
+		Method:  [numKinds]string{"web", "web", "web", ""}},
 	DoorForwardAuth: {Name: "forward_auth", SecondFactor: SecondFactorRefused,
 		Accepts: [numKinds]bool{KindAPIToken: true, KindAppPassword: true},
-		Method:  [numKinds]string{"forward_auth_bearer", "forward_auth_basic", "forward_auth_basic"}},
+		Method:  [numKinds]string{"forward_auth_bearer", "forward_auth_basic", "forward_auth_basic", ""}},
 	DoorLDAP: {Name: "ldap", SecondFactor: SecondFactorRefused,
 		Accepts: [numKinds]bool{KindAppPassword: true, KindPassword: true},
-		Method:  [numKinds]string{"ldap", "ldap", "ldap"}},
+		Method:  [numKinds]string{"ldap", "ldap", "ldap", ""}},
 	DoorOutpost: {Name: "outpost", SecondFactor: SecondFactorRefused,
 		Accepts: [numKinds]bool{KindAppPassword: true, KindPassword: true},
-		Method:  [numKinds]string{"ldap", "ldap", "ldap"}},
+		Method:  [numKinds]string{"ldap", "ldap", "ldap", ""}},
 	DoorIntrospection: {Name: "introspection", Inspects: true,
 		Accepts: [numKinds]bool{KindAPIToken: true, KindAppPassword: true},
-		Method:  [numKinds]string{"introspection", "introspection", "introspection"}},
+		Method:  [numKinds]string{"introspection", "introspection", "introspection", ""}},
+	// The exchange takes nothing but an ID token: a key or a password
+	// there is refused like any kind a door does not accept.
+	DoorTokenExchange: {Name: "token_exchange",
+		Accepts: [numKinds]bool{KindIDToken: true},
+		Method:  [numKinds]string{"", "", "", "token_exchange"}},
 }
 
 // Policy is a door's row of the table.
@@ -121,7 +128,9 @@ func Doors() []Door {
 }
 
 // Kinds lists every credential kind, in the table's order.
-func Kinds() []CredentialKind { return []CredentialKind{KindAPIToken, KindAppPassword, KindPassword} }
+func Kinds() []CredentialKind {
+	return []CredentialKind{KindAPIToken, KindAppPassword, KindPassword, KindIDToken}
+}
 
 func (d Door) String() string { return doorPolicies[d].Name }
 
@@ -131,7 +140,7 @@ func (d Door) String() string { return doorPolicies[d].Name }
 // against the account and address, and is refused unchecked past the
 // limit.
 func LimitBucket(k CredentialKind) string {
-	if k == KindAPIToken {
+	if k == KindAPIToken || k == KindIDToken {
 		return "address"
 	}
 	return "account and address"
@@ -227,6 +236,9 @@ type Checked struct {
 	SecondFactorDue bool
 	// Key describes the key, for doors that inspect (introspection).
 	Key auth.KeyInfo
+	// Exchange is the trust policy an ID token matched (the exchange
+	// door), with what the token said.
+	Exchange *exchangeMatch
 }
 
 // CheckCredential is the one credential check of every door.
@@ -237,10 +249,18 @@ func (s *Credentials) CheckCredential(ctx context.Context, door Door, in Present
 		return s.inspect(ctx, pol, in)
 	}
 	account := in.Account
-	if account == "" && in.Kind != KindAPIToken {
+	addressOnly := LimitBucket(in.Kind) == "address"
+	if account == "" && !addressOnly {
 		account = in.Username
 	}
-	if in.Kind != KindAPIToken {
+	if in.Kind == KindIDToken {
+		// Verifying an ID token may fetch its issuer's keys: past the
+		// limit, an address is refused before anything is checked.
+		if d := s.LDAP.limiter().Check("", clientIP); !d.Allowed {
+			return Checked{}, s.limited(ctx, door, method, "", clientIP, &RateLimitedError{RetryAfter: d.RetryAfter}, opt)
+		}
+	}
+	if !addressOnly {
 		// A name with a secret: refused unchecked past the limit (no
 		// argon2id run, no lookup), slowed when the account is under
 		// attack from everywhere.
@@ -253,7 +273,7 @@ func (s *Credentials) CheckCredential(ctx context.Context, door Door, in Present
 		// A complete sign-in clears the account's failures; a key alone
 		// names no account, and clears nothing (one good key must not
 		// reset an address's count of bad ones).
-		if in.Kind != KindAPIToken && !out.SecondFactorDue {
+		if !addressOnly && !out.SecondFactorDue {
 			s.LDAP.limiter().Success(account, clientIP)
 		}
 		return out, nil
@@ -275,6 +295,10 @@ func (s *Credentials) CheckCredential(ctx context.Context, door Door, in Present
 		}
 	}
 	lim.Failure(account, clientIP)
+	if in.Kind == KindIDToken {
+		s.Federation.exchangeDenied(ctx, clientIP, err)
+		return Checked{}, &Refusal{Reason: refusalOf(f.Reason), Err: err}
+	}
 	s.loginFailed(ctx, clientIP, method, f, opt)
 	return Checked{}, &Refusal{Reason: refusalOf(f.Reason), Err: f}
 }
@@ -297,6 +321,8 @@ func (s *Credentials) verify(ctx context.Context, pol *DoorPolicy, in Presented,
 			return Checked{}, err
 		}
 		return Checked{P: p, Cred: c}, s.refuseKey(p, c, clientIP, opt)
+	case KindIDToken:
+		return s.Federation.verifyIDToken(ctx, in, clientIP)
 	}
 	if pol.SecondFactor == SecondFactorRefused {
 		p, err := s.Sessions.VerifyPasswordAlone(ctx, in.Username, in.Secret, opt.Refuse...)
@@ -435,7 +461,11 @@ func (s *Credentials) limited(ctx context.Context, door Door, method, account, c
 		for k, v := range opt.EventContext {
 			c[k] = v
 		}
-		s.recordLoginFailed(ctx, clientIP, Untrusted(strings.TrimPrefix(name, "name:")), c)
+		if door == DoorTokenExchange {
+			s.Federation.recordDenied(ctx, clientIP, audit.Target{Kind: audit.KindOIDCIssuer}, c)
+		} else {
+			s.recordLoginFailed(ctx, clientIP, Untrusted(strings.TrimPrefix(name, "name:")), c)
+		}
 	}
 	return &Refusal{Reason: RefusedRateLimited, Err: rl}
 }
@@ -461,8 +491,8 @@ func (s *Credentials) limitedEventDue(door Door, account, clientIP string) bool 
 // DoorTable renders the policy table as the README shows it.
 func DoorTable() string {
 	var b strings.Builder
-	b.WriteString("| door | API token | app password | person's password | with two-factor on | event `method` |\n")
-	b.WriteString("|---|---|---|---|---|---|\n")
+	b.WriteString("| door | API token | app password | person's password | OIDC ID token | with two-factor on | event `method` |\n")
+	b.WriteString("|---|---|---|---|---|---|---|\n")
 	yes := func(ok bool) string {
 		if ok {
 			return "yes"
@@ -488,8 +518,8 @@ func DoorTable() string {
 			second = "—"
 			methods = []string{"none: not a use"}
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", p.Name, yes(p.Accepts[KindAPIToken]), yes(p.Accepts[KindAppPassword]),
-			yes(p.Accepts[KindPassword]), second, strings.Join(methods, ", "))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", p.Name, yes(p.Accepts[KindAPIToken]), yes(p.Accepts[KindAppPassword]),
+			yes(p.Accepts[KindPassword]), yes(p.Accepts[KindIDToken]), second, strings.Join(methods, ", "))
 	}
 	return b.String()
 }

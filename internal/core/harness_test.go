@@ -41,11 +41,16 @@ func storetestSQLite(t *testing.T) store.Store { return storetest.NewSQLite(t) }
 
 func newHarness(t *testing.T, st store.Store) *harness {
 	t.Helper()
+	return newHarnessWith(t, st, core.Config{MaxTokensPerAccount: 100})
+}
+
+func newHarnessWith(t *testing.T, st store.Store, cfg core.Config) *harness {
+	t.Helper()
 	key := []byte("harness-secret-key-0123456789abcdef")
 	clk := clock.NewFake(time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC))
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	authn := auth.NewAuthenticator(st, auth.NewHasher(key), clk, log)
-	svc := core.New(st, authn, clk, log, audit.New(audit.ChainKey(key), nil), core.Config{MaxTokensPerAccount: 100})
+	svc := core.New(st, authn, clk, log, audit.New(audit.ChainKey(key), nil), cfg)
 	h := &harness{Service: svc, t: t, ctx: context.Background(), clock: clk}
 	if err := svc.Bootstrap(h.ctx, core.BootstrapInput{Password: harnessPassword}, io.Discard); err != nil {
 		t.Fatalf("bootstrap: %v", err)

@@ -10,7 +10,8 @@ import (
 )
 
 // Cleanup runs the periodic housekeeping once: persist pending token use,
-// delete expired app passwords (each with a token_expired event), and drop
+// delete expired app passwords and minted tokens (each with a
+// token_expired event), forget exchanged jtis of expired ID tokens, drop
 // key verifiers whose rotation grace has ended, warn of managed tokens
 // nearing expiry, remove audit events past their retention, and end
 // expired web sessions. Expiry itself never waits
@@ -22,8 +23,33 @@ func (s *Service) Cleanup(ctx context.Context) error {
 		return err
 	}
 	now := s.now()
+	// Expired app passwords, and expired tokens minted by token
+	// exchanges (one per CI job: they would pile up).
+	for _, kind := range []string{store.IntentAppPassword, store.ExpiredFederated} {
+		if err := s.deleteExpired(ctx, kind, now); err != nil {
+			return err
+		}
+	}
+	if _, err := s.store.PruneJTIs(ctx, now); err != nil {
+		return err
+	}
+	if _, err := s.store.DeleteTokenKeysBefore(ctx, now); err != nil {
+		return err
+	}
+	if err := s.LDAP.warnManagedTokens(ctx); err != nil {
+		return err
+	}
+	if err := s.Events.PruneEvents(ctx); err != nil {
+		return err
+	}
+	return s.Sessions.cleanupSessions(ctx)
+}
+
+// deleteExpired deletes expired tokens of a kind (ExpiredTokens), each
+// with its token_expired event.
+func (s *Service) deleteExpired(ctx context.Context, kind string, now time.Time) error {
 	for {
-		ts, err := s.store.ExpiredTokens(ctx, store.IntentAppPassword, now, 100)
+		ts, err := s.store.ExpiredTokens(ctx, kind, now, 100)
 		if err != nil {
 			return err
 		}
@@ -56,19 +82,9 @@ func (s *Service) Cleanup(ctx context.Context) error {
 			deleted++
 		}
 		if len(ts) < 100 || deleted == 0 {
-			break
+			return nil
 		}
 	}
-	if _, err := s.store.DeleteTokenKeysBefore(ctx, now); err != nil {
-		return err
-	}
-	if err := s.LDAP.warnManagedTokens(ctx); err != nil {
-		return err
-	}
-	if err := s.Events.PruneEvents(ctx); err != nil {
-		return err
-	}
-	return s.Sessions.cleanupSessions(ctx)
 }
 
 // RunJobs runs Flush every second and Cleanup every interval until ctx ends.

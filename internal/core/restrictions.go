@@ -216,4 +216,5 @@ func restrictionsView(v *TokenView, r *store.TokenRestrictions) {
 		v.Permissions = &p
 	}
 	v.AllowedCIDRs, v.Applications, v.LDAPProviders = nonNil(r.AllowedCIDRs), nonNil(r.Applications), nonNil(r.LDAPProviders)
+	v.Federated = r.Federated
 }

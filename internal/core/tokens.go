@@ -57,7 +57,9 @@ type TokenView struct {
 	AllowedCIDRs  []string  `json:"allowed_cidrs"`
 	Applications  []string  `json:"applications"`
 	LDAPProviders []string  `json:"ldap_providers"`
-	Key           string    `json:"key,omitempty"`
+	// Federated: minted by a token exchange (null otherwise).
+	Federated *store.TokenFederation `json:"federated"`
+	Key       string                 `json:"key,omitempty"`
 }
 
 func tokenTarget(id string) audit.Target { return audit.Target{Kind: audit.KindToken, Name: id} }
@@ -105,6 +107,11 @@ func (s *Credentials) authorizeTokens(ctx context.Context, a Actor, access token
 	}
 	if access != accessRead {
 		if err := s.refuseGraceKey(ctx, a, target); err != nil {
+			return store.User{}, err
+		}
+	}
+	if access == accessIssue {
+		if err := s.refuseMintedKey(ctx, a, target); err != nil {
 			return store.User{}, err
 		}
 	}
@@ -207,6 +214,35 @@ func (s *Credentials) refuseGraceKey(ctx context.Context, a Actor, target audit.
 	}
 	return &ForbiddenError{Permission: authz.TokensWrite, recorded: true,
 		Detail: fmt.Sprintf("this key was rotated; it may be used until %s but cannot create, rotate, change or revoke tokens: use the new key", until)}
+}
+
+// minted reports whether the actor's key was minted by a token exchange.
+func minted(a Actor) bool { return a.Cred.Restrictions != nil && a.Cred.Restrictions.Federated }
+
+const mintedKeyDetail = "this key was minted by a token exchange (workload identity federation): it cannot create, rotate or change tokens, whatever its permissions"
+
+// refuseMintedKey refuses to issue, rotate or change keys with a key
+// minted by a token exchange: such a key is minutes-long by design, and a
+// key it made would outlive it (and its trust policy's deletion).
+func (s *Credentials) refuseMintedKey(ctx context.Context, a Actor, target audit.Target) error {
+	if !minted(a) {
+		return nil
+	}
+	ev := s.event(a, audit.ActionAuthzDenied, audit.Failure, target,
+		map[string]any{"permission": authz.TokensWrite, "reason": "key_minted_by_token_exchange"})
+	if err := s.record(ctx, ev); err != nil {
+		s.log.Error("write authz_denied event", "err", err)
+	}
+	return &ForbiddenError{Permission: authz.TokensWrite, recorded: true, Detail: mintedKeyDetail}
+}
+
+// mintedConflict refuses to rotate or change a minted token: it lives
+// as long as its trust policy said, and is made anew by another exchange.
+func mintedConflict(t store.Token) error {
+	if t.Restrictions != nil && t.Restrictions.Federated != nil {
+		return &ConflictError{Msg: fmt.Sprintf("token %q was minted by a token exchange: it cannot be rotated or changed; exchange a new ID token instead", t.Identifier)}
+	}
+	return nil
 }
 
 // CreateTokenInput is POST /tokens.
@@ -394,6 +430,10 @@ type newToken struct {
 	// changed by anyone else.
 	managed      bool
 	restrictions *store.TokenRestrictions
+	// federatedPolicyUID: minted by a token exchange under this policy;
+	// neither counted nor recorded as token_created (the exchange
+	// records token_exchanged).
+	federatedPolicyUID string
 }
 
 func (s *Credentials) issueToken(ctx context.Context, q store.Queries, rec func(store.Event), a Actor, owner store.User, nt newToken) (TokenView, error) {
@@ -408,11 +448,17 @@ func (s *Credentials) issueToken(ctx context.Context, q store.Queries, rec func(
 	}
 	t := store.Token{UID: newUID(), Identifier: identifier, UserUID: owner.UID, Username: owner.Username, UserType: owner.Type,
 		Intent: intent, Description: description, Expiring: life.expiring, ExpiresAt: life.expiresAt,
-		Extended: life.extended, MaxAge: life.maxAge, CreatedAt: now, Managed: managed, Restrictions: nt.restrictions}
+		Extended: life.extended, MaxAge: life.maxAge, CreatedAt: now, Managed: managed, Restrictions: nt.restrictions,
+		FederatedPolicyUID: nt.federatedPolicyUID}
 	if a.P != nil {
 		t.CreatedBy = a.P.Username
 	}
-	if !managed {
+	if minted(a) {
+		// Every path that issues a key comes here (tokens, service
+		// accounts' first tokens, outposts).
+		return TokenView{}, refuse(a, authz.TokensWrite, tokenTarget(identifier), mintedKeyDetail)
+	}
+	if !managed && nt.federatedPolicyUID == "" {
 		if err := s.checkTokenCount(ctx, q, owner); err != nil {
 			return TokenView{}, err
 		}
@@ -441,7 +487,9 @@ func (s *Credentials) issueToken(ctx context.Context, q store.Queries, rec func(
 			}
 		}
 	}
-	rec(s.event(a, audit.ActionTokenCreated, audit.Success, tokenTarget(identifier), c))
+	if nt.federatedPolicyUID == "" {
+		rec(s.event(a, audit.ActionTokenCreated, audit.Success, tokenTarget(identifier), c))
+	}
 	v := s.tokenView(t)
 	v.Key = raw
 	return v, nil
@@ -620,6 +668,9 @@ func (s *Credentials) UpdateToken(ctx context.Context, a Actor, identifier strin
 	if t.Managed {
 		return TokenView{}, &ConflictError{Msg: fmt.Sprintf("token %q is managed by gatehouse", identifier)}
 	}
+	if err := mintedConflict(t); err != nil {
+		return TokenView{}, err
+	}
 	var f fields
 	for field, given := range map[string]bool{"permissions": in.Permissions != nil, "allowed_cidrs": in.AllowedCIDRs != nil,
 		"applications": in.Applications != nil, "ldap_providers": in.LDAPProviders != nil} {
@@ -730,6 +781,9 @@ func (s *Credentials) RotateToken(ctx context.Context, a Actor, identifier strin
 	if t.Managed && a.P.Type != store.TypeInternalServiceAccount {
 		return TokenView{}, &ConflictError{Msg: fmt.Sprintf("token %q is managed by gatehouse", identifier)}
 	}
+	if err := mintedConflict(t); err != nil {
+		return TokenView{}, err
+	}
 	if owner, err := s.store.GetUserByUID(ctx, t.UserUID); err == nil && !owner.IsActive {
 		return TokenView{}, &ConflictError{Msg: fmt.Sprintf("%q is disabled", t.Username)}
 	}
@@ -761,6 +815,9 @@ func (s *Credentials) rotate(ctx context.Context, a Actor, perm string, t store.
 	// The one path every rotation takes (an outpost's by an ldap.write
 	// holder too): a replaced key rotates nothing.
 	if err := s.refuseGraceKey(ctx, a, tokenTarget(t.Identifier)); err != nil {
+		return TokenView{}, err
+	}
+	if err := s.refuseMintedKey(ctx, a, tokenTarget(t.Identifier)); err != nil {
 		return TokenView{}, err
 	}
 	var f fields

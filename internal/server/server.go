@@ -182,7 +182,11 @@ func Assemble(ctx context.Context, st store.Store, key []byte, clk clock.Clock, 
 		}
 	}
 	svc := core.New(st, authn, clk, log, audit.New(audit.ChainKey(key), stream),
-		core.Config{TokenMaxTTL: cfg.TokenMaxTTL, MaxTokensPerAccount: cfg.MaxTokensPerAccount, EventRetention: cfg.EventRetention})
+		core.Config{TokenMaxTTL: cfg.TokenMaxTTL, MaxTokensPerAccount: cfg.MaxTokensPerAccount, EventRetention: cfg.EventRetention,
+			OIDCAllowInsecureIssuers: cfg.OIDCAllowInsecureIssuers})
+	if cfg.OIDCAllowInsecureIssuers {
+		log.Warn("OIDC issuers' keys may be fetched over plain HTTP and from loopback, private and link-local addresses (--oidc-allow-insecure-issuers): for tests only, never in production")
+	}
 	closeStream := func() {
 		if stream != nil {
 			_ = stream.Close(context.Background())

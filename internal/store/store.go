@@ -33,6 +33,10 @@ const (
 	IntentAppPassword = "app_password"
 )
 
+// ExpiredFederated asks ExpiredTokens for tokens minted by a token
+// exchange, whatever their intent.
+const ExpiredFederated = "federated"
+
 // User is a human or a service account.
 type User struct {
 	UID          string // UUID, primary key
@@ -127,6 +131,10 @@ type Token struct {
 	// Restrictions narrow the token below its owner; nil: none. Fixed
 	// for the token's life (rotation keeps them).
 	Restrictions *TokenRestrictions
+	// FederatedPolicyUID is the trust policy that minted the token
+	// (written by CreateToken, not read back: the provenance is in
+	// Restrictions.Federated); deleting the policy deletes the token.
+	FederatedPolicyUID string
 }
 
 // TokenRestrictions narrow what a token may do and where from (least
@@ -138,6 +146,17 @@ type TokenRestrictions struct {
 	AllowedCIDRs  []string  `json:"allowed_cidrs,omitempty"`
 	Applications  []string  `json:"applications,omitempty"`
 	LDAPProviders []string  `json:"ldap_providers,omitempty"`
+	// Federated: minted by a token exchange (workload identity
+	// federation); such a token makes, rotates and changes no token.
+	Federated *TokenFederation `json:"federated,omitempty"`
+}
+
+// TokenFederation is where a minted token came from.
+type TokenFederation struct {
+	Issuer  string `json:"issuer"`
+	Policy  string `json:"policy"`
+	Subject string `json:"subject"`
+	JTI     string `json:"jti"`
 }
 
 // EncodeRestrictions is how both backends store restrictions: JSON, or
@@ -259,6 +278,8 @@ type Queries interface {
 	ApplicationQueries // applications.go
 
 	LDAPQueries // LDAP providers and outposts (ldap.go)
+
+	FederationQueries // OIDC issuers, trust policies, used jtis (federation.go)
 	// Users
 	CreateUser(ctx context.Context, u User) error                                 // ErrConflict on taken username
 	GetUser(ctx context.Context, username string) (User, error)                   // ErrNotFound
@@ -306,7 +327,8 @@ type Queries interface {
 	UpdateToken(ctx context.Context, t Token) error                 // by UID: description, expiring, expires_at, extended, max_age, managed; ErrNotFound
 	DeleteToken(ctx context.Context, uid string) error              // and its keys; ErrNotFound
 	// CountTokens counts a user's tokens and app passwords that are not
-	// managed, expired ones included (0 for an unknown user).
+	// managed nor minted by a token exchange, expired ones included (0
+	// for an unknown user).
 	CountTokens(ctx context.Context, userUID string) (int, error)
 	// ListTokenKeys lists a token's keys, newest first (by CreatedAt).
 	ListTokenKeys(ctx context.Context, tokenUID string) ([]TokenKey, error)
@@ -324,7 +346,8 @@ type Queries interface {
 	// tokens at once; tokens that vanished are ignored. A stored
 	// last_used_at is never moved backwards.
 	TouchTokens(ctx context.Context, uses []TokenUse) error
-	// ExpiredTokens lists tokens of an intent with expires_at <= t, oldest first.
+	// ExpiredTokens lists tokens of an intent with expires_at <= t, oldest
+	// first; intent "federated": tokens minted by a token exchange.
 	ExpiredTokens(ctx context.Context, intent string, t time.Time, limit int) ([]Token, error)
 	// ManagedTokensExpiringBefore lists managed API tokens expiring before t.
 	ManagedTokensExpiringBefore(ctx context.Context, t time.Time, limit int) ([]Token, error)

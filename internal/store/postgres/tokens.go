@@ -62,9 +62,10 @@ func (q *queries) CreateToken(ctx context.Context, t store.Token, k store.TokenK
 			SELECT 1 FROM token_keys WHERE lookup = $14::text),
 		t AS (
 			INSERT INTO tokens (uid, identifier, user_uid, intent, description, expiring, expires_at,
-				extended, max_age, created_at, created_by, last_used_at, managed, restrictions)
+				extended, max_age, created_at, created_by, last_used_at, managed, restrictions, federated_policy_uid)
 			SELECT $1::text, $2::text, u.uid, $4::text, $5::text, $6::boolean, $7::timestamptz,
-				$8::boolean, $9::bigint, $10::timestamptz, $11::text, $12::timestamptz, $13::boolean, $18::text
+				$8::boolean, $9::bigint, $10::timestamptz, $11::text, $12::timestamptz, $13::boolean, $18::text,
+				NULLIF($19::text, '')
 			FROM u WHERE NOT EXISTS (SELECT 1 FROM taken)
 			RETURNING uid),
 		k AS (
@@ -73,7 +74,7 @@ func (q *queries) CreateToken(ctx context.Context, t store.Token, k store.TokenK
 		SELECT EXISTS (SELECT 1 FROM u), EXISTS (SELECT 1 FROM taken)`,
 		t.UID, t.Identifier, t.UserUID, t.Intent, t.Description, t.Expiring, t.ExpiresAt,
 		t.Extended, int64(t.MaxAge), t.CreatedAt, t.CreatedBy, t.LastUsedAt, t.Managed,
-		k.Lookup, k.Hash, k.NotAfter, k.CreatedAt, store.EncodeRestrictions(t.Restrictions)).Scan(&userFound, &taken)
+		k.Lookup, k.Hash, k.NotAfter, k.CreatedAt, store.EncodeRestrictions(t.Restrictions), t.FederatedPolicyUID).Scan(&userFound, &taken)
 	if err == nil {
 		switch {
 		case !userFound:
@@ -143,7 +144,7 @@ func (q *queries) CountTokens(ctx context.Context, userUID string) (int, error) 
 	ctx, cancel := q.timeout(ctx)
 	defer cancel()
 	var n int
-	if err := q.db.QueryRow(ctx, `SELECT count(*) FROM tokens WHERE user_uid = $1 AND NOT managed`, userUID).Scan(&n); err != nil {
+	if err := q.db.QueryRow(ctx, `SELECT count(*) FROM tokens WHERE user_uid = $1 AND NOT managed AND federated_policy_uid IS NULL`, userUID).Scan(&n); err != nil {
 		return 0, fmt.Errorf("postgres: count tokens of %q: %w", userUID, q.fail(err))
 	}
 	return n, nil
@@ -325,7 +326,11 @@ func (q *queries) ExpiredTokens(ctx context.Context, intent string, t time.Time,
 	ctx, cancel := q.timeout(ctx)
 	defer cancel()
 	var w where
-	w.add("t.intent = " + w.arg(intent))
+	if intent == store.ExpiredFederated {
+		w.add("t.federated_policy_uid IS NOT NULL")
+	} else {
+		w.add("t.intent = " + w.arg(intent))
+	}
 	w.add("t.expires_at <= " + w.arg(t))
 	ts, err := queryAll(ctx, q, scanTokenRow, `SELECT `+tokenCols+tokenFrom+w.sql("t.expires_at, t.identifier", limit), w.args...)
 	if err != nil {

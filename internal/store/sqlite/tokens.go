@@ -68,11 +68,13 @@ const insertTokenKey = `INSERT INTO token_keys (lookup, token_uid, hash, not_aft
 func (q *queries) CreateToken(ctx context.Context, t store.Token, k store.TokenKey) error {
 	err := q.atomically(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO tokens (uid, identifier, user_uid, intent, description,
-			expiring, expires_at, extended, max_age, created_at, created_by, last_used_at, managed, restrictions)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			expiring, expires_at, extended, max_age, created_at, created_by, last_used_at, managed, restrictions,
+			federated_policy_uid)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, ''))`,
 			t.UID, t.Identifier, t.UserUID, t.Intent, t.Description,
 			boolInt(t.Expiring), optMicros(t.ExpiresAt), boolInt(t.Extended), int64(t.MaxAge),
-			micros(t.CreatedAt), t.CreatedBy, optMicros(t.LastUsedAt), boolInt(t.Managed), store.EncodeRestrictions(t.Restrictions))
+			micros(t.CreatedAt), t.CreatedBy, optMicros(t.LastUsedAt), boolInt(t.Managed), store.EncodeRestrictions(t.Restrictions),
+			t.FederatedPolicyUID)
 		if err != nil {
 			return mapErr(err)
 		}
@@ -95,7 +97,7 @@ func (q *queries) GetToken(ctx context.Context, identifier string) (store.Token,
 
 func (q *queries) CountTokens(ctx context.Context, userUID string) (int, error) {
 	var n int
-	err := q.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM tokens WHERE user_uid = ? AND managed = 0`, userUID).Scan(&n)
+	err := q.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM tokens WHERE user_uid = ? AND managed = 0 AND federated_policy_uid IS NULL`, userUID).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count tokens of %q: %w", userUID, err)
 	}
@@ -288,8 +290,15 @@ func (q *queries) TouchTokens(ctx context.Context, uses []store.TokenUse) error 
 const expiredTokensQuery = tokenSelect + ` WHERE t.intent = ? AND t.expires_at <= ?
 	ORDER BY t.expires_at, t.identifier LIMIT ?`
 
+const expiredFederatedQuery = tokenSelect + ` WHERE t.federated_policy_uid IS NOT NULL AND t.expires_at <= ?
+	ORDER BY t.expires_at, t.identifier LIMIT ?`
+
 func (q *queries) ExpiredTokens(ctx context.Context, intent string, t time.Time, limit int) ([]store.Token, error) {
-	rows, err := q.read.QueryContext(ctx, expiredTokensQuery, intent, micros(t), limitArg(limit))
+	query, args := expiredTokensQuery, []any{intent, micros(t), limitArg(limit)}
+	if intent == store.ExpiredFederated {
+		query, args = expiredFederatedQuery, args[1:]
+	}
+	rows, err := q.read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("expired %s tokens: %w", intent, err)
 	}

@@ -45,6 +45,7 @@ func suite() []testCase {
 		sessionTests,
 		applicationTests,
 		ldapTests,
+		federationTests,
 		bulkTests, // bulk loader of the benchmarks (bulk.go)
 	} {
 		all = append(all, part...)

@@ -1,0 +1,203 @@
+package api
+
+import (
+	"errors"
+	"mime"
+	"net/http"
+
+	"github.com/gatehouse/gatehouse/internal/core"
+	"github.com/gatehouse/gatehouse/internal/httpx"
+)
+
+// federationRoutes: OIDC issuers, trust policies, their tester, and the
+// token exchange (RFC 8693), a door of its own that takes no credential
+// but the ID token in its body.
+func (s *Server) federationRoutes() []Route {
+	return []Route{
+		{Method: "GET", Path: "/api/v1/oidc-issuers", handler: s.listOIDCIssuers},
+		{Method: "POST", Path: "/api/v1/oidc-issuers", handler: s.createOIDCIssuer},
+		{Method: "GET", Path: "/api/v1/oidc-issuers/{name}", handler: s.getOIDCIssuer},
+		{Method: "PATCH", Path: "/api/v1/oidc-issuers/{name}", handler: s.updateOIDCIssuer},
+		{Method: "DELETE", Path: "/api/v1/oidc-issuers/{name}", handler: s.deleteOIDCIssuer},
+
+		{Method: "GET", Path: "/api/v1/trust-policies", handler: s.listTrustPolicies},
+		{Method: "POST", Path: "/api/v1/trust-policies", handler: s.createTrustPolicy},
+		{Method: "POST", Path: "/api/v1/trust-policies/test", handler: s.testTrustPolicies},
+		{Method: "GET", Path: "/api/v1/trust-policies/{name}", handler: s.getTrustPolicy},
+		{Method: "PATCH", Path: "/api/v1/trust-policies/{name}", handler: s.updateTrustPolicy},
+		{Method: "DELETE", Path: "/api/v1/trust-policies/{name}", handler: s.deleteTrustPolicy},
+
+		{Method: "POST", Path: "/api/v1/oauth/token", Public: true, handler: s.tokenExchange},
+	}
+}
+
+func (s *Server) listOIDCIssuers(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	p, err := parsePage(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	is, err := s.core.Federation.ListOIDCIssuers(r.Context(), a, p.after, p.size+1)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writePage(w, is, p.size, func(v core.OIDCIssuerView) string { return v.Name })
+}
+
+func (s *Server) createOIDCIssuer(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	var in core.OIDCIssuerInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.answer(w, r, http.StatusCreated)(s.core.Federation.CreateOIDCIssuer(r.Context(), a, in))
+}
+
+func (s *Server) getOIDCIssuer(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	s.answer(w, r, http.StatusOK)(s.core.Federation.GetOIDCIssuer(r.Context(), a, r.PathValue("name")))
+}
+
+func (s *Server) updateOIDCIssuer(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	var in core.OIDCIssuerPatch
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.answer(w, r, http.StatusOK)(s.core.Federation.UpdateOIDCIssuer(r.Context(), a, r.PathValue("name"), in))
+}
+
+func (s *Server) deleteOIDCIssuer(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	s.done(w, r, s.core.Federation.DeleteOIDCIssuer(r.Context(), a, r.PathValue("name")))
+}
+
+func (s *Server) listTrustPolicies(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	p, err := parsePage(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ps, err := s.core.Federation.ListTrustPolicies(r.Context(), a, r.URL.Query().Get("issuer"), p.after, p.size+1)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writePage(w, ps, p.size, func(v core.TrustPolicyView) string { return v.Name })
+}
+
+func (s *Server) createTrustPolicy(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	var in core.TrustPolicyInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.answer(w, r, http.StatusCreated)(s.core.Federation.CreateTrustPolicy(r.Context(), a, in))
+}
+
+func (s *Server) getTrustPolicy(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	s.answer(w, r, http.StatusOK)(s.core.Federation.GetTrustPolicy(r.Context(), a, r.PathValue("name")))
+}
+
+func (s *Server) updateTrustPolicy(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	var in core.TrustPolicyPatch
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.answer(w, r, http.StatusOK)(s.core.Federation.UpdateTrustPolicy(r.Context(), a, r.PathValue("name"), in))
+}
+
+func (s *Server) deleteTrustPolicy(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	s.done(w, r, s.core.Federation.DeleteTrustPolicy(r.Context(), a, r.PathValue("name")))
+}
+
+func (s *Server) testTrustPolicies(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	var in core.PolicyTestInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.answer(w, r, http.StatusOK)(s.core.Federation.TestTrustPolicies(r.Context(), a, in))
+}
+
+// TokenExchangeRequest is the form of POST /oauth/token (RFC 8693).
+type TokenExchangeRequest struct {
+	GrantType          string `json:"grant_type"`
+	SubjectToken       string `json:"subject_token"`
+	SubjectTokenType   string `json:"subject_token_type"`
+	RequestedTokenType string `json:"requested_token_type"`
+	ServiceAccount     string `json:"service_account"`
+	Scope              string `json:"scope"`
+	Audience           string `json:"audience"`
+	Resource           string `json:"resource"`
+}
+
+var exchangeFields = []string{"grant_type", "subject_token", "subject_token_type", "requested_token_type", "service_account", "scope", "audience", "resource"}
+
+// oauthError answers RFC 6749 section 5.2's JSON.
+func oauthError(w http.ResponseWriter, status int, code, description string) {
+	w.Header().Set("Pragma", "no-cache")
+	writeJSON(w, status, map[string]string{"error": code, "error_description": description})
+}
+
+// tokenExchange is the exchange's door: it turns the form into the
+// core's call and the answer into RFC 8693/6749's JSON. Any credential
+// in Authorization is ignored: the ID token is the credential.
+func (s *Server) tokenExchange(w http.ResponseWriter, r *http.Request, a core.Actor) {
+	release, wait := s.limits.Acquire(a.ClientIP)
+	if release == nil {
+		httpx.RetryAfter(w.Header(), wait)
+		oauthError(w, http.StatusTooManyRequests, "invalid_request", "too many requests; retry after the time in Retry-After")
+		return
+	}
+	defer release()
+	// Only the body counts: a token in the query string would end up in
+	// access logs.
+	if _, ok := r.URL.Query()["subject_token"]; ok {
+		oauthError(w, http.StatusBadRequest, "invalid_request", "subject_token must be sent in the body, not the query string")
+		return
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/x-www-form-urlencoded" {
+		oauthError(w, http.StatusBadRequest, "invalid_request", "the body must be application/x-www-form-urlencoded")
+		return
+	}
+	form, err := httpx.ReadForm(w, r, exchangeFields...)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			oauthError(w, http.StatusRequestEntityTooLarge, "invalid_request", "the body is too large")
+			return
+		}
+		msg := "the form is not well-formed"
+		var ve *core.ValidationError
+		if errors.As(err, &ve) {
+			msg = ve.Error()
+		}
+		oauthError(w, http.StatusBadRequest, "invalid_request", msg)
+		return
+	}
+	if form.Get("audience") != "" || form.Get("resource") != "" {
+		oauthError(w, http.StatusBadRequest, "invalid_target", "audience and resource are not supported: the token is for this gatehouse")
+		return
+	}
+	out, err := s.core.Federation.Exchange(r.Context(), a.ClientIP, core.ExchangeInput{
+		GrantType: form.Get("grant_type"), SubjectToken: form.Get("subject_token"), SubjectTokenType: form.Get("subject_token_type"),
+		RequestedTokenType: form.Get("requested_token_type"), ServiceAccount: form.Get("service_account"), Scope: form.Get("scope")})
+	if err != nil {
+		var oe *core.OAuthError
+		var rl *core.RateLimitedError
+		switch {
+		case errors.As(err, &oe):
+			oauthError(w, http.StatusBadRequest, oe.Code, oe.Description)
+		case errors.As(err, &rl):
+			httpx.RetryAfter(w.Header(), rl.RetryAfter)
+			oauthError(w, http.StatusTooManyRequests, "invalid_request", "too many refused exchanges from this address; retry after the time in Retry-After")
+		default:
+			s.log.Error("token exchange", "err", err)
+			oauthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the exchange cannot be made now; retry later")
+		}
+		return
+	}
+	w.Header().Set("Pragma", "no-cache")
+	writeJSON(w, http.StatusOK, out)
+}

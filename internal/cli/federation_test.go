@@ -1,0 +1,88 @@
+package cli
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/federation/fedtest"
+	"github.com/gatehouse/gatehouse/internal/server/servertest"
+	"github.com/gatehouse/gatehouse/internal/store/storetest"
+)
+
+// TestGitHubActionsRecipe runs the README's GitHub Actions recipe
+// against a real server and a simulated runner: the trust policy made
+// with the CLI, then, in the "job", `gatehouse token exchange
+// --github-actions` with only the runner's variables, and the key used.
+func TestGitHubActionsRecipe(t *testing.T) {
+	iss := fedtest.New(t)
+	e := servertest.Start(t, storetest.NewSQLite(t), func(c *config.Config) { c.OIDCAllowInsecureIssuers = true })
+	const audience = "https://gatehouse.example.com"
+	// The runner: ACTIONS_ID_TOKEN_REQUEST_URL answers {"value": ID token}
+	// to the request token, for the audience asked.
+	const requestToken = "runner-request-token"
+	runner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+requestToken {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		claims := iss.Claims(e.App.Core.Clock().Now(), r.URL.Query().Get("audience"), map[string]any{
+			"sub": "repo:acme/app:ref:refs/heads/main", "repository": "acme/app", "repository_id": "89012345",
+			"repository_owner": "acme", "repository_owner_id": "1234567", "ref": "refs/heads/main", "event_name": "push",
+			"workflow_ref":     "acme/app/.github/workflows/deploy.yml@refs/heads/main",
+			"job_workflow_ref": "acme/app/.github/workflows/deploy.yml@refs/heads/main"})
+		_ = json.NewEncoder(w).Encode(map[string]string{"count": "1", "value": iss.Sign(t, claims)})
+	}))
+	t.Cleanup(runner.Close)
+
+	admin := map[string]string{EnvServer: e.URL, EnvAPIToken: servertest.AdminToken}
+	cli := func(env map[string]string, a ...string) result {
+		t.Helper()
+		return run(t, nil, invocation{args: a, env: env})
+	}
+	// The administrator's side of the recipe.
+	cli(admin, "service-account", "create", "deployer", "--token-intent", "none").wantCode(t, 0)
+	cli(admin, "oidc-issuer", "create", "github", "--kind", "github", "--issuer-url", iss.URL).wantCode(t, 0)
+	r := cli(admin, "trust-policy", "create", "deploy-app", "--issuer", "github", "--service-account", "deployer",
+		"--audience", audience, "--condition", "repository_owner_id=1234567", "--condition", "repository_id=89012345",
+		"--condition", "ref=refs/heads/main", "--condition", "event_name=push", "--ttl", "15m")
+	r.wantCode(t, 0)
+	// Not pinned: refused.
+	cli(admin, "trust-policy", "create", "loose", "--issuer", "github", "--service-account", "deployer",
+		"--audience", audience, "--condition", "repository=acme/app").wantCode(t, 1)
+
+	// The job: nothing stored, only the runner's variables.
+	job := map[string]string{EnvServer: e.URL, "ACTIONS_ID_TOKEN_REQUEST_URL": runner.URL + "/token?api-version=2.0",
+		"ACTIONS_ID_TOKEN_REQUEST_TOKEN": requestToken}
+	r = cli(job, "token", "exchange", "--service-account", "deployer", "--github-actions", "--audience", audience)
+	if r.code != 0 {
+		t.Log(string(e.Admin("GET", "/api/v1/events?action=token_exchange_denied", nil).Body))
+	}
+	r.wantCode(t, 0)
+	key := strings.TrimSpace(r.stdout)
+	if !strings.HasPrefix(key, "gat_") || strings.Contains(key, "\n") {
+		t.Fatalf("stdout is not the key alone: %q", r.stdout)
+	}
+	who := cli(map[string]string{EnvServer: e.URL, EnvAPIToken: key}, "whoami", "-o", "json")
+	who.wantCode(t, 0)
+	if !strings.Contains(who.stdout, `"deployer"`) {
+		t.Fatalf("whoami: %s", who.stdout)
+	}
+	// The wrong audience: a bare invalid_grant, and the tester says why.
+	r = cli(job, "token", "exchange", "--service-account", "deployer", "--github-actions", "--audience", "other")
+	r.wantCode(t, 1)
+	if !strings.Contains(r.stderr, "invalid_grant") {
+		t.Fatalf("stderr: %s", r.stderr)
+	}
+	// The minted token's provenance shows in token views.
+	list := cli(admin, "token", "list", "--user", "deployer", "-o", "json")
+	if !strings.Contains(list.stdout, `"policy": "deploy-app"`) {
+		t.Fatalf("token list: %s", list.stdout)
+	}
+	// Deleting the policy revokes the minted key at once.
+	cli(admin, "trust-policy", "delete", "deploy-app").wantCode(t, 0)
+	cli(map[string]string{EnvServer: e.URL, EnvAPIToken: key}, "whoami").wantCode(t, 1)
+}

@@ -1,0 +1,234 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+const issuerColumns = `uid, name, kind, issuer_url, jwks_url, jwks, allowed_algs, leeway, shared, tenant_claims, created_at`
+
+func scanIssuer(sc scanner) (store.OIDCIssuer, error) {
+	var (
+		i                 store.OIDCIssuer
+		algs, tenant      string
+		leeway, createdAt int64
+		shared            int
+	)
+	if err := sc.Scan(&i.UID, &i.Name, &i.Kind, &i.IssuerURL, &i.JWKSURL, &i.JWKS, &algs, &leeway, &shared, &tenant, &createdAt); err != nil {
+		return store.OIDCIssuer{}, err
+	}
+	i.Leeway, i.Shared, i.CreatedAt = time.Duration(leeway), shared != 0, fromMicros(createdAt)
+	if err := store.DecodeJSON(algs, &i.AllowedAlgs); err != nil {
+		return i, err
+	}
+	return i, store.DecodeJSON(tenant, &i.TenantClaims)
+}
+
+func (q *queries) CreateOIDCIssuer(ctx context.Context, i store.OIDCIssuer) error {
+	_, err := q.exec(ctx, `INSERT INTO oidc_issuers (`+issuerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		i.UID, i.Name, i.Kind, i.IssuerURL, i.JWKSURL, i.JWKS, store.EncodeList(i.AllowedAlgs), int64(i.Leeway),
+		boolInt(i.Shared), store.EncodeList(i.TenantClaims), micros(i.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("create oidc issuer %q: %w", i.Name, err)
+	}
+	return nil
+}
+
+func (q *queries) getIssuer(ctx context.Context, col, v string) (store.OIDCIssuer, error) {
+	i, err := scanIssuer(q.read.QueryRowContext(ctx, `SELECT `+issuerColumns+` FROM oidc_issuers WHERE `+col+` = ?`, v))
+	if err != nil {
+		return store.OIDCIssuer{}, fmt.Errorf("get oidc issuer %q: %w", v, notFound(err))
+	}
+	return i, nil
+}
+
+func (q *queries) GetOIDCIssuer(ctx context.Context, name string) (store.OIDCIssuer, error) {
+	return q.getIssuer(ctx, "name", name)
+}
+
+func (q *queries) GetOIDCIssuerByURL(ctx context.Context, issuerURL string) (store.OIDCIssuer, error) {
+	return q.getIssuer(ctx, "issuer_url", issuerURL)
+}
+
+func (q *queries) ListOIDCIssuers(ctx context.Context, f store.FederationFilter) ([]store.OIDCIssuer, error) {
+	var w where
+	if f.After != "" {
+		w.add("name > ?", f.After)
+	}
+	rows, err := q.read.QueryContext(ctx, `SELECT `+issuerColumns+` FROM oidc_issuers`+w.String()+` ORDER BY name LIMIT ?`,
+		append(w.args, limitArg(f.Limit))...)
+	if err != nil {
+		return nil, fmt.Errorf("list oidc issuers: %w", err)
+	}
+	defer rows.Close()
+	var out []store.OIDCIssuer
+	for rows.Next() {
+		i, err := scanIssuer(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list oidc issuers: %w", err)
+		}
+		out = append(out, i)
+	}
+	return out, rows.Err()
+}
+
+func (q *queries) UpdateOIDCIssuer(ctx context.Context, i store.OIDCIssuer) error {
+	err := execOne(ctx, q.write, `UPDATE oidc_issuers SET issuer_url = ?, jwks_url = ?, jwks = ?, allowed_algs = ?,
+		leeway = ?, shared = ?, tenant_claims = ? WHERE uid = ?`,
+		i.IssuerURL, i.JWKSURL, i.JWKS, store.EncodeList(i.AllowedAlgs), int64(i.Leeway), boolInt(i.Shared),
+		store.EncodeList(i.TenantClaims), i.UID)
+	if err != nil {
+		return fmt.Errorf("update oidc issuer %q: %w", i.Name, err)
+	}
+	return nil
+}
+
+func (q *queries) DeleteOIDCIssuer(ctx context.Context, uid string) error {
+	if err := execOne(ctx, q.write, `DELETE FROM oidc_issuers WHERE uid = ?`, uid); err != nil {
+		return fmt.Errorf("delete oidc issuer %s: %w", uid, err)
+	}
+	return nil
+}
+
+const policySelect = `SELECT p.uid, p.name, p.description, p.issuer_uid, i.name, p.user_uid, u.username, p.audience,
+	p.conditions, p.permissions, p.allowed_cidrs, p.ttl, p.created_at
+	FROM trust_policies p JOIN oidc_issuers i ON i.uid = p.issuer_uid JOIN users u ON u.uid = p.user_uid`
+
+func scanPolicy(sc scanner) (store.TrustPolicy, error) {
+	var (
+		p              store.TrustPolicy
+		conds, cidrs   string
+		perms          sql.NullString
+		ttl, createdAt int64
+	)
+	if err := sc.Scan(&p.UID, &p.Name, &p.Description, &p.IssuerUID, &p.IssuerName, &p.UserUID, &p.Username, &p.Audience,
+		&conds, &perms, &cidrs, &ttl, &createdAt); err != nil {
+		return store.TrustPolicy{}, err
+	}
+	p.TTL, p.CreatedAt = time.Duration(ttl), fromMicros(createdAt)
+	if perms.Valid {
+		var l []string
+		if err := store.DecodeJSON(perms.String, &l); err != nil {
+			return p, err
+		}
+		if l == nil {
+			l = []string{}
+		}
+		p.Permissions = &l
+	}
+	if err := store.DecodeJSON(conds, &p.Conditions); err != nil {
+		return p, err
+	}
+	return p, store.DecodeJSON(cidrs, &p.AllowedCIDRs)
+}
+
+func policyPermissions(p store.TrustPolicy) *string {
+	if p.Permissions == nil {
+		return nil
+	}
+	s := store.EncodeList(*p.Permissions)
+	return &s
+}
+
+func (q *queries) CreateTrustPolicy(ctx context.Context, p store.TrustPolicy) error {
+	_, err := q.exec(ctx, `INSERT INTO trust_policies (uid, name, description, issuer_uid, user_uid, audience, conditions,
+		permissions, allowed_cidrs, ttl, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		p.UID, p.Name, p.Description, p.IssuerUID, p.UserUID, p.Audience, store.EncodeJSON(p.Conditions),
+		policyPermissions(p), store.EncodeList(p.AllowedCIDRs), int64(p.TTL), micros(p.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("create trust policy %q: %w", p.Name, err)
+	}
+	return nil
+}
+
+func (q *queries) GetTrustPolicy(ctx context.Context, name string) (store.TrustPolicy, error) {
+	p, err := scanPolicy(q.read.QueryRowContext(ctx, policySelect+` WHERE p.name = ?`, name))
+	if err != nil {
+		return store.TrustPolicy{}, fmt.Errorf("get trust policy %q: %w", name, notFound(err))
+	}
+	return p, nil
+}
+
+func (q *queries) ListTrustPolicies(ctx context.Context, f store.FederationFilter) ([]store.TrustPolicy, error) {
+	var w where
+	if f.IssuerUID != "" {
+		w.add("p.issuer_uid = ?", f.IssuerUID)
+	}
+	if f.After != "" {
+		w.add("p.name > ?", f.After)
+	}
+	rows, err := q.read.QueryContext(ctx, policySelect+w.String()+` ORDER BY p.name LIMIT ?`, append(w.args, limitArg(f.Limit))...)
+	if err != nil {
+		return nil, fmt.Errorf("list trust policies: %w", err)
+	}
+	defer rows.Close()
+	var out []store.TrustPolicy
+	for rows.Next() {
+		p, err := scanPolicy(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list trust policies: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+func (q *queries) UpdateTrustPolicy(ctx context.Context, p store.TrustPolicy) error {
+	err := execOne(ctx, q.write, `UPDATE trust_policies SET description = ?, user_uid = ?, audience = ?, conditions = ?,
+		permissions = ?, allowed_cidrs = ?, ttl = ? WHERE uid = ?`,
+		p.Description, p.UserUID, p.Audience, store.EncodeJSON(p.Conditions), policyPermissions(p),
+		store.EncodeList(p.AllowedCIDRs), int64(p.TTL), p.UID)
+	if err != nil {
+		return fmt.Errorf("update trust policy %q: %w", p.Name, err)
+	}
+	return nil
+}
+
+func (q *queries) DeleteTrustPolicy(ctx context.Context, uid string) error {
+	if err := execOne(ctx, q.write, `DELETE FROM trust_policies WHERE uid = ?`, uid); err != nil {
+		return fmt.Errorf("delete trust policy %s: %w", uid, err)
+	}
+	return nil
+}
+
+func (q *queries) FederatedTokens(ctx context.Context, issuerUID, policyUID string) ([]string, error) {
+	query, arg := `SELECT t.uid FROM tokens t WHERE t.federated_policy_uid = ?`, policyUID
+	if policyUID == "" {
+		query, arg = `SELECT t.uid FROM tokens t JOIN trust_policies p ON p.uid = t.federated_policy_uid WHERE p.issuer_uid = ?`, issuerUID
+	}
+	rows, err := q.read.QueryContext(ctx, query, arg)
+	if err != nil {
+		return nil, fmt.Errorf("federated tokens: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var uid string
+		if err := rows.Scan(&uid); err != nil {
+			return nil, fmt.Errorf("federated tokens: %w", err)
+		}
+		out = append(out, uid)
+	}
+	return out, rows.Err()
+}
+
+func (q *queries) UseJTI(ctx context.Context, issuerURL, jti string, expiresAt time.Time) error {
+	if _, err := q.exec(ctx, `INSERT INTO federation_jtis (issuer_url, jti, expires_at) VALUES (?, ?, ?)`,
+		issuerURL, jti, micros(expiresAt)); err != nil {
+		return fmt.Errorf("use jti: %w", err)
+	}
+	return nil
+}
+
+func (q *queries) PruneJTIs(ctx context.Context, t time.Time) (int, error) {
+	res, err := q.exec(ctx, `DELETE FROM federation_jtis WHERE expires_at < ?`, micros(t))
+	if err != nil {
+		return 0, fmt.Errorf("prune jtis: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
