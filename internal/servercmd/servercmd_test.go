@@ -32,7 +32,11 @@ func TestServeHelp(t *testing.T) {
 		for _, s := range config.Settings {
 			want := []string{s.Env}
 			if s.Flag != "" {
-				want = append(want, "--"+s.Flag+" "+s.Type, "default: "+strings.ReplaceAll(s.DefaultText(), "`", "")+"; env: "+s.Env)
+				flag := "--" + s.Flag + " " + s.Type
+				if s.Type == "bool" {
+					flag = "--" + s.Flag + " " // pflag names no type for a switch
+				}
+				want = append(want, flag, "default: "+strings.ReplaceAll(s.DefaultText(), "`", "")+"; env: "+s.Env)
 			}
 			for _, w := range want {
 				if !strings.Contains(help, w) {
