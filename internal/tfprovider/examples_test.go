@@ -81,6 +81,30 @@ func TestExamples(t *testing.T) {
 			}
 			return err
 		}, func(ctx context.Context) error { _, err := c.LDAPProviders.Get(ctx, "corp"); return err }},
+		{"github-actions-deploy", func(ctx context.Context) error {
+			// Made offline: a github issuer's keys are fetched at the
+			// first exchange only.
+			i, err := c.OIDCIssuers.Get(ctx, "github-actions")
+			if err == nil && (i.Kind != "github" || i.IssuerURL != "https://token.actions.githubusercontent.com" || !i.Shared) {
+				return fmt.Errorf("issuer %+v", i)
+			}
+			p, err := c.TrustPolicies.Get(ctx, "site-main-deploy")
+			if err == nil && (p.Issuer != "github-actions" || p.ServiceAccount != "gha-site-deploy" || p.TTL != "15m0s" ||
+				!slices.Equal(p.Conditions["repository_owner_id"], []string{"1234567"}) ||
+				p.Permissions == nil || !slices.Equal(*p.Permissions, []string{"applications.write@application/site"})) {
+				err = fmt.Errorf("trust policy %+v", p)
+			}
+			return err
+		}, func(ctx context.Context) error {
+			if _, err := c.TrustPolicies.Get(ctx, "site-main-deploy"); !errors.Is(err, client.ErrNotFound) {
+				return fmt.Errorf("trust policy: %v", err)
+			}
+			if _, err := c.ServiceAccounts.Get(ctx, "gha-site-deploy"); !errors.Is(err, client.ErrNotFound) {
+				return fmt.Errorf("service account: %v", err)
+			}
+			_, err := c.OIDCIssuers.Get(ctx, "github-actions")
+			return err
+		}},
 	} {
 		t.Run(ex.dir, func(t *testing.T) {
 			dir := t.TempDir()

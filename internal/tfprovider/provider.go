@@ -115,6 +115,8 @@ func (p *gatehouseProvider) Resources(context.Context) []func() resource.Resourc
 		newApplicationResource,
 		newApplicationBindingResource,
 		newLDAPProviderResource,
+		newOIDCIssuerResource,
+		newTrustPolicyResource,
 	}
 }
 
@@ -171,6 +173,11 @@ func apiErrorSent(diags *diag.Diagnostics, summary string, err error, sent map[s
 		for _, fe := range e.Errors {
 			field, rest, indexed := strings.Cut(fe.Field, "[")
 			detail := fmt.Sprintf("%s: %s (%s)", fe.Field, fe.Message, e.Error())
+			// A map's key: conditions.ref is the entry ref of conditions.
+			if parent, key, keyed := strings.Cut(field, "."); keyed && !indexed && containsString(attrs, parent) {
+				diags.AddAttributeError(path.Root(parent).AtMapKey(key), summary, detail)
+				continue
+			}
 			if !containsString(attrs, field) {
 				diags.AddError(summary, detail)
 				continue
