@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -14,7 +15,11 @@ func TestExchangeSuiteSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a server")
 	}
-	t.Cleanup(runCleanups)
+	// The run's directory is made once per process and removed by
+	// runCleanups, which other tests of the package call too: start on a
+	// new one, and leave none behind.
+	workDirOnce = sync.Once{}
+	t.Cleanup(func() { runCleanups(); workDirOnce = sync.Once{} })
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	rs, err := runExchange(ctx, exchangeOptions{Backends: []string{sqliteBackend}, Duration: time.Second, Clients: 2, Tokens: 400})
