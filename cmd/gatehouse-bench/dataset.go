@@ -74,9 +74,24 @@ type database struct {
 // first start of the real server (whose time to ready is returned: it
 // includes the migrations and the creation of the admin).
 func newDatabase(ctx context.Context, backend, name string) (*database, time.Duration, error) {
-	dir, err := benchDir()
+	db, err := prepareDatabase(ctx, backend, name)
 	if err != nil {
 		return nil, 0, err
+	}
+	p, err := startServer(ctx, db.Env)
+	if err != nil {
+		return nil, 0, err
+	}
+	p.Stop()
+	return db, p.Ready, nil
+}
+
+// prepareDatabase makes an empty, migrated database (a PostgreSQL schema
+// of its own) that no server has started on yet.
+func prepareDatabase(ctx context.Context, backend, name string) (*database, error) {
+	dir, err := benchDir()
+	if err != nil {
+		return nil, err
 	}
 	db := &database{Backend: backend, Env: serverEnv{SecretKey: randomHex(32), AdminToken: "bench-admin-" + randomHex(24)}}
 	switch backend {
@@ -92,7 +107,7 @@ func newDatabase(ctx context.Context, backend, name string) (*database, time.Dur
 	case postgresBackend:
 		base := postgresURL()
 		if base == "" {
-			return nil, 0, errors.New("no PostgreSQL configured")
+			return nil, errors.New("no PostgreSQL configured")
 		}
 		schema := "gh_bench_" + randomHex(6)
 		// The server has no schema setting: it gets the schema as the
@@ -100,7 +115,7 @@ func newDatabase(ctx context.Context, backend, name string) (*database, time.Dur
 		// postgres.Options.Schema sets for this process's store.
 		u, err := url.Parse(base)
 		if err != nil {
-			return nil, 0, fmt.Errorf("-postgres: %w", err)
+			return nil, fmt.Errorf("-postgres: %w", err)
 		}
 		q := u.Query()
 		q.Set("search_path", schema)
@@ -126,7 +141,7 @@ func newDatabase(ctx context.Context, backend, name string) (*database, time.Dur
 			})
 		}
 	default:
-		return nil, 0, fmt.Errorf("unknown backend %q", backend)
+		return nil, fmt.Errorf("unknown backend %q", backend)
 	}
 	atExit(db.drop)
 	if *keepFlag {
@@ -137,19 +152,14 @@ func newDatabase(ctx context.Context, backend, name string) (*database, time.Dur
 	// schema the server's search_path names.
 	st, err := db.open(ctx)
 	if err != nil {
-		return nil, 0, fmt.Errorf("%s: open: %w", backend, err)
+		return nil, fmt.Errorf("%s: open: %w", backend, err)
 	}
 	err = st.Migrate(ctx)
 	st.Close()
 	if err != nil {
-		return nil, 0, fmt.Errorf("%s: migrate: %w", backend, err)
+		return nil, fmt.Errorf("%s: migrate: %w", backend, err)
 	}
-	p, err := startServer(ctx, db.Env)
-	if err != nil {
-		return nil, 0, err
-	}
-	p.Stop()
-	return db, p.Ready, nil
+	return db, nil
 }
 
 // dataset is a database loaded with principals and tokens.
