@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -85,4 +87,83 @@ func TestGitHubActionsRecipe(t *testing.T) {
 	// Deleting the policy revokes the minted key at once.
 	cli(admin, "trust-policy", "delete", "deploy-app").wantCode(t, 0)
 	cli(map[string]string{EnvServer: e.URL, EnvAPIToken: key}, "whoami").wantCode(t, 1)
+}
+
+// TestGitLabRecipe runs the README's GitLab CI recipe: the id_tokens
+// variable handed to `gatehouse token exchange --id-token-env`, the
+// policy pinning the namespace and project by ID.
+func TestGitLabRecipe(t *testing.T) {
+	iss := fedtest.New(t)
+	e := servertest.Start(t, storetest.NewSQLite(t), func(c *config.Config) { c.OIDCAllowInsecureIssuers = true })
+	const audience = "https://gatehouse.example.com"
+	admin := map[string]string{EnvServer: e.URL, EnvAPIToken: servertest.AdminToken}
+	cli := func(env map[string]string, a ...string) result {
+		t.Helper()
+		return run(t, nil, invocation{args: a, env: env})
+	}
+	cli(admin, "service-account", "create", "deployer", "--token-intent", "none").wantCode(t, 0)
+	// The recipe's issuer is gitlab.com; the test's stands in for it.
+	cli(admin, "oidc-issuer", "create", "gitlab", "--kind", "gitlab", "--issuer-url", iss.URL).wantCode(t, 0)
+	cli(admin, "trust-policy", "create", "deploy-gl", "--issuer", "gitlab", "--service-account", "deployer",
+		"--audience", audience, "--condition", "namespace_id=4242", "--condition", "project_id=777",
+		"--condition", "ref=main", "--condition", "ref_type=branch", "--condition", "ref_protected=true").wantCode(t, 0)
+	idToken := iss.Sign(t, iss.Claims(e.App.Core.Clock().Now(), audience, map[string]any{
+		"sub": "project_path:acme/app:ref_type:branch:ref:main", "namespace_id": "4242", "namespace_path": "acme",
+		"project_id": "777", "project_path": "acme/app", "ref": "main", "ref_type": "branch", "ref_protected": "true"}))
+	job := map[string]string{EnvServer: e.URL, "GATEHOUSE_ID_TOKEN": idToken}
+	r := cli(job, "token", "exchange", "--service-account", "deployer", "--id-token-env", "GATEHOUSE_ID_TOKEN")
+	r.wantCode(t, 0)
+	key := strings.TrimSpace(r.stdout)
+	cli(map[string]string{EnvServer: e.URL, EnvAPIToken: key}, "whoami").wantCode(t, 0)
+	// The same ID token is good for one exchange.
+	cli(job, "token", "exchange", "--service-account", "deployer", "--id-token-env", "GATEHOUSE_ID_TOKEN").wantCode(t, 1)
+	// Another project in the same namespace: refused.
+	other := iss.Sign(t, iss.Claims(e.App.Core.Clock().Now(), audience, map[string]any{
+		"namespace_id": "4242", "project_id": "778", "ref": "main", "ref_type": "branch", "ref_protected": "true"}))
+	cli(map[string]string{EnvServer: e.URL, "GATEHOUSE_ID_TOKEN": other},
+		"token", "exchange", "--service-account", "deployer", "--id-token-env", "GATEHOUSE_ID_TOKEN").wantCode(t, 1)
+}
+
+// TestKubernetesRecipe runs the README's Kubernetes recipe: the cluster's
+// keys given inline (nothing fetched, no insecure setting), the projected
+// token read from a file by `gatehouse token exchange --id-token-file`.
+func TestKubernetesRecipe(t *testing.T) {
+	iss := fedtest.New(t)
+	e := servertest.Start(t, storetest.NewSQLite(t))
+	const audience = "https://gatehouse.example.com"
+	const clusterIssuer = "https://kubernetes.default.svc.cluster.local"
+	admin := map[string]string{EnvServer: e.URL, EnvAPIToken: servertest.AdminToken}
+	cli := func(env map[string]string, a ...string) result {
+		t.Helper()
+		return run(t, nil, invocation{args: a, env: env})
+	}
+	dir := t.TempDir()
+	jwks := filepath.Join(dir, "cluster-jwks.json")
+	if err := os.WriteFile(jwks, []byte(iss.JWKS()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cli(admin, "service-account", "create", "reporter", "--token-intent", "none").wantCode(t, 0)
+	cli(admin, "oidc-issuer", "create", "prod-cluster", "--kind", "kubernetes",
+		"--issuer-url", clusterIssuer, "--jwks-file", jwks).wantCode(t, 0)
+	cli(admin, "trust-policy", "create", "prod-reporter", "--issuer", "prod-cluster", "--service-account", "reporter",
+		"--audience", audience, "--condition", "sub=system:serviceaccount:reports:reporter", "--ttl", "10m").wantCode(t, 0)
+	// The kubelet's projected token, in the pod's volume.
+	token := filepath.Join(dir, "token")
+	claims := iss.Claims(e.App.Core.Clock().Now(), audience, map[string]any{"iss": clusterIssuer, "sub": "system:serviceaccount:reports:reporter"})
+	if err := os.WriteFile(token, []byte(iss.Sign(t, claims)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := cli(map[string]string{EnvServer: e.URL}, "token", "exchange", "--service-account", "reporter", "--id-token-file", token)
+	r.wantCode(t, 0)
+	who := cli(map[string]string{EnvServer: e.URL, EnvAPIToken: strings.TrimSpace(r.stdout)}, "whoami", "-o", "json")
+	who.wantCode(t, 0)
+	if !strings.Contains(who.stdout, `"reporter"`) {
+		t.Fatalf("whoami: %s", who.stdout)
+	}
+	// Another namespace's account: refused.
+	claims = iss.Claims(e.App.Core.Clock().Now(), audience, map[string]any{"iss": clusterIssuer, "sub": "system:serviceaccount:other:reporter"})
+	if err := os.WriteFile(token, []byte(iss.Sign(t, claims)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cli(map[string]string{EnvServer: e.URL}, "token", "exchange", "--service-account", "reporter", "--id-token-file", token).wantCode(t, 1)
 }
