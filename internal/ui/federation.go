@@ -237,12 +237,9 @@ func (s *Server) updateOIDCIssuer(w http.ResponseWriter, r *http.Request, c *req
 		j = core.InlineJWKS("null") // an emptied text area removes the set
 	}
 	in.JWKS = j
-	cur, err := s.core.Federation.GetOIDCIssuer(r.Context(), c.actor, name)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	if cur.Kind != "github" && cur.Kind != "gitlab" {
+	// The box is on the form of generic and Kubernetes issuers only:
+	// GitHub and GitLab are shared by their preset.
+	if v.Get("shared_shown") == "1" {
 		in.Shared = &shared
 	}
 	_, err = s.core.Federation.UpdateOIDCIssuer(r.Context(), c.actor, name, in)
@@ -336,6 +333,7 @@ type policyFormData struct {
 	Form    *form
 	New     bool
 	Issuers []string
+	Listed  bool // Issuers is the list (else the form asks for the name)
 	Name    string
 }
 
@@ -389,7 +387,13 @@ func policyFormError(f *form, err error) (int, bool) {
 	return status, ok
 }
 
+// issuerNames lists the issuers for the policy form's select; nil when
+// the actor may write policies but not list issuers (then the form asks
+// for the name).
 func (s *Server) issuerNames(r *http.Request, c *reqCtx) ([]string, error) {
+	if !c.can(authz.FederationRead) {
+		return nil, nil
+	}
 	is, err := s.core.Federation.ListOIDCIssuers(r.Context(), c.actor, "", 0)
 	if err != nil {
 		return nil, err
@@ -412,7 +416,7 @@ func (s *Server) newTrustPolicyPage(w http.ResponseWriter, r *http.Request, c *r
 		return
 	}
 	v := url.Values{"ttl": {core.DefaultMintTTL.String()}, "perm_mode": {"all"}, "issuer": {r.URL.Query().Get("issuer")}}
-	s.render(w, r, c, http.StatusOK, "trust_policy_new", "New trust policy", "federation", policyFormData{Form: newForm(v), New: true, Issuers: names})
+	s.render(w, r, c, http.StatusOK, "trust_policy_new", "New trust policy", "federation", policyFormData{Form: newForm(v), New: true, Issuers: names, Listed: c.can(authz.FederationRead)})
 }
 
 // policyRestrictions reads the optional permissions and networks.
@@ -457,7 +461,7 @@ func (s *Server) createTrustPolicy(w http.ResponseWriter, r *http.Request, c *re
 				s.fail(w, r, c, lerr)
 				return
 			}
-			s.render(w, r, c, status, "trust_policy_new", "New trust policy", "federation", policyFormData{Form: f, New: true, Issuers: names})
+			s.render(w, r, c, status, "trust_policy_new", "New trust policy", "federation", policyFormData{Form: f, New: true, Issuers: names, Listed: c.can(authz.FederationRead)})
 			return
 		}
 		s.fail(w, r, c, err)
