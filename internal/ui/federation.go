@@ -72,7 +72,7 @@ func (s *Server) newOIDCIssuerPage(w http.ResponseWriter, r *http.Request, c *re
 		s.forbiddenNeeds(w, r, c, authz.FederationWrite)
 		return
 	}
-	v := url.Values{"kind": {"generic"}, "leeway": {core.DefaultLeeway.String()}, "allowed_algs": federation.DefaultAlgs}
+	v := url.Values{"kind": {"generic"}, "leeway": {"60s"}, "allowed_algs": federation.DefaultAlgs}
 	s.render(w, r, c, http.StatusOK, "oidc_issuer_new", "New OIDC issuer", "federation", newIssuerForm(newForm(v), true))
 }
 
@@ -415,7 +415,7 @@ func (s *Server) newTrustPolicyPage(w http.ResponseWriter, r *http.Request, c *r
 		s.fail(w, r, c, err)
 		return
 	}
-	v := url.Values{"ttl": {core.DefaultMintTTL.String()}, "perm_mode": {"all"}, "issuer": {r.URL.Query().Get("issuer")}}
+	v := url.Values{"ttl": {"15m"}, "perm_mode": {"all"}, "issuer": {r.URL.Query().Get("issuer")}}
 	s.render(w, r, c, http.StatusOK, "trust_policy_new", "New trust policy", "federation", policyFormData{Form: newForm(v), New: true, Issuers: names, Listed: c.can(authz.FederationRead)})
 }
 
