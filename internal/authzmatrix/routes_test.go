@@ -346,6 +346,35 @@ var specs = map[string]spec{
 	"ui POST /roles/{name}/delete": {before: victim("name", (*world).victimRole),
 		body: func(c *call) any { return form("confirm", c.vars["name"]) }},
 
+	"ui GET /oidc-issuers": {reveal: issA},
+	"ui POST /oidc-issuers": {body: func(c *call) any {
+		name := c.w.next("mx-new-iss")
+		return form("name", name, "kind", "generic", "issuer_url", "https://"+name+".example", "allowed_algs", "RS256", "leeway", "60s")
+	}},
+	"ui POST /oidc-issuers/{name}": {body: func(*call) any {
+		return form("issuer_url", "https://"+issA+".example", "allowed_algs", "RS256", "allowed_algs", "ES256", "leeway", "30s")
+	}},
+	"ui POST /oidc-issuers/{name}/delete": {before: victim("name", func(w *world) string {
+		name := w.next("mx-victim-iss")
+		w.ensureIssuer(name)
+		return name
+	}), body: func(c *call) any { return form("confirm", c.vars["name"]) }},
+	"ui GET /trust-policies": {reveal: polA},
+	"ui POST /trust-policies": {body: func(c *call) any {
+		return form("name", c.w.next("mx-new-policy"), "issuer", issA, "service_account", fedSA,
+			"audience", "https://gatehouse.example", "conditions", "sub = job:x", "perm_mode", "all")
+	}},
+	"ui POST /trust-policies/{name}": {body: func(*call) any {
+		return form("service_account", fedSA, "audience", "https://gatehouse.example", "conditions", "sub = job:"+polA,
+			"perm_mode", "all", "ttl", "5m")
+	}},
+	"ui POST /trust-policies/{name}/delete": {before: victim("name", func(w *world) string {
+		name := w.next("mx-victim-policy")
+		w.ensurePolicy(name)
+		return name
+	}), body: func(c *call) any { return form("confirm", c.vars["name"]) }},
+	"ui POST /policy-tester": {body: func(*call) any { return form("id_token", "not.a.jwt") }},
+
 	// The new password is the same, hashed at full cost: make it cheap
 	// again for the routes that check it next (the session then ends and
 	// is opened again).

@@ -62,6 +62,9 @@ func nav(p *authz.Principal) []navItem {
 	if p.Can(authz.RolesRead) {
 		items = append(items, navItem{"roles", "Roles", "/roles"})
 	}
+	if p.Can(authz.FederationRead) {
+		items = append(items, navItem{"federation", "Federation", "/oidc-issuers"})
+	}
 	if p.Can(authz.EventsRead) {
 		items = append(items, navItem{"events", "Events", "/events"})
 	}
@@ -112,6 +115,7 @@ func (s *Server) funcs() template.FuncMap {
 			return m, nil
 		},
 		"qr":     qrDataURI,
+		"failed": failedCheck,
 		"limits": tokenLimits,
 		"isSA": func(typ string) bool {
 			return typ == "service_account" || typ == "internal_service_account"
@@ -303,7 +307,9 @@ func fieldOf(field string, rename map[string]string) string {
 }
 
 // fieldLabels names core fields whose API names read badly in a sentence.
-var fieldLabels = map[string]string{"allowed_cidrs": "Networks", "ldap_providers": "LDAP providers"}
+var fieldLabels = map[string]string{"allowed_cidrs": "Networks", "ldap_providers": "LDAP providers",
+	"issuer_url": "Issuer URL", "jwks_url": "JWKS URL", "jwks": "JWK Set", "allowed_algs": "Allowed algorithms", "ttl": "Token lifetime",
+	"id_token": "ID token"}
 
 func label(field string) string {
 	name := func(f string) string {

@@ -215,6 +215,25 @@ func (s *Server) routes() []route {
 		{"GET /roles/{name}/delete", signed, s.deleteRolePage},
 		{"POST /roles/{name}/delete", signed, s.deleteRole},
 
+		{"GET /oidc-issuers", signed, s.oidcIssuers},
+		{"GET /oidc-issuers/new", signed, s.newOIDCIssuerPage},
+		{"POST /oidc-issuers", signed, s.createOIDCIssuer},
+		{"GET /oidc-issuers/{name}", signed, s.oidcIssuer},
+		{"POST /oidc-issuers/{name}", signed, s.updateOIDCIssuer},
+		{"GET /oidc-issuers/{name}/delete", signed, s.deleteOIDCIssuerPage},
+		{"POST /oidc-issuers/{name}/delete", signed, s.deleteOIDCIssuer},
+
+		{"GET /trust-policies", signed, s.trustPolicies},
+		{"GET /trust-policies/new", signed, s.newTrustPolicyPage},
+		{"POST /trust-policies", signed, s.createTrustPolicy},
+		{"GET /trust-policies/{name}", signed, s.trustPolicy},
+		{"POST /trust-policies/{name}", signed, s.updateTrustPolicy},
+		{"GET /trust-policies/{name}/delete", signed, s.deleteTrustPolicyPage},
+		{"POST /trust-policies/{name}/delete", signed, s.deleteTrustPolicy},
+
+		{"GET /policy-tester", signed, s.policyTesterPage},
+		{"POST /policy-tester", signed, s.testPolicies},
+
 		{"GET /events", signed, s.events},
 
 		{"GET /profile", signed, s.profile},
