@@ -275,27 +275,16 @@ func (s *Server) deleteOIDCIssuerPage(w http.ResponseWriter, r *http.Request, c 
 
 func (s *Server) deleteOIDCIssuer(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	name := r.PathValue("name")
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	if !confirmed(v, name) {
-		n := 0
-		if d, err := s.loadIssuer(r.Context(), c, name); err == nil {
-			n = len(d.Policies)
-		}
-		f := newForm(v)
-		f.Errors["confirm"] = "Type the name exactly to confirm."
-		s.renderConfirm(w, r, c, http.StatusBadRequest, "federation", issuerConfirm(name, n, f))
-		return
-	}
-	if err := s.core.Federation.DeleteOIDCIssuer(r.Context(), c.actor, name); err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	s.setFlash(w, r, "ok", fmt.Sprintf("OIDC issuer %s deleted, with its trust policies.", name))
-	s.redirect(w, r, "/oidc-issuers")
+	s.deleteConfirmed(w, r, c, "federation",
+		func(f *form) confirmData {
+			n := 0
+			if d, err := s.loadIssuer(r.Context(), c, name); err == nil {
+				n = len(d.Policies)
+			}
+			return issuerConfirm(name, n, f)
+		},
+		func(name string) error { return s.core.Federation.DeleteOIDCIssuer(r.Context(), c.actor, name) },
+		"OIDC issuer %s deleted, with its trust policies.", "/oidc-issuers")
 }
 
 // ---- Trust policies ----
@@ -560,23 +549,9 @@ func (s *Server) deleteTrustPolicyPage(w http.ResponseWriter, r *http.Request, c
 
 func (s *Server) deleteTrustPolicy(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	name := r.PathValue("name")
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	if !confirmed(v, name) {
-		f := newForm(v)
-		f.Errors["confirm"] = "Type the name exactly to confirm."
-		s.renderConfirm(w, r, c, http.StatusBadRequest, "federation", policyConfirm(name, f))
-		return
-	}
-	if err := s.core.Federation.DeleteTrustPolicy(r.Context(), c.actor, name); err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	s.setFlash(w, r, "ok", fmt.Sprintf("Trust policy %s deleted.", name))
-	s.redirect(w, r, "/trust-policies")
+	s.deleteConfirmed(w, r, c, "federation", func(f *form) confirmData { return policyConfirm(name, f) },
+		func(name string) error { return s.core.Federation.DeleteTrustPolicy(r.Context(), c.actor, name) },
+		"Trust policy %s deleted.", "/trust-policies")
 }
 
 // ---- The policy tester ----

@@ -183,21 +183,7 @@ func (s *Server) deleteGroupPage(w http.ResponseWriter, r *http.Request, c *reqC
 
 func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	name := r.PathValue("name")
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	if !confirmed(v, name) {
-		f := newForm(v)
-		f.Errors["confirm"] = "Type the name exactly to confirm."
-		s.renderConfirm(w, r, c, http.StatusBadRequest, "groups", s.groupConfirm(name, f))
-		return
-	}
-	if err := s.core.Access.DeleteGroup(r.Context(), c.actor, name); err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	s.setFlash(w, r, "ok", fmt.Sprintf("Group %s deleted.", name))
-	s.redirect(w, r, "/groups")
+	s.deleteConfirmed(w, r, c, "groups", func(f *form) confirmData { return s.groupConfirm(name, f) },
+		func(name string) error { return s.core.Access.DeleteGroup(r.Context(), c.actor, name) },
+		"Group %s deleted.", "/groups")
 }

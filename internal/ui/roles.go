@@ -227,21 +227,7 @@ func (s *Server) deleteRolePage(w http.ResponseWriter, r *http.Request, c *reqCt
 
 func (s *Server) deleteRole(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	name := r.PathValue("name")
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	if !confirmed(v, name) {
-		f := newForm(v)
-		f.Errors["confirm"] = "Type the name exactly to confirm."
-		s.renderConfirm(w, r, c, http.StatusBadRequest, "roles", roleConfirm(name, f))
-		return
-	}
-	if err := s.core.Access.DeleteRole(r.Context(), c.actor, name); err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	s.setFlash(w, r, "ok", fmt.Sprintf("Role %s deleted.", name))
-	s.redirect(w, r, "/roles")
+	s.deleteConfirmed(w, r, c, "roles", func(f *form) confirmData { return roleConfirm(name, f) },
+		func(name string) error { return s.core.Access.DeleteRole(r.Context(), c.actor, name) },
+		"Role %s deleted.", "/roles")
 }

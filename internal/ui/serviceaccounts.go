@@ -305,7 +305,11 @@ func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, c *reqCtx
 // wrong row, and against a form replayed by accident.
 func confirmed(v url.Values, name string) bool { return v.Get("confirm") == name }
 
-func (s *Server) deleteServiceAccount(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+// deleteConfirmed is every delete form's handler: the name typed again
+// (confirmed), else the confirmation page again with the error; then the
+// deletion, a flash naming what went, and back to the list.
+func (s *Server) deleteConfirmed(w http.ResponseWriter, r *http.Request, c *reqCtx, section string,
+	confirm func(*form) confirmData, del func(name string) error, done, list string) {
 	name := r.PathValue("name")
 	v, err := parseForm(w, r)
 	if err != nil {
@@ -315,14 +319,24 @@ func (s *Server) deleteServiceAccount(w http.ResponseWriter, r *http.Request, c 
 	if !confirmed(v, name) {
 		f := newForm(v)
 		f.Errors["confirm"] = "Type the name exactly to confirm."
-		s.renderConfirm(w, r, c, http.StatusBadRequest, "service-accounts", confirmData{Kind: "service account", Name: name,
-			Action: "/service-accounts/" + url.PathEscape(name) + "/delete", Back: "/service-accounts/" + url.PathEscape(name), Form: f})
+		s.renderConfirm(w, r, c, http.StatusBadRequest, section, confirm(f))
 		return
 	}
-	if err := s.core.Accounts.DeleteServiceAccount(r.Context(), c.actor, name); err != nil {
+	if err := del(name); err != nil {
 		s.fail(w, r, c, err)
 		return
 	}
-	s.setFlash(w, r, "ok", fmt.Sprintf("Service account %s deleted.", name))
-	s.redirect(w, r, "/service-accounts")
+	s.setFlash(w, r, "ok", fmt.Sprintf(done, name))
+	s.redirect(w, r, list)
+}
+
+func (s *Server) deleteServiceAccount(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	name := r.PathValue("name")
+	s.deleteConfirmed(w, r, c, "service-accounts",
+		func(f *form) confirmData {
+			return confirmData{Kind: "service account", Name: name,
+				Action: "/service-accounts/" + url.PathEscape(name) + "/delete", Back: "/service-accounts/" + url.PathEscape(name), Form: f}
+		},
+		func(name string) error { return s.core.Accounts.DeleteServiceAccount(r.Context(), c.actor, name) },
+		"Service account %s deleted.", "/service-accounts")
 }
