@@ -398,6 +398,13 @@ func (s *Federation) UpdateOIDCIssuer(ctx context.Context, a Actor, name string,
 		if err != nil {
 			return notFound(err, "OIDC issuer", name)
 		}
+		ps, err := q.ListTrustPolicies(ctx, store.FederationFilter{IssuerUID: i.UID})
+		if err != nil {
+			return err
+		}
+		if err := mayControl(ctx, q, a, issuerTarget(name), ps); err != nil {
+			return err
+		}
 		var f fields
 		if in.IssuerURL != nil {
 			i.IssuerURL = *in.IssuerURL
@@ -460,6 +467,13 @@ func (s *Federation) DeleteOIDCIssuer(ctx context.Context, a Actor, name string)
 		i, err := q.GetOIDCIssuer(ctx, name)
 		if err != nil {
 			return notFound(err, "OIDC issuer", name)
+		}
+		ps, err := q.ListTrustPolicies(ctx, store.FederationFilter{IssuerUID: i.UID})
+		if err != nil {
+			return err
+		}
+		if err := mayControl(ctx, q, a, issuerTarget(name), ps); err != nil {
+			return err
 		}
 		if revoked, err = q.FederatedTokens(ctx, i.UID, ""); err != nil {
 			return err
@@ -642,6 +656,30 @@ func (s *Federation) checkPolicy(ctx context.Context, q store.Queries, a Actor, 
 	}
 	if !a.P.Covers(power) {
 		return refuse(a, authz.FederationWrite, policyTarget(p.Name), fmt.Sprintf("the minted tokens could do more than you: %s", strings.Join(missingFrom(a.P, power), ", ")))
+	}
+	return nil
+}
+
+// mayControl is the no-way-up bound on what decides whose ID tokens open
+// the given policies: changing or deleting their issuer (its keys, URL,
+// algorithms, leeway) or deleting a policy, which revokes every token it
+// minted. The actor must hold at least what each policy's minted tokens
+// may do, or a federation.write holder could put in its own keys and mint
+// an administrator's token, or revoke it.
+func mayControl(ctx context.Context, q store.Queries, a Actor, target audit.Target, ps []store.TrustPolicy) error {
+	for _, p := range ps {
+		u, err := q.GetUserByUID(ctx, p.UserUID)
+		if err != nil {
+			return notFound(err, "user", p.Username)
+		}
+		power, err := tokenPower(ctx, q, u, &store.TokenRestrictions{Permissions: p.Permissions})
+		if err != nil {
+			return err
+		}
+		if !a.P.Covers(power) {
+			return refuse(a, authz.FederationWrite, target, fmt.Sprintf("trust policy %q mints tokens that could do more than you: %s",
+				p.Name, strings.Join(missingFrom(a.P, power), ", ")))
+		}
 	}
 	return nil
 }
@@ -832,6 +870,9 @@ func (s *Federation) DeleteTrustPolicy(ctx context.Context, a Actor, name string
 		p, err := q.GetTrustPolicy(ctx, name)
 		if err != nil {
 			return notFound(err, "trust policy", name)
+		}
+		if err := mayControl(ctx, q, a, policyTarget(name), []store.TrustPolicy{p}); err != nil {
+			return err
 		}
 		if revoked, err = q.FederatedTokens(ctx, "", p.UID); err != nil {
 			return err

@@ -274,3 +274,41 @@ func TestTrustPolicyTester(t *testing.T) {
 		t.Fatalf("without federation.read: %v", err)
 	}
 }
+
+// TestFederationWriteCannotTakeOverAPolicy: federation.write alone cannot
+// put its own keys into an issuer whose policies mint tokens of a more
+// powerful account (it would then mint them), nor change or delete that
+// issuer, nor delete such a policy (which revokes the account's minted
+// tokens). Covering the policies' power, it may.
+func TestFederationWriteCannotTakeOverAPolicy(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Store) {
+		h, iss := fedSetup(t, st) // policy "deploy" mints tokens of deployer (users.read, groups.read)
+		weak := h.holder("federation.read", "federation.write")
+		own := fedtest.New(t)
+		forged := own.JWKS()
+		for what, err := range map[string]error{
+			"put its own keys in": func() error {
+				_, err := h.Federation.UpdateOIDCIssuer(h.ctx, weak, "fake", core.OIDCIssuerPatch{JWKS: core.InlineJWKS(forged)})
+				return err
+			}(),
+			"point the issuer elsewhere": func() error {
+				u := own.URL
+				_, err := h.Federation.UpdateOIDCIssuer(h.ctx, weak, "fake", core.OIDCIssuerPatch{IssuerURL: &u})
+				return err
+			}(),
+			"delete the issuer": h.Federation.DeleteOIDCIssuer(h.ctx, weak, "fake"),
+			"delete the policy": h.Federation.DeleteTrustPolicy(h.ctx, weak, "deploy"),
+		} {
+			if !errors.Is(err, core.ErrForbidden) {
+				t.Errorf("%s: %v, want forbidden", what, err)
+			}
+		}
+		// The issuer still takes the real issuer's tokens only.
+		if _, err := h.exchange(iss.Sign(t, goodClaims(h, iss, nil)), "deployer"); err != nil {
+			t.Fatalf("the real issuer's token after the refusals: %v", err)
+		}
+		// A holder of what the policy's tokens may do may change it.
+		strong := h.holder("federation.read", "federation.write", "users.read", "groups.read")
+		h.ok(h.Federation.DeleteTrustPolicy(h.ctx, strong, "deploy"))
+	})
+}
