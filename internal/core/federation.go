@@ -200,7 +200,7 @@ type OIDCIssuerInput struct {
 	Kind         string     `json:"kind"`
 	IssuerURL    string     `json:"issuer_url"`
 	JWKSURL      string     `json:"jwks_url"`
-	JWKS         InlineJWKS `json:"jwks"`
+	JWKS         InlineJWKS `json:"jwks,omitempty"` // omitted when absent: null means "remove" in a PATCH
 	AllowedAlgs  []string   `json:"allowed_algs"`
 	Leeway       *string    `json:"leeway"`
 	Shared       *bool      `json:"shared"`
@@ -212,7 +212,7 @@ type OIDCIssuerInput struct {
 type OIDCIssuerPatch struct {
 	IssuerURL    *string    `json:"issuer_url"`
 	JWKSURL      *string    `json:"jwks_url"`
-	JWKS         InlineJWKS `json:"jwks"`
+	JWKS         InlineJWKS `json:"jwks,omitempty"` // omitted when absent: null means "remove" in a PATCH
 	AllowedAlgs  *[]string  `json:"allowed_algs"`
 	Leeway       *string    `json:"leeway"`
 	Shared       *bool      `json:"shared"`
