@@ -385,3 +385,37 @@ func TestNewKeyAlone(t *testing.T) {
 		}
 	})
 }
+
+// TestTokenCreateNamesItsOwner: a token made without --owner is the
+// caller's, and standard error says so, naming the caller as the server
+// answered; with an owner, or with -o json, no such line.
+func TestTokenCreateNamesItsOwner(t *testing.T) {
+	t.Parallel()
+	mine := strings.Replace(keyTokenJSON, `"user":"ci-bot"`, `"user":"admin"`, 1)
+	const line = "gatehouse: no --owner given: the token is for admin (you)\n"
+	tests := []struct {
+		name  string
+		reply string
+		args  []string
+		want  bool
+	}{
+		{"no owner", mine, []string{"token", "create"}, true},
+		{"no owner, app password", mine, []string{"token", "create", "--intent", "app_password"}, true},
+		{"--owner", keyTokenJSON, []string{"token", "create", "--owner", "ci-bot"}, false},
+		{"--user", keyTokenJSON, []string{"token", "create", "--user", "ci-bot"}, false},
+		{"-o json", mine, []string{"-o", "json", "token", "create"}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			res := run(t, newFakeAPI(t, map[string]reply{"POST /api/v1/tokens": {status: 201, body: tc.reply}}), args(tc.args...))
+			res.wantCode(t, ExitOK)
+			if got := strings.Contains(res.stderr, line); got != tc.want {
+				t.Errorf("stderr %q: names the caller as owner %v, want %v", res.stderr, got, tc.want)
+			}
+			if strings.Contains(res.stdout, "no --owner") {
+				t.Errorf("the note is on standard output: %q", res.stdout)
+			}
+		})
+	}
+}

@@ -49,7 +49,8 @@ func (a *app) tokenCreateCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "create",
 		Short: "Create an API token or app password",
-		Long: `Create an API token or app password, for yourself or for --user.
+		Long: `Create an API token or app password, for yourself or for --owner
+(without it, standard error says whose the token is).
 
 The new key is printed alone on standard output, once, so that
 KEY=$(gatehouse token create ...) captures it; a summary goes to standard
@@ -102,6 +103,11 @@ error. With -o json the whole answer is printed instead.`,
 			req.Expiring = new(false)
 		}
 		return send(ctx, s, http.MethodPost, tokens.path(), req, func(t client.Token) error {
+			if req.User == "" {
+				// The caller gets the key: say so, lest it be taken for a
+				// service account's.
+				fmt.Fprintf(s.errOut, "gatehouse: no --owner given: the token is for %s (you)\n", t.User)
+			}
 			fmt.Fprintf(s.errOut, "created %s %q of %q, expires %s; its key is on standard output and is not shown again\n",
 				intentNoun(t.Intent), t.Identifier, t.User, cell(expiresCell(t.Expiring, t.ExpiresAt)))
 			return printKey(s, t.Key)
