@@ -1,7 +1,8 @@
 package main_test
 
-// End-to-end tests of the real binary: the README tour with the CLI and
-// curl, graceful shutdown on SIGTERM, and no acknowledged write lost on
+// End-to-end tests of the real binary: the README tour's steps with the
+// CLI and curl on every backend (readme_test.go runs the tour's text
+// itself), graceful shutdown on SIGTERM, and no acknowledged write lost on
 // SIGKILL, on SQLite and on PostgreSQL.
 
 import (
@@ -269,7 +270,10 @@ func curl(t *testing.T, p *proc, token, path string) int {
 	return code
 }
 
-func TestReadmeTour(t *testing.T) {
+// TestCLITourOnEveryBackend takes the README tour's steps one by one, on
+// SQLite and PostgreSQL, and then looks for every key at rest and in the
+// logs.
+func TestCLITourOnEveryBackend(t *testing.T) {
 	for _, be := range backends(t) {
 		t.Run(be.name, func(t *testing.T) {
 			streamFile := filepath.Join(t.TempDir(), "events.jsonl")
