@@ -124,12 +124,13 @@ func (s *Server) coreRoutes() []Route {
 	}
 }
 
-// Mount registers every route, and /metrics, on mux.
+// Mount registers every route, /metrics and the API reference page on mux.
 func (s *Server) Mount(mux *http.ServeMux) {
 	for _, rt := range s.Routes() {
 		mux.Handle(rt.Method+" "+rt.Path, s.wrap(rt))
 	}
 	mux.Handle("GET /metrics", s.metrics.Handler())
+	mountDocs(mux) // the API reference page, /api/docs
 	// Unknown API paths answer problem+json, not the mux's plain text.
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteProblem(w, http.StatusNotFound, "no such API endpoint")

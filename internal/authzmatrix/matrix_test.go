@@ -55,6 +55,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/api"
 	"github.com/gatehouse/gatehouse/internal/forwardauth"
 	"github.com/gatehouse/gatehouse/internal/server/servertest"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -87,6 +88,9 @@ func routes(e *servertest.Env) []route {
 	}
 	// Mounted beside the table by api.Server.Mount.
 	out = append(out, route{"api", "GET", "/metrics"})
+	for _, path := range api.DocsPaths() {
+		out = append(out, route{"api", "GET", path})
+	}
 	for _, rt := range ui.RouteTable() {
 		method, path, _ := strings.Cut(rt.Pattern, " ")
 		out = append(out, route{"ui", method, path})

@@ -2,8 +2,9 @@ package server_test
 
 // Security headers on every HTTP answer: every route of every route table
 // (API, web interface, forward-auth, probes, metrics, static files), as
-// anonymous, as a principal without roles and as admin, and the refusals
-// written outside the handlers (unknown paths, 405, 413, 429).
+// anonymous, as a principal without roles and as admin, the API reference
+// page, and the refusals written outside the handlers (unknown paths, 405,
+// 413, 429).
 
 import (
 	"io"
@@ -16,6 +17,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gatehouse/gatehouse/internal/api"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/forwardauth"
 	"github.com/gatehouse/gatehouse/internal/server/servertest"
@@ -183,6 +185,16 @@ func TestSecurityHeadersOnEveryAnswer(t *testing.T) {
 		c.check("GET "+a, res, true)
 	}
 	c.check("missing static file", c.do("GET", "/static/absent.css", "", nil), false)
+
+	// The API reference page (a page) and its files (static, cacheable),
+	// mounted beside the route table.
+	for _, path := range api.DocsPaths() {
+		res := c.do("GET", path, "", nil)
+		if res.StatusCode != 200 {
+			t.Errorf("%s: %d", path, res.StatusCode)
+		}
+		c.check("GET "+path, res, path != api.DocsPage)
+	}
 
 	// Forward-auth answers every status it has; Traefik and Caddy pass a
 	// refusal on to the browser as it is.
