@@ -263,8 +263,8 @@ func cell(s string) string {
 }
 
 func obj(v any) map[string]any { m, _ := v.(map[string]any); return m }
-func list(v any) []any          { l, _ := v.([]any); return l }
-func str(v any) string          { s, _ := v.(string); return s }
+func list(v any) []any         { l, _ := v.([]any); return l }
+func str(v any) string         { s, _ := v.(string); return s }
 
 func anyMap[V any](m map[string]V) map[string]any {
 	out := make(map[string]any, len(m))
