@@ -145,6 +145,108 @@ func (q *queries) execOne(ctx context.Context, sql string, args ...any) error {
 	return nil
 }
 
+// The helpers below run one statement under the call timeout and return
+// its error classified (see fail); a method adds what it was doing with
+// wrapf.
+
+// wrapf prefixes a failed call's error with what the call was doing, as
+// "postgres: get user \"ann\": ..."; nil stays nil.
+func wrapf(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("postgres: %s: %w", fmt.Sprintf(format, args...), err)
+}
+
+// one reads the single row of a query with scan; no row is
+// store.ErrNotFound.
+func one[T any](ctx context.Context, q *queries, scan func(pgx.Row) (T, error), sql string, args ...any) (T, error) {
+	ctx, cancel := q.timeout(ctx)
+	defer cancel()
+	v, err := scan(q.db.QueryRow(ctx, sql, args...))
+	if err != nil {
+		var zero T
+		return zero, q.fail(err)
+	}
+	return v, nil
+}
+
+// value reads a query's single value (a count, a flag).
+func value[T any](ctx context.Context, q *queries, sql string, args ...any) (T, error) {
+	return one(ctx, q, func(r pgx.Row) (v T, err error) { return v, r.Scan(&v) }, sql, args...)
+}
+
+// all reads every row of a query with scan.
+func all[T any](ctx context.Context, q *queries, scan func(pgx.Row) (T, error), sql string, args ...any) ([]T, error) {
+	ctx, cancel := q.timeout(ctx)
+	defer cancel()
+	return queryAll(ctx, q, scan, sql, args...)
+}
+
+// texts reads the one text column of every row of a query.
+func (q *queries) texts(ctx context.Context, sql string, args ...any) ([]string, error) {
+	ctx, cancel := q.timeout(ctx)
+	defer cancel()
+	return q.queryStrings(ctx, sql, args...)
+}
+
+// change runs a statement that must touch a row; none is
+// store.ErrNotFound.
+func (q *queries) change(ctx context.Context, sql string, args ...any) error {
+	ctx, cancel := q.timeout(ctx)
+	defer cancel()
+	return q.execOne(ctx, sql, args...)
+}
+
+// affected runs a statement and returns how many rows it touched.
+func (q *queries) affected(ctx context.Context, sql string, args ...any) (int, error) {
+	ctx, cancel := q.timeout(ctx)
+	defer cancel()
+	tag, err := q.db.Exec(ctx, sql, args...)
+	if err != nil {
+		return 0, q.fail(err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// insert runs the INSERT ... ON CONFLICT DO NOTHING of a uniquely named
+// row; see insertOutcome.
+func (q *queries) insert(ctx context.Context, sql string, args ...any) error {
+	ctx, cancel := q.timeout(ctx)
+	defer cancel()
+	tag, err := q.db.Exec(ctx, sql, args...)
+	if err != nil {
+		return q.fail(err)
+	}
+	return insertOutcome(tag)
+}
+
+// rename runs, serializable, a statement that updates a row that may be
+// renamed and selects (found, updated); see renameOutcome and UpdateUser.
+func (q *queries) rename(ctx context.Context, sql string, args ...any) error {
+	ctx, cancel := q.timeout(ctx)
+	defer cancel()
+	return q.atomically(ctx, func(q *queries) error {
+		var found, updated bool
+		if err := q.db.QueryRow(ctx, sql, args...).Scan(&found, &updated); err != nil {
+			return q.fail(err)
+		}
+		return renameOutcome(found, updated)
+	})
+}
+
+// link runs the idempotent insert of a link row between two parents,
+// which selects (left found, right found); see linkOutcome and AddMember.
+func (q *queries) link(ctx context.Context, left, right, sql string, args ...any) error {
+	ctx, cancel := q.timeout(ctx)
+	defer cancel()
+	var leftFound, rightFound bool
+	if err := q.db.QueryRow(ctx, sql, args...).Scan(&leftFound, &rightFound); err != nil {
+		return q.fail(err)
+	}
+	return linkOutcome(leftFound, rightFound, left, right)
+}
+
 // insertOutcome turns "the insert of a uniquely named row wrote nothing"
 // into store.ErrConflict. The inserts use ON CONFLICT DO NOTHING so that
 // a taken name is not an error that would abort the surrounding
@@ -186,21 +288,12 @@ func linkOutcome(leftFound, rightFound bool, left, right string) error {
 // --- Settings ---------------------------------------------------------------
 
 func (q *queries) GetSetting(ctx context.Context, key string) (string, error) {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
-	var v string
-	if err := q.db.QueryRow(ctx, `SELECT value FROM settings WHERE key = $1`, key).Scan(&v); err != nil {
-		return "", fmt.Errorf("postgres: get setting %q: %w", key, q.fail(err))
-	}
-	return v, nil
+	v, err := value[string](ctx, q, `SELECT value FROM settings WHERE key = $1`, key)
+	return v, wrapf(err, "get setting %q", key)
 }
 
 func (q *queries) PutSetting(ctx context.Context, key, value string) error {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
-	if _, err := q.db.Exec(ctx, `INSERT INTO settings (key, value) VALUES ($1, $2)
-		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value); err != nil {
-		return fmt.Errorf("postgres: put setting %q: %w", key, q.fail(err))
-	}
-	return nil
+	_, err := q.affected(ctx, `INSERT INTO settings (key, value) VALUES ($1, $2)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	return wrapf(err, "put setting %q", key)
 }

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
@@ -23,45 +22,25 @@ func scanUser(row pgx.Row) (store.User, error) {
 }
 
 func (q *queries) CreateUser(ctx context.Context, u store.User) error {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
-	tag, err := q.db.Exec(ctx, `INSERT INTO users (`+userCols+`)
+	err := q.insert(ctx, `INSERT INTO users (`+userCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		ON CONFLICT DO NOTHING`,
 		u.UID, u.Username, u.Type, u.Name, u.Email, u.Description, u.IsActive, u.Managed,
 		u.PasswordHash, u.PasswordChangedAt, u.CreatedAt, u.LastLoginAt)
-	if err == nil {
-		err = insertOutcome(tag)
-	}
-	if err != nil {
-		return fmt.Errorf("postgres: create user %q: %w", u.Username, q.fail(err))
-	}
-	return nil
+	return wrapf(err, "create user %q", u.Username)
 }
 
 func (q *queries) GetUser(ctx context.Context, username string) (store.User, error) {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
-	u, err := scanUser(q.db.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE username = $1`, username))
-	if err != nil {
-		return store.User{}, fmt.Errorf("postgres: get user %q: %w", username, q.fail(err))
-	}
-	return u, nil
+	u, err := one(ctx, q, scanUser, `SELECT `+userCols+` FROM users WHERE username = $1`, username)
+	return u, wrapf(err, "get user %q", username)
 }
 
 func (q *queries) GetUserByUID(ctx context.Context, uid string) (store.User, error) {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
-	u, err := scanUser(q.db.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE uid = $1`, uid))
-	if err != nil {
-		return store.User{}, fmt.Errorf("postgres: get user by uid %q: %w", uid, q.fail(err))
-	}
-	return u, nil
+	u, err := one(ctx, q, scanUser, `SELECT `+userCols+` FROM users WHERE uid = $1`, uid)
+	return u, wrapf(err, "get user by uid %q", uid)
 }
 
 func (q *queries) ListUsers(ctx context.Context, f store.UserFilter) ([]store.User, error) {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
 	var w where
 	if f.Type != "" {
 		w.add("type = " + w.arg(f.Type))
@@ -72,12 +51,8 @@ func (q *queries) ListUsers(ctx context.Context, f store.UserFilter) ([]store.Us
 	if f.After != "" {
 		w.add("username > " + w.arg(f.After))
 	}
-	sql := `SELECT ` + userCols + ` FROM users` + w.sql("username", f.Limit)
-	us, err := queryAll(ctx, q, scanUser, sql, w.args...)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list users: %w", err)
-	}
-	return us, nil
+	us, err := all(ctx, q, scanUser, `SELECT `+userCols+` FROM users`+w.sql("username", f.Limit), w.args...)
+	return us, wrapf(err, "list users")
 }
 
 // UpdateUser renames only when the new username is free. The statement
@@ -87,73 +62,45 @@ func (q *queries) ListUsers(ctx context.Context, f store.UserFilter) ([]store.Us
 // statement's snapshot and its update would read as "found, not updated",
 // a conflict instead of store.ErrNotFound.
 func (q *queries) UpdateUser(ctx context.Context, u store.User) error {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
-	err := q.atomically(ctx, func(q *queries) error {
-		var found, updated bool
-		err := q.db.QueryRow(ctx, `WITH
-			target AS (SELECT uid FROM users WHERE uid = $1),
-			taken AS (SELECT 1 FROM users WHERE username = $2 AND uid <> $1),
-			upd AS (
-				UPDATE users SET username = $2, type = $3, name = $4, email = $5, description = $6,
-					is_active = $7, managed = $8, password_hash = $9, password_changed_at = $10,
-					last_login_at = $11
-				WHERE uid = $1 AND NOT EXISTS (SELECT 1 FROM taken)
-				RETURNING 1)
-			SELECT EXISTS (SELECT 1 FROM target), EXISTS (SELECT 1 FROM upd)`,
-			u.UID, u.Username, u.Type, u.Name, u.Email, u.Description, u.IsActive, u.Managed,
-			u.PasswordHash, u.PasswordChangedAt, u.LastLoginAt).Scan(&found, &updated)
-		if err != nil {
-			return q.fail(err)
-		}
-		return renameOutcome(found, updated)
-	})
-	if err != nil {
-		return fmt.Errorf("postgres: update user %q: %w", u.Username, err)
-	}
-	return nil
+	err := q.rename(ctx, `WITH
+		target AS (SELECT uid FROM users WHERE uid = $1),
+		taken AS (SELECT 1 FROM users WHERE username = $2 AND uid <> $1),
+		upd AS (
+			UPDATE users SET username = $2, type = $3, name = $4, email = $5, description = $6,
+				is_active = $7, managed = $8, password_hash = $9, password_changed_at = $10,
+				last_login_at = $11
+			WHERE uid = $1 AND NOT EXISTS (SELECT 1 FROM taken)
+			RETURNING 1)
+		SELECT EXISTS (SELECT 1 FROM target), EXISTS (SELECT 1 FROM upd)`,
+		u.UID, u.Username, u.Type, u.Name, u.Email, u.Description, u.IsActive, u.Managed,
+		u.PasswordHash, u.PasswordChangedAt, u.LastLoginAt)
+	return wrapf(err, "update user %q", u.Username)
 }
 
 // DeleteUser deletes the user; the foreign keys cascade to memberships,
 // role assignments, direct permissions, tokens and their keys.
 func (q *queries) DeleteUser(ctx context.Context, uid string) error {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
-	if err := q.execOne(ctx, `DELETE FROM users WHERE uid = $1`, uid); err != nil {
-		return fmt.Errorf("postgres: delete user %q: %w", uid, err)
-	}
-	return nil
+	return wrapf(q.change(ctx, `DELETE FROM users WHERE uid = $1`, uid), "delete user %q", uid)
 }
 
 func (q *queries) CountUsers(ctx context.Context) (int, error) {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
-	var n int
-	if err := q.db.QueryRow(ctx, `SELECT count(*) FROM users`).Scan(&n); err != nil {
-		return 0, fmt.Errorf("postgres: count users: %w", q.fail(err))
-	}
-	return n, nil
+	n, err := value[int](ctx, q, `SELECT count(*) FROM users`)
+	return n, wrapf(err, "count users")
 }
 
 func (q *queries) CountUsersByType(ctx context.Context) (map[string]int, error) {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
-	rows, err := q.db.Query(ctx, `SELECT type, count(*) FROM users GROUP BY type`)
+	type typeCount struct {
+		typ string
+		n   int
+	}
+	cs, err := all(ctx, q, func(r pgx.Row) (c typeCount, err error) { return c, r.Scan(&c.typ, &c.n) },
+		`SELECT type, count(*) FROM users GROUP BY type`)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: count users by type: %w", q.fail(err))
+		return nil, wrapf(err, "count users by type")
 	}
-	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var t string
-		var n int
-		if err := rows.Scan(&t, &n); err != nil {
-			return nil, fmt.Errorf("postgres: count users by type: %w", q.fail(err))
-		}
-		out[t] = n
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: count users by type: %w", q.fail(err))
+	out := make(map[string]int, len(cs))
+	for _, c := range cs {
+		out[c.typ] = c.n
 	}
 	return out, nil
 }
@@ -186,18 +133,10 @@ func (q *queries) SetUserPermissions(ctx context.Context, userUID string, perms 
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("postgres: set permissions of user %q: %w", userUID, err)
-	}
-	return nil
+	return wrapf(err, "set permissions of user %q", userUID)
 }
 
 func (q *queries) GetUserPermissions(ctx context.Context, userUID string) ([]string, error) {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
-	ps, err := q.queryStrings(ctx, `SELECT permission FROM user_permissions WHERE user_uid = $1 ORDER BY permission`, userUID)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: get permissions of user %q: %w", userUID, err)
-	}
-	return ps, nil
+	ps, err := q.texts(ctx, `SELECT permission FROM user_permissions WHERE user_uid = $1 ORDER BY permission`, userUID)
+	return ps, wrapf(err, "get permissions of user %q", userUID)
 }
