@@ -76,41 +76,20 @@ const policySelect = `SELECT p.uid, p.name, p.description, p.issuer_uid, i.name,
 
 func scanPolicy(row pgx.Row) (store.TrustPolicy, error) {
 	var (
-		p            store.TrustPolicy
-		conds, cidrs string
-		perms        *string
-		ttl          int64
+		p   store.TrustPolicy
+		c   store.PolicyColumns
+		ttl int64
 	)
 	if err := row.Scan(&p.UID, &p.Name, &p.Description, &p.IssuerUID, &p.IssuerName, &p.UserUID, &p.Username, &p.Audience,
-		&conds, &perms, &cidrs, &ttl, &p.CreatedAt); err != nil {
+		&c.Conditions, &c.Permissions, &c.AllowedCIDRs, &ttl, &p.CreatedAt); err != nil {
 		return store.TrustPolicy{}, err
 	}
 	p.TTL, p.CreatedAt = time.Duration(ttl), p.CreatedAt.UTC()
-	if perms != nil {
-		var l []string
-		if err := store.DecodeJSON(*perms, &l); err != nil {
-			return p, err
-		}
-		if l == nil {
-			l = []string{}
-		}
-		p.Permissions = &l
-	}
-	if err := store.DecodeJSON(conds, &p.Conditions); err != nil {
-		return p, err
-	}
-	return p, store.DecodeJSON(cidrs, &p.AllowedCIDRs)
-}
-
-func policyPermissions(p store.TrustPolicy) *string {
-	if p.Permissions == nil {
-		return nil
-	}
-	s := store.EncodeList(*p.Permissions)
-	return &s
+	return p, c.DecodeInto(&p)
 }
 
 func (q *queries) CreateTrustPolicy(ctx context.Context, p store.TrustPolicy) error {
+	c := store.EncodePolicyColumns(p)
 	ctx, cancel := q.timeout(ctx)
 	defer cancel()
 	tag, err := q.db.Exec(ctx, `INSERT INTO trust_policies (uid, name, description, issuer_uid, user_uid, audience, conditions,
@@ -118,8 +97,8 @@ func (q *queries) CreateTrustPolicy(ctx context.Context, p store.TrustPolicy) er
 		SELECT $1, $2, $3, i.uid, u.uid, $6, $7, $8, $9, $10, $11
 		FROM oidc_issuers i, users u WHERE i.uid = $4 AND u.uid = $5
 		ON CONFLICT DO NOTHING`,
-		p.UID, p.Name, p.Description, p.IssuerUID, p.UserUID, p.Audience, store.EncodeJSON(p.Conditions),
-		policyPermissions(p), store.EncodeList(p.AllowedCIDRs), int64(p.TTL), p.CreatedAt)
+		p.UID, p.Name, p.Description, p.IssuerUID, p.UserUID, p.Audience, c.Conditions,
+		c.Permissions, c.AllowedCIDRs, int64(p.TTL), p.CreatedAt)
 	if err == nil && tag.RowsAffected() == 0 {
 		// Either the name is taken or a referenced row is gone.
 		var refs bool
@@ -156,10 +135,10 @@ func (q *queries) ListTrustPolicies(ctx context.Context, f store.FederationFilte
 }
 
 func (q *queries) UpdateTrustPolicy(ctx context.Context, p store.TrustPolicy) error {
+	c := store.EncodePolicyColumns(p)
 	err := q.change(ctx, `UPDATE trust_policies SET description = $1, user_uid = $2, audience = $3, conditions = $4,
 		permissions = $5, allowed_cidrs = $6, ttl = $7 WHERE uid = $8`,
-		p.Description, p.UserUID, p.Audience, store.EncodeJSON(p.Conditions), policyPermissions(p),
-		store.EncodeList(p.AllowedCIDRs), int64(p.TTL), p.UID)
+		p.Description, p.UserUID, p.Audience, c.Conditions, c.Permissions, c.AllowedCIDRs, int64(p.TTL), p.UID)
 	return wrapf(err, "update trust policy %q", p.Name)
 }
 

@@ -31,16 +31,7 @@ func (q *queries) CreateSession(ctx context.Context, s store.Session) error {
 		SELECT $1, uid, $2, $3, $4, $5, $6, $7, $8, $9 FROM users WHERE uid = $10`,
 		s.IDHash, s.PasswordStamp, s.MFAPending, s.MFAFailures, s.ClientIP, s.UserAgent,
 		s.CreatedAt, s.LastSeenAt, s.ExpiresAt, s.UserUID)
-	return wrapf(ownerFound(err, n == 0, s.UserUID), "create session")
-}
-
-// ownerFound turns "the statement found no owning user" into
-// store.ErrNotFound naming the user.
-func ownerFound(err error, missing bool, userUID string) error {
-	if err == nil && missing {
-		err = fmt.Errorf("user %q: %w", userUID, store.ErrNotFound)
-	}
-	return err
+	return wrapf(store.OwnerFound(err, n == 0, s.UserUID), "create session")
 }
 
 func (q *queries) GetSession(ctx context.Context, idHash []byte) (store.Session, error) {
@@ -91,7 +82,7 @@ func (q *queries) PutTOTP(ctx context.Context, t store.TOTP) error {
 		ON CONFLICT (user_uid) DO UPDATE SET secret = excluded.secret, confirmed = excluded.confirmed,
 			last_step = excluded.last_step, created_at = excluded.created_at, confirmed_at = excluded.confirmed_at`,
 		t.Secret, t.Confirmed, t.LastStep, t.CreatedAt, t.ConfirmedAt, t.UserUID)
-	return wrapf(ownerFound(err, n == 0, t.UserUID), "put totp")
+	return wrapf(store.OwnerFound(err, n == 0, t.UserUID), "put totp")
 }
 
 func scanTOTP(r pgx.Row) (store.TOTP, error) {
@@ -143,7 +134,7 @@ func (q *queries) ReplaceRecoveryCodes(ctx context.Context, userUID string, hash
 			SELECT u.uid, h.code_hash FROM u CROSS JOIN (SELECT DISTINCT unnest($2::bytea[]) AS code_hash) h
 			ON CONFLICT DO NOTHING)
 		SELECT EXISTS (SELECT 1 FROM u)`, userUID, hashes)
-	return wrapf(ownerFound(err, !found, userUID), "replace recovery codes")
+	return wrapf(store.OwnerFound(err, !found, userUID), "replace recovery codes")
 }
 
 func (q *queries) UseRecoveryCode(ctx context.Context, userUID string, hash []byte) error {

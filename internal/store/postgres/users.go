@@ -89,18 +89,17 @@ func (q *queries) CountUsers(ctx context.Context) (int, error) {
 }
 
 func (q *queries) CountUsersByType(ctx context.Context) (map[string]int, error) {
-	type typeCount struct {
-		typ string
-		n   int
+	ctx, cancel := q.timeout(ctx)
+	defer cancel()
+	out := map[string]int{}
+	var typ string
+	var n int
+	rows, err := q.db.Query(ctx, `SELECT type, count(*) FROM users GROUP BY type`)
+	if err == nil {
+		_, err = pgx.ForEachRow(rows, []any{&typ, &n}, func() error { out[typ] = n; return nil })
 	}
-	cs, err := all(ctx, q, func(r pgx.Row) (c typeCount, err error) { return c, r.Scan(&c.typ, &c.n) },
-		`SELECT type, count(*) FROM users GROUP BY type`)
 	if err != nil {
-		return nil, wrapf(err, "count users by type")
-	}
-	out := make(map[string]int, len(cs))
-	for _, c := range cs {
-		out[c.typ] = c.n
+		return nil, wrapf(q.fail(err), "count users by type")
 	}
 	return out, nil
 }

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -73,44 +72,23 @@ const policySelect = `SELECT p.uid, p.name, p.description, p.issuer_uid, i.name,
 func scanPolicy(sc scanner) (store.TrustPolicy, error) {
 	var (
 		p              store.TrustPolicy
-		conds, cidrs   string
-		perms          sql.NullString
+		c              store.PolicyColumns
 		ttl, createdAt int64
 	)
 	if err := sc.Scan(&p.UID, &p.Name, &p.Description, &p.IssuerUID, &p.IssuerName, &p.UserUID, &p.Username, &p.Audience,
-		&conds, &perms, &cidrs, &ttl, &createdAt); err != nil {
+		&c.Conditions, &c.Permissions, &c.AllowedCIDRs, &ttl, &createdAt); err != nil {
 		return store.TrustPolicy{}, err
 	}
 	p.TTL, p.CreatedAt = time.Duration(ttl), fromMicros(createdAt)
-	if perms.Valid {
-		var l []string
-		if err := store.DecodeJSON(perms.String, &l); err != nil {
-			return p, err
-		}
-		if l == nil {
-			l = []string{}
-		}
-		p.Permissions = &l
-	}
-	if err := store.DecodeJSON(conds, &p.Conditions); err != nil {
-		return p, err
-	}
-	return p, store.DecodeJSON(cidrs, &p.AllowedCIDRs)
-}
-
-func policyPermissions(p store.TrustPolicy) *string {
-	if p.Permissions == nil {
-		return nil
-	}
-	s := store.EncodeList(*p.Permissions)
-	return &s
+	return p, c.DecodeInto(&p)
 }
 
 func (q *queries) CreateTrustPolicy(ctx context.Context, p store.TrustPolicy) error {
+	c := store.EncodePolicyColumns(p)
 	_, err := q.exec(ctx, `INSERT INTO trust_policies (uid, name, description, issuer_uid, user_uid, audience, conditions,
 		permissions, allowed_cidrs, ttl, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		p.UID, p.Name, p.Description, p.IssuerUID, p.UserUID, p.Audience, store.EncodeJSON(p.Conditions),
-		policyPermissions(p), store.EncodeList(p.AllowedCIDRs), int64(p.TTL), micros(p.CreatedAt))
+		p.UID, p.Name, p.Description, p.IssuerUID, p.UserUID, p.Audience, c.Conditions,
+		c.Permissions, c.AllowedCIDRs, int64(p.TTL), micros(p.CreatedAt))
 	return wrapf(err, "create trust policy %q", p.Name)
 }
 
@@ -130,10 +108,10 @@ func (q *queries) ListTrustPolicies(ctx context.Context, f store.FederationFilte
 }
 
 func (q *queries) UpdateTrustPolicy(ctx context.Context, p store.TrustPolicy) error {
+	c := store.EncodePolicyColumns(p)
 	err := execOne(ctx, q.write, `UPDATE trust_policies SET description = ?, user_uid = ?, audience = ?, conditions = ?,
 		permissions = ?, allowed_cidrs = ?, ttl = ? WHERE uid = ?`,
-		p.Description, p.UserUID, p.Audience, store.EncodeJSON(p.Conditions), policyPermissions(p),
-		store.EncodeList(p.AllowedCIDRs), int64(p.TTL), p.UID)
+		p.Description, p.UserUID, p.Audience, c.Conditions, c.Permissions, c.AllowedCIDRs, int64(p.TTL), p.UID)
 	return wrapf(err, "update trust policy %q", p.Name)
 }
 

@@ -35,16 +35,7 @@ func (q *queries) CreateSession(ctx context.Context, s store.Session) error {
 		SELECT ?, uid, ?, ?, ?, ?, ?, ?, ?, ? FROM users WHERE uid = ?`,
 		s.IDHash, s.PasswordStamp, boolInt(s.MFAPending), s.MFAFailures, s.ClientIP, s.UserAgent,
 		micros(s.CreatedAt), micros(s.LastSeenAt), micros(s.ExpiresAt), s.UserUID)
-	return wrapf(ownerFound(err, n == 0, s.UserUID), "create session")
-}
-
-// ownerFound turns "the statement found no owning user" into
-// store.ErrNotFound naming the user.
-func ownerFound(err error, missing bool, userUID string) error {
-	if err == nil && missing {
-		err = fmt.Errorf("user %q: %w", userUID, store.ErrNotFound)
-	}
-	return err
+	return wrapf(store.OwnerFound(err, n == 0, s.UserUID), "create session")
 }
 
 func (q *queries) GetSession(ctx context.Context, idHash []byte) (store.Session, error) {
@@ -100,7 +91,7 @@ func (q *queries) PutTOTP(ctx context.Context, t store.TOTP) error {
 		ON CONFLICT (user_uid) DO UPDATE SET secret = excluded.secret, confirmed = excluded.confirmed,
 			last_step = excluded.last_step, created_at = excluded.created_at, confirmed_at = excluded.confirmed_at`,
 		t.Secret, boolInt(t.Confirmed), t.LastStep, micros(t.CreatedAt), optMicros(t.ConfirmedAt), t.UserUID)
-	return wrapf(ownerFound(err, n == 0, t.UserUID), "put totp")
+	return wrapf(store.OwnerFound(err, n == 0, t.UserUID), "put totp")
 }
 
 func scanTOTP(sc scanner) (store.TOTP, error) {
@@ -147,7 +138,7 @@ func (q *queries) DeleteTOTP(ctx context.Context, userUID string) error {
 func (q *queries) ReplaceRecoveryCodes(ctx context.Context, userUID string, hashes [][]byte) error {
 	err := q.atomically(ctx, func(tx *sql.Tx) error {
 		n, err := value[int](ctx, tx, `SELECT count(*) FROM users WHERE uid = ?`, userUID)
-		if err = ownerFound(err, n == 0, userUID); err != nil {
+		if err = store.OwnerFound(err, n == 0, userUID); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM totp_recovery_codes WHERE user_uid = ?`, userUID); err != nil {
