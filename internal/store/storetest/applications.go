@@ -40,9 +40,7 @@ func testApplicationCreateGet(t *testing.T, s store.Store) {
 
 	bare := store.Application{UID: newUID(), Slug: "bare", Name: "Bare", PolicyEngineMode: store.PolicyModeAny, CreatedAt: t0}
 	mustNil(t, s.CreateApplication(ctx(t), bare), "CreateApplication(no url, no description)")
-	got, err = s.GetApplication(ctx(t), "bare")
-	mustNil(t, err, "GetApplication(bare)")
-	equal(t, got, bare, "GetApplication(bare)")
+	wantRead(t, bare, "GetApplication(bare)")(s.GetApplication(ctx(t), "bare"))
 
 	wantErr(t, s.CreateApplication(ctx(t), store.Application{UID: newUID(), Slug: "grafana", Name: "x", PolicyEngineMode: "any", CreatedAt: t0}),
 		store.ErrConflict, "CreateApplication(same slug)")
@@ -52,9 +50,7 @@ func testApplicationCreateGet(t *testing.T, s store.Store) {
 	wantErr(t, err, store.ErrNotFound, "GetApplication(after failed create)")
 	_, err = s.GetApplication(ctx(t), "GRAFANA")
 	wantErr(t, err, store.ErrNotFound, "GetApplication(GRAFANA): slugs are case-sensitive")
-	got, err = s.GetApplication(ctx(t), "grafana")
-	mustNil(t, err, "GetApplication")
-	equal(t, got, a, "application after failed creates")
+	wantRead(t, a, "application after failed creates")(s.GetApplication(ctx(t), "grafana"))
 	// An application, a user and a group may share a name.
 	mustUser(t, s, "grafana")
 	mustGroup(t, s, "grafana")
@@ -76,9 +72,7 @@ func testApplicationUpdate(t *testing.T, s store.Store) {
 
 	wantErr(t, s.UpdateApplication(ctx(t), store.Application{UID: newUID(), Name: "x", PolicyEngineMode: "any"}),
 		store.ErrNotFound, "UpdateApplication(unknown UID)")
-	got, err = s.GetApplication(ctx(t), "git")
-	mustNil(t, err, "GetApplication(git)")
-	equal(t, got, other, "the other application")
+	wantRead(t, other, "the other application")(s.GetApplication(ctx(t), "git"))
 }
 
 func testApplicationDelete(t *testing.T, s store.Store) {
@@ -88,9 +82,7 @@ func testApplicationDelete(t *testing.T, s store.Store) {
 	_, err := s.GetApplication(ctx(t), "wiki")
 	wantErr(t, err, store.ErrNotFound, "GetApplication(deleted)")
 	wantErr(t, s.DeleteApplication(ctx(t), a.UID), store.ErrNotFound, "DeleteApplication(again)")
-	got, err := s.GetApplication(ctx(t), "git")
-	mustNil(t, err, "GetApplication(git)")
-	equal(t, got, other, "the other application")
+	wantRead(t, other, "the other application")(s.GetApplication(ctx(t), "git"))
 }
 
 func testApplicationList(t *testing.T, s store.Store) {

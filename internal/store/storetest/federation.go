@@ -34,9 +34,7 @@ func testFederationCRUD(t *testing.T, s store.Store) {
 	equal(t, got, i, "issuer")
 	i.Leeway, i.AllowedAlgs = 5*time.Second, []string{"PS256"}
 	mustNil(t, s.UpdateOIDCIssuer(ctx(t), i), "UpdateOIDCIssuer")
-	got, err = s.GetOIDCIssuer(ctx(t), "gh")
-	mustNil(t, err, "GetOIDCIssuer")
-	equal(t, got, i, "updated issuer")
+	wantRead(t, i, "updated issuer")(s.GetOIDCIssuer(ctx(t), "gh"))
 	_, err = s.GetOIDCIssuer(ctx(t), "nope")
 	wantErr(t, err, store.ErrNotFound, "GetOIDCIssuer(missing)")
 
@@ -108,8 +106,6 @@ func testFederationJTIs(t *testing.T, s store.Store) {
 		return q.UseJTI(ctx(t), "https://a.example", "j2", at(time.Minute))
 	})
 	mustNil(t, err, "InTx")
-	n, err := s.PruneJTIs(ctx(t), at(2*time.Minute))
-	mustNil(t, err, "PruneJTIs")
-	equal(t, n, 3, "pruned")
+	wantRead(t, 3, "pruned")(s.PruneJTIs(ctx(t), at(2*time.Minute)))
 	mustNil(t, s.UseJTI(ctx(t), "https://a.example", "j1", at(time.Minute)), "UseJTI after prune")
 }

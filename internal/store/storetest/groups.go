@@ -26,9 +26,7 @@ func testGroupCreateGet(t *testing.T, s store.Store) {
 
 	bare := store.Group{UID: newUID(), Name: "bare", CreatedAt: t0}
 	mustNil(t, s.CreateGroup(ctx(t), bare), "CreateGroup(no description)")
-	got, err = s.GetGroup(ctx(t), "bare")
-	mustNil(t, err, "GetGroup(bare)")
-	equal(t, got, bare, "GetGroup(bare)")
+	wantRead(t, bare, "GetGroup(bare)")(s.GetGroup(ctx(t), "bare"))
 
 	wantErr(t, s.CreateGroup(ctx(t), store.Group{UID: newUID(), Name: "ops", CreatedAt: t0}), store.ErrConflict, "CreateGroup(same name)")
 	wantErr(t, s.CreateGroup(ctx(t), store.Group{UID: g.UID, Name: "other", CreatedAt: t0}), store.ErrConflict, "CreateGroup(same UID)")
@@ -54,9 +52,7 @@ func testGroupUpdate(t *testing.T, s store.Store) {
 
 	wantErr(t, s.UpdateGroup(ctx(t), store.Group{UID: g.UID, Name: "dev"}), store.ErrConflict, "UpdateGroup(taken name)")
 	wantErr(t, s.UpdateGroup(ctx(t), store.Group{UID: newUID(), Name: "new"}), store.ErrNotFound, "UpdateGroup(unknown UID)")
-	got, err = s.GetGroup(ctx(t), "sre")
-	mustNil(t, err, "GetGroup")
-	equal(t, got, changed, "group after failed updates")
+	wantRead(t, changed, "group after failed updates")(s.GetGroup(ctx(t), "sre"))
 }
 
 func testGroupDelete(t *testing.T, s store.Store) {
@@ -66,9 +62,7 @@ func testGroupDelete(t *testing.T, s store.Store) {
 	_, err := s.GetGroup(ctx(t), "ops")
 	wantErr(t, err, store.ErrNotFound, "GetGroup(deleted)")
 	wantErr(t, s.DeleteGroup(ctx(t), g.UID), store.ErrNotFound, "DeleteGroup(again)")
-	got, err := s.GetGroup(ctx(t), "dev")
-	mustNil(t, err, "GetGroup(dev)")
-	equal(t, got, other, "the other group")
+	wantRead(t, other, "the other group")(s.GetGroup(ctx(t), "dev"))
 }
 
 func testGroupList(t *testing.T, s store.Store) {
@@ -150,10 +144,6 @@ func testGroupMembers(t *testing.T, s store.Store) {
 	renamed.Username = "robert"
 	mustNil(t, s.UpdateUser(ctx(t), renamed), "UpdateUser")
 	mustNil(t, s.AddMember(ctx(t), dev.UID, bob.UID), "AddMember")
-	members, err = s.ListMembers(ctx(t), dev.UID)
-	mustNil(t, err, "ListMembers")
-	equal(t, members, []string{"alice", "robert"}, "members after renames")
-	groups, err = s.UserGroups(ctx(t), bob.UID)
-	mustNil(t, err, "UserGroups")
-	equal(t, groups, []string{"developers", "ops"}, "groups after renames")
+	wantRead(t, []string{"alice", "robert"}, "members after renames")(s.ListMembers(ctx(t), dev.UID))
+	wantRead(t, []string{"developers", "ops"}, "groups after renames")(s.UserGroups(ctx(t), bob.UID))
 }

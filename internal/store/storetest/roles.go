@@ -29,9 +29,7 @@ func testRoleCreateGet(t *testing.T, s store.Store) {
 
 	bare := store.Role{UID: newUID(), Name: "viewer", CreatedAt: t0}
 	mustNil(t, s.CreateRole(ctx(t), bare), "CreateRole(no permissions)")
-	got, err = s.GetRole(ctx(t), "viewer")
-	mustNil(t, err, "GetRole(viewer)")
-	equal(t, got, bare, "GetRole(viewer)")
+	wantRead(t, bare, "GetRole(viewer)")(s.GetRole(ctx(t), "viewer"))
 
 	wantErr(t, s.CreateRole(ctx(t), store.Role{UID: newUID(), Name: "admin", Permissions: []string{"x"}, CreatedAt: t0}),
 		store.ErrConflict, "CreateRole(same name)")
@@ -39,9 +37,7 @@ func testRoleCreateGet(t *testing.T, s store.Store) {
 		store.ErrConflict, "CreateRole(same UID)")
 	_, err = s.GetRole(ctx(t), "other")
 	wantErr(t, err, store.ErrNotFound, "GetRole(after failed create)")
-	got, err = s.GetRole(ctx(t), "admin")
-	mustNil(t, err, "GetRole")
-	equal(t, got, want, "role after failed creates: permissions untouched")
+	wantRead(t, want, "role after failed creates: permissions untouched")(s.GetRole(ctx(t), "admin"))
 	_, err = s.GetRole(ctx(t), "nobody")
 	wantErr(t, err, store.ErrNotFound, "GetRole(unknown)")
 }
@@ -62,17 +58,13 @@ func testRoleUpdate(t *testing.T, s store.Store) {
 
 	want.Permissions = nil
 	mustNil(t, s.UpdateRole(ctx(t), want), "UpdateRole(no permissions)")
-	got, err = s.GetRole(ctx(t), "writer")
-	mustNil(t, err, "GetRole")
-	equal(t, got, want, "role with its permissions removed")
+	wantRead(t, want, "role with its permissions removed")(s.GetRole(ctx(t), "writer"))
 
 	taken := want
 	taken.Name = "viewer"
 	taken.Permissions = []string{"z"}
 	wantErr(t, s.UpdateRole(ctx(t), taken), store.ErrConflict, "UpdateRole(taken name)")
-	got, err = s.GetRole(ctx(t), "writer")
-	mustNil(t, err, "GetRole")
-	equal(t, got, want, "role after a failed update: permissions untouched")
+	wantRead(t, want, "role after a failed update: permissions untouched")(s.GetRole(ctx(t), "writer"))
 	wantErr(t, s.UpdateRole(ctx(t), store.Role{UID: newUID(), Name: "ghost", Permissions: []string{"x"}}), store.ErrNotFound, "UpdateRole(unknown UID)")
 	_, err = s.GetRole(ctx(t), "ghost")
 	wantErr(t, err, store.ErrNotFound, "GetRole(ghost)")
@@ -85,14 +77,10 @@ func testRoleDelete(t *testing.T, s store.Store) {
 	_, err := s.GetRole(ctx(t), "editor")
 	wantErr(t, err, store.ErrNotFound, "GetRole(deleted)")
 	wantErr(t, s.DeleteRole(ctx(t), r.UID), store.ErrNotFound, "DeleteRole(again)")
-	got, err := s.GetRole(ctx(t), "viewer")
-	mustNil(t, err, "GetRole(viewer)")
-	equal(t, got, other, "the other role")
+	wantRead(t, other, "the other role")(s.GetRole(ctx(t), "viewer"))
 	// The name is free again, with a fresh permission set.
 	recreated := mustRole(t, s, "editor")
-	got, err = s.GetRole(ctx(t), "editor")
-	mustNil(t, err, "GetRole(recreated)")
-	equal(t, got, recreated, "recreated role has no stale permissions")
+	wantRead(t, recreated, "recreated role has no stale permissions")(s.GetRole(ctx(t), "editor"))
 }
 
 func testRoleList(t *testing.T, s store.Store) {
@@ -130,9 +118,7 @@ func testRoleAssignments(t *testing.T, s store.Store) {
 		mustNil(t, s.AssignRoleToGroup(ctx(t), r.UID, g), "AssignRoleToGroup")
 	}
 	mustNil(t, s.AssignRoleToGroup(ctx(t), other.UID, ops.UID), "AssignRoleToGroup(viewer)")
-	as, err = s.RoleAssignments(ctx(t), r.UID)
-	mustNil(t, err, "RoleAssignments")
-	equal(t, as, store.RoleAssignments{Users: []string{"alice", "carol"}, Groups: []string{"dev", "ops"}}, "assignments")
+	wantRead(t, store.RoleAssignments{Users: []string{"alice", "carol"}, Groups: []string{"dev", "ops"}}, "assignments")(s.RoleAssignments(ctx(t), r.UID))
 	roles, err := s.GroupRoles(ctx(t), ops.UID)
 	mustNil(t, err, "GroupRoles")
 	equal(t, roles, []string{"editor", "viewer"}, "roles of ops")
@@ -145,9 +131,7 @@ func testRoleAssignments(t *testing.T, s store.Store) {
 	wantErr(t, s.UnassignRoleFromUser(ctx(t), other.UID, alice.UID), store.ErrNotFound, "UnassignRoleFromUser(never assigned)")
 	mustNil(t, s.UnassignRoleFromGroup(ctx(t), r.UID, ops.UID), "UnassignRoleFromGroup")
 	wantErr(t, s.UnassignRoleFromGroup(ctx(t), r.UID, ops.UID), store.ErrNotFound, "UnassignRoleFromGroup(again)")
-	as, err = s.RoleAssignments(ctx(t), r.UID)
-	mustNil(t, err, "RoleAssignments")
-	equal(t, as, store.RoleAssignments{Users: []string{"alice"}, Groups: []string{"dev"}}, "assignments after unassigning")
+	wantRead(t, store.RoleAssignments{Users: []string{"alice"}, Groups: []string{"dev"}}, "assignments after unassigning")(s.RoleAssignments(ctx(t), r.UID))
 	roles, err = s.GroupRoles(ctx(t), ops.UID)
 	mustNil(t, err, "GroupRoles")
 	equal(t, roles, []string{"viewer"}, "roles of ops after unassigning")
@@ -242,9 +226,7 @@ func testGrantsNone(t *testing.T, s store.Store) {
 	u := mustUser(t, s, "alice")
 	mustRole(t, s, "admin", "everything")
 	mustGroup(t, s, "ops")
-	g, err := s.UserGrants(ctx(t), u.UID)
-	mustNil(t, err, "UserGrants")
-	equal(t, g, store.Grants{}, "grants of a user with none")
+	wantRead(t, store.Grants{}, "grants of a user with none")(s.UserGrants(ctx(t), u.UID))
 }
 
 var cascadeTests = []testCase{
@@ -300,9 +282,7 @@ func testCascadeDeleteUser(t *testing.T, s store.Store) {
 
 	// A new user with the same name starts clean.
 	again := mustUser(t, s, "alice")
-	g, err := s.UserGrants(ctx(t), again.UID)
-	mustNil(t, err, "UserGrants")
-	equal(t, g, store.Grants{}, "grants of a recreated user")
+	wantRead(t, store.Grants{}, "grants of a recreated user")(s.UserGrants(ctx(t), again.UID))
 	mustToken(t, s, apiToken(again, "alice-ci"))
 }
 
@@ -351,18 +331,10 @@ func testCascadeDeleteRole(t *testing.T, s store.Store) {
 		mustNil(t, err, "setup")
 	}
 	mustNil(t, s.DeleteRole(ctx(t), r.UID), "DeleteRole")
-	roles, err := s.GroupRoles(ctx(t), ops.UID)
-	mustNil(t, err, "GroupRoles")
-	equal(t, roles, []string{"viewer"}, "roles of ops after deleting editor")
-	as, err := s.RoleAssignments(ctx(t), r.UID)
-	mustNil(t, err, "RoleAssignments(deleted)")
-	equal(t, as, store.RoleAssignments{}, "assignments of the deleted role")
-	g, err := s.UserGrants(ctx(t), u.UID)
-	mustNil(t, err, "UserGrants")
-	equal(t, g, store.Grants{Groups: []string{"ops"}, Roles: []string{"viewer"}, Permissions: []string{"x.read"}}, "grants after deleting editor")
+	wantRead(t, []string{"viewer"}, "roles of ops after deleting editor")(s.GroupRoles(ctx(t), ops.UID))
+	wantRead(t, store.RoleAssignments{}, "assignments of the deleted role")(s.RoleAssignments(ctx(t), r.UID))
+	wantRead(t, store.Grants{Groups: []string{"ops"}, Roles: []string{"viewer"}, Permissions: []string{"x.read"}}, "grants after deleting editor")(s.UserGrants(ctx(t), u.UID))
 	// A new role with the same name starts clean.
 	again := mustRole(t, s, "editor")
-	as, err = s.RoleAssignments(ctx(t), again.UID)
-	mustNil(t, err, "RoleAssignments(recreated)")
-	equal(t, as, store.RoleAssignments{}, "assignments of a recreated role")
+	wantRead(t, store.RoleAssignments{}, "assignments of a recreated role")(s.RoleAssignments(ctx(t), again.UID))
 }

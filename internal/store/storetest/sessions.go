@@ -93,22 +93,12 @@ func testSessionPerUser(t *testing.T, s store.Store) {
 	for _, ses := range []store.Session{a1, a2, a3, b1} {
 		mustNil(t, s.CreateSession(ctx(t), ses), "CreateSession")
 	}
-	list, err := s.ListUserSessions(ctx(t), alice.UID)
-	mustNil(t, err, "ListUserSessions")
-	equal(t, list, []store.Session{a2, a3, a1}, "alice's sessions, newest first")
+	wantRead(t, []store.Session{a2, a3, a1}, "alice's sessions, newest first")(s.ListUserSessions(ctx(t), alice.UID))
 
-	n, err := s.DeleteUserSessions(ctx(t), alice.UID, a3.IDHash)
-	mustNil(t, err, "DeleteUserSessions keeping one")
-	equal(t, n, 2, "sessions deleted")
-	list, err = s.ListUserSessions(ctx(t), alice.UID)
-	mustNil(t, err, "ListUserSessions")
-	equal(t, list, []store.Session{a3}, "alice's sessions after the sweep")
-	n, err = s.DeleteUserSessions(ctx(t), alice.UID, nil)
-	mustNil(t, err, "DeleteUserSessions keeping none")
-	equal(t, n, 1, "sessions deleted")
-	list, err = s.ListUserSessions(ctx(t), bob.UID)
-	mustNil(t, err, "ListUserSessions(bob)")
-	equal(t, list, []store.Session{b1}, "bob's sessions are untouched")
+	wantRead(t, 2, "sessions deleted")(s.DeleteUserSessions(ctx(t), alice.UID, a3.IDHash))
+	wantRead(t, []store.Session{a3}, "alice's sessions after the sweep")(s.ListUserSessions(ctx(t), alice.UID))
+	wantRead(t, 1, "sessions deleted")(s.DeleteUserSessions(ctx(t), alice.UID, nil))
+	wantRead(t, []store.Session{b1}, "bob's sessions are untouched")(s.ListUserSessions(ctx(t), bob.UID))
 }
 
 func testSessionStale(t *testing.T, s store.Store) {
@@ -123,12 +113,8 @@ func testSessionStale(t *testing.T, s store.Store) {
 	for _, ses := range []store.Session{expired, idle, live} {
 		mustNil(t, s.CreateSession(ctx(t), ses), "CreateSession")
 	}
-	n, err := s.DeleteStaleSessions(ctx(t), now, now.Add(-12*time.Hour))
-	mustNil(t, err, "DeleteStaleSessions")
-	equal(t, n, 2, "stale sessions deleted")
-	list, err := s.ListUserSessions(ctx(t), u.UID)
-	mustNil(t, err, "ListUserSessions")
-	equal(t, list, []store.Session{live}, "what is left")
+	wantRead(t, 2, "stale sessions deleted")(s.DeleteStaleSessions(ctx(t), now, now.Add(-12*time.Hour)))
+	wantRead(t, []store.Session{live}, "what is left")(s.ListUserSessions(ctx(t), u.UID))
 }
 
 func testSessionCascade(t *testing.T, s store.Store) {
@@ -141,9 +127,7 @@ func testSessionCascade(t *testing.T, s store.Store) {
 	wantErr(t, err, store.ErrNotFound, "session of a deleted user")
 	_, err = s.GetTOTP(ctx(t), u.UID)
 	wantErr(t, err, store.ErrNotFound, "factor of a deleted user")
-	n, err := s.CountRecoveryCodes(ctx(t), u.UID)
-	mustNil(t, err, "CountRecoveryCodes")
-	equal(t, n, 0, "recovery codes of a deleted user")
+	wantRead(t, 0, "recovery codes of a deleted user")(s.CountRecoveryCodes(ctx(t), u.UID))
 }
 
 func testTOTPPutGetDelete(t *testing.T, s store.Store) {
@@ -159,9 +143,7 @@ func testTOTPPutGetDelete(t *testing.T, s store.Store) {
 	confirmed := pending
 	confirmed.Secret, confirmed.Confirmed, confirmed.LastStep, confirmed.ConfirmedAt = []byte("other"), true, 12345, ptr(at(time.Minute))
 	mustNil(t, s.PutTOTP(ctx(t), confirmed), "PutTOTP replacing")
-	got, err = s.GetTOTP(ctx(t), u.UID)
-	mustNil(t, err, "GetTOTP")
-	equal(t, got, confirmed, "replaced factor")
+	wantRead(t, confirmed, "replaced factor")(s.GetTOTP(ctx(t), u.UID))
 
 	wantErr(t, s.PutTOTP(ctx(t), store.TOTP{UserUID: newUID(), Secret: []byte("x"), CreatedAt: t0}), store.ErrNotFound, "PutTOTP for a missing user")
 
@@ -169,9 +151,7 @@ func testTOTPPutGetDelete(t *testing.T, s store.Store) {
 	mustNil(t, s.DeleteTOTP(ctx(t), u.UID), "DeleteTOTP")
 	_, err = s.GetTOTP(ctx(t), u.UID)
 	wantErr(t, err, store.ErrNotFound, "GetTOTP after DeleteTOTP")
-	n, err := s.CountRecoveryCodes(ctx(t), u.UID)
-	mustNil(t, err, "CountRecoveryCodes")
-	equal(t, n, 0, "recovery codes go with the factor")
+	wantRead(t, 0, "recovery codes go with the factor")(s.CountRecoveryCodes(ctx(t), u.UID))
 	wantErr(t, s.DeleteTOTP(ctx(t), u.UID), store.ErrNotFound, "DeleteTOTP twice")
 }
 
@@ -216,23 +196,17 @@ func testRecoveryCodes(t *testing.T, s store.Store) {
 	u, other := mustUser(t, s, "alice"), mustUser(t, s, "bob")
 	mustNil(t, s.ReplaceRecoveryCodes(ctx(t), u.UID, [][]byte{[]byte("h1"), []byte("h2"), []byte("h2"), {0, 0xff}}), "ReplaceRecoveryCodes")
 	mustNil(t, s.ReplaceRecoveryCodes(ctx(t), other.UID, [][]byte{[]byte("h1")}), "ReplaceRecoveryCodes(bob)")
-	n, err := s.CountRecoveryCodes(ctx(t), u.UID)
-	mustNil(t, err, "CountRecoveryCodes")
-	equal(t, n, 3, "codes (a duplicate is stored once)")
+	wantRead(t, 3, "codes (a duplicate is stored once)")(s.CountRecoveryCodes(ctx(t), u.UID))
 	mustNil(t, s.UseRecoveryCode(ctx(t), u.UID, []byte{0, 0xff}), "UseRecoveryCode")
 	wantErr(t, s.UseRecoveryCode(ctx(t), u.UID, []byte{0, 0xff}), store.ErrNotFound, "a used code again")
 	wantErr(t, s.UseRecoveryCode(ctx(t), u.UID, []byte("nope")), store.ErrNotFound, "an unknown code")
-	n, err = s.CountRecoveryCodes(ctx(t), u.UID)
-	mustNil(t, err, "CountRecoveryCodes")
-	equal(t, n, 2, "codes left")
+	wantRead(t, 2, "codes left")(s.CountRecoveryCodes(ctx(t), u.UID))
 
 	mustNil(t, s.ReplaceRecoveryCodes(ctx(t), u.UID, [][]byte{[]byte("n1")}), "ReplaceRecoveryCodes again")
 	wantErr(t, s.UseRecoveryCode(ctx(t), u.UID, []byte("h1")), store.ErrNotFound, "a replaced code")
 	mustNil(t, s.UseRecoveryCode(ctx(t), other.UID, []byte("h1")), "bob's code is his own")
 	mustNil(t, s.ReplaceRecoveryCodes(ctx(t), u.UID, nil), "ReplaceRecoveryCodes with none")
-	n, err = s.CountRecoveryCodes(ctx(t), u.UID)
-	mustNil(t, err, "CountRecoveryCodes")
-	equal(t, n, 0, "codes after clearing")
+	wantRead(t, 0, "codes after clearing")(s.CountRecoveryCodes(ctx(t), u.UID))
 	wantErr(t, s.ReplaceRecoveryCodes(ctx(t), newUID(), [][]byte{[]byte("x")}), store.ErrNotFound, "codes of a missing user")
 }
 

@@ -168,6 +168,17 @@ func mustNil(t *testing.T, err error, what string) {
 	}
 }
 
+// wantRead returns a check that a read succeeded and returned want, for
+// the read's results: wantRead(t, want, what)(s.GetGroup(ctx(t), name)).
+func wantRead[T any](t *testing.T, want T, what string) func(got T, err error) {
+	t.Helper()
+	return func(got T, err error) {
+		t.Helper()
+		mustNil(t, err, what)
+		equal(t, got, want, what)
+	}
+}
+
 // wantErr fails unless errors.Is(err, want).
 func wantErr(t *testing.T, err, want error, what string) {
 	t.Helper()

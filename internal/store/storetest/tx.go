@@ -302,9 +302,7 @@ func testLifecycle(t *testing.T, s store.Store) {
 	u := mustUser(t, s, "alice")
 	mustNil(t, s.Migrate(ctx(t)), "Migrate (again)")
 	mustNil(t, s.Migrate(ctx(t)), "Migrate (a third time)")
-	got, err := s.GetUser(ctx(t), "alice")
-	mustNil(t, err, "GetUser after Migrate")
-	equal(t, got, u, "data survives Migrate")
+	wantRead(t, u, "data survives Migrate")(s.GetUser(ctx(t), "alice"))
 	mustNil(t, s.Ping(ctx(t)), "Ping")
 	if d := s.Dialect(); d != "sqlite" && d != "postgres" {
 		t.Fatalf("Dialect() = %q", d)

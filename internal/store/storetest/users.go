@@ -34,9 +34,7 @@ func testUserCreateGet(t *testing.T, s store.Store) {
 		got, err := s.GetUser(ctx(t), u.Username)
 		mustNil(t, err, "GetUser")
 		equal(t, got, u, "GetUser("+u.Username+")")
-		got, err = s.GetUserByUID(ctx(t), u.UID)
-		mustNil(t, err, "GetUserByUID")
-		equal(t, got, u, "GetUserByUID("+u.Username+")")
+		wantRead(t, u, "GetUserByUID("+u.Username+")")(s.GetUserByUID(ctx(t), u.UID))
 	}
 	// Usernames are compared case-sensitively (they are lower-case by
 	// validation above the store).
@@ -53,9 +51,7 @@ func testUserCreateConflict(t *testing.T, s store.Store) {
 	wantErr(t, s.CreateUser(ctx(t), sameUID), store.ErrConflict, "CreateUser(same UID)")
 	_, err := s.GetUser(ctx(t), "bob")
 	wantErr(t, err, store.ErrNotFound, "GetUser(bob) after failed create")
-	got, err := s.GetUser(ctx(t), "alice")
-	mustNil(t, err, "GetUser(alice)")
-	equal(t, got, a, "alice after conflicting creates")
+	wantRead(t, a, "alice after conflicting creates")(s.GetUser(ctx(t), "alice"))
 }
 
 func testUserGetNotFound(t *testing.T, s store.Store) {
@@ -88,16 +84,12 @@ func testUserUpdate(t *testing.T, s store.Store) {
 	// Clearing optional fields.
 	want.PasswordHash, want.PasswordChangedAt, want.LastLoginAt = "", nil, nil
 	mustNil(t, s.UpdateUser(ctx(t), want), "UpdateUser(clear)")
-	got, err = s.GetUser(ctx(t), "alicia")
-	mustNil(t, err, "GetUser")
-	equal(t, got, want, "user with cleared fields")
+	wantRead(t, want, "user with cleared fields")(s.GetUser(ctx(t), "alicia"))
 
 	taken := want
 	taken.Username = "bob"
 	wantErr(t, s.UpdateUser(ctx(t), taken), store.ErrConflict, "UpdateUser(taken username)")
-	got, err = s.GetUserByUID(ctx(t), a.UID)
-	mustNil(t, err, "GetUserByUID")
-	equal(t, got, want, "user after conflicting update")
+	wantRead(t, want, "user after conflicting update")(s.GetUserByUID(ctx(t), a.UID))
 
 	ghost := human("ghost")
 	wantErr(t, s.UpdateUser(ctx(t), ghost), store.ErrNotFound, "UpdateUser(unknown UID)")
@@ -112,9 +104,7 @@ func testUserDelete(t *testing.T, s store.Store) {
 	_, err = s.GetUserByUID(ctx(t), a.UID)
 	wantErr(t, err, store.ErrNotFound, "GetUserByUID(deleted)")
 	wantErr(t, s.DeleteUser(ctx(t), a.UID), store.ErrNotFound, "DeleteUser(again)")
-	got, err := s.GetUser(ctx(t), "bob")
-	mustNil(t, err, "GetUser(bob)")
-	equal(t, got, b, "the other user")
+	wantRead(t, b, "the other user")(s.GetUser(ctx(t), "bob"))
 	// The name is free again.
 	mustUser(t, s, "alice")
 }
@@ -269,9 +259,7 @@ func testUserPermissions(t *testing.T, s store.Store) {
 	mustNil(t, err, "GetUserPermissions")
 	equal(t, got, nil, "cleared permissions")
 
-	got, err = s.GetUserPermissions(ctx(t), b.UID)
-	mustNil(t, err, "GetUserPermissions(bob)")
-	equal(t, got, []string{"tokens.read"}, "the other user's permissions")
+	wantRead(t, []string{"tokens.read"}, "the other user's permissions")(s.GetUserPermissions(ctx(t), b.UID))
 
 	wantErr(t, s.SetUserPermissions(ctx(t), newUID(), []string{"x"}), store.ErrNotFound, "SetUserPermissions(unknown user)")
 	wantErr(t, s.SetUserPermissions(ctx(t), newUID(), nil), store.ErrNotFound, "SetUserPermissions(unknown user, empty set)")
