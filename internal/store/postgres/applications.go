@@ -18,6 +18,9 @@ func scanApplication(row pgx.Row) (store.Application, error) {
 	return a, err
 }
 
+var applications = table[store.Application]{what: "application", plural: "applications", name: "applications",
+	sel: `SELECT ` + applicationCols + ` FROM applications`, key: "slug", scan: scanApplication}
+
 func (q *queries) CreateApplication(ctx context.Context, a store.Application) error {
 	err := q.insert(ctx, `INSERT INTO applications (`+applicationCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT DO NOTHING`, a.UID, a.Slug, a.Name, a.URL, a.Description, a.PolicyEngineMode, a.CreatedAt)
@@ -25,8 +28,7 @@ func (q *queries) CreateApplication(ctx context.Context, a store.Application) er
 }
 
 func (q *queries) GetApplication(ctx context.Context, slug string) (store.Application, error) {
-	a, err := one(ctx, q, scanApplication, `SELECT `+applicationCols+` FROM applications WHERE slug = $1`, slug)
-	return a, wrapf(err, "get application %q", slug)
+	return applications.get(ctx, q, slug)
 }
 
 func (q *queries) ListApplications(ctx context.Context, f store.ApplicationFilter) ([]store.Application, error) {
@@ -34,11 +36,7 @@ func (q *queries) ListApplications(ctx context.Context, f store.ApplicationFilte
 	if f.Search != "" {
 		w.search(f.Search, "slug", "name", "description")
 	}
-	if f.After != "" {
-		w.add("slug > " + w.arg(f.After))
-	}
-	as, err := all(ctx, q, scanApplication, `SELECT `+applicationCols+` FROM applications`+w.sql("slug", f.Limit), w.args...)
-	return as, wrapf(err, "list applications")
+	return applications.list(ctx, q, &w, f.After, f.Limit)
 }
 
 func (q *queries) UpdateApplication(ctx context.Context, a store.Application) error {
@@ -49,7 +47,7 @@ func (q *queries) UpdateApplication(ctx context.Context, a store.Application) er
 
 // DeleteApplication deletes the application; its bindings cascade.
 func (q *queries) DeleteApplication(ctx context.Context, uid string) error {
-	return wrapf(q.change(ctx, `DELETE FROM applications WHERE uid = $1`, uid), "delete application %q", uid)
+	return applications.delete(ctx, q, uid)
 }
 
 // bindingTable names the table, subject column and subject table of a

@@ -28,6 +28,9 @@ func scanIssuer(row pgx.Row) (store.OIDCIssuer, error) {
 	return i, store.DecodeJSON(tenant, &i.TenantClaims)
 }
 
+var issuers = table[store.OIDCIssuer]{what: "oidc issuer", plural: "oidc issuers", name: "oidc_issuers",
+	sel: `SELECT ` + issuerCols + ` FROM oidc_issuers`, key: "name", scan: scanIssuer}
+
 func (q *queries) CreateOIDCIssuer(ctx context.Context, i store.OIDCIssuer) error {
 	err := q.insert(ctx, `INSERT INTO oidc_issuers (`+issuerCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING`,
@@ -36,26 +39,16 @@ func (q *queries) CreateOIDCIssuer(ctx context.Context, i store.OIDCIssuer) erro
 	return wrapf(err, "create oidc issuer %q", i.Name)
 }
 
-func (q *queries) getIssuer(ctx context.Context, col, v string) (store.OIDCIssuer, error) {
-	i, err := one(ctx, q, scanIssuer, `SELECT `+issuerCols+` FROM oidc_issuers WHERE `+col+` = $1`, v)
-	return i, wrapf(err, "get oidc issuer %q", v)
-}
-
 func (q *queries) GetOIDCIssuer(ctx context.Context, name string) (store.OIDCIssuer, error) {
-	return q.getIssuer(ctx, "name", name)
+	return issuers.get(ctx, q, name)
 }
 
 func (q *queries) GetOIDCIssuerByURL(ctx context.Context, issuerURL string) (store.OIDCIssuer, error) {
-	return q.getIssuer(ctx, "issuer_url", issuerURL)
+	return issuers.getBy(ctx, q, "issuer_url", issuerURL)
 }
 
 func (q *queries) ListOIDCIssuers(ctx context.Context, f store.FederationFilter) ([]store.OIDCIssuer, error) {
-	var w where
-	if f.After != "" {
-		w.add("name > " + w.arg(f.After))
-	}
-	out, err := all(ctx, q, scanIssuer, `SELECT `+issuerCols+` FROM oidc_issuers`+w.sql("name", f.Limit), w.args...)
-	return out, wrapf(err, "list oidc issuers")
+	return issuers.list(ctx, q, nil, f.After, f.Limit)
 }
 
 func (q *queries) UpdateOIDCIssuer(ctx context.Context, i store.OIDCIssuer) error {
@@ -67,12 +60,15 @@ func (q *queries) UpdateOIDCIssuer(ctx context.Context, i store.OIDCIssuer) erro
 }
 
 func (q *queries) DeleteOIDCIssuer(ctx context.Context, uid string) error {
-	return wrapf(q.change(ctx, `DELETE FROM oidc_issuers WHERE uid = $1`, uid), "delete oidc issuer %q", uid)
+	return issuers.delete(ctx, q, uid)
 }
 
 const policySelect = `SELECT p.uid, p.name, p.description, p.issuer_uid, i.name, p.user_uid, u.username, p.audience,
 	p.conditions, p.permissions, p.allowed_cidrs, p.ttl, p.created_at
 	FROM trust_policies p JOIN oidc_issuers i ON i.uid = p.issuer_uid JOIN users u ON u.uid = p.user_uid`
+
+var policies = table[store.TrustPolicy]{what: "trust policy", plural: "trust policies", name: "trust_policies",
+	sel: policySelect, key: "p.name", scan: scanPolicy}
 
 func scanPolicy(row pgx.Row) (store.TrustPolicy, error) {
 	var (
@@ -118,8 +114,7 @@ func (q *queries) CreateTrustPolicy(ctx context.Context, p store.TrustPolicy) er
 }
 
 func (q *queries) GetTrustPolicy(ctx context.Context, name string) (store.TrustPolicy, error) {
-	p, err := one(ctx, q, scanPolicy, policySelect+` WHERE p.name = $1`, name)
-	return p, wrapf(err, "get trust policy %q", name)
+	return policies.get(ctx, q, name)
 }
 
 func (q *queries) ListTrustPolicies(ctx context.Context, f store.FederationFilter) ([]store.TrustPolicy, error) {
@@ -127,11 +122,7 @@ func (q *queries) ListTrustPolicies(ctx context.Context, f store.FederationFilte
 	if f.IssuerUID != "" {
 		w.add("p.issuer_uid = " + w.arg(f.IssuerUID))
 	}
-	if f.After != "" {
-		w.add("p.name > " + w.arg(f.After))
-	}
-	out, err := all(ctx, q, scanPolicy, policySelect+w.sql("p.name", f.Limit), w.args...)
-	return out, wrapf(err, "list trust policies")
+	return policies.list(ctx, q, &w, f.After, f.Limit)
 }
 
 func (q *queries) UpdateTrustPolicy(ctx context.Context, p store.TrustPolicy) error {
@@ -143,7 +134,7 @@ func (q *queries) UpdateTrustPolicy(ctx context.Context, p store.TrustPolicy) er
 }
 
 func (q *queries) DeleteTrustPolicy(ctx context.Context, uid string) error {
-	return wrapf(q.change(ctx, `DELETE FROM trust_policies WHERE uid = $1`, uid), "delete trust policy %q", uid)
+	return policies.delete(ctx, q, uid)
 }
 
 func (q *queries) FederatedTokens(ctx context.Context, issuerUID, policyUID string) ([]string, error) {

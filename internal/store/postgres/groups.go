@@ -17,6 +17,9 @@ func scanGroup(row pgx.Row) (store.Group, error) {
 	return g, err
 }
 
+var groups = table[store.Group]{what: "group", plural: "groups", name: "groups",
+	sel: `SELECT ` + groupCols + ` FROM groups`, key: "name", scan: scanGroup}
+
 func (q *queries) CreateGroup(ctx context.Context, g store.Group) error {
 	err := q.insert(ctx, `INSERT INTO groups (`+groupCols+`) VALUES ($1, $2, $3, $4)
 		ON CONFLICT DO NOTHING`, g.UID, g.Name, g.Description, g.CreatedAt)
@@ -24,8 +27,7 @@ func (q *queries) CreateGroup(ctx context.Context, g store.Group) error {
 }
 
 func (q *queries) GetGroup(ctx context.Context, name string) (store.Group, error) {
-	g, err := one(ctx, q, scanGroup, `SELECT `+groupCols+` FROM groups WHERE name = $1`, name)
-	return g, wrapf(err, "get group %q", name)
+	return groups.get(ctx, q, name)
 }
 
 func (q *queries) ListGroups(ctx context.Context, f store.GroupFilter) ([]store.Group, error) {
@@ -33,30 +35,18 @@ func (q *queries) ListGroups(ctx context.Context, f store.GroupFilter) ([]store.
 	if f.Search != "" {
 		w.search(f.Search, "name", "description")
 	}
-	if f.After != "" {
-		w.add("name > " + w.arg(f.After))
-	}
-	gs, err := all(ctx, q, scanGroup, `SELECT `+groupCols+` FROM groups`+w.sql("name", f.Limit), w.args...)
-	return gs, wrapf(err, "list groups")
+	return groups.list(ctx, q, &w, f.After, f.Limit)
 }
 
 // UpdateGroup renames only when the name is free; see UpdateUser.
 func (q *queries) UpdateGroup(ctx context.Context, g store.Group) error {
-	err := q.rename(ctx, `WITH
-		target AS (SELECT uid FROM groups WHERE uid = $1),
-		taken AS (SELECT 1 FROM groups WHERE name = $2 AND uid <> $1),
-		upd AS (
-			UPDATE groups SET name = $2, description = $3
-			WHERE uid = $1 AND NOT EXISTS (SELECT 1 FROM taken)
-			RETURNING 1)
-		SELECT EXISTS (SELECT 1 FROM target), EXISTS (SELECT 1 FROM upd)`,
-		g.UID, g.Name, g.Description)
+	err := q.rename(ctx, "groups", "name", `name = $2, description = $3`, "", g.UID, g.Name, g.Description)
 	return wrapf(err, "update group %q", g.Name)
 }
 
 // DeleteGroup deletes the group; memberships and role assignments cascade.
 func (q *queries) DeleteGroup(ctx context.Context, uid string) error {
-	return wrapf(q.change(ctx, `DELETE FROM groups WHERE uid = $1`, uid), "delete group %q", uid)
+	return groups.delete(ctx, q, uid)
 }
 
 // AddMember inserts the membership if both rows exist and it is not there

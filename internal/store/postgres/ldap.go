@@ -19,6 +19,9 @@ func scanLDAPProvider(row pgx.Row) (store.LDAPProvider, error) {
 	return p, err
 }
 
+var ldapProviders = table[store.LDAPProvider]{what: "ldap provider", plural: "ldap providers", name: "ldap_providers",
+	sel: `SELECT ` + ldapProviderCols + ` FROM ldap_providers`, key: "name", scan: scanLDAPProvider}
+
 func (q *queries) CreateLDAPProvider(ctx context.Context, p store.LDAPProvider) error {
 	err := q.insert(ctx, `INSERT INTO ldap_providers (`+ldapProviderCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
@@ -27,17 +30,11 @@ func (q *queries) CreateLDAPProvider(ctx context.Context, p store.LDAPProvider) 
 }
 
 func (q *queries) GetLDAPProvider(ctx context.Context, name string) (store.LDAPProvider, error) {
-	p, err := one(ctx, q, scanLDAPProvider, `SELECT `+ldapProviderCols+` FROM ldap_providers WHERE name = $1`, name)
-	return p, wrapf(err, "get ldap provider %q", name)
+	return ldapProviders.get(ctx, q, name)
 }
 
 func (q *queries) ListLDAPProviders(ctx context.Context, f store.LDAPProviderFilter) ([]store.LDAPProvider, error) {
-	var w where
-	if f.After != "" {
-		w.add("name > " + w.arg(f.After))
-	}
-	ps, err := all(ctx, q, scanLDAPProvider, `SELECT `+ldapProviderCols+` FROM ldap_providers`+w.sql("name", f.Limit), w.args...)
-	return ps, wrapf(err, "list ldap providers")
+	return ldapProviders.list(ctx, q, nil, f.After, f.Limit)
 }
 
 func (q *queries) UpdateLDAPProvider(ctx context.Context, p store.LDAPProvider) error {
@@ -70,6 +67,9 @@ func (q *queries) DeleteLDAPProvider(ctx context.Context, uid string) error {
 
 const outpostSelect = `SELECT o.uid, o.name, o.description, o.provider_uid, p.name, o.user_uid, u.username, o.token_ttl, o.created_at
 	FROM ldap_outposts o JOIN ldap_providers p ON p.uid = o.provider_uid JOIN users u ON u.uid = o.user_uid`
+
+var outposts = table[store.Outpost]{what: "outpost", plural: "outposts", name: "ldap_outposts",
+	sel: outpostSelect, key: "o.name", scan: scanOutpost}
 
 func scanOutpost(row pgx.Row) (store.Outpost, error) {
 	var o store.Outpost
@@ -105,13 +105,11 @@ func (q *queries) CreateOutpost(ctx context.Context, o store.Outpost) error {
 }
 
 func (q *queries) GetOutpost(ctx context.Context, name string) (store.Outpost, error) {
-	o, err := one(ctx, q, scanOutpost, outpostSelect+` WHERE o.name = $1`, name)
-	return o, wrapf(err, "get outpost %q", name)
+	return outposts.get(ctx, q, name)
 }
 
 func (q *queries) GetOutpostByUser(ctx context.Context, userUID string) (store.Outpost, error) {
-	o, err := one(ctx, q, scanOutpost, outpostSelect+` WHERE o.user_uid = $1`, userUID)
-	return o, wrapf(err, "get outpost of user %q", userUID)
+	return outposts.getBy(ctx, q, "o.user_uid", userUID)
 }
 
 func (q *queries) ListOutposts(ctx context.Context, f store.OutpostFilter) ([]store.Outpost, error) {
@@ -119,15 +117,11 @@ func (q *queries) ListOutposts(ctx context.Context, f store.OutpostFilter) ([]st
 	if f.ProviderUID != "" {
 		w.add("o.provider_uid = " + w.arg(f.ProviderUID))
 	}
-	if f.After != "" {
-		w.add("o.name > " + w.arg(f.After))
-	}
-	os, err := all(ctx, q, scanOutpost, outpostSelect+w.sql("o.name", f.Limit), w.args...)
-	return os, wrapf(err, "list outposts")
+	return outposts.list(ctx, q, &w, f.After, f.Limit)
 }
 
 func (q *queries) DeleteOutpost(ctx context.Context, uid string) error {
-	return wrapf(q.change(ctx, `DELETE FROM ldap_outposts WHERE uid = $1`, uid), "delete outpost %q", uid)
+	return outposts.delete(ctx, q, uid)
 }
 
 func scanMembership(r pgx.Row) (m store.Membership, err error) {

@@ -114,6 +114,17 @@ func (w *where) sql(orderBy string, limit int) string {
 	return b.String()
 }
 
+// page adds the keyset condition "col > after" (when after is set) and
+// renders the clauses of a page ordered by col (see sql), with all the
+// arguments.
+func (w *where) page(col, after string, limit int) (string, []any) {
+	if after != "" {
+		w.add(col + " > " + w.arg(after))
+	}
+	clauses := w.sql(col, limit)
+	return clauses, w.args
+}
+
 // queryAll runs a query and reads each row of its result with scan.
 func queryAll[T any](ctx context.Context, q *queries, scan func(pgx.Row) (T, error), sql string, args ...any) ([]T, error) {
 	rows, err := q.db.Query(ctx, sql, args...)
@@ -221,11 +232,22 @@ func (q *queries) insert(ctx context.Context, sql string, args ...any) error {
 	return insertOutcome(tag)
 }
 
-// rename runs, serializable, a statement that updates a row that may be
-// renamed and selects (found, updated); see renameOutcome and UpdateUser.
-func (q *queries) rename(ctx context.Context, sql string, args ...any) error {
+// rename runs, serializable, the update of a row of table that may be
+// renamed: set (the SET list; $1 is the row's UID, $2 the new value of
+// nameCol) applies only when no other row has the name. more are further
+// CTEs, which may read upd (the updated row's uid). The statement selects
+// (found, updated); see renameOutcome and UpdateUser.
+func (q *queries) rename(ctx context.Context, table, nameCol, set, more string, args ...any) error {
 	ctx, cancel := q.timeout(ctx)
 	defer cancel()
+	sql := `WITH
+		target AS (SELECT uid FROM ` + table + ` WHERE uid = $1),
+		taken AS (SELECT 1 FROM ` + table + ` WHERE ` + nameCol + ` = $2 AND uid <> $1),
+		upd AS (
+			UPDATE ` + table + ` SET ` + set + `
+			WHERE uid = $1 AND NOT EXISTS (SELECT 1 FROM taken)
+			RETURNING uid)` + more + `
+		SELECT EXISTS (SELECT 1 FROM target), EXISTS (SELECT 1 FROM upd)`
 	return q.atomically(ctx, func(q *queries) error {
 		var found, updated bool
 		if err := q.db.QueryRow(ctx, sql, args...).Scan(&found, &updated); err != nil {
@@ -245,6 +267,44 @@ func (q *queries) link(ctx context.Context, left, right, sql string, args ...any
 		return q.fail(err)
 	}
 	return linkOutcome(leftFound, rightFound, left, right)
+}
+
+// table describes a kind of row that a unique name addresses, for the
+// reads and the deletion every such kind has alike.
+type table[T any] struct {
+	what, plural string // in error messages: "trust policy", "trust policies"
+	name         string // the table
+	sel          string // SELECT of the columns scan reads, FROM the table (and its joins)
+	key          string // the name column, as sel sees it
+	scan         func(pgx.Row) (T, error)
+}
+
+// get reads the row named name; store.ErrNotFound.
+func (tb table[T]) get(ctx context.Context, q *queries, name string) (T, error) {
+	return tb.getBy(ctx, q, tb.key, name)
+}
+
+// getBy reads the row whose col (another unique column) is v;
+// store.ErrNotFound.
+func (tb table[T]) getBy(ctx context.Context, q *queries, col, v string) (T, error) {
+	r, err := one(ctx, q, tb.scan, tb.sel+` WHERE `+col+` = $1`, v)
+	return r, wrapf(err, "get %s %q", tb.what, v)
+}
+
+// list reads the page of rows after the name after that w (nil: every
+// row) selects, ordered by name.
+func (tb table[T]) list(ctx context.Context, q *queries, w *where, after string, limit int) ([]T, error) {
+	if w == nil {
+		w = new(where)
+	}
+	page, args := w.page(tb.key, after, limit)
+	rs, err := all(ctx, q, tb.scan, tb.sel+page, args...)
+	return rs, wrapf(err, "list %s", tb.plural)
+}
+
+// delete deletes the row with the UID; store.ErrNotFound.
+func (tb table[T]) delete(ctx context.Context, q *queries, uid string) error {
+	return wrapf(q.change(ctx, `DELETE FROM `+tb.name+` WHERE uid = $1`, uid), "delete %s %q", tb.what, uid)
 }
 
 // insertOutcome turns "the insert of a uniquely named row wrote nothing"

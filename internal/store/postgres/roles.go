@@ -14,6 +14,8 @@ const roleSelect = `SELECT r.uid, r.name, r.description, r.builtin, r.created_at
 	ARRAY(SELECT p.permission FROM role_permissions p WHERE p.role_uid = r.uid ORDER BY p.permission)
 	FROM roles r`
 
+var roles = table[store.Role]{what: "role", plural: "roles", name: "roles", sel: roleSelect, key: "r.name", scan: scanRole}
+
 func scanRole(row pgx.Row) (store.Role, error) {
 	var r store.Role
 	err := row.Scan(&r.UID, &r.Name, &r.Description, &r.Builtin, &r.CreatedAt, &r.Permissions)
@@ -43,17 +45,11 @@ func (q *queries) CreateRole(ctx context.Context, r store.Role) error {
 }
 
 func (q *queries) GetRole(ctx context.Context, name string) (store.Role, error) {
-	r, err := one(ctx, q, scanRole, roleSelect+` WHERE r.name = $1`, name)
-	return r, wrapf(err, "get role %q", name)
+	return roles.get(ctx, q, name)
 }
 
 func (q *queries) ListRoles(ctx context.Context, f store.RoleFilter) ([]store.Role, error) {
-	var w where
-	if f.After != "" {
-		w.add("r.name > " + w.arg(f.After))
-	}
-	rs, err := all(ctx, q, scanRole, roleSelect+w.sql("r.name", f.Limit), w.args...)
-	return rs, wrapf(err, "list roles")
+	return roles.list(ctx, q, nil, f.After, f.Limit)
 }
 
 // UpdateRole renames (when the name is free; see UpdateUser), sets the
@@ -62,28 +58,21 @@ func (q *queries) ListRoles(ctx context.Context, f store.RoleFilter) ([]store.Ro
 // permission replacement deletes those not in the new set and inserts the
 // rest, disjoint sets, and only when the role row was updated.
 func (q *queries) UpdateRole(ctx context.Context, r store.Role) error {
-	err := q.rename(ctx, `WITH
-		target AS (SELECT uid FROM roles WHERE uid = $1),
-		taken AS (SELECT 1 FROM roles WHERE name = $2 AND uid <> $1),
-		upd AS (
-			UPDATE roles SET name = $2, description = $3
-			WHERE uid = $1 AND NOT EXISTS (SELECT 1 FROM taken)
-			RETURNING uid),
+	err := q.rename(ctx, "roles", "name", `name = $2, description = $3`, `,
 		del AS (
 			DELETE FROM role_permissions
 			WHERE role_uid IN (SELECT uid FROM upd) AND permission <> ALL ($4::text[])),
 		ins AS (
 			INSERT INTO role_permissions (role_uid, permission)
 			SELECT upd.uid, p.permission FROM upd CROSS JOIN (SELECT DISTINCT unnest($4::text[]) AS permission) p
-			ON CONFLICT DO NOTHING)
-		SELECT EXISTS (SELECT 1 FROM target), EXISTS (SELECT 1 FROM upd)`,
+			ON CONFLICT DO NOTHING)`,
 		r.UID, r.Name, r.Description, textArray(r.Permissions))
 	return wrapf(err, "update role %q", r.Name)
 }
 
 // DeleteRole deletes the role; its permissions and assignments cascade.
 func (q *queries) DeleteRole(ctx context.Context, uid string) error {
-	return wrapf(q.change(ctx, `DELETE FROM roles WHERE uid = $1`, uid), "delete role %q", uid)
+	return roles.delete(ctx, q, uid)
 }
 
 // roleSubject names the assignment table, subject column and subject table

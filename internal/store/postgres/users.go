@@ -21,6 +21,9 @@ func scanUser(row pgx.Row) (store.User, error) {
 	return u, err
 }
 
+var users = table[store.User]{what: "user", plural: "users", name: "users",
+	sel: `SELECT ` + userCols + ` FROM users`, key: "username", scan: scanUser}
+
 func (q *queries) CreateUser(ctx context.Context, u store.User) error {
 	err := q.insert(ctx, `INSERT INTO users (`+userCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
@@ -31,13 +34,11 @@ func (q *queries) CreateUser(ctx context.Context, u store.User) error {
 }
 
 func (q *queries) GetUser(ctx context.Context, username string) (store.User, error) {
-	u, err := one(ctx, q, scanUser, `SELECT `+userCols+` FROM users WHERE username = $1`, username)
-	return u, wrapf(err, "get user %q", username)
+	return users.get(ctx, q, username)
 }
 
 func (q *queries) GetUserByUID(ctx context.Context, uid string) (store.User, error) {
-	u, err := one(ctx, q, scanUser, `SELECT `+userCols+` FROM users WHERE uid = $1`, uid)
-	return u, wrapf(err, "get user by uid %q", uid)
+	return users.getBy(ctx, q, "uid", uid)
 }
 
 func (q *queries) ListUsers(ctx context.Context, f store.UserFilter) ([]store.User, error) {
@@ -48,11 +49,7 @@ func (q *queries) ListUsers(ctx context.Context, f store.UserFilter) ([]store.Us
 	if f.Search != "" {
 		w.search(f.Search, "username", "name", "email", "description")
 	}
-	if f.After != "" {
-		w.add("username > " + w.arg(f.After))
-	}
-	us, err := all(ctx, q, scanUser, `SELECT `+userCols+` FROM users`+w.sql("username", f.Limit), w.args...)
-	return us, wrapf(err, "list users")
+	return users.list(ctx, q, &w, f.After, f.Limit)
 }
 
 // UpdateUser renames only when the new username is free. The statement
@@ -62,16 +59,8 @@ func (q *queries) ListUsers(ctx context.Context, f store.UserFilter) ([]store.Us
 // statement's snapshot and its update would read as "found, not updated",
 // a conflict instead of store.ErrNotFound.
 func (q *queries) UpdateUser(ctx context.Context, u store.User) error {
-	err := q.rename(ctx, `WITH
-		target AS (SELECT uid FROM users WHERE uid = $1),
-		taken AS (SELECT 1 FROM users WHERE username = $2 AND uid <> $1),
-		upd AS (
-			UPDATE users SET username = $2, type = $3, name = $4, email = $5, description = $6,
-				is_active = $7, managed = $8, password_hash = $9, password_changed_at = $10,
-				last_login_at = $11
-			WHERE uid = $1 AND NOT EXISTS (SELECT 1 FROM taken)
-			RETURNING 1)
-		SELECT EXISTS (SELECT 1 FROM target), EXISTS (SELECT 1 FROM upd)`,
+	err := q.rename(ctx, "users", "username", `username = $2, type = $3, name = $4, email = $5, description = $6,
+		is_active = $7, managed = $8, password_hash = $9, password_changed_at = $10, last_login_at = $11`, "",
 		u.UID, u.Username, u.Type, u.Name, u.Email, u.Description, u.IsActive, u.Managed,
 		u.PasswordHash, u.PasswordChangedAt, u.LastLoginAt)
 	return wrapf(err, "update user %q", u.Username)
@@ -80,7 +69,7 @@ func (q *queries) UpdateUser(ctx context.Context, u store.User) error {
 // DeleteUser deletes the user; the foreign keys cascade to memberships,
 // role assignments, direct permissions, tokens and their keys.
 func (q *queries) DeleteUser(ctx context.Context, uid string) error {
-	return wrapf(q.change(ctx, `DELETE FROM users WHERE uid = $1`, uid), "delete user %q", uid)
+	return users.delete(ctx, q, uid)
 }
 
 func (q *queries) CountUsers(ctx context.Context) (int, error) {
