@@ -78,11 +78,7 @@ func testApplicationUpdate(t *testing.T, s store.Store) {
 func testApplicationDelete(t *testing.T, s store.Store) {
 	a := mustApplication(t, s, "wiki")
 	other := mustApplication(t, s, "git")
-	mustNil(t, s.DeleteApplication(ctx(t), a.UID), "DeleteApplication")
-	_, err := s.GetApplication(ctx(t), "wiki")
-	wantErr(t, err, store.ErrNotFound, "GetApplication(deleted)")
-	wantErr(t, s.DeleteApplication(ctx(t), a.UID), store.ErrNotFound, "DeleteApplication(again)")
-	wantRead(t, other, "the other application")(s.GetApplication(ctx(t), "git"))
+	wantDeleted(t, s.DeleteApplication, s.GetApplication, a.UID, "wiki", other, "git")
 }
 
 func testApplicationList(t *testing.T, s store.Store) {

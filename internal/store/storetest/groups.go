@@ -58,11 +58,7 @@ func testGroupUpdate(t *testing.T, s store.Store) {
 func testGroupDelete(t *testing.T, s store.Store) {
 	g := mustGroup(t, s, "ops")
 	other := mustGroup(t, s, "dev")
-	mustNil(t, s.DeleteGroup(ctx(t), g.UID), "DeleteGroup")
-	_, err := s.GetGroup(ctx(t), "ops")
-	wantErr(t, err, store.ErrNotFound, "GetGroup(deleted)")
-	wantErr(t, s.DeleteGroup(ctx(t), g.UID), store.ErrNotFound, "DeleteGroup(again)")
-	wantRead(t, other, "the other group")(s.GetGroup(ctx(t), "dev"))
+	wantDeleted(t, s.DeleteGroup, s.GetGroup, g.UID, "ops", other, "dev")
 }
 
 func testGroupList(t *testing.T, s store.Store) {
@@ -112,28 +108,16 @@ func testGroupMembers(t *testing.T, s store.Store) {
 	} {
 		mustNil(t, s.AddMember(ctx(t), m.g, m.u), "AddMember")
 	}
-	members, err := s.ListMembers(ctx(t), ops.UID)
-	mustNil(t, err, "ListMembers")
-	equal(t, members, []string{"alice", "bob", "carol"}, "members of ops")
-	members, err = s.ListMembers(ctx(t), empty.UID)
-	mustNil(t, err, "ListMembers(empty)")
-	equal(t, members, nil, "members of an empty group")
-	groups, err := s.UserGroups(ctx(t), alice.UID)
-	mustNil(t, err, "UserGroups")
-	equal(t, groups, []string{"dev", "ops"}, "groups of alice")
-	groups, err = s.UserGroups(ctx(t), mustUser(t, s, "loner").UID)
-	mustNil(t, err, "UserGroups(loner)")
-	equal(t, groups, nil, "groups of a user in none")
+	wantRead(t, []string{"alice", "bob", "carol"}, "members of ops")(s.ListMembers(ctx(t), ops.UID))
+	wantRead(t, []string(nil), "members of an empty group")(s.ListMembers(ctx(t), empty.UID))
+	wantRead(t, []string{"dev", "ops"}, "groups of alice")(s.UserGroups(ctx(t), alice.UID))
+	wantRead(t, []string(nil), "groups of a user in none")(s.UserGroups(ctx(t), mustUser(t, s, "loner").UID))
 
 	mustNil(t, s.RemoveMember(ctx(t), ops.UID, alice.UID), "RemoveMember")
 	wantErr(t, s.RemoveMember(ctx(t), ops.UID, alice.UID), store.ErrNotFound, "RemoveMember(again)")
 	wantErr(t, s.RemoveMember(ctx(t), empty.UID, bob.UID), store.ErrNotFound, "RemoveMember(not a member)")
-	members, err = s.ListMembers(ctx(t), ops.UID)
-	mustNil(t, err, "ListMembers")
-	equal(t, members, []string{"bob", "carol"}, "members of ops after removal")
-	groups, err = s.UserGroups(ctx(t), alice.UID)
-	mustNil(t, err, "UserGroups")
-	equal(t, groups, []string{"dev"}, "groups of alice after removal")
+	wantRead(t, []string{"bob", "carol"}, "members of ops after removal")(s.ListMembers(ctx(t), ops.UID))
+	wantRead(t, []string{"dev"}, "groups of alice after removal")(s.UserGroups(ctx(t), alice.UID))
 
 	wantErr(t, s.AddMember(ctx(t), newUID(), alice.UID), store.ErrNotFound, "AddMember(unknown group)")
 	wantErr(t, s.AddMember(ctx(t), ops.UID, newUID()), store.ErrNotFound, "AddMember(unknown user)")

@@ -73,11 +73,7 @@ func testRoleUpdate(t *testing.T, s store.Store) {
 func testRoleDelete(t *testing.T, s store.Store) {
 	r := mustRole(t, s, "editor", "a.read")
 	other := mustRole(t, s, "viewer", "a.read")
-	mustNil(t, s.DeleteRole(ctx(t), r.UID), "DeleteRole")
-	_, err := s.GetRole(ctx(t), "editor")
-	wantErr(t, err, store.ErrNotFound, "GetRole(deleted)")
-	wantErr(t, s.DeleteRole(ctx(t), r.UID), store.ErrNotFound, "DeleteRole(again)")
-	wantRead(t, other, "the other role")(s.GetRole(ctx(t), "viewer"))
+	wantDeleted(t, s.DeleteRole, s.GetRole, r.UID, "editor", other, "viewer")
 	// The name is free again, with a fresh permission set.
 	recreated := mustRole(t, s, "editor")
 	wantRead(t, recreated, "recreated role has no stale permissions")(s.GetRole(ctx(t), "editor"))
@@ -119,12 +115,8 @@ func testRoleAssignments(t *testing.T, s store.Store) {
 	}
 	mustNil(t, s.AssignRoleToGroup(ctx(t), other.UID, ops.UID), "AssignRoleToGroup(viewer)")
 	wantRead(t, store.RoleAssignments{Users: []string{"alice", "carol"}, Groups: []string{"dev", "ops"}}, "assignments")(s.RoleAssignments(ctx(t), r.UID))
-	roles, err := s.GroupRoles(ctx(t), ops.UID)
-	mustNil(t, err, "GroupRoles")
-	equal(t, roles, []string{"editor", "viewer"}, "roles of ops")
-	roles, err = s.GroupRoles(ctx(t), mustGroup(t, s, "none").UID)
-	mustNil(t, err, "GroupRoles(none)")
-	equal(t, roles, nil, "roles of a group without any")
+	wantRead(t, []string{"editor", "viewer"}, "roles of ops")(s.GroupRoles(ctx(t), ops.UID))
+	wantRead(t, []string(nil), "roles of a group without any")(s.GroupRoles(ctx(t), mustGroup(t, s, "none").UID))
 
 	mustNil(t, s.UnassignRoleFromUser(ctx(t), r.UID, carol.UID), "UnassignRoleFromUser")
 	wantErr(t, s.UnassignRoleFromUser(ctx(t), r.UID, carol.UID), store.ErrNotFound, "UnassignRoleFromUser(again)")
@@ -132,9 +124,7 @@ func testRoleAssignments(t *testing.T, s store.Store) {
 	mustNil(t, s.UnassignRoleFromGroup(ctx(t), r.UID, ops.UID), "UnassignRoleFromGroup")
 	wantErr(t, s.UnassignRoleFromGroup(ctx(t), r.UID, ops.UID), store.ErrNotFound, "UnassignRoleFromGroup(again)")
 	wantRead(t, store.RoleAssignments{Users: []string{"alice"}, Groups: []string{"dev"}}, "assignments after unassigning")(s.RoleAssignments(ctx(t), r.UID))
-	roles, err = s.GroupRoles(ctx(t), ops.UID)
-	mustNil(t, err, "GroupRoles")
-	equal(t, roles, []string{"viewer"}, "roles of ops after unassigning")
+	wantRead(t, []string{"viewer"}, "roles of ops after unassigning")(s.GroupRoles(ctx(t), ops.UID))
 
 	wantErr(t, s.AssignRoleToUser(ctx(t), newUID(), alice.UID), store.ErrNotFound, "AssignRoleToUser(unknown role)")
 	wantErr(t, s.AssignRoleToUser(ctx(t), r.UID, newUID()), store.ErrNotFound, "AssignRoleToUser(unknown user)")
@@ -267,18 +257,14 @@ func testCascadeDeleteUser(t *testing.T, s store.Store) {
 	tokens, err := s.ListTokens(ctx(t), store.TokenFilter{Limit: 10})
 	mustNil(t, err, "ListTokens")
 	equal(t, identifiers(tokens), []string{keepTok.Identifier}, "remaining tokens")
-	members, err := s.ListMembers(ctx(t), ops.UID)
-	mustNil(t, err, "ListMembers")
-	equal(t, members, []string{"bob"}, "members after deleting alice")
+	wantRead(t, []string{"bob"}, "members after deleting alice")(s.ListMembers(ctx(t), ops.UID))
 	as, err := s.RoleAssignments(ctx(t), r.UID)
 	mustNil(t, err, "RoleAssignments")
 	equal(t, as, store.RoleAssignments{Users: []string{"bob"}}, "assignments after deleting alice")
 	perms, err := s.GetUserPermissions(ctx(t), u.UID)
 	mustNil(t, err, "GetUserPermissions(deleted)")
 	equal(t, perms, nil, "permissions of the deleted user")
-	groups, err := s.UserGroups(ctx(t), u.UID)
-	mustNil(t, err, "UserGroups(deleted)")
-	equal(t, groups, nil, "groups of the deleted user")
+	wantRead(t, []string(nil), "groups of the deleted user")(s.UserGroups(ctx(t), u.UID))
 
 	// A new user with the same name starts clean.
 	again := mustUser(t, s, "alice")
@@ -298,23 +284,13 @@ func testCascadeDeleteGroup(t *testing.T, s store.Store) {
 		mustNil(t, err, "setup")
 	}
 	mustNil(t, s.DeleteGroup(ctx(t), ops.UID), "DeleteGroup")
-	groups, err := s.UserGroups(ctx(t), u.UID)
-	mustNil(t, err, "UserGroups")
-	equal(t, groups, []string{"dev"}, "groups after deleting ops")
-	members, err := s.ListMembers(ctx(t), ops.UID)
-	mustNil(t, err, "ListMembers(deleted)")
-	equal(t, members, nil, "members of the deleted group")
-	as, err := s.RoleAssignments(ctx(t), r.UID)
-	mustNil(t, err, "RoleAssignments")
-	equal(t, as, store.RoleAssignments{}, "assignments after deleting ops")
-	g, err := s.UserGrants(ctx(t), u.UID)
-	mustNil(t, err, "UserGrants")
-	equal(t, g, store.Grants{Groups: []string{"dev"}}, "grants after deleting ops")
+	wantRead(t, []string{"dev"}, "groups after deleting ops")(s.UserGroups(ctx(t), u.UID))
+	wantRead(t, []string(nil), "members of the deleted group")(s.ListMembers(ctx(t), ops.UID))
+	wantRead(t, store.RoleAssignments{}, "assignments after deleting ops")(s.RoleAssignments(ctx(t), r.UID))
+	wantRead(t, store.Grants{Groups: []string{"dev"}}, "grants after deleting ops")(s.UserGrants(ctx(t), u.UID))
 	// A new group with the same name starts clean.
 	again := mustGroup(t, s, "ops")
-	roles, err := s.GroupRoles(ctx(t), again.UID)
-	mustNil(t, err, "GroupRoles")
-	equal(t, roles, nil, "roles of a recreated group")
+	wantRead(t, []string(nil), "roles of a recreated group")(s.GroupRoles(ctx(t), again.UID))
 }
 
 func testCascadeDeleteRole(t *testing.T, s store.Store) {

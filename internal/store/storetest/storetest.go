@@ -179,6 +179,19 @@ func wantRead[T any](t *testing.T, want T, what string) func(got T, err error) {
 	}
 }
 
+// wantDeleted deletes by UID a row that get reads by name, and checks
+// that it is gone, that deleting it again is store.ErrNotFound, and that
+// the other row is untouched.
+func wantDeleted[T any](t *testing.T, del func(context.Context, string) error, get func(context.Context, string) (T, error),
+	uid, name string, other T, otherName string) {
+	t.Helper()
+	mustNil(t, del(ctx(t), uid), "delete")
+	_, err := get(ctx(t), name)
+	wantErr(t, err, store.ErrNotFound, "read the deleted "+name)
+	wantErr(t, del(ctx(t), uid), store.ErrNotFound, "delete again")
+	wantRead(t, other, "the other row")(get(ctx(t), otherName))
+}
+
 // wantErr fails unless errors.Is(err, want).
 func wantErr(t *testing.T, err, want error, what string) {
 	t.Helper()

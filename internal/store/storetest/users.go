@@ -98,13 +98,9 @@ func testUserUpdate(t *testing.T, s store.Store) {
 func testUserDelete(t *testing.T, s store.Store) {
 	a := mustUser(t, s, "alice")
 	b := mustUser(t, s, "bob")
-	mustNil(t, s.DeleteUser(ctx(t), a.UID), "DeleteUser")
-	_, err := s.GetUser(ctx(t), "alice")
-	wantErr(t, err, store.ErrNotFound, "GetUser(deleted)")
-	_, err = s.GetUserByUID(ctx(t), a.UID)
+	wantDeleted(t, s.DeleteUser, s.GetUser, a.UID, "alice", b, "bob")
+	_, err := s.GetUserByUID(ctx(t), a.UID)
 	wantErr(t, err, store.ErrNotFound, "GetUserByUID(deleted)")
-	wantErr(t, s.DeleteUser(ctx(t), a.UID), store.ErrNotFound, "DeleteUser(again)")
-	wantRead(t, b, "the other user")(s.GetUser(ctx(t), "bob"))
 	// The name is free again.
 	mustUser(t, s, "alice")
 }
