@@ -345,6 +345,22 @@ func linkOutcome(leftFound, rightFound bool, left, right string) error {
 	return nil
 }
 
+// replacePermissions renders two CTEs, del and ins, that make the
+// permission set (in table, owned through col) of the rows in owners (a
+// CTE with a uid column) the distinct values of the text[] parameter
+// param: they delete those not in it and insert the rest, disjoint sets,
+// so the two never touch the same row.
+func replacePermissions(table, col, owners, param string) string {
+	return `
+		del AS (
+			DELETE FROM ` + table + `
+			WHERE ` + col + ` IN (SELECT uid FROM ` + owners + `) AND permission <> ALL (` + param + `::text[])),
+		ins AS (
+			INSERT INTO ` + table + ` (` + col + `, permission)
+			SELECT ` + owners + `.uid, p.permission FROM ` + owners + ` CROSS JOIN (SELECT DISTINCT unnest(` + param + `::text[]) AS permission) p
+			ON CONFLICT DO NOTHING)`
+}
+
 // --- Settings ---------------------------------------------------------------
 
 func (q *queries) GetSetting(ctx context.Context, key string) (string, error) {

@@ -58,14 +58,8 @@ func (q *queries) ListRoles(ctx context.Context, f store.RoleFilter) ([]store.Ro
 // permission replacement deletes those not in the new set and inserts the
 // rest, disjoint sets, and only when the role row was updated.
 func (q *queries) UpdateRole(ctx context.Context, r store.Role) error {
-	err := q.rename(ctx, "roles", "name", `name = $2, description = $3`, `,
-		del AS (
-			DELETE FROM role_permissions
-			WHERE role_uid IN (SELECT uid FROM upd) AND permission <> ALL ($4::text[])),
-		ins AS (
-			INSERT INTO role_permissions (role_uid, permission)
-			SELECT upd.uid, p.permission FROM upd CROSS JOIN (SELECT DISTINCT unnest($4::text[]) AS permission) p
-			ON CONFLICT DO NOTHING)`,
+	err := q.rename(ctx, "roles", "name", `name = $2, description = $3`,
+		`,`+replacePermissions("role_permissions", "role_uid", "upd", "$4"),
 		r.UID, r.Name, r.Description, textArray(r.Permissions))
 	return wrapf(err, "update role %q", r.Name)
 }

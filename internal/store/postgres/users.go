@@ -104,14 +104,7 @@ func (q *queries) SetUserPermissions(ctx context.Context, userUID string, perms 
 	err := q.atomically(ctx, func(q *queries) error {
 		var found bool
 		err := q.db.QueryRow(ctx, `WITH
-			u AS (SELECT uid FROM users WHERE uid = $1),
-			del AS (
-				DELETE FROM user_permissions
-				WHERE user_uid IN (SELECT uid FROM u) AND permission <> ALL ($2::text[])),
-			ins AS (
-				INSERT INTO user_permissions (user_uid, permission)
-				SELECT u.uid, p.permission FROM u CROSS JOIN (SELECT DISTINCT unnest($2::text[]) AS permission) p
-				ON CONFLICT DO NOTHING)
+			u AS (SELECT uid FROM users WHERE uid = $1),`+replacePermissions("user_permissions", "user_uid", "u", "$2")+`
 			SELECT EXISTS (SELECT 1 FROM u)`, userUID, textArray(perms)).Scan(&found)
 		if err != nil {
 			return q.fail(err)
