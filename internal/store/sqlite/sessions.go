@@ -9,8 +9,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
-var _ store.SessionQueries = (*queries)(nil)
-
 const sessionCols = `id_hash, user_uid, password_stamp, mfa_pending, mfa_failures, client_ip, user_agent,
 	created_at, last_seen_at, expires_at`
 

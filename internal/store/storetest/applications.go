@@ -46,10 +46,8 @@ func testApplicationCreateGet(t *testing.T, s store.Store) {
 		store.ErrConflict, "CreateApplication(same slug)")
 	wantErr(t, s.CreateApplication(ctx(t), store.Application{UID: a.UID, Slug: "other", Name: "x", PolicyEngineMode: "any", CreatedAt: t0}),
 		store.ErrConflict, "CreateApplication(same UID)")
-	_, err = s.GetApplication(ctx(t), "other")
-	wantErr(t, err, store.ErrNotFound, "GetApplication(after failed create)")
-	_, err = s.GetApplication(ctx(t), "GRAFANA")
-	wantErr(t, err, store.ErrNotFound, "GetApplication(GRAFANA): slugs are case-sensitive")
+	wantNotFound(t, "GetApplication(after failed create)")(s.GetApplication(ctx(t), "other"))
+	wantNotFound(t, "GetApplication(GRAFANA): slugs are case-sensitive")(s.GetApplication(ctx(t), "GRAFANA"))
 	wantRead(t, a, "application after failed creates")(s.GetApplication(ctx(t), "grafana"))
 	// An application, a user and a group may share a name.
 	mustUser(t, s, "grafana")
@@ -67,8 +65,7 @@ func testApplicationUpdate(t *testing.T, s store.Store) {
 	want := changed
 	want.Slug, want.CreatedAt = a.Slug, a.CreatedAt // never written
 	equal(t, got, want, "updated application")
-	_, err = s.GetApplication(ctx(t), "ignored")
-	wantErr(t, err, store.ErrNotFound, "GetApplication(slug given to Update)")
+	wantNotFound(t, "GetApplication(slug given to Update)")(s.GetApplication(ctx(t), "ignored"))
 
 	wantErr(t, s.UpdateApplication(ctx(t), store.Application{UID: newUID(), Name: "x", PolicyEngineMode: "any"}),
 		store.ErrNotFound, "UpdateApplication(unknown UID)")

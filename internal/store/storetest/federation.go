@@ -35,8 +35,7 @@ func testFederationCRUD(t *testing.T, s store.Store) {
 	i.Leeway, i.AllowedAlgs = 5*time.Second, []string{"PS256"}
 	mustNil(t, s.UpdateOIDCIssuer(ctx(t), i), "UpdateOIDCIssuer")
 	wantRead(t, i, "updated issuer")(s.GetOIDCIssuer(ctx(t), "gh"))
-	_, err = s.GetOIDCIssuer(ctx(t), "nope")
-	wantErr(t, err, store.ErrNotFound, "GetOIDCIssuer(missing)")
+	wantNotFound(t, "GetOIDCIssuer(missing)")(s.GetOIDCIssuer(ctx(t), "nope"))
 
 	u := mustCreateUser(t, s, store.User{UID: newUID(), Username: "deployer", Type: store.TypeServiceAccount, IsActive: true, CreatedAt: t0})
 	p := trustPolicy("deploy", i, u)
@@ -58,8 +57,7 @@ func testFederationCRUD(t *testing.T, s store.Store) {
 		t.Fatalf("policies %s", dump(ps))
 	}
 	mustNil(t, s.DeleteOIDCIssuer(ctx(t), i.UID), "DeleteOIDCIssuer")
-	_, err = s.GetTrustPolicy(ctx(t), "deploy")
-	wantErr(t, err, store.ErrNotFound, "a policy of a deleted issuer")
+	wantNotFound(t, "a policy of a deleted issuer")(s.GetTrustPolicy(ctx(t), "deploy"))
 }
 
 func testFederationCascade(t *testing.T, s store.Store) {
@@ -90,8 +88,7 @@ func testFederationCascade(t *testing.T, s store.Store) {
 	mustNil(t, err, "FederatedTokens(issuer)")
 	equal(t, uids, []string{minted.UID}, "tokens of the issuer's policies")
 	mustNil(t, s.DeleteTrustPolicy(ctx(t), p.UID), "DeleteTrustPolicy")
-	_, err = s.GetToken(ctx(t), "reporter-minted")
-	wantErr(t, err, store.ErrNotFound, "a minted token of a deleted policy")
+	wantNotFound(t, "a minted token of a deleted policy")(s.GetToken(ctx(t), "reporter-minted"))
 	_, err = s.GetToken(ctx(t), "reporter-own")
 	mustNil(t, err, "the account's own token stays")
 }

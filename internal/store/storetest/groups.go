@@ -30,10 +30,8 @@ func testGroupCreateGet(t *testing.T, s store.Store) {
 
 	wantErr(t, s.CreateGroup(ctx(t), store.Group{UID: newUID(), Name: "ops", CreatedAt: t0}), store.ErrConflict, "CreateGroup(same name)")
 	wantErr(t, s.CreateGroup(ctx(t), store.Group{UID: g.UID, Name: "other", CreatedAt: t0}), store.ErrConflict, "CreateGroup(same UID)")
-	_, err = s.GetGroup(ctx(t), "other")
-	wantErr(t, err, store.ErrNotFound, "GetGroup(after failed create)")
-	_, err = s.GetGroup(ctx(t), "OPS")
-	wantErr(t, err, store.ErrNotFound, "GetGroup(OPS): names are case-sensitive")
+	wantNotFound(t, "GetGroup(after failed create)")(s.GetGroup(ctx(t), "other"))
+	wantNotFound(t, "GetGroup(OPS): names are case-sensitive")(s.GetGroup(ctx(t), "OPS"))
 	// A user and a group may share a name.
 	mustUser(t, s, "ops")
 }
@@ -47,8 +45,7 @@ func testGroupUpdate(t *testing.T, s store.Store) {
 	mustNil(t, err, "GetGroup")
 	changed.CreatedAt = g.CreatedAt
 	equal(t, got, changed, "updated group")
-	_, err = s.GetGroup(ctx(t), "ops")
-	wantErr(t, err, store.ErrNotFound, "GetGroup(old name)")
+	wantNotFound(t, "GetGroup(old name)")(s.GetGroup(ctx(t), "ops"))
 
 	wantErr(t, s.UpdateGroup(ctx(t), store.Group{UID: g.UID, Name: "dev"}), store.ErrConflict, "UpdateGroup(taken name)")
 	wantErr(t, s.UpdateGroup(ctx(t), store.Group{UID: newUID(), Name: "new"}), store.ErrNotFound, "UpdateGroup(unknown UID)")

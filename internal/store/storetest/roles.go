@@ -35,11 +35,9 @@ func testRoleCreateGet(t *testing.T, s store.Store) {
 		store.ErrConflict, "CreateRole(same name)")
 	wantErr(t, s.CreateRole(ctx(t), store.Role{UID: admin.UID, Name: "other", Permissions: []string{"x"}, CreatedAt: t0}),
 		store.ErrConflict, "CreateRole(same UID)")
-	_, err = s.GetRole(ctx(t), "other")
-	wantErr(t, err, store.ErrNotFound, "GetRole(after failed create)")
+	wantNotFound(t, "GetRole(after failed create)")(s.GetRole(ctx(t), "other"))
 	wantRead(t, want, "role after failed creates: permissions untouched")(s.GetRole(ctx(t), "admin"))
-	_, err = s.GetRole(ctx(t), "nobody")
-	wantErr(t, err, store.ErrNotFound, "GetRole(unknown)")
+	wantNotFound(t, "GetRole(unknown)")(s.GetRole(ctx(t), "nobody"))
 }
 
 func testRoleUpdate(t *testing.T, s store.Store) {
@@ -53,8 +51,7 @@ func testRoleUpdate(t *testing.T, s store.Store) {
 	mustNil(t, err, "GetRole")
 	want := store.Role{UID: r.UID, Name: "writer", Description: "new text", Permissions: []string{"b.read", "c.write"}, CreatedAt: r.CreatedAt}
 	equal(t, got, want, "updated role")
-	_, err = s.GetRole(ctx(t), "editor")
-	wantErr(t, err, store.ErrNotFound, "GetRole(old name)")
+	wantNotFound(t, "GetRole(old name)")(s.GetRole(ctx(t), "editor"))
 
 	want.Permissions = nil
 	mustNil(t, s.UpdateRole(ctx(t), want), "UpdateRole(no permissions)")
@@ -66,8 +63,7 @@ func testRoleUpdate(t *testing.T, s store.Store) {
 	wantErr(t, s.UpdateRole(ctx(t), taken), store.ErrConflict, "UpdateRole(taken name)")
 	wantRead(t, want, "role after a failed update: permissions untouched")(s.GetRole(ctx(t), "writer"))
 	wantErr(t, s.UpdateRole(ctx(t), store.Role{UID: newUID(), Name: "ghost", Permissions: []string{"x"}}), store.ErrNotFound, "UpdateRole(unknown UID)")
-	_, err = s.GetRole(ctx(t), "ghost")
-	wantErr(t, err, store.ErrNotFound, "GetRole(ghost)")
+	wantNotFound(t, "GetRole(ghost)")(s.GetRole(ctx(t), "ghost"))
 }
 
 func testRoleDelete(t *testing.T, s store.Store) {

@@ -179,6 +179,16 @@ func wantRead[T any](t *testing.T, want T, what string) func(got T, err error) {
 	}
 }
 
+// wantNotFound returns a check that a read failed with store.ErrNotFound,
+// for the read's results: wantNotFound(t, what)(s.GetGroup(ctx(t), name)).
+func wantNotFound(t *testing.T, what string) func(any, error) {
+	t.Helper()
+	return func(_ any, err error) {
+		t.Helper()
+		wantErr(t, err, store.ErrNotFound, what)
+	}
+}
+
 // wantDeleted deletes by UID a row that get reads by name, and checks
 // that it is gone, that deleting it again is store.ErrNotFound, and that
 // the other row is untouched.

@@ -56,10 +56,8 @@ func testTokenCreateGet(t *testing.T, s store.Store) {
 	mustNil(t, err, "LookupKey(ap_laptop): the first key belongs to the new token")
 	equal(t, tok, want, "token of the first key")
 
-	_, err = s.GetToken(ctx(t), "nope")
-	wantErr(t, err, store.ErrNotFound, "GetToken(unknown)")
-	_, err = s.GetToken(ctx(t), "LAPTOP")
-	wantErr(t, err, store.ErrNotFound, "GetToken(LAPTOP): identifiers are case-sensitive")
+	wantNotFound(t, "GetToken(unknown)")(s.GetToken(ctx(t), "nope"))
+	wantNotFound(t, "GetToken(LAPTOP): identifiers are case-sensitive")(s.GetToken(ctx(t), "LAPTOP"))
 }
 
 func testTokenCreateErrors(t *testing.T, s store.Store) {
