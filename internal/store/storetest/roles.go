@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -229,15 +230,14 @@ func testCascadeDeleteUser(t *testing.T, s store.Store) {
 	tok := mustToken(t, s, apiToken(u, "alice-ci"))
 	mustNil(t, s.AddTokenKey(ctx(t), store.TokenKey{Lookup: "second-key", TokenUID: tok.UID, Hash: []byte{1}, CreatedAt: at(time.Hour)}), "AddTokenKey")
 	keepTok := mustToken(t, s, apiToken(keep, "bob-ci"))
-	for _, err := range []error{
+	// Every call runs; any error fails the setup.
+	mustNil(t, errors.Join(
 		s.AddMember(ctx(t), ops.UID, u.UID),
 		s.AddMember(ctx(t), ops.UID, keep.UID),
 		s.AssignRoleToUser(ctx(t), r.UID, u.UID),
 		s.AssignRoleToUser(ctx(t), r.UID, keep.UID),
 		s.SetUserPermissions(ctx(t), u.UID, []string{"p"}),
-	} {
-		mustNil(t, err, "setup")
-	}
+	), "setup")
 
 	mustNil(t, s.DeleteUser(ctx(t), u.UID), "DeleteUser")
 
@@ -272,13 +272,12 @@ func testCascadeDeleteGroup(t *testing.T, s store.Store) {
 	u := mustUser(t, s, "alice")
 	ops, dev := mustGroup(t, s, "ops"), mustGroup(t, s, "dev")
 	r := mustRole(t, s, "editor", "x.write")
-	for _, err := range []error{
+	// Every call runs; any error fails the setup.
+	mustNil(t, errors.Join(
 		s.AddMember(ctx(t), ops.UID, u.UID),
 		s.AddMember(ctx(t), dev.UID, u.UID),
 		s.AssignRoleToGroup(ctx(t), r.UID, ops.UID),
-	} {
-		mustNil(t, err, "setup")
-	}
+	), "setup")
 	mustNil(t, s.DeleteGroup(ctx(t), ops.UID), "DeleteGroup")
 	wantRead(t, []string{"dev"}, "groups after deleting ops")(s.UserGroups(ctx(t), u.UID))
 	wantRead(t, []string(nil), "members of the deleted group")(s.ListMembers(ctx(t), ops.UID))
@@ -294,14 +293,13 @@ func testCascadeDeleteRole(t *testing.T, s store.Store) {
 	ops := mustGroup(t, s, "ops")
 	r := mustRole(t, s, "editor", "x.write")
 	keep := mustRole(t, s, "viewer", "x.read")
-	for _, err := range []error{
+	// Every call runs; any error fails the setup.
+	mustNil(t, errors.Join(
 		s.AddMember(ctx(t), ops.UID, u.UID),
 		s.AssignRoleToGroup(ctx(t), r.UID, ops.UID),
 		s.AssignRoleToGroup(ctx(t), keep.UID, ops.UID),
 		s.AssignRoleToUser(ctx(t), r.UID, u.UID),
-	} {
-		mustNil(t, err, "setup")
-	}
+	), "setup")
 	mustNil(t, s.DeleteRole(ctx(t), r.UID), "DeleteRole")
 	wantRead(t, []string{"viewer"}, "roles of ops after deleting editor")(s.GroupRoles(ctx(t), ops.UID))
 	wantRead(t, store.RoleAssignments{}, "assignments of the deleted role")(s.RoleAssignments(ctx(t), r.UID))
