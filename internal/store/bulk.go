@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"fmt"
+)
 
 // Bulk is a set of new rows for a bulk load: users, their group
 // memberships, and tokens each with its first key (Keys[i] belongs to
@@ -10,6 +13,15 @@ type Bulk struct {
 	Members []Membership // (ldap.go)
 	Tokens  []Token
 	Keys    []TokenKey
+}
+
+// Check reports a bulk load a backend cannot even begin: a token without
+// its key, or a key without its token.
+func (b Bulk) Check() error {
+	if len(b.Keys) != len(b.Tokens) {
+		return fmt.Errorf("bulk load: %d tokens but %d keys", len(b.Tokens), len(b.Keys))
+	}
+	return nil
 }
 
 // BulkLoader is implemented by backends that can insert many new rows far

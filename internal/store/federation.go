@@ -116,3 +116,39 @@ func EncodeList(l []string) string {
 	}
 	return EncodeJSON(l)
 }
+
+// PolicyColumns are a trust policy's JSON-encoded columns, as both
+// backends store them: Permissions is NULL (nil) for "the account's".
+type PolicyColumns struct {
+	Conditions   string
+	Permissions  *string
+	AllowedCIDRs string
+}
+
+// EncodePolicyColumns encodes p's lists and maps for storage.
+func EncodePolicyColumns(p TrustPolicy) PolicyColumns {
+	c := PolicyColumns{Conditions: EncodeJSON(p.Conditions), AllowedCIDRs: EncodeList(p.AllowedCIDRs)}
+	if p.Permissions != nil {
+		s := EncodeList(*p.Permissions)
+		c.Permissions = &s
+	}
+	return c
+}
+
+// DecodeInto sets p's lists and maps from what EncodePolicyColumns wrote.
+func (c PolicyColumns) DecodeInto(p *TrustPolicy) error {
+	if c.Permissions != nil {
+		var l []string
+		if err := DecodeJSON(*c.Permissions, &l); err != nil {
+			return err
+		}
+		if l == nil {
+			l = []string{}
+		}
+		p.Permissions = &l
+	}
+	if err := DecodeJSON(c.Conditions, &p.Conditions); err != nil {
+		return err
+	}
+	return DecodeJSON(c.AllowedCIDRs, &p.AllowedCIDRs)
+}

@@ -2,8 +2,18 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
+
+// OwnerFound is err, or, when err is nil but the statement found no owning
+// user to write under (missing), ErrNotFound naming the user.
+func OwnerFound(err error, missing bool, userUID string) error {
+	if err == nil && missing {
+		err = fmt.Errorf("user %q: %w", userUID, ErrNotFound)
+	}
+	return err
+}
 
 // Session is a signed-in browser of the web interface. The session ID
 // itself (the cookie value) is never stored: IDHash is its SHA-256, so a

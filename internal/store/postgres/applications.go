@@ -18,65 +18,36 @@ func scanApplication(row pgx.Row) (store.Application, error) {
 	return a, err
 }
 
+var applications = table[store.Application]{what: "application", plural: "applications", name: "applications",
+	sel: `SELECT ` + applicationCols + ` FROM applications`, key: "slug", scan: scanApplication}
+
 func (q *queries) CreateApplication(ctx context.Context, a store.Application) error {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
-	tag, err := q.db.Exec(ctx, `INSERT INTO applications (`+applicationCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)
+	err := q.insert(ctx, `INSERT INTO applications (`+applicationCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT DO NOTHING`, a.UID, a.Slug, a.Name, a.URL, a.Description, a.PolicyEngineMode, a.CreatedAt)
-	if err == nil {
-		err = insertOutcome(tag)
-	}
-	if err != nil {
-		return fmt.Errorf("postgres: create application %q: %w", a.Slug, q.fail(err))
-	}
-	return nil
+	return wrapf(err, "create application %q", a.Slug)
 }
 
 func (q *queries) GetApplication(ctx context.Context, slug string) (store.Application, error) {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
-	a, err := scanApplication(q.db.QueryRow(ctx, `SELECT `+applicationCols+` FROM applications WHERE slug = $1`, slug))
-	if err != nil {
-		return store.Application{}, fmt.Errorf("postgres: get application %q: %w", slug, q.fail(err))
-	}
-	return a, nil
+	return applications.get(ctx, q, slug)
 }
 
 func (q *queries) ListApplications(ctx context.Context, f store.ApplicationFilter) ([]store.Application, error) {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
 	var w where
 	if f.Search != "" {
 		w.search(f.Search, "slug", "name", "description")
 	}
-	if f.After != "" {
-		w.add("slug > " + w.arg(f.After))
-	}
-	as, err := queryAll(ctx, q, scanApplication, `SELECT `+applicationCols+` FROM applications`+w.sql("slug", f.Limit), w.args...)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list applications: %w", err)
-	}
-	return as, nil
+	return applications.list(ctx, q, &w, f.After, f.Limit)
 }
 
 func (q *queries) UpdateApplication(ctx context.Context, a store.Application) error {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
-	if err := q.execOne(ctx, `UPDATE applications SET name = $2, url = $3, description = $4, policy_engine_mode = $5 WHERE uid = $1`,
-		a.UID, a.Name, a.URL, a.Description, a.PolicyEngineMode); err != nil {
-		return fmt.Errorf("postgres: update application %q: %w", a.Slug, err)
-	}
-	return nil
+	err := q.change(ctx, `UPDATE applications SET name = $2, url = $3, description = $4, policy_engine_mode = $5 WHERE uid = $1`,
+		a.UID, a.Name, a.URL, a.Description, a.PolicyEngineMode)
+	return wrapf(err, "update application %q", a.Slug)
 }
 
 // DeleteApplication deletes the application; its bindings cascade.
 func (q *queries) DeleteApplication(ctx context.Context, uid string) error {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
-	if err := q.execOne(ctx, `DELETE FROM applications WHERE uid = $1`, uid); err != nil {
-		return fmt.Errorf("postgres: delete application %q: %w", uid, err)
-	}
-	return nil
+	return applications.delete(ctx, q, uid)
 }
 
 // bindingTable names the table, subject column and subject table of a
@@ -99,10 +70,7 @@ func (q *queries) PutBinding(ctx context.Context, b store.Binding) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
-	var aFound, sFound bool
-	err = q.db.QueryRow(ctx, `WITH
+	err = q.link(ctx, "application", b.Kind, `WITH
 		a AS (SELECT uid FROM applications WHERE uid = $1),
 		s AS (SELECT uid FROM `+subjects+` WHERE uid = $2),
 		ins AS (
@@ -110,14 +78,8 @@ func (q *queries) PutBinding(ctx context.Context, b store.Binding) error {
 			SELECT a.uid, s.uid, $3, $4 FROM a CROSS JOIN s
 			ON CONFLICT (application_uid, `+column+`) DO UPDATE SET sort_order = excluded.sort_order, negate = excluded.negate)
 		SELECT EXISTS (SELECT 1 FROM a), EXISTS (SELECT 1 FROM s)`,
-		b.ApplicationUID, b.SubjectUID, b.Order, b.Negate).Scan(&aFound, &sFound)
-	if err == nil {
-		err = linkOutcome(aFound, sFound, "application", b.Kind)
-	}
-	if err != nil {
-		return fmt.Errorf("postgres: bind %s %q to application %q: %w", b.Kind, b.SubjectUID, b.ApplicationUID, q.fail(err))
-	}
-	return nil
+		b.ApplicationUID, b.SubjectUID, b.Order, b.Negate)
+	return wrapf(err, "bind %s %q to application %q", b.Kind, b.SubjectUID, b.ApplicationUID)
 }
 
 func (q *queries) DeleteBinding(ctx context.Context, applicationUID, kind, subjectUID string) error {
@@ -125,13 +87,8 @@ func (q *queries) DeleteBinding(ctx context.Context, applicationUID, kind, subje
 	if err != nil {
 		return err
 	}
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
-	if err := q.execOne(ctx, `DELETE FROM `+table+` WHERE application_uid = $1 AND `+column+` = $2`,
-		applicationUID, subjectUID); err != nil {
-		return fmt.Errorf("postgres: unbind %s %q from application %q: %w", kind, subjectUID, applicationUID, err)
-	}
-	return nil
+	err = q.change(ctx, `DELETE FROM `+table+` WHERE application_uid = $1 AND `+column+` = $2`, applicationUID, subjectUID)
+	return wrapf(err, "unbind %s %q from application %q", kind, subjectUID, applicationUID)
 }
 
 // bindingsSelect reads the bindings of both kinds with their subjects'
@@ -153,21 +110,11 @@ func scanBinding(row pgx.Row) (store.Binding, error) {
 }
 
 func (q *queries) ListBindings(ctx context.Context, applicationUID string) ([]store.Binding, error) {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
-	bs, err := queryAll(ctx, q, scanBinding, fmt.Sprintf(bindingsSelect, "b.application_uid = $1"), applicationUID)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list bindings of application %q: %w", applicationUID, err)
-	}
-	return bs, nil
+	bs, err := all(ctx, q, scanBinding, fmt.Sprintf(bindingsSelect, "b.application_uid = $1"), applicationUID)
+	return bs, wrapf(err, "list bindings of application %q", applicationUID)
 }
 
 func (q *queries) AllBindings(ctx context.Context) ([]store.Binding, error) {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
-	bs, err := queryAll(ctx, q, scanBinding, fmt.Sprintf(bindingsSelect, "TRUE"))
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list bindings: %w", err)
-	}
-	return bs, nil
+	bs, err := all(ctx, q, scanBinding, fmt.Sprintf(bindingsSelect, "TRUE"))
+	return bs, wrapf(err, "list bindings")
 }

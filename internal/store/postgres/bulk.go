@@ -18,8 +18,8 @@ var _ store.BulkLoader = (*Store)(nil)
 // a reference to a missing row (store.ErrNotFound). The values are those
 // CreateUser, AddMember and CreateToken write.
 func (s *Store) BulkLoad(ctx context.Context, b store.Bulk) error {
-	if len(b.Keys) != len(b.Tokens) {
-		return fmt.Errorf("postgres: bulk load: %d tokens but %d keys", len(b.Tokens), len(b.Keys))
+	if err := b.Check(); err != nil {
+		return fmt.Errorf("postgres: %w", err)
 	}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {

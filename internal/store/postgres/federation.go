@@ -28,121 +28,64 @@ func scanIssuer(row pgx.Row) (store.OIDCIssuer, error) {
 	return i, store.DecodeJSON(tenant, &i.TenantClaims)
 }
 
+var issuers = table[store.OIDCIssuer]{what: "oidc issuer", plural: "oidc issuers", name: "oidc_issuers",
+	sel: `SELECT ` + issuerCols + ` FROM oidc_issuers`, key: "name", scan: scanIssuer}
+
 func (q *queries) CreateOIDCIssuer(ctx context.Context, i store.OIDCIssuer) error {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
-	tag, err := q.db.Exec(ctx, `INSERT INTO oidc_issuers (`+issuerCols+`)
+	err := q.insert(ctx, `INSERT INTO oidc_issuers (`+issuerCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING`,
 		i.UID, i.Name, i.Kind, i.IssuerURL, i.JWKSURL, i.JWKS, store.EncodeList(i.AllowedAlgs), int64(i.Leeway),
 		i.Shared, store.EncodeList(i.TenantClaims), i.CreatedAt)
-	if err == nil {
-		err = insertOutcome(tag)
-	}
-	if err != nil {
-		return fmt.Errorf("postgres: create oidc issuer %q: %w", i.Name, q.fail(err))
-	}
-	return nil
-}
-
-func (q *queries) getIssuer(ctx context.Context, col, v string) (store.OIDCIssuer, error) {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
-	i, err := scanIssuer(q.db.QueryRow(ctx, `SELECT `+issuerCols+` FROM oidc_issuers WHERE `+col+` = $1`, v))
-	if err != nil {
-		return store.OIDCIssuer{}, fmt.Errorf("postgres: get oidc issuer %q: %w", v, q.fail(err))
-	}
-	return i, nil
+	return wrapf(err, "create oidc issuer %q", i.Name)
 }
 
 func (q *queries) GetOIDCIssuer(ctx context.Context, name string) (store.OIDCIssuer, error) {
-	return q.getIssuer(ctx, "name", name)
+	return issuers.get(ctx, q, name)
 }
 
 func (q *queries) GetOIDCIssuerByURL(ctx context.Context, issuerURL string) (store.OIDCIssuer, error) {
-	return q.getIssuer(ctx, "issuer_url", issuerURL)
+	return issuers.getBy(ctx, q, "issuer_url", issuerURL)
 }
 
 func (q *queries) ListOIDCIssuers(ctx context.Context, f store.FederationFilter) ([]store.OIDCIssuer, error) {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
-	var w where
-	if f.After != "" {
-		w.add("name > " + w.arg(f.After))
-	}
-	rows, err := q.db.Query(ctx, `SELECT `+issuerCols+` FROM oidc_issuers`+w.sql("name", f.Limit), w.args...)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list oidc issuers: %w", q.fail(err))
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.OIDCIssuer, error) { return scanIssuer(r) })
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list oidc issuers: %w", q.fail(err))
-	}
-	return out, nil
+	return issuers.list(ctx, q, nil, f.After, f.Limit)
 }
 
 func (q *queries) UpdateOIDCIssuer(ctx context.Context, i store.OIDCIssuer) error {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
-	err := q.execOne(ctx, `UPDATE oidc_issuers SET issuer_url = $1, jwks_url = $2, jwks = $3, allowed_algs = $4,
+	err := q.change(ctx, `UPDATE oidc_issuers SET issuer_url = $1, jwks_url = $2, jwks = $3, allowed_algs = $4,
 		leeway = $5, shared = $6, tenant_claims = $7 WHERE uid = $8`,
 		i.IssuerURL, i.JWKSURL, i.JWKS, store.EncodeList(i.AllowedAlgs), int64(i.Leeway), i.Shared,
 		store.EncodeList(i.TenantClaims), i.UID)
-	if err != nil {
-		return fmt.Errorf("postgres: update oidc issuer %q: %w", i.Name, err)
-	}
-	return nil
+	return wrapf(err, "update oidc issuer %q", i.Name)
 }
 
 func (q *queries) DeleteOIDCIssuer(ctx context.Context, uid string) error {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
-	if err := q.execOne(ctx, `DELETE FROM oidc_issuers WHERE uid = $1`, uid); err != nil {
-		return fmt.Errorf("postgres: delete oidc issuer %q: %w", uid, err)
-	}
-	return nil
+	return issuers.delete(ctx, q, uid)
 }
 
 const policySelect = `SELECT p.uid, p.name, p.description, p.issuer_uid, i.name, p.user_uid, u.username, p.audience,
 	p.conditions, p.permissions, p.allowed_cidrs, p.ttl, p.created_at
 	FROM trust_policies p JOIN oidc_issuers i ON i.uid = p.issuer_uid JOIN users u ON u.uid = p.user_uid`
 
+var policies = table[store.TrustPolicy]{what: "trust policy", plural: "trust policies", name: "trust_policies",
+	sel: policySelect, key: "p.name", scan: scanPolicy}
+
 func scanPolicy(row pgx.Row) (store.TrustPolicy, error) {
 	var (
-		p            store.TrustPolicy
-		conds, cidrs string
-		perms        *string
-		ttl          int64
+		p   store.TrustPolicy
+		c   store.PolicyColumns
+		ttl int64
 	)
 	if err := row.Scan(&p.UID, &p.Name, &p.Description, &p.IssuerUID, &p.IssuerName, &p.UserUID, &p.Username, &p.Audience,
-		&conds, &perms, &cidrs, &ttl, &p.CreatedAt); err != nil {
+		&c.Conditions, &c.Permissions, &c.AllowedCIDRs, &ttl, &p.CreatedAt); err != nil {
 		return store.TrustPolicy{}, err
 	}
 	p.TTL, p.CreatedAt = time.Duration(ttl), p.CreatedAt.UTC()
-	if perms != nil {
-		var l []string
-		if err := store.DecodeJSON(*perms, &l); err != nil {
-			return p, err
-		}
-		if l == nil {
-			l = []string{}
-		}
-		p.Permissions = &l
-	}
-	if err := store.DecodeJSON(conds, &p.Conditions); err != nil {
-		return p, err
-	}
-	return p, store.DecodeJSON(cidrs, &p.AllowedCIDRs)
-}
-
-func policyPermissions(p store.TrustPolicy) *string {
-	if p.Permissions == nil {
-		return nil
-	}
-	s := store.EncodeList(*p.Permissions)
-	return &s
+	return p, c.DecodeInto(&p)
 }
 
 func (q *queries) CreateTrustPolicy(ctx context.Context, p store.TrustPolicy) error {
+	c := store.EncodePolicyColumns(p)
 	ctx, cancel := q.timeout(ctx)
 	defer cancel()
 	tag, err := q.db.Exec(ctx, `INSERT INTO trust_policies (uid, name, description, issuer_uid, user_uid, audience, conditions,
@@ -150,8 +93,8 @@ func (q *queries) CreateTrustPolicy(ctx context.Context, p store.TrustPolicy) er
 		SELECT $1, $2, $3, i.uid, u.uid, $6, $7, $8, $9, $10, $11
 		FROM oidc_issuers i, users u WHERE i.uid = $4 AND u.uid = $5
 		ON CONFLICT DO NOTHING`,
-		p.UID, p.Name, p.Description, p.IssuerUID, p.UserUID, p.Audience, store.EncodeJSON(p.Conditions),
-		policyPermissions(p), store.EncodeList(p.AllowedCIDRs), int64(p.TTL), p.CreatedAt)
+		p.UID, p.Name, p.Description, p.IssuerUID, p.UserUID, p.Audience, c.Conditions,
+		c.Permissions, c.AllowedCIDRs, int64(p.TTL), p.CreatedAt)
 	if err == nil && tag.RowsAffected() == 0 {
 		// Either the name is taken or a referenced row is gone.
 		var refs bool
@@ -171,97 +114,46 @@ func (q *queries) CreateTrustPolicy(ctx context.Context, p store.TrustPolicy) er
 }
 
 func (q *queries) GetTrustPolicy(ctx context.Context, name string) (store.TrustPolicy, error) {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
-	p, err := scanPolicy(q.db.QueryRow(ctx, policySelect+` WHERE p.name = $1`, name))
-	if err != nil {
-		return store.TrustPolicy{}, fmt.Errorf("postgres: get trust policy %q: %w", name, q.fail(err))
-	}
-	return p, nil
+	return policies.get(ctx, q, name)
 }
 
 func (q *queries) ListTrustPolicies(ctx context.Context, f store.FederationFilter) ([]store.TrustPolicy, error) {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
 	var w where
 	if f.IssuerUID != "" {
 		w.add("p.issuer_uid = " + w.arg(f.IssuerUID))
 	}
-	if f.After != "" {
-		w.add("p.name > " + w.arg(f.After))
-	}
-	rows, err := q.db.Query(ctx, policySelect+w.sql("p.name", f.Limit), w.args...)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list trust policies: %w", q.fail(err))
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.TrustPolicy, error) { return scanPolicy(r) })
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list trust policies: %w", q.fail(err))
-	}
-	return out, nil
+	return policies.list(ctx, q, &w, f.After, f.Limit)
 }
 
 func (q *queries) UpdateTrustPolicy(ctx context.Context, p store.TrustPolicy) error {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
-	err := q.execOne(ctx, `UPDATE trust_policies SET description = $1, user_uid = $2, audience = $3, conditions = $4,
+	c := store.EncodePolicyColumns(p)
+	err := q.change(ctx, `UPDATE trust_policies SET description = $1, user_uid = $2, audience = $3, conditions = $4,
 		permissions = $5, allowed_cidrs = $6, ttl = $7 WHERE uid = $8`,
-		p.Description, p.UserUID, p.Audience, store.EncodeJSON(p.Conditions), policyPermissions(p),
-		store.EncodeList(p.AllowedCIDRs), int64(p.TTL), p.UID)
-	if err != nil {
-		return fmt.Errorf("postgres: update trust policy %q: %w", p.Name, err)
-	}
-	return nil
+		p.Description, p.UserUID, p.Audience, c.Conditions, c.Permissions, c.AllowedCIDRs, int64(p.TTL), p.UID)
+	return wrapf(err, "update trust policy %q", p.Name)
 }
 
 func (q *queries) DeleteTrustPolicy(ctx context.Context, uid string) error {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
-	if err := q.execOne(ctx, `DELETE FROM trust_policies WHERE uid = $1`, uid); err != nil {
-		return fmt.Errorf("postgres: delete trust policy %q: %w", uid, err)
-	}
-	return nil
+	return policies.delete(ctx, q, uid)
 }
 
 func (q *queries) FederatedTokens(ctx context.Context, issuerUID, policyUID string) ([]string, error) {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
 	query, arg := `SELECT t.uid FROM tokens t WHERE t.federated_policy_uid = $1`, policyUID
 	if policyUID == "" {
 		query, arg = `SELECT t.uid FROM tokens t JOIN trust_policies p ON p.uid = t.federated_policy_uid WHERE p.issuer_uid = $1`, issuerUID
 	}
-	rows, err := q.db.Query(ctx, query, arg)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: federated tokens: %w", q.fail(err))
-	}
-	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("postgres: federated tokens: %w", q.fail(err))
-	}
-	return out, nil
+	out, err := q.texts(ctx, query, arg)
+	return out, wrapf(err, "federated tokens")
 }
 
 func (q *queries) UseJTI(ctx context.Context, issuerURL, jti string, expiresAt time.Time) error {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
 	// ON CONFLICT: a used jti must not abort the transaction it is asked in.
-	tag, err := q.db.Exec(ctx, `INSERT INTO federation_jtis (issuer_url, jti, expires_at) VALUES ($1, $2, $3)
+	err := q.insert(ctx, `INSERT INTO federation_jtis (issuer_url, jti, expires_at) VALUES ($1, $2, $3)
 		ON CONFLICT DO NOTHING`, issuerURL, jti, expiresAt)
-	if err == nil {
-		err = insertOutcome(tag)
-	}
-	if err != nil {
-		return fmt.Errorf("postgres: use jti: %w", q.fail(err))
-	}
-	return nil
+	return wrapf(err, "use jti")
 }
 
 func (q *queries) PruneJTIs(ctx context.Context, t time.Time) (int, error) {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
-	tag, err := q.db.Exec(ctx, `DELETE FROM federation_jtis WHERE expires_at < $1`, t)
-	if err != nil {
-		return 0, fmt.Errorf("postgres: prune jtis: %w", q.fail(err))
-	}
-	return int(tag.RowsAffected()), nil
+	n, err := q.affected(ctx, `DELETE FROM federation_jtis WHERE expires_at < $1`, t)
+	return n, wrapf(err, "prune jtis")
 }

@@ -39,6 +39,15 @@ func user(name string) store.User {
 		IsActive: true, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
 }
 
+// storeWithUser returns a fresh test store holding one user (see user).
+func storeWithUser(t *testing.T, name string) (*postgres.Store, store.User) {
+	t.Helper()
+	s := postgres.NewTestStore(t)
+	u := user(name)
+	mustNil(t, s.CreateUser(t.Context(), u), "CreateUser")
+	return s, u
+}
+
 func mustNil(t *testing.T, err error, what string) {
 	t.Helper()
 	if err != nil {
@@ -192,46 +201,66 @@ func waitBlocked(t *testing.T, s *postgres.Store, tx pgx.Tx, n int) {
 	t.Fatalf("fewer than %d statements ever blocked", n)
 }
 
+// raceCommit runs setup in a transaction, then calls concurrently; once
+// every call is blocked on the transaction's rows it commits, and returns
+// what each call returned.
+func raceCommit(t *testing.T, s *postgres.Store, setup func(tx pgx.Tx), calls ...func() error) []error {
+	t.Helper()
+	ctx := t.Context()
+	tx, err := s.Pool().Begin(ctx)
+	mustNil(t, err, "Begin")
+	defer tx.Rollback(ctx)
+	setup(tx)
+	done := make([]chan error, len(calls))
+	for i, call := range calls {
+		done[i] = make(chan error, 1)
+		go func() { done[i] <- call() }()
+	}
+	waitBlocked(t, s, tx, len(calls))
+	mustNil(t, tx.Commit(ctx), "Commit")
+	errs := make([]error, len(calls))
+	for i := range calls {
+		errs[i] = <-done[i]
+	}
+	return errs
+}
+
+// wantDriverError fails unless the PostgreSQL error with the code is in
+// err's chain.
+func wantDriverError(t *testing.T, err error, code string) {
+	t.Helper()
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != code {
+		t.Fatalf("the driver error %s is not in the chain: %v", code, err)
+	}
+}
+
 // A name taken by a transaction that commits while the insert waits for
 // it is store.ErrConflict, never a raw driver error: whether PostgreSQL
 // resolves the race through ON CONFLICT (CreateUser) or by raising a
 // unique violation (CreateToken's identifier, checked before the insert).
 func TestErrorMappingRacingUniqueViolation(t *testing.T) {
 	t.Parallel()
-	s := postgres.NewTestStore(t)
+	s, owner := storeWithUser(t, "owner")
 	ctx := t.Context()
-	owner := user("owner")
-	mustNil(t, s.CreateUser(ctx, owner), "CreateUser")
 
-	tx, err := s.Pool().Begin(ctx)
-	mustNil(t, err, "Begin")
-	defer tx.Rollback(ctx)
 	first := user("racer")
-	_, err = tx.Exec(ctx, `INSERT INTO users (uid, username, type, created_at) VALUES ($1, $2, 'human', now())`, first.UID, first.Username)
-	mustNil(t, err, "insert a user in the open transaction")
-	_, err = tx.Exec(ctx, `INSERT INTO tokens (uid, identifier, user_uid, intent, created_at) VALUES ('t-first', 'ci', $1, 'api', now())`, owner.UID)
-	mustNil(t, err, "insert a token in the open transaction")
-
-	userDone, tokenDone := make(chan error, 1), make(chan error, 1)
-	go func() { userDone <- s.CreateUser(ctx, user("racer")) }()
 	tok := store.Token{UID: "t-second", Identifier: "ci", UserUID: owner.UID, Intent: store.IntentAPI, CreatedAt: owner.CreatedAt}
-	go func() {
-		tokenDone <- s.CreateToken(ctx, tok, store.TokenKey{Lookup: "lk", Hash: []byte{1}, CreatedAt: owner.CreatedAt})
-	}()
-	waitBlocked(t, s, tx, 2)
-	mustNil(t, tx.Commit(ctx), "Commit")
-
-	if err := <-userDone; !errors.Is(err, store.ErrConflict) {
-		t.Fatalf("CreateUser racing a committed insert: %v, want ErrConflict", err)
+	errs := raceCommit(t, s, func(tx pgx.Tx) {
+		_, err := tx.Exec(ctx, `INSERT INTO users (uid, username, type, created_at) VALUES ($1, $2, 'human', now())`, first.UID, first.Username)
+		mustNil(t, err, "insert a user in the open transaction")
+		_, err = tx.Exec(ctx, `INSERT INTO tokens (uid, identifier, user_uid, intent, created_at) VALUES ('t-first', 'ci', $1, 'api', now())`, owner.UID)
+		mustNil(t, err, "insert a token in the open transaction")
+	}, func() error { return s.CreateUser(ctx, user("racer")) }, func() error {
+		return s.CreateToken(ctx, tok, store.TokenKey{Lookup: "lk", Hash: []byte{1}, CreatedAt: owner.CreatedAt})
+	})
+	if !errors.Is(errs[0], store.ErrConflict) {
+		t.Fatalf("CreateUser racing a committed insert: %v, want ErrConflict", errs[0])
 	}
-	err = <-tokenDone
-	if !errors.Is(err, store.ErrConflict) {
-		t.Fatalf("CreateToken racing a committed insert: %v, want ErrConflict", err)
+	if !errors.Is(errs[1], store.ErrConflict) {
+		t.Fatalf("CreateToken racing a committed insert: %v, want ErrConflict", errs[1])
 	}
-	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) || pgErr.Code != "23505" {
-		t.Fatalf("the driver error is not in the chain: %v", err)
-	}
+	wantDriverError(t, errs[1], "23505")
 	if _, _, err := s.LookupKey(ctx, "lk"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("the losing token's key was written: %v", err)
 	}
@@ -241,31 +270,19 @@ func TestErrorMappingRacingUniqueViolation(t *testing.T) {
 // is store.ErrNotFound.
 func TestErrorMappingRacingForeignKeyViolation(t *testing.T) {
 	t.Parallel()
-	s := postgres.NewTestStore(t)
+	s, u := storeWithUser(t, "leaving")
 	ctx := t.Context()
-	u := user("leaving")
-	mustNil(t, s.CreateUser(ctx, u), "CreateUser")
 	g := store.Group{UID: "g-" + u.UID, Name: "ops", CreatedAt: u.CreatedAt}
 	mustNil(t, s.CreateGroup(ctx, g), "CreateGroup")
 
-	tx, err := s.Pool().Begin(ctx)
-	mustNil(t, err, "Begin")
-	defer tx.Rollback(ctx)
-	_, err = tx.Exec(ctx, `DELETE FROM users WHERE uid = $1`, u.UID)
-	mustNil(t, err, "delete in the open transaction")
-
-	done := make(chan error, 1)
-	go func() { done <- s.AddMember(ctx, g.UID, u.UID) }()
-	waitBlocked(t, s, tx, 1)
-	mustNil(t, tx.Commit(ctx), "Commit")
-	err = <-done
+	err := raceCommit(t, s, func(tx pgx.Tx) {
+		_, err := tx.Exec(ctx, `DELETE FROM users WHERE uid = $1`, u.UID)
+		mustNil(t, err, "delete in the open transaction")
+	}, func() error { return s.AddMember(ctx, g.UID, u.UID) })[0]
 	if !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("AddMember racing the user's deletion: %v, want ErrNotFound", err)
 	}
-	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) || pgErr.Code != "23503" {
-		t.Fatalf("the driver error is not in the chain: %v", err)
-	}
+	wantDriverError(t, err, "23503")
 	members, err := s.ListMembers(ctx, g.UID)
 	mustNil(t, err, "ListMembers")
 	if len(members) != 0 {
@@ -276,10 +293,8 @@ func TestErrorMappingRacingForeignKeyViolation(t *testing.T) {
 // Error messages never carry a key's hash, even when the write fails.
 func TestErrorsDoNotLeakHashes(t *testing.T) {
 	t.Parallel()
-	s := postgres.NewTestStore(t)
+	s, u := storeWithUser(t, "alice")
 	ctx := t.Context()
-	u := user("alice")
-	mustNil(t, s.CreateUser(ctx, u), "CreateUser")
 	secret := []byte("SECRET-HASH-BYTES")
 	tok := store.Token{UID: "t-" + u.UID, Identifier: "ci", UserUID: u.UID, Intent: store.IntentAPI, CreatedAt: u.CreatedAt}
 	mustNil(t, s.CreateToken(ctx, tok, store.TokenKey{Lookup: "lk", Hash: secret, CreatedAt: u.CreatedAt}), "CreateToken")
@@ -421,7 +436,18 @@ func TestSlowQueryLogOmitsArguments(t *testing.T) {
 // QueryTimeout bounds a call.
 func TestQueryTimeout(t *testing.T) {
 	t.Parallel()
-	s := open(t, testenv.Postgres(t), postgres.Options{QueryTimeout: 50 * time.Millisecond, SlowQuery: -1})
+	// Open pings within the same 50 ms, which a busy machine can miss too:
+	// it is tried until it opens (a failure other than the deadline ends
+	// the test).
+	var s *postgres.Store
+	for deadline := time.Now().Add(30 * time.Second); s == nil; {
+		var err error
+		s, err = postgres.Open(t.Context(), testenv.Postgres(t), postgres.Options{QueryTimeout: 50 * time.Millisecond, SlowQuery: -1})
+		if err != nil && (!errors.Is(err, context.DeadlineExceeded) || time.Now().After(deadline)) {
+			t.Fatalf("Open: %v", err)
+		}
+	}
+	t.Cleanup(func() { s.Close() })
 	// Hold every connection of the pool: Ping then waits to acquire one,
 	// until the timeout.
 	hold := make(chan struct{})

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
@@ -22,46 +21,27 @@ func scanUser(row pgx.Row) (store.User, error) {
 	return u, err
 }
 
+var users = table[store.User]{what: "user", plural: "users", name: "users",
+	sel: `SELECT ` + userCols + ` FROM users`, key: "username", scan: scanUser}
+
 func (q *queries) CreateUser(ctx context.Context, u store.User) error {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
-	tag, err := q.db.Exec(ctx, `INSERT INTO users (`+userCols+`)
+	err := q.insert(ctx, `INSERT INTO users (`+userCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		ON CONFLICT DO NOTHING`,
 		u.UID, u.Username, u.Type, u.Name, u.Email, u.Description, u.IsActive, u.Managed,
 		u.PasswordHash, u.PasswordChangedAt, u.CreatedAt, u.LastLoginAt)
-	if err == nil {
-		err = insertOutcome(tag)
-	}
-	if err != nil {
-		return fmt.Errorf("postgres: create user %q: %w", u.Username, q.fail(err))
-	}
-	return nil
+	return wrapf(err, "create user %q", u.Username)
 }
 
 func (q *queries) GetUser(ctx context.Context, username string) (store.User, error) {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
-	u, err := scanUser(q.db.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE username = $1`, username))
-	if err != nil {
-		return store.User{}, fmt.Errorf("postgres: get user %q: %w", username, q.fail(err))
-	}
-	return u, nil
+	return users.get(ctx, q, username)
 }
 
 func (q *queries) GetUserByUID(ctx context.Context, uid string) (store.User, error) {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
-	u, err := scanUser(q.db.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE uid = $1`, uid))
-	if err != nil {
-		return store.User{}, fmt.Errorf("postgres: get user by uid %q: %w", uid, q.fail(err))
-	}
-	return u, nil
+	return users.getBy(ctx, q, "uid", uid)
 }
 
 func (q *queries) ListUsers(ctx context.Context, f store.UserFilter) ([]store.User, error) {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
 	var w where
 	if f.Type != "" {
 		w.add("type = " + w.arg(f.Type))
@@ -69,15 +49,7 @@ func (q *queries) ListUsers(ctx context.Context, f store.UserFilter) ([]store.Us
 	if f.Search != "" {
 		w.search(f.Search, "username", "name", "email", "description")
 	}
-	if f.After != "" {
-		w.add("username > " + w.arg(f.After))
-	}
-	sql := `SELECT ` + userCols + ` FROM users` + w.sql("username", f.Limit)
-	us, err := queryAll(ctx, q, scanUser, sql, w.args...)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list users: %w", err)
-	}
-	return us, nil
+	return users.list(ctx, q, &w, f.After, f.Limit)
 }
 
 // UpdateUser renames only when the new username is free. The statement
@@ -87,73 +59,36 @@ func (q *queries) ListUsers(ctx context.Context, f store.UserFilter) ([]store.Us
 // statement's snapshot and its update would read as "found, not updated",
 // a conflict instead of store.ErrNotFound.
 func (q *queries) UpdateUser(ctx context.Context, u store.User) error {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
-	err := q.atomically(ctx, func(q *queries) error {
-		var found, updated bool
-		err := q.db.QueryRow(ctx, `WITH
-			target AS (SELECT uid FROM users WHERE uid = $1),
-			taken AS (SELECT 1 FROM users WHERE username = $2 AND uid <> $1),
-			upd AS (
-				UPDATE users SET username = $2, type = $3, name = $4, email = $5, description = $6,
-					is_active = $7, managed = $8, password_hash = $9, password_changed_at = $10,
-					last_login_at = $11
-				WHERE uid = $1 AND NOT EXISTS (SELECT 1 FROM taken)
-				RETURNING 1)
-			SELECT EXISTS (SELECT 1 FROM target), EXISTS (SELECT 1 FROM upd)`,
-			u.UID, u.Username, u.Type, u.Name, u.Email, u.Description, u.IsActive, u.Managed,
-			u.PasswordHash, u.PasswordChangedAt, u.LastLoginAt).Scan(&found, &updated)
-		if err != nil {
-			return q.fail(err)
-		}
-		return renameOutcome(found, updated)
-	})
-	if err != nil {
-		return fmt.Errorf("postgres: update user %q: %w", u.Username, err)
-	}
-	return nil
+	err := q.rename(ctx, "users", "username", `username = $2, type = $3, name = $4, email = $5, description = $6,
+		is_active = $7, managed = $8, password_hash = $9, password_changed_at = $10, last_login_at = $11`, "",
+		u.UID, u.Username, u.Type, u.Name, u.Email, u.Description, u.IsActive, u.Managed,
+		u.PasswordHash, u.PasswordChangedAt, u.LastLoginAt)
+	return wrapf(err, "update user %q", u.Username)
 }
 
 // DeleteUser deletes the user; the foreign keys cascade to memberships,
 // role assignments, direct permissions, tokens and their keys.
 func (q *queries) DeleteUser(ctx context.Context, uid string) error {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
-	if err := q.execOne(ctx, `DELETE FROM users WHERE uid = $1`, uid); err != nil {
-		return fmt.Errorf("postgres: delete user %q: %w", uid, err)
-	}
-	return nil
+	return users.delete(ctx, q, uid)
 }
 
 func (q *queries) CountUsers(ctx context.Context) (int, error) {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
-	var n int
-	if err := q.db.QueryRow(ctx, `SELECT count(*) FROM users`).Scan(&n); err != nil {
-		return 0, fmt.Errorf("postgres: count users: %w", q.fail(err))
-	}
-	return n, nil
+	n, err := value[int](ctx, q, `SELECT count(*) FROM users`)
+	return n, wrapf(err, "count users")
 }
 
 func (q *queries) CountUsersByType(ctx context.Context) (map[string]int, error) {
 	ctx, cancel := q.timeout(ctx)
 	defer cancel()
-	rows, err := q.db.Query(ctx, `SELECT type, count(*) FROM users GROUP BY type`)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: count users by type: %w", q.fail(err))
-	}
-	defer rows.Close()
 	out := map[string]int{}
-	for rows.Next() {
-		var t string
-		var n int
-		if err := rows.Scan(&t, &n); err != nil {
-			return nil, fmt.Errorf("postgres: count users by type: %w", q.fail(err))
-		}
-		out[t] = n
+	var typ string
+	var n int
+	rows, err := q.db.Query(ctx, `SELECT type, count(*) FROM users GROUP BY type`)
+	if err == nil {
+		_, err = pgx.ForEachRow(rows, []any{&typ, &n}, func() error { out[typ] = n; return nil })
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: count users by type: %w", q.fail(err))
+	if err != nil {
+		return nil, wrapf(q.fail(err), "count users by type")
 	}
 	return out, nil
 }
@@ -169,14 +104,7 @@ func (q *queries) SetUserPermissions(ctx context.Context, userUID string, perms 
 	err := q.atomically(ctx, func(q *queries) error {
 		var found bool
 		err := q.db.QueryRow(ctx, `WITH
-			u AS (SELECT uid FROM users WHERE uid = $1),
-			del AS (
-				DELETE FROM user_permissions
-				WHERE user_uid IN (SELECT uid FROM u) AND permission <> ALL ($2::text[])),
-			ins AS (
-				INSERT INTO user_permissions (user_uid, permission)
-				SELECT u.uid, p.permission FROM u CROSS JOIN (SELECT DISTINCT unnest($2::text[]) AS permission) p
-				ON CONFLICT DO NOTHING)
+			u AS (SELECT uid FROM users WHERE uid = $1),`+replacePermissions("user_permissions", "user_uid", "u", "$2")+`
 			SELECT EXISTS (SELECT 1 FROM u)`, userUID, textArray(perms)).Scan(&found)
 		if err != nil {
 			return q.fail(err)
@@ -186,18 +114,10 @@ func (q *queries) SetUserPermissions(ctx context.Context, userUID string, perms 
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("postgres: set permissions of user %q: %w", userUID, err)
-	}
-	return nil
+	return wrapf(err, "set permissions of user %q", userUID)
 }
 
 func (q *queries) GetUserPermissions(ctx context.Context, userUID string) ([]string, error) {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
-	ps, err := q.queryStrings(ctx, `SELECT permission FROM user_permissions WHERE user_uid = $1 ORDER BY permission`, userUID)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: get permissions of user %q: %w", userUID, err)
-	}
-	return ps, nil
+	ps, err := q.texts(ctx, `SELECT permission FROM user_permissions WHERE user_uid = $1 ORDER BY permission`, userUID)
+	return ps, wrapf(err, "get permissions of user %q", userUID)
 }

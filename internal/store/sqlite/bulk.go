@@ -15,8 +15,8 @@ var _ store.BulkLoader = (*Store)(nil)
 // million CreateToken calls slow). The values are encoded exactly as
 // CreateUser, AddMember and CreateToken encode them.
 func (s *Store) BulkLoad(ctx context.Context, b store.Bulk) error {
-	if len(b.Keys) != len(b.Tokens) {
-		return fmt.Errorf("sqlite: bulk load: %d tokens but %d keys", len(b.Tokens), len(b.Keys))
+	if err := b.Check(); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
 	}
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {

@@ -2,8 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"fmt"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -32,18 +30,12 @@ func (q *queries) CreateOIDCIssuer(ctx context.Context, i store.OIDCIssuer) erro
 	_, err := q.exec(ctx, `INSERT INTO oidc_issuers (`+issuerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		i.UID, i.Name, i.Kind, i.IssuerURL, i.JWKSURL, i.JWKS, store.EncodeList(i.AllowedAlgs), int64(i.Leeway),
 		boolInt(i.Shared), store.EncodeList(i.TenantClaims), micros(i.CreatedAt))
-	if err != nil {
-		return fmt.Errorf("create oidc issuer %q: %w", i.Name, err)
-	}
-	return nil
+	return wrapf(err, "create oidc issuer %q", i.Name)
 }
 
 func (q *queries) getIssuer(ctx context.Context, col, v string) (store.OIDCIssuer, error) {
-	i, err := scanIssuer(q.read.QueryRowContext(ctx, `SELECT `+issuerColumns+` FROM oidc_issuers WHERE `+col+` = ?`, v))
-	if err != nil {
-		return store.OIDCIssuer{}, fmt.Errorf("get oidc issuer %q: %w", v, notFound(err))
-	}
-	return i, nil
+	i, err := one(ctx, q.read, scanIssuer, `SELECT `+issuerColumns+` FROM oidc_issuers WHERE `+col+` = ?`, v)
+	return i, wrapf(err, "get oidc issuer %q", v)
 }
 
 func (q *queries) GetOIDCIssuer(ctx context.Context, name string) (store.OIDCIssuer, error) {
@@ -56,24 +48,9 @@ func (q *queries) GetOIDCIssuerByURL(ctx context.Context, issuerURL string) (sto
 
 func (q *queries) ListOIDCIssuers(ctx context.Context, f store.FederationFilter) ([]store.OIDCIssuer, error) {
 	var w where
-	if f.After != "" {
-		w.add("name > ?", f.After)
-	}
-	rows, err := q.read.QueryContext(ctx, `SELECT `+issuerColumns+` FROM oidc_issuers`+w.String()+` ORDER BY name LIMIT ?`,
-		append(w.args, limitArg(f.Limit))...)
-	if err != nil {
-		return nil, fmt.Errorf("list oidc issuers: %w", err)
-	}
-	defer rows.Close()
-	var out []store.OIDCIssuer
-	for rows.Next() {
-		i, err := scanIssuer(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list oidc issuers: %w", err)
-		}
-		out = append(out, i)
-	}
-	return out, rows.Err()
+	page, args := w.page("name", f.After, f.Limit)
+	out, err := queryAll(ctx, q.read, scanIssuer, `SELECT `+issuerColumns+` FROM oidc_issuers`+page, args...)
+	return out, wrapf(err, "list oidc issuers")
 }
 
 func (q *queries) UpdateOIDCIssuer(ctx context.Context, i store.OIDCIssuer) error {
@@ -81,17 +58,11 @@ func (q *queries) UpdateOIDCIssuer(ctx context.Context, i store.OIDCIssuer) erro
 		leeway = ?, shared = ?, tenant_claims = ? WHERE uid = ?`,
 		i.IssuerURL, i.JWKSURL, i.JWKS, store.EncodeList(i.AllowedAlgs), int64(i.Leeway), boolInt(i.Shared),
 		store.EncodeList(i.TenantClaims), i.UID)
-	if err != nil {
-		return fmt.Errorf("update oidc issuer %q: %w", i.Name, err)
-	}
-	return nil
+	return wrapf(err, "update oidc issuer %q", i.Name)
 }
 
 func (q *queries) DeleteOIDCIssuer(ctx context.Context, uid string) error {
-	if err := execOne(ctx, q.write, `DELETE FROM oidc_issuers WHERE uid = ?`, uid); err != nil {
-		return fmt.Errorf("delete oidc issuer %s: %w", uid, err)
-	}
-	return nil
+	return wrapf(execOne(ctx, q.write, `DELETE FROM oidc_issuers WHERE uid = ?`, uid), "delete oidc issuer %s", uid)
 }
 
 const policySelect = `SELECT p.uid, p.name, p.description, p.issuer_uid, i.name, p.user_uid, u.username, p.audience,
@@ -101,56 +72,29 @@ const policySelect = `SELECT p.uid, p.name, p.description, p.issuer_uid, i.name,
 func scanPolicy(sc scanner) (store.TrustPolicy, error) {
 	var (
 		p              store.TrustPolicy
-		conds, cidrs   string
-		perms          sql.NullString
+		c              store.PolicyColumns
 		ttl, createdAt int64
 	)
 	if err := sc.Scan(&p.UID, &p.Name, &p.Description, &p.IssuerUID, &p.IssuerName, &p.UserUID, &p.Username, &p.Audience,
-		&conds, &perms, &cidrs, &ttl, &createdAt); err != nil {
+		&c.Conditions, &c.Permissions, &c.AllowedCIDRs, &ttl, &createdAt); err != nil {
 		return store.TrustPolicy{}, err
 	}
 	p.TTL, p.CreatedAt = time.Duration(ttl), fromMicros(createdAt)
-	if perms.Valid {
-		var l []string
-		if err := store.DecodeJSON(perms.String, &l); err != nil {
-			return p, err
-		}
-		if l == nil {
-			l = []string{}
-		}
-		p.Permissions = &l
-	}
-	if err := store.DecodeJSON(conds, &p.Conditions); err != nil {
-		return p, err
-	}
-	return p, store.DecodeJSON(cidrs, &p.AllowedCIDRs)
-}
-
-func policyPermissions(p store.TrustPolicy) *string {
-	if p.Permissions == nil {
-		return nil
-	}
-	s := store.EncodeList(*p.Permissions)
-	return &s
+	return p, c.DecodeInto(&p)
 }
 
 func (q *queries) CreateTrustPolicy(ctx context.Context, p store.TrustPolicy) error {
+	c := store.EncodePolicyColumns(p)
 	_, err := q.exec(ctx, `INSERT INTO trust_policies (uid, name, description, issuer_uid, user_uid, audience, conditions,
 		permissions, allowed_cidrs, ttl, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		p.UID, p.Name, p.Description, p.IssuerUID, p.UserUID, p.Audience, store.EncodeJSON(p.Conditions),
-		policyPermissions(p), store.EncodeList(p.AllowedCIDRs), int64(p.TTL), micros(p.CreatedAt))
-	if err != nil {
-		return fmt.Errorf("create trust policy %q: %w", p.Name, err)
-	}
-	return nil
+		p.UID, p.Name, p.Description, p.IssuerUID, p.UserUID, p.Audience, c.Conditions,
+		c.Permissions, c.AllowedCIDRs, int64(p.TTL), micros(p.CreatedAt))
+	return wrapf(err, "create trust policy %q", p.Name)
 }
 
 func (q *queries) GetTrustPolicy(ctx context.Context, name string) (store.TrustPolicy, error) {
-	p, err := scanPolicy(q.read.QueryRowContext(ctx, policySelect+` WHERE p.name = ?`, name))
-	if err != nil {
-		return store.TrustPolicy{}, fmt.Errorf("get trust policy %q: %w", name, notFound(err))
-	}
-	return p, nil
+	p, err := one(ctx, q.read, scanPolicy, policySelect+` WHERE p.name = ?`, name)
+	return p, wrapf(err, "get trust policy %q", name)
 }
 
 func (q *queries) ListTrustPolicies(ctx context.Context, f store.FederationFilter) ([]store.TrustPolicy, error) {
@@ -158,41 +102,21 @@ func (q *queries) ListTrustPolicies(ctx context.Context, f store.FederationFilte
 	if f.IssuerUID != "" {
 		w.add("p.issuer_uid = ?", f.IssuerUID)
 	}
-	if f.After != "" {
-		w.add("p.name > ?", f.After)
-	}
-	rows, err := q.read.QueryContext(ctx, policySelect+w.String()+` ORDER BY p.name LIMIT ?`, append(w.args, limitArg(f.Limit))...)
-	if err != nil {
-		return nil, fmt.Errorf("list trust policies: %w", err)
-	}
-	defer rows.Close()
-	var out []store.TrustPolicy
-	for rows.Next() {
-		p, err := scanPolicy(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list trust policies: %w", err)
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	page, args := w.page("p.name", f.After, f.Limit)
+	out, err := queryAll(ctx, q.read, scanPolicy, policySelect+page, args...)
+	return out, wrapf(err, "list trust policies")
 }
 
 func (q *queries) UpdateTrustPolicy(ctx context.Context, p store.TrustPolicy) error {
+	c := store.EncodePolicyColumns(p)
 	err := execOne(ctx, q.write, `UPDATE trust_policies SET description = ?, user_uid = ?, audience = ?, conditions = ?,
 		permissions = ?, allowed_cidrs = ?, ttl = ? WHERE uid = ?`,
-		p.Description, p.UserUID, p.Audience, store.EncodeJSON(p.Conditions), policyPermissions(p),
-		store.EncodeList(p.AllowedCIDRs), int64(p.TTL), p.UID)
-	if err != nil {
-		return fmt.Errorf("update trust policy %q: %w", p.Name, err)
-	}
-	return nil
+		p.Description, p.UserUID, p.Audience, c.Conditions, c.Permissions, c.AllowedCIDRs, int64(p.TTL), p.UID)
+	return wrapf(err, "update trust policy %q", p.Name)
 }
 
 func (q *queries) DeleteTrustPolicy(ctx context.Context, uid string) error {
-	if err := execOne(ctx, q.write, `DELETE FROM trust_policies WHERE uid = ?`, uid); err != nil {
-		return fmt.Errorf("delete trust policy %s: %w", uid, err)
-	}
-	return nil
+	return wrapf(execOne(ctx, q.write, `DELETE FROM trust_policies WHERE uid = ?`, uid), "delete trust policy %s", uid)
 }
 
 func (q *queries) FederatedTokens(ctx context.Context, issuerUID, policyUID string) ([]string, error) {
@@ -200,35 +124,17 @@ func (q *queries) FederatedTokens(ctx context.Context, issuerUID, policyUID stri
 	if policyUID == "" {
 		query, arg = `SELECT t.uid FROM tokens t JOIN trust_policies p ON p.uid = t.federated_policy_uid WHERE p.issuer_uid = ?`, issuerUID
 	}
-	rows, err := q.read.QueryContext(ctx, query, arg)
-	if err != nil {
-		return nil, fmt.Errorf("federated tokens: %w", err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var uid string
-		if err := rows.Scan(&uid); err != nil {
-			return nil, fmt.Errorf("federated tokens: %w", err)
-		}
-		out = append(out, uid)
-	}
-	return out, rows.Err()
+	out, err := queryStrings(ctx, q.read, query, arg)
+	return out, wrapf(err, "federated tokens")
 }
 
 func (q *queries) UseJTI(ctx context.Context, issuerURL, jti string, expiresAt time.Time) error {
-	if _, err := q.exec(ctx, `INSERT INTO federation_jtis (issuer_url, jti, expires_at) VALUES (?, ?, ?)`,
-		issuerURL, jti, micros(expiresAt)); err != nil {
-		return fmt.Errorf("use jti: %w", err)
-	}
-	return nil
+	_, err := q.exec(ctx, `INSERT INTO federation_jtis (issuer_url, jti, expires_at) VALUES (?, ?, ?)`,
+		issuerURL, jti, micros(expiresAt))
+	return wrapf(err, "use jti")
 }
 
 func (q *queries) PruneJTIs(ctx context.Context, t time.Time) (int, error) {
-	res, err := q.exec(ctx, `DELETE FROM federation_jtis WHERE expires_at < ?`, micros(t))
-	if err != nil {
-		return 0, fmt.Errorf("prune jtis: %w", err)
-	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	n, err := q.affected(ctx, `DELETE FROM federation_jtis WHERE expires_at < ?`, micros(t))
+	return n, wrapf(err, "prune jtis")
 }

@@ -2,8 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -27,66 +25,41 @@ func scanLDAPProvider(sc scanner) (store.LDAPProvider, error) {
 func (q *queries) CreateLDAPProvider(ctx context.Context, p store.LDAPProvider) error {
 	_, err := q.exec(ctx, `INSERT INTO ldap_providers (`+ldapProviderColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		p.UID, p.Name, p.BaseDN, p.SearchGroup, p.BindMode, p.SearchMode, p.UPNDomain, micros(p.CreatedAt))
-	if err != nil {
-		return fmt.Errorf("create ldap provider %q: %w", p.Name, err)
-	}
-	return nil
+	return wrapf(err, "create ldap provider %q", p.Name)
 }
 
 func (q *queries) GetLDAPProvider(ctx context.Context, name string) (store.LDAPProvider, error) {
-	p, err := scanLDAPProvider(q.read.QueryRowContext(ctx, `SELECT `+ldapProviderColumns+` FROM ldap_providers WHERE name = ?`, name))
-	if err != nil {
-		return store.LDAPProvider{}, fmt.Errorf("get ldap provider %q: %w", name, notFound(err))
-	}
-	return p, nil
+	p, err := one(ctx, q.read, scanLDAPProvider, `SELECT `+ldapProviderColumns+` FROM ldap_providers WHERE name = ?`, name)
+	return p, wrapf(err, "get ldap provider %q", name)
 }
 
 func (q *queries) ListLDAPProviders(ctx context.Context, f store.LDAPProviderFilter) ([]store.LDAPProvider, error) {
 	var w where
-	if f.After != "" {
-		w.add("name > ?", f.After)
-	}
-	out, err := queryAll(ctx, q.read, scanLDAPProvider, `SELECT `+ldapProviderColumns+` FROM ldap_providers`+w.String()+
-		` ORDER BY name LIMIT ?`, append(w.args, limitArg(f.Limit))...)
-	if err != nil {
-		return nil, fmt.Errorf("list ldap providers: %w", err)
-	}
-	return out, nil
+	page, args := w.page("name", f.After, f.Limit)
+	out, err := queryAll(ctx, q.read, scanLDAPProvider, `SELECT `+ldapProviderColumns+` FROM ldap_providers`+page, args...)
+	return out, wrapf(err, "list ldap providers")
 }
 
 func (q *queries) UpdateLDAPProvider(ctx context.Context, p store.LDAPProvider) error {
 	err := execOne(ctx, q.write, `UPDATE ldap_providers SET base_dn = ?, search_group = ?, bind_mode = ?,
 		search_mode = ?, upn_domain = ? WHERE uid = ?`,
 		p.BaseDN, p.SearchGroup, p.BindMode, p.SearchMode, p.UPNDomain, p.UID)
-	if err != nil {
-		return fmt.Errorf("update ldap provider %q: %w", p.Name, err)
-	}
-	return nil
+	return wrapf(err, "update ldap provider %q", p.Name)
 }
 
 // DeleteLDAPProvider deletes a provider no outpost serves. The check and
 // the deletion are one statement, so an outpost created concurrently
 // either blocks the deletion or fails its own foreign key.
 func (q *queries) DeleteLDAPProvider(ctx context.Context, uid string) error {
-	res, err := q.exec(ctx, `DELETE FROM ldap_providers WHERE uid = ?
+	n, err := q.affected(ctx, `DELETE FROM ldap_providers WHERE uid = ?
 		AND NOT EXISTS (SELECT 1 FROM ldap_outposts WHERE provider_uid = ?)`, uid, uid)
-	if err != nil {
-		return fmt.Errorf("delete ldap provider %s: %w", uid, err)
+	if err == nil && n == 0 {
+		// Not deleted: either it is not there, or outposts serve it.
+		if _, err = value[int](ctx, q.read, `SELECT 1 FROM ldap_providers WHERE uid = ?`, uid); err == nil {
+			err = fmt.Errorf("outposts serve it: %w", store.ErrConflict)
+		}
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("delete ldap provider %s: %w", uid, err)
-	} else if n == 1 {
-		return nil
-	}
-	var exists int
-	err = q.read.QueryRowContext(ctx, `SELECT 1 FROM ldap_providers WHERE uid = ?`, uid).Scan(&exists)
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("delete ldap provider %s: %w", uid, store.ErrNotFound)
-	}
-	if err != nil {
-		return fmt.Errorf("delete ldap provider %s: %w", uid, err)
-	}
-	return fmt.Errorf("delete ldap provider %s: outposts serve it: %w", uid, store.ErrConflict)
+	return wrapf(err, "delete ldap provider %s", uid)
 }
 
 const outpostSelect = `SELECT o.uid, o.name, o.description, o.provider_uid, p.name, o.user_uid, u.username, o.token_ttl, o.created_at
@@ -109,26 +82,17 @@ func scanOutpost(sc scanner) (store.Outpost, error) {
 func (q *queries) CreateOutpost(ctx context.Context, o store.Outpost) error {
 	_, err := q.exec(ctx, `INSERT INTO ldap_outposts (uid, name, description, provider_uid, user_uid, token_ttl, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, o.UID, o.Name, o.Description, o.ProviderUID, o.UserUID, int64(o.TokenTTL), micros(o.CreatedAt))
-	if err != nil {
-		return fmt.Errorf("create outpost %q: %w", o.Name, err)
-	}
-	return nil
+	return wrapf(err, "create outpost %q", o.Name)
 }
 
 func (q *queries) GetOutpost(ctx context.Context, name string) (store.Outpost, error) {
-	o, err := scanOutpost(q.read.QueryRowContext(ctx, outpostSelect+` WHERE o.name = ?`, name))
-	if err != nil {
-		return store.Outpost{}, fmt.Errorf("get outpost %q: %w", name, notFound(err))
-	}
-	return o, nil
+	o, err := one(ctx, q.read, scanOutpost, outpostSelect+` WHERE o.name = ?`, name)
+	return o, wrapf(err, "get outpost %q", name)
 }
 
 func (q *queries) GetOutpostByUser(ctx context.Context, userUID string) (store.Outpost, error) {
-	o, err := scanOutpost(q.read.QueryRowContext(ctx, outpostSelect+` WHERE o.user_uid = ?`, userUID))
-	if err != nil {
-		return store.Outpost{}, fmt.Errorf("get outpost of user %s: %w", userUID, notFound(err))
-	}
-	return o, nil
+	o, err := one(ctx, q.read, scanOutpost, outpostSelect+` WHERE o.user_uid = ?`, userUID)
+	return o, wrapf(err, "get outpost of user %s", userUID)
 }
 
 func (q *queries) ListOutposts(ctx context.Context, f store.OutpostFilter) ([]store.Outpost, error) {
@@ -136,29 +100,18 @@ func (q *queries) ListOutposts(ctx context.Context, f store.OutpostFilter) ([]st
 	if f.ProviderUID != "" {
 		w.add("o.provider_uid = ?", f.ProviderUID)
 	}
-	if f.After != "" {
-		w.add("o.name > ?", f.After)
-	}
-	out, err := queryAll(ctx, q.read, scanOutpost, outpostSelect+w.String()+` ORDER BY o.name LIMIT ?`, append(w.args, limitArg(f.Limit))...)
-	if err != nil {
-		return nil, fmt.Errorf("list outposts: %w", err)
-	}
-	return out, nil
+	page, args := w.page("o.name", f.After, f.Limit)
+	out, err := queryAll(ctx, q.read, scanOutpost, outpostSelect+page, args...)
+	return out, wrapf(err, "list outposts")
 }
 
 func (q *queries) DeleteOutpost(ctx context.Context, uid string) error {
-	if err := execOne(ctx, q.write, `DELETE FROM ldap_outposts WHERE uid = ?`, uid); err != nil {
-		return fmt.Errorf("delete outpost %s: %w", uid, err)
-	}
-	return nil
+	return wrapf(execOne(ctx, q.write, `DELETE FROM ldap_outposts WHERE uid = ?`, uid), "delete outpost %s", uid)
 }
 
 func (q *queries) ListMemberships(ctx context.Context) ([]store.Membership, error) {
 	out, err := queryAll(ctx, q.read, func(sc scanner) (m store.Membership, err error) {
 		return m, sc.Scan(&m.GroupUID, &m.UserUID)
 	}, `SELECT group_uid, user_uid FROM group_members ORDER BY group_uid, user_uid`)
-	if err != nil {
-		return nil, fmt.Errorf("list memberships: %w", err)
-	}
-	return out, nil
+	return out, wrapf(err, "list memberships")
 }

@@ -109,6 +109,16 @@ func (w *where) search(s string, cols ...string) {
 	w.conds = append(w.conds, "("+strings.Join(ors, " OR ")+")")
 }
 
+// page adds the keyset condition "col > after" (when after is set) and
+// returns the clauses of a page ordered by col, at most limit rows (see
+// limitArg), with all the arguments.
+func (w *where) page(col, after string, limit int) (string, []any) {
+	if after != "" {
+		w.add(col+" > ?", after)
+	}
+	return w.String() + " ORDER BY " + col + " LIMIT ?", append(w.args, limitArg(limit))
+}
+
 func (w *where) String() string {
 	if len(w.conds) == 0 {
 		return ""
@@ -140,6 +150,41 @@ func execOne(ctx context.Context, db dbtx, query string, args ...any) error {
 		return store.ErrNotFound
 	}
 	return nil
+}
+
+// affected runs a write statement and returns how many rows it touched.
+func (q *queries) affected(ctx context.Context, query string, args ...any) (int, error) {
+	res, err := q.exec(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// wrapf prefixes a failed call's error with what the call was doing; nil
+// stays nil.
+func wrapf(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), err)
+}
+
+// one reads the single row of a query with scan; no row is
+// store.ErrNotFound.
+func one[T any](ctx context.Context, db dbtx, scan func(scanner) (T, error), query string, args ...any) (T, error) {
+	v, err := scan(db.QueryRowContext(ctx, query, args...))
+	if err != nil {
+		var zero T
+		return zero, notFound(err)
+	}
+	return v, nil
+}
+
+// value reads a query's single value (a count, a flag).
+func value[T any](ctx context.Context, db dbtx, query string, args ...any) (T, error) {
+	return one(ctx, db, func(sc scanner) (v T, err error) { return v, sc.Scan(&v) }, query, args...)
 }
 
 // notFound maps sql.ErrNoRows to store.ErrNotFound.
@@ -192,18 +237,12 @@ func insertSet(ctx context.Context, tx dbtx, query, owner string, values []strin
 // --- Settings ---------------------------------------------------------------
 
 func (q *queries) GetSetting(ctx context.Context, key string) (string, error) {
-	var v string
-	err := q.read.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
-	if err != nil {
-		return "", fmt.Errorf("get setting %q: %w", key, notFound(err))
-	}
-	return v, nil
+	v, err := value[string](ctx, q.read, `SELECT value FROM settings WHERE key = ?`, key)
+	return v, wrapf(err, "get setting %q", key)
 }
 
 func (q *queries) PutSetting(ctx context.Context, key, value string) error {
-	if _, err := q.exec(ctx, `INSERT INTO settings (key, value) VALUES (?, ?)
-		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value); err != nil {
-		return fmt.Errorf("put setting %q: %w", key, err)
-	}
-	return nil
+	_, err := q.exec(ctx, `INSERT INTO settings (key, value) VALUES (?, ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	return wrapf(err, "put setting %q", key)
 }

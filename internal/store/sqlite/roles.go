@@ -56,44 +56,35 @@ func (q *queries) CreateRole(ctx context.Context, r store.Role) error {
 		}
 		return insertSet(ctx, tx, insertRolePermission, r.UID, r.Permissions)
 	})
+	return wrapf(err, "create role %q", r.Name)
+}
+
+// roles reads the roles the query (a SELECT of roleColumns) chooses, with
+// their permissions.
+func (q *queries) roles(ctx context.Context, query string, args ...any) ([]store.Role, error) {
+	rows, err := q.read.QueryContext(ctx, fmt.Sprintf(roleWithPermissions, query), args...)
 	if err != nil {
-		return fmt.Errorf("create role %q: %w", r.Name, err)
+		return nil, err
 	}
-	return nil
+	return scanRoles(rows)
 }
 
 func (q *queries) GetRole(ctx context.Context, name string) (store.Role, error) {
-	rows, err := q.read.QueryContext(ctx,
-		fmt.Sprintf(roleWithPermissions, `SELECT `+roleColumns+` FROM roles WHERE name = ?`), name)
-	if err != nil {
-		return store.Role{}, fmt.Errorf("get role %q: %w", name, err)
+	roles, err := q.roles(ctx, `SELECT `+roleColumns+` FROM roles WHERE name = ?`, name)
+	if err == nil && len(roles) == 0 {
+		err = store.ErrNotFound
 	}
-	roles, err := scanRoles(rows)
 	if err != nil {
-		return store.Role{}, fmt.Errorf("get role %q: %w", name, err)
-	}
-	if len(roles) == 0 {
-		return store.Role{}, fmt.Errorf("get role %q: %w", name, store.ErrNotFound)
+		return store.Role{}, wrapf(err, "get role %q", name)
 	}
 	return roles[0], nil
 }
 
 func (q *queries) ListRoles(ctx context.Context, f store.RoleFilter) ([]store.Role, error) {
 	var w where
-	if f.After != "" {
-		w.add("name > ?", f.After)
-	}
-	rows, err := q.read.QueryContext(ctx,
-		fmt.Sprintf(roleWithPermissions, `SELECT `+roleColumns+` FROM roles`+w.String()+` ORDER BY name LIMIT ?`),
-		append(w.args, limitArg(f.Limit))...)
-	if err != nil {
-		return nil, fmt.Errorf("list roles: %w", err)
-	}
-	roles, err := scanRoles(rows)
-	if err != nil {
-		return nil, fmt.Errorf("list roles: %w", err)
-	}
-	return roles, nil
+	page, args := w.page("name", f.After, f.Limit)
+	roles, err := q.roles(ctx, `SELECT `+roleColumns+` FROM roles`+page, args...)
+	return roles, wrapf(err, "list roles")
 }
 
 // UpdateRole changes a role's name, description and permissions. Builtin
@@ -109,82 +100,73 @@ func (q *queries) UpdateRole(ctx context.Context, r store.Role) error {
 		}
 		return insertSet(ctx, tx, insertRolePermission, r.UID, r.Permissions)
 	})
-	if err != nil {
-		return fmt.Errorf("update role %q: %w", r.Name, err)
-	}
-	return nil
+	return wrapf(err, "update role %q", r.Name)
 }
 
 // DeleteRole deletes a role; the foreign keys cascade to its permissions
 // and assignments.
 func (q *queries) DeleteRole(ctx context.Context, uid string) error {
-	if err := execOne(ctx, q.write, `DELETE FROM roles WHERE uid = ?`, uid); err != nil {
-		return fmt.Errorf("delete role %s: %w", uid, err)
-	}
-	return nil
+	return wrapf(execOne(ctx, q.write, `DELETE FROM roles WHERE uid = ?`, uid), "delete role %s", uid)
+}
+
+// roleSubject names the assignment table and subject column of
+// assignments to users or to groups. Only these two constants reach the
+// SQL.
+type roleSubject struct{ kind, table, column string }
+
+var (
+	roleUsers  = roleSubject{"user", "role_user_assignments", "user_uid"}
+	roleGroups = roleSubject{"group", "role_group_assignments", "group_uid"}
+)
+
+// assignRole is idempotent. A missing role or subject fails the foreign
+// key: store.ErrNotFound.
+func (q *queries) assignRole(ctx context.Context, s roleSubject, roleUID, subjectUID string) error {
+	_, err := q.exec(ctx, `INSERT INTO `+s.table+` (role_uid, `+s.column+`) VALUES (?, ?) ON CONFLICT DO NOTHING`,
+		roleUID, subjectUID)
+	return wrapf(err, "assign role %s to %s %s", roleUID, s.kind, subjectUID)
+}
+
+func (q *queries) unassignRole(ctx context.Context, s roleSubject, roleUID, subjectUID string) error {
+	err := execOne(ctx, q.write, `DELETE FROM `+s.table+` WHERE role_uid = ? AND `+s.column+` = ?`, roleUID, subjectUID)
+	return wrapf(err, "unassign role %s from %s %s", roleUID, s.kind, subjectUID)
 }
 
 func (q *queries) AssignRoleToUser(ctx context.Context, roleUID, userUID string) error {
-	// A missing role or user fails the foreign key: store.ErrNotFound.
-	_, err := q.exec(ctx, `INSERT INTO role_user_assignments (role_uid, user_uid) VALUES (?, ?) ON CONFLICT DO NOTHING`,
-		roleUID, userUID)
-	if err != nil {
-		return fmt.Errorf("assign role %s to user %s: %w", roleUID, userUID, err)
-	}
-	return nil
+	return q.assignRole(ctx, roleUsers, roleUID, userUID)
 }
 
 func (q *queries) UnassignRoleFromUser(ctx context.Context, roleUID, userUID string) error {
-	err := execOne(ctx, q.write, `DELETE FROM role_user_assignments WHERE role_uid = ? AND user_uid = ?`, roleUID, userUID)
-	if err != nil {
-		return fmt.Errorf("unassign role %s from user %s: %w", roleUID, userUID, err)
-	}
-	return nil
+	return q.unassignRole(ctx, roleUsers, roleUID, userUID)
 }
 
 func (q *queries) AssignRoleToGroup(ctx context.Context, roleUID, groupUID string) error {
-	_, err := q.exec(ctx, `INSERT INTO role_group_assignments (role_uid, group_uid) VALUES (?, ?) ON CONFLICT DO NOTHING`,
-		roleUID, groupUID)
-	if err != nil {
-		return fmt.Errorf("assign role %s to group %s: %w", roleUID, groupUID, err)
-	}
-	return nil
+	return q.assignRole(ctx, roleGroups, roleUID, groupUID)
 }
 
 func (q *queries) UnassignRoleFromGroup(ctx context.Context, roleUID, groupUID string) error {
-	err := execOne(ctx, q.write, `DELETE FROM role_group_assignments WHERE role_uid = ? AND group_uid = ?`, roleUID, groupUID)
-	if err != nil {
-		return fmt.Errorf("unassign role %s from group %s: %w", roleUID, groupUID, err)
-	}
-	return nil
+	return q.unassignRole(ctx, roleGroups, roleUID, groupUID)
 }
 
 // RoleAssignments lists the role's direct holders in one statement: rows
 // tagged 'u' are usernames, 'g' group names.
 func (q *queries) RoleAssignments(ctx context.Context, roleUID string) (store.RoleAssignments, error) {
-	rows, err := q.read.QueryContext(ctx, `
+	type tagged struct{ kind, name string }
+	rows, err := queryAll(ctx, q.read, func(sc scanner) (t tagged, err error) { return t, sc.Scan(&t.kind, &t.name) }, `
 		SELECT 'u', u.username FROM role_user_assignments a JOIN users u ON u.uid = a.user_uid WHERE a.role_uid = ?1
 		UNION ALL
 		SELECT 'g', g.name FROM role_group_assignments a JOIN groups g ON g.uid = a.group_uid WHERE a.role_uid = ?1
 		ORDER BY 1, 2`, roleUID)
 	if err != nil {
-		return store.RoleAssignments{}, fmt.Errorf("assignments of role %s: %w", roleUID, err)
+		return store.RoleAssignments{}, wrapf(err, "assignments of role %s", roleUID)
 	}
-	defer rows.Close()
 	var out store.RoleAssignments
-	for rows.Next() {
-		var kind, name string
-		if err := rows.Scan(&kind, &name); err != nil {
-			return store.RoleAssignments{}, fmt.Errorf("assignments of role %s: %w", roleUID, err)
-		}
-		if kind == "u" {
-			out.Users = append(out.Users, name)
+	for _, t := range rows {
+		if t.kind == "u" {
+			out.Users = append(out.Users, t.name)
 		} else {
-			out.Groups = append(out.Groups, name)
+			out.Groups = append(out.Groups, t.name)
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return store.RoleAssignments{}, fmt.Errorf("assignments of role %s: %w", roleUID, err)
 	}
 	return out, nil
 }
@@ -193,10 +175,7 @@ func (q *queries) GroupRoles(ctx context.Context, groupUID string) ([]string, er
 	names, err := queryStrings(ctx, q.read, `SELECT r.name FROM role_group_assignments a
 		JOIN roles r ON r.uid = a.role_uid
 		WHERE a.group_uid = ? ORDER BY r.name`, groupUID)
-	if err != nil {
-		return nil, fmt.Errorf("roles of group %s: %w", groupUID, err)
-	}
-	return names, nil
+	return names, wrapf(err, "roles of group %s", groupUID)
 }
 
 // userGrantsQuery computes everything UserGrants returns in one statement

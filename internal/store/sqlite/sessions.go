@@ -9,8 +9,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
-var _ store.SessionQueries = (*queries)(nil)
-
 const sessionCols = `id_hash, user_uid, password_stamp, mfa_pending, mfa_failures, client_ip, user_agent,
 	created_at, last_seen_at, expires_at`
 
@@ -31,35 +29,22 @@ func scanSession(row scanner) (store.Session, error) {
 // a user deleted meanwhile is a plain ErrNotFound rather than a failed
 // statement.
 func (q *queries) CreateSession(ctx context.Context, s store.Session) error {
-	res, err := q.exec(ctx, `INSERT INTO ui_sessions (`+sessionCols+`)
+	n, err := q.affected(ctx, `INSERT INTO ui_sessions (`+sessionCols+`)
 		SELECT ?, uid, ?, ?, ?, ?, ?, ?, ?, ? FROM users WHERE uid = ?`,
 		s.IDHash, s.PasswordStamp, boolInt(s.MFAPending), s.MFAFailures, s.ClientIP, s.UserAgent,
 		micros(s.CreatedAt), micros(s.LastSeenAt), micros(s.ExpiresAt), s.UserUID)
-	if err != nil {
-		return fmt.Errorf("create session: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("create session: %w", err)
-	} else if n == 0 {
-		return fmt.Errorf("create session: user %q: %w", s.UserUID, store.ErrNotFound)
-	}
-	return nil
+	return wrapf(store.OwnerFound(err, n == 0, s.UserUID), "create session")
 }
 
 func (q *queries) GetSession(ctx context.Context, idHash []byte) (store.Session, error) {
-	s, err := scanSession(q.read.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM ui_sessions WHERE id_hash = ?`, idHash))
-	if err != nil {
-		return store.Session{}, fmt.Errorf("get session: %w", notFound(err))
-	}
-	return s, nil
+	s, err := one(ctx, q.read, scanSession, `SELECT `+sessionCols+` FROM ui_sessions WHERE id_hash = ?`, idHash)
+	return s, wrapf(err, "get session")
 }
 
 func (q *queries) TouchSession(ctx context.Context, idHash []byte, lastSeen time.Time) error {
-	if err := execOne(ctx, q.write, `UPDATE ui_sessions SET last_seen_at = max(last_seen_at, ?) WHERE id_hash = ?`,
-		micros(lastSeen), idHash); err != nil {
-		return fmt.Errorf("touch session: %w", err)
-	}
-	return nil
+	err := execOne(ctx, q.write, `UPDATE ui_sessions SET last_seen_at = max(last_seen_at, ?) WHERE id_hash = ?`,
+		micros(lastSeen), idHash)
+	return wrapf(err, "touch session")
 }
 
 func (q *queries) AddSessionMFAFailure(ctx context.Context, idHash []byte) (int, error) {
@@ -73,92 +58,67 @@ func (q *queries) AddSessionMFAFailure(ctx context.Context, idHash []byte) (int,
 }
 
 func (q *queries) DeleteSession(ctx context.Context, idHash []byte) error {
-	if err := execOne(ctx, q.write, `DELETE FROM ui_sessions WHERE id_hash = ?`, idHash); err != nil {
-		return fmt.Errorf("delete session: %w", err)
-	}
-	return nil
+	return wrapf(execOne(ctx, q.write, `DELETE FROM ui_sessions WHERE id_hash = ?`, idHash), "delete session")
 }
 
 func (q *queries) DeleteUserSessions(ctx context.Context, userUID string, keep []byte) (int, error) {
 	if keep == nil {
 		keep = []byte{} // matches no 32-byte hash
 	}
-	res, err := q.exec(ctx, `DELETE FROM ui_sessions WHERE user_uid = ? AND id_hash <> ?`, userUID, keep)
-	if err != nil {
-		return 0, fmt.Errorf("delete sessions of user %q: %w", userUID, err)
-	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	n, err := q.affected(ctx, `DELETE FROM ui_sessions WHERE user_uid = ? AND id_hash <> ?`, userUID, keep)
+	return n, wrapf(err, "delete sessions of user %q", userUID)
 }
 
 func (q *queries) ListUserSessions(ctx context.Context, userUID string) ([]store.Session, error) {
 	out, err := queryAll(ctx, q.read, scanSession, `SELECT `+sessionCols+` FROM ui_sessions WHERE user_uid = ?
 		ORDER BY created_at DESC, id_hash`, userUID)
-	if err != nil {
-		return nil, fmt.Errorf("list sessions: %w", err)
-	}
-	return out, nil
+	return out, wrapf(err, "list sessions")
 }
 
 func (q *queries) DeleteStaleSessions(ctx context.Context, now, idleBefore time.Time) (int, error) {
-	res, err := q.exec(ctx, `DELETE FROM ui_sessions WHERE expires_at <= ? OR last_seen_at < ?`,
+	n, err := q.affected(ctx, `DELETE FROM ui_sessions WHERE expires_at <= ? OR last_seen_at < ?`,
 		micros(now), micros(idleBefore))
-	if err != nil {
-		return 0, fmt.Errorf("delete stale sessions: %w", err)
-	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	return n, wrapf(err, "delete stale sessions")
 }
 
 // --- TOTP -------------------------------------------------------------------
 
 func (q *queries) PutTOTP(ctx context.Context, t store.TOTP) error {
-	res, err := q.exec(ctx, `INSERT INTO user_totp (user_uid, secret, confirmed, last_step, created_at, confirmed_at)
+	n, err := q.affected(ctx, `INSERT INTO user_totp (user_uid, secret, confirmed, last_step, created_at, confirmed_at)
 		SELECT uid, ?, ?, ?, ?, ? FROM users WHERE uid = ?
 		ON CONFLICT (user_uid) DO UPDATE SET secret = excluded.secret, confirmed = excluded.confirmed,
 			last_step = excluded.last_step, created_at = excluded.created_at, confirmed_at = excluded.confirmed_at`,
 		t.Secret, boolInt(t.Confirmed), t.LastStep, micros(t.CreatedAt), optMicros(t.ConfirmedAt), t.UserUID)
-	if err != nil {
-		return fmt.Errorf("put totp: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("put totp: %w", err)
-	} else if n == 0 {
-		return fmt.Errorf("put totp: user %q: %w", t.UserUID, store.ErrNotFound)
-	}
-	return nil
+	return wrapf(store.OwnerFound(err, n == 0, t.UserUID), "put totp")
 }
 
-func (q *queries) GetTOTP(ctx context.Context, userUID string) (store.TOTP, error) {
+func scanTOTP(sc scanner) (store.TOTP, error) {
 	var (
 		t         store.TOTP
 		confirmed int
 		created   int64
 		confAt    sql.NullInt64
 	)
-	err := q.read.QueryRowContext(ctx, `SELECT user_uid, secret, confirmed, last_step, created_at, confirmed_at
-		FROM user_totp WHERE user_uid = ?`, userUID).Scan(&t.UserUID, &t.Secret, &confirmed, &t.LastStep, &created, &confAt)
-	if err != nil {
-		return store.TOTP{}, fmt.Errorf("get totp: %w", notFound(err))
-	}
+	err := sc.Scan(&t.UserUID, &t.Secret, &confirmed, &t.LastStep, &created, &confAt)
 	t.Confirmed = confirmed == 1
 	t.CreatedAt = fromMicros(created)
 	t.ConfirmedAt = optTime(confAt)
-	return t, nil
+	return t, err
+}
+
+func (q *queries) GetTOTP(ctx context.Context, userUID string) (store.TOTP, error) {
+	t, err := one(ctx, q.read, scanTOTP, `SELECT user_uid, secret, confirmed, last_step, created_at, confirmed_at
+		FROM user_totp WHERE user_uid = ?`, userUID)
+	return t, wrapf(err, "get totp")
 }
 
 func (q *queries) UseTOTPStep(ctx context.Context, userUID string, step int64) error {
-	res, err := q.exec(ctx, `UPDATE user_totp SET last_step = ? WHERE user_uid = ? AND confirmed = 1 AND last_step < ?`,
+	n, err := q.affected(ctx, `UPDATE user_totp SET last_step = ? WHERE user_uid = ? AND confirmed = 1 AND last_step < ?`,
 		step, userUID, step)
-	if err != nil {
-		return fmt.Errorf("use totp step: %w", err)
+	if err == nil && n == 0 {
+		err = store.ErrConflict
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("use totp step: %w", err)
-	} else if n == 0 {
-		return fmt.Errorf("use totp step: %w", store.ErrConflict)
-	}
-	return nil
+	return wrapf(err, "use totp step")
 }
 
 func (q *queries) DeleteTOTP(ctx context.Context, userUID string) error {
@@ -174,40 +134,33 @@ func (q *queries) DeleteTOTP(ctx context.Context, userUID string) error {
 }
 
 func (q *queries) ReplaceRecoveryCodes(ctx context.Context, userUID string, hashes [][]byte) error {
-	return q.atomically(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE uid = ?`, userUID).Scan(&n); err != nil {
-			return fmt.Errorf("replace recovery codes: %w", err)
-		}
-		if n == 0 {
-			return fmt.Errorf("replace recovery codes: user %q: %w", userUID, store.ErrNotFound)
+	err := q.atomically(ctx, func(tx *sql.Tx) error {
+		n, err := value[int](ctx, tx, `SELECT count(*) FROM users WHERE uid = ?`, userUID)
+		if err = store.OwnerFound(err, n == 0, userUID); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM totp_recovery_codes WHERE user_uid = ?`, userUID); err != nil {
-			return fmt.Errorf("replace recovery codes: %w", mapErr(err))
+			return mapErr(err)
 		}
 		for _, h := range hashes {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO totp_recovery_codes (user_uid, code_hash) VALUES (?, ?)
 				ON CONFLICT DO NOTHING`, userUID, h); err != nil {
-				return fmt.Errorf("replace recovery codes: %w", mapErr(err))
+				return mapErr(err)
 			}
 		}
 		return nil
 	})
+	return wrapf(err, "replace recovery codes")
 }
 
 func (q *queries) UseRecoveryCode(ctx context.Context, userUID string, hash []byte) error {
-	if err := execOne(ctx, q.write, `DELETE FROM totp_recovery_codes WHERE user_uid = ? AND code_hash = ?`, userUID, hash); err != nil {
-		return fmt.Errorf("use recovery code: %w", err)
-	}
-	return nil
+	err := execOne(ctx, q.write, `DELETE FROM totp_recovery_codes WHERE user_uid = ? AND code_hash = ?`, userUID, hash)
+	return wrapf(err, "use recovery code")
 }
 
 func (q *queries) CountRecoveryCodes(ctx context.Context, userUID string) (int, error) {
-	var n int
-	if err := q.read.QueryRowContext(ctx, `SELECT count(*) FROM totp_recovery_codes WHERE user_uid = ?`, userUID).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count recovery codes: %w", err)
-	}
-	return n, nil
+	n, err := value[int](ctx, q.read, `SELECT count(*) FROM totp_recovery_codes WHERE user_uid = ?`, userUID)
+	return n, wrapf(err, "count recovery codes")
 }
 
 // --- Counts -----------------------------------------------------------------

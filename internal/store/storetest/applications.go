@@ -40,21 +40,15 @@ func testApplicationCreateGet(t *testing.T, s store.Store) {
 
 	bare := store.Application{UID: newUID(), Slug: "bare", Name: "Bare", PolicyEngineMode: store.PolicyModeAny, CreatedAt: t0}
 	mustNil(t, s.CreateApplication(ctx(t), bare), "CreateApplication(no url, no description)")
-	got, err = s.GetApplication(ctx(t), "bare")
-	mustNil(t, err, "GetApplication(bare)")
-	equal(t, got, bare, "GetApplication(bare)")
+	wantRead(t, bare, "GetApplication(bare)")(s.GetApplication(ctx(t), "bare"))
 
 	wantErr(t, s.CreateApplication(ctx(t), store.Application{UID: newUID(), Slug: "grafana", Name: "x", PolicyEngineMode: "any", CreatedAt: t0}),
 		store.ErrConflict, "CreateApplication(same slug)")
 	wantErr(t, s.CreateApplication(ctx(t), store.Application{UID: a.UID, Slug: "other", Name: "x", PolicyEngineMode: "any", CreatedAt: t0}),
 		store.ErrConflict, "CreateApplication(same UID)")
-	_, err = s.GetApplication(ctx(t), "other")
-	wantErr(t, err, store.ErrNotFound, "GetApplication(after failed create)")
-	_, err = s.GetApplication(ctx(t), "GRAFANA")
-	wantErr(t, err, store.ErrNotFound, "GetApplication(GRAFANA): slugs are case-sensitive")
-	got, err = s.GetApplication(ctx(t), "grafana")
-	mustNil(t, err, "GetApplication")
-	equal(t, got, a, "application after failed creates")
+	wantNotFound(t, "GetApplication(after failed create)")(s.GetApplication(ctx(t), "other"))
+	wantNotFound(t, "GetApplication(GRAFANA): slugs are case-sensitive")(s.GetApplication(ctx(t), "GRAFANA"))
+	wantRead(t, a, "application after failed creates")(s.GetApplication(ctx(t), "grafana"))
 	// An application, a user and a group may share a name.
 	mustUser(t, s, "grafana")
 	mustGroup(t, s, "grafana")
@@ -71,26 +65,17 @@ func testApplicationUpdate(t *testing.T, s store.Store) {
 	want := changed
 	want.Slug, want.CreatedAt = a.Slug, a.CreatedAt // never written
 	equal(t, got, want, "updated application")
-	_, err = s.GetApplication(ctx(t), "ignored")
-	wantErr(t, err, store.ErrNotFound, "GetApplication(slug given to Update)")
+	wantNotFound(t, "GetApplication(slug given to Update)")(s.GetApplication(ctx(t), "ignored"))
 
 	wantErr(t, s.UpdateApplication(ctx(t), store.Application{UID: newUID(), Name: "x", PolicyEngineMode: "any"}),
 		store.ErrNotFound, "UpdateApplication(unknown UID)")
-	got, err = s.GetApplication(ctx(t), "git")
-	mustNil(t, err, "GetApplication(git)")
-	equal(t, got, other, "the other application")
+	wantRead(t, other, "the other application")(s.GetApplication(ctx(t), "git"))
 }
 
 func testApplicationDelete(t *testing.T, s store.Store) {
 	a := mustApplication(t, s, "wiki")
 	other := mustApplication(t, s, "git")
-	mustNil(t, s.DeleteApplication(ctx(t), a.UID), "DeleteApplication")
-	_, err := s.GetApplication(ctx(t), "wiki")
-	wantErr(t, err, store.ErrNotFound, "GetApplication(deleted)")
-	wantErr(t, s.DeleteApplication(ctx(t), a.UID), store.ErrNotFound, "DeleteApplication(again)")
-	got, err := s.GetApplication(ctx(t), "git")
-	mustNil(t, err, "GetApplication(git)")
-	equal(t, got, other, "the other application")
+	wantDeleted(t, s.DeleteApplication, s.GetApplication, a.UID, "wiki", other, "git")
 }
 
 func testApplicationList(t *testing.T, s store.Store) {

@@ -62,63 +62,72 @@ func (c *errorCollector) report(t *testing.T) {
 	}
 }
 
+// race runs op opsPerWorker times on each of workers goroutines, each
+// with its own random source (seeded by the worker and stream), then fails
+// the test on the unexpected errors op reported to errs.
+func race(t *testing.T, stream uint64, op func(rng *rand.Rand, errs *errorCollector)) {
+	t.Helper()
+	var errs errorCollector
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), stream))
+			for range opsPerWorker {
+				op(rng, &errs)
+			}
+		})
+	}
+	wg.Wait()
+	errs.report(t)
+}
+
+// toggle deletes the row get finds, or creates it when get finds none,
+// and says which it did ("deleted", "created").
+func toggle[T any](get func() (T, error), del func(T) error, create func() error) (string, error) {
+	row, err := get()
+	switch {
+	case err == nil:
+		return "deleted", del(row)
+	case errors.Is(err, store.ErrNotFound):
+		return "created", create()
+	}
+	return "", err
+}
+
 // testConcurrentDirect races plain (non-transactional) writes on a few
 // names, then checks that what is left is consistent.
 func testConcurrentDirect(t *testing.T, s store.Store) {
 	userNames := []string{"u0", "u1", "u2"}
 	groupNamesPool := []string{"g0", "g1"}
 	role := mustRole(t, s, "shared", "p")
-	var errs errorCollector
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			rng := rand.New(rand.NewPCG(uint64(w), 1))
-			for range opsPerWorker {
-				un := userNames[rng.IntN(len(userNames))]
-				gn := groupNamesPool[rng.IntN(len(groupNamesPool))]
-				switch rng.IntN(6) {
-				case 0:
-					errs.check(s.CreateUser(ctx(t), human(un)), "CreateUser")
-				case 1:
-					u, err := s.GetUser(ctx(t), un)
-					errs.check(err, "GetUser")
-					if err == nil {
-						errs.check(s.DeleteUser(ctx(t), u.UID), "DeleteUser")
-					}
-				case 2:
-					errs.check(s.CreateGroup(ctx(t), store.Group{UID: newUID(), Name: gn, CreatedAt: t0}), "CreateGroup")
-				case 3:
-					g, err := s.GetGroup(ctx(t), gn)
-					errs.check(err, "GetGroup")
-					if err == nil {
-						errs.check(s.DeleteGroup(ctx(t), g.UID), "DeleteGroup")
-					}
-				case 4:
-					u, uerr := s.GetUser(ctx(t), un)
-					g, gerr := s.GetGroup(ctx(t), gn)
-					errs.check(uerr, "GetUser")
-					errs.check(gerr, "GetGroup")
-					if uerr == nil && gerr == nil {
-						errs.check(s.AddMember(ctx(t), g.UID, u.UID), "AddMember")
-						errs.check(s.AssignRoleToUser(ctx(t), role.UID, u.UID), "AssignRoleToUser")
-						errs.check(s.AssignRoleToGroup(ctx(t), role.UID, g.UID), "AssignRoleToGroup")
-					}
-				case 5:
-					u, uerr := s.GetUser(ctx(t), un)
-					g, gerr := s.GetGroup(ctx(t), gn)
-					errs.check(uerr, "GetUser")
-					errs.check(gerr, "GetGroup")
-					if uerr == nil && gerr == nil {
-						errs.check(s.RemoveMember(ctx(t), g.UID, u.UID), "RemoveMember")
-						_, err := s.UserGrants(ctx(t), u.UID)
-						errs.check(err, "UserGrants")
-					}
-				}
-			}
-		})
-	}
-	wg.Wait()
-	errs.report(t)
+	race(t, 1, func(rng *rand.Rand, errs *errorCollector) {
+		un := userNames[rng.IntN(len(userNames))]
+		gn := groupNamesPool[rng.IntN(len(groupNamesPool))]
+		// Each read may find nothing (a racing worker deleted the row);
+		// what it found is acted on.
+		u, uerr := s.GetUser(ctx(t), un)
+		g, gerr := s.GetGroup(ctx(t), gn)
+		errs.check(uerr, "GetUser")
+		errs.check(gerr, "GetGroup")
+		switch op := rng.IntN(6); {
+		case op == 0:
+			errs.check(s.CreateUser(ctx(t), human(un)), "CreateUser")
+		case op == 1 && uerr == nil:
+			errs.check(s.DeleteUser(ctx(t), u.UID), "DeleteUser")
+		case op == 2:
+			errs.check(s.CreateGroup(ctx(t), store.Group{UID: newUID(), Name: gn, CreatedAt: t0}), "CreateGroup")
+		case op == 3 && gerr == nil:
+			errs.check(s.DeleteGroup(ctx(t), g.UID), "DeleteGroup")
+		case op == 4 && uerr == nil && gerr == nil:
+			errs.check(s.AddMember(ctx(t), g.UID, u.UID), "AddMember")
+			errs.check(s.AssignRoleToUser(ctx(t), role.UID, u.UID), "AssignRoleToUser")
+			errs.check(s.AssignRoleToGroup(ctx(t), role.UID, g.UID), "AssignRoleToGroup")
+		case op == 5 && uerr == nil && gerr == nil:
+			errs.check(s.RemoveMember(ctx(t), g.UID, u.UID), "RemoveMember")
+			_, err := s.UserGrants(ctx(t), u.UID)
+			errs.check(err, "UserGrants")
+		}
+	})
 
 	// Consistency: counts agree with lists, and no membership or
 	// assignment points at a user or group that is gone.
@@ -179,56 +188,31 @@ func testConcurrentDirect(t *testing.T, s store.Store) {
 // both act on the same state.
 func testConcurrentTx(t *testing.T, s store.Store) {
 	names := []string{"n0", "n1", "n2"}
-	var errs errorCollector
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			rng := rand.New(rand.NewPCG(uint64(w), 2))
-			for range opsPerWorker {
-				name := names[rng.IntN(len(names))]
-				asGroup := rng.IntN(2) == 0
-				err := s.InTx(ctx(t), func(q store.Queries) error {
-					// fn may run more than once (a backend may retry a
-					// transaction), so it keeps no state outside.
-					action := "created"
-					if asGroup {
-						g, err := q.GetGroup(ctx(t), name)
-						switch {
-						case err == nil:
-							action = "deleted"
-							err = q.DeleteGroup(ctx(t), g.UID)
-						case errors.Is(err, store.ErrNotFound):
-							err = q.CreateGroup(ctx(t), store.Group{UID: newUID(), Name: name, CreatedAt: t0})
-						}
-						if err != nil {
-							return err
-						}
-					} else {
-						u, err := q.GetUser(ctx(t), name)
-						switch {
-						case err == nil:
-							action = "deleted"
-							err = q.DeleteUser(ctx(t), u.UID)
-						case errors.Is(err, store.ErrNotFound):
-							err = q.CreateUser(ctx(t), human(name))
-						}
-						if err != nil {
-							return err
-						}
-					}
-					kind := "user"
-					if asGroup {
-						kind = "group"
-					}
-					return appendEvent(t, q, &store.Event{Time: t0, Action: action, Outcome: "success",
-						TargetKind: kind, TargetName: name})
-				})
-				errs.check(err, "InTx")
+	race(t, 2, func(rng *rand.Rand, errs *errorCollector) {
+		name := names[rng.IntN(len(names))]
+		asGroup := rng.IntN(2) == 0
+		err := s.InTx(ctx(t), func(q store.Queries) error {
+			// fn may run more than once (a backend may retry a
+			// transaction), so it keeps no state outside.
+			kind, action, err := "user", "", error(nil)
+			if asGroup {
+				kind = "group"
+				action, err = toggle(func() (store.Group, error) { return q.GetGroup(ctx(t), name) },
+					func(g store.Group) error { return q.DeleteGroup(ctx(t), g.UID) },
+					func() error { return q.CreateGroup(ctx(t), store.Group{UID: newUID(), Name: name, CreatedAt: t0}) })
+			} else {
+				action, err = toggle(func() (store.User, error) { return q.GetUser(ctx(t), name) },
+					func(u store.User) error { return q.DeleteUser(ctx(t), u.UID) },
+					func() error { return q.CreateUser(ctx(t), human(name)) })
 			}
+			if err != nil {
+				return err
+			}
+			return appendEvent(t, q, &store.Event{Time: t0, Action: action, Outcome: "success",
+				TargetKind: kind, TargetName: name})
 		})
-	}
-	wg.Wait()
-	errs.report(t)
+		errs.check(err, "InTx")
+	})
 
 	evs, err := s.ListEvents(ctx(t), store.EventFilter{Limit: workers*opsPerWorker + 1})
 	mustNil(t, err, "ListEvents")

@@ -39,9 +39,7 @@ func testEventPruneWrongTime(t *testing.T, s store.Store) {
 		}
 		mustNil(t, appendEvent(t, s, &e), "append")
 	}
-	p, err := s.PruneEvents(ctx(t), at(5*time.Minute), 100)
-	mustNil(t, err, "PruneEvents")
-	equal(t, p, store.EventPrune{Removed: 5, ThroughSeq: 5, Anchor: "hash-5"}, "pruned before minute 5, not up to the event dated 1970")
+	wantRead(t, store.EventPrune{Removed: 5, ThroughSeq: 5, Anchor: "hash-5"}, "pruned before minute 5, not up to the event dated 1970")(s.PruneEvents(ctx(t), at(5*time.Minute), 100))
 }
 
 func testUnchainedEvents(t *testing.T, s store.Store) {
@@ -111,16 +109,10 @@ func testEventChainHead(t *testing.T, s store.Store) {
 	if err := s.AppendEvent(ctx(t), &e); err == nil {
 		t.Fatal("AppendEvent without seq and hash succeeded")
 	}
-	head2, err := s.EventChain(ctx(t))
-	mustNil(t, err, "EventChain")
-	equal(t, head2, head, "the head after refused appends")
+	wantRead(t, head, "the head after refused appends")(s.EventChain(ctx(t)))
 
-	got, err := s.ListChainedEvents(ctx(t), 0, 0)
-	mustNil(t, err, "ListChainedEvents(all)")
-	equal(t, got, appended, "chained events in seq order")
-	got, err = s.ListChainedEvents(ctx(t), 2, 2)
-	mustNil(t, err, "ListChainedEvents(after 2, limit 2)")
-	equal(t, got, appended[2:4], "a page of the chain")
+	wantRead(t, appended, "chained events in seq order")(s.ListChainedEvents(ctx(t), 0, 0))
+	wantRead(t, appended[2:4], "a page of the chain")(s.ListChainedEvents(ctx(t), 2, 2))
 }
 
 // testEventChainConcurrent: transactions appending at once never fork
@@ -168,15 +160,9 @@ func testEventPrune(t *testing.T, s store.Store) {
 		mustNil(t, appendEvent(t, s, &e), "append")
 	}
 	// Events before minute 6 (seq 1-6), at most 4 at a time.
-	p, err = s.PruneEvents(ctx(t), at(6*time.Minute), 4)
-	mustNil(t, err, "PruneEvents")
-	equal(t, p, store.EventPrune{Removed: 4, ThroughSeq: 4, Anchor: "hash-4"}, "first batch")
-	p, err = s.PruneEvents(ctx(t), at(6*time.Minute), 4)
-	mustNil(t, err, "PruneEvents")
-	equal(t, p, store.EventPrune{Removed: 2, ThroughSeq: 6, Anchor: "hash-6"}, "second batch")
-	p, err = s.PruneEvents(ctx(t), at(6*time.Minute), 4)
-	mustNil(t, err, "PruneEvents")
-	equal(t, p, store.EventPrune{}, "nothing left to prune")
+	wantRead(t, store.EventPrune{Removed: 4, ThroughSeq: 4, Anchor: "hash-4"}, "first batch")(s.PruneEvents(ctx(t), at(6*time.Minute), 4))
+	wantRead(t, store.EventPrune{Removed: 2, ThroughSeq: 6, Anchor: "hash-6"}, "second batch")(s.PruneEvents(ctx(t), at(6*time.Minute), 4))
+	wantRead(t, store.EventPrune{}, "nothing left to prune")(s.PruneEvents(ctx(t), at(6*time.Minute), 4))
 
 	head, err := s.EventChain(ctx(t))
 	mustNil(t, err, "EventChain")
@@ -327,12 +313,7 @@ func testSettings(t *testing.T, s store.Store) {
 	mustNil(t, err, "GetSetting")
 	equal(t, got, doc, "brand")
 	mustNil(t, s.PutSetting(ctx(t), "brand", ""), "PutSetting(overwrite, empty)")
-	got, err = s.GetSetting(ctx(t), "brand")
-	mustNil(t, err, "GetSetting")
-	equal(t, got, "", "overwritten brand: an empty value is a value")
-	got, err = s.GetSetting(ctx(t), "instance_key_id")
-	mustNil(t, err, "GetSetting")
-	equal(t, got, "k1", "the other setting")
-	_, err = s.GetSetting(ctx(t), "BRAND")
-	wantErr(t, err, store.ErrNotFound, "GetSetting(BRAND): keys are case-sensitive")
+	wantRead(t, "", "overwritten brand: an empty value is a value")(s.GetSetting(ctx(t), "brand"))
+	wantRead(t, "k1", "the other setting")(s.GetSetting(ctx(t), "instance_key_id"))
+	wantNotFound(t, "GetSetting(BRAND): keys are case-sensitive")(s.GetSetting(ctx(t), "BRAND"))
 }

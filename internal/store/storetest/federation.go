@@ -34,11 +34,8 @@ func testFederationCRUD(t *testing.T, s store.Store) {
 	equal(t, got, i, "issuer")
 	i.Leeway, i.AllowedAlgs = 5*time.Second, []string{"PS256"}
 	mustNil(t, s.UpdateOIDCIssuer(ctx(t), i), "UpdateOIDCIssuer")
-	got, err = s.GetOIDCIssuer(ctx(t), "gh")
-	mustNil(t, err, "GetOIDCIssuer")
-	equal(t, got, i, "updated issuer")
-	_, err = s.GetOIDCIssuer(ctx(t), "nope")
-	wantErr(t, err, store.ErrNotFound, "GetOIDCIssuer(missing)")
+	wantRead(t, i, "updated issuer")(s.GetOIDCIssuer(ctx(t), "gh"))
+	wantNotFound(t, "GetOIDCIssuer(missing)")(s.GetOIDCIssuer(ctx(t), "nope"))
 
 	u := mustCreateUser(t, s, store.User{UID: newUID(), Username: "deployer", Type: store.TypeServiceAccount, IsActive: true, CreatedAt: t0})
 	p := trustPolicy("deploy", i, u)
@@ -60,8 +57,7 @@ func testFederationCRUD(t *testing.T, s store.Store) {
 		t.Fatalf("policies %s", dump(ps))
 	}
 	mustNil(t, s.DeleteOIDCIssuer(ctx(t), i.UID), "DeleteOIDCIssuer")
-	_, err = s.GetTrustPolicy(ctx(t), "deploy")
-	wantErr(t, err, store.ErrNotFound, "a policy of a deleted issuer")
+	wantNotFound(t, "a policy of a deleted issuer")(s.GetTrustPolicy(ctx(t), "deploy"))
 }
 
 func testFederationCascade(t *testing.T, s store.Store) {
@@ -92,8 +88,7 @@ func testFederationCascade(t *testing.T, s store.Store) {
 	mustNil(t, err, "FederatedTokens(issuer)")
 	equal(t, uids, []string{minted.UID}, "tokens of the issuer's policies")
 	mustNil(t, s.DeleteTrustPolicy(ctx(t), p.UID), "DeleteTrustPolicy")
-	_, err = s.GetToken(ctx(t), "reporter-minted")
-	wantErr(t, err, store.ErrNotFound, "a minted token of a deleted policy")
+	wantNotFound(t, "a minted token of a deleted policy")(s.GetToken(ctx(t), "reporter-minted"))
 	_, err = s.GetToken(ctx(t), "reporter-own")
 	mustNil(t, err, "the account's own token stays")
 }
@@ -108,8 +103,6 @@ func testFederationJTIs(t *testing.T, s store.Store) {
 		return q.UseJTI(ctx(t), "https://a.example", "j2", at(time.Minute))
 	})
 	mustNil(t, err, "InTx")
-	n, err := s.PruneJTIs(ctx(t), at(2*time.Minute))
-	mustNil(t, err, "PruneJTIs")
-	equal(t, n, 3, "pruned")
+	wantRead(t, 3, "pruned")(s.PruneJTIs(ctx(t), at(2*time.Minute)))
 	mustNil(t, s.UseJTI(ctx(t), "https://a.example", "j1", at(time.Minute)), "UseJTI after prune")
 }

@@ -26,16 +26,12 @@ func testGroupCreateGet(t *testing.T, s store.Store) {
 
 	bare := store.Group{UID: newUID(), Name: "bare", CreatedAt: t0}
 	mustNil(t, s.CreateGroup(ctx(t), bare), "CreateGroup(no description)")
-	got, err = s.GetGroup(ctx(t), "bare")
-	mustNil(t, err, "GetGroup(bare)")
-	equal(t, got, bare, "GetGroup(bare)")
+	wantRead(t, bare, "GetGroup(bare)")(s.GetGroup(ctx(t), "bare"))
 
 	wantErr(t, s.CreateGroup(ctx(t), store.Group{UID: newUID(), Name: "ops", CreatedAt: t0}), store.ErrConflict, "CreateGroup(same name)")
 	wantErr(t, s.CreateGroup(ctx(t), store.Group{UID: g.UID, Name: "other", CreatedAt: t0}), store.ErrConflict, "CreateGroup(same UID)")
-	_, err = s.GetGroup(ctx(t), "other")
-	wantErr(t, err, store.ErrNotFound, "GetGroup(after failed create)")
-	_, err = s.GetGroup(ctx(t), "OPS")
-	wantErr(t, err, store.ErrNotFound, "GetGroup(OPS): names are case-sensitive")
+	wantNotFound(t, "GetGroup(after failed create)")(s.GetGroup(ctx(t), "other"))
+	wantNotFound(t, "GetGroup(OPS): names are case-sensitive")(s.GetGroup(ctx(t), "OPS"))
 	// A user and a group may share a name.
 	mustUser(t, s, "ops")
 }
@@ -49,26 +45,17 @@ func testGroupUpdate(t *testing.T, s store.Store) {
 	mustNil(t, err, "GetGroup")
 	changed.CreatedAt = g.CreatedAt
 	equal(t, got, changed, "updated group")
-	_, err = s.GetGroup(ctx(t), "ops")
-	wantErr(t, err, store.ErrNotFound, "GetGroup(old name)")
+	wantNotFound(t, "GetGroup(old name)")(s.GetGroup(ctx(t), "ops"))
 
 	wantErr(t, s.UpdateGroup(ctx(t), store.Group{UID: g.UID, Name: "dev"}), store.ErrConflict, "UpdateGroup(taken name)")
 	wantErr(t, s.UpdateGroup(ctx(t), store.Group{UID: newUID(), Name: "new"}), store.ErrNotFound, "UpdateGroup(unknown UID)")
-	got, err = s.GetGroup(ctx(t), "sre")
-	mustNil(t, err, "GetGroup")
-	equal(t, got, changed, "group after failed updates")
+	wantRead(t, changed, "group after failed updates")(s.GetGroup(ctx(t), "sre"))
 }
 
 func testGroupDelete(t *testing.T, s store.Store) {
 	g := mustGroup(t, s, "ops")
 	other := mustGroup(t, s, "dev")
-	mustNil(t, s.DeleteGroup(ctx(t), g.UID), "DeleteGroup")
-	_, err := s.GetGroup(ctx(t), "ops")
-	wantErr(t, err, store.ErrNotFound, "GetGroup(deleted)")
-	wantErr(t, s.DeleteGroup(ctx(t), g.UID), store.ErrNotFound, "DeleteGroup(again)")
-	got, err := s.GetGroup(ctx(t), "dev")
-	mustNil(t, err, "GetGroup(dev)")
-	equal(t, got, other, "the other group")
+	wantDeleted(t, s.DeleteGroup, s.GetGroup, g.UID, "ops", other, "dev")
 }
 
 func testGroupList(t *testing.T, s store.Store) {
@@ -118,28 +105,16 @@ func testGroupMembers(t *testing.T, s store.Store) {
 	} {
 		mustNil(t, s.AddMember(ctx(t), m.g, m.u), "AddMember")
 	}
-	members, err := s.ListMembers(ctx(t), ops.UID)
-	mustNil(t, err, "ListMembers")
-	equal(t, members, []string{"alice", "bob", "carol"}, "members of ops")
-	members, err = s.ListMembers(ctx(t), empty.UID)
-	mustNil(t, err, "ListMembers(empty)")
-	equal(t, members, nil, "members of an empty group")
-	groups, err := s.UserGroups(ctx(t), alice.UID)
-	mustNil(t, err, "UserGroups")
-	equal(t, groups, []string{"dev", "ops"}, "groups of alice")
-	groups, err = s.UserGroups(ctx(t), mustUser(t, s, "loner").UID)
-	mustNil(t, err, "UserGroups(loner)")
-	equal(t, groups, nil, "groups of a user in none")
+	wantRead(t, []string{"alice", "bob", "carol"}, "members of ops")(s.ListMembers(ctx(t), ops.UID))
+	wantRead(t, []string(nil), "members of an empty group")(s.ListMembers(ctx(t), empty.UID))
+	wantRead(t, []string{"dev", "ops"}, "groups of alice")(s.UserGroups(ctx(t), alice.UID))
+	wantRead(t, []string(nil), "groups of a user in none")(s.UserGroups(ctx(t), mustUser(t, s, "loner").UID))
 
 	mustNil(t, s.RemoveMember(ctx(t), ops.UID, alice.UID), "RemoveMember")
 	wantErr(t, s.RemoveMember(ctx(t), ops.UID, alice.UID), store.ErrNotFound, "RemoveMember(again)")
 	wantErr(t, s.RemoveMember(ctx(t), empty.UID, bob.UID), store.ErrNotFound, "RemoveMember(not a member)")
-	members, err = s.ListMembers(ctx(t), ops.UID)
-	mustNil(t, err, "ListMembers")
-	equal(t, members, []string{"bob", "carol"}, "members of ops after removal")
-	groups, err = s.UserGroups(ctx(t), alice.UID)
-	mustNil(t, err, "UserGroups")
-	equal(t, groups, []string{"dev"}, "groups of alice after removal")
+	wantRead(t, []string{"bob", "carol"}, "members of ops after removal")(s.ListMembers(ctx(t), ops.UID))
+	wantRead(t, []string{"dev"}, "groups of alice after removal")(s.UserGroups(ctx(t), alice.UID))
 
 	wantErr(t, s.AddMember(ctx(t), newUID(), alice.UID), store.ErrNotFound, "AddMember(unknown group)")
 	wantErr(t, s.AddMember(ctx(t), ops.UID, newUID()), store.ErrNotFound, "AddMember(unknown user)")
@@ -150,10 +125,6 @@ func testGroupMembers(t *testing.T, s store.Store) {
 	renamed.Username = "robert"
 	mustNil(t, s.UpdateUser(ctx(t), renamed), "UpdateUser")
 	mustNil(t, s.AddMember(ctx(t), dev.UID, bob.UID), "AddMember")
-	members, err = s.ListMembers(ctx(t), dev.UID)
-	mustNil(t, err, "ListMembers")
-	equal(t, members, []string{"alice", "robert"}, "members after renames")
-	groups, err = s.UserGroups(ctx(t), bob.UID)
-	mustNil(t, err, "UserGroups")
-	equal(t, groups, []string{"developers", "ops"}, "groups after renames")
+	wantRead(t, []string{"alice", "robert"}, "members after renames")(s.ListMembers(ctx(t), dev.UID))
+	wantRead(t, []string{"developers", "ops"}, "groups after renames")(s.UserGroups(ctx(t), bob.UID))
 }

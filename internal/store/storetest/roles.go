@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -29,21 +30,15 @@ func testRoleCreateGet(t *testing.T, s store.Store) {
 
 	bare := store.Role{UID: newUID(), Name: "viewer", CreatedAt: t0}
 	mustNil(t, s.CreateRole(ctx(t), bare), "CreateRole(no permissions)")
-	got, err = s.GetRole(ctx(t), "viewer")
-	mustNil(t, err, "GetRole(viewer)")
-	equal(t, got, bare, "GetRole(viewer)")
+	wantRead(t, bare, "GetRole(viewer)")(s.GetRole(ctx(t), "viewer"))
 
 	wantErr(t, s.CreateRole(ctx(t), store.Role{UID: newUID(), Name: "admin", Permissions: []string{"x"}, CreatedAt: t0}),
 		store.ErrConflict, "CreateRole(same name)")
 	wantErr(t, s.CreateRole(ctx(t), store.Role{UID: admin.UID, Name: "other", Permissions: []string{"x"}, CreatedAt: t0}),
 		store.ErrConflict, "CreateRole(same UID)")
-	_, err = s.GetRole(ctx(t), "other")
-	wantErr(t, err, store.ErrNotFound, "GetRole(after failed create)")
-	got, err = s.GetRole(ctx(t), "admin")
-	mustNil(t, err, "GetRole")
-	equal(t, got, want, "role after failed creates: permissions untouched")
-	_, err = s.GetRole(ctx(t), "nobody")
-	wantErr(t, err, store.ErrNotFound, "GetRole(unknown)")
+	wantNotFound(t, "GetRole(after failed create)")(s.GetRole(ctx(t), "other"))
+	wantRead(t, want, "role after failed creates: permissions untouched")(s.GetRole(ctx(t), "admin"))
+	wantNotFound(t, "GetRole(unknown)")(s.GetRole(ctx(t), "nobody"))
 }
 
 func testRoleUpdate(t *testing.T, s store.Store) {
@@ -57,42 +52,28 @@ func testRoleUpdate(t *testing.T, s store.Store) {
 	mustNil(t, err, "GetRole")
 	want := store.Role{UID: r.UID, Name: "writer", Description: "new text", Permissions: []string{"b.read", "c.write"}, CreatedAt: r.CreatedAt}
 	equal(t, got, want, "updated role")
-	_, err = s.GetRole(ctx(t), "editor")
-	wantErr(t, err, store.ErrNotFound, "GetRole(old name)")
+	wantNotFound(t, "GetRole(old name)")(s.GetRole(ctx(t), "editor"))
 
 	want.Permissions = nil
 	mustNil(t, s.UpdateRole(ctx(t), want), "UpdateRole(no permissions)")
-	got, err = s.GetRole(ctx(t), "writer")
-	mustNil(t, err, "GetRole")
-	equal(t, got, want, "role with its permissions removed")
+	wantRead(t, want, "role with its permissions removed")(s.GetRole(ctx(t), "writer"))
 
 	taken := want
 	taken.Name = "viewer"
 	taken.Permissions = []string{"z"}
 	wantErr(t, s.UpdateRole(ctx(t), taken), store.ErrConflict, "UpdateRole(taken name)")
-	got, err = s.GetRole(ctx(t), "writer")
-	mustNil(t, err, "GetRole")
-	equal(t, got, want, "role after a failed update: permissions untouched")
+	wantRead(t, want, "role after a failed update: permissions untouched")(s.GetRole(ctx(t), "writer"))
 	wantErr(t, s.UpdateRole(ctx(t), store.Role{UID: newUID(), Name: "ghost", Permissions: []string{"x"}}), store.ErrNotFound, "UpdateRole(unknown UID)")
-	_, err = s.GetRole(ctx(t), "ghost")
-	wantErr(t, err, store.ErrNotFound, "GetRole(ghost)")
+	wantNotFound(t, "GetRole(ghost)")(s.GetRole(ctx(t), "ghost"))
 }
 
 func testRoleDelete(t *testing.T, s store.Store) {
 	r := mustRole(t, s, "editor", "a.read")
 	other := mustRole(t, s, "viewer", "a.read")
-	mustNil(t, s.DeleteRole(ctx(t), r.UID), "DeleteRole")
-	_, err := s.GetRole(ctx(t), "editor")
-	wantErr(t, err, store.ErrNotFound, "GetRole(deleted)")
-	wantErr(t, s.DeleteRole(ctx(t), r.UID), store.ErrNotFound, "DeleteRole(again)")
-	got, err := s.GetRole(ctx(t), "viewer")
-	mustNil(t, err, "GetRole(viewer)")
-	equal(t, got, other, "the other role")
+	wantDeleted(t, s.DeleteRole, s.GetRole, r.UID, "editor", other, "viewer")
 	// The name is free again, with a fresh permission set.
 	recreated := mustRole(t, s, "editor")
-	got, err = s.GetRole(ctx(t), "editor")
-	mustNil(t, err, "GetRole(recreated)")
-	equal(t, got, recreated, "recreated role has no stale permissions")
+	wantRead(t, recreated, "recreated role has no stale permissions")(s.GetRole(ctx(t), "editor"))
 }
 
 func testRoleList(t *testing.T, s store.Store) {
@@ -130,27 +111,17 @@ func testRoleAssignments(t *testing.T, s store.Store) {
 		mustNil(t, s.AssignRoleToGroup(ctx(t), r.UID, g), "AssignRoleToGroup")
 	}
 	mustNil(t, s.AssignRoleToGroup(ctx(t), other.UID, ops.UID), "AssignRoleToGroup(viewer)")
-	as, err = s.RoleAssignments(ctx(t), r.UID)
-	mustNil(t, err, "RoleAssignments")
-	equal(t, as, store.RoleAssignments{Users: []string{"alice", "carol"}, Groups: []string{"dev", "ops"}}, "assignments")
-	roles, err := s.GroupRoles(ctx(t), ops.UID)
-	mustNil(t, err, "GroupRoles")
-	equal(t, roles, []string{"editor", "viewer"}, "roles of ops")
-	roles, err = s.GroupRoles(ctx(t), mustGroup(t, s, "none").UID)
-	mustNil(t, err, "GroupRoles(none)")
-	equal(t, roles, nil, "roles of a group without any")
+	wantRead(t, store.RoleAssignments{Users: []string{"alice", "carol"}, Groups: []string{"dev", "ops"}}, "assignments")(s.RoleAssignments(ctx(t), r.UID))
+	wantRead(t, []string{"editor", "viewer"}, "roles of ops")(s.GroupRoles(ctx(t), ops.UID))
+	wantRead(t, []string(nil), "roles of a group without any")(s.GroupRoles(ctx(t), mustGroup(t, s, "none").UID))
 
 	mustNil(t, s.UnassignRoleFromUser(ctx(t), r.UID, carol.UID), "UnassignRoleFromUser")
 	wantErr(t, s.UnassignRoleFromUser(ctx(t), r.UID, carol.UID), store.ErrNotFound, "UnassignRoleFromUser(again)")
 	wantErr(t, s.UnassignRoleFromUser(ctx(t), other.UID, alice.UID), store.ErrNotFound, "UnassignRoleFromUser(never assigned)")
 	mustNil(t, s.UnassignRoleFromGroup(ctx(t), r.UID, ops.UID), "UnassignRoleFromGroup")
 	wantErr(t, s.UnassignRoleFromGroup(ctx(t), r.UID, ops.UID), store.ErrNotFound, "UnassignRoleFromGroup(again)")
-	as, err = s.RoleAssignments(ctx(t), r.UID)
-	mustNil(t, err, "RoleAssignments")
-	equal(t, as, store.RoleAssignments{Users: []string{"alice"}, Groups: []string{"dev"}}, "assignments after unassigning")
-	roles, err = s.GroupRoles(ctx(t), ops.UID)
-	mustNil(t, err, "GroupRoles")
-	equal(t, roles, []string{"viewer"}, "roles of ops after unassigning")
+	wantRead(t, store.RoleAssignments{Users: []string{"alice"}, Groups: []string{"dev"}}, "assignments after unassigning")(s.RoleAssignments(ctx(t), r.UID))
+	wantRead(t, []string{"viewer"}, "roles of ops after unassigning")(s.GroupRoles(ctx(t), ops.UID))
 
 	wantErr(t, s.AssignRoleToUser(ctx(t), newUID(), alice.UID), store.ErrNotFound, "AssignRoleToUser(unknown role)")
 	wantErr(t, s.AssignRoleToUser(ctx(t), r.UID, newUID()), store.ErrNotFound, "AssignRoleToUser(unknown user)")
@@ -242,9 +213,7 @@ func testGrantsNone(t *testing.T, s store.Store) {
 	u := mustUser(t, s, "alice")
 	mustRole(t, s, "admin", "everything")
 	mustGroup(t, s, "ops")
-	g, err := s.UserGrants(ctx(t), u.UID)
-	mustNil(t, err, "UserGrants")
-	equal(t, g, store.Grants{}, "grants of a user with none")
+	wantRead(t, store.Grants{}, "grants of a user with none")(s.UserGrants(ctx(t), u.UID))
 }
 
 var cascadeTests = []testCase{
@@ -261,15 +230,14 @@ func testCascadeDeleteUser(t *testing.T, s store.Store) {
 	tok := mustToken(t, s, apiToken(u, "alice-ci"))
 	mustNil(t, s.AddTokenKey(ctx(t), store.TokenKey{Lookup: "second-key", TokenUID: tok.UID, Hash: []byte{1}, CreatedAt: at(time.Hour)}), "AddTokenKey")
 	keepTok := mustToken(t, s, apiToken(keep, "bob-ci"))
-	for _, err := range []error{
+	// Every call runs; any error fails the setup.
+	mustNil(t, errors.Join(
 		s.AddMember(ctx(t), ops.UID, u.UID),
 		s.AddMember(ctx(t), ops.UID, keep.UID),
 		s.AssignRoleToUser(ctx(t), r.UID, u.UID),
 		s.AssignRoleToUser(ctx(t), r.UID, keep.UID),
 		s.SetUserPermissions(ctx(t), u.UID, []string{"p"}),
-	} {
-		mustNil(t, err, "setup")
-	}
+	), "setup")
 
 	mustNil(t, s.DeleteUser(ctx(t), u.UID), "DeleteUser")
 
@@ -285,24 +253,18 @@ func testCascadeDeleteUser(t *testing.T, s store.Store) {
 	tokens, err := s.ListTokens(ctx(t), store.TokenFilter{Limit: 10})
 	mustNil(t, err, "ListTokens")
 	equal(t, identifiers(tokens), []string{keepTok.Identifier}, "remaining tokens")
-	members, err := s.ListMembers(ctx(t), ops.UID)
-	mustNil(t, err, "ListMembers")
-	equal(t, members, []string{"bob"}, "members after deleting alice")
+	wantRead(t, []string{"bob"}, "members after deleting alice")(s.ListMembers(ctx(t), ops.UID))
 	as, err := s.RoleAssignments(ctx(t), r.UID)
 	mustNil(t, err, "RoleAssignments")
 	equal(t, as, store.RoleAssignments{Users: []string{"bob"}}, "assignments after deleting alice")
 	perms, err := s.GetUserPermissions(ctx(t), u.UID)
 	mustNil(t, err, "GetUserPermissions(deleted)")
 	equal(t, perms, nil, "permissions of the deleted user")
-	groups, err := s.UserGroups(ctx(t), u.UID)
-	mustNil(t, err, "UserGroups(deleted)")
-	equal(t, groups, nil, "groups of the deleted user")
+	wantRead(t, []string(nil), "groups of the deleted user")(s.UserGroups(ctx(t), u.UID))
 
 	// A new user with the same name starts clean.
 	again := mustUser(t, s, "alice")
-	g, err := s.UserGrants(ctx(t), again.UID)
-	mustNil(t, err, "UserGrants")
-	equal(t, g, store.Grants{}, "grants of a recreated user")
+	wantRead(t, store.Grants{}, "grants of a recreated user")(s.UserGrants(ctx(t), again.UID))
 	mustToken(t, s, apiToken(again, "alice-ci"))
 }
 
@@ -310,31 +272,20 @@ func testCascadeDeleteGroup(t *testing.T, s store.Store) {
 	u := mustUser(t, s, "alice")
 	ops, dev := mustGroup(t, s, "ops"), mustGroup(t, s, "dev")
 	r := mustRole(t, s, "editor", "x.write")
-	for _, err := range []error{
+	// Every call runs; any error fails the setup.
+	mustNil(t, errors.Join(
 		s.AddMember(ctx(t), ops.UID, u.UID),
 		s.AddMember(ctx(t), dev.UID, u.UID),
 		s.AssignRoleToGroup(ctx(t), r.UID, ops.UID),
-	} {
-		mustNil(t, err, "setup")
-	}
+	), "setup")
 	mustNil(t, s.DeleteGroup(ctx(t), ops.UID), "DeleteGroup")
-	groups, err := s.UserGroups(ctx(t), u.UID)
-	mustNil(t, err, "UserGroups")
-	equal(t, groups, []string{"dev"}, "groups after deleting ops")
-	members, err := s.ListMembers(ctx(t), ops.UID)
-	mustNil(t, err, "ListMembers(deleted)")
-	equal(t, members, nil, "members of the deleted group")
-	as, err := s.RoleAssignments(ctx(t), r.UID)
-	mustNil(t, err, "RoleAssignments")
-	equal(t, as, store.RoleAssignments{}, "assignments after deleting ops")
-	g, err := s.UserGrants(ctx(t), u.UID)
-	mustNil(t, err, "UserGrants")
-	equal(t, g, store.Grants{Groups: []string{"dev"}}, "grants after deleting ops")
+	wantRead(t, []string{"dev"}, "groups after deleting ops")(s.UserGroups(ctx(t), u.UID))
+	wantRead(t, []string(nil), "members of the deleted group")(s.ListMembers(ctx(t), ops.UID))
+	wantRead(t, store.RoleAssignments{}, "assignments after deleting ops")(s.RoleAssignments(ctx(t), r.UID))
+	wantRead(t, store.Grants{Groups: []string{"dev"}}, "grants after deleting ops")(s.UserGrants(ctx(t), u.UID))
 	// A new group with the same name starts clean.
 	again := mustGroup(t, s, "ops")
-	roles, err := s.GroupRoles(ctx(t), again.UID)
-	mustNil(t, err, "GroupRoles")
-	equal(t, roles, nil, "roles of a recreated group")
+	wantRead(t, []string(nil), "roles of a recreated group")(s.GroupRoles(ctx(t), again.UID))
 }
 
 func testCascadeDeleteRole(t *testing.T, s store.Store) {
@@ -342,27 +293,18 @@ func testCascadeDeleteRole(t *testing.T, s store.Store) {
 	ops := mustGroup(t, s, "ops")
 	r := mustRole(t, s, "editor", "x.write")
 	keep := mustRole(t, s, "viewer", "x.read")
-	for _, err := range []error{
+	// Every call runs; any error fails the setup.
+	mustNil(t, errors.Join(
 		s.AddMember(ctx(t), ops.UID, u.UID),
 		s.AssignRoleToGroup(ctx(t), r.UID, ops.UID),
 		s.AssignRoleToGroup(ctx(t), keep.UID, ops.UID),
 		s.AssignRoleToUser(ctx(t), r.UID, u.UID),
-	} {
-		mustNil(t, err, "setup")
-	}
+	), "setup")
 	mustNil(t, s.DeleteRole(ctx(t), r.UID), "DeleteRole")
-	roles, err := s.GroupRoles(ctx(t), ops.UID)
-	mustNil(t, err, "GroupRoles")
-	equal(t, roles, []string{"viewer"}, "roles of ops after deleting editor")
-	as, err := s.RoleAssignments(ctx(t), r.UID)
-	mustNil(t, err, "RoleAssignments(deleted)")
-	equal(t, as, store.RoleAssignments{}, "assignments of the deleted role")
-	g, err := s.UserGrants(ctx(t), u.UID)
-	mustNil(t, err, "UserGrants")
-	equal(t, g, store.Grants{Groups: []string{"ops"}, Roles: []string{"viewer"}, Permissions: []string{"x.read"}}, "grants after deleting editor")
+	wantRead(t, []string{"viewer"}, "roles of ops after deleting editor")(s.GroupRoles(ctx(t), ops.UID))
+	wantRead(t, store.RoleAssignments{}, "assignments of the deleted role")(s.RoleAssignments(ctx(t), r.UID))
+	wantRead(t, store.Grants{Groups: []string{"ops"}, Roles: []string{"viewer"}, Permissions: []string{"x.read"}}, "grants after deleting editor")(s.UserGrants(ctx(t), u.UID))
 	// A new role with the same name starts clean.
 	again := mustRole(t, s, "editor")
-	as, err = s.RoleAssignments(ctx(t), again.UID)
-	mustNil(t, err, "RoleAssignments(recreated)")
-	equal(t, as, store.RoleAssignments{}, "assignments of a recreated role")
+	wantRead(t, store.RoleAssignments{}, "assignments of a recreated role")(s.RoleAssignments(ctx(t), again.UID))
 }

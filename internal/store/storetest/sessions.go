@@ -48,12 +48,10 @@ func testSessionCreateGetDelete(t *testing.T, s store.Store) {
 	wantErr(t, s.CreateSession(ctx(t), full), store.ErrConflict, "CreateSession with a taken hash")
 	gone := session(store.User{UID: newUID()}, "b", t0)
 	wantErr(t, s.CreateSession(ctx(t), gone), store.ErrNotFound, "CreateSession for a missing user")
-	_, err = s.GetSession(ctx(t), gone.IDHash)
-	wantErr(t, err, store.ErrNotFound, "GetSession of a session never made")
+	wantNotFound(t, "GetSession of a session never made")(s.GetSession(ctx(t), gone.IDHash))
 
 	mustNil(t, s.DeleteSession(ctx(t), full.IDHash), "DeleteSession")
-	_, err = s.GetSession(ctx(t), full.IDHash)
-	wantErr(t, err, store.ErrNotFound, "GetSession after DeleteSession")
+	wantNotFound(t, "GetSession after DeleteSession")(s.GetSession(ctx(t), full.IDHash))
 	wantErr(t, s.DeleteSession(ctx(t), full.IDHash), store.ErrNotFound, "DeleteSession twice")
 
 	// Inside a transaction, a missing user must not abort the transaction.
@@ -82,8 +80,7 @@ func testSessionTouch(t *testing.T, s store.Store) {
 		mustNil(t, err, "AddSessionMFAFailure")
 		equal(t, n, want, "failure count")
 	}
-	_, err = s.AddSessionMFAFailure(ctx(t), sessionHash("nope"))
-	wantErr(t, err, store.ErrNotFound, "AddSessionMFAFailure of a missing session")
+	wantNotFound(t, "AddSessionMFAFailure of a missing session")(s.AddSessionMFAFailure(ctx(t), sessionHash("nope")))
 }
 
 func testSessionPerUser(t *testing.T, s store.Store) {
@@ -93,22 +90,12 @@ func testSessionPerUser(t *testing.T, s store.Store) {
 	for _, ses := range []store.Session{a1, a2, a3, b1} {
 		mustNil(t, s.CreateSession(ctx(t), ses), "CreateSession")
 	}
-	list, err := s.ListUserSessions(ctx(t), alice.UID)
-	mustNil(t, err, "ListUserSessions")
-	equal(t, list, []store.Session{a2, a3, a1}, "alice's sessions, newest first")
+	wantRead(t, []store.Session{a2, a3, a1}, "alice's sessions, newest first")(s.ListUserSessions(ctx(t), alice.UID))
 
-	n, err := s.DeleteUserSessions(ctx(t), alice.UID, a3.IDHash)
-	mustNil(t, err, "DeleteUserSessions keeping one")
-	equal(t, n, 2, "sessions deleted")
-	list, err = s.ListUserSessions(ctx(t), alice.UID)
-	mustNil(t, err, "ListUserSessions")
-	equal(t, list, []store.Session{a3}, "alice's sessions after the sweep")
-	n, err = s.DeleteUserSessions(ctx(t), alice.UID, nil)
-	mustNil(t, err, "DeleteUserSessions keeping none")
-	equal(t, n, 1, "sessions deleted")
-	list, err = s.ListUserSessions(ctx(t), bob.UID)
-	mustNil(t, err, "ListUserSessions(bob)")
-	equal(t, list, []store.Session{b1}, "bob's sessions are untouched")
+	wantRead(t, 2, "sessions deleted")(s.DeleteUserSessions(ctx(t), alice.UID, a3.IDHash))
+	wantRead(t, []store.Session{a3}, "alice's sessions after the sweep")(s.ListUserSessions(ctx(t), alice.UID))
+	wantRead(t, 1, "sessions deleted")(s.DeleteUserSessions(ctx(t), alice.UID, nil))
+	wantRead(t, []store.Session{b1}, "bob's sessions are untouched")(s.ListUserSessions(ctx(t), bob.UID))
 }
 
 func testSessionStale(t *testing.T, s store.Store) {
@@ -123,12 +110,8 @@ func testSessionStale(t *testing.T, s store.Store) {
 	for _, ses := range []store.Session{expired, idle, live} {
 		mustNil(t, s.CreateSession(ctx(t), ses), "CreateSession")
 	}
-	n, err := s.DeleteStaleSessions(ctx(t), now, now.Add(-12*time.Hour))
-	mustNil(t, err, "DeleteStaleSessions")
-	equal(t, n, 2, "stale sessions deleted")
-	list, err := s.ListUserSessions(ctx(t), u.UID)
-	mustNil(t, err, "ListUserSessions")
-	equal(t, list, []store.Session{live}, "what is left")
+	wantRead(t, 2, "stale sessions deleted")(s.DeleteStaleSessions(ctx(t), now, now.Add(-12*time.Hour)))
+	wantRead(t, []store.Session{live}, "what is left")(s.ListUserSessions(ctx(t), u.UID))
 }
 
 func testSessionCascade(t *testing.T, s store.Store) {
@@ -137,13 +120,9 @@ func testSessionCascade(t *testing.T, s store.Store) {
 	mustNil(t, s.PutTOTP(ctx(t), store.TOTP{UserUID: u.UID, Secret: []byte("sealed"), CreatedAt: t0}), "PutTOTP")
 	mustNil(t, s.ReplaceRecoveryCodes(ctx(t), u.UID, [][]byte{[]byte("h1")}), "ReplaceRecoveryCodes")
 	mustNil(t, s.DeleteUser(ctx(t), u.UID), "DeleteUser")
-	_, err := s.GetSession(ctx(t), sessionHash("a"))
-	wantErr(t, err, store.ErrNotFound, "session of a deleted user")
-	_, err = s.GetTOTP(ctx(t), u.UID)
-	wantErr(t, err, store.ErrNotFound, "factor of a deleted user")
-	n, err := s.CountRecoveryCodes(ctx(t), u.UID)
-	mustNil(t, err, "CountRecoveryCodes")
-	equal(t, n, 0, "recovery codes of a deleted user")
+	wantNotFound(t, "session of a deleted user")(s.GetSession(ctx(t), sessionHash("a")))
+	wantNotFound(t, "factor of a deleted user")(s.GetTOTP(ctx(t), u.UID))
+	wantRead(t, 0, "recovery codes of a deleted user")(s.CountRecoveryCodes(ctx(t), u.UID))
 }
 
 func testTOTPPutGetDelete(t *testing.T, s store.Store) {
@@ -159,19 +138,14 @@ func testTOTPPutGetDelete(t *testing.T, s store.Store) {
 	confirmed := pending
 	confirmed.Secret, confirmed.Confirmed, confirmed.LastStep, confirmed.ConfirmedAt = []byte("other"), true, 12345, ptr(at(time.Minute))
 	mustNil(t, s.PutTOTP(ctx(t), confirmed), "PutTOTP replacing")
-	got, err = s.GetTOTP(ctx(t), u.UID)
-	mustNil(t, err, "GetTOTP")
-	equal(t, got, confirmed, "replaced factor")
+	wantRead(t, confirmed, "replaced factor")(s.GetTOTP(ctx(t), u.UID))
 
 	wantErr(t, s.PutTOTP(ctx(t), store.TOTP{UserUID: newUID(), Secret: []byte("x"), CreatedAt: t0}), store.ErrNotFound, "PutTOTP for a missing user")
 
 	mustNil(t, s.ReplaceRecoveryCodes(ctx(t), u.UID, [][]byte{[]byte("h1"), []byte("h2")}), "ReplaceRecoveryCodes")
 	mustNil(t, s.DeleteTOTP(ctx(t), u.UID), "DeleteTOTP")
-	_, err = s.GetTOTP(ctx(t), u.UID)
-	wantErr(t, err, store.ErrNotFound, "GetTOTP after DeleteTOTP")
-	n, err := s.CountRecoveryCodes(ctx(t), u.UID)
-	mustNil(t, err, "CountRecoveryCodes")
-	equal(t, n, 0, "recovery codes go with the factor")
+	wantNotFound(t, "GetTOTP after DeleteTOTP")(s.GetTOTP(ctx(t), u.UID))
+	wantRead(t, 0, "recovery codes go with the factor")(s.CountRecoveryCodes(ctx(t), u.UID))
 	wantErr(t, s.DeleteTOTP(ctx(t), u.UID), store.ErrNotFound, "DeleteTOTP twice")
 }
 
@@ -216,23 +190,17 @@ func testRecoveryCodes(t *testing.T, s store.Store) {
 	u, other := mustUser(t, s, "alice"), mustUser(t, s, "bob")
 	mustNil(t, s.ReplaceRecoveryCodes(ctx(t), u.UID, [][]byte{[]byte("h1"), []byte("h2"), []byte("h2"), {0, 0xff}}), "ReplaceRecoveryCodes")
 	mustNil(t, s.ReplaceRecoveryCodes(ctx(t), other.UID, [][]byte{[]byte("h1")}), "ReplaceRecoveryCodes(bob)")
-	n, err := s.CountRecoveryCodes(ctx(t), u.UID)
-	mustNil(t, err, "CountRecoveryCodes")
-	equal(t, n, 3, "codes (a duplicate is stored once)")
+	wantRead(t, 3, "codes (a duplicate is stored once)")(s.CountRecoveryCodes(ctx(t), u.UID))
 	mustNil(t, s.UseRecoveryCode(ctx(t), u.UID, []byte{0, 0xff}), "UseRecoveryCode")
 	wantErr(t, s.UseRecoveryCode(ctx(t), u.UID, []byte{0, 0xff}), store.ErrNotFound, "a used code again")
 	wantErr(t, s.UseRecoveryCode(ctx(t), u.UID, []byte("nope")), store.ErrNotFound, "an unknown code")
-	n, err = s.CountRecoveryCodes(ctx(t), u.UID)
-	mustNil(t, err, "CountRecoveryCodes")
-	equal(t, n, 2, "codes left")
+	wantRead(t, 2, "codes left")(s.CountRecoveryCodes(ctx(t), u.UID))
 
 	mustNil(t, s.ReplaceRecoveryCodes(ctx(t), u.UID, [][]byte{[]byte("n1")}), "ReplaceRecoveryCodes again")
 	wantErr(t, s.UseRecoveryCode(ctx(t), u.UID, []byte("h1")), store.ErrNotFound, "a replaced code")
 	mustNil(t, s.UseRecoveryCode(ctx(t), other.UID, []byte("h1")), "bob's code is his own")
 	mustNil(t, s.ReplaceRecoveryCodes(ctx(t), u.UID, nil), "ReplaceRecoveryCodes with none")
-	n, err = s.CountRecoveryCodes(ctx(t), u.UID)
-	mustNil(t, err, "CountRecoveryCodes")
-	equal(t, n, 0, "codes after clearing")
+	wantRead(t, 0, "codes after clearing")(s.CountRecoveryCodes(ctx(t), u.UID))
 	wantErr(t, s.ReplaceRecoveryCodes(ctx(t), newUID(), [][]byte{[]byte("x")}), store.ErrNotFound, "codes of a missing user")
 }
 

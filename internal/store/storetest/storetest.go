@@ -168,6 +168,40 @@ func mustNil(t *testing.T, err error, what string) {
 	}
 }
 
+// wantRead returns a check that a read succeeded and returned want, for
+// the read's results: wantRead(t, want, what)(s.GetGroup(ctx(t), name)).
+func wantRead[T any](t *testing.T, want T, what string) func(got T, err error) {
+	t.Helper()
+	return func(got T, err error) {
+		t.Helper()
+		mustNil(t, err, what)
+		equal(t, got, want, what)
+	}
+}
+
+// wantNotFound returns a check that a read failed with store.ErrNotFound,
+// for the read's results: wantNotFound(t, what)(s.GetGroup(ctx(t), name)).
+func wantNotFound(t *testing.T, what string) func(any, error) {
+	t.Helper()
+	return func(_ any, err error) {
+		t.Helper()
+		wantErr(t, err, store.ErrNotFound, what)
+	}
+}
+
+// wantDeleted deletes by UID a row that get reads by name, and checks
+// that it is gone, that deleting it again is store.ErrNotFound, and that
+// the other row is untouched.
+func wantDeleted[T any](t *testing.T, del func(context.Context, string) error, get func(context.Context, string) (T, error),
+	uid, name string, other T, otherName string) {
+	t.Helper()
+	mustNil(t, del(ctx(t), uid), "delete")
+	_, err := get(ctx(t), name)
+	wantErr(t, err, store.ErrNotFound, "read the deleted "+name)
+	wantErr(t, del(ctx(t), uid), store.ErrNotFound, "delete again")
+	wantRead(t, other, "the other row")(get(ctx(t), otherName))
+}
+
 // wantErr fails unless errors.Is(err, want).
 func wantErr(t *testing.T, err, want error, what string) {
 	t.Helper()

@@ -51,17 +51,13 @@ func testTokenCreateGet(t *testing.T, s store.Store) {
 		"CreateToken(bare, key without TokenUID)")
 	want = bare
 	want.Username, want.UserType = u.Username, u.Type
-	got, err = s.GetToken(ctx(t), "laptop")
-	mustNil(t, err, "GetToken(laptop)")
-	equal(t, got, want, "GetToken(laptop)")
+	wantRead(t, want, "GetToken(laptop)")(s.GetToken(ctx(t), "laptop"))
 	_, tok, err := s.LookupKey(ctx(t), "ap_laptop")
 	mustNil(t, err, "LookupKey(ap_laptop): the first key belongs to the new token")
 	equal(t, tok, want, "token of the first key")
 
-	_, err = s.GetToken(ctx(t), "nope")
-	wantErr(t, err, store.ErrNotFound, "GetToken(unknown)")
-	_, err = s.GetToken(ctx(t), "LAPTOP")
-	wantErr(t, err, store.ErrNotFound, "GetToken(LAPTOP): identifiers are case-sensitive")
+	wantNotFound(t, "GetToken(unknown)")(s.GetToken(ctx(t), "nope"))
+	wantNotFound(t, "GetToken(LAPTOP): identifiers are case-sensitive")(s.GetToken(ctx(t), "LAPTOP"))
 }
 
 func testTokenCreateErrors(t *testing.T, s store.Store) {
@@ -123,16 +119,12 @@ func testTokenUpdate(t *testing.T, s store.Store) {
 	want := tok
 	want.Description, want.Expiring, want.ExpiresAt = changed.Description, true, changed.ExpiresAt
 	want.Extended, want.MaxAge, want.Managed = true, changed.MaxAge, true
-	got, err := s.GetToken(ctx(t), "ci")
-	mustNil(t, err, "GetToken")
-	equal(t, got, want, "updated token")
+	wantRead(t, want, "updated token")(s.GetToken(ctx(t), "ci"))
 
 	// And back to a non-expiring token.
 	want.Expiring, want.ExpiresAt, want.Extended, want.MaxAge, want.Managed = false, nil, false, 0, false
 	mustNil(t, s.UpdateToken(ctx(t), want), "UpdateToken(non-expiring)")
-	got, err = s.GetToken(ctx(t), "ci")
-	mustNil(t, err, "GetToken")
-	equal(t, got, want, "token made non-expiring")
+	wantRead(t, want, "token made non-expiring")(s.GetToken(ctx(t), "ci"))
 
 	wantErr(t, s.UpdateToken(ctx(t), apiToken(u, "ghost")), store.ErrNotFound, "UpdateToken(unknown UID)")
 }
@@ -444,9 +436,7 @@ func testKeyAddList(t *testing.T, s store.Store) {
 	keys, err := s.ListTokenKeys(ctx(t), tok.UID)
 	mustNil(t, err, "ListTokenKeys")
 	equal(t, keys, []store.TokenKey{third, second, first}, "keys newest first")
-	keys, err = s.ListTokenKeys(ctx(t), other.UID)
-	mustNil(t, err, "ListTokenKeys(other)")
-	equal(t, keys, []store.TokenKey{keyFor(other, "lk-other")}, "the other token's keys")
+	wantRead(t, []store.TokenKey{keyFor(other, "lk-other")}, "the other token's keys")(s.ListTokenKeys(ctx(t), other.UID))
 
 	wantErr(t, s.AddTokenKey(ctx(t), store.TokenKey{Lookup: "lk-other", TokenUID: tok.UID, Hash: []byte{1}, CreatedAt: t0}),
 		store.ErrConflict, "AddTokenKey(taken lookup)")
@@ -521,9 +511,7 @@ func testKeyLimit(t *testing.T, s store.Store) {
 
 	// A later limit never extends a key.
 	mustNil(t, s.LimitTokenKeys(ctx(t), tok.UID, at(50*time.Hour)), "LimitTokenKeys(later)")
-	keys, err = s.ListTokenKeys(ctx(t), tok.UID)
-	mustNil(t, err, "ListTokenKeys")
-	equal(t, keys, []store.TokenKey{unbounded, late, early, first}, "keys after a later limit")
+	wantRead(t, []store.TokenKey{unbounded, late, early, first}, "keys after a later limit")(s.ListTokenKeys(ctx(t), tok.UID))
 }
 
 func testKeyDeleteBefore(t *testing.T, s store.Store) {

@@ -132,16 +132,12 @@ func checkNothingWritten(t *testing.T, s store.Store, existing store.User) {
 	t.Helper()
 	_, err := s.GetUser(ctx(t), "tx-user")
 	wantErr(t, err, store.ErrNotFound, "user of a rolled-back transaction")
-	_, err = s.GetGroup(ctx(t), "tx-group")
-	wantErr(t, err, store.ErrNotFound, "group of a rolled-back transaction")
-	_, err = s.GetRole(ctx(t), "tx-role")
-	wantErr(t, err, store.ErrNotFound, "role of a rolled-back transaction")
-	_, err = s.GetToken(ctx(t), "tx-token")
-	wantErr(t, err, store.ErrNotFound, "token of a rolled-back transaction")
+	wantNotFound(t, "group of a rolled-back transaction")(s.GetGroup(ctx(t), "tx-group"))
+	wantNotFound(t, "role of a rolled-back transaction")(s.GetRole(ctx(t), "tx-role"))
+	wantNotFound(t, "token of a rolled-back transaction")(s.GetToken(ctx(t), "tx-token"))
 	_, _, err = s.LookupKey(ctx(t), "tx-lookup")
 	wantErr(t, err, store.ErrNotFound, "key of a rolled-back transaction")
-	_, err = s.GetSetting(ctx(t), "tx-setting")
-	wantErr(t, err, store.ErrNotFound, "setting of a rolled-back transaction")
+	wantNotFound(t, "setting of a rolled-back transaction")(s.GetSetting(ctx(t), "tx-setting"))
 	evs, err := s.ListEvents(ctx(t), store.EventFilter{Limit: 10})
 	mustNil(t, err, "ListEvents")
 	equal(t, evs, nil, "events of a rolled-back transaction")
@@ -188,8 +184,7 @@ func testTxCommit(t *testing.T, s store.Store) {
 	if len(evs) != 1 || evs[0].Action != "tx-event" {
 		t.Fatalf("events after commit: %+v", evs)
 	}
-	_, err = s.GetUser(ctx(t), "existing")
-	wantErr(t, err, store.ErrNotFound, "user deleted in a transaction")
+	wantNotFound(t, "user deleted in a transaction")(s.GetUser(ctx(t), "existing"))
 }
 
 var errBoom = errors.New("boom")
@@ -265,8 +260,7 @@ func testTxOwnWrites(t *testing.T, s store.Store) {
 		equal(t, n, 1, "CountUsers in the transaction")
 
 		// Not visible outside before commit.
-		_, err = s.GetUser(ctx(t), "alice")
-		wantErr(t, err, store.ErrNotFound, "uncommitted user read outside the transaction")
+		wantNotFound(t, "uncommitted user read outside the transaction")(s.GetUser(ctx(t), "alice"))
 		return nil
 	})
 	mustNil(t, err, "InTx")
@@ -302,9 +296,7 @@ func testLifecycle(t *testing.T, s store.Store) {
 	u := mustUser(t, s, "alice")
 	mustNil(t, s.Migrate(ctx(t)), "Migrate (again)")
 	mustNil(t, s.Migrate(ctx(t)), "Migrate (a third time)")
-	got, err := s.GetUser(ctx(t), "alice")
-	mustNil(t, err, "GetUser after Migrate")
-	equal(t, got, u, "data survives Migrate")
+	wantRead(t, u, "data survives Migrate")(s.GetUser(ctx(t), "alice"))
 	mustNil(t, s.Ping(ctx(t)), "Ping")
 	if d := s.Dialect(); d != "sqlite" && d != "postgres" {
 		t.Fatalf("Dialect() = %q", d)

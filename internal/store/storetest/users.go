@@ -34,14 +34,11 @@ func testUserCreateGet(t *testing.T, s store.Store) {
 		got, err := s.GetUser(ctx(t), u.Username)
 		mustNil(t, err, "GetUser")
 		equal(t, got, u, "GetUser("+u.Username+")")
-		got, err = s.GetUserByUID(ctx(t), u.UID)
-		mustNil(t, err, "GetUserByUID")
-		equal(t, got, u, "GetUserByUID("+u.Username+")")
+		wantRead(t, u, "GetUserByUID("+u.Username+")")(s.GetUserByUID(ctx(t), u.UID))
 	}
 	// Usernames are compared case-sensitively (they are lower-case by
 	// validation above the store).
-	_, err := s.GetUser(ctx(t), "ALICE")
-	wantErr(t, err, store.ErrNotFound, "GetUser(ALICE)")
+	wantNotFound(t, "GetUser(ALICE)")(s.GetUser(ctx(t), "ALICE"))
 }
 
 func testUserCreateConflict(t *testing.T, s store.Store) {
@@ -51,18 +48,13 @@ func testUserCreateConflict(t *testing.T, s store.Store) {
 	sameUID := human("bob")
 	sameUID.UID = a.UID
 	wantErr(t, s.CreateUser(ctx(t), sameUID), store.ErrConflict, "CreateUser(same UID)")
-	_, err := s.GetUser(ctx(t), "bob")
-	wantErr(t, err, store.ErrNotFound, "GetUser(bob) after failed create")
-	got, err := s.GetUser(ctx(t), "alice")
-	mustNil(t, err, "GetUser(alice)")
-	equal(t, got, a, "alice after conflicting creates")
+	wantNotFound(t, "GetUser(bob) after failed create")(s.GetUser(ctx(t), "bob"))
+	wantRead(t, a, "alice after conflicting creates")(s.GetUser(ctx(t), "alice"))
 }
 
 func testUserGetNotFound(t *testing.T, s store.Store) {
-	_, err := s.GetUser(ctx(t), "nobody")
-	wantErr(t, err, store.ErrNotFound, "GetUser")
-	_, err = s.GetUserByUID(ctx(t), newUID())
-	wantErr(t, err, store.ErrNotFound, "GetUserByUID")
+	wantNotFound(t, "GetUser")(s.GetUser(ctx(t), "nobody"))
+	wantNotFound(t, "GetUserByUID")(s.GetUserByUID(ctx(t), newUID()))
 }
 
 func testUserUpdate(t *testing.T, s store.Store) {
@@ -82,22 +74,17 @@ func testUserUpdate(t *testing.T, s store.Store) {
 	got, err := s.GetUserByUID(ctx(t), a.UID)
 	mustNil(t, err, "GetUserByUID")
 	equal(t, got, want, "updated user")
-	_, err = s.GetUser(ctx(t), "alice")
-	wantErr(t, err, store.ErrNotFound, "GetUser(old name)")
+	wantNotFound(t, "GetUser(old name)")(s.GetUser(ctx(t), "alice"))
 
 	// Clearing optional fields.
 	want.PasswordHash, want.PasswordChangedAt, want.LastLoginAt = "", nil, nil
 	mustNil(t, s.UpdateUser(ctx(t), want), "UpdateUser(clear)")
-	got, err = s.GetUser(ctx(t), "alicia")
-	mustNil(t, err, "GetUser")
-	equal(t, got, want, "user with cleared fields")
+	wantRead(t, want, "user with cleared fields")(s.GetUser(ctx(t), "alicia"))
 
 	taken := want
 	taken.Username = "bob"
 	wantErr(t, s.UpdateUser(ctx(t), taken), store.ErrConflict, "UpdateUser(taken username)")
-	got, err = s.GetUserByUID(ctx(t), a.UID)
-	mustNil(t, err, "GetUserByUID")
-	equal(t, got, want, "user after conflicting update")
+	wantRead(t, want, "user after conflicting update")(s.GetUserByUID(ctx(t), a.UID))
 
 	ghost := human("ghost")
 	wantErr(t, s.UpdateUser(ctx(t), ghost), store.ErrNotFound, "UpdateUser(unknown UID)")
@@ -106,15 +93,8 @@ func testUserUpdate(t *testing.T, s store.Store) {
 func testUserDelete(t *testing.T, s store.Store) {
 	a := mustUser(t, s, "alice")
 	b := mustUser(t, s, "bob")
-	mustNil(t, s.DeleteUser(ctx(t), a.UID), "DeleteUser")
-	_, err := s.GetUser(ctx(t), "alice")
-	wantErr(t, err, store.ErrNotFound, "GetUser(deleted)")
-	_, err = s.GetUserByUID(ctx(t), a.UID)
-	wantErr(t, err, store.ErrNotFound, "GetUserByUID(deleted)")
-	wantErr(t, s.DeleteUser(ctx(t), a.UID), store.ErrNotFound, "DeleteUser(again)")
-	got, err := s.GetUser(ctx(t), "bob")
-	mustNil(t, err, "GetUser(bob)")
-	equal(t, got, b, "the other user")
+	wantDeleted(t, s.DeleteUser, s.GetUser, a.UID, "alice", b, "bob")
+	wantNotFound(t, "GetUserByUID(deleted)")(s.GetUserByUID(ctx(t), a.UID))
 	// The name is free again.
 	mustUser(t, s, "alice")
 }
@@ -269,9 +249,7 @@ func testUserPermissions(t *testing.T, s store.Store) {
 	mustNil(t, err, "GetUserPermissions")
 	equal(t, got, nil, "cleared permissions")
 
-	got, err = s.GetUserPermissions(ctx(t), b.UID)
-	mustNil(t, err, "GetUserPermissions(bob)")
-	equal(t, got, []string{"tokens.read"}, "the other user's permissions")
+	wantRead(t, []string{"tokens.read"}, "the other user's permissions")(s.GetUserPermissions(ctx(t), b.UID))
 
 	wantErr(t, s.SetUserPermissions(ctx(t), newUID(), []string{"x"}), store.ErrNotFound, "SetUserPermissions(unknown user)")
 	wantErr(t, s.SetUserPermissions(ctx(t), newUID(), nil), store.ErrNotFound, "SetUserPermissions(unknown user, empty set)")
