@@ -273,12 +273,12 @@ func TestOutpostRotatesItsToken(t *testing.T) {
 type outpostProc struct {
 	addr      string
 	tokenFile string
-	stderr    *syncBuffer
+	stderr    *testenv.Buffer
 }
 
 func startOutpost(t *testing.T, p *proc, provider, key string) *outpostProc {
 	t.Helper()
-	o := &outpostProc{addr: freePort(t), tokenFile: filepath.Join(t.TempDir(), "outpost-token"), stderr: &syncBuffer{}}
+	o := &outpostProc{addr: freePort(t), tokenFile: filepath.Join(t.TempDir(), "outpost-token"), stderr: &testenv.Buffer{}}
 	if err := os.WriteFile(o.tokenFile, []byte(key+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -138,25 +137,8 @@ func pgSchema(t *testing.T, dsn string) string {
 type proc struct {
 	cmd    *exec.Cmd
 	url    string
-	stderr *syncBuffer
+	stderr *testenv.Buffer
 	done   chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func freePort(t *testing.T) string {
@@ -176,7 +158,7 @@ func startServer(t *testing.T, be backend, extra ...string) *proc {
 		"GATEHOUSE_BOOTSTRAP_PASSWORD=e2e-admin-password")
 	cmd.Env = append(cmd.Env, be.env...)
 	cmd.Env = append(cmd.Env, extra...)
-	p := &proc{cmd: cmd, url: "http://" + addr, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p := &proc{cmd: cmd, url: "http://" + addr, stderr: &testenv.Buffer{}, done: make(chan error, 1)}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

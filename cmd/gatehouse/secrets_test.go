@@ -302,14 +302,14 @@ func forgedKey(t *testing.T, key string) string {
 
 // startLogged starts serve as startServer does, with standard output and
 // standard error both kept (startServer keeps standard error only).
-func startLogged(t *testing.T, be backend, extra ...string) (*proc, *syncBuffer) {
+func startLogged(t *testing.T, be backend, extra ...string) (*proc, *testenv.Buffer) {
 	t.Helper()
 	addr := freePort(t)
 	cmd := exec.Command(binary, "serve")
 	cmd.Env = append(os.Environ(), "GATEHOUSE_LISTEN="+addr, "GATEHOUSE_BOOTSTRAP_TOKEN="+adminToken,
 		"GATEHOUSE_BOOTSTRAP_PASSWORD=e2e-admin-password", "GATEHOUSE_LOG_LEVEL=debug")
 	cmd.Env = append(append(cmd.Env, be.env...), extra...)
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	p := &proc{cmd: cmd, url: "http://" + addr, stderr: logs, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {

@@ -38,7 +38,7 @@ func TestTLSModernConfiguration(t *testing.T) {
 		"GATEHOUSE_TLS_CERT="+certFile, "GATEHOUSE_TLS_KEY="+keyFile,
 		// The LDAP door takes the HTTPS certificate when it has none of its own.
 		"GATEHOUSE_LDAP_PROVIDER=corp", "GATEHOUSE_LDAP_LISTEN="+freePort(t), "GATEHOUSE_LDAPS_LISTEN="+ldapsAddr)
-	stderr := &syncBuffer{}
+	stderr := &testenv.Buffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

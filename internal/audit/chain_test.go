@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/audit"
-	"github.com/gatehouse/gatehouse/internal/server/servertest"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/storetest"
+	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
 var key = audit.ChainKey([]byte("test-secret-key-0123456789abcdef!"))
@@ -340,7 +340,7 @@ func TestChainNeverForks(t *testing.T) {
 // carrying seq and hash.
 func TestStream(t *testing.T) {
 	st := storetest.NewSQLite(t)
-	var buf servertest.SafeBuffer
+	var buf testenv.Buffer
 	stream := audit.NewStream(&buf, nil, nil)
 	log := audit.New(key, stream)
 	evs := appendEvents(t, st, log, 5)

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/core"
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
 // AdminToken is the bootstrap token of every test server.
@@ -38,7 +38,7 @@ type Env struct {
 	App   *server.App
 	URL   string
 	Clock *clock.Fake
-	Logs  *SafeBuffer
+	Logs  *testenv.Buffer
 }
 
 // Start assembles gatehouse over st and serves it until the test ends.
@@ -58,7 +58,7 @@ func StartFollowing(t testing.TB, st store.Store, follow cluster.Options, mutate
 		m(&cfg)
 	}
 	clk := clock.NewFake(time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC))
-	logs := &SafeBuffer{}
+	logs := &testenv.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	app, err := server.Assemble(context.Background(), st, []byte("test-secret-key-0123456789abcdef!"), clk, cfg, log, io.Discard)
 	if err != nil {
@@ -166,25 +166,6 @@ func (e *Env) Must(status int, r *Resp) *Resp {
 		e.T.Fatalf("status %d, want %d: %s", r.Status, status, r.Body)
 	}
 	return r
-}
-
-// SafeBuffer is a log sink that handlers write to concurrently.
-type SafeBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *SafeBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// String returns everything logged so far.
-func (b *SafeBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // EnrolTOTP turns on a person's second factor through the core, as the

@@ -1,7 +1,6 @@
 package postgres_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -396,29 +395,11 @@ func TestInTxRollback(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a log sink the pool's goroutines may write to.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // The slow-query log names the statement and its duration, never its
 // arguments.
 func TestSlowQueryLogOmitsArguments(t *testing.T) {
 	t.Parallel()
-	var out lockedBuffer
+	var out testenv.Buffer
 	s := open(t, testenv.Postgres(t), postgres.Options{
 		SlowQuery: time.Nanosecond, Logger: slog.New(slog.NewTextHandler(&out, nil)),
 	})
