@@ -45,11 +45,7 @@ func (s *Server) oidcIssuers(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 		return
 	}
 	d := issuerListData{CanWrite: c.can(authz.FederationWrite)}
-	if len(items) > pageSize {
-		items = items[:pageSize]
-		d.Next = url.Values{"after": {items[pageSize-1].Name}}.Encode()
-	}
-	d.Items = items
+	d.Items, d.Next = listPage(items, func(i core.OIDCIssuerView) string { return i.Name }, nil)
 	s.render(w, r, c, http.StatusOK, "oidc_issuers", "OIDC issuers", "federation", d)
 }
 
@@ -305,15 +301,7 @@ func (s *Server) trustPolicies(w http.ResponseWriter, r *http.Request, c *reqCtx
 		return
 	}
 	d := policyListData{Issuer: issuer, CanWrite: c.can(authz.FederationWrite)}
-	if len(items) > pageSize {
-		items = items[:pageSize]
-		next := url.Values{"after": {items[pageSize-1].Name}}
-		if issuer != "" {
-			next.Set("issuer", issuer)
-		}
-		d.Next = next.Encode()
-	}
-	d.Items = items
+	d.Items, d.Next = listPage(items, func(p core.TrustPolicyView) string { return p.Name }, url.Values{"issuer": {issuer}})
 	s.render(w, r, c, http.StatusOK, "trust_policies", "Trust policies", "federation", d)
 }
 
@@ -536,15 +524,9 @@ func policyConfirm(name string, f *form) confirmData {
 
 func (s *Server) deleteTrustPolicyPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	name := r.PathValue("name")
-	if _, err := s.core.Federation.GetTrustPolicy(r.Context(), c.actor, name); err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	if !c.can(authz.FederationWrite) {
-		s.forbiddenNeeds(w, r, c, authz.FederationWrite)
-		return
-	}
-	s.renderConfirm(w, r, c, http.StatusOK, "federation", policyConfirm(name, newForm(nil)))
+	s.deletePage(w, r, c, "federation", authz.FederationWrite,
+		func(ctx context.Context) error { _, err := s.core.Federation.GetTrustPolicy(ctx, c.actor, name); return err },
+		policyConfirm(name, newForm(nil)))
 }
 
 func (s *Server) deleteTrustPolicy(w http.ResponseWriter, r *http.Request, c *reqCtx) {

@@ -33,11 +33,7 @@ func (s *Server) renderGroups(w http.ResponseWriter, r *http.Request, c *reqCtx,
 		return
 	}
 	d := groupListData{Search: search, CanWrite: c.can(authz.GroupsWrite), Form: f}
-	if len(items) > pageSize {
-		items = items[:pageSize]
-		d.Next = url.Values{"search": {search}, "after": {items[pageSize-1].Name}}.Encode()
-	}
-	d.Items = items
+	d.Items, d.Next = listPage(items, func(g core.GroupView) string { return g.Name }, url.Values{"search": {search}})
 	s.render(w, r, c, status, "groups", "Groups", "groups", d)
 }
 
@@ -170,15 +166,9 @@ func (s *Server) groupConfirm(name string, f *form) confirmData {
 
 func (s *Server) deleteGroupPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	name := r.PathValue("name")
-	if _, err := s.core.Access.GetGroup(r.Context(), c.actor, name); err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	if !c.can(authz.GroupsWrite) {
-		s.forbiddenNeeds(w, r, c, authz.GroupsWrite)
-		return
-	}
-	s.renderConfirm(w, r, c, http.StatusOK, "groups", s.groupConfirm(name, newForm(nil)))
+	s.deletePage(w, r, c, "groups", authz.GroupsWrite,
+		func(ctx context.Context) error { _, err := s.core.Access.GetGroup(ctx, c.actor, name); return err },
+		s.groupConfirm(name, newForm(nil)))
 }
 
 func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, c *reqCtx) {

@@ -26,11 +26,7 @@ func (s *Server) roles(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		return
 	}
 	d := roleListData{CanWrite: c.can(authz.RolesWrite)}
-	if len(items) > pageSize {
-		items = items[:pageSize]
-		d.Next = url.Values{"after": {items[pageSize-1].Name}}.Encode()
-	}
-	d.Items = items
+	d.Items, d.Next = listPage(items, func(r core.RoleView) string { return r.Name }, nil)
 	s.render(w, r, c, http.StatusOK, "roles", "Roles", "roles", d)
 }
 

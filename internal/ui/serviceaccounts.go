@@ -13,8 +13,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/core"
 )
 
-const pageSize = 50
-
 type saListData struct {
 	Items    []core.UserView
 	Search   string
@@ -31,11 +29,7 @@ func (s *Server) serviceAccounts(w http.ResponseWriter, r *http.Request, c *reqC
 		return
 	}
 	d := saListData{Search: search, CanWrite: c.can(authz.UsersWrite)}
-	if len(items) > pageSize {
-		items = items[:pageSize]
-		d.Next = url.Values{"search": {search}, "after": {items[pageSize-1].Username}}.Encode()
-	}
-	d.Items = items
+	d.Items, d.Next = listPage(items, username, url.Values{"search": {search}})
 	s.render(w, r, c, http.StatusOK, "service_accounts", "Service accounts", "service-accounts", d)
 }
 
@@ -154,21 +148,24 @@ func baseURL(r *http.Request) string {
 }
 
 type saDetailData struct {
-	User       core.UserView
+	User     core.UserView
+	CanWrite bool
+	Form     *form
+	activity
+}
+
+// activity is what an account's page shows of its credentials and
+// events, each as far as the viewer may read it.
+type activity struct {
 	Tokens     []core.TokenView
 	ShowTokens bool
 	Events     []core.EventView
 	ShowEvents bool
-	CanWrite   bool
-	Form       *form
 }
 
-func (s *Server) loadSADetail(ctx context.Context, c *reqCtx, name string) (saDetailData, error) {
-	u, err := s.core.Accounts.GetServiceAccount(ctx, c.actor, name)
-	if err != nil {
-		return saDetailData{}, err
-	}
-	d := saDetailData{User: u, CanWrite: c.can(authz.UsersWrite), Form: newForm(url.Values{"description": {u.Description}})}
+func (s *Server) loadActivity(ctx context.Context, c *reqCtx, name string) (activity, error) {
+	var d activity
+	var err error
 	// Only asked when some grant could allow it: a refusal would write an
 	// authz_denied event on every view of the page.
 	if c.canSomewhere(authz.TokensRead, authz.KindGroup) || c.canSomewhere(authz.TokensWrite, authz.KindGroup) {
@@ -196,6 +193,16 @@ func (s *Server) loadSADetail(ctx context.Context, c *reqCtx, name string) (saDe
 	return d, nil
 }
 
+func (s *Server) loadSADetail(ctx context.Context, c *reqCtx, name string) (saDetailData, error) {
+	u, err := s.core.Accounts.GetServiceAccount(ctx, c.actor, name)
+	if err != nil {
+		return saDetailData{}, err
+	}
+	d := saDetailData{User: u, CanWrite: c.can(authz.UsersWrite), Form: newForm(url.Values{"description": {u.Description}})}
+	d.activity, err = s.loadActivity(ctx, c, name)
+	return d, err
+}
+
 // mergeEvents merges two newest-first lists without duplicates.
 func mergeEvents(a, b []core.EventView, limit int) []core.EventView {
 	all := append(append([]core.EventView(nil), a...), b...)
@@ -215,13 +222,10 @@ func mergeEvents(a, b []core.EventView, limit int) []core.EventView {
 	return all
 }
 
+var saPage = objectPage[saDetailData]{tmpl: "service_account", section: "service-accounts", load: (*Server).loadSADetail}
+
 func (s *Server) serviceAccount(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	d, err := s.loadSADetail(r.Context(), c, r.PathValue("name"))
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	s.render(w, r, c, http.StatusOK, "service_account", d.User.Username, "service-accounts", d)
+	saPage.show(s, w, r, c, r.PathValue("name"))
 }
 
 func (s *Server) updateServiceAccount(w http.ResponseWriter, r *http.Request, c *reqCtx) {
@@ -233,25 +237,18 @@ func (s *Server) updateServiceAccount(w http.ResponseWriter, r *http.Request, c 
 	}
 	desc := v.Get("description")
 	if _, err := s.core.Accounts.UpdateServiceAccount(r.Context(), c.actor, name, core.UpdateUserInput{Description: &desc}); err != nil {
-		f := newForm(v)
-		if status, ok := f.formError(err, nil); ok && status == http.StatusBadRequest {
-			d, lerr := s.loadSADetail(r.Context(), c, name)
-			if lerr != nil {
-				s.fail(w, r, c, lerr)
-				return
-			}
-			d.Form = f
-			s.render(w, r, c, status, "service_account", d.User.Username, "service-accounts", d)
-			return
-		}
-		s.fail(w, r, c, err)
+		saPage.formError(s, w, r, c, name, err, v, nil, func(d *saDetailData, f *form) { d.Form = f })
 		return
 	}
 	s.setFlash(w, r, "ok", "Description saved.")
 	s.redirect(w, r, "/service-accounts/"+url.PathEscape(name))
 }
 
-func (s *Server) setServiceAccountActive(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+// setActive is the enable/disable button of an account's page: update
+// is the core call (people or service accounts), back the page, and
+// on/off say what changed.
+func (s *Server) setActive(w http.ResponseWriter, r *http.Request, c *reqCtx,
+	update func(ctx context.Context, a core.Actor, name string, in core.UpdateUserInput) (core.UserView, error), back, on, off string) {
 	name := r.PathValue("name")
 	v, err := parseForm(w, r)
 	if err != nil {
@@ -259,16 +256,22 @@ func (s *Server) setServiceAccountActive(w http.ResponseWriter, r *http.Request,
 		return
 	}
 	active := v.Get("active") == "true"
-	if _, err := s.core.Accounts.UpdateServiceAccount(r.Context(), c.actor, name, core.UpdateUserInput{IsActive: &active}); err != nil {
+	if _, err := update(r.Context(), c.actor, name, core.UpdateUserInput{IsActive: &active}); err != nil {
 		s.fail(w, r, c, err)
 		return
 	}
 	if active {
-		s.setFlash(w, r, "ok", fmt.Sprintf("%s is enabled: its tokens and app passwords work again.", name))
+		s.setFlash(w, r, "ok", fmt.Sprintf(on, name))
 	} else {
-		s.setFlash(w, r, "ok", fmt.Sprintf("%s is disabled: its tokens and app passwords are refused from now on.", name))
+		s.setFlash(w, r, "ok", fmt.Sprintf(off, name))
 	}
-	s.redirect(w, r, "/service-accounts/"+url.PathEscape(name))
+	s.redirect(w, r, back+url.PathEscape(name))
+}
+
+func (s *Server) setServiceAccountActive(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	s.setActive(w, r, c, s.core.Accounts.UpdateServiceAccount, "/service-accounts/",
+		"%s is enabled: its tokens and app passwords work again.",
+		"%s is disabled: its tokens and app passwords are refused from now on.")
 }
 
 type confirmData struct {
@@ -282,19 +285,30 @@ type confirmData struct {
 
 func (s *Server) deleteServiceAccountPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	name := r.PathValue("name")
-	u, err := s.core.Accounts.GetServiceAccount(r.Context(), c.actor, name)
-	if err != nil {
+	s.deletePage(w, r, c, "service-accounts", authz.UsersWrite,
+		func(ctx context.Context) error {
+			_, err := s.core.Accounts.GetServiceAccount(ctx, c.actor, name)
+			return err
+		},
+		confirmData{Kind: "service account", Name: name,
+			Action: "/service-accounts/" + url.PathEscape(name) + "/delete", Back: "/service-accounts/" + url.PathEscape(name),
+			Details: []string{"Every token and app password of the account stops working at once and is deleted.",
+				"Its group memberships and role assignments are removed.", "Audit events about it are kept."}, Form: newForm(nil)})
+}
+
+// deletePage is every deletion's confirmation page: the object read
+// first (its 404 or 403, as its own page answers), then the permission
+// to delete, then the form asking for the name.
+func (s *Server) deletePage(w http.ResponseWriter, r *http.Request, c *reqCtx, section, perm string, read func(context.Context) error, d confirmData) {
+	if err := read(r.Context()); err != nil {
 		s.fail(w, r, c, err)
 		return
 	}
-	if !c.can(authz.UsersWrite) {
-		s.forbiddenNeeds(w, r, c, authz.UsersWrite)
+	if !c.can(perm) {
+		s.forbiddenNeeds(w, r, c, perm)
 		return
 	}
-	s.renderConfirm(w, r, c, http.StatusOK, "service-accounts", confirmData{Kind: "service account", Name: u.Username,
-		Action: "/service-accounts/" + url.PathEscape(name) + "/delete", Back: "/service-accounts/" + url.PathEscape(name),
-		Details: []string{"Every token and app password of the account stops working at once and is deleted.",
-			"Its group memberships and role assignments are removed.", "Audit events about it are kept."}, Form: newForm(nil)})
+	s.renderConfirm(w, r, c, http.StatusOK, section, d)
 }
 
 func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, c *reqCtx, status int, section string, d confirmData) {

@@ -1,0 +1,232 @@
+package ui
+
+// Applications: what forward-auth (and the brand's default application)
+// guard, and who may enter them. The same calls as /api/v1/applications
+// and its bindings, with the same permissions (applications.read and
+// applications.write, either possibly scoped to one application; binding
+// an account or a group also needs to be allowed to see it).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/core"
+)
+
+type applicationListData struct {
+	Items    []core.ApplicationView
+	Search   string
+	Next     string
+	CanWrite bool
+	Form     *form // the create form
+}
+
+func (s *Server) applications(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	s.renderApplications(w, r, c, http.StatusOK, newForm(url.Values{"policy_engine_mode": {"any"}}))
+}
+
+func (s *Server) renderApplications(w http.ResponseWriter, r *http.Request, c *reqCtx, status int, f *form) {
+	q := r.URL.Query()
+	search := q.Get("search")
+	items, err := s.core.Applications.ListApplications(r.Context(), c.actor, core.ApplicationQuery{Search: search, After: q.Get("after"), Limit: pageSize + 1})
+	if err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	d := applicationListData{Search: search, CanWrite: c.can(authz.ApplicationsWrite), Form: f}
+	d.Items, d.Next = listPage(items, func(a core.ApplicationView) string { return a.Slug }, url.Values{"search": {search}})
+	s.render(w, r, c, status, "applications", "Applications", "applications", d)
+}
+
+// applicationInput reads the application form's settings.
+func applicationInput(v url.Values) core.ApplicationInput {
+	name, u, desc, mode := strings.TrimSpace(v.Get("name")), strings.TrimSpace(v.Get("url")), v.Get("description"), v.Get("policy_engine_mode")
+	return core.ApplicationInput{Name: &name, URL: &u, Description: &desc, PolicyEngineMode: &mode}
+}
+
+func (s *Server) createApplication(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	v, err := parseForm(w, r)
+	if err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	in := applicationInput(v)
+	in.Slug = strings.TrimSpace(v.Get("slug"))
+	if _, err := s.core.Applications.CreateApplication(r.Context(), c.actor, in); err != nil {
+		f := newForm(v)
+		if status, ok := f.formError(err, nil); ok {
+			s.renderApplications(w, r, c, status, f)
+			return
+		}
+		s.fail(w, r, c, err)
+		return
+	}
+	s.setFlash(w, r, "ok", fmt.Sprintf("Application %s created. Without bindings it admits every active account: bind users or groups to close it.", in.Slug))
+	s.redirect(w, r, "/applications/"+url.PathEscape(in.Slug))
+}
+
+type applicationData struct {
+	App         core.ApplicationView
+	CanWrite    bool // this application (scoped or not)
+	CanDelete   bool // applications.write unscoped
+	CanEntrants bool // users.read: who can enter names accounts
+	EditForm    *form
+	BindForm    *form
+	Users       []string // suggestions for the binding's name
+	Groups      []string
+}
+
+func (s *Server) loadApplication(ctx context.Context, c *reqCtx, slug string) (applicationData, error) {
+	app, err := s.core.Applications.GetApplication(ctx, c.actor, slug)
+	if err != nil {
+		return applicationData{}, err
+	}
+	d := applicationData{App: app, CanWrite: c.actor.P.CanOn(authz.ApplicationsWrite, authz.Object{Kind: authz.KindApplication, Name: slug}),
+		CanDelete: c.can(authz.ApplicationsWrite), CanEntrants: c.can(authz.UsersRead),
+		EditForm: newForm(url.Values{"name": {app.Name}, "url": {app.URL}, "description": {app.Description}, "policy_engine_mode": {app.PolicyEngineMode}}),
+		BindForm: newForm(url.Values{"kind": {"groups"}, "order": {"0"}})}
+	if d.CanWrite {
+		d.Groups, _ = s.pickers(ctx, c)
+		if c.can(authz.UsersRead) {
+			if us, err := s.core.Accounts.ListUsers(ctx, c.actor, core.UserQuery{Limit: 500}); err == nil {
+				for _, u := range us {
+					d.Users = append(d.Users, u.Username)
+				}
+			}
+		}
+	}
+	return d, nil
+}
+
+var applicationPage = objectPage[applicationData]{tmpl: "application", section: "applications", load: (*Server).loadApplication}
+
+func (s *Server) application(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	applicationPage.show(s, w, r, c, r.PathValue("name"))
+}
+
+func (s *Server) updateApplication(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	slug := r.PathValue("name")
+	v, err := parseForm(w, r)
+	if err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	if _, err := s.core.Applications.UpdateApplication(r.Context(), c.actor, slug, applicationInput(v)); err != nil {
+		applicationPage.formError(s, w, r, c, slug, err, v, nil, func(d *applicationData, f *form) { d.EditForm = f })
+		return
+	}
+	s.setFlash(w, r, "ok", "Application saved.")
+	s.redirect(w, r, "/applications/"+url.PathEscape(slug))
+}
+
+// bindingKinds are the binding form's choices, as the API's path
+// segments.
+var bindingKinds = map[string]string{"users": "account", "groups": "group"}
+
+func (s *Server) putBinding(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	slug := r.PathValue("name")
+	v, err := parseForm(w, r)
+	if err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	kind, name := v.Get("kind"), strings.TrimSpace(v.Get("subject"))
+	var in core.BindingInput
+	var bad []core.FieldError
+	if _, ok := bindingKinds[kind]; !ok {
+		bad = append(bad, core.FieldError{Field: "kind", Message: "must be an account or a group"})
+	}
+	if name == "" {
+		bad = append(bad, core.FieldError{Field: "subject", Message: "is required"})
+	}
+	if o := strings.TrimSpace(v.Get("order")); o != "" {
+		n, err := strconv.Atoi(o)
+		if err != nil {
+			bad = append(bad, core.FieldError{Field: "order", Message: "must be a whole number"})
+		}
+		in.Order = &n
+	}
+	negate := v.Get("negate") == "on"
+	in.Negate = &negate
+	if len(bad) > 0 {
+		err = &core.ValidationError{Errors: bad}
+	} else {
+		_, err = s.core.Applications.PutBinding(r.Context(), c.actor, slug, kind, name, in)
+	}
+	if err != nil {
+		var nf *core.NotFoundError
+		if errors.As(err, &nf) && nf.Kind != "application" {
+			// The account or group named does not exist: the field's error.
+			err = &core.ValidationError{Errors: []core.FieldError{{Field: "subject", Message: nf.Error()}}}
+		}
+		applicationPage.formError(s, w, r, c, slug, err, v, nil, func(d *applicationData, f *form) { d.BindForm = f })
+		return
+	}
+	s.setFlash(w, r, "ok", fmt.Sprintf("The %s %s is bound to %s.", bindingKinds[kind], name, slug))
+	s.redirect(w, r, "/applications/"+url.PathEscape(slug))
+}
+
+func (s *Server) deleteBinding(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	slug, kind, name := r.PathValue("name"), r.PathValue("kind"), r.PathValue("subject")
+	if err := s.core.Applications.DeleteBinding(r.Context(), c.actor, slug, kind, name); err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	s.setFlash(w, r, "ok", fmt.Sprintf("The %s %s is no longer bound to %s.", bindingKinds[kind], name, slug))
+	s.redirect(w, r, "/applications/"+url.PathEscape(slug))
+}
+
+type entrantsData struct {
+	App      core.ApplicationView
+	Entrants core.Entrants
+}
+
+// applicationEntrants is "who can enter": the accounts the bindings
+// admit, as forward-auth decides.
+func (s *Server) applicationEntrants(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	slug := r.PathValue("name")
+	app, err := s.core.Applications.GetApplication(r.Context(), c.actor, slug)
+	if err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	if !c.can(authz.UsersRead) {
+		s.forbiddenNeeds(w, r, c, authz.UsersRead)
+		return
+	}
+	e, err := s.core.Applications.Entrants(r.Context(), c.actor, slug)
+	if err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	s.render(w, r, c, http.StatusOK, "application_entrants", "Who can enter "+app.Name, "applications", entrantsData{App: app, Entrants: e})
+}
+
+func applicationConfirm(slug string, f *form) confirmData {
+	return confirmData{Kind: "application", Name: slug, Action: "/applications/" + url.PathEscape(slug) + "/delete",
+		Back: "/applications/" + url.PathEscape(slug), Form: f,
+		Details: []string{"Its bindings are removed.", "Forward-auth refuses every request for it from then on."}}
+}
+
+func (s *Server) deleteApplicationPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	slug := r.PathValue("name")
+	s.deletePage(w, r, c, "applications", authz.ApplicationsWrite,
+		func(ctx context.Context) error {
+			_, err := s.core.Applications.GetApplication(ctx, c.actor, slug)
+			return err
+		},
+		applicationConfirm(slug, newForm(nil)))
+}
+
+func (s *Server) deleteApplication(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	slug := r.PathValue("name")
+	s.deleteConfirmed(w, r, c, "applications", func(f *form) confirmData { return applicationConfirm(slug, f) },
+		func(name string) error { return s.core.Applications.DeleteApplication(r.Context(), c.actor, name) },
+		"Application %s deleted.", "/applications")
+}

@@ -1,0 +1,242 @@
+package ui
+
+// People: the human accounts that sign in to this interface, LDAP and
+// forward-auth with a password. The same calls as /api/v1/users (type
+// human), its password and second-factor paths, with the same
+// permissions (users.read, users.write) and the same bound on acting on
+// an account that holds more than oneself.
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/core"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+type personListData struct {
+	Items    []core.UserView
+	Search   string
+	Next     string
+	CanWrite bool
+	Form     *form // the create form
+}
+
+func (s *Server) people(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	s.renderPeople(w, r, c, http.StatusOK, newForm(nil))
+}
+
+func (s *Server) renderPeople(w http.ResponseWriter, r *http.Request, c *reqCtx, status int, f *form) {
+	q := r.URL.Query()
+	search := q.Get("search")
+	items, err := s.core.Accounts.ListUsers(r.Context(), c.actor, core.UserQuery{Type: store.TypeHuman, Search: search, After: q.Get("after"), Limit: pageSize + 1})
+	if err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	d := personListData{Search: search, CanWrite: c.can(authz.UsersWrite), Form: f}
+	d.Items, d.Next = listPage(items, username, url.Values{"search": {search}})
+	s.render(w, r, c, status, "people", "People", "people", d)
+}
+
+// passwordFields reads a new password and its repetition: "" and a
+// field error when they differ.
+func passwordFields(v url.Values) (string, *core.ValidationError) {
+	pw := v.Get("new_password")
+	if pw != v.Get("confirm_password") {
+		return "", &core.ValidationError{Errors: []core.FieldError{{Field: "confirm_password", Message: "does not match the password"}}}
+	}
+	return pw, nil
+}
+
+// passwordRename maps the core's password field to the forms'.
+var passwordRename = map[string]string{"password": "new_password"}
+
+// withoutPasswords is a submitted form with the passwords taken out: they
+// are never written back into a page.
+func withoutPasswords(v url.Values) url.Values {
+	out := url.Values{}
+	for k, x := range v {
+		if k != "new_password" && k != "confirm_password" {
+			out[k] = x
+		}
+	}
+	return out
+}
+
+func (s *Server) createPerson(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	v, err := parseForm(w, r)
+	if err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	in := core.CreateUserInput{Username: strings.TrimSpace(v.Get("username")), Type: store.TypeHuman,
+		Name: strings.TrimSpace(v.Get("name")), Email: strings.TrimSpace(v.Get("email")), Description: v.Get("description")}
+	pw, mismatch := passwordFields(v)
+	if pw != "" {
+		in.Password = &pw
+	}
+	if mismatch != nil {
+		err = mismatch
+	} else {
+		_, err = s.core.Accounts.CreateUser(r.Context(), c.actor, in)
+	}
+	if err != nil {
+		f := newForm(withoutPasswords(v))
+		if status, ok := f.formError(err, passwordRename); ok {
+			s.renderPeople(w, r, c, status, f)
+			return
+		}
+		s.fail(w, r, c, err)
+		return
+	}
+	msg := fmt.Sprintf("%s can sign in now.", in.Username)
+	if in.Password == nil {
+		msg = fmt.Sprintf("%s created, without a password: set one below before they can sign in.", in.Username)
+	}
+	s.setFlash(w, r, "ok", msg)
+	s.redirect(w, r, "/people/"+url.PathEscape(in.Username))
+}
+
+type personData struct {
+	User         core.UserView
+	TwoFactor    bool
+	Sessions     []core.SessionView
+	CanWrite     bool
+	Self         bool // the viewer's own account: changed from the profile
+	ProfileForm  *form
+	PasswordForm *form
+	activity
+}
+
+func (s *Server) loadPerson(ctx context.Context, c *reqCtx, name string) (personData, error) {
+	u, err := s.loadPersonOnly(ctx, c, name)
+	if err != nil {
+		return personData{}, err
+	}
+	d := personData{User: u, CanWrite: c.can(authz.UsersWrite), Self: u.Username == c.actor.P.Username, PasswordForm: newForm(nil),
+		ProfileForm: newForm(url.Values{"name": {u.Name}, "email": {u.Email}, "description": {u.Description}})}
+	if d.TwoFactor, err = s.core.Sessions.HasTOTP(ctx, u.UID); err != nil {
+		return d, err
+	}
+	if d.Sessions, err = s.core.Sessions.ListUserSessions(ctx, c.actor, name); err != nil {
+		return d, err
+	}
+	d.activity, err = s.loadActivity(ctx, c, name)
+	return d, err
+}
+
+var personPage = objectPage[personData]{tmpl: "person", section: "people", load: (*Server).loadPerson}
+
+func (s *Server) person(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	personPage.show(s, w, r, c, r.PathValue("name"))
+}
+
+func (s *Server) updatePerson(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	name := r.PathValue("name")
+	v, err := parseForm(w, r)
+	if err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	full, email, desc := strings.TrimSpace(v.Get("name")), strings.TrimSpace(v.Get("email")), v.Get("description")
+	if _, err := s.core.Accounts.UpdateUser(r.Context(), c.actor, name, core.UpdateUserInput{Name: &full, Email: &email, Description: &desc}); err != nil {
+		personPage.formError(s, w, r, c, name, err, v, nil, func(d *personData, f *form) { d.ProfileForm = f })
+		return
+	}
+	s.setFlash(w, r, "ok", "Profile saved.")
+	s.redirect(w, r, "/people/"+url.PathEscape(name))
+}
+
+func (s *Server) setPersonActive(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	s.setActive(w, r, c, s.core.Accounts.UpdateUser, "/people/",
+		"%s is enabled: they can sign in again.",
+		"%s is disabled: their sessions, tokens and app passwords are refused from now on.")
+}
+
+func (s *Server) setPersonPassword(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	name := r.PathValue("name")
+	v, err := parseForm(w, r)
+	if err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	pw, mismatch := passwordFields(v)
+	if mismatch != nil {
+		err = mismatch
+	} else {
+		err = s.core.Accounts.SetPassword(r.Context(), c.actor, name, pw)
+	}
+	if err != nil {
+		personPage.formError(s, w, r, c, name, err, nil, passwordRename, func(d *personData, f *form) { d.PasswordForm = f })
+		return
+	}
+	s.setFlash(w, r, "ok", fmt.Sprintf("Password of %s set. Their sessions were signed out.", name))
+	s.redirect(w, r, "/people/"+url.PathEscape(name))
+}
+
+// personAction is a button of a person's page that calls the core and
+// says what it did.
+func (s *Server) personAction(w http.ResponseWriter, r *http.Request, c *reqCtx, do func(ctx context.Context, name string) (string, error)) {
+	name := r.PathValue("name")
+	msg, err := do(r.Context(), name)
+	if err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	s.setFlash(w, r, "ok", msg)
+	s.redirect(w, r, "/people/"+url.PathEscape(name))
+}
+
+func (s *Server) resetPersonTwoFactor(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	s.personAction(w, r, c, func(ctx context.Context, name string) (string, error) {
+		return fmt.Sprintf("Second factor of %s removed, with their recovery codes. They sign in with their password alone until they set up a new one.", name),
+			s.core.Sessions.ResetTOTP(ctx, c.actor, name)
+	})
+}
+
+func (s *Server) endPersonSessions(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	s.personAction(w, r, c, func(ctx context.Context, name string) (string, error) {
+		n, err := s.core.Sessions.EndUserSessions(ctx, c.actor, name)
+		return fmt.Sprintf("%d session(s) of %s signed out.", n, name), err
+	})
+}
+
+func personConfirm(name string, f *form) confirmData {
+	return confirmData{Kind: "person", Name: name, Action: "/people/" + url.PathEscape(name) + "/delete",
+		Back: "/people/" + url.PathEscape(name), Form: f,
+		Details: []string{"They are signed out at once; their tokens and app passwords stop working and are deleted.",
+			"Their group memberships, role assignments and application bindings are removed.", "Audit events about them are kept."}}
+}
+
+func (s *Server) deletePersonPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	name := r.PathValue("name")
+	s.deletePage(w, r, c, "people", authz.UsersWrite,
+		func(ctx context.Context) error { _, err := s.loadPersonOnly(ctx, c, name); return err },
+		personConfirm(name, newForm(nil)))
+}
+
+// loadPersonOnly reads a person, without what their page shows.
+func (s *Server) loadPersonOnly(ctx context.Context, c *reqCtx, name string) (core.UserView, error) {
+	u, err := s.core.Accounts.GetUser(ctx, c.actor, name)
+	if err == nil && u.Type != store.TypeHuman {
+		err = &core.NotFoundError{Kind: "person", Name: name}
+	}
+	return u, err
+}
+
+func (s *Server) deletePerson(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	name := r.PathValue("name")
+	s.deleteConfirmed(w, r, c, "people", func(f *form) confirmData { return personConfirm(name, f) },
+		func(name string) error {
+			if _, err := s.loadPersonOnly(r.Context(), c, name); err != nil {
+				return err
+			}
+			return s.core.Accounts.DeleteUser(r.Context(), c.actor, name)
+		},
+		"%s deleted.", "/people")
+}
