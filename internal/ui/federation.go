@@ -525,7 +525,10 @@ func policyConfirm(name string, f *form) confirmData {
 func (s *Server) deleteTrustPolicyPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	name := r.PathValue("name")
 	s.deletePage(w, r, c, "federation", authz.FederationWrite,
-		func(ctx context.Context) error { _, err := s.core.Federation.GetTrustPolicy(ctx, c.actor, name); return err },
+		func(ctx context.Context) error {
+			_, err := s.core.Federation.GetTrustPolicy(ctx, c.actor, name)
+			return err
+		},
 		policyConfirm(name, newForm(nil)))
 }
 

@@ -52,7 +52,7 @@ func (v view) Can(perm string) bool { return v.User.Can(perm) }
 func nav(p *authz.Principal) []navItem {
 	items := []navItem{{"dashboard", "Dashboard", "/"}}
 	if p.Can(authz.UsersRead) {
-		items = append(items, navItem{"service-accounts", "Service accounts", "/service-accounts"})
+		items = append(items, navItem{"people", "People", "/people"}, navItem{"service-accounts", "Service accounts", "/service-accounts"})
 	}
 	// Everyone has tokens of their own to see.
 	items = append(items, navItem{"tokens", "Tokens", "/tokens"})
@@ -61,6 +61,12 @@ func nav(p *authz.Principal) []navItem {
 	}
 	if p.Can(authz.RolesRead) {
 		items = append(items, navItem{"roles", "Roles", "/roles"})
+	}
+	if p.CanSomewhere(authz.ApplicationsRead, authz.KindApplication) {
+		items = append(items, navItem{"applications", "Applications", "/applications"})
+	}
+	if p.CanSomewhere(authz.LDAPRead, authz.KindLDAP) {
+		items = append(items, navItem{"ldap", "LDAP", "/ldap-providers"})
 	}
 	if p.Can(authz.FederationRead) {
 		items = append(items, navItem{"federation", "Federation", "/oidc-issuers"})
@@ -114,9 +120,11 @@ func (s *Server) funcs() template.FuncMap {
 			}
 			return m, nil
 		},
-		"qr":     qrDataURI,
-		"failed": failedCheck,
-		"limits": tokenLimits,
+		"qr":            qrDataURI,
+		"failed":        failedCheck,
+		"limits":        tokenLimits,
+		"outpostStatus": statusOf,
+		"list":          func(v ...string) []string { return v },
 		"isSA": func(typ string) bool {
 			return typ == "service_account" || typ == "internal_service_account"
 		},
