@@ -104,25 +104,18 @@ func (s *Server) loadApplication(ctx context.Context, c *reqCtx, slug string) (a
 	return d, nil
 }
 
-var applicationPage = objectPage[applicationData]{tmpl: "application", section: "applications", load: (*Server).loadApplication}
+var applicationPage = objectPage[applicationData]{tmpl: "application", section: "applications", path: "/applications/", load: (*Server).loadApplication}
 
 func (s *Server) application(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	applicationPage.show(s, w, r, c, r.PathValue("name"))
 }
 
 func (s *Server) updateApplication(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	slug := r.PathValue("name")
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	if _, err := s.core.Applications.UpdateApplication(r.Context(), c.actor, slug, applicationInput(v)); err != nil {
-		applicationPage.formError(s, w, r, c, slug, err, v, nil, func(d *applicationData, f *form) { d.EditForm = f })
-		return
-	}
-	s.setFlash(w, r, "ok", "Application saved.")
-	s.redirect(w, r, "/applications/"+url.PathEscape(slug))
+	applicationPage.save(s, w, r, c, nil, func(d *applicationData, f *form) { d.EditForm = f },
+		func(ctx context.Context, slug string, v url.Values) error {
+			_, err := s.core.Applications.UpdateApplication(ctx, c.actor, slug, applicationInput(v))
+			return err
+		}, "Application saved.")
 }
 
 // bindingKinds are the binding form's choices, as the API's path
@@ -130,46 +123,37 @@ func (s *Server) updateApplication(w http.ResponseWriter, r *http.Request, c *re
 var bindingKinds = map[string]string{"users": "account", "groups": "group"}
 
 func (s *Server) putBinding(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	slug := r.PathValue("name")
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	kind, name := v.Get("kind"), strings.TrimSpace(v.Get("subject"))
-	var in core.BindingInput
-	var bad []core.FieldError
-	if _, ok := bindingKinds[kind]; !ok {
-		bad = append(bad, core.FieldError{Field: "kind", Message: "must be an account or a group"})
-	}
-	if name == "" {
-		bad = append(bad, core.FieldError{Field: "subject", Message: "is required"})
-	}
-	if o := strings.TrimSpace(v.Get("order")); o != "" {
-		n, err := strconv.Atoi(o)
-		if err != nil {
-			bad = append(bad, core.FieldError{Field: "order", Message: "must be a whole number"})
-		}
-		in.Order = &n
-	}
-	negate := v.Get("negate") == "on"
-	in.Negate = &negate
-	if len(bad) > 0 {
-		err = &core.ValidationError{Errors: bad}
-	} else {
-		_, err = s.core.Applications.PutBinding(r.Context(), c.actor, slug, kind, name, in)
-	}
-	if err != nil {
-		var nf *core.NotFoundError
-		if errors.As(err, &nf) && nf.Kind != "application" {
-			// The account or group named does not exist: the field's error.
-			err = &core.ValidationError{Errors: []core.FieldError{{Field: "subject", Message: nf.Error()}}}
-		}
-		applicationPage.formError(s, w, r, c, slug, err, v, nil, func(d *applicationData, f *form) { d.BindForm = f })
-		return
-	}
-	s.setFlash(w, r, "ok", fmt.Sprintf("The %s %s is bound to %s.", bindingKinds[kind], name, slug))
-	s.redirect(w, r, "/applications/"+url.PathEscape(slug))
+	kind, name := r.PostFormValue("kind"), strings.TrimSpace(r.PostFormValue("subject"))
+	applicationPage.save(s, w, r, c, nil, func(d *applicationData, f *form) { d.BindForm = f },
+		func(ctx context.Context, slug string, v url.Values) error {
+			var in core.BindingInput
+			var bad []core.FieldError
+			if _, ok := bindingKinds[kind]; !ok {
+				bad = append(bad, core.FieldError{Field: "kind", Message: "must be an account or a group"})
+			}
+			if name == "" {
+				bad = append(bad, core.FieldError{Field: "subject", Message: "is required"})
+			}
+			if o := strings.TrimSpace(v.Get("order")); o != "" {
+				n, err := strconv.Atoi(o)
+				if err != nil {
+					bad = append(bad, core.FieldError{Field: "order", Message: "must be a whole number"})
+				}
+				in.Order = &n
+			}
+			negate := v.Get("negate") == "on"
+			in.Negate = &negate
+			if len(bad) > 0 {
+				return &core.ValidationError{Errors: bad}
+			}
+			_, err := s.core.Applications.PutBinding(ctx, c.actor, slug, kind, name, in)
+			var nf *core.NotFoundError
+			if errors.As(err, &nf) && nf.Kind != "application" {
+				// The account or group named does not exist: the field's error.
+				return &core.ValidationError{Errors: []core.FieldError{{Field: "subject", Message: nf.Error()}}}
+			}
+			return err
+		}, fmt.Sprintf("The %s %s is bound to %s.", bindingKinds[kind], name, r.PathValue("name")))
 }
 
 func (s *Server) deleteBinding(w http.ResponseWriter, r *http.Request, c *reqCtx) {

@@ -203,49 +203,40 @@ func (s *Server) loadIssuer(ctx context.Context, c *reqCtx, name string) (issuer
 	return d, nil
 }
 
-var issuerPage = objectPage[issuerData]{tmpl: "oidc_issuer", section: "federation", load: (*Server).loadIssuer}
+var issuerPage = objectPage[issuerData]{tmpl: "oidc_issuer", section: "federation", path: "/oidc-issuers/", load: (*Server).loadIssuer}
 
 func (s *Server) oidcIssuer(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	issuerPage.show(s, w, r, c, r.PathValue("name"))
 }
 
 func (s *Server) updateOIDCIssuer(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	name := r.PathValue("name")
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	issuerURL, jwksURL, leeway := strings.TrimSpace(v.Get("issuer_url")), strings.TrimSpace(v.Get("jwks_url")), strings.TrimSpace(v.Get("leeway"))
-	shared, algs, tenant := v.Get("shared") == "on", v["allowed_algs"], lines(v.Get("tenant_claims"))
-	if algs == nil {
-		algs = []string{}
-	}
-	in := core.OIDCIssuerPatch{IssuerURL: &issuerURL, JWKSURL: &jwksURL, AllowedAlgs: &algs, TenantClaims: &tenant}
-	if leeway != "" {
-		in.Leeway = &leeway
-	}
-	j, fe := inlineJWKS(v.Get("jwks"))
-	switch {
-	case fe != nil:
-		j = unusableJWKS
-	case j == nil:
-		j = core.InlineJWKS("null") // an emptied text area removes the set
-	}
-	in.JWKS = j
-	// The box is on the form of generic and Kubernetes issuers only:
-	// GitHub and GitLab are shared by their preset.
-	if v.Get("shared_shown") == "1" {
-		in.Shared = &shared
-	}
-	_, err = s.core.Federation.UpdateOIDCIssuer(r.Context(), c.actor, name, in)
-	err = withJWKSError(err, fe)
-	if err != nil {
-		issuerPage.formError(s, w, r, c, name, err, v, nil, func(d *issuerData, f *form) { d.Edit.Form = f })
-		return
-	}
-	s.setFlash(w, r, "ok", fmt.Sprintf("OIDC issuer %s saved.", name))
-	s.redirect(w, r, "/oidc-issuers/"+url.PathEscape(name))
+	issuerPage.save(s, w, r, c, nil, func(d *issuerData, f *form) { d.Edit.Form = f },
+		func(ctx context.Context, name string, v url.Values) error {
+			issuerURL, jwksURL, leeway := strings.TrimSpace(v.Get("issuer_url")), strings.TrimSpace(v.Get("jwks_url")), strings.TrimSpace(v.Get("leeway"))
+			shared, algs, tenant := v.Get("shared") == "on", v["allowed_algs"], lines(v.Get("tenant_claims"))
+			if algs == nil {
+				algs = []string{}
+			}
+			in := core.OIDCIssuerPatch{IssuerURL: &issuerURL, JWKSURL: &jwksURL, AllowedAlgs: &algs, TenantClaims: &tenant}
+			if leeway != "" {
+				in.Leeway = &leeway
+			}
+			j, fe := inlineJWKS(v.Get("jwks"))
+			switch {
+			case fe != nil:
+				j = unusableJWKS
+			case j == nil:
+				j = core.InlineJWKS("null") // an emptied text area removes the set
+			}
+			in.JWKS = j
+			// The box is on the form of generic and Kubernetes issuers only:
+			// GitHub and GitLab are shared by their preset.
+			if v.Get("shared_shown") == "1" {
+				in.Shared = &shared
+			}
+			_, err := s.core.Federation.UpdateOIDCIssuer(ctx, c.actor, name, in)
+			return withJWKSError(err, fe)
+		}, fmt.Sprintf("OIDC issuer %s saved.", r.PathValue("name")))
 }
 
 func issuerConfirm(name string, policies int, f *form) confirmData {
@@ -473,7 +464,7 @@ func (s *Server) loadPolicy(ctx context.Context, c *reqCtx, name string) (policy
 		Edit: policyFormData{Form: newForm(policyValues(p)), Name: p.Name}}, nil
 }
 
-var policyPage = objectPage[policyData]{tmpl: "trust_policy", section: "federation", load: (*Server).loadPolicy}
+var policyPage = objectPage[policyData]{tmpl: "trust_policy", section: "federation", path: "/trust-policies/", load: (*Server).loadPolicy}
 
 func (s *Server) trustPolicy(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	policyPage.show(s, w, r, c, r.PathValue("name"))

@@ -84,58 +84,30 @@ func (s *Server) loadGroup(ctx context.Context, c *reqCtx, name string) (groupDa
 	return d, nil
 }
 
-var groupPage = objectPage[groupData]{tmpl: "group", section: "groups", load: (*Server).loadGroup}
+var groupPage = objectPage[groupData]{tmpl: "group", section: "groups", path: "/groups/", load: (*Server).loadGroup}
 
 func (s *Server) group(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	groupPage.show(s, w, r, c, r.PathValue("name"))
 }
 
-// groupFormError re-renders the group page with a form's error, or the
-// error page when the error is not about the input.
-func (s *Server) groupFormError(w http.ResponseWriter, r *http.Request, c *reqCtx, name string, err error, v url.Values, which string) {
-	groupPage.formError(s, w, r, c, name, err, v, nil, func(d *groupData, f *form) {
-		if which == "member" {
-			d.MemberForm = f
-		} else {
-			d.DescForm = f
-		}
-	})
-}
-
 func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	name := r.PathValue("name")
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	desc := v.Get("description")
-	if _, err := s.core.Access.UpdateGroup(r.Context(), c.actor, name, core.GroupInput{Description: &desc}); err != nil {
-		s.groupFormError(w, r, c, name, err, v, "description")
-		return
-	}
-	s.setFlash(w, r, "ok", "Description saved.")
-	s.redirect(w, r, "/groups/"+url.PathEscape(name))
+	groupPage.save(s, w, r, c, nil, func(d *groupData, f *form) { d.DescForm = f },
+		func(ctx context.Context, name string, v url.Values) error {
+			desc := v.Get("description")
+			_, err := s.core.Access.UpdateGroup(ctx, c.actor, name, core.GroupInput{Description: &desc})
+			return err
+		}, "Description saved.")
 }
 
 func (s *Server) addMember(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	name := r.PathValue("name")
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	user := strings.TrimSpace(v.Get("username"))
-	if user == "" {
-		s.groupFormError(w, r, c, name, &core.ValidationError{Errors: []core.FieldError{{Field: "username", Message: "is required"}}}, v, "member")
-		return
-	}
-	if err := s.core.Access.AddMember(r.Context(), c.actor, name, user); err != nil {
-		s.groupFormError(w, r, c, name, err, v, "member")
-		return
-	}
-	s.setFlash(w, r, "ok", fmt.Sprintf("%s is a member of %s.", user, name))
-	s.redirect(w, r, "/groups/"+url.PathEscape(name))
+	user := strings.TrimSpace(r.PostFormValue("username"))
+	groupPage.save(s, w, r, c, nil, func(d *groupData, f *form) { d.MemberForm = f },
+		func(ctx context.Context, name string, _ url.Values) error {
+			if user == "" {
+				return &core.ValidationError{Errors: []core.FieldError{{Field: "username", Message: "is required"}}}
+			}
+			return s.core.Access.AddMember(ctx, c.actor, name, user)
+		}, fmt.Sprintf("%s is a member of %s.", user, r.PathValue("name")))
 }
 
 func (s *Server) removeMember(w http.ResponseWriter, r *http.Request, c *reqCtx) {

@@ -106,25 +106,18 @@ func (s *Server) loadLDAPProvider(ctx context.Context, c *reqCtx, name string) (
 	return d, nil
 }
 
-var providerPage = objectPage[providerData]{tmpl: "ldap_provider", section: "ldap", load: (*Server).loadLDAPProvider}
+var providerPage = objectPage[providerData]{tmpl: "ldap_provider", section: "ldap", path: "/ldap-providers/", load: (*Server).loadLDAPProvider}
 
 func (s *Server) ldapProvider(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	providerPage.show(s, w, r, c, r.PathValue("name"))
 }
 
 func (s *Server) updateLDAPProvider(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	name := r.PathValue("name")
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	if _, err := s.core.LDAP.UpdateLDAPProvider(r.Context(), c.actor, name, providerPatch(v)); err != nil {
-		providerPage.formError(s, w, r, c, name, err, v, nil, func(d *providerData, f *form) { d.EditForm = f })
-		return
-	}
-	s.setFlash(w, r, "ok", "LDAP provider saved. Its outposts pick the change up at once.")
-	s.redirect(w, r, "/ldap-providers/"+url.PathEscape(name))
+	providerPage.save(s, w, r, c, nil, func(d *providerData, f *form) { d.EditForm = f },
+		func(ctx context.Context, name string, v url.Values) error {
+			_, err := s.core.LDAP.UpdateLDAPProvider(ctx, c.actor, name, providerPatch(v))
+			return err
+		}, "LDAP provider saved. Its outposts pick the change up at once.")
 }
 
 type directoryData struct {
@@ -249,7 +242,7 @@ func (s *Server) loadOutpost(ctx context.Context, c *reqCtx, name string) (outpo
 		Now: s.clock.Now(), RotateForm: newForm(url.Values{"grace": {"0s"}})}, nil
 }
 
-var outpostPage = objectPage[outpostData]{tmpl: "outpost", section: "ldap", load: (*Server).loadOutpost}
+var outpostPage = objectPage[outpostData]{tmpl: "outpost", section: "ldap", path: "/outposts/", load: (*Server).loadOutpost}
 
 func (s *Server) outpost(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	outpostPage.show(s, w, r, c, r.PathValue("name"))

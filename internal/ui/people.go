@@ -130,26 +130,19 @@ func (s *Server) loadPerson(ctx context.Context, c *reqCtx, name string) (person
 	return d, err
 }
 
-var personPage = objectPage[personData]{tmpl: "person", section: "people", load: (*Server).loadPerson}
+var personPage = objectPage[personData]{tmpl: "person", section: "people", path: "/people/", load: (*Server).loadPerson}
 
 func (s *Server) person(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	personPage.show(s, w, r, c, r.PathValue("name"))
 }
 
 func (s *Server) updatePerson(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	name := r.PathValue("name")
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	full, email, desc := strings.TrimSpace(v.Get("name")), strings.TrimSpace(v.Get("email")), v.Get("description")
-	if _, err := s.core.Accounts.UpdateUser(r.Context(), c.actor, name, core.UpdateUserInput{Name: &full, Email: &email, Description: &desc}); err != nil {
-		personPage.formError(s, w, r, c, name, err, v, nil, func(d *personData, f *form) { d.ProfileForm = f })
-		return
-	}
-	s.setFlash(w, r, "ok", "Profile saved.")
-	s.redirect(w, r, "/people/"+url.PathEscape(name))
+	personPage.save(s, w, r, c, nil, func(d *personData, f *form) { d.ProfileForm = f },
+		func(ctx context.Context, name string, v url.Values) error {
+			full, email, desc := strings.TrimSpace(v.Get("name")), strings.TrimSpace(v.Get("email")), v.Get("description")
+			_, err := s.core.Accounts.UpdateUser(ctx, c.actor, name, core.UpdateUserInput{Name: &full, Email: &email, Description: &desc})
+			return err
+		}, "Profile saved.")
 }
 
 func (s *Server) setPersonActive(w http.ResponseWriter, r *http.Request, c *reqCtx) {
@@ -159,24 +152,16 @@ func (s *Server) setPersonActive(w http.ResponseWriter, r *http.Request, c *reqC
 }
 
 func (s *Server) setPersonPassword(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	name := r.PathValue("name")
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	pw, mismatch := passwordFields(v)
-	if mismatch != nil {
-		err = mismatch
-	} else {
-		err = s.core.Accounts.SetPassword(r.Context(), c.actor, name, pw)
-	}
-	if err != nil {
-		personPage.formError(s, w, r, c, name, err, nil, passwordRename, func(d *personData, f *form) { d.PasswordForm = f })
-		return
-	}
-	s.setFlash(w, r, "ok", fmt.Sprintf("Password of %s set. Their sessions were signed out.", name))
-	s.redirect(w, r, "/people/"+url.PathEscape(name))
+	personPage.save(s, w, r, c, passwordRename, func(d *personData, f *form) {
+		d.PasswordForm = f // its fields never show what was typed
+	},
+		func(ctx context.Context, name string, v url.Values) error {
+			pw, mismatch := passwordFields(v)
+			if mismatch != nil {
+				return mismatch
+			}
+			return s.core.Accounts.SetPassword(ctx, c.actor, name, pw)
+		}, fmt.Sprintf("Password of %s set. Their sessions were signed out.", r.PathValue("name")))
 }
 
 // personAction is a button of a person's page that calls the core and

@@ -500,7 +500,28 @@ func qrDataURI(text string) (template.URL, error) {
 // loaded.
 type objectPage[D any] struct {
 	tmpl, section string
+	path          string // its address, less the name: "/groups/"
 	load          func(s *Server, ctx context.Context, c *reqCtx, name string) (D, error)
+}
+
+// save handles one form of the object's page: change calls the core
+// with the submitted values; then a flash (done) and the page again. An
+// error about the input re-renders the page with the form put back in
+// place by put, as typed.
+func (p objectPage[D]) save(s *Server, w http.ResponseWriter, r *http.Request, c *reqCtx, rename map[string]string,
+	put func(d *D, f *form), change func(ctx context.Context, name string, v url.Values) error, done string) {
+	name := r.PathValue("name")
+	v, err := parseForm(w, r)
+	if err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	if err := change(r.Context(), name, v); err != nil {
+		p.formError(s, w, r, c, name, err, v, rename, put)
+		return
+	}
+	s.setFlash(w, r, "ok", done)
+	s.redirect(w, r, p.path+url.PathEscape(name))
 }
 
 // show renders the object's page.

@@ -222,26 +222,19 @@ func mergeEvents(a, b []core.EventView, limit int) []core.EventView {
 	return all
 }
 
-var saPage = objectPage[saDetailData]{tmpl: "service_account", section: "service-accounts", load: (*Server).loadSADetail}
+var saPage = objectPage[saDetailData]{tmpl: "service_account", section: "service-accounts", path: "/service-accounts/", load: (*Server).loadSADetail}
 
 func (s *Server) serviceAccount(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	saPage.show(s, w, r, c, r.PathValue("name"))
 }
 
 func (s *Server) updateServiceAccount(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	name := r.PathValue("name")
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	desc := v.Get("description")
-	if _, err := s.core.Accounts.UpdateServiceAccount(r.Context(), c.actor, name, core.UpdateUserInput{Description: &desc}); err != nil {
-		saPage.formError(s, w, r, c, name, err, v, nil, func(d *saDetailData, f *form) { d.Form = f })
-		return
-	}
-	s.setFlash(w, r, "ok", "Description saved.")
-	s.redirect(w, r, "/service-accounts/"+url.PathEscape(name))
+	saPage.save(s, w, r, c, nil, func(d *saDetailData, f *form) { d.Form = f },
+		func(ctx context.Context, name string, v url.Values) error {
+			desc := v.Get("description")
+			_, err := s.core.Accounts.UpdateServiceAccount(ctx, c.actor, name, core.UpdateUserInput{Description: &desc})
+			return err
+		}, "Description saved.")
 }
 
 // setActive is the enable/disable button of an account's page: update
