@@ -19,29 +19,14 @@ import (
 	"github.com/gatehouse/gatehouse/internal/core"
 )
 
-type applicationListData struct {
-	Items    []core.ApplicationView
-	Search   string
-	Next     string
-	CanWrite bool
-	Form     *form // the create form
-}
+var applicationList = listing[core.ApplicationView]{tmpl: "applications", title: "Applications", section: "applications", write: authz.ApplicationsWrite,
+	key: func(a core.ApplicationView) string { return a.Slug },
+	list: func(s *Server, ctx context.Context, c *reqCtx, search, after string) ([]core.ApplicationView, error) {
+		return s.core.Applications.ListApplications(ctx, c.actor, core.ApplicationQuery{Search: search, After: after, Limit: pageSize + 1})
+	}}
 
 func (s *Server) applications(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	s.renderApplications(w, r, c, http.StatusOK, newForm(url.Values{"policy_engine_mode": {"any"}}))
-}
-
-func (s *Server) renderApplications(w http.ResponseWriter, r *http.Request, c *reqCtx, status int, f *form) {
-	q := r.URL.Query()
-	search := q.Get("search")
-	items, err := s.core.Applications.ListApplications(r.Context(), c.actor, core.ApplicationQuery{Search: search, After: q.Get("after"), Limit: pageSize + 1})
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	d := applicationListData{Search: search, CanWrite: c.can(authz.ApplicationsWrite), Form: f}
-	d.Items, d.Next = listPage(items, func(a core.ApplicationView) string { return a.Slug }, url.Values{"search": {search}})
-	s.render(w, r, c, status, "applications", "Applications", "applications", d)
+	applicationList.render(s, w, r, c, http.StatusOK, newForm(url.Values{"policy_engine_mode": {"any"}}))
 }
 
 // applicationInput reads the application form's settings.
@@ -51,24 +36,13 @@ func applicationInput(v url.Values) core.ApplicationInput {
 }
 
 func (s *Server) createApplication(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	in := applicationInput(v)
-	in.Slug = strings.TrimSpace(v.Get("slug"))
-	if _, err := s.core.Applications.CreateApplication(r.Context(), c.actor, in); err != nil {
-		f := newForm(v)
-		if status, ok := f.formError(err, nil); ok {
-			s.renderApplications(w, r, c, status, f)
-			return
-		}
-		s.fail(w, r, c, err)
-		return
-	}
-	s.setFlash(w, r, "ok", fmt.Sprintf("Application %s created. Without bindings it admits every active account: bind users or groups to close it.", in.Slug))
-	s.redirect(w, r, "/applications/"+url.PathEscape(in.Slug))
+	applicationList.create(s, w, r, c, nil, func(ctx context.Context, v url.Values) (string, string, error) {
+		in := applicationInput(v)
+		in.Slug = strings.TrimSpace(v.Get("slug"))
+		_, err := s.core.Applications.CreateApplication(ctx, c.actor, in)
+		return "/applications/" + url.PathEscape(in.Slug),
+			fmt.Sprintf("Application %s created. Without bindings it admits every active account: bind users or groups to close it.", in.Slug), err
+	})
 }
 
 type applicationData struct {

@@ -12,50 +12,22 @@ import (
 	"github.com/gatehouse/gatehouse/internal/core"
 )
 
-type groupListData struct {
-	Items    []core.GroupView
-	Search   string
-	Next     string
-	CanWrite bool
-	Form     *form // the create form
-}
+var groupList = listing[core.GroupView]{tmpl: "groups", title: "Groups", section: "groups", write: authz.GroupsWrite,
+	key: func(g core.GroupView) string { return g.Name },
+	list: func(s *Server, ctx context.Context, c *reqCtx, search, after string) ([]core.GroupView, error) {
+		return s.core.Access.ListGroups(ctx, c.actor, core.GroupQuery{Search: search, After: after, Limit: pageSize + 1})
+	}}
 
 func (s *Server) groups(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	s.renderGroups(w, r, c, http.StatusOK, newForm(nil))
-}
-
-func (s *Server) renderGroups(w http.ResponseWriter, r *http.Request, c *reqCtx, status int, f *form) {
-	q := r.URL.Query()
-	search := q.Get("search")
-	items, err := s.core.Access.ListGroups(r.Context(), c.actor, core.GroupQuery{Search: search, After: q.Get("after"), Limit: pageSize + 1})
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	d := groupListData{Search: search, CanWrite: c.can(authz.GroupsWrite), Form: f}
-	d.Items, d.Next = listPage(items, func(g core.GroupView) string { return g.Name }, url.Values{"search": {search}})
-	s.render(w, r, c, status, "groups", "Groups", "groups", d)
+	groupList.render(s, w, r, c, http.StatusOK, newForm(nil))
 }
 
 func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	desc := v.Get("description")
-	g, err := s.core.Access.CreateGroup(r.Context(), c.actor, core.GroupInput{Name: strings.TrimSpace(v.Get("name")), Description: &desc})
-	if err != nil {
-		f := newForm(v)
-		if status, ok := f.formError(err, nil); ok {
-			s.renderGroups(w, r, c, status, f)
-			return
-		}
-		s.fail(w, r, c, err)
-		return
-	}
-	s.setFlash(w, r, "ok", fmt.Sprintf("Group %s created.", g.Name))
-	s.redirect(w, r, "/groups/"+url.PathEscape(g.Name))
+	groupList.create(s, w, r, c, nil, func(ctx context.Context, v url.Values) (string, string, error) {
+		desc := v.Get("description")
+		g, err := s.core.Access.CreateGroup(ctx, c.actor, core.GroupInput{Name: strings.TrimSpace(v.Get("name")), Description: &desc})
+		return "/groups/" + url.PathEscape(g.Name), fmt.Sprintf("Group %s created.", g.Name), err
+	})
 }
 
 type groupData struct {

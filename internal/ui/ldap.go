@@ -20,30 +20,15 @@ import (
 
 // ---- Providers ----
 
-type providerListData struct {
-	Items    []core.LDAPProviderView
-	Next     string
-	CanWrite bool
-	Form     *form // the create form
-	Groups   []string
-}
+var providerList = listing[core.LDAPProviderView]{tmpl: "ldap_providers", title: "LDAP providers", section: "ldap", write: authz.LDAPWrite,
+	key: func(p core.LDAPProviderView) string { return p.Name },
+	list: func(s *Server, ctx context.Context, c *reqCtx, _, after string) ([]core.LDAPProviderView, error) {
+		return s.core.LDAP.ListLDAPProviders(ctx, c.actor, after, pageSize+1)
+	},
+	extra: func(s *Server, ctx context.Context, c *reqCtx) any { groups, _ := s.pickers(ctx, c); return groups }}
 
 func (s *Server) ldapProviders(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	s.renderLDAPProviders(w, r, c, http.StatusOK, newForm(url.Values{"bind_mode": {"direct"}, "search_mode": {"cached"}}))
-}
-
-func (s *Server) renderLDAPProviders(w http.ResponseWriter, r *http.Request, c *reqCtx, status int, f *form) {
-	items, err := s.core.LDAP.ListLDAPProviders(r.Context(), c.actor, r.URL.Query().Get("after"), pageSize+1)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	d := providerListData{CanWrite: c.can(authz.LDAPWrite), Form: f}
-	d.Items, d.Next = listPage(items, func(p core.LDAPProviderView) string { return p.Name }, nil)
-	if d.CanWrite {
-		d.Groups, _ = s.pickers(r.Context(), c)
-	}
-	s.render(w, r, c, status, "ldap_providers", "LDAP providers", "ldap", d)
+	providerList.render(s, w, r, c, http.StatusOK, newForm(url.Values{"bind_mode": {"direct"}, "search_mode": {"cached"}}))
 }
 
 // providerPatch reads the provider form's settings.
@@ -54,25 +39,13 @@ func providerPatch(v url.Values) core.LDAPProviderPatch {
 }
 
 func (s *Server) createLDAPProvider(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	p := providerPatch(v)
-	in := core.LDAPProviderInput{Name: strings.TrimSpace(v.Get("name")), BaseDN: *p.BaseDN, SearchGroup: p.SearchGroup,
-		BindMode: p.BindMode, SearchMode: p.SearchMode, UPNDomain: p.UPNDomain}
-	if _, err := s.core.LDAP.CreateLDAPProvider(r.Context(), c.actor, in); err != nil {
-		f := newForm(v)
-		if status, ok := f.formError(err, nil); ok {
-			s.renderLDAPProviders(w, r, c, status, f)
-			return
-		}
-		s.fail(w, r, c, err)
-		return
-	}
-	s.setFlash(w, r, "ok", fmt.Sprintf("LDAP provider %s created. Register an outpost to serve it.", in.Name))
-	s.redirect(w, r, "/ldap-providers/"+url.PathEscape(in.Name))
+	providerList.create(s, w, r, c, nil, func(ctx context.Context, v url.Values) (string, string, error) {
+		p := providerPatch(v)
+		in := core.LDAPProviderInput{Name: strings.TrimSpace(v.Get("name")), BaseDN: *p.BaseDN, SearchGroup: p.SearchGroup,
+			BindMode: p.BindMode, SearchMode: p.SearchMode, UPNDomain: p.UPNDomain}
+		_, err := s.core.LDAP.CreateLDAPProvider(ctx, c.actor, in)
+		return "/ldap-providers/" + url.PathEscape(in.Name), fmt.Sprintf("LDAP provider %s created. Register an outpost to serve it.", in.Name), err
+	})
 }
 
 type providerData struct {

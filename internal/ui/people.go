@@ -18,29 +18,13 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
-type personListData struct {
-	Items    []core.UserView
-	Search   string
-	Next     string
-	CanWrite bool
-	Form     *form // the create form
-}
+var peopleList = listing[core.UserView]{tmpl: "people", title: "People", section: "people", write: authz.UsersWrite, key: username,
+	list: func(s *Server, ctx context.Context, c *reqCtx, search, after string) ([]core.UserView, error) {
+		return s.core.Accounts.ListUsers(ctx, c.actor, core.UserQuery{Type: store.TypeHuman, Search: search, After: after, Limit: pageSize + 1})
+	}}
 
 func (s *Server) people(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	s.renderPeople(w, r, c, http.StatusOK, newForm(nil))
-}
-
-func (s *Server) renderPeople(w http.ResponseWriter, r *http.Request, c *reqCtx, status int, f *form) {
-	q := r.URL.Query()
-	search := q.Get("search")
-	items, err := s.core.Accounts.ListUsers(r.Context(), c.actor, core.UserQuery{Type: store.TypeHuman, Search: search, After: q.Get("after"), Limit: pageSize + 1})
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	d := personListData{Search: search, CanWrite: c.can(authz.UsersWrite), Form: f}
-	d.Items, d.Next = listPage(items, username, url.Values{"search": {search}})
-	s.render(w, r, c, status, "people", "People", "people", d)
+	peopleList.render(s, w, r, c, http.StatusOK, newForm(nil))
 }
 
 // passwordFields reads a new password and its repetition: "" and a
@@ -69,37 +53,22 @@ func withoutPasswords(v url.Values) url.Values {
 }
 
 func (s *Server) createPerson(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	in := core.CreateUserInput{Username: strings.TrimSpace(v.Get("username")), Type: store.TypeHuman,
-		Name: strings.TrimSpace(v.Get("name")), Email: strings.TrimSpace(v.Get("email")), Description: v.Get("description")}
-	pw, mismatch := passwordFields(v)
-	if pw != "" {
-		in.Password = &pw
-	}
-	if mismatch != nil {
-		err = mismatch
-	} else {
-		_, err = s.core.Accounts.CreateUser(r.Context(), c.actor, in)
-	}
-	if err != nil {
-		f := newForm(withoutPasswords(v))
-		if status, ok := f.formError(err, passwordRename); ok {
-			s.renderPeople(w, r, c, status, f)
-			return
+	peopleList.create(s, w, r, c, passwordRename, func(ctx context.Context, v url.Values) (string, string, error) {
+		in := core.CreateUserInput{Username: strings.TrimSpace(v.Get("username")), Type: store.TypeHuman,
+			Name: strings.TrimSpace(v.Get("name")), Email: strings.TrimSpace(v.Get("email")), Description: v.Get("description")}
+		pw, mismatch := passwordFields(v)
+		if mismatch != nil {
+			return "", "", mismatch
 		}
-		s.fail(w, r, c, err)
-		return
-	}
-	msg := fmt.Sprintf("%s can sign in now.", in.Username)
-	if in.Password == nil {
-		msg = fmt.Sprintf("%s created, without a password: set one below before they can sign in.", in.Username)
-	}
-	s.setFlash(w, r, "ok", msg)
-	s.redirect(w, r, "/people/"+url.PathEscape(in.Username))
+		msg := fmt.Sprintf("%s can sign in now.", in.Username)
+		if pw != "" {
+			in.Password = &pw
+		} else {
+			msg = fmt.Sprintf("%s created, without a password: set one below before they can sign in.", in.Username)
+		}
+		_, err := s.core.Accounts.CreateUser(ctx, c.actor, in)
+		return "/people/" + url.PathEscape(in.Username), msg, err
+	})
 }
 
 type personData struct {

@@ -13,24 +13,13 @@ import (
 	"github.com/gatehouse/gatehouse/internal/core"
 )
 
-type saListData struct {
-	Items    []core.UserView
-	Search   string
-	Next     string // query string of the next page, "" on the last
-	CanWrite bool
-}
+var saList = listing[core.UserView]{tmpl: "service_accounts", title: "Service accounts", section: "service-accounts", write: authz.UsersWrite, key: username,
+	list: func(s *Server, ctx context.Context, c *reqCtx, search, after string) ([]core.UserView, error) {
+		return s.core.Accounts.ListServiceAccounts(ctx, c.actor, core.UserQuery{Search: search, After: after, Limit: pageSize + 1})
+	}}
 
 func (s *Server) serviceAccounts(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	q := r.URL.Query()
-	search := q.Get("search")
-	items, err := s.core.Accounts.ListServiceAccounts(r.Context(), c.actor, core.UserQuery{Search: search, After: q.Get("after"), Limit: pageSize + 1})
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	d := saListData{Search: search, CanWrite: c.can(authz.UsersWrite)}
-	d.Items, d.Next = listPage(items, username, url.Values{"search": {search}})
-	s.render(w, r, c, http.StatusOK, "service_accounts", "Service accounts", "service-accounts", d)
+	saList.render(s, w, r, c, http.StatusOK, nil)
 }
 
 type saFormData struct {
