@@ -166,25 +166,12 @@ func (s *Server) applicationEntrants(w http.ResponseWriter, r *http.Request, c *
 	s.render(w, r, c, http.StatusOK, "application_entrants", "Who can enter "+app.Name, "applications", entrantsData{App: app, Entrants: e})
 }
 
-func applicationConfirm(slug string, f *form) confirmData {
-	return confirmData{Kind: "application", Name: slug, Action: "/applications/" + url.PathEscape(slug) + "/delete",
-		Back: "/applications/" + url.PathEscape(slug), Form: f,
-		Details: []string{"Its bindings are removed.", "Forward-auth refuses every request for it from then on."}}
-}
-
-func (s *Server) deleteApplicationPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	slug := r.PathValue("name")
-	s.deletePage(w, r, c, "applications", authz.ApplicationsWrite,
-		func(ctx context.Context) error {
-			_, err := s.core.Applications.GetApplication(ctx, c.actor, slug)
-			return err
-		},
-		applicationConfirm(slug, newForm(nil)))
-}
-
-func (s *Server) deleteApplication(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	slug := r.PathValue("name")
-	s.deleteConfirmed(w, r, c, "applications", func(f *form) confirmData { return applicationConfirm(slug, f) },
-		func(name string) error { return s.core.Applications.DeleteApplication(r.Context(), c.actor, name) },
-		"Application %s deleted.", "/applications")
-}
+var applicationDeletion = deletion{kind: "application", section: "applications", path: "/applications/", perm: authz.ApplicationsWrite, list: "/applications",
+	details: []string{"Its bindings are removed.", "Forward-auth refuses every request for it from then on."},
+	read: func(s *Server, ctx context.Context, c *reqCtx, slug string) error {
+		_, err := s.core.Applications.GetApplication(ctx, c.actor, slug)
+		return err
+	},
+	del: func(s *Server, ctx context.Context, c *reqCtx, slug string) error {
+		return s.core.Applications.DeleteApplication(ctx, c.actor, slug)
+	}}

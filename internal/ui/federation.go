@@ -507,29 +507,6 @@ func (s *Server) updateTrustPolicy(w http.ResponseWriter, r *http.Request, c *re
 	s.redirect(w, r, "/trust-policies/"+url.PathEscape(name))
 }
 
-func policyConfirm(name string, f *form) confirmData {
-	return confirmData{Kind: "trust policy", Name: name, Action: "/trust-policies/" + url.PathEscape(name) + "/delete",
-		Back: "/trust-policies/" + url.PathEscape(name), Form: f,
-		Details: []string{"Every token it minted stops working at once.", "ID tokens it matched can no longer be exchanged."}}
-}
-
-func (s *Server) deleteTrustPolicyPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	name := r.PathValue("name")
-	s.deletePage(w, r, c, "federation", authz.FederationWrite,
-		func(ctx context.Context) error {
-			_, err := s.core.Federation.GetTrustPolicy(ctx, c.actor, name)
-			return err
-		},
-		policyConfirm(name, newForm(nil)))
-}
-
-func (s *Server) deleteTrustPolicy(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	name := r.PathValue("name")
-	s.deleteConfirmed(w, r, c, "federation", func(f *form) confirmData { return policyConfirm(name, f) },
-		func(name string) error { return s.core.Federation.DeleteTrustPolicy(r.Context(), c.actor, name) },
-		"Trust policy %s deleted.", "/trust-policies")
-}
-
 // ---- The policy tester ----
 
 type testerData struct {
@@ -594,3 +571,13 @@ func (s *Server) testPolicies(w http.ResponseWriter, r *http.Request, c *reqCtx)
 	slices.SortFunc(d.Claims, func(a, b claimRow) int { return strings.Compare(a.Name, b.Name) })
 	s.render(w, r, c, http.StatusOK, "policy_tester", "Policy tester", "federation", d)
 }
+
+var policyDeletion = deletion{kind: "trust policy", section: "federation", path: "/trust-policies/", perm: authz.FederationWrite, list: "/trust-policies",
+	details: []string{"Every token it minted stops working at once.", "ID tokens it matched can no longer be exchanged."},
+	read: func(s *Server, ctx context.Context, c *reqCtx, name string) error {
+		_, err := s.core.Federation.GetTrustPolicy(ctx, c.actor, name)
+		return err
+	},
+	del: func(s *Server, ctx context.Context, c *reqCtx, name string) error {
+		return s.core.Federation.DeleteTrustPolicy(ctx, c.actor, name)
+	}}

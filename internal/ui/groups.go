@@ -102,22 +102,12 @@ func (s *Server) removeMember(w http.ResponseWriter, r *http.Request, c *reqCtx)
 	s.redirect(w, r, "/groups/"+url.PathEscape(name))
 }
 
-func (s *Server) groupConfirm(name string, f *form) confirmData {
-	return confirmData{Kind: "group", Name: name, Action: "/groups/" + url.PathEscape(name) + "/delete",
-		Back: "/groups/" + url.PathEscape(name), Form: f,
-		Details: []string{"Its members stay, but lose the roles they held through it.", "Role assignments to the group are removed."}}
-}
-
-func (s *Server) deleteGroupPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	name := r.PathValue("name")
-	s.deletePage(w, r, c, "groups", authz.GroupsWrite,
-		func(ctx context.Context) error { _, err := s.core.Access.GetGroup(ctx, c.actor, name); return err },
-		s.groupConfirm(name, newForm(nil)))
-}
-
-func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	name := r.PathValue("name")
-	s.deleteConfirmed(w, r, c, "groups", func(f *form) confirmData { return s.groupConfirm(name, f) },
-		func(name string) error { return s.core.Access.DeleteGroup(r.Context(), c.actor, name) },
-		"Group %s deleted.", "/groups")
-}
+var groupDeletion = deletion{kind: "group", section: "groups", path: "/groups/", perm: authz.GroupsWrite, list: "/groups",
+	details: []string{"Its members stay, but lose the roles they held through it.", "Role assignments to the group are removed."},
+	read: func(s *Server, ctx context.Context, c *reqCtx, name string) error {
+		_, err := s.core.Access.GetGroup(ctx, c.actor, name)
+		return err
+	},
+	del: func(s *Server, ctx context.Context, c *reqCtx, name string) error {
+		return s.core.Access.DeleteGroup(ctx, c.actor, name)
+	}}

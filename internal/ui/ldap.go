@@ -110,27 +110,6 @@ func (s *Server) ldapDirectory(w http.ResponseWriter, r *http.Request, c *reqCtx
 	s.render(w, r, c, http.StatusOK, "ldap_directory", "Directory of "+name, "ldap", directoryData{Provider: feed.Provider, Feed: feed})
 }
 
-func providerConfirm(name string, f *form) confirmData {
-	return confirmData{Kind: "LDAP provider", Name: name, Action: "/ldap-providers/" + url.PathEscape(name) + "/delete",
-		Back: "/ldap-providers/" + url.PathEscape(name), Form: f,
-		Details: []string{"A provider still served by outposts cannot be deleted: delete them first.",
-			"LDAP clients using its base DN are refused from then on."}}
-}
-
-func (s *Server) deleteLDAPProviderPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	name := r.PathValue("name")
-	s.deletePage(w, r, c, "ldap", authz.LDAPWrite,
-		func(ctx context.Context) error { _, err := s.core.LDAP.GetLDAPProvider(ctx, c.actor, name); return err },
-		providerConfirm(name, newForm(nil)))
-}
-
-func (s *Server) deleteLDAPProvider(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	name := r.PathValue("name")
-	s.deleteConfirmed(w, r, c, "ldap", func(f *form) confirmData { return providerConfirm(name, f) },
-		func(name string) error { return s.core.LDAP.DeleteLDAPProvider(r.Context(), c.actor, name) },
-		"LDAP provider %s deleted.", "/ldap-providers")
-}
-
 // ---- Outposts ----
 
 type outpostListData struct {
@@ -240,34 +219,6 @@ func (s *Server) rotateOutpost(w http.ResponseWriter, r *http.Request, c *reqCtx
 	s.render(w, r, c, http.StatusOK, "outpost_created", "Outpost token rotated", "ldap", outpostCreatedData{Created: out, Rotated: true, BaseURL: baseURL(r)})
 }
 
-func outpostConfirm(name string, f *form) confirmData {
-	return confirmData{Kind: "outpost", Name: name, Action: "/outposts/" + url.PathEscape(name) + "/delete",
-		Back: "/outposts/" + url.PathEscape(name), Form: f,
-		Details: []string{"Its key stops working at once: the outpost can no longer read the directory or check binds.",
-			"Its internal service account is deleted with it."}}
-}
-
-func (s *Server) deleteOutpostPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	name := r.PathValue("name")
-	d, err := s.loadOutpost(r.Context(), c, name)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	if !d.CanWrite {
-		s.forbiddenNeeds(w, r, c, authz.LDAPWrite)
-		return
-	}
-	s.renderConfirm(w, r, c, http.StatusOK, "ldap", outpostConfirm(name, newForm(nil)))
-}
-
-func (s *Server) deleteOutpost(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	name := r.PathValue("name")
-	s.deleteConfirmed(w, r, c, "ldap", func(f *form) confirmData { return outpostConfirm(name, f) },
-		func(name string) error { return s.core.LDAP.DeleteOutpost(r.Context(), c.actor, name) },
-		"Outpost %s deleted.", "/outposts")
-}
-
 // outpostStatus says how an outpost's token stands: the outpost uses it
 // on every directory poll (last use is written at most every few
 // minutes) and rotates it at two thirds of its lifetime.
@@ -287,3 +238,29 @@ func statusOf(o core.OutpostView, now time.Time) outpostStatus {
 	}
 	return outpostStatus{"ok", "connected"}
 }
+
+var providerDeletion = deletion{kind: "LDAP provider", section: "ldap", path: "/ldap-providers/", perm: authz.LDAPWrite, list: "/ldap-providers",
+	details: []string{"A provider still served by outposts cannot be deleted: delete them first.",
+		"LDAP clients using its base DN are refused from then on."},
+	read: func(s *Server, ctx context.Context, c *reqCtx, name string) error {
+		_, err := s.core.LDAP.GetLDAPProvider(ctx, c.actor, name)
+		return err
+	},
+	del: func(s *Server, ctx context.Context, c *reqCtx, name string) error {
+		return s.core.LDAP.DeleteLDAPProvider(ctx, c.actor, name)
+	}}
+
+// outpostDeletion: ldap.write on the outpost's provider, which read checks.
+var outpostDeletion = deletion{kind: "outpost", section: "ldap", path: "/outposts/", list: "/outposts",
+	details: []string{"Its key stops working at once: the outpost can no longer read the directory or check binds.",
+		"Its internal service account is deleted with it."},
+	read: func(s *Server, ctx context.Context, c *reqCtx, name string) error {
+		d, err := s.loadOutpost(ctx, c, name)
+		if err == nil && !d.CanWrite {
+			err = &core.ForbiddenError{Detail: "deleting an outpost needs " + authz.LDAPWrite + " on its LDAP provider"}
+		}
+		return err
+	},
+	del: func(s *Server, ctx context.Context, c *reqCtx, name string) error {
+		return s.core.LDAP.DeleteOutpost(ctx, c.actor, name)
+	}}

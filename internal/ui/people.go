@@ -160,20 +160,6 @@ func (s *Server) endPersonSessions(w http.ResponseWriter, r *http.Request, c *re
 	})
 }
 
-func personConfirm(name string, f *form) confirmData {
-	return confirmData{Kind: "person", Name: name, Action: "/people/" + url.PathEscape(name) + "/delete",
-		Back: "/people/" + url.PathEscape(name), Form: f,
-		Details: []string{"They are signed out at once; their tokens and app passwords stop working and are deleted.",
-			"Their group memberships, role assignments and application bindings are removed.", "Audit events about them are kept."}}
-}
-
-func (s *Server) deletePersonPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	name := r.PathValue("name")
-	s.deletePage(w, r, c, "people", authz.UsersWrite,
-		func(ctx context.Context) error { _, err := s.loadPersonOnly(ctx, c, name); return err },
-		personConfirm(name, newForm(nil)))
-}
-
 // loadPersonOnly reads a person, without what their page shows.
 func (s *Server) loadPersonOnly(ctx context.Context, c *reqCtx, name string) (core.UserView, error) {
 	u, err := s.core.Accounts.GetUser(ctx, c.actor, name)
@@ -183,14 +169,16 @@ func (s *Server) loadPersonOnly(ctx context.Context, c *reqCtx, name string) (co
 	return u, err
 }
 
-func (s *Server) deletePerson(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	name := r.PathValue("name")
-	s.deleteConfirmed(w, r, c, "people", func(f *form) confirmData { return personConfirm(name, f) },
-		func(name string) error {
-			if _, err := s.loadPersonOnly(r.Context(), c, name); err != nil {
-				return err
-			}
-			return s.core.Accounts.DeleteUser(r.Context(), c.actor, name)
-		},
-		"%s deleted.", "/people")
-}
+var personDeletion = deletion{kind: "person", section: "people", path: "/people/", perm: authz.UsersWrite, list: "/people",
+	details: []string{"They are signed out at once; their tokens and app passwords stop working and are deleted.",
+		"Their group memberships, role assignments and application bindings are removed.", "Audit events about them are kept."},
+	read: func(s *Server, ctx context.Context, c *reqCtx, name string) error {
+		_, err := s.loadPersonOnly(ctx, c, name)
+		return err
+	},
+	del: func(s *Server, ctx context.Context, c *reqCtx, name string) error {
+		if _, err := s.loadPersonOnly(ctx, c, name); err != nil {
+			return err
+		}
+		return s.core.Accounts.DeleteUser(ctx, c.actor, name)
+	}}

@@ -265,74 +265,13 @@ type confirmData struct {
 	Form    *form
 }
 
-func (s *Server) deleteServiceAccountPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	name := r.PathValue("name")
-	s.deletePage(w, r, c, "service-accounts", authz.UsersWrite,
-		func(ctx context.Context) error {
-			_, err := s.core.Accounts.GetServiceAccount(ctx, c.actor, name)
-			return err
-		},
-		confirmData{Kind: "service account", Name: name,
-			Action: "/service-accounts/" + url.PathEscape(name) + "/delete", Back: "/service-accounts/" + url.PathEscape(name),
-			Details: []string{"Every token and app password of the account stops working at once and is deleted.",
-				"Its group memberships and role assignments are removed.", "Audit events about it are kept."}, Form: newForm(nil)})
-}
-
-// deletePage is every deletion's confirmation page: the object read
-// first (its 404 or 403, as its own page answers), then the permission
-// to delete, then the form asking for the name.
-func (s *Server) deletePage(w http.ResponseWriter, r *http.Request, c *reqCtx, section, perm string, read func(context.Context) error, d confirmData) {
-	if err := read(r.Context()); err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	if !c.can(perm) {
-		s.forbiddenNeeds(w, r, c, perm)
-		return
-	}
-	s.renderConfirm(w, r, c, http.StatusOK, section, d)
-}
-
-func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, c *reqCtx, status int, section string, d confirmData) {
-	s.render(w, r, c, status, "confirm_delete", "Delete "+d.Kind+" "+d.Name, section, d)
-}
-
-// confirmed checks the typed name of a deletion: a guard against the
-// wrong row, and against a form replayed by accident.
-func confirmed(v url.Values, name string) bool { return v.Get("confirm") == name }
-
-// deleteConfirmed is every delete form's handler: the name typed again
-// (confirmed), else the confirmation page again with the error; then the
-// deletion, a flash naming what went, and back to the list.
-func (s *Server) deleteConfirmed(w http.ResponseWriter, r *http.Request, c *reqCtx, section string,
-	confirm func(*form) confirmData, del func(name string) error, done, list string) {
-	name := r.PathValue("name")
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	if !confirmed(v, name) {
-		f := newForm(v)
-		f.Errors["confirm"] = "Type the name exactly to confirm."
-		s.renderConfirm(w, r, c, http.StatusBadRequest, section, confirm(f))
-		return
-	}
-	if err := del(name); err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	s.setFlash(w, r, "ok", fmt.Sprintf(done, name))
-	s.redirect(w, r, list)
-}
-
-func (s *Server) deleteServiceAccount(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	name := r.PathValue("name")
-	s.deleteConfirmed(w, r, c, "service-accounts",
-		func(f *form) confirmData {
-			return confirmData{Kind: "service account", Name: name,
-				Action: "/service-accounts/" + url.PathEscape(name) + "/delete", Back: "/service-accounts/" + url.PathEscape(name), Form: f}
-		},
-		func(name string) error { return s.core.Accounts.DeleteServiceAccount(r.Context(), c.actor, name) },
-		"Service account %s deleted.", "/service-accounts")
-}
+var saDeletion = deletion{kind: "service account", section: "service-accounts", path: "/service-accounts/", perm: authz.UsersWrite, list: "/service-accounts",
+	details: []string{"Every token and app password of the account stops working at once and is deleted.",
+		"Its group memberships and role assignments are removed.", "Audit events about it are kept."},
+	read: func(s *Server, ctx context.Context, c *reqCtx, name string) error {
+		_, err := s.core.Accounts.GetServiceAccount(ctx, c.actor, name)
+		return err
+	},
+	del: func(s *Server, ctx context.Context, c *reqCtx, name string) error {
+		return s.core.Accounts.DeleteServiceAccount(ctx, c.actor, name)
+	}}
