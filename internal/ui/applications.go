@@ -80,10 +80,6 @@ func (s *Server) loadApplication(ctx context.Context, c *reqCtx, slug string) (a
 
 var applicationPage = objectPage[applicationData]{tmpl: "application", section: "applications", path: "/applications/", load: (*Server).loadApplication}
 
-func (s *Server) application(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	applicationPage.show(s, w, r, c, r.PathValue("name"))
-}
-
 func (s *Server) updateApplication(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	applicationPage.save(s, w, r, c, nil, func(d *applicationData, f *form) { d.EditForm = f },
 		func(ctx context.Context, slug string, v url.Values) error {

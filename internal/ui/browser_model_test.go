@@ -25,23 +25,15 @@ func TestBrowserModel(t *testing.T) {
 	// People: a refused form keeps what was typed, never the passwords.
 	p.run(chromedp.Click(css(`.nav a[href="/people"]`)))
 	p.run(chromedp.WaitVisible(css("#h-new-person")))
-	p.run(
-		chromedp.SendKeys(css("#f-username"), "alice"),
-		chromedp.SendKeys(css("#f-name"), "Alice Liddell"),
-		chromedp.SendKeys(css("#f-email"), "alice(at)example.com"),
-		chromedp.SendKeys(css("#f-new-password"), "alice-password-1"),
-		chromedp.SendKeys(css("#f-confirm-password"), "alice-password-1"),
-	)
+	p.fill("#f-username", "alice", "#f-name", "Alice Liddell", "#f-email", "alice(at)example.com",
+		"#f-new-password", "alice-password-1", "#f-confirm-password", "alice-password-1")
 	p.submit("form.stack button[type=submit]", "#err-email")
 	if got := eval[string](p, `document.querySelector("#f-name").value + "|" + document.querySelector("#f-new-password").value`); got != "Alice Liddell|" {
 		t.Fatalf("the refused form holds %q", got)
 	}
 	p.shot("34-people-new-bad-email")
-	p.run(
-		chromedp.SetValue(css("#f-email"), "alice@example.com"),
-		chromedp.SendKeys(css("#f-new-password"), "alice-password-1"),
-		chromedp.SendKeys(css("#f-confirm-password"), "alice-password-1"),
-	)
+	p.run(chromedp.SetValue(css("#f-email"), "alice@example.com"))
+	p.fill("#f-new-password", "alice-password-1", "#f-confirm-password", "alice-password-1")
 	p.submit("form.stack button[type=submit]", "#person-2fa")
 	e.Must(204, e.Admin("PUT", "/api/v1/groups/ops/members/alice", nil))
 	e.Must(201, e.Admin("POST", "/api/v1/tokens", map[string]any{"user": "alice", "identifier": "alice-nas", "intent": "app_password", "description": "NAS at home"}))
@@ -63,12 +55,7 @@ func TestBrowserModel(t *testing.T) {
 	// Applications: created from the list, bound to a group and a person.
 	p.run(chromedp.Click(css(`.nav a[href="/applications"]`)))
 	p.run(chromedp.WaitVisible(css("#h-new-app")))
-	p.run(
-		chromedp.SendKeys(css("#f-slug"), "grafana"),
-		chromedp.SendKeys(css("#f-name"), "Grafana"),
-		chromedp.SendKeys(css("#f-url"), "grafana.example.org"),
-		chromedp.SendKeys(css("#f-description"), "Dashboards of the platform team"),
-	)
+	p.fill("#f-slug", "grafana", "#f-name", "Grafana", "#f-url", "grafana.example.org", "#f-description", "Dashboards of the platform team")
 	p.submit("form.stack button[type=submit]", "#err-url")
 	if got := eval[string](p, `document.querySelector("#f-slug").value`); got != "grafana" {
 		t.Fatalf("the refused form lost the slug: %q", got)
@@ -99,12 +86,7 @@ func TestBrowserModel(t *testing.T) {
 	// LDAP: a provider, its directory, an outpost and its key.
 	p.run(chromedp.Click(css(`.nav a[href="/ldap-providers"]`)))
 	p.run(chromedp.WaitVisible(css("#h-new-provider")))
-	p.run(
-		chromedp.SendKeys(css("#f-name"), "corp"),
-		chromedp.SendKeys(css("#f-base-dn"), "dc=example,dc=com"),
-		chromedp.SendKeys(css("#f-search-group"), "ops"),
-		chromedp.SendKeys(css("#f-upn-domain"), "example.com"),
-	)
+	p.fill("#f-name", "corp", "#f-base-dn", "dc=example,dc=com", "#f-search-group", "ops", "#f-upn-domain", "example.com")
 	p.shot("40-ldap-provider-new")
 	p.submit("form.stack button[type=submit]", "#provider-base-dn")
 	p.shot("41-ldap-provider")
@@ -115,7 +97,7 @@ func TestBrowserModel(t *testing.T) {
 	p.shot("42-ldap-directory")
 	p.open("/ldap-providers/corp")
 	p.run(chromedp.Click(css(`a[href^="/outposts?provider=corp"]`)), chromedp.WaitVisible(css("#f-provider")))
-	p.run(chromedp.SendKeys(css("#f-name"), "rack1"), chromedp.SendKeys(css("#f-description"), "Rack 1, next to Jenkins"))
+	p.fill("#f-name", "rack1", "#f-description", "Rack 1, next to Jenkins")
 	p.submit("form.stack button[type=submit]", "#new-key")
 	key := p.text("#new-key")
 	if !strings.HasPrefix(key, "gat_") {
@@ -136,4 +118,14 @@ func TestBrowserModel(t *testing.T) {
 	p.open("/ldap-providers")
 	p.run(chromedp.WaitVisible(css(`a[href="/ldap-providers/corp"]`)))
 	p.shot("46-ldap-providers")
+}
+
+// fill types into fields: a selector, its text, the next selector...
+func (p *page) fill(pairs ...string) {
+	p.t.Helper()
+	var as []chromedp.Action[chromedp.Void]
+	for i := 0; i+1 < len(pairs); i += 2 {
+		as = append(as, chromedp.SendKeys(css(pairs[i]), pairs[i+1]))
+	}
+	p.run(as...)
 }

@@ -205,10 +205,6 @@ func (s *Server) loadIssuer(ctx context.Context, c *reqCtx, name string) (issuer
 
 var issuerPage = objectPage[issuerData]{tmpl: "oidc_issuer", section: "federation", path: "/oidc-issuers/", load: (*Server).loadIssuer}
 
-func (s *Server) oidcIssuer(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	issuerPage.show(s, w, r, c, r.PathValue("name"))
-}
-
 func (s *Server) updateOIDCIssuer(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	issuerPage.save(s, w, r, c, nil, func(d *issuerData, f *form) { d.Edit.Form = f },
 		func(ctx context.Context, name string, v url.Values) error {
@@ -465,10 +461,6 @@ func (s *Server) loadPolicy(ctx context.Context, c *reqCtx, name string) (policy
 }
 
 var policyPage = objectPage[policyData]{tmpl: "trust_policy", section: "federation", path: "/trust-policies/", load: (*Server).loadPolicy}
-
-func (s *Server) trustPolicy(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	policyPage.show(s, w, r, c, r.PathValue("name"))
-}
 
 func (s *Server) updateTrustPolicy(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	name := r.PathValue("name")

@@ -58,10 +58,6 @@ func (s *Server) loadGroup(ctx context.Context, c *reqCtx, name string) (groupDa
 
 var groupPage = objectPage[groupData]{tmpl: "group", section: "groups", path: "/groups/", load: (*Server).loadGroup}
 
-func (s *Server) group(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	groupPage.show(s, w, r, c, r.PathValue("name"))
-}
-
 func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	groupPage.save(s, w, r, c, nil, func(d *groupData, f *form) { d.DescForm = f },
 		func(ctx context.Context, name string, v url.Values) error {

@@ -81,10 +81,6 @@ func (s *Server) loadLDAPProvider(ctx context.Context, c *reqCtx, name string) (
 
 var providerPage = objectPage[providerData]{tmpl: "ldap_provider", section: "ldap", path: "/ldap-providers/", load: (*Server).loadLDAPProvider}
 
-func (s *Server) ldapProvider(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	providerPage.show(s, w, r, c, r.PathValue("name"))
-}
-
 func (s *Server) updateLDAPProvider(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	providerPage.save(s, w, r, c, nil, func(d *providerData, f *form) { d.EditForm = f },
 		func(ctx context.Context, name string, v url.Values) error {
@@ -195,10 +191,6 @@ func (s *Server) loadOutpost(ctx context.Context, c *reqCtx, name string) (outpo
 }
 
 var outpostPage = objectPage[outpostData]{tmpl: "outpost", section: "ldap", path: "/outposts/", load: (*Server).loadOutpost}
-
-func (s *Server) outpost(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	outpostPage.show(s, w, r, c, r.PathValue("name"))
-}
 
 func (s *Server) rotateOutpost(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	name := r.PathValue("name")

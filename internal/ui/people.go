@@ -101,10 +101,6 @@ func (s *Server) loadPerson(ctx context.Context, c *reqCtx, name string) (person
 
 var personPage = objectPage[personData]{tmpl: "person", section: "people", path: "/people/", load: (*Server).loadPerson}
 
-func (s *Server) person(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	personPage.show(s, w, r, c, r.PathValue("name"))
-}
-
 func (s *Server) updatePerson(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	personPage.save(s, w, r, c, nil, func(d *personData, f *form) { d.ProfileForm = f },
 		func(ctx context.Context, name string, v url.Values) error {

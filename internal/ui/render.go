@@ -524,6 +524,11 @@ func (p objectPage[D]) save(s *Server, w http.ResponseWriter, r *http.Request, c
 	s.redirect(w, r, p.path+url.PathEscape(name))
 }
 
+// get is the handler of the object's page.
+func (p objectPage[D]) get(s *Server) handler {
+	return func(w http.ResponseWriter, r *http.Request, c *reqCtx) { p.show(s, w, r, c, r.PathValue("name")) }
+}
+
 // show renders the object's page.
 func (p objectPage[D]) show(s *Server, w http.ResponseWriter, r *http.Request, c *reqCtx, name string) {
 	d, err := p.load(s, r.Context(), c, name)

@@ -117,10 +117,6 @@ func (s *Server) loadRole(ctx context.Context, c *reqCtx, name string) (roleData
 
 var rolePage = objectPage[roleData]{tmpl: "role", section: "roles", path: "/roles/", load: (*Server).loadRole}
 
-func (s *Server) role(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	rolePage.show(s, w, r, c, r.PathValue("name"))
-}
-
 // roleFormError re-renders the role page with a form's error (the
 // assignment form's, or the permission picker's), or the error page.
 func (s *Server) roleFormError(w http.ResponseWriter, r *http.Request, c *reqCtx, name string, err error, v url.Values, assign bool) {

@@ -213,10 +213,6 @@ func mergeEvents(a, b []core.EventView, limit int) []core.EventView {
 
 var saPage = objectPage[saDetailData]{tmpl: "service_account", section: "service-accounts", path: "/service-accounts/", load: (*Server).loadSADetail}
 
-func (s *Server) serviceAccount(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	saPage.show(s, w, r, c, r.PathValue("name"))
-}
-
 func (s *Server) updateServiceAccount(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	saPage.save(s, w, r, c, nil, func(d *saDetailData, f *form) { d.Form = f },
 		func(ctx context.Context, name string, v url.Values) error {
