@@ -105,13 +105,13 @@ func (s *Server) updatePerson(w http.ResponseWriter, r *http.Request, c *reqCtx)
 	personPage.save(s, w, r, c, nil, func(d *personData, f *form) { d.ProfileForm = f },
 		func(ctx context.Context, name string, v url.Values) error {
 			full, email, desc := strings.TrimSpace(v.Get("name")), strings.TrimSpace(v.Get("email")), v.Get("description")
-			_, err := s.core.Accounts.UpdateUser(ctx, c.actor, name, core.UpdateUserInput{Name: &full, Email: &email, Description: &desc})
+			_, err := s.core.Accounts.UpdatePerson(ctx, c.actor, name, core.UpdateUserInput{Name: &full, Email: &email, Description: &desc})
 			return err
 		}, "Profile saved.")
 }
 
 func (s *Server) setPersonActive(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	s.setActive(w, r, c, s.core.Accounts.UpdateUser, "/people/",
+	s.setActive(w, r, c, s.core.Accounts.UpdatePerson, "/people/",
 		"%s is enabled: they can sign in again.",
 		"%s is disabled: their sessions, tokens and app passwords are refused from now on.")
 }
@@ -173,8 +173,5 @@ var personDeletion = deletion{kind: "person", section: "people", path: "/people/
 		return err
 	},
 	del: func(s *Server, ctx context.Context, c *reqCtx, name string) error {
-		if _, err := s.loadPersonOnly(ctx, c, name); err != nil {
-			return err
-		}
-		return s.core.Accounts.DeleteUser(ctx, c.actor, name)
+		return s.core.Accounts.DeletePerson(ctx, c.actor, name)
 	}}
