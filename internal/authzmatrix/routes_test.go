@@ -372,7 +372,7 @@ var specs = map[string]spec{
 				c.w.admin(204, "DELETE", "/api/v1/outposts/"+o.(string), nil)
 			}
 		},
-		after:  func(c *call, _ *resp, _ bool) { c.w.ensureProvider(ldapA); c.w.ensureOutpost(outA) }},
+		after: func(c *call, _ *resp, _ bool) { c.w.ensureProvider(ldapA); c.w.ensureOutpost(outA) }},
 	"ui GET /outposts": {reveal: outA},
 	"ui POST /outposts": {body: func(c *call) any {
 		return form("name", c.w.next("mx-new-outpost"), "provider", ldapA, "ttl", "720h")
