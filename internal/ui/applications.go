@@ -67,13 +67,7 @@ func (s *Server) loadApplication(ctx context.Context, c *reqCtx, slug string) (a
 		BindForm: newForm(url.Values{"kind": {"groups"}, "order": {"0"}})}
 	if d.CanWrite {
 		d.Groups, _ = s.pickers(ctx, c)
-		if c.can(authz.UsersRead) {
-			if us, err := s.core.Accounts.ListUsers(ctx, c.actor, core.UserQuery{Limit: 500}); err == nil {
-				for _, u := range us {
-					d.Users = append(d.Users, u.Username)
-				}
-			}
-		}
+		d.Users = s.usernames(ctx, c)
 	}
 	return d, nil
 }

@@ -46,12 +46,8 @@ func (s *Server) loadGroup(ctx context.Context, c *reqCtx, name string) (groupDa
 	}
 	d := groupData{Group: g, CanWrite: c.actor.P.CanOn(authz.GroupsWrite, authz.Object{Kind: authz.KindGroup, Name: name}),
 		CanDelete: c.can(authz.GroupsWrite), MemberForm: newForm(nil), DescForm: newForm(url.Values{"description": {g.Description}})}
-	if d.CanWrite && c.can(authz.UsersRead) {
-		if us, err := s.core.Accounts.ListUsers(ctx, c.actor, core.UserQuery{Limit: 500}); err == nil {
-			for _, u := range us {
-				d.Users = append(d.Users, u.Username)
-			}
-		}
+	if d.CanWrite {
+		d.Users = s.usernames(ctx, c)
 	}
 	return d, nil
 }

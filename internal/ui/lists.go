@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/core"
 )
 
@@ -27,6 +28,23 @@ func listPage[T any](items []T, key func(T) string, keep url.Values) ([]T, strin
 	}
 	next.Set("after", key(items[pageSize-1]))
 	return items, next.Encode()
+}
+
+// usernames lists the accounts the actor may read, for a form's
+// suggestions; none without users.read (the form still takes a name).
+func (s *Server) usernames(ctx context.Context, c *reqCtx) []string {
+	if !c.can(authz.UsersRead) {
+		return nil
+	}
+	us, err := s.core.Accounts.ListUsers(ctx, c.actor, core.UserQuery{Limit: 500})
+	if err != nil {
+		return nil
+	}
+	names := make([]string, len(us))
+	for i, u := range us {
+		names[i] = username(u)
+	}
+	return names
 }
 
 // username is the key of accounts in lists.
