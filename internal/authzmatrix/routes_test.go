@@ -3,6 +3,7 @@ package authzmatrix_test
 import (
 	"encoding/json"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -76,6 +77,10 @@ func defaultVar(path, name string) string {
 			return outA
 		case strings.Contains(path, "/service-accounts/"):
 			return saA
+		case strings.Contains(path, "/applications/"):
+			return appA
+		case strings.Contains(path, "/people/"):
+			return human
 		}
 		return groupA
 	}
@@ -315,6 +320,74 @@ var specs = map[string]spec{
 	"ui POST /service-accounts/{name}/active": {body: func(*call) any { return form("active", "true") }},
 	"ui POST /service-accounts/{name}/delete": {before: victim("name", (*world).victimSA),
 		body: func(c *call) any { return form("confirm", c.vars["name"]) }},
+
+	"ui GET /people":                {reveal: human},
+	"ui POST /people":               {body: func(c *call) any { return form("username", c.w.next("mx-new-person")) }},
+	"ui POST /people/{name}":        {body: func(*call) any { return form("name", "", "email", "", "description", "patched") }},
+	"ui POST /people/{name}/active": {body: func(*call) any { return form("active", "true") }},
+	"ui POST /people/{name}/password": {body: func(*call) any {
+		return form("new_password", "a-new-password-for-mx-human", "confirm_password", "a-new-password-for-mx-human")
+	}},
+	"ui POST /people/{name}/two-factor/reset": {before: func(c *call) {
+		if uid := c.w.uidOf(human); !c.w.hasTOTP(uid) {
+			c.w.resetTOTP(human)
+			c.w.enrolTOTP(human, uid)
+		}
+	}},
+	"ui POST /people/{name}/delete": {before: victim("name", func(w *world) string {
+		name := w.next("mx-victim-person")
+		w.admin(201, "POST", "/api/v1/users", map[string]any{"username": name})
+		return name
+	}), body: func(c *call) any { return form("confirm", c.vars["name"]) }},
+
+	"ui GET /applications": {reveal: appA},
+	"ui POST /applications": {body: func(c *call) any {
+		return form("slug", c.w.next("mx-new-app"), "name", "New", "policy_engine_mode", "any")
+	}},
+	"ui POST /applications/{name}": {body: func(*call) any {
+		return form("name", "App "+appA, "url", "", "description", "patched", "policy_engine_mode", "any")
+	}},
+	"ui POST /applications/{name}/bindings": {body: func(*call) any { return form("kind", "users", "subject", joiner, "order", "5") },
+		after: func(c *call, _ *resp, _ bool) { c.w.unbindJoiner() }},
+	"ui POST /applications/{name}/bindings/{kind}/{subject}/remove": {vars: map[string]string{"kind": "users", "subject": joiner},
+		before: func(c *call) {
+			c.w.admin(200, "PUT", "/api/v1/applications/"+appA+"/bindings/users/"+joiner, map[string]any{"order": 5})
+		},
+		after: func(c *call, _ *resp, _ bool) { c.w.unbindJoiner() }},
+	"ui POST /applications/{name}/delete": {body: func(*call) any { return form("confirm", appA) },
+		after: restore(func(c *call) { c.w.ensureApp(appA) })},
+
+	"ui GET /ldap-providers": {reveal: ldapA},
+	"ui POST /ldap-providers": {body: func(c *call) any {
+		return form("name", c.w.next("mx-new-ldap"), "base_dn", "dc=new,dc=example", "bind_mode", "direct", "search_mode", "cached")
+	}},
+	"ui POST /ldap-providers/{name}": {body: func(*call) any {
+		return form("base_dn", "dc=a,dc=example", "search_group", "", "bind_mode", "direct", "search_mode", "cached", "upn_domain", "a.example")
+	}},
+	// Every outpost serving ldap-a goes first (the API's POST /outposts
+	// made some): a served provider is 409.
+	"ui POST /ldap-providers/{name}/delete": {body: func(*call) any { return form("confirm", ldapA) },
+		before: func(c *call) {
+			for _, o := range c.w.admin(200, "GET", "/api/v1/ldap-providers/"+ldapA, nil)["outposts"].([]any) {
+				c.w.admin(204, "DELETE", "/api/v1/outposts/"+o.(string), nil)
+			}
+		},
+		after: func(c *call, _ *resp, _ bool) { c.w.ensureProvider(ldapA); c.w.ensureOutpost(outA) }},
+	"ui GET /outposts": {reveal: outA},
+	"ui POST /outposts": {body: func(c *call) any {
+		return form("name", c.w.next("mx-new-outpost"), "provider", ldapA, "ttl", "720h")
+	}},
+	"ui POST /outposts/{name}/rotate": {body: func(*call) any { return form("grace", "0s") }, after: func(c *call, r *resp, done bool) {
+		if done {
+			m := regexp.MustCompile(`<code id="new-key">([^<]+)</code>`).FindStringSubmatch(r.body)
+			if m == nil {
+				c.w.t.Fatalf("rotate outpost: no key in %s", r.body)
+			}
+			c.w.byName["outpost-a"].token = m[1]
+		}
+	}},
+	"ui POST /outposts/{name}/delete": {body: func(*call) any { return form("confirm", outA) },
+		after: restore(func(c *call) { c.w.ensureOutpost(outA) })},
 
 	"ui GET /tokens": {reveal: tokA},
 	"ui POST /tokens": {body: func(c *call) any {

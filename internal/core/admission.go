@@ -104,7 +104,7 @@ type admissionApp struct {
 type admissionBinding struct {
 	group  bool
 	user   string // user UID, when !group
-	name   string // group name, when group
+	name   string // the group's or user's name
 	negate bool
 }
 
@@ -213,10 +213,8 @@ func (s *Applications) loadAdmission(ctx context.Context, gen uint64) (*admissio
 		if app == nil {
 			continue // created after the applications were read: the next load has it
 		}
-		ab := admissionBinding{group: b.Kind == store.BindingGroup, negate: b.Negate}
-		if ab.group {
-			ab.name = b.SubjectName
-		} else {
+		ab := admissionBinding{group: b.Kind == store.BindingGroup, name: b.SubjectName, negate: b.Negate}
+		if !ab.group {
 			ab.user = b.SubjectUID
 		}
 		app.bindings = append(app.bindings, ab)

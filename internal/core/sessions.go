@@ -242,7 +242,13 @@ func (s *Sessions) ListOwnSessions(ctx context.Context, a Actor, current []byte)
 	if err := authenticated(a); err != nil {
 		return nil, err
 	}
-	rows, err := s.store.ListUserSessions(ctx, a.P.UID)
+	return s.liveSessions(ctx, a.P.UID, current)
+}
+
+// liveSessions lists a user's signed-in sessions that are still alive;
+// current is the hash of the one asking (nil: none).
+func (s *Sessions) liveSessions(ctx context.Context, uid string, current []byte) ([]SessionView, error) {
+	rows, err := s.store.ListUserSessions(ctx, uid)
 	if err != nil {
 		return nil, err
 	}

@@ -280,6 +280,7 @@ type accountScope uint8
 const (
 	anyAccount accountScope = iota
 	serviceAccountsOnly
+	peopleOnly // the web interface's People pages: a service account is 404
 )
 
 // UpdateUser changes a user or service account (users.write). Managed
@@ -363,16 +364,19 @@ func (s *Accounts) update(ctx context.Context, a Actor, username string, in Upda
 // getUserFor loads a user for a change, hiding humans from the service
 // account door.
 func (s *Accounts) getUserFor(ctx context.Context, q store.Queries, username string, scope accountScope) (store.User, error) {
-	saOnly := scope == serviceAccountsOnly
+	kind, fits := "user", func(store.User) bool { return true }
+	switch scope {
+	case serviceAccountsOnly:
+		kind, fits = "service account", func(u store.User) bool { return isServiceAccount(u.Type) }
+	case peopleOnly:
+		kind, fits = "person", func(u store.User) bool { return u.Type == store.TypeHuman }
+	}
 	u, err := q.GetUser(ctx, username)
 	if err != nil {
-		if saOnly {
-			return u, notFound(err, "service account", username)
-		}
-		return u, notFound(err, "user", username)
+		return u, notFound(err, kind, username)
 	}
-	if saOnly && !isServiceAccount(u.Type) {
-		return u, &NotFoundError{Kind: "service account", Name: username}
+	if !fits(u) {
+		return u, &NotFoundError{Kind: kind, Name: username}
 	}
 	return u, nil
 }
@@ -381,6 +385,16 @@ func (s *Accounts) getUserFor(ctx context.Context, q store.Queries, username str
 // (users.write).
 func (s *Accounts) DeleteUser(ctx context.Context, a Actor, username string) error {
 	return s.delete(ctx, a, username, anyAccount)
+}
+
+// UpdatePerson is UpdateUser for people (humans) only.
+func (s *Accounts) UpdatePerson(ctx context.Context, a Actor, username string, in UpdateUserInput) (UserView, error) {
+	return s.update(ctx, a, username, in, peopleOnly)
+}
+
+// DeletePerson is DeleteUser for people (humans) only.
+func (s *Accounts) DeletePerson(ctx context.Context, a Actor, username string) error {
+	return s.delete(ctx, a, username, peopleOnly)
 }
 
 // DeleteServiceAccount is DeleteUser for service accounts only.

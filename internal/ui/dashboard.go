@@ -50,7 +50,7 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		}
 	}
 	add("Service accounts", counts.ServiceAccounts, "/service-accounts")
-	add("People", counts.People, "")
+	add("People", counts.People, "/people")
 	add("API tokens", counts.APITokens, "/tokens?intent=api")
 	add("App passwords", counts.AppPasswords, "/tokens?intent=app_password")
 	d.AllTokens = counts.APITokens != nil

@@ -45,11 +45,7 @@ func (s *Server) oidcIssuers(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 		return
 	}
 	d := issuerListData{CanWrite: c.can(authz.FederationWrite)}
-	if len(items) > pageSize {
-		items = items[:pageSize]
-		d.Next = url.Values{"after": {items[pageSize-1].Name}}.Encode()
-	}
-	d.Items = items
+	d.Items, d.Next = listPage(items, func(i core.OIDCIssuerView) string { return i.Name }, nil)
 	s.render(w, r, c, http.StatusOK, "oidc_issuers", "OIDC issuers", "federation", d)
 }
 
@@ -207,49 +203,36 @@ func (s *Server) loadIssuer(ctx context.Context, c *reqCtx, name string) (issuer
 	return d, nil
 }
 
-var issuerPage = objectPage[issuerData]{tmpl: "oidc_issuer", section: "federation", load: (*Server).loadIssuer}
-
-func (s *Server) oidcIssuer(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	issuerPage.show(s, w, r, c, r.PathValue("name"))
-}
+var issuerPage = objectPage[issuerData]{tmpl: "oidc_issuer", section: "federation", path: "/oidc-issuers/", load: (*Server).loadIssuer}
 
 func (s *Server) updateOIDCIssuer(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	name := r.PathValue("name")
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	issuerURL, jwksURL, leeway := strings.TrimSpace(v.Get("issuer_url")), strings.TrimSpace(v.Get("jwks_url")), strings.TrimSpace(v.Get("leeway"))
-	shared, algs, tenant := v.Get("shared") == "on", v["allowed_algs"], lines(v.Get("tenant_claims"))
-	if algs == nil {
-		algs = []string{}
-	}
-	in := core.OIDCIssuerPatch{IssuerURL: &issuerURL, JWKSURL: &jwksURL, AllowedAlgs: &algs, TenantClaims: &tenant}
-	if leeway != "" {
-		in.Leeway = &leeway
-	}
-	j, fe := inlineJWKS(v.Get("jwks"))
-	switch {
-	case fe != nil:
-		j = unusableJWKS
-	case j == nil:
-		j = core.InlineJWKS("null") // an emptied text area removes the set
-	}
-	in.JWKS = j
-	// The box is on the form of generic and Kubernetes issuers only:
-	// GitHub and GitLab are shared by their preset.
-	if v.Get("shared_shown") == "1" {
-		in.Shared = &shared
-	}
-	_, err = s.core.Federation.UpdateOIDCIssuer(r.Context(), c.actor, name, in)
-	err = withJWKSError(err, fe)
-	if err != nil {
-		issuerPage.formError(s, w, r, c, name, err, v, nil, func(d *issuerData, f *form) { d.Edit.Form = f })
-		return
-	}
-	s.setFlash(w, r, "ok", fmt.Sprintf("OIDC issuer %s saved.", name))
-	s.redirect(w, r, "/oidc-issuers/"+url.PathEscape(name))
+	issuerPage.save(s, w, r, c, nil, func(d *issuerData, f *form) { d.Edit.Form = f },
+		func(ctx context.Context, name string, v url.Values) error {
+			issuerURL, jwksURL, leeway := strings.TrimSpace(v.Get("issuer_url")), strings.TrimSpace(v.Get("jwks_url")), strings.TrimSpace(v.Get("leeway"))
+			shared, algs, tenant := v.Get("shared") == "on", v["allowed_algs"], lines(v.Get("tenant_claims"))
+			if algs == nil {
+				algs = []string{}
+			}
+			in := core.OIDCIssuerPatch{IssuerURL: &issuerURL, JWKSURL: &jwksURL, AllowedAlgs: &algs, TenantClaims: &tenant}
+			if leeway != "" {
+				in.Leeway = &leeway
+			}
+			j, fe := inlineJWKS(v.Get("jwks"))
+			switch {
+			case fe != nil:
+				j = unusableJWKS
+			case j == nil:
+				j = core.InlineJWKS("null") // an emptied text area removes the set
+			}
+			in.JWKS = j
+			// The box is on the form of generic and Kubernetes issuers only:
+			// GitHub and GitLab are shared by their preset.
+			if v.Get("shared_shown") == "1" {
+				in.Shared = &shared
+			}
+			_, err := s.core.Federation.UpdateOIDCIssuer(ctx, c.actor, name, in)
+			return withJWKSError(err, fe)
+		}, fmt.Sprintf("OIDC issuer %s saved.", r.PathValue("name")))
 }
 
 func issuerConfirm(name string, policies int, f *form) confirmData {
@@ -305,15 +288,7 @@ func (s *Server) trustPolicies(w http.ResponseWriter, r *http.Request, c *reqCtx
 		return
 	}
 	d := policyListData{Issuer: issuer, CanWrite: c.can(authz.FederationWrite)}
-	if len(items) > pageSize {
-		items = items[:pageSize]
-		next := url.Values{"after": {items[pageSize-1].Name}}
-		if issuer != "" {
-			next.Set("issuer", issuer)
-		}
-		d.Next = next.Encode()
-	}
-	d.Items = items
+	d.Items, d.Next = listPage(items, func(p core.TrustPolicyView) string { return p.Name }, url.Values{"issuer": {issuer}})
 	s.render(w, r, c, http.StatusOK, "trust_policies", "Trust policies", "federation", d)
 }
 
@@ -485,11 +460,7 @@ func (s *Server) loadPolicy(ctx context.Context, c *reqCtx, name string) (policy
 		Edit: policyFormData{Form: newForm(policyValues(p)), Name: p.Name}}, nil
 }
 
-var policyPage = objectPage[policyData]{tmpl: "trust_policy", section: "federation", load: (*Server).loadPolicy}
-
-func (s *Server) trustPolicy(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	policyPage.show(s, w, r, c, r.PathValue("name"))
-}
+var policyPage = objectPage[policyData]{tmpl: "trust_policy", section: "federation", path: "/trust-policies/", load: (*Server).loadPolicy}
 
 func (s *Server) updateTrustPolicy(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	name := r.PathValue("name")
@@ -526,32 +497,6 @@ func (s *Server) updateTrustPolicy(w http.ResponseWriter, r *http.Request, c *re
 	}
 	s.setFlash(w, r, "ok", fmt.Sprintf("Trust policy %s saved. Tokens it minted before keep what they were minted with.", name))
 	s.redirect(w, r, "/trust-policies/"+url.PathEscape(name))
-}
-
-func policyConfirm(name string, f *form) confirmData {
-	return confirmData{Kind: "trust policy", Name: name, Action: "/trust-policies/" + url.PathEscape(name) + "/delete",
-		Back: "/trust-policies/" + url.PathEscape(name), Form: f,
-		Details: []string{"Every token it minted stops working at once.", "ID tokens it matched can no longer be exchanged."}}
-}
-
-func (s *Server) deleteTrustPolicyPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	name := r.PathValue("name")
-	if _, err := s.core.Federation.GetTrustPolicy(r.Context(), c.actor, name); err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	if !c.can(authz.FederationWrite) {
-		s.forbiddenNeeds(w, r, c, authz.FederationWrite)
-		return
-	}
-	s.renderConfirm(w, r, c, http.StatusOK, "federation", policyConfirm(name, newForm(nil)))
-}
-
-func (s *Server) deleteTrustPolicy(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	name := r.PathValue("name")
-	s.deleteConfirmed(w, r, c, "federation", func(f *form) confirmData { return policyConfirm(name, f) },
-		func(name string) error { return s.core.Federation.DeleteTrustPolicy(r.Context(), c.actor, name) },
-		"Trust policy %s deleted.", "/trust-policies")
 }
 
 // ---- The policy tester ----
@@ -618,3 +563,13 @@ func (s *Server) testPolicies(w http.ResponseWriter, r *http.Request, c *reqCtx)
 	slices.SortFunc(d.Claims, func(a, b claimRow) int { return strings.Compare(a.Name, b.Name) })
 	s.render(w, r, c, http.StatusOK, "policy_tester", "Policy tester", "federation", d)
 }
+
+var policyDeletion = deletion{kind: "trust policy", section: "federation", path: "/trust-policies/", perm: authz.FederationWrite, list: "/trust-policies",
+	details: []string{"Every token it minted stops working at once.", "ID tokens it matched can no longer be exchanged."},
+	read: func(s *Server, ctx context.Context, c *reqCtx, name string) error {
+		_, err := s.core.Federation.GetTrustPolicy(ctx, c.actor, name)
+		return err
+	},
+	del: func(s *Server, ctx context.Context, c *reqCtx, name string) error {
+		return s.core.Federation.DeleteTrustPolicy(ctx, c.actor, name)
+	}}

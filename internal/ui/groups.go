@@ -12,54 +12,22 @@ import (
 	"github.com/gatehouse/gatehouse/internal/core"
 )
 
-type groupListData struct {
-	Items    []core.GroupView
-	Search   string
-	Next     string
-	CanWrite bool
-	Form     *form // the create form
-}
+var groupList = listing[core.GroupView]{tmpl: "groups", title: "Groups", section: "groups", write: authz.GroupsWrite,
+	key: func(g core.GroupView) string { return g.Name },
+	list: func(s *Server, ctx context.Context, c *reqCtx, search, after string) ([]core.GroupView, error) {
+		return s.core.Access.ListGroups(ctx, c.actor, core.GroupQuery{Search: search, After: after, Limit: pageSize + 1})
+	}}
 
 func (s *Server) groups(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	s.renderGroups(w, r, c, http.StatusOK, newForm(nil))
-}
-
-func (s *Server) renderGroups(w http.ResponseWriter, r *http.Request, c *reqCtx, status int, f *form) {
-	q := r.URL.Query()
-	search := q.Get("search")
-	items, err := s.core.Access.ListGroups(r.Context(), c.actor, core.GroupQuery{Search: search, After: q.Get("after"), Limit: pageSize + 1})
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	d := groupListData{Search: search, CanWrite: c.can(authz.GroupsWrite), Form: f}
-	if len(items) > pageSize {
-		items = items[:pageSize]
-		d.Next = url.Values{"search": {search}, "after": {items[pageSize-1].Name}}.Encode()
-	}
-	d.Items = items
-	s.render(w, r, c, status, "groups", "Groups", "groups", d)
+	groupList.render(s, w, r, c, http.StatusOK, newForm(nil))
 }
 
 func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	desc := v.Get("description")
-	g, err := s.core.Access.CreateGroup(r.Context(), c.actor, core.GroupInput{Name: strings.TrimSpace(v.Get("name")), Description: &desc})
-	if err != nil {
-		f := newForm(v)
-		if status, ok := f.formError(err, nil); ok {
-			s.renderGroups(w, r, c, status, f)
-			return
-		}
-		s.fail(w, r, c, err)
-		return
-	}
-	s.setFlash(w, r, "ok", fmt.Sprintf("Group %s created.", g.Name))
-	s.redirect(w, r, "/groups/"+url.PathEscape(g.Name))
+	groupList.create(s, w, r, c, nil, func(ctx context.Context, v url.Values) (string, string, error) {
+		desc := v.Get("description")
+		g, err := s.core.Access.CreateGroup(ctx, c.actor, core.GroupInput{Name: strings.TrimSpace(v.Get("name")), Description: &desc})
+		return "/groups/" + url.PathEscape(g.Name), fmt.Sprintf("Group %s created.", g.Name), err
+	})
 }
 
 type groupData struct {
@@ -78,68 +46,32 @@ func (s *Server) loadGroup(ctx context.Context, c *reqCtx, name string) (groupDa
 	}
 	d := groupData{Group: g, CanWrite: c.actor.P.CanOn(authz.GroupsWrite, authz.Object{Kind: authz.KindGroup, Name: name}),
 		CanDelete: c.can(authz.GroupsWrite), MemberForm: newForm(nil), DescForm: newForm(url.Values{"description": {g.Description}})}
-	if d.CanWrite && c.can(authz.UsersRead) {
-		if us, err := s.core.Accounts.ListUsers(ctx, c.actor, core.UserQuery{Limit: 500}); err == nil {
-			for _, u := range us {
-				d.Users = append(d.Users, u.Username)
-			}
-		}
+	if d.CanWrite {
+		d.Users = s.usernames(ctx, c)
 	}
 	return d, nil
 }
 
-var groupPage = objectPage[groupData]{tmpl: "group", section: "groups", load: (*Server).loadGroup}
-
-func (s *Server) group(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	groupPage.show(s, w, r, c, r.PathValue("name"))
-}
-
-// groupFormError re-renders the group page with a form's error, or the
-// error page when the error is not about the input.
-func (s *Server) groupFormError(w http.ResponseWriter, r *http.Request, c *reqCtx, name string, err error, v url.Values, which string) {
-	groupPage.formError(s, w, r, c, name, err, v, nil, func(d *groupData, f *form) {
-		if which == "member" {
-			d.MemberForm = f
-		} else {
-			d.DescForm = f
-		}
-	})
-}
+var groupPage = objectPage[groupData]{tmpl: "group", section: "groups", path: "/groups/", load: (*Server).loadGroup}
 
 func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	name := r.PathValue("name")
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	desc := v.Get("description")
-	if _, err := s.core.Access.UpdateGroup(r.Context(), c.actor, name, core.GroupInput{Description: &desc}); err != nil {
-		s.groupFormError(w, r, c, name, err, v, "description")
-		return
-	}
-	s.setFlash(w, r, "ok", "Description saved.")
-	s.redirect(w, r, "/groups/"+url.PathEscape(name))
+	groupPage.save(s, w, r, c, nil, func(d *groupData, f *form) { d.DescForm = f },
+		func(ctx context.Context, name string, v url.Values) error {
+			desc := v.Get("description")
+			_, err := s.core.Access.UpdateGroup(ctx, c.actor, name, core.GroupInput{Description: &desc})
+			return err
+		}, "Description saved.")
 }
 
 func (s *Server) addMember(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	name := r.PathValue("name")
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	user := strings.TrimSpace(v.Get("username"))
-	if user == "" {
-		s.groupFormError(w, r, c, name, &core.ValidationError{Errors: []core.FieldError{{Field: "username", Message: "is required"}}}, v, "member")
-		return
-	}
-	if err := s.core.Access.AddMember(r.Context(), c.actor, name, user); err != nil {
-		s.groupFormError(w, r, c, name, err, v, "member")
-		return
-	}
-	s.setFlash(w, r, "ok", fmt.Sprintf("%s is a member of %s.", user, name))
-	s.redirect(w, r, "/groups/"+url.PathEscape(name))
+	user := strings.TrimSpace(r.PostFormValue("username"))
+	groupPage.save(s, w, r, c, nil, func(d *groupData, f *form) { d.MemberForm = f },
+		func(ctx context.Context, name string, _ url.Values) error {
+			if user == "" {
+				return &core.ValidationError{Errors: []core.FieldError{{Field: "username", Message: "is required"}}}
+			}
+			return s.core.Access.AddMember(ctx, c.actor, name, user)
+		}, fmt.Sprintf("%s is a member of %s.", user, r.PathValue("name")))
 }
 
 func (s *Server) removeMember(w http.ResponseWriter, r *http.Request, c *reqCtx) {
@@ -162,28 +94,12 @@ func (s *Server) removeMember(w http.ResponseWriter, r *http.Request, c *reqCtx)
 	s.redirect(w, r, "/groups/"+url.PathEscape(name))
 }
 
-func (s *Server) groupConfirm(name string, f *form) confirmData {
-	return confirmData{Kind: "group", Name: name, Action: "/groups/" + url.PathEscape(name) + "/delete",
-		Back: "/groups/" + url.PathEscape(name), Form: f,
-		Details: []string{"Its members stay, but lose the roles they held through it.", "Role assignments to the group are removed."}}
-}
-
-func (s *Server) deleteGroupPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	name := r.PathValue("name")
-	if _, err := s.core.Access.GetGroup(r.Context(), c.actor, name); err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	if !c.can(authz.GroupsWrite) {
-		s.forbiddenNeeds(w, r, c, authz.GroupsWrite)
-		return
-	}
-	s.renderConfirm(w, r, c, http.StatusOK, "groups", s.groupConfirm(name, newForm(nil)))
-}
-
-func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	name := r.PathValue("name")
-	s.deleteConfirmed(w, r, c, "groups", func(f *form) confirmData { return s.groupConfirm(name, f) },
-		func(name string) error { return s.core.Access.DeleteGroup(r.Context(), c.actor, name) },
-		"Group %s deleted.", "/groups")
-}
+var groupDeletion = deletion{kind: "group", section: "groups", path: "/groups/", perm: authz.GroupsWrite, list: "/groups",
+	details: []string{"Its members stay, but lose the roles they held through it.", "Role assignments to the group are removed."},
+	read: func(s *Server, ctx context.Context, c *reqCtx, name string) error {
+		_, err := s.core.Access.GetGroup(ctx, c.actor, name)
+		return err
+	},
+	del: func(s *Server, ctx context.Context, c *reqCtx, name string) error {
+		return s.core.Access.DeleteGroup(ctx, c.actor, name)
+	}}

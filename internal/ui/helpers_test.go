@@ -151,3 +151,13 @@ func newHuman(t testing.TB, e *servertest.Env, name, password string, roles ...s
 		e.Must(204, e.Admin("PUT", "/api/v1/roles/"+r+"/assignments/users/"+name, nil))
 	}
 }
+
+// lacks asserts that the body holds none of the strings.
+func lacks(t testing.TB, r *resp, unwanted ...string) {
+	t.Helper()
+	for _, u := range unwanted {
+		if strings.Contains(r.Body, u) {
+			t.Fatalf("page holds %q:\n%s", u, r.Body)
+		}
+	}
+}

@@ -52,7 +52,7 @@ func (v view) Can(perm string) bool { return v.User.Can(perm) }
 func nav(p *authz.Principal) []navItem {
 	items := []navItem{{"dashboard", "Dashboard", "/"}}
 	if p.Can(authz.UsersRead) {
-		items = append(items, navItem{"service-accounts", "Service accounts", "/service-accounts"})
+		items = append(items, navItem{"people", "People", "/people"}, navItem{"service-accounts", "Service accounts", "/service-accounts"})
 	}
 	// Everyone has tokens of their own to see.
 	items = append(items, navItem{"tokens", "Tokens", "/tokens"})
@@ -61,6 +61,12 @@ func nav(p *authz.Principal) []navItem {
 	}
 	if p.Can(authz.RolesRead) {
 		items = append(items, navItem{"roles", "Roles", "/roles"})
+	}
+	if p.CanSomewhere(authz.ApplicationsRead, authz.KindApplication) {
+		items = append(items, navItem{"applications", "Applications", "/applications"})
+	}
+	if p.CanSomewhere(authz.LDAPRead, authz.KindLDAP) {
+		items = append(items, navItem{"ldap", "LDAP", "/ldap-providers"})
 	}
 	if p.Can(authz.FederationRead) {
 		items = append(items, navItem{"federation", "Federation", "/oidc-issuers"})
@@ -114,9 +120,11 @@ func (s *Server) funcs() template.FuncMap {
 			}
 			return m, nil
 		},
-		"qr":     qrDataURI,
-		"failed": failedCheck,
-		"limits": tokenLimits,
+		"qr":            qrDataURI,
+		"failed":        failedCheck,
+		"limits":        tokenLimits,
+		"outpostStatus": statusOf,
+		"list":          func(v ...string) []string { return v },
 		"isSA": func(typ string) bool {
 			return typ == "service_account" || typ == "internal_service_account"
 		},
@@ -492,7 +500,33 @@ func qrDataURI(text string) (template.URL, error) {
 // loaded.
 type objectPage[D any] struct {
 	tmpl, section string
+	path          string // its address, less the name: "/groups/"
 	load          func(s *Server, ctx context.Context, c *reqCtx, name string) (D, error)
+}
+
+// save handles one form of the object's page: change calls the core
+// with the submitted values; then a flash (done) and the page again. An
+// error about the input re-renders the page with the form put back in
+// place by put, as typed.
+func (p objectPage[D]) save(s *Server, w http.ResponseWriter, r *http.Request, c *reqCtx, rename map[string]string,
+	put func(d *D, f *form), change func(ctx context.Context, name string, v url.Values) error, done string) {
+	name := r.PathValue("name")
+	v, err := parseForm(w, r)
+	if err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	if err := change(r.Context(), name, v); err != nil {
+		p.formError(s, w, r, c, name, err, v, rename, put)
+		return
+	}
+	s.setFlash(w, r, "ok", done)
+	s.redirect(w, r, p.path+url.PathEscape(name))
+}
+
+// get is the handler of the object's page.
+func (p objectPage[D]) get(s *Server) handler {
+	return func(w http.ResponseWriter, r *http.Request, c *reqCtx) { p.show(s, w, r, c, r.PathValue("name")) }
 }
 
 // show renders the object's page.

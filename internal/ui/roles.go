@@ -26,11 +26,7 @@ func (s *Server) roles(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		return
 	}
 	d := roleListData{CanWrite: c.can(authz.RolesWrite)}
-	if len(items) > pageSize {
-		items = items[:pageSize]
-		d.Next = url.Values{"after": {items[pageSize-1].Name}}.Encode()
-	}
-	d.Items = items
+	d.Items, d.Next = listPage(items, func(r core.RoleView) string { return r.Name }, nil)
 	s.render(w, r, c, http.StatusOK, "roles", "Roles", "roles", d)
 }
 
@@ -119,11 +115,7 @@ func (s *Server) loadRole(ctx context.Context, c *reqCtx, name string) (roleData
 		AssignForm: newForm(url.Values{"kind": {"users"}})}, nil
 }
 
-var rolePage = objectPage[roleData]{tmpl: "role", section: "roles", load: (*Server).loadRole}
-
-func (s *Server) role(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	rolePage.show(s, w, r, c, r.PathValue("name"))
-}
+var rolePage = objectPage[roleData]{tmpl: "role", section: "roles", path: "/roles/", load: (*Server).loadRole}
 
 // roleFormError re-renders the role page with a form's error (the
 // assignment form's, or the permission picker's), or the error page.
@@ -138,20 +130,13 @@ func (s *Server) roleFormError(w http.ResponseWriter, r *http.Request, c *reqCtx
 }
 
 func (s *Server) updateRole(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	name := r.PathValue("name")
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	desc := v.Get("description")
-	perms := permissionsOf(v)
-	if _, err := s.core.Access.UpdateRole(r.Context(), c.actor, name, core.RoleInput{Description: &desc, Permissions: &perms}); err != nil {
-		s.roleFormError(w, r, c, name, err, v, false)
-		return
-	}
-	s.setFlash(w, r, "ok", fmt.Sprintf("Role %s saved: the change applies to the next request of everyone holding it.", name))
-	s.redirect(w, r, "/roles/"+url.PathEscape(name))
+	rolePage.save(s, w, r, c, permRename, func(d *roleData, f *form) { d.Picker.Form = f },
+		func(ctx context.Context, name string, v url.Values) error {
+			desc := v.Get("description")
+			perms := permissionsOf(v)
+			_, err := s.core.Access.UpdateRole(ctx, c.actor, name, core.RoleInput{Description: &desc, Permissions: &perms})
+			return err
+		}, fmt.Sprintf("Role %s saved: the change applies to the next request of everyone holding it.", r.PathValue("name")))
 }
 
 func (s *Server) assignRole(w http.ResponseWriter, r *http.Request, c *reqCtx) {

@@ -13,30 +13,13 @@ import (
 	"github.com/gatehouse/gatehouse/internal/core"
 )
 
-const pageSize = 50
-
-type saListData struct {
-	Items    []core.UserView
-	Search   string
-	Next     string // query string of the next page, "" on the last
-	CanWrite bool
-}
+var saList = listing[core.UserView]{tmpl: "service_accounts", title: "Service accounts", section: "service-accounts", write: authz.UsersWrite, key: username,
+	list: func(s *Server, ctx context.Context, c *reqCtx, search, after string) ([]core.UserView, error) {
+		return s.core.Accounts.ListServiceAccounts(ctx, c.actor, core.UserQuery{Search: search, After: after, Limit: pageSize + 1})
+	}}
 
 func (s *Server) serviceAccounts(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	q := r.URL.Query()
-	search := q.Get("search")
-	items, err := s.core.Accounts.ListServiceAccounts(r.Context(), c.actor, core.UserQuery{Search: search, After: q.Get("after"), Limit: pageSize + 1})
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	d := saListData{Search: search, CanWrite: c.can(authz.UsersWrite)}
-	if len(items) > pageSize {
-		items = items[:pageSize]
-		d.Next = url.Values{"search": {search}, "after": {items[pageSize-1].Username}}.Encode()
-	}
-	d.Items = items
-	s.render(w, r, c, http.StatusOK, "service_accounts", "Service accounts", "service-accounts", d)
+	saList.render(s, w, r, c, http.StatusOK, nil)
 }
 
 type saFormData struct {
@@ -154,21 +137,24 @@ func baseURL(r *http.Request) string {
 }
 
 type saDetailData struct {
-	User       core.UserView
+	User     core.UserView
+	CanWrite bool
+	Form     *form
+	activity
+}
+
+// activity is what an account's page shows of its credentials and
+// events, each as far as the viewer may read it.
+type activity struct {
 	Tokens     []core.TokenView
 	ShowTokens bool
 	Events     []core.EventView
 	ShowEvents bool
-	CanWrite   bool
-	Form       *form
 }
 
-func (s *Server) loadSADetail(ctx context.Context, c *reqCtx, name string) (saDetailData, error) {
-	u, err := s.core.Accounts.GetServiceAccount(ctx, c.actor, name)
-	if err != nil {
-		return saDetailData{}, err
-	}
-	d := saDetailData{User: u, CanWrite: c.can(authz.UsersWrite), Form: newForm(url.Values{"description": {u.Description}})}
+func (s *Server) loadActivity(ctx context.Context, c *reqCtx, name string) (activity, error) {
+	var d activity
+	var err error
 	// Only asked when some grant could allow it: a refusal would write an
 	// authz_denied event on every view of the page.
 	if c.canSomewhere(authz.TokensRead, authz.KindGroup) || c.canSomewhere(authz.TokensWrite, authz.KindGroup) {
@@ -196,6 +182,16 @@ func (s *Server) loadSADetail(ctx context.Context, c *reqCtx, name string) (saDe
 	return d, nil
 }
 
+func (s *Server) loadSADetail(ctx context.Context, c *reqCtx, name string) (saDetailData, error) {
+	u, err := s.core.Accounts.GetServiceAccount(ctx, c.actor, name)
+	if err != nil {
+		return saDetailData{}, err
+	}
+	d := saDetailData{User: u, CanWrite: c.can(authz.UsersWrite), Form: newForm(url.Values{"description": {u.Description}})}
+	d.activity, err = s.loadActivity(ctx, c, name)
+	return d, err
+}
+
 // mergeEvents merges two newest-first lists without duplicates.
 func mergeEvents(a, b []core.EventView, limit int) []core.EventView {
 	all := append(append([]core.EventView(nil), a...), b...)
@@ -215,43 +211,22 @@ func mergeEvents(a, b []core.EventView, limit int) []core.EventView {
 	return all
 }
 
-func (s *Server) serviceAccount(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	d, err := s.loadSADetail(r.Context(), c, r.PathValue("name"))
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	s.render(w, r, c, http.StatusOK, "service_account", d.User.Username, "service-accounts", d)
-}
+var saPage = objectPage[saDetailData]{tmpl: "service_account", section: "service-accounts", path: "/service-accounts/", load: (*Server).loadSADetail}
 
 func (s *Server) updateServiceAccount(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	name := r.PathValue("name")
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	desc := v.Get("description")
-	if _, err := s.core.Accounts.UpdateServiceAccount(r.Context(), c.actor, name, core.UpdateUserInput{Description: &desc}); err != nil {
-		f := newForm(v)
-		if status, ok := f.formError(err, nil); ok && status == http.StatusBadRequest {
-			d, lerr := s.loadSADetail(r.Context(), c, name)
-			if lerr != nil {
-				s.fail(w, r, c, lerr)
-				return
-			}
-			d.Form = f
-			s.render(w, r, c, status, "service_account", d.User.Username, "service-accounts", d)
-			return
-		}
-		s.fail(w, r, c, err)
-		return
-	}
-	s.setFlash(w, r, "ok", "Description saved.")
-	s.redirect(w, r, "/service-accounts/"+url.PathEscape(name))
+	saPage.save(s, w, r, c, nil, func(d *saDetailData, f *form) { d.Form = f },
+		func(ctx context.Context, name string, v url.Values) error {
+			desc := v.Get("description")
+			_, err := s.core.Accounts.UpdateServiceAccount(ctx, c.actor, name, core.UpdateUserInput{Description: &desc})
+			return err
+		}, "Description saved.")
 }
 
-func (s *Server) setServiceAccountActive(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+// setActive is the enable/disable button of an account's page: update
+// is the core call (people or service accounts), back the page, and
+// on/off say what changed.
+func (s *Server) setActive(w http.ResponseWriter, r *http.Request, c *reqCtx,
+	update func(ctx context.Context, a core.Actor, name string, in core.UpdateUserInput) (core.UserView, error), back, on, off string) {
 	name := r.PathValue("name")
 	v, err := parseForm(w, r)
 	if err != nil {
@@ -259,16 +234,22 @@ func (s *Server) setServiceAccountActive(w http.ResponseWriter, r *http.Request,
 		return
 	}
 	active := v.Get("active") == "true"
-	if _, err := s.core.Accounts.UpdateServiceAccount(r.Context(), c.actor, name, core.UpdateUserInput{IsActive: &active}); err != nil {
+	if _, err := update(r.Context(), c.actor, name, core.UpdateUserInput{IsActive: &active}); err != nil {
 		s.fail(w, r, c, err)
 		return
 	}
 	if active {
-		s.setFlash(w, r, "ok", fmt.Sprintf("%s is enabled: its tokens and app passwords work again.", name))
+		s.setFlash(w, r, "ok", fmt.Sprintf(on, name))
 	} else {
-		s.setFlash(w, r, "ok", fmt.Sprintf("%s is disabled: its tokens and app passwords are refused from now on.", name))
+		s.setFlash(w, r, "ok", fmt.Sprintf(off, name))
 	}
-	s.redirect(w, r, "/service-accounts/"+url.PathEscape(name))
+	s.redirect(w, r, back+url.PathEscape(name))
+}
+
+func (s *Server) setServiceAccountActive(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	s.setActive(w, r, c, s.core.Accounts.UpdateServiceAccount, "/service-accounts/",
+		"%s is enabled: its tokens and app passwords work again.",
+		"%s is disabled: its tokens and app passwords are refused from now on.")
 }
 
 type confirmData struct {
@@ -280,63 +261,13 @@ type confirmData struct {
 	Form    *form
 }
 
-func (s *Server) deleteServiceAccountPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	name := r.PathValue("name")
-	u, err := s.core.Accounts.GetServiceAccount(r.Context(), c.actor, name)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	if !c.can(authz.UsersWrite) {
-		s.forbiddenNeeds(w, r, c, authz.UsersWrite)
-		return
-	}
-	s.renderConfirm(w, r, c, http.StatusOK, "service-accounts", confirmData{Kind: "service account", Name: u.Username,
-		Action: "/service-accounts/" + url.PathEscape(name) + "/delete", Back: "/service-accounts/" + url.PathEscape(name),
-		Details: []string{"Every token and app password of the account stops working at once and is deleted.",
-			"Its group memberships and role assignments are removed.", "Audit events about it are kept."}, Form: newForm(nil)})
-}
-
-func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, c *reqCtx, status int, section string, d confirmData) {
-	s.render(w, r, c, status, "confirm_delete", "Delete "+d.Kind+" "+d.Name, section, d)
-}
-
-// confirmed checks the typed name of a deletion: a guard against the
-// wrong row, and against a form replayed by accident.
-func confirmed(v url.Values, name string) bool { return v.Get("confirm") == name }
-
-// deleteConfirmed is every delete form's handler: the name typed again
-// (confirmed), else the confirmation page again with the error; then the
-// deletion, a flash naming what went, and back to the list.
-func (s *Server) deleteConfirmed(w http.ResponseWriter, r *http.Request, c *reqCtx, section string,
-	confirm func(*form) confirmData, del func(name string) error, done, list string) {
-	name := r.PathValue("name")
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	if !confirmed(v, name) {
-		f := newForm(v)
-		f.Errors["confirm"] = "Type the name exactly to confirm."
-		s.renderConfirm(w, r, c, http.StatusBadRequest, section, confirm(f))
-		return
-	}
-	if err := del(name); err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	s.setFlash(w, r, "ok", fmt.Sprintf(done, name))
-	s.redirect(w, r, list)
-}
-
-func (s *Server) deleteServiceAccount(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	name := r.PathValue("name")
-	s.deleteConfirmed(w, r, c, "service-accounts",
-		func(f *form) confirmData {
-			return confirmData{Kind: "service account", Name: name,
-				Action: "/service-accounts/" + url.PathEscape(name) + "/delete", Back: "/service-accounts/" + url.PathEscape(name), Form: f}
-		},
-		func(name string) error { return s.core.Accounts.DeleteServiceAccount(r.Context(), c.actor, name) },
-		"Service account %s deleted.", "/service-accounts")
-}
+var saDeletion = deletion{kind: "service account", section: "service-accounts", path: "/service-accounts/", perm: authz.UsersWrite, list: "/service-accounts",
+	details: []string{"Every token and app password of the account stops working at once and is deleted.",
+		"Its group memberships and role assignments are removed.", "Audit events about it are kept."},
+	read: func(s *Server, ctx context.Context, c *reqCtx, name string) error {
+		_, err := s.core.Accounts.GetServiceAccount(ctx, c.actor, name)
+		return err
+	},
+	del: func(s *Server, ctx context.Context, c *reqCtx, name string) error {
+		return s.core.Accounts.DeleteServiceAccount(ctx, c.actor, name)
+	}}

@@ -41,16 +41,7 @@ func (s *Server) tokens(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		s.fail(w, r, c, err)
 		return
 	}
-	if len(items) > pageSize {
-		items = items[:pageSize]
-		next := url.Values{}
-		for k, v := range q {
-			next[k] = v
-		}
-		next.Set("after", items[pageSize-1].Identifier)
-		d.Next = next.Encode()
-	}
-	d.Items = items
+	d.Items, d.Next = listPage(items, func(t core.TokenView) string { return t.Identifier }, q)
 	s.render(w, r, c, http.StatusOK, "tokens", "Tokens", "tokens", d)
 }
 
