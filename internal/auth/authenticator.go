@@ -712,7 +712,8 @@ func (a *Authenticator) loadPrincipal(ctx context.Context, u store.User, gen uin
 
 // BuildPrincipal makes a principal of a user and its grants.
 func BuildPrincipal(u store.User, g store.Grants) *authz.Principal {
-	return authz.NewPrincipal(authz.Identity{UID: u.UID, Username: u.Username, Type: u.Type, Active: u.IsActive, Managed: u.Managed, PasswordHash: u.PasswordHash},
+	return authz.NewPrincipal(authz.Identity{UID: u.UID, Username: u.Username, Type: u.Type, Active: u.IsActive, Managed: u.Managed, PasswordHash: u.PasswordHash,
+		Profile: &authz.Profile{Name: u.Name, Email: u.Email, Description: u.Description, CreatedAt: u.CreatedAt, LastLoginAt: u.LastLoginAt}},
 		authz.Grants{Groups: g.Groups, DirectRoles: g.DirectRoles, Roles: g.Roles, Permissions: g.Permissions})
 }
 
@@ -735,6 +736,20 @@ func (a *Authenticator) keepPending(e *keyEntry) {
 	if e != nil && e.dirty.Load() {
 		a.pending = append(a.pending, e)
 	}
+}
+
+// InvalidateProfile forgets the cached principal of one account whose
+// row changed in a way that changes no one's access (a login stamping
+// last_login_at): the next read of it, /me included, loads it again.
+// Call after the change is committed.
+func (a *Authenticator) InvalidateProfile(uid string) {
+	a.mu.Lock()
+	a.gen++
+	if p := a.byUID[uid]; p != nil {
+		delete(a.byName, p.Username)
+	}
+	delete(a.byUID, uid)
+	a.mu.Unlock()
 }
 
 // InvalidatePrincipals forgets every cached principal (role, group,
