@@ -102,6 +102,17 @@ func (q *queries) GetToken(ctx context.Context, identifier string) (store.Token,
 func (q *queries) ListTokens(ctx context.Context, f store.TokenFilter) ([]store.Token, error) {
 	ctx, cancel := q.timeout(ctx)
 	defer cancel()
+	query, args := listTokensSQL(f)
+	ts, err := queryAll(ctx, q, scanTokenRow, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list tokens: %w", err)
+	}
+	return ts, nil
+}
+
+// listTokensSQL is ListTokens' statement and arguments. Each filter has
+// an index that yields the page in identifier order (migration 9).
+func listTokensSQL(f store.TokenFilter) (string, []any) {
 	var w where
 	if f.UserUID != "" {
 		w.add("t.user_uid = " + w.arg(f.UserUID))
@@ -121,11 +132,7 @@ func (q *queries) ListTokens(ctx context.Context, f store.TokenFilter) ([]store.
 	if f.After != "" {
 		w.add("t.identifier > " + w.arg(f.After))
 	}
-	ts, err := queryAll(ctx, q, scanTokenRow, `SELECT `+tokenCols+tokenFrom+w.sql("t.identifier", f.Limit), w.args...)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list tokens: %w", err)
-	}
-	return ts, nil
+	return `SELECT ` + tokenCols + tokenFrom + w.sql("t.identifier", f.Limit), w.args
 }
 
 func (q *queries) UpdateToken(ctx context.Context, t store.Token) error {
