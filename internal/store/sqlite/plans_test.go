@@ -156,4 +156,3 @@ func TestListingPlansUseIndexes(t *testing.T) {
 		}
 	}
 }
-
