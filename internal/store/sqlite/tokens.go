@@ -308,6 +308,45 @@ func (q *queries) LookupKey(ctx context.Context, lookup string) (store.TokenKey,
 	return k, t, nil
 }
 
+// loadKeyQuery is lookupKeyQuery with the owner's row.
+const loadKeyQuery = `SELECT k.lookup, k.token_uid, k.hash, k.not_after, k.created_at,
+	u.name, u.email, u.description, u.is_active, u.managed, u.password_hash, u.password_changed_at, u.created_at, u.last_login_at,
+	t.uid, t.identifier, t.user_uid, u.username, u.type, t.intent, t.description,
+	t.expiring, t.expires_at, t.extended, t.max_age, t.created_at, t.created_by, t.last_used_at, t.managed,
+	t.restrictions
+	FROM token_keys k
+	JOIN tokens t ON t.uid = k.token_uid
+	JOIN users u ON u.uid = t.user_uid
+	WHERE k.lookup = ?`
+
+// LoadKey is LookupKey with the owner and its grants: two statements, in
+// process (as LookupKey, GetUserByUID and UserGrants were three).
+func (q *queries) LoadKey(ctx context.Context, lookup string) (store.KeyLoad, error) {
+	var l store.KeyLoad
+	u := &l.Owner
+	var active, managed int
+	var changed, last sql.NullInt64
+	var created int64
+	kd, kfinish := keyDest(&l.Key)
+	td, tfinish := tokenDest(&l.Token)
+	dest := append(kd, &u.Name, &u.Email, &u.Description, &active, &managed, &u.PasswordHash, &changed, &created, &last)
+	if err := q.read.QueryRowContext(ctx, loadKeyQuery, lookup).Scan(append(dest, td...)...); err != nil {
+		return store.KeyLoad{}, fmt.Errorf("load key %q: %w", lookup, notFound(err))
+	}
+	kfinish()
+	if err := tfinish(); err != nil {
+		return store.KeyLoad{}, fmt.Errorf("load key %q: %w", lookup, err)
+	}
+	u.UID, u.Username, u.Type = l.Token.UserUID, l.Token.Username, l.Token.UserType
+	u.IsActive, u.Managed = active != 0, managed != 0
+	u.PasswordChangedAt, u.CreatedAt, u.LastLoginAt = optTime(changed), fromMicros(created), optTime(last)
+	var err error
+	if l.Grants, err = q.UserGrants(ctx, u.UID); err != nil {
+		return store.KeyLoad{}, fmt.Errorf("load key %q: %w", lookup, err)
+	}
+	return l, nil
+}
+
 // touchToken records one use. last_used_at only moves forward. expires_at
 // is written when given, and only while the use is not older than the
 // last recorded one (a late, stale batch must not shorten an extension)
