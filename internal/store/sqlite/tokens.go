@@ -10,17 +10,17 @@ import (
 )
 
 // tokenSelect reads tokens with their owner's username and type.
-const tokenSelect = tokenColumns + `FROM tokens t JOIN users u ON u.uid = t.user_uid`
+const tokenSelect = `SELECT ` + tokenColumns + ` FROM tokens t JOIN users u ON u.uid = t.user_uid`
 
-const tokenColumns = `SELECT t.uid, t.identifier, t.user_uid, u.username, u.type, t.intent, t.description,
+// tokenColumns are the columns tokenDest reads, of tokens t and users u.
+const tokenColumns = `t.uid, t.identifier, t.user_uid, u.username, u.type, t.intent, t.description,
 	t.expiring, t.expires_at, t.extended, t.max_age, t.created_at, t.created_by, t.last_used_at, t.managed,
-	t.restrictions
-	`
+	t.restrictions`
 
 // tokenSelectFrom is tokenSelect reading tokens t from from (the table
 // with an INDEXED BY clause).
 func tokenSelectFrom(from string) string {
-	return tokenColumns + `FROM ` + from + ` JOIN users u ON u.uid = t.user_uid`
+	return `SELECT ` + tokenColumns + ` FROM ` + from + ` JOIN users u ON u.uid = t.user_uid`
 }
 
 // tokenDest returns the scan destinations of tokenSelect's columns and a
@@ -280,10 +280,9 @@ func (q *queries) DeleteTokenKeysBefore(ctx context.Context, t time.Time) (int, 
 // lookupKeyQuery finds a key and its token in one statement: three
 // primary-key lookups (token_keys.lookup, tokens.uid, users.uid), however
 // many tokens there are.
-const lookupKeyQuery = `SELECT k.lookup, k.token_uid, k.hash, k.not_after, k.created_at,
-	t.uid, t.identifier, t.user_uid, u.username, u.type, t.intent, t.description,
-	t.expiring, t.expires_at, t.extended, t.max_age, t.created_at, t.created_by, t.last_used_at, t.managed,
-	t.restrictions
+const lookupKeyQuery = `SELECT k.lookup, k.token_uid, k.hash, k.not_after, k.created_at, ` + tokenColumns + keyFrom
+
+const keyFrom = `
 	FROM token_keys k
 	JOIN tokens t ON t.uid = k.token_uid
 	JOIN users u ON u.uid = t.user_uid
@@ -311,13 +310,7 @@ func (q *queries) LookupKey(ctx context.Context, lookup string) (store.TokenKey,
 // loadKeyQuery is lookupKeyQuery with the owner's row.
 const loadKeyQuery = `SELECT k.lookup, k.token_uid, k.hash, k.not_after, k.created_at,
 	u.name, u.email, u.description, u.is_active, u.managed, u.password_hash, u.password_changed_at, u.created_at, u.last_login_at,
-	t.uid, t.identifier, t.user_uid, u.username, u.type, t.intent, t.description,
-	t.expiring, t.expires_at, t.extended, t.max_age, t.created_at, t.created_by, t.last_used_at, t.managed,
-	t.restrictions
-	FROM token_keys k
-	JOIN tokens t ON t.uid = k.token_uid
-	JOIN users u ON u.uid = t.user_uid
-	WHERE k.lookup = ?`
+	` + tokenColumns + keyFrom
 
 // LoadKey is LookupKey with the owner and its grants: two statements, in
 // process (as LookupKey, GetUserByUID and UserGrants were three).
