@@ -219,7 +219,7 @@ func runForwardAuth(ctx context.Context) ([]Result, error) {
 		Value:    fmt.Sprintf("%.0f req/s", bestGH.RPS),
 		Baseline: fmt.Sprintf("%.0f req/s (Go 200)", bestBase.RPS),
 		Ratio:    fmtRatio(bestGH.RPS, bestBase.RPS),
-		Goal:     ">= 0.9x", Met: met(ratio >= 0.9),
+		Goal:     fmt.Sprintf(">= %.2fx", forwardAuthGoal), Met: met(ratio >= forwardAuthGoal),
 	}}
 	if bestGH.P99 > 0 && bestBase.P99 > 0 {
 		rs = append(rs, Result{
@@ -252,10 +252,14 @@ func runForwardAuth(ctx context.Context) ([]Result, error) {
 		Suite: "forward-auth", Metric: "  requests per second that CPU allows",
 		Value:    fmt.Sprintf("%.0f/s per core", float64(time.Second)/float64(g)),
 		Baseline: fmt.Sprintf("%.0f/s per core", float64(time.Second)/float64(b)),
-		Ratio:    fmtRatio(float64(b), float64(g)), Goal: ">= 0.9x", Met: met(float64(b)/float64(g) >= 0.9),
+		Ratio:    fmtRatio(float64(b), float64(g)), Goal: fmt.Sprintf(">= %.2fx", forwardAuthGoal), Met: met(float64(b)/float64(g) >= forwardAuthGoal),
 	})
 	return rs, nil
 }
+
+// forwardAuthGoal is the share of the bare chain's rate that the chain
+// through gatehouse must reach (issue 20).
+const forwardAuthGoal = 0.95
 
 // loadWithCPU runs one load and returns, with its result, the CPU time
 // (user + system) spent per request meanwhile by the auth server

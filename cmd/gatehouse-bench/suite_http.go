@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime/pprof"
 	"time"
 
@@ -31,21 +30,32 @@ var (
 func init() {
 	register(Suite{
 		Name:  "http",
-		About: "authenticated GET /api/v1/me (gatehouse process, SQLite) vs a bare net/http 204 handler, same load generator and connections",
+		About: "authenticated GET /api/v1/me (gatehouse process, SQLite and PostgreSQL) vs a bare net/http 204 handler, same load generator and connections",
 		Run:   runHTTP,
 	})
 }
 
+// runHTTP measures on each backend (-backend; PostgreSQL when one is
+// configured), each against the same bare baseline in its own rounds.
 func runHTTP(ctx context.Context) ([]Result, error) {
-	dir, err := benchDir()
+	var all []Result
+	for _, b := range backends("http") {
+		rs, err := runHTTPOn(ctx, b)
+		all = append(all, rs...)
+		if err != nil {
+			return all, fmt.Errorf("%s: %w", b, err)
+		}
+	}
+	return all, nil
+}
+
+func runHTTPOn(ctx context.Context, backend string) ([]Result, error) {
+	db, err := prepareDatabase(ctx, backend, "http")
 	if err != nil {
 		return nil, err
 	}
-	env := serverEnv{
-		Database:   "sqlite:" + filepath.Join(dir, "http.db"),
-		SecretKey:  randomHex(32),
-		AdminToken: "bench-admin-" + randomHex(24),
-	}
+	defer db.drop()
+	env := db.Env
 	var gh interface {
 		URL() string
 		Stop()
@@ -99,7 +109,7 @@ func runHTTP(ctx context.Context) ([]Result, error) {
 	}
 	best := make([]loadResult, len(targets))
 	for round := range max(*roundsFlag, 1) {
-		line := fmt.Sprintf("  round %d:", round+1)
+		line := fmt.Sprintf("  %s round %d:", backend, round+1)
 		for i, t := range targets {
 			stopProfile := func() {}
 			if *httpProfileFlag != "" && i == 1 && round == 0 {
@@ -124,7 +134,7 @@ func runHTTP(ctx context.Context) ([]Result, error) {
 	}
 	bestBase, bestGH := best[0], best[1]
 	ratio := bestGH.RPS / bestBase.RPS
-	metric := fmt.Sprintf("GET /api/v1/me, %d conns, %s (SQLite)", *connsFlag, bestGH.Tool)
+	metric := fmt.Sprintf("%s: GET /api/v1/me, %d conns, %s", backend, *connsFlag, bestGH.Tool)
 	baseline := fmt.Sprintf("%.0f req/s (bare 204)", bestBase.RPS)
 	rs := []Result{{
 		Suite: "http", Metric: metric,
@@ -133,7 +143,7 @@ func runHTTP(ctx context.Context) ([]Result, error) {
 	}}
 	if bestGH.P99 > 0 && bestBase.P99 > 0 {
 		rs = append(rs, Result{
-			Suite: "http", Metric: "  latency p99 under that load",
+			Suite: "http", Metric: "  " + backend + ": latency p99 under that load",
 			Value: fmtDur(bestGH.P99), Baseline: fmtDur(bestBase.P99), Ratio: durRatio(bestGH.P99, bestBase.P99),
 		})
 	}

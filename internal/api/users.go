@@ -13,7 +13,7 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request, a core.Actor) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, m)
+	writeMe(w, m)
 }
 
 func (s *Server) permissions(w http.ResponseWriter, r *http.Request, a core.Actor) {

@@ -251,13 +251,12 @@ func (a *Authenticator) LookupFor(raw string) (string, error) {
 // VerifyAPIKey checks a Bearer key: well-formed, known, matching, API
 // intent, unexpired, its owner active. It records the use.
 func (a *Authenticator) VerifyAPIKey(ctx context.Context, raw string) (*authz.Principal, Credential, error) {
-	e, now, err := a.verifyKey(ctx, raw, store.IntentAPI)
+	e, p, now, err := a.verifyKey(ctx, raw, store.IntentAPI)
 	if err != nil {
 		return nil, Credential{}, err
 	}
-	p, err := a.principalByUID(ctx, e.userUID)
-	if err != nil {
-		return nil, Credential{}, a.principalErr(err, e)
+	if p, err = a.owner(ctx, e, p); err != nil {
+		return nil, Credential{}, err
 	}
 	if !p.Active {
 		return nil, Credential{}, &Failure{Reason: ReasonInactive, Username: p.Username, Identifier: e.identifier}
@@ -270,7 +269,7 @@ func (a *Authenticator) VerifyAPIKey(ctx context.Context, raw string) (*authz.Pr
 // VerifyAppPassword checks username + app password (LDAP bind,
 // forward-auth Basic). The key must belong to that user.
 func (a *Authenticator) VerifyAppPassword(ctx context.Context, username, raw string) (*authz.Principal, Credential, error) {
-	e, now, err := a.verifyKey(ctx, raw, store.IntentAppPassword)
+	e, p, now, err := a.verifyKey(ctx, raw, store.IntentAppPassword)
 	if err != nil {
 		var f *Failure
 		if errors.As(err, &f) {
@@ -278,9 +277,8 @@ func (a *Authenticator) VerifyAppPassword(ctx context.Context, username, raw str
 		}
 		return nil, Credential{}, err
 	}
-	p, err := a.principalByUID(ctx, e.userUID)
-	if err != nil {
-		return nil, Credential{}, a.principalErr(err, e)
+	if p, err = a.owner(ctx, e, p); err != nil {
+		return nil, Credential{}, err
 	}
 	if p.Username != username {
 		return nil, Credential{}, &Failure{Reason: ReasonMismatch, Username: username}
@@ -291,6 +289,19 @@ func (a *Authenticator) VerifyAppPassword(ctx context.Context, username, raw str
 	a.recordUse(e, now)
 	return e.restrictions.Principal(p), Credential{Method: "app_password", TokenUID: e.tokenUID, TokenIdentifier: e.identifier,
 		GraceUntil: e.graceUntil(), Restrictions: e.restrictions}, nil
+}
+
+// owner is the principal of a key's owner: loaded, the one loaded with
+// the key (a first use); otherwise the cached one, or from the store.
+func (a *Authenticator) owner(ctx context.Context, e *keyEntry, loaded *authz.Principal) (*authz.Principal, error) {
+	if loaded != nil {
+		return loaded, nil
+	}
+	p, err := a.principalByUID(ctx, e.userUID)
+	if err != nil {
+		return nil, a.principalErr(err, e)
+	}
+	return p, nil
 }
 
 func (a *Authenticator) principalErr(err error, e *keyEntry) error {
@@ -323,63 +334,66 @@ func presentedIntent(raw string) string {
 	return ""
 }
 
-func (a *Authenticator) verifyKey(ctx context.Context, raw, intent string) (*keyEntry, int64, error) {
+// verifyKey checks a key; the principal is its owner's when the key was
+// loaded from the store with it (nil when the key was cached).
+func (a *Authenticator) verifyKey(ctx context.Context, raw, intent string) (*keyEntry, *authz.Principal, int64, error) {
 	// A key's prefix says its intent: a key of the other intent is
 	// refused before anything else, whatever the cache holds, so that the
 	// same key at the same door always fails for the same reason.
 	if presented := presentedIntent(raw); presented != "" && presented != intent {
-		return nil, 0, &Failure{Reason: ReasonIntent}
+		return nil, nil, 0, &Failure{Reason: ReasonIntent}
 	}
 	// Warm path: a key already verified once is recognised by its
 	// in-memory fingerprint below, which also proves its checksum; the
 	// checksum is verified before anything goes to the database.
 	e := a.cachedKey(raw)
+	var p *authz.Principal
 	if e == nil {
 		var lookup string
 		if pk, err := ParseKey(raw); err == nil {
 			if pk.Intent != intent {
-				return nil, 0, &Failure{Reason: ReasonIntent}
+				return nil, nil, 0, &Failure{Reason: ReasonIntent}
 			}
 			lookup = pk.Lookup
 		} else if intent == store.IntentAPI {
 			l, err := a.LookupFor(raw)
 			if err != nil {
-				return nil, 0, &Failure{Reason: ReasonMalformed}
+				return nil, nil, 0, &Failure{Reason: ReasonMalformed}
 			}
 			lookup = l
 		} else {
-			return nil, 0, &Failure{Reason: ReasonMalformed}
+			return nil, nil, 0, &Failure{Reason: ReasonMalformed}
 		}
 		var err error
-		if e, err = a.keyEntry(ctx, lookup); err != nil {
-			return nil, 0, err
+		if e, p, err = a.keyEntry(ctx, lookup); err != nil {
+			return nil, nil, 0, err
 		}
 	}
 	if fp := e.verified.Load(); fp != nil {
 		sum := sha256.Sum256(unsafeBytes(raw))
 		if subtle.ConstantTimeCompare(sum[:], fp[:]) != 1 {
-			return nil, 0, &Failure{Reason: ReasonMismatch, Identifier: e.identifier}
+			return nil, nil, 0, &Failure{Reason: ReasonMismatch, Identifier: e.identifier}
 		}
 	} else {
 		if !a.hasher.Equal(raw, e.hash) {
-			return nil, 0, &Failure{Reason: ReasonMismatch, Identifier: e.identifier}
+			return nil, nil, 0, &Failure{Reason: ReasonMismatch, Identifier: e.identifier}
 		}
 		sum := sha256.Sum256([]byte(raw))
 		e.verified.Store(&sum)
 	}
 	if e.intent != intent {
-		return nil, 0, &Failure{Reason: ReasonIntent, Identifier: e.identifier}
+		return nil, nil, 0, &Failure{Reason: ReasonIntent, Identifier: e.identifier}
 	}
 	now := a.clock.Now().UnixNano()
 	if e.notAfter != 0 && now >= e.notAfter {
 		// Replaced by a rotation and past its grace: revoked, not expired
 		// (the token itself may live on with its new key).
-		return nil, 0, &Failure{Reason: ReasonRevoked, Identifier: e.identifier}
+		return nil, nil, 0, &Failure{Reason: ReasonRevoked, Identifier: e.identifier}
 	}
 	if e.expiring && now >= e.expiresAt.Load() && !(e.extended && a.refreshExpiry(ctx, e, now)) {
-		return nil, 0, &Failure{Reason: ReasonExpired, Identifier: e.identifier}
+		return nil, nil, 0, &Failure{Reason: ReasonExpired, Identifier: e.identifier}
 	}
-	return e, now, nil
+	return e, p, now, nil
 }
 
 // refreshExpiry re-reads an extended token's stored expiry before it is
@@ -415,25 +429,29 @@ func (a *Authenticator) cachedKey(raw string) *keyEntry {
 	return e
 }
 
-// keyEntry finds a verifier in memory, or loads it from the store.
-func (a *Authenticator) keyEntry(ctx context.Context, lookup string) (*keyEntry, error) {
+// keyEntry finds a verifier in memory, or loads it from the store with
+// its owner's principal (returned, and cached unless it already is), all
+// in one query: a first use costs one round trip to the database.
+func (a *Authenticator) keyEntry(ctx context.Context, lookup string) (*keyEntry, *authz.Principal, error) {
 	a.mu.RLock()
 	e, ok := a.keys[lookup]
 	gen := a.gen
 	a.mu.RUnlock()
 	if ok && !a.bypass.Load() {
-		return e, nil
+		return e, nil, nil
 	}
-	k, t, err := a.store.LookupKey(ctx, lookup)
+	l, err := a.store.LoadKey(ctx, lookup)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, &Failure{Reason: ReasonUnknown}
+		return nil, nil, &Failure{Reason: ReasonUnknown}
 	}
 	if err != nil {
 		if ok, skipped := a.lookupErrors.allow(a.clock.Now()); ok {
 			a.log.Error("key lookup failed", "err", err, "not_logged_since_last", skipped)
 		}
-		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return nil, nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
+	k, t := l.Key, l.Token
+	p := BuildPrincipal(l.Owner, l.Grants)
 	e = &keyEntry{
 		lookup: k.Lookup, hash: k.Hash, tokenUID: t.UID, identifier: t.Identifier, userUID: t.UserUID,
 		intent: t.Intent, expiring: t.Expiring, extended: t.Extended, maxAge: t.MaxAge,
@@ -462,9 +480,15 @@ func (a *Authenticator) keyEntry(ctx context.Context, lookup string) (*keyEntry,
 			a.keys[lookup] = e
 			a.byToken[e.tokenUID] = append(a.byToken[e.tokenUID], lookup)
 		}
+		if cur, ok := a.byUID[p.UID]; ok {
+			p = cur
+		} else {
+			a.byUID[p.UID] = p
+			a.byName[p.Username] = p
+		}
 	}
 	a.mu.Unlock()
-	return e, nil
+	return e, p, nil
 }
 
 // recordUse moves last-used (and an extended token's expiry) forward in
@@ -712,7 +736,8 @@ func (a *Authenticator) loadPrincipal(ctx context.Context, u store.User, gen uin
 
 // BuildPrincipal makes a principal of a user and its grants.
 func BuildPrincipal(u store.User, g store.Grants) *authz.Principal {
-	return authz.NewPrincipal(authz.Identity{UID: u.UID, Username: u.Username, Type: u.Type, Active: u.IsActive, Managed: u.Managed, PasswordHash: u.PasswordHash},
+	return authz.NewPrincipal(authz.Identity{UID: u.UID, Username: u.Username, Type: u.Type, Active: u.IsActive, Managed: u.Managed, PasswordHash: u.PasswordHash,
+		Profile: &authz.Profile{Name: u.Name, Email: u.Email, Description: u.Description, CreatedAt: u.CreatedAt, LastLoginAt: u.LastLoginAt}},
 		authz.Grants{Groups: g.Groups, DirectRoles: g.DirectRoles, Roles: g.Roles, Permissions: g.Permissions})
 }
 
@@ -735,6 +760,20 @@ func (a *Authenticator) keepPending(e *keyEntry) {
 	if e != nil && e.dirty.Load() {
 		a.pending = append(a.pending, e)
 	}
+}
+
+// InvalidateProfile forgets the cached principal of one account whose
+// row changed in a way that changes no one's access (a login stamping
+// last_login_at): the next read of it, /me included, loads it again.
+// Call after the change is committed.
+func (a *Authenticator) InvalidateProfile(uid string) {
+	a.mu.Lock()
+	a.gen++
+	if p := a.byUID[uid]; p != nil {
+		delete(a.byName, p.Username)
+	}
+	delete(a.byUID, uid)
+	a.mu.Unlock()
 }
 
 // InvalidatePrincipals forgets every cached principal (role, group,

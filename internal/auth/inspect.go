@@ -33,13 +33,12 @@ func (a *Authenticator) Inspect(ctx context.Context, raw string) (*authz.Princip
 	if pk, err := ParseKey(raw); err == nil {
 		intent = pk.Intent
 	}
-	e, _, err := a.verifyKey(ctx, raw, intent)
+	e, p, _, err := a.verifyKey(ctx, raw, intent)
 	if err != nil {
 		return nil, KeyInfo{}, err
 	}
-	p, err := a.principalByUID(ctx, e.userUID)
-	if err != nil {
-		return nil, KeyInfo{}, a.principalErr(err, e)
+	if p, err = a.owner(ctx, e, p); err != nil {
+		return nil, KeyInfo{}, err
 	}
 	if !p.Active {
 		return nil, KeyInfo{}, &Failure{Reason: ReasonInactive, Username: p.Username, Identifier: e.identifier}

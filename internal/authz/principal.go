@@ -3,6 +3,7 @@ package authz
 import (
 	"slices"
 	"strings"
+	"time"
 )
 
 // Principal is who a request acts as. Anonymous requests have a nil
@@ -16,6 +17,11 @@ type Principal struct {
 	// PasswordHash is kept so password checks need no database query; it
 	// never leaves the process (not marshalled, never logged).
 	PasswordHash string `json:"-"`
+	// Profile is the account's row as it was when the principal was built
+	// (nil for principals not made from a stored account): reads of the
+	// caller's own account answer from it, kept as fresh as the principal
+	// itself by the caches' invalidation.
+	Profile *Profile `json:"-"`
 
 	Groups      []string
 	DirectRoles []string
@@ -37,6 +43,15 @@ type Identity struct {
 	UID, Username, Type string
 	Active, Managed     bool
 	PasswordHash        string
+	Profile             *Profile
+}
+
+// Profile is what an account shows of itself besides its identity and
+// grants. Shared and read-only, as the principal holding it.
+type Profile struct {
+	Name, Email, Description string
+	CreatedAt                time.Time
+	LastLoginAt              *time.Time
 }
 
 // Grants is what a principal holds: its groups, the roles assigned to it
@@ -52,7 +67,7 @@ func NewPrincipal(id Identity, g Grants) *Principal {
 	perms, roles := g.Permissions, g.Roles
 	p := &Principal{
 		UID: id.UID, Username: id.Username, Type: id.Type, Active: id.Active, Managed: id.Managed, PasswordHash: id.PasswordHash,
-		Groups: g.Groups, DirectRoles: g.DirectRoles, Roles: roles,
+		Profile: id.Profile, Groups: g.Groups, DirectRoles: g.DirectRoles, Roles: roles,
 		unscoped: map[string]struct{}{}, scoped: map[scopedKey]struct{}{},
 	}
 	p.admin = slices.Contains(roles, AdminRole)
@@ -205,8 +220,8 @@ func (p *Principal) Narrow(perms []string) *Principal {
 		}
 	}
 	roles := slices.DeleteFunc(slices.Clone(p.Roles), func(r string) bool { return r == AdminRole })
-	n := NewPrincipal(Identity{UID: p.UID, Username: p.Username, Type: p.Type, Active: p.Active, Managed: p.Managed, PasswordHash: p.PasswordHash},
-		Grants{Groups: p.Groups, DirectRoles: p.DirectRoles, Roles: roles, Permissions: keep})
+	n := NewPrincipal(Identity{UID: p.UID, Username: p.Username, Type: p.Type, Active: p.Active, Managed: p.Managed, PasswordHash: p.PasswordHash,
+		Profile: p.Profile}, Grants{Groups: p.Groups, DirectRoles: p.DirectRoles, Roles: roles, Permissions: keep})
 	n.Narrowed = true
 	return n
 }

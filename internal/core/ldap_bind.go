@@ -372,6 +372,7 @@ func (s *LDAP) ldapLoggedIn(ctx context.Context, p store.LDAPProvider, in LDAPBi
 		rec(s.event(a, audit.ActionLogin, audit.Success, audit.Target{Kind: audit.KindUser, Name: u.Username}, c))
 		return nil
 	})
+	s.authn.InvalidateProfile(pr.UID) // its cached profile shows the last login
 	if err != nil {
 		s.log.Warn("record LDAP login", "user", pr.Username, "err", err)
 	}

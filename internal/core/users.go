@@ -61,9 +61,19 @@ func (s *Accounts) Me(ctx context.Context, a Actor) (Me, error) {
 	if err := authenticated(a); err != nil {
 		return Me{}, err
 	}
-	u, err := s.store.GetUserByUID(ctx, a.P.UID)
-	if err != nil {
-		return Me{}, notFound(err, "user", a.P.Username)
+	// The principal the credential check found answers: it carries the
+	// account's profile, and whatever changes the account (a rename, a
+	// disable, a role, a login) drops it from the cache first.
+	var u store.User
+	if pr := a.P.Profile; pr != nil {
+		u = store.User{UID: a.P.UID, Username: a.P.Username, Type: a.P.Type, IsActive: a.P.Active, Managed: a.P.Managed,
+			PasswordHash: a.P.PasswordHash, Name: pr.Name, Email: pr.Email, Description: pr.Description,
+			CreatedAt: pr.CreatedAt, LastLoginAt: pr.LastLoginAt}
+	} else {
+		var err error
+		if u, err = s.store.GetUserByUID(ctx, a.P.UID); err != nil {
+			return Me{}, notFound(err, "user", a.P.Username)
+		}
 	}
 	v := userView(u, store.Grants{Groups: a.P.Groups, DirectRoles: a.P.DirectRoles})
 	return Me{UserView: v, Permissions: nonNil(a.P.Permissions)}, nil
@@ -590,6 +600,7 @@ func normalizePermissions(perms []string) ([]string, error) {
 // RecordLogin stamps last_login_at and writes a login event.
 func (s *Accounts) RecordLogin(ctx context.Context, a Actor, method string) error {
 	now := s.now()
+	defer s.authn.InvalidateProfile(a.P.UID) // its cached profile shows the last login
 	return s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
 		u, err := q.GetUserByUID(ctx, a.P.UID)
 		if err != nil {

@@ -15,11 +15,14 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse/gatehouse/internal/auth"
+	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/core"
 	"github.com/gatehouse/gatehouse/internal/httpx"
@@ -78,6 +81,8 @@ type Handler struct {
 	// record[HTTP method] records a request for the route metrics.
 	record map[string]func(status int, d time.Duration)
 	log    *slog.Logger
+	// identities caches the identity header values per principal.
+	identities identities
 }
 
 // New builds the door.
@@ -102,6 +107,8 @@ func New(c *core.Service, cfg Config) *Handler {
 	if h.log == nil {
 		h.log = slog.Default()
 	}
+	h.identities.reset()
+	h.authn.OnInvalidate(h.identities.reset)
 	return h
 }
 
@@ -228,18 +235,13 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
 	p, c := checked.P, checked.Cred
 
 	d, err := h.core.Applications.Admit(ctx, core.Actor{P: p, Cred: c, ClientIP: client}, slug)
-	var nf *core.NotFoundError
 	switch {
-	case errors.As(err, &nf):
-		return h.problem(w, http.StatusNotFound, "no such application")
 	case err != nil:
-		h.log.Error("forward-auth admission failed", "application", slug, "err", err)
-		return h.unavailable(w)
+		return h.admitFailed(w, slug, err)
 	case !d.Admitted:
 		return h.problem(w, http.StatusForbidden, "you may not use this application")
 	}
-	// One backing array for the three values: one allocation, not three.
-	vals := []string{p.Username, p.Type, strings.Join(p.Groups, ",")}
+	vals := h.identities.of(p)
 	hd := w.Header()
 	hd[HeaderUser] = vals[0:1:1]
 	hd[HeaderType] = vals[1:2:2]
@@ -247,6 +249,49 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
 	hd["Cache-Control"] = noStore
 	w.WriteHeader(http.StatusOK)
 	return http.StatusOK
+}
+
+// admitFailed answers an admission that could not be decided.
+func (h *Handler) admitFailed(w http.ResponseWriter, slug string, err error) int {
+	var nf *core.NotFoundError
+	if errors.As(err, &nf) {
+		return h.problem(w, http.StatusNotFound, "no such application")
+	}
+	h.log.Error("forward-auth admission failed", "application", slug, "err", err)
+	return h.unavailable(w)
+}
+
+// identities holds the identity header values (user, type, groups) of
+// the principals admitted lately, so that a warm answer allocates
+// nothing. A principal never changes (a change to an account makes a new
+// one), so its values never go stale; the map is emptied when the
+// authenticator drops principals and when it holds maxIdentities, so
+// that it keeps no principal alive for long.
+type identities struct {
+	m atomic.Pointer[sync.Map] // *authz.Principal -> []string{user, type, groups}
+	n atomic.Int64
+}
+
+const maxIdentities = 4096
+
+func (c *identities) reset() {
+	c.m.Store(new(sync.Map))
+	c.n.Store(0)
+}
+
+// of returns p's three header values, one backing array.
+func (c *identities) of(p *authz.Principal) []string {
+	m := c.m.Load()
+	if v, ok := m.Load(p); ok {
+		return v.([]string)
+	}
+	vals := []string{p.Username, p.Type, strings.Join(p.Groups, ",")}
+	if c.n.Add(1) > maxIdentities {
+		c.reset()
+		m = c.m.Load()
+	}
+	m.Store(p, vals)
+	return vals
 }
 
 func (h *Handler) count(method, outcome string) {

@@ -100,6 +100,14 @@ type RoleAssignments struct {
 	Groups []string // group names, sorted
 }
 
+// KeyLoad is a key with its token, the token's owner and its grants.
+type KeyLoad struct {
+	Key    TokenKey
+	Token  Token
+	Owner  User
+	Grants Grants
+}
+
 // Grants is everything that decides what a user may do.
 type Grants struct {
 	Groups      []string // groups the user is a member of, sorted
@@ -342,6 +350,10 @@ type Queries interface {
 	// LookupKey returns the key with that lookup part and its token
 	// (Username and UserType filled). ErrNotFound.
 	LookupKey(ctx context.Context, lookup string) (TokenKey, Token, error)
+	// LoadKey is LookupKey with the token's owner and the owner's grants:
+	// everything the first use of a key needs, in one query (one round
+	// trip). ErrNotFound.
+	LoadKey(ctx context.Context, lookup string) (KeyLoad, error)
 	// TouchTokens writes last-used (and, where set, expires_at) for many
 	// tokens at once; tokens that vanished are ignored. A stored
 	// last_used_at is never moved backwards.

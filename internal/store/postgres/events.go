@@ -160,6 +160,16 @@ func (q *queries) ChainEvent(ctx context.Context, e store.Event) error {
 func (q *queries) ListEvents(ctx context.Context, f store.EventFilter) ([]store.Event, error) {
 	ctx, cancel := q.timeout(ctx)
 	defer cancel()
+	query, args := listEventsSQL(f)
+	evs, err := queryAll(ctx, q, scanEvent, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list events: %w", err)
+	}
+	return evs, nil
+}
+
+// listEventsSQL is ListEvents' statement and arguments.
+func listEventsSQL(f store.EventFilter) (string, []any) {
 	var w where
 	if f.Action != "" {
 		w.add("action = " + w.arg(f.Action))
@@ -179,11 +189,7 @@ func (q *queries) ListEvents(ctx context.Context, f store.EventFilter) ([]store.
 	if f.Before > 0 {
 		w.add("id < " + w.arg(f.Before))
 	}
-	evs, err := queryAll(ctx, q, scanEvent, `SELECT `+eventColumns+` FROM events`+w.sql("id DESC", f.Limit), w.args...)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list events: %w", err)
-	}
-	return evs, nil
+	return `SELECT ` + eventColumns + ` FROM events` + w.sql("id DESC", f.Limit), w.args
 }
 
 // eventColumns are the columns scanEvent reads.

@@ -128,22 +128,17 @@ func (q *queries) GroupRoles(ctx context.Context, groupUID string) ([]string, er
 	return names, wrapf(err, "roles of group %q", groupUID)
 }
 
-// UserGrants computes everything in one round trip, from one snapshot:
-// the user's groups, direct roles, effective roles (direct or through a
-// group) and effective permissions (of every effective role, plus the
-// user's direct ones). Each list is sorted and unique; all "C"-collated,
-// so sorted in byte order.
-func (q *queries) UserGrants(ctx context.Context, userUID string) (store.Grants, error) {
-	ctx, cancel := q.timeout(ctx)
-	defer cancel()
-	var g store.Grants
-	err := q.db.QueryRow(ctx, `WITH
+// grantsSQL selects the grants of the user whose uid is the expression
+// user (a parameter, or a column of an enclosing query): groups, direct
+// roles, effective roles and permissions, each an array.
+func grantsSQL(user string) string {
+	return `WITH
 		grp AS (
 			SELECT g.uid, g.name FROM group_members m JOIN groups g ON g.uid = m.group_uid
-			WHERE m.user_uid = $1),
+			WHERE m.user_uid = ` + user + `),
 		direct AS (
 			SELECT r.uid, r.name FROM role_user_assignments a JOIN roles r ON r.uid = a.role_uid
-			WHERE a.user_uid = $1),
+			WHERE a.user_uid = ` + user + `),
 		effective AS (
 			SELECT uid, name FROM direct
 			UNION
@@ -153,12 +148,24 @@ func (q *queries) UserGrants(ctx context.Context, userUID string) (store.Grants,
 		perms AS (
 			SELECT p.permission FROM role_permissions p JOIN effective e ON e.uid = p.role_uid
 			UNION
-			SELECT permission FROM user_permissions WHERE user_uid = $1)
+			SELECT permission FROM user_permissions WHERE user_uid = ` + user + `)
 		SELECT
 			ARRAY(SELECT name FROM grp ORDER BY name),
 			ARRAY(SELECT name FROM direct ORDER BY name),
 			ARRAY(SELECT DISTINCT name FROM effective ORDER BY name),
-			ARRAY(SELECT permission FROM perms ORDER BY permission)`, userUID).
+			ARRAY(SELECT permission FROM perms ORDER BY permission)`
+}
+
+// UserGrants computes everything in one round trip, from one snapshot:
+// the user's groups, direct roles, effective roles (direct or through a
+// group) and effective permissions (of every effective role, plus the
+// user's direct ones). Each list is sorted and unique; all "C"-collated,
+// so sorted in byte order.
+func (q *queries) UserGrants(ctx context.Context, userUID string) (store.Grants, error) {
+	ctx, cancel := q.timeout(ctx)
+	defer cancel()
+	var g store.Grants
+	err := q.db.QueryRow(ctx, grantsSQL("$1"), userUID).
 		Scan(&g.Groups, &g.DirectRoles, &g.Roles, &g.Permissions)
 	if err != nil {
 		return store.Grants{}, fmt.Errorf("postgres: grants of user %q: %w", userUID, q.fail(err))

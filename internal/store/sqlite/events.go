@@ -153,6 +153,16 @@ func (q *queries) ChainEvent(ctx context.Context, e store.Event) error {
 // ListEvents lists events newest first. Since is inclusive, Until
 // exclusive: [Since, Until).
 func (q *queries) ListEvents(ctx context.Context, f store.EventFilter) ([]store.Event, error) {
+	query, args := listEventsQuery(f)
+	rows, err := q.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	return scanEvents(rows)
+}
+
+// listEventsQuery is ListEvents' statement and arguments.
+func listEventsQuery(f store.EventFilter) (string, []any) {
 	var w where
 	if f.Action != "" {
 		w.add("action = ?", f.Action)
@@ -172,12 +182,7 @@ func (q *queries) ListEvents(ctx context.Context, f store.EventFilter) ([]store.
 	if f.Before > 0 {
 		w.add("id < ?", f.Before)
 	}
-	rows, err := q.read.QueryContext(ctx, `SELECT `+eventColumns+` FROM events`+w.String()+` ORDER BY id DESC LIMIT ?`,
-		append(w.args, limitArg(f.Limit))...)
-	if err != nil {
-		return nil, fmt.Errorf("list events: %w", err)
-	}
-	return scanEvents(rows)
+	return `SELECT ` + eventColumns + ` FROM events` + w.String() + ` ORDER BY id DESC LIMIT ?`, append(w.args, limitArg(f.Limit))
 }
 
 // eventColumns are the columns scanEvents reads.

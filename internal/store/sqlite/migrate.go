@@ -12,14 +12,22 @@ import (
 // Each migration's transaction is BEGIN IMMEDIATE on the writer, so
 // processes migrating the same file at once take turns: the first
 // applies, the others then find nothing pending.
+//
+// Then it gathers the planner's statistics (see analyze): a migration may
+// add indexes, and a database loaded or grown since the last start has
+// none that fit.
 func (s *Store) Migrate(ctx context.Context) error {
-	return migrate.Run(ctx, migrate.SQLite, func(ctx context.Context) (migrate.Tx, error) {
+	err := migrate.Run(ctx, migrate.SQLite, func(ctx context.Context) (migrate.Tx, error) {
 		tx, err := s.writer.BeginTx(ctx, nil)
 		if err != nil {
 			return nil, err
 		}
 		return migrateTx{tx}, nil
 	})
+	if err != nil {
+		return err
+	}
+	return s.analyze(ctx, "ANALYZE")
 }
 
 // migrateTx is a writer transaction as the migration runner uses it.

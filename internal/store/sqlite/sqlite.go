@@ -24,6 +24,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -49,6 +51,10 @@ type Store struct {
 	// Statement caches of the two handles, used by the embedded queries.
 	preparedWriter *preparedDB
 	preparedReader *preparedDB
+
+	stopOnce  sync.Once
+	stopStats chan struct{} // closed by Close: keepStatistics returns
+	statsDone chan struct{} // closed when it has
 }
 
 var _ store.Store = (*Store)(nil)
@@ -105,9 +111,61 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 
 	s := &Store{writer: writer, reader: reader, path: abs,
-		preparedWriter: newPreparedDB(writer), preparedReader: newPreparedDB(reader)}
+		preparedWriter: newPreparedDB(writer), preparedReader: newPreparedDB(reader),
+		stopStats: make(chan struct{}), statsDone: make(chan struct{})}
 	s.queries = queries{read: s.preparedReader, write: s.preparedWriter, store: s}
+	go s.keepStatistics()
 	return s, nil
+}
+
+// Statistics. SQLite's planner knows how many rows an index narrows to
+// only from the statistics ANALYZE stores, which it never gathers by
+// itself: without them a million-token database is planned as an empty
+// one. Migrate runs ANALYZE, every statsEvery PRAGMA optimize runs it
+// again for the tables that changed much, and so does Close. Each
+// reads at most analysisLimit rows per index (PRAGMA analysis_limit), so
+// it takes milliseconds however large the file. The token listings
+// choose their indexes themselves (ListTokens) and do not rest on them.
+const (
+	statsEvery    = time.Hour
+	analysisLimit = 1000
+)
+
+// analyze runs stmt (ANALYZE, or PRAGMA optimize) on the writer within
+// the analysis limit, then closes the idle readers: a connection reads
+// the statistics when it loads the schema, so the next ones see the new.
+func (s *Store) analyze(ctx context.Context, stmt string) error {
+	conn, err := s.writer.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", stmt, err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA analysis_limit = %d", analysisLimit)); err != nil {
+		return fmt.Errorf("sqlite: analysis_limit: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, stmt); err != nil {
+		return fmt.Errorf("sqlite: %s: %w", stmt, mapErr(err))
+	}
+	s.reader.SetMaxIdleConns(0)
+	s.reader.SetMaxIdleConns(readerConns)
+	return nil
+}
+
+// keepStatistics runs PRAGMA optimize every statsEvery until Close.
+func (s *Store) keepStatistics() {
+	defer close(s.statsDone)
+	t := time.NewTicker(statsEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopStats:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			_ = s.analyze(ctx, "PRAGMA optimize") // best effort: the next run tries again
+			cancel()
+		}
+	}
 }
 
 // dsn builds the driver DSN. The pragmas are DSN parameters so that the
@@ -199,6 +257,13 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes both handles. The last connection to close checkpoints the
 // WAL into the database file and removes it.
 func (s *Store) Close() error {
+	s.stopOnce.Do(func() { close(s.stopStats) })
+	<-s.statsDone
+	// Statistics for the next start, as SQLite advises before closing
+	// (best effort: a close must not fail on it).
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	_ = s.analyze(ctx, "PRAGMA optimize")
+	cancel()
 	// Readers first, so that the writer is the last connection and its
 	// close can checkpoint.
 	err := errors.Join(

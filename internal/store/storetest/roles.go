@@ -132,6 +132,7 @@ func testRoleAssignments(t *testing.T, s store.Store) {
 var grantTests = []testCase{
 	{"grants/direct-group-and-permissions", testGrants},
 	{"grants/none", testGrantsNone},
+	{"grants/load-key", testLoadKey},
 }
 
 // testGrants builds a user who holds roles directly and through groups,
@@ -214,6 +215,34 @@ func testGrantsNone(t *testing.T, s store.Store) {
 	mustRole(t, s, "admin", "everything")
 	mustGroup(t, s, "ops")
 	wantRead(t, store.Grants{}, "grants of a user with none")(s.UserGrants(ctx(t), u.UID))
+}
+
+// testLoadKey: LoadKey is LookupKey, GetUserByUID and UserGrants in one.
+func testLoadKey(t *testing.T, s store.Store) {
+	u := human("alice")
+	u.Name, u.Email, u.Description, u.PasswordHash = "Alice", "alice@example.com", "ops", "hash"
+	u.LastLoginAt = ptr(at(time.Hour))
+	u = mustCreateUser(t, s, u)
+	none := mustUser(t, s, "bob")
+	ops := mustGroup(t, s, "ops")
+	r := mustRole(t, s, "editor", "x.write")
+	mustNil(t, s.AddMember(ctx(t), ops.UID, u.UID), "AddMember")
+	mustNil(t, s.AssignRoleToGroup(ctx(t), r.UID, ops.UID), "AssignRoleToGroup")
+	mustNil(t, s.SetUserPermissions(ctx(t), u.UID, []string{"p.read"}), "SetUserPermissions")
+	for _, owner := range []store.User{u, none} {
+		tok := mustToken(t, s, apiToken(owner, owner.Username+"-ci"))
+		l, err := s.LoadKey(ctx(t), "lk-"+tok.Identifier)
+		mustNil(t, err, "LoadKey")
+		k, wantTok, err := s.LookupKey(ctx(t), "lk-"+tok.Identifier)
+		mustNil(t, err, "LookupKey")
+		wantOwner, err := s.GetUserByUID(ctx(t), owner.UID)
+		mustNil(t, err, "GetUserByUID")
+		g, err := s.UserGrants(ctx(t), owner.UID)
+		mustNil(t, err, "UserGrants")
+		equal(t, l, store.KeyLoad{Key: k, Token: wantTok, Owner: wantOwner, Grants: g}, "LoadKey of "+owner.Username)
+	}
+	_, err := s.LoadKey(ctx(t), "lk-nobody")
+	wantErr(t, err, store.ErrNotFound, "LoadKey(unknown)")
 }
 
 var cascadeTests = []testCase{
