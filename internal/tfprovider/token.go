@@ -80,7 +80,7 @@ func (r *tokenResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 			"user": schema.StringAttribute{
 				Optional: true, Computed: true, PlanModifiers: keep,
 				Description: "The owner: a user or service account (default: the provider's own account). Changing it replaces the token.",
-				Validators:  []validator.String{nameValidator{}},
+				Validators:  []validator.String{validName},
 			},
 			"intent": schema.StringAttribute{
 				Optional: true, Computed: true, Default: stringdefault.StaticString(client.IntentAPI),
@@ -96,12 +96,12 @@ func (r *tokenResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 			"expires_at": schema.StringAttribute{
 				Optional: true, Computed: true,
 				Description: "When the token expires (RFC 3339). Give it, or ttl, or neither (the server's default: 30 days); computed otherwise.",
-				Validators:  []validator.String{rfc3339Validator{}},
+				Validators:  []validator.String{validRFC3339},
 			},
 			"ttl": schema.StringAttribute{
 				Optional:    true,
 				Description: "The token's lifetime from its creation (or rotation), a Go duration such as 720h (no day unit). A change outside Terraform of the expiry of a token with a ttl shows as a change of ttl, which applies it again from now.",
-				Validators:  []validator.String{durationValidator{min: time.Nanosecond, minText: "positive", allowMax: maxLifetime}},
+				Validators:  []validator.String{validDuration(time.Nanosecond, "positive", maxLifetime)},
 			},
 			"extended": schema.BoolAttribute{
 				Optional: true, Computed: true, Default: booldefault.StaticBool(false),
@@ -110,7 +110,7 @@ func (r *tokenResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 			"max_age": schema.StringAttribute{
 				Optional:    true,
 				Description: "The idle lifetime of an extended token (required with extended), a Go duration such as 720h.",
-				Validators:  []validator.String{durationValidator{min: time.Second, minText: "at least 1s", allowMax: maxLifetime}},
+				Validators:  []validator.String{validDuration(time.Second, "at least 1s", maxLifetime)},
 			},
 			"rotate_triggers": schema.MapAttribute{
 				ElementType: types.StringType, Optional: true,
@@ -119,30 +119,30 @@ func (r *tokenResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 			"rotation_grace": schema.StringAttribute{
 				Optional: true, Computed: true, Default: stringdefault.StaticString("0s"),
 				Description: "How long the old key keeps working after a rotation (default 0s, at most 720h), so that its users can switch.",
-				Validators:  []validator.String{durationValidator{min: 0, minText: "not negative", allowMax: 720 * time.Hour}},
+				Validators:  []validator.String{validDuration(0, "not negative", 720*time.Hour)},
 			},
 			"permissions": schema.SetAttribute{
 				ElementType: types.StringType, Optional: true,
 				Description:   "Least privilege: the token's own permissions, of the catalogue (data source gatehouse_permissions), `name` or `name@kind/object`. Left out, the token may do all its owner may; given, only what is both in this set and held by the owner at each use; an empty set makes a key that proves identity and can do nothing else. Each must be held by the owner when the token is made. Changing it replaces the token.",
-				Validators:    []validator.Set{permissionsValidator{}, setvalidator.SizeAtMost(maxRestrictionEntries)},
+				Validators:    []validator.Set{validPermissions, setvalidator.SizeAtMost(maxRestrictionEntries)},
 				PlanModifiers: []planmodifier.Set{setplanmodifier.RequiresReplace()},
 			},
 			"allowed_cidrs": schema.SetAttribute{
 				ElementType: types.StringType, Optional: true,
 				Description:   "Least privilege: the networks the key may be used from (IPv4 or IPv6 CIDR such as 10.20.0.0/16, or one address); a use from elsewhere is refused like a bad key. Left out or empty: anywhere. Changing it replaces the token.",
-				Validators:    []validator.Set{cidrsValidator{}, setvalidator.SizeAtMost(maxRestrictionEntries)},
+				Validators:    []validator.Set{validNetworks, setvalidator.SizeAtMost(maxRestrictionEntries)},
 				PlanModifiers: []planmodifier.Set{replaceIfOtherEntries(canonicalNetwork)},
 			},
 			"applications": schema.SetAttribute{
 				ElementType: types.StringType, Optional: true,
 				Description:   "Least privilege: the slugs of the applications the credential opens at forward-auth (their bindings still apply). Left out or empty: any. Changing it replaces the token.",
-				Validators:    []validator.Set{namesValidator{}, setvalidator.SizeAtMost(maxRestrictionEntries)},
+				Validators:    []validator.Set{validNames, setvalidator.SizeAtMost(maxRestrictionEntries)},
 				PlanModifiers: []planmodifier.Set{replaceIfOtherEntries(nil)},
 			},
 			"ldap_providers": schema.SetAttribute{
 				ElementType: types.StringType, Optional: true,
 				Description:   "Least privilege: the names of the LDAP providers the credential binds at. Left out or empty: any. Changing it replaces the token.",
-				Validators:    []validator.Set{namesValidator{}, setvalidator.SizeAtMost(maxRestrictionEntries)},
+				Validators:    []validator.Set{validNames, setvalidator.SizeAtMost(maxRestrictionEntries)},
 				PlanModifiers: []planmodifier.Set{replaceIfOtherEntries(nil)},
 			},
 			"key": schema.StringAttribute{
