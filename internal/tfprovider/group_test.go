@@ -21,7 +21,7 @@ func TestAccGroup(t *testing.T) {
 		}
 		const addr = "gatehouse_group.g"
 		h.run(map[string]func(context.Context) error{
-			"group ops": func(ctx context.Context) error { _, err := h.c.Groups.Get(ctx, "ops"); return err },
+			"group ops": gone(h.c.Groups.Get, "ops"),
 		},
 			resource.TestStep{Config: cfg("Ops", "x"), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid name`)},
 			resource.TestStep{Config: cfg("ops", "first"), Check: resource.ComposeTestCheckFunc(
@@ -30,18 +30,11 @@ func TestAccGroup(t *testing.T) {
 			)},
 			importStep(addr),
 			resource.TestStep{Config: cfg("ops", "second"), ConfigPlanChecks: expect(addr, plancheck.ResourceActionUpdate)},
-			resource.TestStep{
-				PreConfig: h.must("change outside", func(ctx context.Context) error {
-					_, err := h.c.Groups.Update(ctx, "ops", client.GroupUpdate{Description: ptr("outside")})
-					return err
-				}),
-				Config: cfg("ops", "second"), ConfigPlanChecks: expect(addr, plancheck.ResourceActionUpdate),
-				Check: resource.TestCheckResourceAttr(addr, "description", "second"),
-			},
-			resource.TestStep{
-				PreConfig: h.must("delete outside", func(ctx context.Context) error { return h.c.Groups.Delete(ctx, "ops") }),
-				Config:    cfg("ops", "second"), ConfigPlanChecks: expect(addr, plancheck.ResourceActionCreate),
-			},
+			h.changedOutside(addr, cfg("ops", "second"), func(ctx context.Context) error {
+				_, err := h.c.Groups.Update(ctx, "ops", client.GroupUpdate{Description: ptr("outside")})
+				return err
+			}, resource.TestCheckResourceAttr(addr, "description", "second")),
+			h.deletedOutside(addr, cfg("ops", "second"), func(ctx context.Context) error { return h.c.Groups.Delete(ctx, "ops") }),
 		)
 	})
 }
