@@ -253,18 +253,23 @@ func (p *proc) logTail() string {
 
 // Stop asks the server to stop (SIGTERM, as an orchestrator would) and
 // waits; a server that does not stop within 30 s is killed.
-func (p *proc) Stop() {
+func (p *proc) Stop() { stopCommand(p.cmd, p.done, syscall.SIGTERM, 30*time.Second) }
+
+// stopCommand asks a started command to stop with sig and waits until
+// done, which closes when it has exited; one still running after grace
+// is killed. A command already gone is left alone.
+func stopCommand(cmd *exec.Cmd, done <-chan struct{}, sig os.Signal, grace time.Duration) {
 	select {
-	case <-p.done:
+	case <-done:
 		return
 	default:
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Process.Signal(sig)
 	select {
-	case <-p.done:
-	case <-time.After(30 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
+	case <-done:
+	case <-time.After(grace):
+		_ = cmd.Process.Kill()
+		<-done
 	}
 }
 
