@@ -7,6 +7,7 @@ import (
 	"go/build"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sync"
 	"testing"
 
@@ -202,6 +203,11 @@ func serverHas[T any](get func(context.Context, string) (T, error), name string,
 		}
 		return check(obj)
 	}
+}
+
+// planFails is a step whose plan must fail with an error matching want.
+func planFails(cfg, want string) resource.TestStep {
+	return resource.TestStep{Config: cfg, PlanOnly: true, ExpectError: regexp.MustCompile(want)}
 }
 
 func importStep(addr string, ignore ...string) resource.TestStep {

@@ -40,12 +40,12 @@ resource "gatehouse_application_binding" "intern" {
 		h.run(map[string]func(context.Context) error{
 			"application": gone(h.c.Applications.Get, "ci-site"),
 		},
-			resource.TestStep{Config: cfg(`name = "x"
-  policy_engine_mode = "some"`, ``), PlanOnly: true, ExpectError: regexp.MustCompile(`policy_engine_mode`)},
-			resource.TestStep{Config: h.config(`resource "gatehouse_application" "a" {
+			planFails(cfg(`name = "x"
+  policy_engine_mode = "some"`, ``), `policy_engine_mode`),
+			planFails(h.config(`resource "gatehouse_application" "a" {
   slug = "CI site"
   name = "x"
-}`), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid slug`)},
+}`), `Invalid slug`),
 			resource.TestStep{Config: first, Check: resource.ComposeTestCheckFunc(
 				resource.TestCheckResourceAttr(app, "policy_engine_mode", "any"),
 				resource.TestCheckResourceAttr(bind, "id", "ci-site/user/intern"),
@@ -107,11 +107,11 @@ resource "gatehouse_ldap_provider" "legacy" {
 		h.run(map[string]func(context.Context) error{
 			"provider": gone(h.c.LDAPProviders.Get, "corp"),
 		},
-			resource.TestStep{Config: h.config(`resource "gatehouse_ldap_provider" "x" {
+			planFails(h.config(`resource "gatehouse_ldap_provider" "x" {
   name    = "x"
   base_dn = "not a dn"
-}`), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid base_dn`)},
-			resource.TestStep{Config: cfg(`search_mode = "sometimes"`), PlanOnly: true, ExpectError: regexp.MustCompile(`search_mode`)},
+}`), `Invalid base_dn`),
+			planFails(cfg(`search_mode = "sometimes"`), `search_mode`),
 			// The server's 400 names the field: the error is on the attribute.
 			resource.TestStep{Config: cfg(`search_group = "no-such-group"`), ExpectError: regexp.MustCompile(`(?s)Cannot create LDAP provider "corp".*search_group\s*= "no-such-group"`)},
 			resource.TestStep{Config: cfg(``), Check: resource.ComposeTestCheckFunc(

@@ -2,7 +2,6 @@ package tfprovider_test
 
 import (
 	"context"
-	"regexp"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -23,7 +22,7 @@ func TestAccGroup(t *testing.T) {
 		h.run(map[string]func(context.Context) error{
 			"group ops": gone(h.c.Groups.Get, "ops"),
 		},
-			resource.TestStep{Config: cfg("Ops", "x"), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid name`)},
+			planFails(cfg("Ops", "x"), `Invalid name`),
 			resource.TestStep{Config: cfg("ops", "first"), Check: resource.ComposeTestCheckFunc(
 				resource.TestCheckResourceAttr(addr, "id", "ops"),
 				resource.TestCheckResourceAttrSet(addr, "uid"),

@@ -46,14 +46,14 @@ resource "gatehouse_oidc_issuer" "gh" {
 			"issuer ci":     gone(h.c.OIDCIssuers.Get, "ci"),
 			"issuer github": gone(h.c.OIDCIssuers.Get, "github"),
 		},
-			resource.TestStep{Config: cfg(`  allowed_algs = ["HS256"]`), PlanOnly: true, ExpectError: regexp.MustCompile(`(?s)Invalid allowed_algs.*HMAC`)},
-			resource.TestStep{Config: cfg(`  allowed_algs = ["none"]`), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid allowed_algs`)},
-			resource.TestStep{Config: cfg(`  leeway = "10m"`), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid leeway`)},
-			resource.TestStep{Config: cfg(`  kind = "azure"`), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid Attribute Value Match`)},
-			resource.TestStep{Config: h.config(`resource "gatehouse_oidc_issuer" "x" {
+			planFails(cfg(`  allowed_algs = ["HS256"]`), `(?s)Invalid allowed_algs.*HMAC`),
+			planFails(cfg(`  allowed_algs = ["none"]`), `Invalid allowed_algs`),
+			planFails(cfg(`  leeway = "10m"`), `Invalid leeway`),
+			planFails(cfg(`  kind = "azure"`), `Invalid Attribute Value Match`),
+			planFails(h.config(`resource "gatehouse_oidc_issuer" "x" {
   name       = "Bad Name"
   issuer_url = "ci.example.com"
-}`), PlanOnly: true, ExpectError: regexp.MustCompile(`(?s)Invalid name.*Invalid issuer_url|Invalid issuer_url.*Invalid name`)},
+}`), `(?s)Invalid name.*Invalid issuer_url|Invalid issuer_url.*Invalid name`),
 			// What only the server knows, on the attribute.
 			resource.TestStep{Config: cfg(`  jwks_url = "https://ci.example.com/keys"`), ExpectError: regexp.MustCompile(`(?s)jwks_url or jwks, not both`)},
 			resource.TestStep{Config: h.config(`resource "gatehouse_oidc_issuer" "x" {
@@ -143,15 +143,15 @@ resource "gatehouse_trust_policy" "p" {
 			"policy": gone(h.c.TrustPolicies.Get, "site-main"),
 			"issuer": gone(h.c.OIDCIssuers.Get, "github"),
 		},
-			resource.TestStep{Config: cfg(`  audience = "a"
+			planFails(cfg(`  audience = "a"
   conditions = { repository_id = ["1"] }
-  ttl = "2h"`), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid ttl`)},
-			resource.TestStep{Config: cfg(`  audience = "a"
+  ttl = "2h"`), `Invalid ttl`),
+			planFails(cfg(`  audience = "a"
   conditions = { repository_id = ["1"] }
   permissions = ["nope.read"]
-  allowed_cidrs = ["10.0.0.0/33"]`), PlanOnly: true, ExpectError: regexp.MustCompile(`(?s)Invalid permissions.*Invalid allowed_cidrs|Invalid allowed_cidrs.*Invalid permissions`)},
-			resource.TestStep{Config: cfg(`  audience = "a"
-  conditions = {}`), PlanOnly: true, ExpectError: regexp.MustCompile(`conditions`)},
+  allowed_cidrs = ["10.0.0.0/33"]`), `(?s)Invalid permissions.*Invalid allowed_cidrs|Invalid allowed_cidrs.*Invalid permissions`),
+			planFails(cfg(`  audience = "a"
+  conditions = {}`), `conditions`),
 			// The server's refusals, on the attribute: a policy on a shared
 			// issuer that does not pin the tenant.
 			resource.TestStep{Config: cfg(`  audience = "a"

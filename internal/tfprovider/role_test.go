@@ -24,9 +24,9 @@ func TestAccRole(t *testing.T) {
 		h.run(map[string]func(context.Context) error{
 			"role": gone(h.c.Roles.Get, "ops-reader"),
 		},
-			resource.TestStep{Config: cfg(`"users.reed"`), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid permissions[\s\S]*unknown permission "users.reed"`)},
-			resource.TestStep{Config: cfg(`"users.read@group/ops"`), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid permissions[\s\S]*cannot be scoped`)},
-			resource.TestStep{Config: cfg(`"groups.read@group/OPS"`), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid permissions`)},
+			planFails(cfg(`"users.reed"`), `Invalid permissions[\s\S]*unknown permission "users.reed"`),
+			planFails(cfg(`"users.read@group/ops"`), `Invalid permissions[\s\S]*cannot be scoped`),
+			planFails(cfg(`"groups.read@group/OPS"`), `Invalid permissions`),
 			resource.TestStep{Config: cfg(`"users.read", "groups.read@group/ops"`), Check: resource.ComposeTestCheckFunc(
 				resource.TestCheckResourceAttr(addr, "permissions.#", "2"),
 				resource.TestCheckTypeSetElemAttr(addr, "permissions.*", "groups.read@group/ops"),
@@ -77,15 +77,15 @@ resource "gatehouse_role_assignment" "to_user" {
 			"group": gone(h.c.Groups.Get, "bots"),
 			"role":  gone(h.c.Roles.Get, "deployer"),
 		},
-			resource.TestStep{Config: h.config(`resource "gatehouse_role_assignment" "x" {
+			planFails(h.config(`resource "gatehouse_role_assignment" "x" {
   role     = "deployer"
   username = "a"
   group    = "b"
-}`), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid Attribute Combination[\s\S]*username`)},
-			resource.TestStep{Config: h.config(`resource "gatehouse_group_member" "x" {
+}`), `Invalid Attribute Combination[\s\S]*username`),
+			planFails(h.config(`resource "gatehouse_group_member" "x" {
   group    = "Bots"
   username = "a"
-}`), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid group`)},
+}`), `Invalid group`),
 			resource.TestStep{Config: a, Check: resource.ComposeTestCheckFunc(
 				resource.TestCheckResourceAttr("gatehouse_group_member.m", "id", "bots/bot-a"),
 				resource.TestCheckResourceAttr("gatehouse_role_assignment.to_group", "id", "deployer/group/bots"),

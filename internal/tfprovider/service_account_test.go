@@ -3,7 +3,6 @@ package tfprovider_test
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -41,9 +40,9 @@ resource "gatehouse_service_account" "ci" {
 			"group":           gone(h.c.Groups.Get, "team-a"),
 			"role":            gone(h.c.Roles.Get, "reader"),
 		},
-			resource.TestStep{Config: cfg(`username = "CI"`), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid username`)},
-			resource.TestStep{Config: cfg(`username = "ci"
-  groups = ["Team A"]`), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid groups`)},
+			planFails(cfg(`username = "CI"`), `Invalid username`),
+			planFails(cfg(`username = "ci"
+  groups = ["Team A"]`), `Invalid groups`),
 			resource.TestStep{Config: first, Check: resource.ComposeTestCheckFunc(
 				resource.TestCheckResourceAttr(addr, "id", "ci-deploy"),
 				resource.TestCheckResourceAttr(addr, "is_active", "true"),

@@ -61,16 +61,8 @@ func newTrustPolicyResource() resource.Resource {
 					Description: "Claim name -> the values it may have, e.g. `{ repository = [\"acme/site\"], ref = [\"refs/heads/main\"] }`. Every claim named must be in the ID token and equal one of its values exactly (no wildcards). At least one; on a shared issuer one must pin the tenant by an immutable ID (repository_owner_id or repository_id for github, namespace_id or project_id for gitlab).",
 					Validators:  []validator.Map{mapvalidator.SizeBetween(1, 32), mapvalidator.ValueSetsAre(setvalidator.SizeBetween(1, 64))},
 				},
-				"permissions": schema.SetAttribute{
-					ElementType: types.StringType, Optional: true,
-					Description: "Narrows the minted tokens to these permissions of the catalogue (data source gatehouse_permissions), `name` or `name@kind/object`. Left out: all of the account's.",
-					Validators:  []validator.Set{validPermissions, setvalidator.SizeAtMost(maxRestrictionEntries)},
-				},
-				"allowed_cidrs": schema.SetAttribute{
-					ElementType: types.StringType, Optional: true,
-					Description: "The networks the minted tokens may be used from (IPv4 or IPv6 CIDR, or one address). Left out or empty: anywhere.",
-					Validators:  []validator.Set{validNetworks, setvalidator.SizeAtMost(maxRestrictionEntries)},
-				},
+				"permissions":   restriction(validPermissions, nil, "Narrows the minted tokens to these permissions of the catalogue (data source gatehouse_permissions), `name` or `name@kind/object`. Left out: all of the account's."),
+				"allowed_cidrs": restriction(validNetworks, nil, "The networks the minted tokens may be used from (IPv4 or IPv6 CIDR, or one address). Left out or empty: anywhere."),
 				"ttl": schema.StringAttribute{
 					Optional: true, Computed: true, Default: stringdefault.StaticString("15m"),
 					Description: "The lifetime of minted tokens, a Go duration (default 15m, from 1m to 1h).",

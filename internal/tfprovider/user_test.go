@@ -26,7 +26,7 @@ func TestAccUser(t *testing.T) {
 		h.run(map[string]func(context.Context) error{
 			"user": gone(h.c.Users.Get, "alice"),
 		},
-			resource.TestStep{Config: h.config(`resource "gatehouse_user" "u" { username = "Alice" }`), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid username`)},
+			planFails(h.config(`resource "gatehouse_user" "u" { username = "Alice" }`), `Invalid username`),
 			resource.TestStep{Config: cfg(`name = "Alice"`), Check: resource.ComposeTestCheckFunc(
 				resource.TestCheckResourceAttr(addr, "name", "Alice"),
 				resource.TestCheckResourceAttr(addr, "email", ""),
