@@ -3,7 +3,6 @@ package tfprovider
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"sort"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/ldap/dn"
 )
 
@@ -107,7 +107,7 @@ var (
 	// network (10.20.0.0/16, 2001:db8::/48) or one address (its own
 	// network).
 	validNetworks = check{"IPv4 or IPv6 networks such as 10.20.0.0/16 or 2001:db8::/48, or single addresses", func(s string) string {
-		if _, err := parseNetwork(s); err != nil {
+		if _, err := clientip.ParseNetwork(s); err != nil {
 			return fmt.Sprintf("%q is not a network such as 10.20.0.0/16 or 2001:db8::/48, nor one address.", s)
 		}
 		return ""
@@ -182,25 +182,10 @@ func strPtr(v types.String) *string {
 	return &s
 }
 
-// parseNetwork reads a network as the server does: a CIDR network
-// (masked: 10.20.1.0/16 is 10.20.0.0/16), or one address as its own
-// network (10.0.0.1 is 10.0.0.1/32).
-func parseNetwork(s string) (netip.Prefix, error) {
-	if p, err := netip.ParsePrefix(s); err == nil {
-		return p.Masked(), nil
-	}
-	addr, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	addr = addr.Unmap()
-	return netip.PrefixFrom(addr, addr.BitLen()), nil
-}
-
 // canonicalNetwork is the server's spelling of a network (s itself when
 // it is not one).
 func canonicalNetwork(s string) string {
-	if p, err := parseNetwork(s); err == nil {
+	if p, err := clientip.ParseNetwork(s); err == nil {
 		return p.String()
 	}
 	return s
