@@ -1,10 +1,7 @@
 package tfprovider
 
 import (
-	"context"
-
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
-	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
@@ -27,7 +24,7 @@ type applicationModel struct {
 }
 
 func newApplicationResource() resource.Resource {
-	return &named[applicationModel, client.ApplicationInput, client.ApplicationInput, client.Application]{
+	return sameInput(applicationModel.input, &named[applicationModel, client.ApplicationInput, client.ApplicationInput, client.Application]{
 		typeName: "application", what: "application", nameKey: "slug", name: func(m applicationModel) string { return m.Slug.ValueString() },
 		schema: schema.Schema{
 			Description: "An application behind a reverse proxy (forward-auth). Without bindings it admits every active user; its bindings are gatehouse_application_binding resources.",
@@ -48,14 +45,8 @@ func newApplicationResource() resource.Resource {
 		api: func(c *client.Client) collection[client.ApplicationInput, client.ApplicationInput, client.Application] {
 			return c.Applications
 		},
-		create: func(_ context.Context, m applicationModel, _ *diag.Diagnostics) client.ApplicationInput {
-			return m.input()
-		},
-		update: func(_ context.Context, m, _ applicationModel, _ *diag.Diagnostics) client.ApplicationInput {
-			return m.input()
-		},
 		state: applicationState, createFields: applicationFields, updateFields: applicationFields,
-	}
+	})
 }
 
 var applicationFields = []string{"slug", "name", "url", "description", "policy_engine_mode"}

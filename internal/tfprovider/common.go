@@ -107,6 +107,14 @@ type named[M, C, U, T any] struct {
 	refuse func(T, *diag.Diagnostics)
 }
 
+// sameInput sets the create and update of r, a kind whose API takes
+// one input, which input makes from the plan, for both.
+func sameInput[M, I, T any](input func(M) I, r *named[M, I, I, T]) *named[M, I, I, T] {
+	r.create = func(_ context.Context, m M, _ *diag.Diagnostics) I { return input(m) }
+	r.update = func(_ context.Context, m, _ M, _ *diag.Diagnostics) I { return input(m) }
+	return r
+}
+
 func (r *named[M, C, U, T]) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = r.schema
 }

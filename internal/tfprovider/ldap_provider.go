@@ -1,10 +1,7 @@
 package tfprovider
 
 import (
-	"context"
-
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
-	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
@@ -29,7 +26,7 @@ type ldapProviderModel struct {
 
 func newLDAPProviderResource() resource.Resource {
 	modes := []validator.String{stringvalidator.OneOf(client.LDAPModeDirect, client.LDAPModeCached)}
-	return &named[ldapProviderModel, client.LDAPProviderInput, client.LDAPProviderInput, client.LDAPProvider]{
+	return sameInput(ldapProviderModel.input, &named[ldapProviderModel, client.LDAPProviderInput, client.LDAPProviderInput, client.LDAPProvider]{
 		typeName: "ldap_provider", what: "LDAP provider", nameKey: "name", name: func(m ldapProviderModel) string { return m.Name.ValueString() },
 		schema: schema.Schema{
 			Description: "An LDAP provider: one LDAP view of the directory, served by the server's LDAP door or by outposts.",
@@ -51,14 +48,8 @@ func newLDAPProviderResource() resource.Resource {
 		api: func(c *client.Client) collection[client.LDAPProviderInput, client.LDAPProviderInput, client.LDAPProvider] {
 			return c.LDAPProviders
 		},
-		create: func(_ context.Context, m ldapProviderModel, _ *diag.Diagnostics) client.LDAPProviderInput {
-			return m.input()
-		},
-		update: func(_ context.Context, m, _ ldapProviderModel, _ *diag.Diagnostics) client.LDAPProviderInput {
-			return m.input()
-		},
 		state: ldapProviderState, createFields: ldapProviderFields, updateFields: ldapProviderFields,
-	}
+	})
 }
 
 var ldapProviderFields = []string{"name", "base_dn", "search_group", "bind_mode", "search_mode", "upn_domain"}
