@@ -122,6 +122,12 @@ type serverEnv struct {
 	Args       []string // more flags of serve, after (and so overriding) the defaults
 }
 
+// newServerEnv is the environment of a new server on database, with a
+// secret key and a bootstrap admin token of its own.
+func newServerEnv(database string) serverEnv {
+	return serverEnv{Database: database, SecretKey: randomHex(32), AdminToken: "bench-admin-" + randomHex(24)}
+}
+
 // proc is a running `gatehouse serve`.
 type proc struct {
 	cmd     *exec.Cmd

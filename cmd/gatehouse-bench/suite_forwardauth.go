@@ -98,11 +98,7 @@ func runForwardAuth(ctx context.Context) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	env := serverEnv{
-		Database:   "sqlite:" + filepath.Join(dir, "forward-auth.db"),
-		SecretKey:  randomHex(32),
-		AdminToken: "bench-admin-" + randomHex(24),
-	}
+	env := newServerEnv("sqlite:" + filepath.Join(dir, "forward-auth.db"))
 	gh, err := startServer(ctx, env)
 	if err != nil {
 		return nil, err

@@ -40,11 +40,7 @@ func runHTTP(ctx context.Context) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	env := serverEnv{
-		Database:   "sqlite:" + filepath.Join(dir, "http.db"),
-		SecretKey:  randomHex(32),
-		AdminToken: "bench-admin-" + randomHex(24),
-	}
+	env := newServerEnv("sqlite:" + filepath.Join(dir, "http.db"))
 	var gh interface {
 		URL() string
 		Stop()
