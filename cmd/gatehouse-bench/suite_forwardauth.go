@@ -107,9 +107,8 @@ func runForwardAuth(ctx context.Context) ([]Result, error) {
 
 	// A CI job's service account, admitted through a group binding; a
 	// negated binding ahead of it, so the decision walks two bindings.
-	c := newClient(gh.URL())
-	defer c.close()
-	admin := c.as(env.AdminToken)
+	admin, closeAdmin := adminOf(gh.URL(), env)
+	defer closeAdmin()
 	sa, err := admin.ServiceAccounts.Create(ctx, client.ServiceAccountCreate{Username: "bench-ci", CreateGroup: true,
 		TokenIntent: client.IntentAPI, TTL: "24h"})
 	if err != nil {
