@@ -42,6 +42,13 @@ func newClientFrom(base string, local net.IP) *benchClient {
 
 func (c *benchClient) close() { c.hc.CloseIdleConnections() }
 
+// adminOf is a client of the server at url acting as its bootstrap
+// admin (env's token), and what closes its connections.
+func adminOf(url string, env serverEnv) (admin *client.Client, closeIdle func()) {
+	c := newClient(url)
+	return c.as(env.AdminToken), c.close
+}
+
 // as is the API client acting with token, sharing c's connections.
 func (c *benchClient) as(token string) *client.Client {
 	return c.api.Clone(client.WithToken(token))

@@ -93,7 +93,7 @@ func prepareDatabase(ctx context.Context, backend, name string) (*database, erro
 	if err != nil {
 		return nil, err
 	}
-	db := &database{Backend: backend, Env: serverEnv{SecretKey: randomHex(32), AdminToken: "bench-admin-" + randomHex(24)}}
+	db := &database{Backend: backend, Env: newServerEnv("")}
 	switch backend {
 	case sqliteBackend:
 		path := filepath.Join(dir, name+".db")

@@ -176,33 +176,29 @@ func freeAddr() (string, error) {
 
 // process is a server the suite started.
 type process struct {
-	cmd      *exec.Cmd
-	done     chan error
-	http     string
-	ldap     string
-	stderr   *bytes.Buffer
-	stopOnce sync.Once
+	cmd     *exec.Cmd
+	done    chan struct{} // closed when it has exited, with waitErr
+	waitErr error
+	http    string
+	ldap    string
+	stderr  *bytes.Buffer
 }
 
-func (p *process) stop() {
-	p.stopOnce.Do(func() {
-		_ = p.cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-p.done:
-		case <-time.After(10 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-	})
-}
+func (p *process) stop() { stopCommand(p.cmd, p.done, os.Interrupt, 10*time.Second) }
 
-func start(cmd *exec.Cmd) (*process, error) {
-	p := &process{cmd: cmd, done: make(chan error, 1), stderr: &bytes.Buffer{}}
+// start runs cmd and waits (at most within) until it accepts
+// connections at addr; one that does not is stopped.
+func start(ctx context.Context, cmd *exec.Cmd, addr string, within time.Duration) (*process, error) {
+	p := &process{cmd: cmd, done: make(chan struct{}), stderr: &bytes.Buffer{}}
 	cmd.Stderr = &lockedWriter{w: p.stderr}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	go func() { p.done <- cmd.Wait() }()
+	go func() { p.waitErr = cmd.Wait(); close(p.done) }()
+	if err := waitTCP(ctx, p, addr, within); err != nil {
+		p.stop()
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -226,9 +222,8 @@ func waitTCP(ctx context.Context, p *process, addr string, within time.Duration)
 			return nil
 		}
 		select {
-		case err := <-p.done:
-			p.done <- err
-			return fmt.Errorf("exited (%v): %s", err, p.stderr.String())
+		case <-p.done:
+			return fmt.Errorf("exited (%v): %s", p.waitErr, p.stderr.String())
 		case <-ctx.Done():
 			return ctx.Err()
 		default:
@@ -307,15 +302,11 @@ func startBenchGatehouse(ctx context.Context, dir, bin string, us []benchUser) (
 	cmd := exec.CommandContext(ctx, bin, "serve")
 	cmd.Env = append(os.Environ(), "GATEHOUSE_DATABASE=sqlite:"+db, "GATEHOUSE_SECRET_KEY="+benchSecretKey, "GATEHOUSE_LISTEN="+httpAddr,
 		"GATEHOUSE_LDAP_PROVIDER=bench", "GATEHOUSE_LDAP_LISTEN="+ldapAddr, "GATEHOUSE_LOG_LEVEL=warn")
-	p, err := start(cmd)
+	p, err := start(ctx, cmd, ldapAddr, 30*time.Second)
 	if err != nil {
 		return nil, err
 	}
 	p.http, p.ldap = httpAddr, ldapAddr
-	if err := waitTCP(ctx, p, ldapAddr, 30*time.Second); err != nil {
-		p.stop()
-		return nil, err
-	}
 	return p, nil
 }
 
@@ -371,15 +362,11 @@ index cn eq
 	if err != nil {
 		return nil, err
 	}
-	p, err := start(exec.CommandContext(ctx, "slapd", "-f", conf, "-h", "ldap://"+addr+"/", "-d", "0"))
+	p, err := start(ctx, exec.CommandContext(ctx, "slapd", "-f", conf, "-h", "ldap://"+addr+"/", "-d", "0"), addr, 30*time.Second)
 	if err != nil {
 		return nil, err
 	}
 	p.ldap = addr
-	if err := waitTCP(ctx, p, addr, 30*time.Second); err != nil {
-		p.stop()
-		return nil, err
-	}
 	return p, nil
 }
 
@@ -517,14 +504,11 @@ func outpostMemory(ctx context.Context, dir, bin string, n int) ([]Result, error
 	cmd := exec.CommandContext(ctx, bin, "serve")
 	cmd.Env = append(os.Environ(), "GATEHOUSE_DATABASE=sqlite:"+db, "GATEHOUSE_SECRET_KEY="+benchSecretKey, "GATEHOUSE_LISTEN="+httpAddr,
 		"GATEHOUSE_BOOTSTRAP_TOKEN="+benchAdmin, "GATEHOUSE_LOG_LEVEL=warn")
-	srv, err := start(cmd)
+	srv, err := start(ctx, cmd, httpAddr, 30*time.Second)
 	if err != nil {
 		return nil, err
 	}
 	defer srv.stop()
-	if err := waitTCP(ctx, srv, httpAddr, 30*time.Second); err != nil {
-		return nil, err
-	}
 	// The seeded database has users, so the server made no bootstrap
 	// admin: one is added, and registers the outpost through the API.
 	key, err := registerOutpost(ctx, db, httpAddr)
@@ -542,14 +526,11 @@ func outpostMemory(ctx context.Context, dir, bin string, n int) ([]Result, error
 	oc := exec.CommandContext(ctx, bin, "ldap", "--server", "http://"+httpAddr, "--provider", "bench", "--listen", ldapAddr)
 	oc.Env = append(os.Environ(), "GATEHOUSE_API_TOKEN_FILE="+tokenFile, "GATEHOUSE_LOG_LEVEL=warn")
 	t0 := time.Now()
-	op, err := start(oc)
+	op, err := start(ctx, oc, ldapAddr, 5*time.Minute)
 	if err != nil {
 		return nil, err
 	}
 	defer op.stop()
-	if err := waitTCP(ctx, op, ldapAddr, 5*time.Minute); err != nil {
-		return nil, err
-	}
 	loaded := time.Since(t0)
 	time.Sleep(2 * time.Second) // let the first answer's garbage be collected
 	rss, _, err := procMemory(op.cmd.Process.Pid)

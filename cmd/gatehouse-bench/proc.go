@@ -122,6 +122,12 @@ type serverEnv struct {
 	Args       []string // more flags of serve, after (and so overriding) the defaults
 }
 
+// newServerEnv is the environment of a new server on database, with a
+// secret key and a bootstrap admin token of its own.
+func newServerEnv(database string) serverEnv {
+	return serverEnv{Database: database, SecretKey: randomHex(32), AdminToken: "bench-admin-" + randomHex(24)}
+}
+
 // proc is a running `gatehouse serve`.
 type proc struct {
 	cmd     *exec.Cmd
@@ -253,18 +259,23 @@ func (p *proc) logTail() string {
 
 // Stop asks the server to stop (SIGTERM, as an orchestrator would) and
 // waits; a server that does not stop within 30 s is killed.
-func (p *proc) Stop() {
+func (p *proc) Stop() { stopCommand(p.cmd, p.done, syscall.SIGTERM, 30*time.Second) }
+
+// stopCommand asks a started command to stop with sig and waits until
+// done, which closes when it has exited; one still running after grace
+// is killed. A command already gone is left alone.
+func stopCommand(cmd *exec.Cmd, done <-chan struct{}, sig os.Signal, grace time.Duration) {
 	select {
-	case <-p.done:
+	case <-done:
 		return
 	default:
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Process.Signal(sig)
 	select {
-	case <-p.done:
-	case <-time.After(30 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
+	case <-done:
+	case <-time.After(grace):
+		_ = cmd.Process.Kill()
+		<-done
 	}
 }
 

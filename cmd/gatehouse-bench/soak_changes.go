@@ -224,6 +224,17 @@ func (s *soakRun) randN(n int) int {
 	return s.rng.IntN(n)
 }
 
+// changeMix is the share of each change once the population is near its
+// target: a change is the first whose below is more than a draw from 0
+// to 99.
+var changeMix = []struct {
+	below int
+	kind  soakKind
+}{
+	{8, kCreateSA}, {16, kDeleteSA}, {30, kCreateAPI}, {38, kCreateApp}, {42, kCreateExtended},
+	{48, kCreateShort}, {70, kRotate}, {90, kRevoke}, {100, kDeleteExpired},
+}
+
 // changer makes changes at its share of -soak-changes: the population
 // stays near -soak-accounts (creations and deletions balance around it),
 // and every account holds one to four tokens.
@@ -249,24 +260,13 @@ func (s *soakRun) changer(ctx context.Context) {
 			k, shortMade = kCreateShort, true
 		case !rotated:
 			k, rotated = kRotate, true
-		case r < 8:
-			k = kCreateSA
-		case r < 16:
-			k = kDeleteSA
-		case r < 30:
-			k = kCreateAPI
-		case r < 38:
-			k = kCreateApp
-		case r < 42:
-			k = kCreateExtended
-		case r < 48:
-			k = kCreateShort
-		case r < 70:
-			k = kRotate
-		case r < 90:
-			k = kRevoke
 		default:
-			k = kDeleteExpired
+			for _, c := range changeMix {
+				if r < c.below {
+					k = c.kind
+					break
+				}
+			}
 		}
 		var err error
 		did := true

@@ -131,9 +131,8 @@ func exchangeOn(ctx context.Context, o exchangeOptions, backend, jwks string, to
 		return exchangeRun{}, err
 	}
 	defer gh.Stop()
-	c := newClient(gh.URL())
-	defer c.close()
-	admin := c.as(db.Env.AdminToken)
+	admin, closeAdmin := adminOf(gh.URL(), db.Env)
+	defer closeAdmin()
 	if _, err := admin.Roles.Create(ctx, client.RoleCreate{Name: "bench-deployer", Permissions: &[]string{"users.read", "groups.read"}}); err != nil {
 		return exchangeRun{}, err
 	}

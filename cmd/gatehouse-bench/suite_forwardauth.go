@@ -98,11 +98,7 @@ func runForwardAuth(ctx context.Context) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	env := serverEnv{
-		Database:   "sqlite:" + filepath.Join(dir, "forward-auth.db"),
-		SecretKey:  randomHex(32),
-		AdminToken: "bench-admin-" + randomHex(24),
-	}
+	env := newServerEnv("sqlite:" + filepath.Join(dir, "forward-auth.db"))
 	gh, err := startServer(ctx, env)
 	if err != nil {
 		return nil, err
@@ -111,9 +107,8 @@ func runForwardAuth(ctx context.Context) ([]Result, error) {
 
 	// A CI job's service account, admitted through a group binding; a
 	// negated binding ahead of it, so the decision walks two bindings.
-	c := newClient(gh.URL())
-	defer c.close()
-	admin := c.as(env.AdminToken)
+	admin, closeAdmin := adminOf(gh.URL(), env)
+	defer closeAdmin()
 	sa, err := admin.ServiceAccounts.Create(ctx, client.ServiceAccountCreate{Username: "bench-ci", CreateGroup: true,
 		TokenIntent: client.IntentAPI, TTL: "24h"})
 	if err != nil {
@@ -443,15 +438,7 @@ func startStubProcess(ctx context.Context) (*stubProcess, error) {
 	return p, nil
 }
 
-func (p *stubProcess) stop() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Kill()
-	<-p.done
-}
+func (p *stubProcess) stop() { stopCommand(p.cmd, p.done, os.Kill, time.Second) }
 
 // serveStub is the stub process: it prints its address and answers 200
 // to everything until killed.
@@ -462,18 +449,26 @@ func serveStub() {
 		os.Exit(1)
 	}
 	fmt.Println(ln.Addr().String())
-	srv := &http.Server{
-		Handler:           http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-	}
+	srv := statusServer(http.StatusOK)
 	fmt.Fprintln(os.Stderr, srv.Serve(ln))
 	os.Exit(1)
 }
 
-// plainServer answers every request with one status and no body: the
-// protected service, and the stub auth of the baseline.
+// statusServer answers every request with status and no body, with the
+// same server timeouts as gatehouse.
+func statusServer(status int) *http.Server {
+	return &http.Server{
+		Handler:           http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(status) }),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
+// plainServer is a statusServer in this process: forward-auth's
+// protected service, and the baseline of the HTTP suite.
 type plainServer struct {
 	Addr string
 	srv  *http.Server
@@ -484,12 +479,7 @@ func startPlainServer(status int) (*plainServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := &http.Server{
-		Handler:           http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(status) }),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-	}
+	srv := statusServer(status)
 	go srv.Serve(ln)
 	return &plainServer{Addr: ln.Addr().String(), srv: srv}, nil
 }
@@ -552,17 +542,4 @@ func startBenchNginx(ctx context.Context, bin, name, authAddr, authPath, appAddr
 	}
 }
 
-func (n *benchNginx) stop() {
-	select {
-	case <-n.done:
-		return
-	default:
-	}
-	_ = n.cmd.Process.Signal(syscall.SIGQUIT)
-	select {
-	case <-n.done:
-	case <-time.After(10 * time.Second):
-		_ = n.cmd.Process.Kill()
-		<-n.done
-	}
-}
+func (n *benchNginx) stop() { stopCommand(n.cmd, n.done, syscall.SIGQUIT, 10*time.Second) }

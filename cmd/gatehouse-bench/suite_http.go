@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"net"
 	"net/http"
 	"os"
 	"runtime/pprof"
@@ -93,7 +92,9 @@ func runHTTPOn(ctx context.Context, backend string) ([]Result, error) {
 		return nil, err
 	}
 
-	base, err := startBareServer()
+	// The baseline: net/http answering 204 to everything, in this
+	// process (which is otherwise idle during the load).
+	base, err := startPlainServer(http.StatusNoContent)
 	if err != nil {
 		return nil, err
 	}
@@ -149,33 +150,6 @@ func runHTTPOn(ctx context.Context, backend string) ([]Result, error) {
 	}
 	return rs, nil
 }
-
-// bareServer is the baseline: net/http answering 204 to everything, with
-// the same server timeouts as gatehouse, in this process (which is
-// otherwise idle during the load).
-type bareServer struct {
-	Addr string
-	srv  *http.Server
-}
-
-func startBareServer() (*bareServer, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	srv := &http.Server{
-		Handler:           http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-	}
-	go srv.Serve(ln)
-	return &bareServer{Addr: ln.Addr().String(), srv: srv}, nil
-}
-
-func (b *bareServer) Close() { b.srv.Close() }
 
 // inProcess is gatehouse's server.Run inside this process: the same code
 // as `gatehouse serve`, for profiling.

@@ -46,13 +46,7 @@ func ldapTool(t *testing.T, tool string, env []string, args ...string) (string, 
 	cmd.Env = append(os.Environ(), env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("%s: %v", tool, err)
-	}
+	code := exitCode(t, cmd.Run())
 	return out.String(), code
 }
 

@@ -24,14 +24,20 @@ func run(t *testing.T, env []string, args ...string) (string, string, int) {
 	cmd.Env = append(os.Environ(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
+	code := exitCode(t, cmd.Run())
+	return out.String(), errb.String(), code
+}
+
+// exitCode is the exit code of a command that ran with err; any other
+// failure to run it fails the test.
+func exitCode(t *testing.T, err error) int {
+	t.Helper()
 	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
+		return ee.ExitCode()
 	} else if err != nil {
 		t.Fatal(err)
 	}
-	return out.String(), errb.String(), code
+	return 0
 }
 
 // status asks path with a Bearer key and returns the status and detail.

@@ -27,12 +27,8 @@ func ParsePrefixes(s string) ([]netip.Prefix, error) {
 		if part == "" {
 			continue
 		}
-		if p, err := netip.ParsePrefix(part); err == nil {
-			out = append(out, p.Masked())
-			continue
-		}
-		if a, err := netip.ParseAddr(part); err == nil {
-			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+		if p, err := ParseNetwork(part); err == nil {
+			out = append(out, p)
 			continue
 		}
 		bad = append(bad, fmt.Sprintf("%q", part))
@@ -41,6 +37,22 @@ func ParsePrefixes(s string) ([]netip.Prefix, error) {
 		return nil, fmt.Errorf("not CIDR networks such as 10.0.0.0/8 or ::1/128: %s", strings.Join(bad, ", "))
 	}
 	return out, nil
+}
+
+// ParseNetwork reads a CIDR network (masked: 10.20.1.0/16 is
+// 10.20.0.0/16), or one address as its own network (10.0.0.1 is
+// 10.0.0.1/32): the rule of trusted proxies and of the networks a token
+// is bound to alike.
+func ParseNetwork(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	addr, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	addr = addr.Unmap()
+	return netip.PrefixFrom(addr, addr.BitLen()), nil
 }
 
 // Resolver finds client addresses, trusting forwarding headers only from

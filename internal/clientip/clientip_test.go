@@ -83,3 +83,26 @@ func TestParsePrefixes(t *testing.T) {
 		t.Fatalf("empty: %v %v", got, err)
 	}
 }
+
+func TestParseNetwork(t *testing.T) {
+	for in, want := range map[string]string{
+		"10.20.1.0/16":    "10.20.0.0/16",
+		"10.0.0.1":        "10.0.0.1/32",
+		"::ffff:10.0.0.1": "10.0.0.1/32",
+		"2001:db8::1":     "2001:db8::1/128",
+		"2001:db8::/48":   "2001:db8::/48",
+		"10.0.0.0/33":     "",
+		"nope":            "",
+	} {
+		p, err := ParseNetwork(in)
+		if want == "" {
+			if err == nil {
+				t.Errorf("ParseNetwork(%q) = %v, want an error", in, p)
+			}
+			continue
+		}
+		if err != nil || p.String() != want {
+			t.Errorf("ParseNetwork(%q) = %v, %v; want %s", in, p, err, want)
+		}
+	}
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/auth"
 	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -92,7 +93,7 @@ func restrictionsFor(ctx context.Context, q store.Queries, f *fields, a Actor, o
 	}
 	if !tooMany("allowed_cidrs", len(in.AllowedCIDRs)) {
 		for i, c := range in.AllowedCIDRs {
-			p, err := parseNetwork(c)
+			p, err := clientip.ParseNetwork(c)
 			if err != nil {
 				f.add(fmt.Sprintf("allowed_cidrs[%d]", i), "must be a network such as 10.20.0.0/16 or 2001:db8::/48, or one address")
 				continue
@@ -172,19 +173,6 @@ func withinBindings(key *auth.Restrictions, r *store.TokenRestrictions) bool {
 		return true
 	}
 	return subset(key.Applications, apps) && subset(key.LDAPProviders, providers)
-}
-
-// parseNetwork reads a CIDR network, or one address as its own network.
-func parseNetwork(s string) (netip.Prefix, error) {
-	if p, err := netip.ParsePrefix(s); err == nil {
-		return p.Masked(), nil
-	}
-	addr, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	addr = addr.Unmap()
-	return netip.PrefixFrom(addr, addr.BitLen()), nil
 }
 
 func sortedSet(s []string) []string {

@@ -7,6 +7,7 @@ import (
 	"go/build"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sync"
 	"testing"
 
@@ -162,7 +163,51 @@ func (h *harness) must(what string, fn func(context.Context) error) func() {
 
 // Plan checks of the steps that change things outside Terraform.
 func expect(addr string, action plancheck.ResourceActionType) resource.ConfigPlanChecks {
-	return resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(addr, action)}}
+	return expectEach(map[string]plancheck.ResourceActionType{addr: action})
+}
+
+// expectEach expects each resource's action.
+func expectEach(actions map[string]plancheck.ResourceActionType) resource.ConfigPlanChecks {
+	var pc []plancheck.PlanCheck
+	for addr, a := range actions {
+		pc = append(pc, plancheck.ExpectResourceAction(addr, a))
+	}
+	return resource.ConfigPlanChecks{PreApply: pc}
+}
+
+// changedOutside is a step that changes an object outside Terraform:
+// applying cfg again must update addr, and then pass check (if any).
+func (h *harness) changedOutside(addr, cfg string, change func(context.Context) error, check resource.TestCheckFunc) resource.TestStep {
+	return resource.TestStep{PreConfig: h.must("change outside", change), Config: cfg, ConfigPlanChecks: expect(addr, plancheck.ResourceActionUpdate), Check: check}
+}
+
+// deletedOutside is a step that deletes an object outside Terraform:
+// applying cfg again must create addr anew.
+func (h *harness) deletedOutside(addr, cfg string, del func(context.Context) error) resource.TestStep {
+	return resource.TestStep{PreConfig: h.must("delete outside", del), Config: cfg, ConfigPlanChecks: expect(addr, plancheck.ResourceActionCreate)}
+}
+
+// gone is what run checks after destroy: the object name, which get
+// reads, must be gone.
+func gone[T any](get func(context.Context, string) (T, error), name string) func(context.Context) error {
+	return func(ctx context.Context) error { _, err := get(ctx, name); return err }
+}
+
+// serverHas checks the object name, which get reads, as the server has
+// it.
+func serverHas[T any](get func(context.Context, string) (T, error), name string, check func(T) error) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		obj, err := get(context.Background(), name)
+		if err != nil {
+			return err
+		}
+		return check(obj)
+	}
+}
+
+// planFails is a step whose plan must fail with an error matching want.
+func planFails(cfg, want string) resource.TestStep {
+	return resource.TestStep{Config: cfg, PlanOnly: true, ExpectError: regexp.MustCompile(want)}
 }
 
 func importStep(addr string, ignore ...string) resource.TestStep {

@@ -1,8 +1,6 @@
 package tfprovider
 
 import (
-	"context"
-
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
@@ -15,30 +13,6 @@ import (
 
 // gatehouse_application: something behind a reverse proxy whose access
 // policy is its bindings (gatehouse_application_binding).
-type applicationResource struct {
-	typeName
-	namedResource[applicationModel, client.Application]
-}
-
-func newApplicationResource() resource.Resource {
-	return &applicationResource{typeName: "application", namedResource: namedResource[applicationModel, client.Application]{api: named[applicationModel, client.Application]{
-		what: "application", nameKey: "slug", name: func(m applicationModel) string { return m.Slug.ValueString() },
-		create: func(ctx context.Context, c *client.Client, m applicationModel) (client.Application, error) {
-			return c.Applications.Create(ctx, m.input())
-		},
-		get: func(ctx context.Context, c *client.Client, slug string) (client.Application, error) {
-			return c.Applications.Get(ctx, slug)
-		},
-		update: func(ctx context.Context, c *client.Client, m applicationModel) (client.Application, error) {
-			return c.Applications.Update(ctx, m.Slug.ValueString(), m.input())
-		},
-		remove: func(ctx context.Context, c *client.Client, slug string) error {
-			return c.Applications.Delete(ctx, slug)
-		},
-		state: applicationState, createFields: applicationFields, updateFields: applicationFields,
-	}}}
-}
-
 type applicationModel struct {
 	ID               types.String `tfsdk:"id"`
 	Slug             types.String `tfsdk:"slug"`
@@ -49,23 +23,30 @@ type applicationModel struct {
 	UID              types.String `tfsdk:"uid"`
 }
 
-func (r *applicationResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
-	resp.Schema = schema.Schema{
-		Description: "An application behind a reverse proxy (forward-auth). Without bindings it admits every active user; its bindings are gatehouse_application_binding resources.",
-		Attributes: map[string]schema.Attribute{
-			"id":          idAttribute("The slug."),
-			"slug":        nameAttribute("The application's name in URLs and scoped permissions; it never changes, so changing it replaces the application."),
-			"name":        schema.StringAttribute{Required: true, Description: "The name shown to people."},
-			"url":         optionalString("An absolute http:// or https:// URL, without credentials."),
-			"description": optionalString("Free text."),
-			"policy_engine_mode": schema.StringAttribute{
-				Optional: true, Computed: true, Default: stringdefault.StaticString("any"),
-				Description: "`any` (default): admitted when any binding passes; `all`: only when every one does.",
-				Validators:  []validator.String{stringvalidator.OneOf("any", "all")},
+func newApplicationResource() resource.Resource {
+	return sameInput(applicationModel.input, &named[applicationModel, client.ApplicationInput, client.ApplicationInput, client.Application]{
+		typeName: "application", what: "application", nameKey: "slug", name: func(m applicationModel) string { return m.Slug.ValueString() },
+		schema: schema.Schema{
+			Description: "An application behind a reverse proxy (forward-auth). Without bindings it admits every active user; its bindings are gatehouse_application_binding resources.",
+			Attributes: map[string]schema.Attribute{
+				"id":          idAttribute("The slug."),
+				"slug":        nameAttribute("The application's name in URLs and scoped permissions; it never changes, so changing it replaces the application."),
+				"name":        schema.StringAttribute{Required: true, Description: "The name shown to people."},
+				"url":         optionalString("An absolute http:// or https:// URL, without credentials."),
+				"description": optionalString("Free text."),
+				"policy_engine_mode": schema.StringAttribute{
+					Optional: true, Computed: true, Default: stringdefault.StaticString("any"),
+					Description: "`any` (default): admitted when any binding passes; `all`: only when every one does.",
+					Validators:  []validator.String{stringvalidator.OneOf("any", "all")},
+				},
+				"uid": uidAttribute("The application's unique identifier."),
 			},
-			"uid": uidAttribute("The application's unique identifier."),
 		},
-	}
+		api: func(c *client.Client) collection[client.ApplicationInput, client.ApplicationInput, client.Application] {
+			return c.Applications
+		},
+		state: applicationState, createFields: applicationFields, updateFields: applicationFields,
+	})
 }
 
 var applicationFields = []string{"slug", "name", "url", "description", "policy_engine_mode"}

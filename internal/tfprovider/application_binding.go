@@ -4,16 +4,11 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
-	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/gatehouse/gatehouse/client"
@@ -21,55 +16,35 @@ import (
 
 // gatehouse_application_binding: one entry of an application's access
 // policy.
-type applicationBindingResource struct {
-	withClient
-	typeName
-}
+type applicationBindingResource struct{ subjectResource }
 
 func newApplicationBindingResource() resource.Resource {
-	return &applicationBindingResource{typeName: "application_binding"}
+	return &applicationBindingResource{subjectResource{typeName: "application_binding", parent: "application"}}
 }
 
 type applicationBindingModel struct {
 	ID          types.String `tfsdk:"id"`
 	Application types.String `tfsdk:"application"`
-	Username    types.String `tfsdk:"username"`
-	Group       types.String `tfsdk:"group"`
-	Order       types.Int64  `tfsdk:"order"`
-	Negate      types.Bool   `tfsdk:"negate"`
+	subject
+	Order  types.Int64 `tfsdk:"order"`
+	Negate types.Bool  `tfsdk:"negate"`
 }
 
 func (r *applicationBindingResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
-	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
-	names := []validator.String{nameValidator{}}
 	resp.Schema = schema.Schema{
 		Description: "A binding of a user or service account (`username`) or a group (`group`) to an application: with bindings, an application admits only whom they pass. Import with `APPLICATION/user/USERNAME` or `APPLICATION/group/GROUP`.",
-		Attributes: map[string]schema.Attribute{
-			"id":          idAttribute("`APPLICATION/user/USERNAME` or `APPLICATION/group/GROUP`."),
-			"application": schema.StringAttribute{Required: true, Description: "The application's slug.", Validators: names, PlanModifiers: replace},
-			"username":    schema.StringAttribute{Optional: true, Description: "The user or service account; exactly one of username and group.", Validators: names, PlanModifiers: replace},
-			"group":       schema.StringAttribute{Optional: true, Description: "The group; exactly one of username and group.", Validators: names, PlanModifiers: replace},
+		Attributes: r.attributes(map[string]schema.Attribute{
+			"application": nameAttribute("The application's slug."),
 			"order":       schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(0), Description: "Bindings are evaluated by order (then kind, then name)."},
 			"negate":      schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false), Description: "true: passes when the caller is not that user, or not in that group."},
-		},
+		}),
 	}
-}
-
-func (r *applicationBindingResource) ConfigValidators(context.Context) []resource.ConfigValidator {
-	return []resource.ConfigValidator{resourcevalidator.ExactlyOneOf(path.MatchRoot("username"), path.MatchRoot("group"))}
-}
-
-func (m applicationBindingModel) subject() (kind, bindingKind, name string) {
-	if !m.Group.IsNull() {
-		return client.SubjectGroups, client.BindingGroup, m.Group.ValueString()
-	}
-	return client.SubjectUsers, client.BindingUser, m.Username.ValueString()
 }
 
 // put creates or replaces the binding (PUT), so order and negate change
 // in place.
 func (r *applicationBindingResource) put(ctx context.Context, m *applicationBindingModel, diags *diag.Diagnostics) bool {
-	kind, bk, name := m.subject()
+	kind, bk, name := m.of()
 	order, negate := int(m.Order.ValueInt64()), m.Negate.ValueBool()
 	b, err := r.c.Applications.Bind(ctx, m.Application.ValueString(), kind, name, client.BindingInput{Order: &order, Negate: &negate})
 	if err != nil {
@@ -96,7 +71,7 @@ func (r *applicationBindingResource) Read(ctx context.Context, req resource.Read
 		if err != nil {
 			return found(err, &resp.Diagnostics, fmt.Sprintf("Cannot read application %q", st.Application.ValueString()))
 		}
-		_, bk, name := st.subject()
+		_, bk, name := st.of()
 		for _, b := range a.Bindings {
 			if b.Kind == bk && b.Name == name {
 				st.ID = types.StringValue(st.Application.ValueString() + "/" + bk + "/" + name)
@@ -110,12 +85,8 @@ func (r *applicationBindingResource) Read(ctx context.Context, req resource.Read
 
 func (r *applicationBindingResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	deleteState(ctx, req, resp, func(st applicationBindingModel) (string, error) {
-		kind, bk, name := st.subject()
+		kind, bk, name := st.of()
 		return fmt.Sprintf("Cannot unbind %s %q from application %q", bk, name, st.Application.ValueString()),
 			r.c.Applications.Unbind(ctx, st.Application.ValueString(), kind, name)
 	})
-}
-
-func (r *applicationBindingResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	importSubject(ctx, req, resp, "application", "APPLICATION/user/USERNAME or APPLICATION/group/GROUP")
 }

@@ -38,14 +38,14 @@ resource "gatehouse_application_binding" "intern" {
   order = -1`)
 		const app, bind = "gatehouse_application.site", "gatehouse_application_binding.intern"
 		h.run(map[string]func(context.Context) error{
-			"application": func(ctx context.Context) error { _, err := h.c.Applications.Get(ctx, "ci-site"); return err },
+			"application": gone(h.c.Applications.Get, "ci-site"),
 		},
-			resource.TestStep{Config: cfg(`name = "x"
-  policy_engine_mode = "some"`, ``), PlanOnly: true, ExpectError: regexp.MustCompile(`policy_engine_mode`)},
-			resource.TestStep{Config: h.config(`resource "gatehouse_application" "a" {
+			planFails(cfg(`name = "x"
+  policy_engine_mode = "some"`, ``), `policy_engine_mode`),
+			planFails(h.config(`resource "gatehouse_application" "a" {
   slug = "CI site"
   name = "x"
-}`), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid slug`)},
+}`), `Invalid slug`),
 			resource.TestStep{Config: first, Check: resource.ComposeTestCheckFunc(
 				resource.TestCheckResourceAttr(app, "policy_engine_mode", "any"),
 				resource.TestCheckResourceAttr(bind, "id", "ci-site/user/intern"),
@@ -55,10 +55,9 @@ resource "gatehouse_application_binding" "intern" {
 			importStep(app),
 			importStep(bind),
 			importStep("gatehouse_application_binding.group"),
-			resource.TestStep{Config: second, ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-				plancheck.ExpectResourceAction(app, plancheck.ResourceActionUpdate),
-				plancheck.ExpectResourceAction(bind, plancheck.ResourceActionUpdate),
-			}}},
+			resource.TestStep{Config: second, ConfigPlanChecks: expectEach(map[string]plancheck.ResourceActionType{
+				app: plancheck.ResourceActionUpdate, bind: plancheck.ResourceActionUpdate,
+			})},
 			resource.TestStep{
 				PreConfig: h.must("change outside", func(ctx context.Context) error {
 					if _, err := h.c.Applications.Update(ctx, "ci-site", client.ApplicationInput{Name: ptr("renamed")}); err != nil {
@@ -67,23 +66,18 @@ resource "gatehouse_application_binding" "intern" {
 					_, err := h.c.Applications.Bind(ctx, "ci-site", client.SubjectUsers, "intern", client.BindingInput{Order: ptr(5), Negate: ptr(false)})
 					return err
 				}),
-				Config: second, ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-					plancheck.ExpectResourceAction(app, plancheck.ResourceActionUpdate),
-					plancheck.ExpectResourceAction(bind, plancheck.ResourceActionUpdate),
-				}},
-			},
-			resource.TestStep{
-				PreConfig: h.must("delete outside", func(ctx context.Context) error {
-					return h.c.Applications.Unbind(ctx, "ci-site", client.SubjectGroups, "ci")
+				Config: second, ConfigPlanChecks: expectEach(map[string]plancheck.ResourceActionType{
+					app: plancheck.ResourceActionUpdate, bind: plancheck.ResourceActionUpdate,
 				}),
-				Config: second, ConfigPlanChecks: expect("gatehouse_application_binding.group", plancheck.ResourceActionCreate),
 			},
+			h.deletedOutside("gatehouse_application_binding.group", second, func(ctx context.Context) error {
+				return h.c.Applications.Unbind(ctx, "ci-site", client.SubjectGroups, "ci")
+			}),
 			resource.TestStep{
 				PreConfig: h.must("delete outside", func(ctx context.Context) error { return h.c.Applications.Delete(ctx, "ci-site") }),
-				Config:    second, ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-					plancheck.ExpectResourceAction(app, plancheck.ResourceActionCreate),
-					plancheck.ExpectResourceAction(bind, plancheck.ResourceActionCreate),
-				}},
+				Config:    second, ConfigPlanChecks: expectEach(map[string]plancheck.ResourceActionType{
+					app: plancheck.ResourceActionCreate, bind: plancheck.ResourceActionCreate,
+				}),
 			},
 		)
 	})
@@ -111,13 +105,13 @@ resource "gatehouse_ldap_provider" "legacy" {
   bind_mode    = "cached"
   search_group = gatehouse_group.readers.name`)
 		h.run(map[string]func(context.Context) error{
-			"provider": func(ctx context.Context) error { _, err := h.c.LDAPProviders.Get(ctx, "corp"); return err },
+			"provider": gone(h.c.LDAPProviders.Get, "corp"),
 		},
-			resource.TestStep{Config: h.config(`resource "gatehouse_ldap_provider" "x" {
+			planFails(h.config(`resource "gatehouse_ldap_provider" "x" {
   name    = "x"
   base_dn = "not a dn"
-}`), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid base_dn`)},
-			resource.TestStep{Config: cfg(`search_mode = "sometimes"`), PlanOnly: true, ExpectError: regexp.MustCompile(`search_mode`)},
+}`), `Invalid base_dn`),
+			planFails(cfg(`search_mode = "sometimes"`), `search_mode`),
 			// The server's 400 names the field: the error is on the attribute.
 			resource.TestStep{Config: cfg(`search_group = "no-such-group"`), ExpectError: regexp.MustCompile(`(?s)Cannot create LDAP provider "corp".*search_group\s*= "no-such-group"`)},
 			resource.TestStep{Config: cfg(``), Check: resource.ComposeTestCheckFunc(
@@ -127,18 +121,11 @@ resource "gatehouse_ldap_provider" "legacy" {
 			)},
 			importStep(addr),
 			resource.TestStep{Config: second, ConfigPlanChecks: expect(addr, plancheck.ResourceActionUpdate)},
-			resource.TestStep{
-				PreConfig: h.must("change outside", func(ctx context.Context) error {
-					_, err := h.c.LDAPProviders.Update(ctx, "corp", client.LDAPProviderInput{SearchMode: ptr("direct"), BaseDN: ptr("dc=example,dc=net")})
-					return err
-				}),
-				Config: second, ConfigPlanChecks: expect(addr, plancheck.ResourceActionUpdate),
-				Check: resource.TestCheckResourceAttr(addr, "base_dn", "dc=example,dc=com"),
-			},
-			resource.TestStep{
-				PreConfig: h.must("delete outside", func(ctx context.Context) error { return h.c.LDAPProviders.Delete(ctx, "corp") }),
-				Config:    second, ConfigPlanChecks: expect(addr, plancheck.ResourceActionCreate),
-			},
+			h.changedOutside(addr, second, func(ctx context.Context) error {
+				_, err := h.c.LDAPProviders.Update(ctx, "corp", client.LDAPProviderInput{SearchMode: ptr("direct"), BaseDN: ptr("dc=example,dc=net")})
+				return err
+			}, resource.TestCheckResourceAttr(addr, "base_dn", "dc=example,dc=com")),
+			h.deletedOutside(addr, second, func(ctx context.Context) error { return h.c.LDAPProviders.Delete(ctx, "corp") }),
 		)
 	})
 }

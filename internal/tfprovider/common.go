@@ -3,7 +3,9 @@ package tfprovider
 import (
 	"context"
 	"fmt"
+	"strings"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -13,6 +15,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/gatehouse/gatehouse/client"
 )
@@ -44,12 +47,13 @@ func uidAttribute(description string) schema.StringAttribute {
 	}
 }
 
-// nameAttribute is the name an object is addressed by: required, a valid
+// nameAttribute is a name that is part of what an object is (the name
+// it is addressed by, the role of an assignment): required, a valid
 // name, and replacing the object when it changes.
 func nameAttribute(description string) schema.StringAttribute {
 	return schema.StringAttribute{
 		Required: true, Description: description,
-		Validators:    []validator.String{nameValidator{}},
+		Validators:    []validator.String{validName},
 		PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 	}
 }
@@ -66,36 +70,33 @@ func importByName(ctx context.Context, req resource.ImportStateRequest, resp *re
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root(attr), req.ID)...)
 }
 
-// importSubject imports an object addressed by PARENT/user/USERNAME or
-// PARENT/group/GROUP (format, as the error shows it): parent, and
-// username or group.
-func importSubject(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse, parent, format string) {
-	parts := splitID(req.ID, 3, format, &resp.Diagnostics)
-	if parts == nil {
-		return
-	}
-	attr := map[string]string{"user": "username", "group": "group"}[parts[1]]
-	if attr == "" {
-		resp.Diagnostics.AddError("Invalid import identifier", fmt.Sprintf("%q: expected %s", req.ID, format))
-		return
-	}
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root(parent), parts[0])...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root(attr), parts[2])...)
+// collection is the API of a kind of object addressed by one name, as
+// the client's services (c.Groups, c.Roles, ...) have it: C is what
+// creates one, U what changes one, T the object.
+type collection[C, U, T any] interface {
+	Create(ctx context.Context, in C) (T, error)
+	Get(ctx context.Context, name string) (T, error)
+	Update(ctx context.Context, name string, in U) (T, error)
+	Delete(ctx context.Context, name string) error
 }
 
-// named is what a resource addressed by one name (a slug, a username)
-// does with the API. namedResource turns it into Terraform's Create,
-// Read, Update, Delete and ImportState; M is the resource's model, T the
-// API's object.
-type named[M, T any] struct {
+// named is a resource addressed by one name (a slug, a username): its
+// schema, and what its Create, Read, Update, Delete and ImportState do
+// with the API's collection of such objects. M is the resource's model;
+// C, U and T are the collection's.
+type named[M, C, U, T any] struct {
+	withClient
+	typeName
+	schema  schema.Schema
 	what    string // the kind of object, in messages: "LDAP provider"
 	nameKey string // the attribute holding the name, which import sets
 	name    func(M) string
-	create  func(ctx context.Context, c *client.Client, m M) (T, error)
-	get     func(ctx context.Context, c *client.Client, name string) (T, error)
-	update  func(ctx context.Context, c *client.Client, m M) (T, error)
-	remove  func(ctx context.Context, c *client.Client, name string) error
+	api     func(*client.Client) collection[C, U, T]
+	// create and update are the requests that make the server's object
+	// what the plan says (update's given the prior state, to send only
+	// what changed where the API wants that).
+	create func(ctx context.Context, plan M, diags *diag.Diagnostics) C
+	update func(ctx context.Context, plan, prior M, diags *diag.Diagnostics) U
 	// state fills the model from the server's object.
 	state func(T, *M)
 	// createFields and updateFields are the attributes an API field
@@ -106,63 +107,76 @@ type named[M, T any] struct {
 	refuse func(T, *diag.Diagnostics)
 }
 
-// namedResource is a resource.Resource but for its Metadata and Schema,
-// which the resource type embedding it adds.
-type namedResource[M, T any] struct {
-	withClient
-	api named[M, T]
+// sameInput sets the create and update of r, a kind whose API takes
+// one input, which input makes from the plan, for both.
+func sameInput[M, I, T any](input func(M) I, r *named[M, I, I, T]) *named[M, I, I, T] {
+	r.create = func(_ context.Context, m M, _ *diag.Diagnostics) I { return input(m) }
+	r.update = func(_ context.Context, m, _ M, _ *diag.Diagnostics) I { return input(m) }
+	return r
 }
 
-func (r *namedResource[M, T]) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+func (r *named[M, C, U, T]) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = r.schema
+}
+
+func (r *named[M, C, U, T]) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	writePlan(ctx, req.Plan, &resp.State, &resp.Diagnostics, func(m *M) bool {
-		obj, err := r.api.create(ctx, r.c, *m)
-		if err != nil {
-			apiError(&resp.Diagnostics, fmt.Sprintf("Cannot create %s %q", r.api.what, r.api.name(*m)), err, r.api.createFields...)
-			return false
-		}
-		r.api.state(obj, m)
-		return true
+		in := r.create(ctx, *m, &resp.Diagnostics)
+		return r.save(m, &resp.Diagnostics, "create", r.createFields, func() (T, error) { return r.api(r.c).Create(ctx, in) })
 	})
 }
 
-func (r *namedResource[M, T]) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+func (r *named[M, C, U, T]) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	refresh(ctx, req, resp, func(m *M) bool {
-		name := r.api.name(*m)
-		obj, err := r.api.get(ctx, r.c, name)
+		name := r.name(*m)
+		obj, err := r.api(r.c).Get(ctx, name)
 		if err != nil {
-			return found(err, &resp.Diagnostics, fmt.Sprintf("Cannot read %s %q", r.api.what, name))
+			return found(err, &resp.Diagnostics, fmt.Sprintf("Cannot read %s %q", r.what, name))
 		}
-		if r.api.refuse != nil {
-			if r.api.refuse(obj, &resp.Diagnostics); resp.Diagnostics.HasError() {
+		if r.refuse != nil {
+			if r.refuse(obj, &resp.Diagnostics); resp.Diagnostics.HasError() {
 				return true
 			}
 		}
-		r.api.state(obj, m)
+		r.state(obj, m)
 		return true
 	})
 }
 
-func (r *namedResource[M, T]) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+func (r *named[M, C, U, T]) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var prior M
+	resp.Diagnostics.Append(req.State.Get(ctx, &prior)...)
 	writePlan(ctx, req.Plan, &resp.State, &resp.Diagnostics, func(m *M) bool {
-		obj, err := r.api.update(ctx, r.c, *m)
-		if err != nil {
-			apiError(&resp.Diagnostics, fmt.Sprintf("Cannot update %s %q", r.api.what, r.api.name(*m)), err, r.api.updateFields...)
-			return false
-		}
-		r.api.state(obj, m)
-		return true
+		in := r.update(ctx, *m, prior, &resp.Diagnostics)
+		return r.save(m, &resp.Diagnostics, "update", r.updateFields, func() (T, error) { return r.api(r.c).Update(ctx, r.name(*m), in) })
 	})
 }
 
-func (r *namedResource[M, T]) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+// save sends the request that call makes, unless reading the plan into
+// it failed, and fills m from the server's answer; a refusal is
+// reported on fields.
+func (r *named[M, C, U, T]) save(m *M, diags *diag.Diagnostics, verb string, fields []string, call func() (T, error)) bool {
+	if diags.HasError() {
+		return false
+	}
+	obj, err := call()
+	if err != nil {
+		apiError(diags, fmt.Sprintf("Cannot %s %s %q", verb, r.what, r.name(*m)), err, fields...)
+		return false
+	}
+	r.state(obj, m)
+	return true
+}
+
+func (r *named[M, C, U, T]) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	deleteState(ctx, req, resp, func(m M) (string, error) {
-		name := r.api.name(m)
-		return fmt.Sprintf("Cannot delete %s %q", r.api.what, name), r.api.remove(ctx, r.c, name)
+		name := r.name(m)
+		return fmt.Sprintf("Cannot delete %s %q", r.what, name), r.api(r.c).Delete(ctx, name)
 	})
 }
 
-func (r *namedResource[M, T]) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	importByName(ctx, req, resp, r.api.nameKey)
+func (r *named[M, C, U, T]) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	importByName(ctx, req, resp, r.nameKey)
 }
 
 // writePlan is the shape of a Create or an Update: it reads the plan
@@ -230,4 +244,74 @@ func deleteIgnoringGone(diags *diag.Diagnostics, summary string, err error) {
 	if err != nil && !isNotFound(err) {
 		apiError(diags, summary, err)
 	}
+}
+
+// subject is whom a role assignment or an application binding is for:
+// a user or service account (username) or a group, exactly one. Models
+// embed it.
+type subject struct {
+	Username types.String `tfsdk:"username"`
+	Group    types.String `tfsdk:"group"`
+}
+
+// of is the subject as the API's path names it (kind: users or groups)
+// and as the import identifier does (idKind: user or group).
+func (s subject) of() (kind, idKind, name string) {
+	if !s.Group.IsNull() {
+		return client.SubjectGroups, "group", s.Group.ValueString()
+	}
+	return client.SubjectUsers, "user", s.Username.ValueString()
+}
+
+// subjectResource is what a resource for a subject shares: its
+// attributes, the rule that exactly one is given, and its import by
+// PARENT/user/USERNAME or PARENT/group/GROUP.
+type subjectResource struct {
+	withClient
+	typeName
+	parent string // the attribute of what the subject is given: "role"
+}
+
+// format is the import identifier's, as errors show it.
+func (r subjectResource) format() string {
+	p := strings.ToUpper(r.parent)
+	return p + "/user/USERNAME or " + p + "/group/GROUP"
+}
+
+// attributes are username and group, with the others (its parent's
+// among them) of a resource for a subject, each of which (but order
+// and negate) replaces it.
+func (r subjectResource) attributes(others map[string]schema.Attribute) map[string]schema.Attribute {
+	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
+	names := []validator.String{validName}
+	attrs := map[string]schema.Attribute{
+		"id":       idAttribute("`" + strings.ReplaceAll(r.format(), " or ", "` or `") + "`."),
+		"username": schema.StringAttribute{Optional: true, Description: "The user or service account; exactly one of username and group.", Validators: names, PlanModifiers: replace},
+		"group":    schema.StringAttribute{Optional: true, Description: "The group; exactly one of username and group.", Validators: names, PlanModifiers: replace},
+	}
+	for k, a := range others {
+		attrs[k] = a
+	}
+	return attrs
+}
+
+func (r *subjectResource) ConfigValidators(context.Context) []resource.ConfigValidator {
+	return []resource.ConfigValidator{resourcevalidator.ExactlyOneOf(path.MatchRoot("username"), path.MatchRoot("group"))}
+}
+
+// ImportState imports PARENT/user/USERNAME or PARENT/group/GROUP.
+func (r *subjectResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	format := r.format()
+	parts := splitID(req.ID, 3, format, &resp.Diagnostics)
+	if parts == nil {
+		return
+	}
+	attr := map[string]string{"user": "username", "group": "group"}[parts[1]]
+	if attr == "" {
+		resp.Diagnostics.AddError("Invalid import identifier", fmt.Sprintf("%q: expected %s", req.ID, format))
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root(r.parent), parts[0])...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root(attr), parts[2])...)
 }

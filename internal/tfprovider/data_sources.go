@@ -36,7 +36,7 @@ func accountSchema(what string) schema.Schema {
 		Description: "Reads " + what + " by name.",
 		Attributes: map[string]schema.Attribute{
 			"id":          computed("The username."),
-			"username":    schema.StringAttribute{Required: true, Description: "The name to look up.", Validators: []validator.String{nameValidator{}}},
+			"username":    schema.StringAttribute{Required: true, Description: "The name to look up.", Validators: []validator.String{validName}},
 			"type":        computed("human, service_account or internal_service_account."),
 			"name":        computed("Full name (humans)."),
 			"email":       computed("E-mail address (humans)."),
@@ -59,54 +59,47 @@ func accountState(u client.User) accountModel {
 	}
 }
 
-type userDataSource struct{ withDataClient }
-
-func newUserDataSource() datasource.DataSource { return &userDataSource{} }
-
-func (d *userDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_user"
+// accountDataSource is gatehouse_user or gatehouse_service_account: an
+// account read by name with get.
+type accountDataSource struct {
+	withDataClient
+	typeName string // "user" for gatehouse_user
+	what     string // in messages: "user"
+	about    string // what the schema says it reads
+	get      func(ctx context.Context, c *client.Client, username string) (client.User, error)
 }
 
-func (d *userDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
-	resp.Schema = accountSchema("a user of any type (human or service account)")
+func newUserDataSource() datasource.DataSource {
+	return &accountDataSource{typeName: "user", what: "user", about: "a user of any type (human or service account)",
+		get: func(ctx context.Context, c *client.Client, username string) (client.User, error) {
+			return c.Users.Get(ctx, username)
+		}}
 }
 
-func (d *userDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+func newServiceAccountDataSource() datasource.DataSource {
+	return &accountDataSource{typeName: "service_account", what: "service account", about: "a service account (internal ones included, read-only)",
+		get: func(ctx context.Context, c *client.Client, username string) (client.User, error) {
+			return c.ServiceAccounts.Get(ctx, username)
+		}}
+}
+
+func (d *accountDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_" + d.typeName
+}
+
+func (d *accountDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+	resp.Schema = accountSchema(d.about)
+}
+
+func (d *accountDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
 	var m accountModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	u, err := d.c.Users.Get(ctx, m.Username.ValueString())
+	u, err := d.get(ctx, d.c, m.Username.ValueString())
 	if err != nil {
-		resp.Diagnostics.AddAttributeError(path.Root("username"), fmt.Sprintf("Cannot read user %q", m.Username.ValueString()), err.Error())
-		return
-	}
-	m = accountState(u)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
-}
-
-type serviceAccountDataSource struct{ withDataClient }
-
-func newServiceAccountDataSource() datasource.DataSource { return &serviceAccountDataSource{} }
-
-func (d *serviceAccountDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_service_account"
-}
-
-func (d *serviceAccountDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
-	resp.Schema = accountSchema("a service account (internal ones included, read-only)")
-}
-
-func (d *serviceAccountDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
-	var m accountModel
-	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	u, err := d.c.ServiceAccounts.Get(ctx, m.Username.ValueString())
-	if err != nil {
-		resp.Diagnostics.AddAttributeError(path.Root("username"), fmt.Sprintf("Cannot read service account %q", m.Username.ValueString()), err.Error())
+		resp.Diagnostics.AddAttributeError(path.Root("username"), fmt.Sprintf("Cannot read %s %q", d.what, m.Username.ValueString()), err.Error())
 		return
 	}
 	m = accountState(u)

@@ -66,21 +66,21 @@ func TestExamples(t *testing.T) {
 				err = fmt.Errorf("token %+v", tok)
 			}
 			return err
-		}, func(ctx context.Context) error { _, err := c.ServiceAccounts.Get(ctx, "ci-deploy"); return err }},
+		}, gone(c.ServiceAccounts.Get, "ci-deploy")},
 		{"bots-group", func(ctx context.Context) error {
 			g, err := c.Groups.Get(ctx, "bots")
 			if err == nil && (len(g.Members) != 2 || len(g.Roles) != 1) {
 				err = fmt.Errorf("group %+v", g)
 			}
 			return err
-		}, func(ctx context.Context) error { _, err := c.Groups.Get(ctx, "bots"); return err }},
+		}, gone(c.Groups.Get, "bots")},
 		{"ldap-search-account", func(ctx context.Context) error {
 			tok, err := c.Tokens.Get(ctx, "ldapsearch-wiki")
 			if err == nil && tok.Intent != client.IntentAppPassword {
 				err = fmt.Errorf("token %+v", tok)
 			}
 			return err
-		}, func(ctx context.Context) error { _, err := c.LDAPProviders.Get(ctx, "corp"); return err }},
+		}, gone(c.LDAPProviders.Get, "corp")},
 		{"github-actions-deploy", func(ctx context.Context) error {
 			// Made offline: a github issuer's keys are fetched at the
 			// first exchange only.

@@ -8,9 +8,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 )
 
@@ -32,13 +29,12 @@ type groupMemberModel struct {
 }
 
 func (r *groupMemberResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
-	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
 	resp.Schema = schema.Schema{
 		Description: "A user's or service account's membership of a group. Import with `GROUP/USERNAME`.",
 		Attributes: map[string]schema.Attribute{
 			"id":       idAttribute("`GROUP/USERNAME`."),
-			"group":    schema.StringAttribute{Required: true, Description: "The group.", Validators: []validator.String{nameValidator{}}, PlanModifiers: replace},
-			"username": schema.StringAttribute{Required: true, Description: "The member: a user or service account.", Validators: []validator.String{nameValidator{}}, PlanModifiers: replace},
+			"group":    nameAttribute("The group."),
+			"username": nameAttribute("The member: a user or service account."),
 		},
 	}
 }

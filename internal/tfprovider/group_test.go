@@ -2,7 +2,6 @@ package tfprovider_test
 
 import (
 	"context"
-	"regexp"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -21,27 +20,20 @@ func TestAccGroup(t *testing.T) {
 		}
 		const addr = "gatehouse_group.g"
 		h.run(map[string]func(context.Context) error{
-			"group ops": func(ctx context.Context) error { _, err := h.c.Groups.Get(ctx, "ops"); return err },
+			"group ops": gone(h.c.Groups.Get, "ops"),
 		},
-			resource.TestStep{Config: cfg("Ops", "x"), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid name`)},
+			planFails(cfg("Ops", "x"), `Invalid name`),
 			resource.TestStep{Config: cfg("ops", "first"), Check: resource.ComposeTestCheckFunc(
 				resource.TestCheckResourceAttr(addr, "id", "ops"),
 				resource.TestCheckResourceAttrSet(addr, "uid"),
 			)},
 			importStep(addr),
 			resource.TestStep{Config: cfg("ops", "second"), ConfigPlanChecks: expect(addr, plancheck.ResourceActionUpdate)},
-			resource.TestStep{
-				PreConfig: h.must("change outside", func(ctx context.Context) error {
-					_, err := h.c.Groups.Update(ctx, "ops", client.GroupUpdate{Description: ptr("outside")})
-					return err
-				}),
-				Config: cfg("ops", "second"), ConfigPlanChecks: expect(addr, plancheck.ResourceActionUpdate),
-				Check: resource.TestCheckResourceAttr(addr, "description", "second"),
-			},
-			resource.TestStep{
-				PreConfig: h.must("delete outside", func(ctx context.Context) error { return h.c.Groups.Delete(ctx, "ops") }),
-				Config:    cfg("ops", "second"), ConfigPlanChecks: expect(addr, plancheck.ResourceActionCreate),
-			},
+			h.changedOutside(addr, cfg("ops", "second"), func(ctx context.Context) error {
+				_, err := h.c.Groups.Update(ctx, "ops", client.GroupUpdate{Description: ptr("outside")})
+				return err
+			}, resource.TestCheckResourceAttr(addr, "description", "second")),
+			h.deletedOutside(addr, cfg("ops", "second"), func(ctx context.Context) error { return h.c.Groups.Delete(ctx, "ops") }),
 		)
 	})
 }

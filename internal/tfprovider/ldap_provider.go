@@ -1,8 +1,6 @@
 package tfprovider
 
 import (
-	"context"
-
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
@@ -15,30 +13,6 @@ import (
 )
 
 // gatehouse_ldap_provider: an LDAP view of the directory.
-type ldapProviderResource struct {
-	typeName
-	namedResource[ldapProviderModel, client.LDAPProvider]
-}
-
-func newLDAPProviderResource() resource.Resource {
-	return &ldapProviderResource{typeName: "ldap_provider", namedResource: namedResource[ldapProviderModel, client.LDAPProvider]{api: named[ldapProviderModel, client.LDAPProvider]{
-		what: "LDAP provider", nameKey: "name", name: func(m ldapProviderModel) string { return m.Name.ValueString() },
-		create: func(ctx context.Context, c *client.Client, m ldapProviderModel) (client.LDAPProvider, error) {
-			return c.LDAPProviders.Create(ctx, m.input())
-		},
-		get: func(ctx context.Context, c *client.Client, name string) (client.LDAPProvider, error) {
-			return c.LDAPProviders.Get(ctx, name)
-		},
-		update: func(ctx context.Context, c *client.Client, m ldapProviderModel) (client.LDAPProvider, error) {
-			return c.LDAPProviders.Update(ctx, m.Name.ValueString(), m.input())
-		},
-		remove: func(ctx context.Context, c *client.Client, name string) error {
-			return c.LDAPProviders.Delete(ctx, name)
-		},
-		state: ldapProviderState, createFields: ldapProviderFields, updateFields: ldapProviderFields,
-	}}}
-}
-
 type ldapProviderModel struct {
 	ID          types.String `tfsdk:"id"`
 	Name        types.String `tfsdk:"name"`
@@ -50,25 +24,32 @@ type ldapProviderModel struct {
 	UID         types.String `tfsdk:"uid"`
 }
 
-func (r *ldapProviderResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+func newLDAPProviderResource() resource.Resource {
 	modes := []validator.String{stringvalidator.OneOf(client.LDAPModeDirect, client.LDAPModeCached)}
-	resp.Schema = schema.Schema{
-		Description: "An LDAP provider: one LDAP view of the directory, served by the server's LDAP door or by outposts.",
-		Attributes: map[string]schema.Attribute{
-			"id":   idAttribute("The provider's name."),
-			"name": nameAttribute("The provider's name (in scoped permissions such as `ldap.search_full_directory@ldap/NAME`); it cannot change, so changing it replaces the provider."),
-			"base_dn": schema.StringAttribute{
-				Required: true, Description: "The directory's root, such as `dc=example,dc=com`. The server stores it normalized (lower-case attribute types); a configuration that differs only so is no change.",
-				Validators: []validator.String{dnValidator{}},
+	return sameInput(ldapProviderModel.input, &named[ldapProviderModel, client.LDAPProviderInput, client.LDAPProviderInput, client.LDAPProvider]{
+		typeName: "ldap_provider", what: "LDAP provider", nameKey: "name", name: func(m ldapProviderModel) string { return m.Name.ValueString() },
+		schema: schema.Schema{
+			Description: "An LDAP provider: one LDAP view of the directory, served by the server's LDAP door or by outposts.",
+			Attributes: map[string]schema.Attribute{
+				"id":   idAttribute("The provider's name."),
+				"name": nameAttribute("The provider's name (in scoped permissions such as `ldap.search_full_directory@ldap/NAME`); it cannot change, so changing it replaces the provider."),
+				"base_dn": schema.StringAttribute{
+					Required: true, Description: "The directory's root, such as `dc=example,dc=com`. The server stores it normalized (lower-case attribute types); a configuration that differs only so is no change.",
+					Validators: []validator.String{validDN},
+				},
+				"search_group": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(""), Description: "A group whose members may search the directory (optional; must exist).",
+					Validators: []validator.String{stringvalidator.Any(stringvalidator.LengthAtMost(0), validName)}},
+				"bind_mode":   schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(client.LDAPModeDirect), Description: "`direct` (default) or `cached`.", Validators: modes},
+				"search_mode": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(client.LDAPModeCached), Description: "`direct` or `cached` (default).", Validators: modes},
+				"upn_domain":  optionalString("A domain for binds as `USERNAME@DOMAIN` (optional)."),
+				"uid":         uidAttribute("The provider's unique identifier."),
 			},
-			"search_group": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(""), Description: "A group whose members may search the directory (optional; must exist).",
-				Validators: []validator.String{stringvalidator.Any(stringvalidator.LengthAtMost(0), nameValidator{})}},
-			"bind_mode":   schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(client.LDAPModeDirect), Description: "`direct` (default) or `cached`.", Validators: modes},
-			"search_mode": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(client.LDAPModeCached), Description: "`direct` or `cached` (default).", Validators: modes},
-			"upn_domain":  optionalString("A domain for binds as `USERNAME@DOMAIN` (optional)."),
-			"uid":         uidAttribute("The provider's unique identifier."),
 		},
-	}
+		api: func(c *client.Client) collection[client.LDAPProviderInput, client.LDAPProviderInput, client.LDAPProvider] {
+			return c.LDAPProviders
+		},
+		state: ldapProviderState, createFields: ldapProviderFields, updateFields: ldapProviderFields,
+	})
 }
 
 var ldapProviderFields = []string{"name", "base_dn", "search_group", "bind_mode", "search_mode", "upn_domain"}

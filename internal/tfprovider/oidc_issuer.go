@@ -32,65 +32,6 @@ import (
 // CI, Kubernetes, any other) whose ID tokens trust policies
 // (gatehouse_trust_policy) exchange for tokens of service accounts. Its
 // kind is fixed at creation; the rest is PATCHed in place.
-type oidcIssuerResource struct {
-	typeName
-	namedResource[oidcIssuerModel, client.OIDCIssuer]
-}
-
-// The issuer kinds whose tenant claims the server presets.
-var presetIssuerKinds = map[string]bool{"github": true, "gitlab": true}
-
-func newOIDCIssuerResource() resource.Resource {
-	return &oidcIssuerResource{typeName: "oidc_issuer", namedResource: namedResource[oidcIssuerModel, client.OIDCIssuer]{api: named[oidcIssuerModel, client.OIDCIssuer]{
-		what: "OIDC issuer", nameKey: "name", name: func(m oidcIssuerModel) string { return m.Name.ValueString() },
-		create: func(ctx context.Context, c *client.Client, m oidcIssuerModel) (client.OIDCIssuer, error) {
-			var diags diag.Diagnostics
-			in := client.OIDCIssuerCreate{Name: m.Name.ValueString(), Kind: m.Kind.ValueString(), IssuerURL: m.IssuerURL.ValueString(),
-				JWKSURL: m.JWKSURL.ValueString(), AllowedAlgs: setStrings(ctx, m.AllowedAlgs, &diags), Leeway: strPtr(m.Leeway)}
-			if !m.JWKS.IsNull() && !m.JWKS.IsUnknown() {
-				in.JWKS = json.RawMessage(m.JWKS.ValueString())
-			}
-			if !m.Shared.IsNull() && !m.Shared.IsUnknown() {
-				in.Shared = m.Shared.ValueBoolPointer()
-			}
-			in.TenantClaims = setStrings(ctx, m.TenantClaims, &diags)
-			if err := diagsError(diags); err != nil {
-				return client.OIDCIssuer{}, err
-			}
-			return c.OIDCIssuers.Create(ctx, in)
-		},
-		get: func(ctx context.Context, c *client.Client, name string) (client.OIDCIssuer, error) {
-			return c.OIDCIssuers.Get(ctx, name)
-		},
-		update: func(ctx context.Context, c *client.Client, m oidcIssuerModel) (client.OIDCIssuer, error) {
-			var diags diag.Diagnostics
-			in := client.OIDCIssuerUpdate{IssuerURL: strPtr(m.IssuerURL), JWKSURL: strPtr(m.JWKSURL), Leeway: strPtr(m.Leeway),
-				JWKS: json.RawMessage("null")}
-			if !m.JWKS.IsNull() && !m.JWKS.IsUnknown() {
-				in.JWKS = json.RawMessage(m.JWKS.ValueString())
-			}
-			if algs := setStrings(ctx, m.AllowedAlgs, &diags); algs != nil {
-				in.AllowedAlgs = &algs
-			}
-			if !m.Shared.IsNull() && !m.Shared.IsUnknown() {
-				in.Shared = m.Shared.ValueBoolPointer()
-			}
-			// The presets' tenant claims are the server's, and cannot be sent.
-			if claims := setStrings(ctx, m.TenantClaims, &diags); claims != nil && !presetIssuerKinds[m.Kind.ValueString()] {
-				in.TenantClaims = &claims
-			}
-			if err := diagsError(diags); err != nil {
-				return client.OIDCIssuer{}, err
-			}
-			return c.OIDCIssuers.Update(ctx, m.Name.ValueString(), in)
-		},
-		remove: func(ctx context.Context, c *client.Client, name string) error { return c.OIDCIssuers.Delete(ctx, name) },
-		state:  oidcIssuerState, createFields: oidcIssuerFields, updateFields: oidcIssuerFields,
-	}}}
-}
-
-var oidcIssuerFields = []string{"name", "kind", "issuer_url", "jwks_url", "jwks", "allowed_algs", "leeway", "shared", "tenant_claims"}
-
 type oidcIssuerModel struct {
 	ID           types.String `tfsdk:"id"`
 	Name         types.String `tfsdk:"name"`
@@ -104,60 +45,107 @@ type oidcIssuerModel struct {
 	TenantClaims types.Set    `tfsdk:"tenant_claims"`
 }
 
-func (r *oidcIssuerResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+// The issuer kinds whose tenant claims the server presets.
+var presetIssuerKinds = map[string]bool{"github": true, "gitlab": true}
+
+var oidcIssuerFields = []string{"name", "kind", "issuer_url", "jwks_url", "jwks", "allowed_algs", "leeway", "shared", "tenant_claims"}
+
+func newOIDCIssuerResource() resource.Resource {
 	// What the kind presets stays as it is unless the kind changes
 	// (which replaces the issuer, and presets anew).
 	kindPath := path.Root("kind")
-	resp.Schema = schema.Schema{
-		Description: "An OpenID Connect issuer whose ID tokens gatehouse_trust_policy resources exchange for short-lived tokens of service accounts (workload identity federation).",
-		Attributes: map[string]schema.Attribute{
-			"id":   idAttribute("The issuer's name."),
-			"name": nameAttribute("The issuer's name; issuers cannot be renamed, so changing it replaces the issuer."),
-			"kind": schema.StringAttribute{
-				Optional: true, Computed: true, Default: stringdefault.StaticString("generic"),
-				Description:   "`generic` (default), `github`, `gitlab` or `kubernetes`. `github` and `gitlab` preset issuer_url, shared and tenant_claims. Changing it replaces the issuer.",
-				Validators:    []validator.String{stringvalidator.OneOf("generic", "github", "gitlab", "kubernetes")},
-				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
-			},
-			"issuer_url": schema.StringAttribute{
-				Optional: true, Computed: true,
-				Description:   "The ID tokens' `iss`, exactly. Required but for `github` and `gitlab`, which preset it. The server takes https:// URLs only (http:// too when it runs with --oidc-allow-insecure-issuers).",
-				Validators:    []validator.String{absoluteURLValidator{}},
-				PlanModifiers: []planmodifier.String{useStateUnlessChanged{kindPath}},
-			},
-			"jwks_url": schema.StringAttribute{
-				Optional: true, Computed: true, Default: stringdefault.StaticString(""),
-				Description: "Where the signing keys are; left out, from issuer_url + /.well-known/openid-configuration. Not with jwks.",
-				Validators:  []validator.String{absoluteURLValidator{}},
-			},
-			"jwks": schema.StringAttribute{
-				Optional:    true,
-				Description: "A JWK Set given inline, as JSON (for example from jsonencode or file): then nothing is ever fetched. Not with jwks_url.",
-				Validators:  []validator.String{jsonObjectValidator{}},
-			},
-			"allowed_algs": schema.SetAttribute{
-				ElementType: types.StringType, Optional: true, Computed: true,
-				Default:     setdefault.StaticValue(stringSet(federation.DefaultAlgs)),
-				Description: "The signature algorithms accepted (default RS256 and ES256); none and HS* are refused.",
-				Validators:  []validator.Set{algsValidator{}, setvalidator.SizeAtLeast(1)},
-			},
-			"leeway": schema.StringAttribute{
-				Optional: true, Computed: true, Default: stringdefault.StaticString("1m"),
-				Description: "The clock skew allowed on exp, nbf and iat, a Go duration (default 1m, at most 300s).",
-				Validators:  []validator.String{durationValidator{min: 0, minText: "not negative", allowMax: 300 * time.Second}},
-			},
-			"shared": schema.BoolAttribute{
-				Optional: true, Computed: true,
-				Description:   "The issuer serves many tenants (default: true for github and gitlab, else false): every trust policy on it must then pin the tenant by an immutable ID claim.",
-				PlanModifiers: []planmodifier.Bool{useStateUnlessChanged{kindPath}},
-			},
-			"tenant_claims": schema.SetAttribute{
-				ElementType: types.StringType, Optional: true, Computed: true,
-				Description:   "The claims naming a shared generic or kubernetes issuer's tenant by an immutable ID; preset (and not to be given) for github and gitlab.",
-				PlanModifiers: []planmodifier.Set{useStateUnlessChanged{kindPath}},
+	return &named[oidcIssuerModel, client.OIDCIssuerCreate, client.OIDCIssuerUpdate, client.OIDCIssuer]{
+		typeName: "oidc_issuer", what: "OIDC issuer", nameKey: "name", name: func(m oidcIssuerModel) string { return m.Name.ValueString() },
+		schema: schema.Schema{
+			Description: "An OpenID Connect issuer whose ID tokens gatehouse_trust_policy resources exchange for short-lived tokens of service accounts (workload identity federation).",
+			Attributes: map[string]schema.Attribute{
+				"id":   idAttribute("The issuer's name."),
+				"name": nameAttribute("The issuer's name; issuers cannot be renamed, so changing it replaces the issuer."),
+				"kind": schema.StringAttribute{
+					Optional: true, Computed: true, Default: stringdefault.StaticString("generic"),
+					Description:   "`generic` (default), `github`, `gitlab` or `kubernetes`. `github` and `gitlab` preset issuer_url, shared and tenant_claims. Changing it replaces the issuer.",
+					Validators:    []validator.String{stringvalidator.OneOf("generic", "github", "gitlab", "kubernetes")},
+					PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+				},
+				"issuer_url": schema.StringAttribute{
+					Optional: true, Computed: true,
+					Description:   "The ID tokens' `iss`, exactly. Required but for `github` and `gitlab`, which preset it. The server takes https:// URLs only (http:// too when it runs with --oidc-allow-insecure-issuers).",
+					Validators:    []validator.String{validAbsoluteURL},
+					PlanModifiers: []planmodifier.String{useStateUnlessChanged{kindPath}},
+				},
+				"jwks_url": schema.StringAttribute{
+					Optional: true, Computed: true, Default: stringdefault.StaticString(""),
+					Description: "Where the signing keys are; left out, from issuer_url + /.well-known/openid-configuration. Not with jwks.",
+					Validators:  []validator.String{validAbsoluteURL},
+				},
+				"jwks": schema.StringAttribute{
+					Optional:    true,
+					Description: "A JWK Set given inline, as JSON (for example from jsonencode or file): then nothing is ever fetched. Not with jwks_url.",
+					Validators:  []validator.String{validJSONObject},
+				},
+				"allowed_algs": schema.SetAttribute{
+					ElementType: types.StringType, Optional: true, Computed: true,
+					Default:     setdefault.StaticValue(stringSet(federation.DefaultAlgs)),
+					Description: "The signature algorithms accepted (default RS256 and ES256); none and HS* are refused.",
+					Validators:  []validator.Set{validAlgs, setvalidator.SizeAtLeast(1)},
+				},
+				"leeway": schema.StringAttribute{
+					Optional: true, Computed: true, Default: stringdefault.StaticString("1m"),
+					Description: "The clock skew allowed on exp, nbf and iat, a Go duration (default 1m, at most 300s).",
+					Validators:  []validator.String{validDuration(0, "not negative", 300*time.Second)},
+				},
+				"shared": schema.BoolAttribute{
+					Optional: true, Computed: true,
+					Description:   "The issuer serves many tenants (default: true for github and gitlab, else false): every trust policy on it must then pin the tenant by an immutable ID claim.",
+					PlanModifiers: []planmodifier.Bool{useStateUnlessChanged{kindPath}},
+				},
+				"tenant_claims": schema.SetAttribute{
+					ElementType: types.StringType, Optional: true, Computed: true,
+					Description:   "The claims naming a shared generic or kubernetes issuer's tenant by an immutable ID; preset (and not to be given) for github and gitlab.",
+					PlanModifiers: []planmodifier.Set{useStateUnlessChanged{kindPath}},
+				},
 			},
 		},
+		api: func(c *client.Client) collection[client.OIDCIssuerCreate, client.OIDCIssuerUpdate, client.OIDCIssuer] {
+			return c.OIDCIssuers
+		},
+		create: func(ctx context.Context, m oidcIssuerModel, diags *diag.Diagnostics) client.OIDCIssuerCreate {
+			return client.OIDCIssuerCreate{Name: m.Name.ValueString(), Kind: m.Kind.ValueString(), IssuerURL: m.IssuerURL.ValueString(),
+				JWKSURL: m.JWKSURL.ValueString(), AllowedAlgs: setStrings(ctx, m.AllowedAlgs, diags), Leeway: strPtr(m.Leeway),
+				JWKS: m.jwks(nil), Shared: m.shared(), TenantClaims: setStrings(ctx, m.TenantClaims, diags)}
+		},
+		update: func(ctx context.Context, m, _ oidcIssuerModel, diags *diag.Diagnostics) client.OIDCIssuerUpdate {
+			in := client.OIDCIssuerUpdate{IssuerURL: strPtr(m.IssuerURL), JWKSURL: strPtr(m.JWKSURL), Leeway: strPtr(m.Leeway),
+				JWKS: m.jwks(json.RawMessage("null")), Shared: m.shared()}
+			if algs := setStrings(ctx, m.AllowedAlgs, diags); algs != nil {
+				in.AllowedAlgs = &algs
+			}
+			// The presets' tenant claims are the server's, and cannot be sent.
+			if claims := setStrings(ctx, m.TenantClaims, diags); claims != nil && !presetIssuerKinds[m.Kind.ValueString()] {
+				in.TenantClaims = &claims
+			}
+			return in
+		},
+		state: oidcIssuerState, createFields: oidcIssuerFields, updateFields: oidcIssuerFields,
 	}
+}
+
+// jwks is the inline key set to send; none is absent (nil) in a create,
+// and null, which removes it, in an update.
+func (m oidcIssuerModel) jwks(none json.RawMessage) json.RawMessage {
+	if m.JWKS.IsNull() || m.JWKS.IsUnknown() {
+		return none
+	}
+	return json.RawMessage(m.JWKS.ValueString())
+}
+
+// shared is the shared flag to send: nil, for the kind's default, when
+// it is left out.
+func (m oidcIssuerModel) shared() *bool {
+	if m.Shared.IsNull() || m.Shared.IsUnknown() {
+		return nil
+	}
+	return m.Shared.ValueBoolPointer()
 }
 
 func oidcIssuerState(i client.OIDCIssuer, m *oidcIssuerModel) {
@@ -245,64 +233,31 @@ func (m useStateUnlessChanged) PlanModifySet(ctx context.Context, req planmodifi
 	}
 }
 
-// absoluteURLValidator checks an absolute URL with a host; which schemes
-// and hosts the server accepts is its own setting, so it says.
-type absoluteURLValidator struct{}
-
-func (absoluteURLValidator) Description(context.Context) string {
-	return "an absolute URL such as https://token.actions.githubusercontent.com"
-}
-func (v absoluteURLValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
-func (absoluteURLValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() || req.ConfigValue.ValueString() == "" {
-		return
-	}
-	s := req.ConfigValue.ValueString()
-	if u, err := url.Parse(s); err != nil || !u.IsAbs() || u.Host == "" {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid "+req.Path.String(),
-			fmt.Sprintf("%s %q must be an absolute URL such as https://token.actions.githubusercontent.com.", req.Path, s))
-	}
-}
-
-// jsonObjectValidator checks a JSON object (an inline JWK Set).
-type jsonObjectValidator struct{}
-
-func (jsonObjectValidator) Description(context.Context) string { return "a JSON object" }
-func (v jsonObjectValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
-func (jsonObjectValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(req.ConfigValue.ValueString()), &obj); err != nil || obj == nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid "+req.Path.String(),
-			fmt.Sprintf("%s must be a JSON object, a JWK Set such as {\"keys\": [...]}.", req.Path))
-	}
-}
-
-// algsValidator checks signature algorithms by the server's rule: none
-// and HMAC refused, the rest among those it supports.
-type algsValidator struct{}
-
-func (algsValidator) Description(context.Context) string {
-	return "signature algorithms among " + strings.Join(federation.SupportedAlgs, ", ")
-}
-func (v algsValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-func (algsValidator) ValidateSet(_ context.Context, req validator.SetRequest, resp *validator.SetResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	for _, e := range req.ConfigValue.Elements() {
-		s, ok := e.(types.String)
-		if !ok || s.IsNull() || s.IsUnknown() {
-			continue
+var (
+	// validAbsoluteURL checks an absolute URL with a host; which schemes
+	// and hosts the server accepts is its own setting, so it says.
+	validAbsoluteURL = check{"an absolute URL such as https://token.actions.githubusercontent.com", func(s string) string {
+		if u, err := url.Parse(s); s != "" && (err != nil || !u.IsAbs() || u.Host == "") {
+			return fmt.Sprintf("%q must be an absolute URL such as https://token.actions.githubusercontent.com.", s)
 		}
-		if msg := federation.CheckAlg(s.ValueString()); msg != "" {
-			resp.Diagnostics.AddAttributeError(req.Path.AtSetValue(s), "Invalid "+req.Path.String(), fmt.Sprintf("%s: %s.", req.Path, msg))
+		return ""
+	}}
+
+	// validJSONObject checks a JSON object (an inline JWK Set).
+	validJSONObject = check{"a JSON object", func(s string) string {
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(s), &obj); err != nil || obj == nil {
+			return "must be a JSON object, a JWK Set such as {\"keys\": [...]}."
 		}
-	}
-}
+		return ""
+	}}
+
+	// validAlgs checks signature algorithms by the server's rule: none
+	// and HMAC refused, the rest among those it supports.
+	validAlgs = check{"signature algorithms among " + strings.Join(federation.SupportedAlgs, ", "), func(s string) string {
+		if msg := federation.CheckAlg(s); msg != "" {
+			return msg + "."
+		}
+		return ""
+	}}
+)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
-	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
 	"github.com/gatehouse/gatehouse/client"
 	"github.com/gatehouse/gatehouse/internal/federation/fedtest"
@@ -44,17 +43,17 @@ resource "gatehouse_oidc_issuer" "gh" {
   shared        = true
   tenant_claims = ["org_id"]`)
 		h.run(map[string]func(context.Context) error{
-			"issuer ci":     func(ctx context.Context) error { _, err := h.c.OIDCIssuers.Get(ctx, "ci"); return err },
-			"issuer github": func(ctx context.Context) error { _, err := h.c.OIDCIssuers.Get(ctx, "github"); return err },
+			"issuer ci":     gone(h.c.OIDCIssuers.Get, "ci"),
+			"issuer github": gone(h.c.OIDCIssuers.Get, "github"),
 		},
-			resource.TestStep{Config: cfg(`  allowed_algs = ["HS256"]`), PlanOnly: true, ExpectError: regexp.MustCompile(`(?s)Invalid allowed_algs.*HMAC`)},
-			resource.TestStep{Config: cfg(`  allowed_algs = ["none"]`), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid allowed_algs`)},
-			resource.TestStep{Config: cfg(`  leeway = "10m"`), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid leeway`)},
-			resource.TestStep{Config: cfg(`  kind = "azure"`), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid Attribute Value Match`)},
-			resource.TestStep{Config: h.config(`resource "gatehouse_oidc_issuer" "x" {
+			planFails(cfg(`  allowed_algs = ["HS256"]`), `(?s)Invalid allowed_algs.*HMAC`),
+			planFails(cfg(`  allowed_algs = ["none"]`), `Invalid allowed_algs`),
+			planFails(cfg(`  leeway = "10m"`), `Invalid leeway`),
+			planFails(cfg(`  kind = "azure"`), `Invalid Attribute Value Match`),
+			planFails(h.config(`resource "gatehouse_oidc_issuer" "x" {
   name       = "Bad Name"
   issuer_url = "ci.example.com"
-}`), PlanOnly: true, ExpectError: regexp.MustCompile(`(?s)Invalid name.*Invalid issuer_url|Invalid issuer_url.*Invalid name`)},
+}`), `(?s)Invalid name.*Invalid issuer_url|Invalid issuer_url.*Invalid name`),
 			// What only the server knows, on the attribute.
 			resource.TestStep{Config: cfg(`  jwks_url = "https://ci.example.com/keys"`), ExpectError: regexp.MustCompile(`(?s)jwks_url or jwks, not both`)},
 			resource.TestStep{Config: h.config(`resource "gatehouse_oidc_issuer" "x" {
@@ -70,7 +69,7 @@ resource "gatehouse_oidc_issuer" "gh" {
 				resource.TestCheckResourceAttr(gh, "shared", "true"),
 				resource.TestCheckTypeSetElemAttr(gh, "tenant_claims.*", "repository_owner_id"),
 				resource.TestCheckResourceAttr(gh, "leeway", "1m"),
-				h.checkIssuer("ci", func(i client.OIDCIssuer) error {
+				serverHas(h.c.OIDCIssuers.Get, "ci", func(i client.OIDCIssuer) error {
 					if i.Leeway != "30s" || !slices.Equal(i.AllowedAlgs, []string{"RS256"}) || len(i.JWKS) == 0 {
 						return fmt.Errorf("server has %+v", i)
 					}
@@ -80,32 +79,25 @@ resource "gatehouse_oidc_issuer" "gh" {
 			importStep(addr),
 			importStep(gh),
 			resource.TestStep{Config: second, ConfigPlanChecks: expect(addr, plancheck.ResourceActionUpdate),
-				Check: h.checkIssuer("ci", func(i client.OIDCIssuer) error {
+				Check: serverHas(h.c.OIDCIssuers.Get, "ci", func(i client.OIDCIssuer) error {
 					if i.Leeway != "2m0s" || len(i.AllowedAlgs) != 2 || !i.Shared || !slices.Equal(i.TenantClaims, []string{"org_id"}) {
 						return fmt.Errorf("server has %+v", i)
 					}
 					return nil
 				})},
-			resource.TestStep{
-				PreConfig: h.must("change outside", func(ctx context.Context) error {
-					_, err := h.c.OIDCIssuers.Update(ctx, "ci", client.OIDCIssuerUpdate{Leeway: ptr("5s"), AllowedAlgs: &[]string{"ES384"}})
-					return err
-				}),
-				Config: second, ConfigPlanChecks: expect(addr, plancheck.ResourceActionUpdate),
-				Check: h.checkIssuer("ci", func(i client.OIDCIssuer) error {
-					if i.Leeway != "2m0s" || len(i.AllowedAlgs) != 2 {
-						return fmt.Errorf("drift not undone: %+v", i)
-					}
-					return nil
-				}),
-			},
+			h.changedOutside(addr, second, func(ctx context.Context) error {
+				_, err := h.c.OIDCIssuers.Update(ctx, "ci", client.OIDCIssuerUpdate{Leeway: ptr("5s"), AllowedAlgs: &[]string{"ES384"}})
+				return err
+			}, serverHas(h.c.OIDCIssuers.Get, "ci", func(i client.OIDCIssuer) error {
+				if i.Leeway != "2m0s" || len(i.AllowedAlgs) != 2 {
+					return fmt.Errorf("drift not undone: %+v", i)
+				}
+				return nil
+			})),
 			// The kind is fixed at creation.
 			resource.TestStep{Config: cfg(`  kind = "kubernetes"`), ConfigPlanChecks: expect(addr, plancheck.ResourceActionDestroyBeforeCreate),
 				Check: resource.TestCheckResourceAttr(addr, "kind", "kubernetes")},
-			resource.TestStep{
-				PreConfig: h.must("delete outside", func(ctx context.Context) error { return h.c.OIDCIssuers.Delete(ctx, "ci") }),
-				Config:    second, ConfigPlanChecks: expect(addr, plancheck.ResourceActionCreate),
-			},
+			h.deletedOutside(addr, second, func(ctx context.Context) error { return h.c.OIDCIssuers.Delete(ctx, "ci") }),
 		)
 	})
 }
@@ -148,18 +140,18 @@ resource "gatehouse_trust_policy" "p" {
   }
   ttl = "30m"`)
 		h.run(map[string]func(context.Context) error{
-			"policy": func(ctx context.Context) error { _, err := h.c.TrustPolicies.Get(ctx, "site-main"); return err },
-			"issuer": func(ctx context.Context) error { _, err := h.c.OIDCIssuers.Get(ctx, "github"); return err },
+			"policy": gone(h.c.TrustPolicies.Get, "site-main"),
+			"issuer": gone(h.c.OIDCIssuers.Get, "github"),
 		},
-			resource.TestStep{Config: cfg(`  audience = "a"
+			planFails(cfg(`  audience = "a"
   conditions = { repository_id = ["1"] }
-  ttl = "2h"`), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid ttl`)},
-			resource.TestStep{Config: cfg(`  audience = "a"
+  ttl = "2h"`), `Invalid ttl`),
+			planFails(cfg(`  audience = "a"
   conditions = { repository_id = ["1"] }
   permissions = ["nope.read"]
-  allowed_cidrs = ["10.0.0.0/33"]`), PlanOnly: true, ExpectError: regexp.MustCompile(`(?s)Invalid permissions.*Invalid allowed_cidrs|Invalid allowed_cidrs.*Invalid permissions`)},
-			resource.TestStep{Config: cfg(`  audience = "a"
-  conditions = {}`), PlanOnly: true, ExpectError: regexp.MustCompile(`conditions`)},
+  allowed_cidrs = ["10.0.0.0/33"]`), `(?s)Invalid permissions.*Invalid allowed_cidrs|Invalid allowed_cidrs.*Invalid permissions`),
+			planFails(cfg(`  audience = "a"
+  conditions = {}`), `conditions`),
 			// The server's refusals, on the attribute: a policy on a shared
 			// issuer that does not pin the tenant.
 			resource.TestStep{Config: cfg(`  audience = "a"
@@ -168,7 +160,7 @@ resource "gatehouse_trust_policy" "p" {
 				resource.TestCheckResourceAttr(addr, "id", "site-main"),
 				resource.TestCheckResourceAttr(addr, "ttl", "15m"),
 				resource.TestCheckResourceAttr(addr, "conditions.ref.#", "2"),
-				h.checkPolicy("site-main", func(p client.TrustPolicy) error {
+				serverHas(h.c.TrustPolicies.Get, "site-main", func(p client.TrustPolicy) error {
 					if p.Permissions == nil || !slices.Equal(*p.Permissions, []string{"users.read"}) || !slices.Equal(p.AllowedCIDRs, []string{"10.0.0.1/32"}) ||
 						!slices.Equal(p.Conditions["ref"], []string{"refs/heads/main", "refs/heads/release"}) || p.ServiceAccount != "deploy" {
 						return fmt.Errorf("server has %+v", p)
@@ -178,51 +170,24 @@ resource "gatehouse_trust_policy" "p" {
 			)},
 			importStep(addr, "allowed_cidrs"),
 			resource.TestStep{Config: second, ConfigPlanChecks: expect(addr, plancheck.ResourceActionUpdate),
-				Check: h.checkPolicy("site-main", func(p client.TrustPolicy) error {
+				Check: serverHas(h.c.TrustPolicies.Get, "site-main", func(p client.TrustPolicy) error {
 					if p.Permissions != nil || len(p.AllowedCIDRs) != 0 || p.TTL != "30m0s" || p.Audience != "gatehouse" || len(p.Conditions) != 1 || p.Description != "" {
 						return fmt.Errorf("server has %+v", p)
 					}
 					return nil
 				})},
 			importStep(addr),
-			resource.TestStep{
-				PreConfig: h.must("change outside", func(ctx context.Context) error {
-					_, err := h.c.TrustPolicies.Update(ctx, "site-main", client.TrustPolicyUpdate{Audience: ptr("other"),
-						Conditions: map[string][]string{"repository_id": {"42"}, "ref": {"refs/heads/dev"}}, Permissions: &client.PermissionsPatch{List: []string{"groups.read"}}})
-					return err
-				}),
-				Config: second, ConfigPlanChecks: expect(addr, plancheck.ResourceActionUpdate),
-				Check: h.checkPolicy("site-main", func(p client.TrustPolicy) error {
-					if p.Audience != "gatehouse" || len(p.Conditions) != 1 || p.Permissions != nil {
-						return fmt.Errorf("drift not undone: %+v", p)
-					}
-					return nil
-				}),
-			},
-			resource.TestStep{
-				PreConfig: h.must("delete outside", func(ctx context.Context) error { return h.c.TrustPolicies.Delete(ctx, "site-main") }),
-				Config:    second, ConfigPlanChecks: expect(addr, plancheck.ResourceActionCreate),
-			},
+			h.changedOutside(addr, second, func(ctx context.Context) error {
+				_, err := h.c.TrustPolicies.Update(ctx, "site-main", client.TrustPolicyUpdate{Audience: ptr("other"),
+					Conditions: map[string][]string{"repository_id": {"42"}, "ref": {"refs/heads/dev"}}, Permissions: &client.PermissionsPatch{List: []string{"groups.read"}}})
+				return err
+			}, serverHas(h.c.TrustPolicies.Get, "site-main", func(p client.TrustPolicy) error {
+				if p.Audience != "gatehouse" || len(p.Conditions) != 1 || p.Permissions != nil {
+					return fmt.Errorf("drift not undone: %+v", p)
+				}
+				return nil
+			})),
+			h.deletedOutside(addr, second, func(ctx context.Context) error { return h.c.TrustPolicies.Delete(ctx, "site-main") }),
 		)
 	})
-}
-
-func (h *harness) checkIssuer(name string, check func(client.OIDCIssuer) error) resource.TestCheckFunc {
-	return func(*terraform.State) error {
-		i, err := h.c.OIDCIssuers.Get(context.Background(), name)
-		if err != nil {
-			return err
-		}
-		return check(i)
-	}
-}
-
-func (h *harness) checkPolicy(name string, check func(client.TrustPolicy) error) resource.TestCheckFunc {
-	return func(*terraform.State) error {
-		p, err := h.c.TrustPolicies.Get(context.Background(), name)
-		if err != nil {
-			return err
-		}
-		return check(p)
-	}
 }

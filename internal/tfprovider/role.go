@@ -18,33 +18,7 @@ import (
 
 // gatehouse_role: a named set of permissions.
 type roleResource struct {
-	typeName
-	namedResource[roleModel, client.Role]
-}
-
-func newRoleResource() resource.Resource {
-	return &roleResource{typeName: "role", namedResource: namedResource[roleModel, client.Role]{api: named[roleModel, client.Role]{
-		what: "role", nameKey: "name", name: func(m roleModel) string { return m.Name.ValueString() },
-		create: func(ctx context.Context, c *client.Client, m roleModel) (client.Role, error) {
-			perms := m.permissions(ctx)
-			return c.Roles.Create(ctx, client.RoleCreate{Name: m.Name.ValueString(), Description: strPtr(m.Description), Permissions: &perms})
-		},
-		get: func(ctx context.Context, c *client.Client, name string) (client.Role, error) {
-			return c.Roles.Get(ctx, name)
-		},
-		update: func(ctx context.Context, c *client.Client, m roleModel) (client.Role, error) {
-			perms := m.permissions(ctx)
-			return c.Roles.Update(ctx, m.Name.ValueString(), client.RoleUpdate{Description: strPtr(m.Description), Permissions: &perms})
-		},
-		remove: func(ctx context.Context, c *client.Client, name string) error { return c.Roles.Delete(ctx, name) },
-		state:  roleState, createFields: roleFields, updateFields: roleFields,
-		refuse: func(role client.Role, diags *diag.Diagnostics) {
-			if role.Builtin {
-				diags.AddAttributeError(path.Root("name"), "Built-in role",
-					fmt.Sprintf("%q is built into gatehouse (it holds every permission and cannot be changed or deleted): assign it with gatehouse_role_assignment, do not manage it as a gatehouse_role.", role.Name))
-			}
-		},
-	}}}
+	named[roleModel, client.RoleCreate, client.RoleUpdate, client.Role]
 }
 
 type roleModel struct {
@@ -55,31 +29,49 @@ type roleModel struct {
 	UID         types.String `tfsdk:"uid"`
 }
 
-func (r *roleResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
-	resp.Schema = schema.Schema{
-		Description: "A role: a named set of permissions, assigned with gatehouse_role_assignment (or a service account's roles).",
-		Attributes: map[string]schema.Attribute{
-			"id":          idAttribute("The role's name."),
-			"name":        nameAttribute("The role's name; roles cannot be renamed, so changing it replaces the role."),
-			"description": optionalString("What the role is for."),
-			"permissions": schema.SetAttribute{
-				ElementType: types.StringType, Optional: true, Computed: true,
-				Default:     setdefault.StaticValue(stringSet(nil)),
-				Description: "Permissions of the catalogue (data source gatehouse_permissions): `name`, or `name@kind/object` for one group, LDAP provider or application, such as `ldap.search_full_directory@ldap/corp`. Checked at plan time.",
-				Validators:  []validator.Set{permissionsValidator{}},
+func newRoleResource() resource.Resource {
+	return &roleResource{named[roleModel, client.RoleCreate, client.RoleUpdate, client.Role]{
+		typeName: "role", what: "role", nameKey: "name", name: func(m roleModel) string { return m.Name.ValueString() },
+		schema: schema.Schema{
+			Description: "A role: a named set of permissions, assigned with gatehouse_role_assignment (or a service account's roles).",
+			Attributes: map[string]schema.Attribute{
+				"id":          idAttribute("The role's name."),
+				"name":        nameAttribute("The role's name; roles cannot be renamed, so changing it replaces the role."),
+				"description": optionalString("What the role is for."),
+				"permissions": schema.SetAttribute{
+					ElementType: types.StringType, Optional: true, Computed: true,
+					Default:     setdefault.StaticValue(stringSet(nil)),
+					Description: "Permissions of the catalogue (data source gatehouse_permissions): `name`, or `name@kind/object` for one group, LDAP provider or application, such as `ldap.search_full_directory@ldap/corp`. Checked at plan time.",
+					Validators:  []validator.Set{validPermissions},
+				},
+				"uid": uidAttribute("The role's unique identifier."),
 			},
-			"uid": uidAttribute("The role's unique identifier."),
 		},
-	}
+		api: func(c *client.Client) collection[client.RoleCreate, client.RoleUpdate, client.Role] { return c.Roles },
+		create: func(ctx context.Context, m roleModel, diags *diag.Diagnostics) client.RoleCreate {
+			perms := m.permissions(ctx, diags)
+			return client.RoleCreate{Name: m.Name.ValueString(), Description: strPtr(m.Description), Permissions: &perms}
+		},
+		update: func(ctx context.Context, m, _ roleModel, diags *diag.Diagnostics) client.RoleUpdate {
+			perms := m.permissions(ctx, diags)
+			return client.RoleUpdate{Description: strPtr(m.Description), Permissions: &perms}
+		},
+		state: roleState, createFields: roleFields, updateFields: roleFields,
+		refuse: func(role client.Role, diags *diag.Diagnostics) {
+			if role.Builtin {
+				diags.AddAttributeError(path.Root("name"), "Built-in role",
+					fmt.Sprintf("%q is built into gatehouse (it holds every permission and cannot be changed or deleted): assign it with gatehouse_role_assignment, do not manage it as a gatehouse_role.", role.Name))
+			}
+		},
+	}}
 }
 
 var roleFields = []string{"name", "description", "permissions"}
 
 // permissions is the plan's set, never nil: an empty set clears the
-// role's permissions. (A set of strings always reads as []string.)
-func (m roleModel) permissions(ctx context.Context) []string {
-	var d diag.Diagnostics
-	perms := setStrings(ctx, m.Permissions, &d)
+// role's permissions.
+func (m roleModel) permissions(ctx context.Context, diags *diag.Diagnostics) []string {
+	perms := setStrings(ctx, m.Permissions, diags)
 	if perms == nil {
 		perms = []string{}
 	}

@@ -22,29 +22,22 @@ func TestAccRole(t *testing.T) {
 		}
 		const addr = "gatehouse_role.r"
 		h.run(map[string]func(context.Context) error{
-			"role": func(ctx context.Context) error { _, err := h.c.Roles.Get(ctx, "ops-reader"); return err },
+			"role": gone(h.c.Roles.Get, "ops-reader"),
 		},
-			resource.TestStep{Config: cfg(`"users.reed"`), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid permissions[\s\S]*unknown permission "users.reed"`)},
-			resource.TestStep{Config: cfg(`"users.read@group/ops"`), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid permissions[\s\S]*cannot be scoped`)},
-			resource.TestStep{Config: cfg(`"groups.read@group/OPS"`), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid permissions`)},
+			planFails(cfg(`"users.reed"`), `Invalid permissions[\s\S]*unknown permission "users.reed"`),
+			planFails(cfg(`"users.read@group/ops"`), `Invalid permissions[\s\S]*cannot be scoped`),
+			planFails(cfg(`"groups.read@group/OPS"`), `Invalid permissions`),
 			resource.TestStep{Config: cfg(`"users.read", "groups.read@group/ops"`), Check: resource.ComposeTestCheckFunc(
 				resource.TestCheckResourceAttr(addr, "permissions.#", "2"),
 				resource.TestCheckTypeSetElemAttr(addr, "permissions.*", "groups.read@group/ops"),
 			)},
 			importStep(addr),
 			resource.TestStep{Config: cfg(`"users.read", "ldap.search_full_directory@ldap/corp"`), ConfigPlanChecks: expect(addr, plancheck.ResourceActionUpdate)},
-			resource.TestStep{
-				PreConfig: h.must("change outside", func(ctx context.Context) error {
-					_, err := h.c.Roles.Update(ctx, "ops-reader", client.RoleUpdate{Permissions: &[]string{"events.read"}})
-					return err
-				}),
-				Config: cfg(`"users.read", "ldap.search_full_directory@ldap/corp"`), ConfigPlanChecks: expect(addr, plancheck.ResourceActionUpdate),
-				Check: resource.TestCheckTypeSetElemAttr(addr, "permissions.*", "ldap.search_full_directory@ldap/corp"),
-			},
-			resource.TestStep{
-				PreConfig: h.must("delete outside", func(ctx context.Context) error { return h.c.Roles.Delete(ctx, "ops-reader") }),
-				Config:    cfg(`"users.read"`), ConfigPlanChecks: expect(addr, plancheck.ResourceActionCreate),
-			},
+			h.changedOutside(addr, cfg(`"users.read", "ldap.search_full_directory@ldap/corp"`), func(ctx context.Context) error {
+				_, err := h.c.Roles.Update(ctx, "ops-reader", client.RoleUpdate{Permissions: &[]string{"events.read"}})
+				return err
+			}, resource.TestCheckTypeSetElemAttr(addr, "permissions.*", "ldap.search_full_directory@ldap/corp")),
+			h.deletedOutside(addr, cfg(`"users.read"`), func(ctx context.Context) error { return h.c.Roles.Delete(ctx, "ops-reader") }),
 			// The built-in admin role is not Terraform's to manage.
 			resource.TestStep{
 				Config:       h.config(`resource "gatehouse_role" "admin" { name = "admin" }`),
@@ -81,18 +74,18 @@ resource "gatehouse_role_assignment" "to_user" {
 		}
 		a, b := cfg("gatehouse_service_account.a.username"), cfg("gatehouse_service_account.b.username")
 		h.run(map[string]func(context.Context) error{
-			"group": func(ctx context.Context) error { _, err := h.c.Groups.Get(ctx, "bots"); return err },
-			"role":  func(ctx context.Context) error { _, err := h.c.Roles.Get(ctx, "deployer"); return err },
+			"group": gone(h.c.Groups.Get, "bots"),
+			"role":  gone(h.c.Roles.Get, "deployer"),
 		},
-			resource.TestStep{Config: h.config(`resource "gatehouse_role_assignment" "x" {
+			planFails(h.config(`resource "gatehouse_role_assignment" "x" {
   role     = "deployer"
   username = "a"
   group    = "b"
-}`), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid Attribute Combination[\s\S]*username`)},
-			resource.TestStep{Config: h.config(`resource "gatehouse_group_member" "x" {
+}`), `Invalid Attribute Combination[\s\S]*username`),
+			planFails(h.config(`resource "gatehouse_group_member" "x" {
   group    = "Bots"
   username = "a"
-}`), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid group`)},
+}`), `Invalid group`),
 			resource.TestStep{Config: a, Check: resource.ComposeTestCheckFunc(
 				resource.TestCheckResourceAttr("gatehouse_group_member.m", "id", "bots/bot-a"),
 				resource.TestCheckResourceAttr("gatehouse_role_assignment.to_group", "id", "deployer/group/bots"),
@@ -102,10 +95,9 @@ resource "gatehouse_role_assignment" "to_user" {
 			importStep("gatehouse_role_assignment.to_group"),
 			importStep("gatehouse_role_assignment.to_user"),
 			// Another member: these replace, there is nothing to update.
-			resource.TestStep{Config: b, ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-				plancheck.ExpectResourceAction("gatehouse_group_member.m", plancheck.ResourceActionReplace),
-				plancheck.ExpectResourceAction("gatehouse_role_assignment.to_user", plancheck.ResourceActionReplace),
-			}}},
+			resource.TestStep{Config: b, ConfigPlanChecks: expectEach(map[string]plancheck.ResourceActionType{
+				"gatehouse_group_member.m": plancheck.ResourceActionReplace, "gatehouse_role_assignment.to_user": plancheck.ResourceActionReplace,
+			})},
 			// Undone outside: planned again.
 			resource.TestStep{
 				PreConfig: h.must("undo outside", func(ctx context.Context) error {
@@ -117,11 +109,11 @@ resource "gatehouse_role_assignment" "to_user" {
 					}
 					return h.c.Roles.Unassign(ctx, "deployer", client.SubjectUsers, "bot-b")
 				}),
-				Config: b, ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-					plancheck.ExpectResourceAction("gatehouse_group_member.m", plancheck.ResourceActionCreate),
-					plancheck.ExpectResourceAction("gatehouse_role_assignment.to_group", plancheck.ResourceActionCreate),
-					plancheck.ExpectResourceAction("gatehouse_role_assignment.to_user", plancheck.ResourceActionCreate),
-				}},
+				Config: b, ConfigPlanChecks: expectEach(map[string]plancheck.ResourceActionType{
+					"gatehouse_group_member.m":           plancheck.ResourceActionCreate,
+					"gatehouse_role_assignment.to_group": plancheck.ResourceActionCreate,
+					"gatehouse_role_assignment.to_user":  plancheck.ResourceActionCreate,
+				}),
 			},
 			resource.TestStep{Config: b, ResourceName: "gatehouse_role_assignment.to_user", ImportState: true, ImportStateId: "deployer/person/bot-b",
 				ExpectError: regexp.MustCompile(`Invalid import identifier`)},

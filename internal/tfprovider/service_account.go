@@ -48,7 +48,7 @@ func (r *serviceAccountResource) Schema(_ context.Context, _ resource.SchemaRequ
 			"groups": schema.SetAttribute{
 				ElementType: types.StringType, Optional: true, Computed: true,
 				Description: "Groups the account is a member of. Leave it out to manage membership with gatehouse_group_member instead (do not use both for one account).",
-				Validators:  []validator.Set{namesValidator{}},
+				Validators:  []validator.Set{validNames},
 				// Unset, the memberships are left to other resources:
 				// keep what the server says rather than plan "unknown".
 				PlanModifiers: []planmodifier.Set{setplanmodifier.UseStateForUnknown()},
@@ -56,7 +56,7 @@ func (r *serviceAccountResource) Schema(_ context.Context, _ resource.SchemaRequ
 			"roles": schema.SetAttribute{
 				ElementType: types.StringType, Optional: true, Computed: true,
 				Description:   "Roles assigned to the account directly. Leave it out to manage them with gatehouse_role_assignment instead (do not use both for one account).",
-				Validators:    []validator.Set{namesValidator{}},
+				Validators:    []validator.Set{validNames},
 				PlanModifiers: []planmodifier.Set{setplanmodifier.UseStateForUnknown()},
 			},
 			"is_active": schema.BoolAttribute{

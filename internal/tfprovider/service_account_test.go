@@ -3,12 +3,10 @@ package tfprovider_test
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
-	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
 	"github.com/gatehouse/gatehouse/client"
 )
@@ -38,19 +36,19 @@ resource "gatehouse_service_account" "ci" {
   roles       = []
   is_active   = false`)
 		h.run(map[string]func(context.Context) error{
-			"service account": func(ctx context.Context) error { _, err := h.c.ServiceAccounts.Get(ctx, "ci-deploy"); return err },
-			"group":           func(ctx context.Context) error { _, err := h.c.Groups.Get(ctx, "team-a"); return err },
-			"role":            func(ctx context.Context) error { _, err := h.c.Roles.Get(ctx, "reader"); return err },
+			"service account": gone(h.c.ServiceAccounts.Get, "ci-deploy"),
+			"group":           gone(h.c.Groups.Get, "team-a"),
+			"role":            gone(h.c.Roles.Get, "reader"),
 		},
-			resource.TestStep{Config: cfg(`username = "CI"`), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid username`)},
-			resource.TestStep{Config: cfg(`username = "ci"
-  groups = ["Team A"]`), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid groups`)},
+			planFails(cfg(`username = "CI"`), `Invalid username`),
+			planFails(cfg(`username = "ci"
+  groups = ["Team A"]`), `Invalid groups`),
 			resource.TestStep{Config: first, Check: resource.ComposeTestCheckFunc(
 				resource.TestCheckResourceAttr(addr, "id", "ci-deploy"),
 				resource.TestCheckResourceAttr(addr, "is_active", "true"),
 				resource.TestCheckTypeSetElemAttr(addr, "groups.*", "team-a"),
 				resource.TestCheckTypeSetElemAttr(addr, "roles.*", "reader"),
-				h.checkAccount("ci-deploy", func(u client.User) error {
+				serverHas(h.c.Users.Get, "ci-deploy", func(u client.User) error {
 					if u.Type != client.UserServiceAccount || len(u.Groups) != 1 || u.Groups[0] != "team-a" || len(u.Roles) != 1 {
 						return fmt.Errorf("server has %+v", u)
 					}
@@ -59,43 +57,25 @@ resource "gatehouse_service_account" "ci" {
 			)},
 			importStep(addr),
 			resource.TestStep{Config: second, ConfigPlanChecks: expect(addr, plancheck.ResourceActionUpdate),
-				Check: h.checkAccount("ci-deploy", func(u client.User) error {
+				Check: serverHas(h.c.Users.Get, "ci-deploy", func(u client.User) error {
 					if u.IsActive || len(u.Groups) != 1 || u.Groups[0] != "team-b" || len(u.Roles) != 0 || u.Description != "deploys, now disabled" {
 						return fmt.Errorf("server has %+v", u)
 					}
 					return nil
 				})},
-			resource.TestStep{
-				PreConfig: h.must("change outside", func(ctx context.Context) error {
-					if err := h.c.Roles.Assign(ctx, "reader", client.SubjectUsers, "ci-deploy"); err != nil {
-						return err
-					}
-					_, err := h.c.ServiceAccounts.Update(ctx, "ci-deploy", client.UserUpdate{IsActive: ptr(true)})
+			h.changedOutside(addr, second, func(ctx context.Context) error {
+				if err := h.c.Roles.Assign(ctx, "reader", client.SubjectUsers, "ci-deploy"); err != nil {
 					return err
-				}),
-				Config: second, ConfigPlanChecks: expect(addr, plancheck.ResourceActionUpdate),
-				Check: h.checkAccount("ci-deploy", func(u client.User) error {
-					if u.IsActive || len(u.Roles) != 0 {
-						return fmt.Errorf("drift not undone: %+v", u)
-					}
-					return nil
-				}),
-			},
-			resource.TestStep{
-				PreConfig: h.must("delete outside", func(ctx context.Context) error { return h.c.ServiceAccounts.Delete(ctx, "ci-deploy") }),
-				Config:    second, ConfigPlanChecks: expect(addr, plancheck.ResourceActionCreate),
-			},
+				}
+				_, err := h.c.ServiceAccounts.Update(ctx, "ci-deploy", client.UserUpdate{IsActive: ptr(true)})
+				return err
+			}, serverHas(h.c.Users.Get, "ci-deploy", func(u client.User) error {
+				if u.IsActive || len(u.Roles) != 0 {
+					return fmt.Errorf("drift not undone: %+v", u)
+				}
+				return nil
+			})),
+			h.deletedOutside(addr, second, func(ctx context.Context) error { return h.c.ServiceAccounts.Delete(ctx, "ci-deploy") }),
 		)
 	})
-}
-
-// checkAccount checks the account as the server has it.
-func (h *harness) checkAccount(name string, check func(client.User) error) resource.TestCheckFunc {
-	return func(*terraform.State) error {
-		u, err := h.c.Users.Get(context.Background(), name)
-		if err != nil {
-			return err
-		}
-		return check(u)
-	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/gatehouse/gatehouse/client"
@@ -80,7 +81,7 @@ func (r *tokenResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 			"user": schema.StringAttribute{
 				Optional: true, Computed: true, PlanModifiers: keep,
 				Description: "The owner: a user or service account (default: the provider's own account). Changing it replaces the token.",
-				Validators:  []validator.String{nameValidator{}},
+				Validators:  []validator.String{validName},
 			},
 			"intent": schema.StringAttribute{
 				Optional: true, Computed: true, Default: stringdefault.StaticString(client.IntentAPI),
@@ -96,12 +97,12 @@ func (r *tokenResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 			"expires_at": schema.StringAttribute{
 				Optional: true, Computed: true,
 				Description: "When the token expires (RFC 3339). Give it, or ttl, or neither (the server's default: 30 days); computed otherwise.",
-				Validators:  []validator.String{rfc3339Validator{}},
+				Validators:  []validator.String{validRFC3339},
 			},
 			"ttl": schema.StringAttribute{
 				Optional:    true,
 				Description: "The token's lifetime from its creation (or rotation), a Go duration such as 720h (no day unit). A change outside Terraform of the expiry of a token with a ttl shows as a change of ttl, which applies it again from now.",
-				Validators:  []validator.String{durationValidator{min: time.Nanosecond, minText: "positive", allowMax: maxLifetime}},
+				Validators:  []validator.String{validDuration(time.Nanosecond, "positive", maxLifetime)},
 			},
 			"extended": schema.BoolAttribute{
 				Optional: true, Computed: true, Default: booldefault.StaticBool(false),
@@ -110,7 +111,7 @@ func (r *tokenResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 			"max_age": schema.StringAttribute{
 				Optional:    true,
 				Description: "The idle lifetime of an extended token (required with extended), a Go duration such as 720h.",
-				Validators:  []validator.String{durationValidator{min: time.Second, minText: "at least 1s", allowMax: maxLifetime}},
+				Validators:  []validator.String{validDuration(time.Second, "at least 1s", maxLifetime)},
 			},
 			"rotate_triggers": schema.MapAttribute{
 				ElementType: types.StringType, Optional: true,
@@ -119,32 +120,12 @@ func (r *tokenResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 			"rotation_grace": schema.StringAttribute{
 				Optional: true, Computed: true, Default: stringdefault.StaticString("0s"),
 				Description: "How long the old key keeps working after a rotation (default 0s, at most 720h), so that its users can switch.",
-				Validators:  []validator.String{durationValidator{min: 0, minText: "not negative", allowMax: 720 * time.Hour}},
+				Validators:  []validator.String{validDuration(0, "not negative", 720*time.Hour)},
 			},
-			"permissions": schema.SetAttribute{
-				ElementType: types.StringType, Optional: true,
-				Description:   "Least privilege: the token's own permissions, of the catalogue (data source gatehouse_permissions), `name` or `name@kind/object`. Left out, the token may do all its owner may; given, only what is both in this set and held by the owner at each use; an empty set makes a key that proves identity and can do nothing else. Each must be held by the owner when the token is made. Changing it replaces the token.",
-				Validators:    []validator.Set{permissionsValidator{}, setvalidator.SizeAtMost(maxRestrictionEntries)},
-				PlanModifiers: []planmodifier.Set{setplanmodifier.RequiresReplace()},
-			},
-			"allowed_cidrs": schema.SetAttribute{
-				ElementType: types.StringType, Optional: true,
-				Description:   "Least privilege: the networks the key may be used from (IPv4 or IPv6 CIDR such as 10.20.0.0/16, or one address); a use from elsewhere is refused like a bad key. Left out or empty: anywhere. Changing it replaces the token.",
-				Validators:    []validator.Set{cidrsValidator{}, setvalidator.SizeAtMost(maxRestrictionEntries)},
-				PlanModifiers: []planmodifier.Set{replaceIfOtherEntries(canonicalNetwork)},
-			},
-			"applications": schema.SetAttribute{
-				ElementType: types.StringType, Optional: true,
-				Description:   "Least privilege: the slugs of the applications the credential opens at forward-auth (their bindings still apply). Left out or empty: any. Changing it replaces the token.",
-				Validators:    []validator.Set{namesValidator{}, setvalidator.SizeAtMost(maxRestrictionEntries)},
-				PlanModifiers: []planmodifier.Set{replaceIfOtherEntries(nil)},
-			},
-			"ldap_providers": schema.SetAttribute{
-				ElementType: types.StringType, Optional: true,
-				Description:   "Least privilege: the names of the LDAP providers the credential binds at. Left out or empty: any. Changing it replaces the token.",
-				Validators:    []validator.Set{namesValidator{}, setvalidator.SizeAtMost(maxRestrictionEntries)},
-				PlanModifiers: []planmodifier.Set{replaceIfOtherEntries(nil)},
-			},
+			"permissions":    restriction(validPermissions, setplanmodifier.RequiresReplace(), "Least privilege: the token's own permissions, of the catalogue (data source gatehouse_permissions), `name` or `name@kind/object`. Left out, the token may do all its owner may; given, only what is both in this set and held by the owner at each use; an empty set makes a key that proves identity and can do nothing else. Each must be held by the owner when the token is made. Changing it replaces the token."),
+			"allowed_cidrs":  restriction(validNetworks, replaceIfOtherEntries(canonicalNetwork), "Least privilege: the networks the key may be used from (IPv4 or IPv6 CIDR such as 10.20.0.0/16, or one address); a use from elsewhere is refused like a bad key. Left out or empty: anywhere. Changing it replaces the token."),
+			"applications":   restriction(validNames, replaceIfOtherEntries(nil), "Least privilege: the slugs of the applications the credential opens at forward-auth (their bindings still apply). Left out or empty: any. Changing it replaces the token."),
+			"ldap_providers": restriction(validNames, replaceIfOtherEntries(nil), "Least privilege: the names of the LDAP providers the credential binds at. Left out or empty: any. Changing it replaces the token."),
 			"key": schema.StringAttribute{
 				Computed: true, Sensitive: true,
 				Description:   "The secret key, set at creation and at each rotation, and kept in the state: protect the state (an encrypted remote backend; OpenTofu's state encryption). Empty after an import: rotate to get one.",
@@ -159,6 +140,18 @@ var tokenFields = []string{"identifier", "user", "intent", "description", "expir
 
 // maxRestrictionEntries is the server's bound on each least-privilege set.
 const maxRestrictionEntries = 64
+
+// restriction is an optional least-privilege set (of a token, or of the
+// tokens a trust policy mints) whose entries valid checks; replace, if
+// any, says when a change replaces the object.
+func restriction(valid check, replace planmodifier.Set, description string) schema.SetAttribute {
+	a := schema.SetAttribute{ElementType: types.StringType, Optional: true, Description: description,
+		Validators: []validator.Set{valid, setvalidator.SizeAtMost(maxRestrictionEntries)}}
+	if replace != nil {
+		a.PlanModifiers = []planmodifier.Set{replace}
+	}
+	return a
+}
 
 // sameEntries says whether two sets name the same entries once spelled
 // as the server does (canon; nil: as written). Null and empty are the
@@ -252,6 +245,15 @@ func lifeChanged(cfg, plan, st tokenModel) bool {
 		!sameDuration(plan.MaxAge, st.MaxAge) || (!cfg.ExpiresAt.IsNull() && !sameInstant(cfg.ExpiresAt, st.ExpiresAt))
 }
 
+// tokenModels reads the configuration, the plan and the state of a plan
+// or an update.
+func tokenModels(ctx context.Context, config tfsdk.Config, plan tfsdk.Plan, state tfsdk.State, diags *diag.Diagnostics) (cfg, pl, st tokenModel) {
+	diags.Append(config.Get(ctx, &cfg)...)
+	diags.Append(plan.Get(ctx, &pl)...)
+	diags.Append(state.Get(ctx, &st)...)
+	return cfg, pl, st
+}
+
 // ModifyPlan says which computed values an update changes: the key only
 // with a rotation, the expiry with a rotation, a change of its rules, or
 // the use of an extended token (whose expiry moves as it is used).
@@ -259,10 +261,7 @@ func (r *tokenResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 	if req.State.Raw.IsNull() || req.Plan.Raw.IsNull() {
 		return // create or destroy
 	}
-	var cfg, plan, st tokenModel
-	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	resp.Diagnostics.Append(req.State.Get(ctx, &st)...)
+	cfg, plan, st := tokenModels(ctx, req.Config, req.Plan, req.State, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -415,10 +414,7 @@ func (r *tokenResource) Read(ctx context.Context, req resource.ReadRequest, resp
 }
 
 func (r *tokenResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var cfg, plan, st tokenModel
-	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	resp.Diagnostics.Append(req.State.Get(ctx, &st)...)
+	cfg, plan, st := tokenModels(ctx, req.Config, req.Plan, req.State, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}

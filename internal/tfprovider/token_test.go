@@ -89,8 +89,8 @@ resource "gatehouse_token" "forever" {
 			return s
 		}
 		h.run(map[string]func(context.Context) error{
-			"token":           func(ctx context.Context) error { _, err := h.c.Tokens.Get(ctx, "bot-ci"); return err },
-			"service account": func(ctx context.Context) error { _, err := h.c.ServiceAccounts.Get(ctx, "bot"); return err },
+			"token":           gone(h.c.Tokens.Get, "bot-ci"),
+			"service account": gone(h.c.ServiceAccounts.Get, "bot"),
 		},
 			step(bad(`ttl = "30d"`), `Invalid ttl`),
 			step(bad(`extended = true`), `Missing max_age`),
@@ -134,22 +134,15 @@ resource "gatehouse_token" "forever" {
 			},
 			// The expiry changed outside: the plan shows it (as ttl) and
 			// applying gives the token its ttl again.
-			resource.TestStep{
-				PreConfig: h.must("change outside", func(ctx context.Context) error {
-					_, err := h.c.Tokens.Update(ctx, "bot-ci", client.TokenUpdate{TTL: ptr("1h"), Description: ptr("outside")})
-					return err
-				}),
-				Config: cfg("second", "2"), ConfigPlanChecks: expect(addr, plancheck.ResourceActionUpdate),
-				Check: resource.ComposeTestCheckFunc(
-					resource.TestCheckResourceAttr(addr, "ttl", "720h"),
-					resource.TestCheckResourceAttr(addr, "description", "second"),
-					expiry(now.Add(time.Hour+720*time.Hour)),
-				),
-			},
-			resource.TestStep{
-				PreConfig: h.must("revoke outside", func(ctx context.Context) error { return h.c.Tokens.Revoke(ctx, "bot-ci") }),
-				Config:    cfg("second", "2"), ConfigPlanChecks: expect(addr, plancheck.ResourceActionCreate),
-			},
+			h.changedOutside(addr, cfg("second", "2"), func(ctx context.Context) error {
+				_, err := h.c.Tokens.Update(ctx, "bot-ci", client.TokenUpdate{TTL: ptr("1h"), Description: ptr("outside")})
+				return err
+			}, resource.ComposeTestCheckFunc(
+				resource.TestCheckResourceAttr(addr, "ttl", "720h"),
+				resource.TestCheckResourceAttr(addr, "description", "second"),
+				expiry(now.Add(time.Hour+720*time.Hour)),
+			)),
+			h.deletedOutside(addr, cfg("second", "2"), func(ctx context.Context) error { return h.c.Tokens.Revoke(ctx, "bot-ci") }),
 		)
 	})
 }
@@ -255,26 +248,10 @@ resource "gatehouse_token" "spelled" {
 				return nil
 			}
 		}
-		server := func(id string, check func(client.Token) error) resource.TestCheckFunc {
-			return func(*terraform.State) error {
-				tok, err := h.c.Tokens.Get(context.Background(), id)
-				if err != nil {
-					return err
-				}
-				return check(tok)
-			}
-		}
-		checks := func(acts map[string]plancheck.ResourceActionType) resource.ConfigPlanChecks {
-			var pc []plancheck.PlanCheck
-			for addr, a := range acts {
-				pc = append(pc, plancheck.ExpectResourceAction(addr, a))
-			}
-			return resource.ConfigPlanChecks{PreApply: pc}
-		}
 		var deployKey string
 		h.run(map[string]func(context.Context) error{
-			"token":           func(ctx context.Context) error { _, err := h.c.Tokens.Get(ctx, "bot-deploy"); return err },
-			"service account": func(ctx context.Context) error { _, err := h.c.ServiceAccounts.Get(ctx, "bot"); return err },
+			"token":           gone(h.c.Tokens.Get, "bot-deploy"),
+			"service account": gone(h.c.ServiceAccounts.Get, "bot"),
 		},
 			// Plan time: on the attribute, with the server's rules.
 			bad(`permissions = ["users.read", "users.reed"]`, `(?s)Invalid permissions.*permissions\s*=.*unknown permission "users.reed"`),
@@ -298,7 +275,7 @@ resource "gatehouse_token" "spelled" {
 					me("gatehouse_token.all", "applications.write@application/site", "users.read"),
 					me("gatehouse_token.identity"),
 					refused("gatehouse_token.spelled"), // 127.0.0.1 is none of its networks
-					server("bot-deploy", func(tok client.Token) error {
+					serverHas(h.c.Tokens.Get, "bot-deploy", func(tok client.Token) error {
 						if tok.Permissions == nil || !slices.Equal(*tok.Permissions, []string{"applications.write@application/site"}) ||
 							!slices.Equal(tok.AllowedCIDRs, []string{"10.20.0.0/16", "127.0.0.0/8", "::1/128"}) ||
 							!slices.Equal(tok.Applications, []string{"site"}) || !slices.Equal(tok.LDAPProviders, []string{"corp"}) {
@@ -306,19 +283,19 @@ resource "gatehouse_token" "spelled" {
 						}
 						return nil
 					}),
-					server("bot-all", func(tok client.Token) error {
+					serverHas(h.c.Tokens.Get, "bot-all", func(tok client.Token) error {
 						if tok.Permissions != nil {
 							return fmt.Errorf("bot-all permissions %q, want none (all of the owner's)", *tok.Permissions)
 						}
 						return nil
 					}),
-					server("bot-identity", func(tok client.Token) error {
+					serverHas(h.c.Tokens.Get, "bot-identity", func(tok client.Token) error {
 						if tok.Permissions == nil || len(*tok.Permissions) != 0 {
 							return fmt.Errorf("bot-identity permissions %v, want []", tok.Permissions)
 						}
 						return nil
 					}),
-					server("bot-spelled", func(tok client.Token) error {
+					serverHas(h.c.Tokens.Get, "bot-spelled", func(tok client.Token) error {
 						if !slices.Equal(tok.AllowedCIDRs, []string{"10.20.0.0/16", "192.0.2.7/32", "2001:db8::/48"}) {
 							return fmt.Errorf("bot-spelled allowed_cidrs %q", tok.AllowedCIDRs)
 						}
@@ -366,10 +343,10 @@ resource "gatehouse_token" "broad" {
 			// left-out one, changes no key: an update of the state only.
 			resource.TestStep{
 				Config:           cfg(local, "", spelled2, ""),
-				ConfigPlanChecks: checks(map[string]plancheck.ResourceActionType{"gatehouse_token.spelled": plancheck.ResourceActionUpdate, "gatehouse_token.deploy": plancheck.ResourceActionNoop}),
+				ConfigPlanChecks: expectEach(map[string]plancheck.ResourceActionType{"gatehouse_token.spelled": plancheck.ResourceActionUpdate, "gatehouse_token.deploy": plancheck.ResourceActionNoop}),
 				Check: resource.ComposeTestCheckFunc(
 					resource.TestCheckTypeSetElemAttr("gatehouse_token.spelled", "allowed_cidrs.*", "192.0.2.7/32"),
-					server("bot-spelled", func(tok client.Token) error {
+					serverHas(h.c.Tokens.Get, "bot-spelled", func(tok client.Token) error {
 						if !slices.Equal(tok.AllowedCIDRs, []string{"10.20.0.0/16", "192.0.2.7/32", "2001:db8::/48"}) {
 							return fmt.Errorf("bot-spelled allowed_cidrs %q", tok.AllowedCIDRs)
 						}
@@ -381,7 +358,7 @@ resource "gatehouse_token" "broad" {
 			// key (the server fixes them for the token's life).
 			resource.TestStep{
 				Config: cfg(`"127.0.0.0/8", "::1/128"`, `permissions = []`, spelled2, ""),
-				ConfigPlanChecks: checks(map[string]plancheck.ResourceActionType{
+				ConfigPlanChecks: expectEach(map[string]plancheck.ResourceActionType{
 					"gatehouse_token.deploy": plancheck.ResourceActionReplace, "gatehouse_token.all": plancheck.ResourceActionReplace,
 					"gatehouse_token.identity": plancheck.ResourceActionNoop}),
 				Check: resource.ComposeTestCheckFunc(
@@ -409,7 +386,7 @@ resource "gatehouse_token" "broad" {
 					return err
 				}),
 				Config:           cfg(`"127.0.0.0/8", "::1/128"`, `permissions = []`, spelled2, ""),
-				ConfigPlanChecks: checks(map[string]plancheck.ResourceActionType{"gatehouse_token.identity": plancheck.ResourceActionReplace}),
+				ConfigPlanChecks: expectEach(map[string]plancheck.ResourceActionType{"gatehouse_token.identity": plancheck.ResourceActionReplace}),
 				Check: resource.ComposeTestCheckFunc(
 					permsAttr("gatehouse_token.identity", "0"),
 					resource.TestCheckNoResourceAttr("gatehouse_token.identity", "allowed_cidrs.#"),

@@ -2,7 +2,6 @@ package tfprovider
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
@@ -12,9 +11,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
@@ -24,54 +21,6 @@ import (
 // gatehouse_trust_policy: which ID tokens of a gatehouse_oidc_issuer are
 // exchanged for short-lived tokens of which service account. Its issuer
 // is fixed at creation; the rest is PATCHed in place.
-type trustPolicyResource struct {
-	typeName
-	namedResource[trustPolicyModel, client.TrustPolicy]
-}
-
-func newTrustPolicyResource() resource.Resource {
-	return &trustPolicyResource{typeName: "trust_policy", namedResource: namedResource[trustPolicyModel, client.TrustPolicy]{api: named[trustPolicyModel, client.TrustPolicy]{
-		what: "trust policy", nameKey: "name", name: func(m trustPolicyModel) string { return m.Name.ValueString() },
-		create: func(ctx context.Context, c *client.Client, m trustPolicyModel) (client.TrustPolicy, error) {
-			var diags diag.Diagnostics
-			in := client.TrustPolicyCreate{Name: m.Name.ValueString(), Description: m.Description.ValueString(), Issuer: m.Issuer.ValueString(),
-				ServiceAccount: m.ServiceAccount.ValueString(), Audience: m.Audience.ValueString(), Conditions: conditionsOf(ctx, m.Conditions, &diags),
-				AllowedCIDRs: setStrings(ctx, m.AllowedCIDRs, &diags), TTL: m.TTL.ValueString()}
-			if perms := setStrings(ctx, m.Permissions, &diags); perms != nil {
-				in.Permissions = &perms
-			}
-			if err := diagsError(diags); err != nil {
-				return client.TrustPolicy{}, err
-			}
-			return c.TrustPolicies.Create(ctx, in)
-		},
-		get: func(ctx context.Context, c *client.Client, name string) (client.TrustPolicy, error) {
-			return c.TrustPolicies.Get(ctx, name)
-		},
-		update: func(ctx context.Context, c *client.Client, m trustPolicyModel) (client.TrustPolicy, error) {
-			var diags diag.Diagnostics
-			cidrs := setStrings(ctx, m.AllowedCIDRs, &diags)
-			if cidrs == nil {
-				cidrs = []string{}
-			}
-			in := client.TrustPolicyUpdate{Description: strPtr(m.Description), ServiceAccount: strPtr(m.ServiceAccount), Audience: strPtr(m.Audience),
-				Conditions: conditionsOf(ctx, m.Conditions, &diags), AllowedCIDRs: &cidrs, TTL: strPtr(m.TTL),
-				// Left out: all of the account's (null), which PATCH sets too.
-				Permissions: &client.PermissionsPatch{List: setStrings(ctx, m.Permissions, &diags)}}
-			if err := diagsError(diags); err != nil {
-				return client.TrustPolicy{}, err
-			}
-			return c.TrustPolicies.Update(ctx, m.Name.ValueString(), in)
-		},
-		remove: func(ctx context.Context, c *client.Client, name string) error {
-			return c.TrustPolicies.Delete(ctx, name)
-		},
-		state: trustPolicyState, createFields: trustPolicyFields, updateFields: trustPolicyFields,
-	}}}
-}
-
-var trustPolicyFields = []string{"name", "description", "issuer", "service_account", "audience", "conditions", "permissions", "allowed_cidrs", "ttl"}
-
 type trustPolicyModel struct {
 	ID             types.String `tfsdk:"id"`
 	Name           types.String `tfsdk:"name"`
@@ -87,47 +36,63 @@ type trustPolicyModel struct {
 
 var conditionValuesType = types.SetType{ElemType: types.StringType}
 
-func (r *trustPolicyResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
-	resp.Schema = schema.Schema{
-		Description: "A trust policy: the ID tokens of an OIDC issuer (gatehouse_oidc_issuer) that match its audience and conditions are exchanged (RFC 8693, POST /api/v1/oauth/token) for short-lived API tokens of a service account.",
-		Attributes: map[string]schema.Attribute{
-			"id":          idAttribute("The policy's name."),
-			"name":        nameAttribute("The policy's name; policies cannot be renamed, so changing it replaces the policy."),
-			"description": optionalString("What the policy is for."),
-			"issuer": schema.StringAttribute{
-				Required: true, Description: "The OIDC issuer's name. Changing it replaces the policy.",
-				Validators:    []validator.String{nameValidator{}},
-				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
-			},
-			"service_account": schema.StringAttribute{
-				Required: true, Description: "The service account whose tokens are minted (not a human user).",
-				Validators: []validator.String{nameValidator{}},
-			},
-			"audience": schema.StringAttribute{
-				Required: true, Description: "The value the ID token's `aud` must contain.",
-				Validators: []validator.String{stringvalidator.LengthBetween(1, 1024)},
-			},
-			"conditions": schema.MapAttribute{
-				ElementType: conditionValuesType, Required: true,
-				Description: "Claim name -> the values it may have, e.g. `{ repository = [\"acme/site\"], ref = [\"refs/heads/main\"] }`. Every claim named must be in the ID token and equal one of its values exactly (no wildcards). At least one; on a shared issuer one must pin the tenant by an immutable ID (repository_owner_id or repository_id for github, namespace_id or project_id for gitlab).",
-				Validators:  []validator.Map{mapvalidator.SizeBetween(1, 32), mapvalidator.ValueSetsAre(setvalidator.SizeBetween(1, 64))},
-			},
-			"permissions": schema.SetAttribute{
-				ElementType: types.StringType, Optional: true,
-				Description: "Narrows the minted tokens to these permissions of the catalogue (data source gatehouse_permissions), `name` or `name@kind/object`. Left out: all of the account's.",
-				Validators:  []validator.Set{permissionsValidator{}, setvalidator.SizeAtMost(maxRestrictionEntries)},
-			},
-			"allowed_cidrs": schema.SetAttribute{
-				ElementType: types.StringType, Optional: true,
-				Description: "The networks the minted tokens may be used from (IPv4 or IPv6 CIDR, or one address). Left out or empty: anywhere.",
-				Validators:  []validator.Set{cidrsValidator{}, setvalidator.SizeAtMost(maxRestrictionEntries)},
-			},
-			"ttl": schema.StringAttribute{
-				Optional: true, Computed: true, Default: stringdefault.StaticString("15m"),
-				Description: "The lifetime of minted tokens, a Go duration (default 15m, from 1m to 1h).",
-				Validators:  []validator.String{durationValidator{min: time.Minute, minText: "at least 1m", allowMax: time.Hour}},
+var trustPolicyFields = []string{"name", "description", "issuer", "service_account", "audience", "conditions", "permissions", "allowed_cidrs", "ttl"}
+
+func newTrustPolicyResource() resource.Resource {
+	return &named[trustPolicyModel, client.TrustPolicyCreate, client.TrustPolicyUpdate, client.TrustPolicy]{
+		typeName: "trust_policy", what: "trust policy", nameKey: "name", name: func(m trustPolicyModel) string { return m.Name.ValueString() },
+		schema: schema.Schema{
+			Description: "A trust policy: the ID tokens of an OIDC issuer (gatehouse_oidc_issuer) that match its audience and conditions are exchanged (RFC 8693, POST /api/v1/oauth/token) for short-lived API tokens of a service account.",
+			Attributes: map[string]schema.Attribute{
+				"id":          idAttribute("The policy's name."),
+				"name":        nameAttribute("The policy's name; policies cannot be renamed, so changing it replaces the policy."),
+				"description": optionalString("What the policy is for."),
+				"issuer":      nameAttribute("The OIDC issuer's name. Changing it replaces the policy."),
+				"service_account": schema.StringAttribute{
+					Required: true, Description: "The service account whose tokens are minted (not a human user).",
+					Validators: []validator.String{validName},
+				},
+				"audience": schema.StringAttribute{
+					Required: true, Description: "The value the ID token's `aud` must contain.",
+					Validators: []validator.String{stringvalidator.LengthBetween(1, 1024)},
+				},
+				"conditions": schema.MapAttribute{
+					ElementType: conditionValuesType, Required: true,
+					Description: "Claim name -> the values it may have, e.g. `{ repository = [\"acme/site\"], ref = [\"refs/heads/main\"] }`. Every claim named must be in the ID token and equal one of its values exactly (no wildcards). At least one; on a shared issuer one must pin the tenant by an immutable ID (repository_owner_id or repository_id for github, namespace_id or project_id for gitlab).",
+					Validators:  []validator.Map{mapvalidator.SizeBetween(1, 32), mapvalidator.ValueSetsAre(setvalidator.SizeBetween(1, 64))},
+				},
+				"permissions":   restriction(validPermissions, nil, "Narrows the minted tokens to these permissions of the catalogue (data source gatehouse_permissions), `name` or `name@kind/object`. Left out: all of the account's."),
+				"allowed_cidrs": restriction(validNetworks, nil, "The networks the minted tokens may be used from (IPv4 or IPv6 CIDR, or one address). Left out or empty: anywhere."),
+				"ttl": schema.StringAttribute{
+					Optional: true, Computed: true, Default: stringdefault.StaticString("15m"),
+					Description: "The lifetime of minted tokens, a Go duration (default 15m, from 1m to 1h).",
+					Validators:  []validator.String{validDuration(time.Minute, "at least 1m", time.Hour)},
+				},
 			},
 		},
+		api: func(c *client.Client) collection[client.TrustPolicyCreate, client.TrustPolicyUpdate, client.TrustPolicy] {
+			return c.TrustPolicies
+		},
+		create: func(ctx context.Context, m trustPolicyModel, diags *diag.Diagnostics) client.TrustPolicyCreate {
+			in := client.TrustPolicyCreate{Name: m.Name.ValueString(), Description: m.Description.ValueString(), Issuer: m.Issuer.ValueString(),
+				ServiceAccount: m.ServiceAccount.ValueString(), Audience: m.Audience.ValueString(), Conditions: conditionsOf(ctx, m.Conditions, diags),
+				AllowedCIDRs: setStrings(ctx, m.AllowedCIDRs, diags), TTL: m.TTL.ValueString()}
+			if perms := setStrings(ctx, m.Permissions, diags); perms != nil {
+				in.Permissions = &perms
+			}
+			return in
+		},
+		update: func(ctx context.Context, m, _ trustPolicyModel, diags *diag.Diagnostics) client.TrustPolicyUpdate {
+			cidrs := setStrings(ctx, m.AllowedCIDRs, diags)
+			if cidrs == nil {
+				cidrs = []string{}
+			}
+			return client.TrustPolicyUpdate{Description: strPtr(m.Description), ServiceAccount: strPtr(m.ServiceAccount), Audience: strPtr(m.Audience),
+				Conditions: conditionsOf(ctx, m.Conditions, diags), AllowedCIDRs: &cidrs, TTL: strPtr(m.TTL),
+				// Left out: all of the account's (null), which PATCH sets too.
+				Permissions: &client.PermissionsPatch{List: setStrings(ctx, m.Permissions, diags)}}
+		},
+		state: trustPolicyState, createFields: trustPolicyFields, updateFields: trustPolicyFields,
 	}
 }
 
@@ -168,13 +133,4 @@ func trustPolicyState(p client.TrustPolicy, m *trustPolicyModel) {
 	}
 	m.AllowedCIDRs = restrictionSet(m.AllowedCIDRs, p.AllowedCIDRs, canonicalNetwork)
 	m.TTL = durationState(m.TTL, p.TTL)
-}
-
-// diagsError is diagnostics reading a model as an error (they should
-// not happen: the schema makes the types).
-func diagsError(diags diag.Diagnostics) error {
-	for _, d := range diags.Errors() {
-		return fmt.Errorf("%s: %s", d.Summary(), d.Detail())
-	}
-	return nil
 }

@@ -24,9 +24,9 @@ func TestAccUser(t *testing.T) {
   email = "alice@example.org"
   is_active = false`)
 		h.run(map[string]func(context.Context) error{
-			"user": func(ctx context.Context) error { _, err := h.c.Users.Get(ctx, "alice"); return err },
+			"user": gone(h.c.Users.Get, "alice"),
 		},
-			resource.TestStep{Config: h.config(`resource "gatehouse_user" "u" { username = "Alice" }`), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid username`)},
+			planFails(h.config(`resource "gatehouse_user" "u" { username = "Alice" }`), `Invalid username`),
 			resource.TestStep{Config: cfg(`name = "Alice"`), Check: resource.ComposeTestCheckFunc(
 				resource.TestCheckResourceAttr(addr, "name", "Alice"),
 				resource.TestCheckResourceAttr(addr, "email", ""),
@@ -34,18 +34,11 @@ func TestAccUser(t *testing.T) {
 			)},
 			importStep(addr),
 			resource.TestStep{Config: second, ConfigPlanChecks: expect(addr, plancheck.ResourceActionUpdate)},
-			resource.TestStep{
-				PreConfig: h.must("change outside", func(ctx context.Context) error {
-					_, err := h.c.Users.Update(ctx, "alice", client.UserUpdate{Email: ptr("other@example.org")})
-					return err
-				}),
-				Config: second, ConfigPlanChecks: expect(addr, plancheck.ResourceActionUpdate),
-				Check: resource.TestCheckResourceAttr(addr, "email", "alice@example.org"),
-			},
-			resource.TestStep{
-				PreConfig: h.must("delete outside", func(ctx context.Context) error { return h.c.Users.Delete(ctx, "alice") }),
-				Config:    second, ConfigPlanChecks: expect(addr, plancheck.ResourceActionCreate),
-			},
+			h.changedOutside(addr, second, func(ctx context.Context) error {
+				_, err := h.c.Users.Update(ctx, "alice", client.UserUpdate{Email: ptr("other@example.org")})
+				return err
+			}, resource.TestCheckResourceAttr(addr, "email", "alice@example.org")),
+			h.deletedOutside(addr, second, func(ctx context.Context) error { return h.c.Users.Delete(ctx, "alice") }),
 			// A service account is not a gatehouse_user.
 			resource.TestStep{
 				PreConfig: h.must("make a service account", func(ctx context.Context) error {

@@ -3,7 +3,6 @@ package tfprovider
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"sort"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/ldap/dn"
 )
 
@@ -24,104 +24,27 @@ import (
 // maxLifetime is the server's bound on expires_at, ttl and max_age.
 const maxLifetime = 876000 * time.Hour
 
-type nameValidator struct{}
-
-func (nameValidator) Description(context.Context) string {
-	return "a name: " + authz.NameRuleText
+// check is a validator of a string, or of each string of a set, by one
+// rule: problem says why a value is refused ("" when it is not), in
+// words that follow the attribute's path.
+type check struct {
+	description string
+	problem     func(s string) string
 }
-func (v nameValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-func (nameValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+
+func (c check) Description(context.Context) string             { return c.description }
+func (c check) MarkdownDescription(ctx context.Context) string { return c.description }
+func (c check) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
 		return
 	}
-	if s := req.ConfigValue.ValueString(); !authz.NameRule.MatchString(s) {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid "+req.Path.String(),
-			fmt.Sprintf("%s %q is not a valid name: names are %s.", req.Path, s, authz.NameRuleText))
+	if p := c.problem(req.ConfigValue.ValueString()); p != "" {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid "+req.Path.String(), req.Path.String()+" "+p)
 	}
 }
 
-// durationValidator accepts Go durations (90s, 30m, 720h), as the
-// server does: no day unit.
-type durationValidator struct {
-	min      time.Duration
-	minText  string
-	allowMax time.Duration
-}
-
-func (v durationValidator) Description(context.Context) string {
-	return "a Go duration such as 90s, 30m or 720h (no day unit), " + v.minText
-}
-func (v durationValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-func (v durationValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	s := req.ConfigValue.ValueString()
-	d, err := time.ParseDuration(s)
-	msg := ""
-	switch {
-	case err != nil:
-		msg = fmt.Sprintf("%s %q must be a Go duration such as 90s, 30m or 720h (there is no day unit: 30 days is 720h).", req.Path, s)
-	case d < v.min:
-		msg = fmt.Sprintf("%s %q must be %s.", req.Path, s, v.minText)
-	case d > v.allowMax:
-		msg = fmt.Sprintf("%s %q must be at most %s.", req.Path, s, v.allowMax)
-	}
-	if msg != "" {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid "+req.Path.String(), msg)
-	}
-}
-
-type rfc3339Validator struct{}
-
-func (rfc3339Validator) Description(context.Context) string {
-	return "an RFC 3339 time such as 2031-01-02T15:04:05Z"
-}
-func (v rfc3339Validator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-func (rfc3339Validator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	// Whether it is in the future is the server's to say: its clock, not
-	// the machine running plan, decides.
-	if _, err := time.Parse(time.RFC3339Nano, req.ConfigValue.ValueString()); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid "+req.Path.String(),
-			fmt.Sprintf("%s %q must be an RFC 3339 time such as 2031-01-02T15:04:05Z.", req.Path, req.ConfigValue.ValueString()))
-	}
-}
-
-type dnValidator struct{}
-
-func (dnValidator) Description(context.Context) string {
-	return "an LDAP distinguished name such as dc=example,dc=com"
-}
-func (v dnValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-func (dnValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	d, err := dn.Parse(req.ConfigValue.ValueString())
-	if err == nil && len(d) == 0 {
-		err = fmt.Errorf("must not be empty")
-	}
-	if err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid "+req.Path.String(),
-			fmt.Sprintf("%s is not a distinguished name: %v.", req.Path, err))
-	}
-}
-
-// permissionsValidator checks each permission against the catalogue
-// compiled into this provider, which is the server's of the same
-// version: "name" or "name@kind/object".
-type permissionsValidator struct{}
-
-func (permissionsValidator) Description(context.Context) string {
-	return "permissions of the catalogue (see the gatehouse_permissions data source), each \"name\" or \"name@kind/object\""
-}
-func (v permissionsValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
-func (permissionsValidator) ValidateSet(_ context.Context, req validator.SetRequest, resp *validator.SetResponse) {
+// ValidateSet reports each refused element on the element.
+func (c check) ValidateSet(_ context.Context, req validator.SetRequest, resp *validator.SetResponse) {
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
 		return
 	}
@@ -130,34 +53,82 @@ func (permissionsValidator) ValidateSet(_ context.Context, req validator.SetRequ
 		if !ok || s.IsNull() || s.IsUnknown() {
 			continue
 		}
-		if _, err := authz.ParsePermission(s.ValueString()); err != nil {
-			resp.Diagnostics.AddAttributeError(req.Path.AtSetValue(s), "Invalid "+req.Path.String(),
-				fmt.Sprintf("%s: %v.", req.Path, err))
+		if p := c.problem(s.ValueString()); p != "" {
+			resp.Diagnostics.AddAttributeError(req.Path.AtSetValue(s), "Invalid "+req.Path.String(), req.Path.String()+": "+p)
 		}
 	}
 }
 
-// namesValidator checks each name of a set.
-type namesValidator struct{}
-
-func (namesValidator) Description(context.Context) string { return "names: " + authz.NameRuleText }
-func (v namesValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
+func nameProblem(s string) string {
+	if authz.NameRule.MatchString(s) {
+		return ""
+	}
+	return fmt.Sprintf("%q is not a valid name: names are %s.", s, authz.NameRuleText)
 }
-func (namesValidator) ValidateSet(_ context.Context, req validator.SetRequest, resp *validator.SetResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
+
+var (
+	validName  = check{"a name: " + authz.NameRuleText, nameProblem}
+	validNames = check{"names: " + authz.NameRuleText, nameProblem}
+
+	// validPermissions checks permissions against the catalogue compiled
+	// into this provider, which is the server's of the same version:
+	// "name" or "name@kind/object".
+	validPermissions = check{
+		"permissions of the catalogue (see the gatehouse_permissions data source), each \"name\" or \"name@kind/object\"",
+		func(s string) string {
+			if _, err := authz.ParsePermission(s); err != nil {
+				return err.Error() + "."
+			}
+			return ""
+		},
 	}
-	for _, e := range req.ConfigValue.Elements() {
-		s, ok := e.(types.String)
-		if !ok || s.IsNull() || s.IsUnknown() {
-			continue
+
+	validRFC3339 = check{"an RFC 3339 time such as 2031-01-02T15:04:05Z", func(s string) string {
+		// Whether it is in the future is the server's to say: its clock,
+		// not the machine running plan, decides.
+		if _, err := time.Parse(time.RFC3339Nano, s); err != nil {
+			return fmt.Sprintf("%q must be an RFC 3339 time such as 2031-01-02T15:04:05Z.", s)
 		}
-		if !authz.NameRule.MatchString(s.ValueString()) {
-			resp.Diagnostics.AddAttributeError(req.Path.AtSetValue(s), "Invalid "+req.Path.String(),
-				fmt.Sprintf("%s: %q is not a valid name: names are %s.", req.Path, s.ValueString(), authz.NameRuleText))
+		return ""
+	}}
+
+	validDN = check{"an LDAP distinguished name such as dc=example,dc=com", func(s string) string {
+		d, err := dn.Parse(s)
+		if err == nil && len(d) == 0 {
+			err = fmt.Errorf("must not be empty")
 		}
-	}
+		if err != nil {
+			return fmt.Sprintf("is not a distinguished name: %v.", err)
+		}
+		return ""
+	}}
+
+	// validNetworks checks networks as the server reads them: a CIDR
+	// network (10.20.0.0/16, 2001:db8::/48) or one address (its own
+	// network).
+	validNetworks = check{"IPv4 or IPv6 networks such as 10.20.0.0/16 or 2001:db8::/48, or single addresses", func(s string) string {
+		if _, err := clientip.ParseNetwork(s); err != nil {
+			return fmt.Sprintf("%q is not a network such as 10.20.0.0/16 or 2001:db8::/48, nor one address.", s)
+		}
+		return ""
+	}}
+)
+
+// validDuration accepts Go durations (90s, 30m, 720h), as the server
+// does (no day unit), from min (minText in words) to max.
+func validDuration(min time.Duration, minText string, max time.Duration) check {
+	return check{"a Go duration such as 90s, 30m or 720h (no day unit), " + minText, func(s string) string {
+		d, err := time.ParseDuration(s)
+		switch {
+		case err != nil:
+			return fmt.Sprintf("%q must be a Go duration such as 90s, 30m or 720h (there is no day unit: 30 days is 720h).", s)
+		case d < min:
+			return fmt.Sprintf("%q must be %s.", s, minText)
+		case d > max:
+			return fmt.Sprintf("%q must be at most %s.", s, max)
+		}
+		return ""
+	}}
 }
 
 // stringSet turns a list of the API into a set of state; nil is the
@@ -211,52 +182,10 @@ func strPtr(v types.String) *string {
 	return &s
 }
 
-// cidrsValidator checks each network of a token's allowed_cidrs as the
-// server reads it: a CIDR network (10.20.0.0/16, 2001:db8::/48) or one
-// address (its own network).
-type cidrsValidator struct{}
-
-func (cidrsValidator) Description(context.Context) string {
-	return "IPv4 or IPv6 networks such as 10.20.0.0/16 or 2001:db8::/48, or single addresses"
-}
-func (v cidrsValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
-func (cidrsValidator) ValidateSet(_ context.Context, req validator.SetRequest, resp *validator.SetResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	for _, e := range req.ConfigValue.Elements() {
-		s, ok := e.(types.String)
-		if !ok || s.IsNull() || s.IsUnknown() {
-			continue
-		}
-		if _, err := parseNetwork(s.ValueString()); err != nil {
-			resp.Diagnostics.AddAttributeError(req.Path.AtSetValue(s), "Invalid "+req.Path.String(),
-				fmt.Sprintf("%s: %q is not a network such as 10.20.0.0/16 or 2001:db8::/48, nor one address.", req.Path, s.ValueString()))
-		}
-	}
-}
-
-// parseNetwork reads a network as the server does: a CIDR network
-// (masked: 10.20.1.0/16 is 10.20.0.0/16), or one address as its own
-// network (10.0.0.1 is 10.0.0.1/32).
-func parseNetwork(s string) (netip.Prefix, error) {
-	if p, err := netip.ParsePrefix(s); err == nil {
-		return p.Masked(), nil
-	}
-	addr, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	addr = addr.Unmap()
-	return netip.PrefixFrom(addr, addr.BitLen()), nil
-}
-
 // canonicalNetwork is the server's spelling of a network (s itself when
 // it is not one).
 func canonicalNetwork(s string) string {
-	if p, err := parseNetwork(s); err == nil {
+	if p, err := clientip.ParseNetwork(s); err == nil {
 		return p.String()
 	}
 	return s
