@@ -43,3 +43,16 @@ func ParseDuration(s string) (time.Duration, error) {
 
 // DurationHint is how messages describe the durations ParseDuration takes.
 const DurationHint = "a duration such as 90s, 720h or 30d"
+
+// FormatDuration writes a whole duration as people do: 1h, not 1h0m0s, and
+// 90m as 1h30m.
+func FormatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}

@@ -199,7 +199,7 @@ func duration(least time.Duration) func(string) (time.Duration, error) {
 			return 0, fmt.Errorf("%q is not %s", v, DurationHint)
 		}
 		if d < least {
-			return 0, fmt.Errorf("%q must be at least %s", v, shortDuration(least))
+			return 0, fmt.Errorf("%q must be at least %s", v, FormatDuration(least))
 		}
 		return d, nil
 	}
@@ -217,18 +217,6 @@ func zeroOr(parse func(string) (time.Duration, error)) func(string) (time.Durati
 		}
 		return d, nil
 	}
-}
-
-// shortDuration writes a whole duration as people do: 1h, not 1h0m0s.
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }
 
 func intIn(lo, hi int) func(string) (int, error) {

@@ -198,8 +198,8 @@ func TestLeastDurations(t *testing.T) {
 		}
 	}
 	for d, want := range map[time.Duration]string{time.Hour: "1h", time.Second: "1s", 90 * time.Minute: "1h30m", 5 * time.Minute: "5m"} {
-		if got := shortDuration(d); got != want {
-			t.Errorf("shortDuration(%v) = %q, want %q", d, got, want)
+		if got := FormatDuration(d); got != want {
+			t.Errorf("FormatDuration(%v) = %q, want %q", d, got, want)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/auth"
+	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -50,10 +51,10 @@ func (s *Service) Recover(ctx context.Context, in RecoverInput) (Recovered, erro
 		in.Username = AdminUsername
 	}
 	if in.TTL <= 0 || in.TTL > MaxRecoveryTTL {
-		return Recovered{}, fmt.Errorf("--ttl must be more than 0 and at most %s", shortTTL(MaxRecoveryTTL))
+		return Recovered{}, fmt.Errorf("--ttl must be more than 0 and at most %s", config.FormatDuration(MaxRecoveryTTL))
 	}
 	if max := s.cfg.TokenMaxTTL; max > 0 && in.TTL > max {
-		return Recovered{}, fmt.Errorf("--ttl %s is longer than the longest token life this server allows (GATEHOUSE_TOKEN_MAX_TTL %s)", shortTTL(in.TTL), shortTTL(max))
+		return Recovered{}, fmt.Errorf("--ttl %s is longer than the longest token life this server allows (GATEHOUSE_TOKEN_MAX_TTL %s)", config.FormatDuration(in.TTL), config.FormatDuration(max))
 	}
 	var out Recovered
 	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
@@ -101,23 +102,11 @@ func (s *Service) Recover(ctx context.Context, in RecoverInput) (Recovered, erro
 		}
 		rec(s.event(recoverActor, audit.ActionRecoveryTokenCreated, audit.Success, tokenTarget(t.Identifier), map[string]any{
 			"user": u.Username, "intent": t.Intent, "expires_at": exp.Format(time.RFC3339), "ttl": in.TTL.String(), "forced": in.Forced}))
-		out = Recovered{Username: u.Username, Identifier: t.Identifier, Key: raw, ExpiresAt: exp, TTL: shortTTL(in.TTL)}
+		out = Recovered{Username: u.Username, Identifier: t.Identifier, Key: raw, ExpiresAt: exp, TTL: config.FormatDuration(in.TTL)}
 		return nil
 	})
 	if err != nil {
 		return Recovered{}, err
 	}
 	return out, nil
-}
-
-// shortTTL writes a duration as people do: 24h, not 24h0m0s.
-func shortTTL(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }
