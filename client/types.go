@@ -3,8 +3,11 @@ package client
 import "time"
 
 // The API's resources as a client reads and writes them: the wire
-// contract of the REST API (/api/v1), not the server's own types. A
-// client must keep working against an older or newer server, so unknown
+// contract of the REST API (/api/v1). The answers are defined once, here:
+// the server's core answers with these same types (internal/core names
+// them by aliases such as core.UserView), so the two cannot drift apart;
+// contract_test.go holds the rest (requests, and answers the server
+// builds from types of its own) to the server's. A client must keep working against an older or newer server, so unknown
 // fields of an answer are ignored. Request types hold only fields the
 // server knows (it refuses unknown ones); their pointer fields are sent
 // only when set, so that "absent" (keep, or the server's default) and
@@ -168,7 +171,7 @@ type Permission struct {
 type Token struct {
 	Identifier  string     `json:"identifier"`
 	User        string     `json:"user"`
-	UserType    string     `json:"user_type,omitempty"`
+	UserType    string     `json:"user_type"`
 	Intent      string     `json:"intent"`
 	Description string     `json:"description"`
 	Expiring    bool       `json:"expiring"`

@@ -8,33 +8,18 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
+	"github.com/gatehouse/gatehouse/client"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // ApplicationView is an application as the API shows it.
-type ApplicationView struct {
-	UID              string        `json:"uid"`
-	Slug             string        `json:"slug"`
-	Name             string        `json:"name"`
-	URL              string        `json:"url"`
-	Description      string        `json:"description"`
-	PolicyEngineMode string        `json:"policy_engine_mode"`
-	Bindings         []BindingView `json:"bindings"`
-	CreatedAt        time.Time     `json:"created_at"`
-}
+type ApplicationView = client.Application
 
 // BindingView is one binding of an application.
-type BindingView struct {
-	Application string `json:"application"` // the application's slug
-	Kind        string `json:"kind"`        // "user" or "group"
-	Name        string `json:"name"`        // the username or group name
-	Order       int    `json:"order"`
-	Negate      bool   `json:"negate"`
-}
+type BindingView = client.Binding
 
 func applicationTarget(slug string) audit.Target {
 	return audit.Target{Kind: authz.KindApplication, Name: slug}

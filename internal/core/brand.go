@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/gatehouse/gatehouse/client"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -14,10 +15,7 @@ import (
 // Brand is how the instance presents itself: the web interface's title
 // and the application service accounts and other non-interface users are
 // sent to when they reach the interface.
-type Brand struct {
-	Title              string `json:"title"`
-	DefaultApplication string `json:"default_application"` // an application slug, "" for none
-}
+type Brand = client.BrandSettings
 
 const brandKey = "brand"
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/client"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/auth"
 	"github.com/gatehouse/gatehouse/internal/authz"
@@ -239,13 +240,7 @@ type ExchangeInput struct {
 }
 
 // ExchangeResult is the answer of a successful exchange.
-type ExchangeResult struct {
-	AccessToken     string `json:"access_token"`
-	IssuedTokenType string `json:"issued_token_type"`
-	TokenType       string `json:"token_type"`
-	ExpiresIn       int    `json:"expires_in"`
-	Scope           string `json:"scope,omitempty"`
-}
+type ExchangeResult = client.ExchangeResult
 
 // invalidGrant is the one answer to every refused ID token: which check
 // failed is in the token_exchange_denied event, not in the answer.

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/client"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/config"
@@ -88,18 +89,7 @@ func verifierIssuer(i store.OIDCIssuer) federation.Issuer {
 // ---- Issuers ----
 
 // OIDCIssuerView is an issuer as the API shows it.
-type OIDCIssuerView struct {
-	Name         string          `json:"name"`
-	Kind         string          `json:"kind"`
-	IssuerURL    string          `json:"issuer_url"`
-	JWKSURL      string          `json:"jwks_url"`
-	JWKS         json.RawMessage `json:"jwks"`
-	AllowedAlgs  []string        `json:"allowed_algs"`
-	Leeway       string          `json:"leeway"`
-	Shared       bool            `json:"shared"`
-	TenantClaims []string        `json:"tenant_claims"`
-	CreatedAt    time.Time       `json:"created_at"`
-}
+type OIDCIssuerView = client.OIDCIssuer
 
 func issuerView(i store.OIDCIssuer) OIDCIssuerView {
 	v := OIDCIssuerView{Name: i.Name, Kind: i.Kind, IssuerURL: i.IssuerURL, JWKSURL: i.JWKSURL, AllowedAlgs: nonNil(i.AllowedAlgs),
@@ -502,18 +492,7 @@ func (s *Service) dropTokens(uids []string) {
 // ---- Trust policies ----
 
 // TrustPolicyView is a trust policy as the API shows it.
-type TrustPolicyView struct {
-	Name           string              `json:"name"`
-	Description    string              `json:"description"`
-	Issuer         string              `json:"issuer"`
-	ServiceAccount string              `json:"service_account"`
-	Audience       string              `json:"audience"`
-	Conditions     map[string][]string `json:"conditions"`
-	Permissions    *[]string           `json:"permissions"`
-	AllowedCIDRs   []string            `json:"allowed_cidrs"`
-	TTL            string              `json:"ttl"`
-	CreatedAt      time.Time           `json:"created_at"`
-}
+type TrustPolicyView = client.TrustPolicy
 
 func policyView(p store.TrustPolicy) TrustPolicyView {
 	v := TrustPolicyView{Name: p.Name, Description: p.Description, Issuer: p.IssuerName, ServiceAccount: p.Username, Audience: p.Audience,

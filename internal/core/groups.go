@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"time"
 
+	"github.com/gatehouse/gatehouse/client"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -17,14 +17,7 @@ func sortUsers(us []store.User) {
 }
 
 // GroupView is a group as the API shows it.
-type GroupView struct {
-	UID         string    `json:"uid"`
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	Members     []string  `json:"members"`
-	Roles       []string  `json:"roles"`
-	CreatedAt   time.Time `json:"created_at"`
-}
+type GroupView = client.Group
 
 func groupTarget(name string) audit.Target { return audit.Target{Kind: audit.KindGroup, Name: name} }
 

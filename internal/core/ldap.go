@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"time"
 
+	"github.com/gatehouse/gatehouse/client"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/ldap/dn"
@@ -15,17 +15,7 @@ import (
 )
 
 // LDAPProviderView is an LDAP provider as the API shows it.
-type LDAPProviderView struct {
-	UID         string    `json:"uid"`
-	Name        string    `json:"name"`
-	BaseDN      string    `json:"base_dn"`
-	SearchGroup string    `json:"search_group"`
-	BindMode    string    `json:"bind_mode"`
-	SearchMode  string    `json:"search_mode"`
-	UPNDomain   string    `json:"upn_domain"`
-	Outposts    []string  `json:"outposts"`
-	CreatedAt   time.Time `json:"created_at"`
-}
+type LDAPProviderView = client.LDAPProvider
 
 func ldapProviderTarget(name string) audit.Target {
 	return audit.Target{Kind: audit.KindLDAPProvider, Name: name}

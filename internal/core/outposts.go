@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gatehouse/gatehouse/client"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/config"
@@ -30,18 +31,7 @@ const (
 )
 
 // OutpostView is an outpost as the API shows it.
-type OutpostView struct {
-	UID         string     `json:"uid"`
-	Name        string     `json:"name"`
-	Description string     `json:"description"`
-	Provider    string     `json:"provider"`
-	User        string     `json:"user"`
-	Token       *TokenView `json:"token"` // its managed API token, without key
-	// TokenTTL is the lifetime the outpost gives its token at each
-	// rotation; it rotates when a third of it is left.
-	TokenTTL  string    `json:"token_ttl"`
-	CreatedAt time.Time `json:"created_at"`
-}
+type OutpostView = client.Outpost
 
 // OutpostInput is POST /outposts.
 type OutpostInput struct {
@@ -53,10 +43,7 @@ type OutpostInput struct {
 
 // CreatedOutpost is the answer of POST /outposts and of a rotation: the
 // outpost and its token with the key, shown this once.
-type CreatedOutpost struct {
-	Outpost OutpostView `json:"outpost"`
-	Token   TokenView   `json:"token"`
-}
+type CreatedOutpost = client.CreatedOutpost
 
 // OutpostRotateInput is POST /outposts/{name}/rotate.
 type OutpostRotateInput struct {

@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"slices"
 
+	"github.com/gatehouse/gatehouse/client"
 	"github.com/gatehouse/gatehouse/internal/auth"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -216,5 +217,5 @@ func restrictionsView(v *TokenView, r *store.TokenRestrictions) {
 		v.Permissions = &p
 	}
 	v.AllowedCIDRs, v.Applications, v.LDAPProviders = nonNil(r.AllowedCIDRs), nonNil(r.Applications), nonNil(r.LDAPProviders)
-	v.Federated = r.Federated
+	v.Federated = (*client.TokenFederation)(r.Federated) // the same fields
 }

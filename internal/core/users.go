@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"net/mail"
 	"slices"
-	"time"
 
+	"github.com/gatehouse/gatehouse/client"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/auth"
 	"github.com/gatehouse/gatehouse/internal/authz"
@@ -15,21 +15,7 @@ import (
 )
 
 // UserView is a user as the API shows it.
-type UserView struct {
-	UID         string     `json:"uid"`
-	Username    string     `json:"username"`
-	Type        string     `json:"type"`
-	Name        string     `json:"name"`
-	Email       string     `json:"email"`
-	Description string     `json:"description"`
-	IsActive    bool       `json:"is_active"`
-	Managed     bool       `json:"managed"`
-	HasPassword bool       `json:"has_password"`
-	Groups      []string   `json:"groups"`
-	Roles       []string   `json:"roles"`
-	CreatedAt   time.Time  `json:"created_at"`
-	LastLoginAt *time.Time `json:"last_login_at"`
-}
+type UserView = client.User
 
 func userView(u store.User, g store.Grants) UserView {
 	return UserView{
