@@ -83,14 +83,9 @@ func (s *Applications) ListApplications(ctx context.Context, a Actor, aq Applica
 // GetApplication reads an application and its bindings (applications.read
 // on it).
 func (s *Applications) GetApplication(ctx context.Context, a Actor, slug string) (ApplicationView, error) {
-	if err := s.authorize(ctx, a, authz.ApplicationsRead, applicationTarget(slug), applicationObj(slug)); err != nil {
-		return ApplicationView{}, err
-	}
-	app, err := s.store.GetApplication(ctx, slug)
-	if err != nil {
-		return ApplicationView{}, notFound(err, "application", slug)
-	}
-	return s.loadApplicationView(ctx, s.store, app)
+	return readOne(ctx, s.authorize(ctx, a, authz.ApplicationsRead, applicationTarget(slug), applicationObj(slug)),
+		s.store.GetApplication, "application", slug,
+		func(app store.Application) (ApplicationView, error) { return s.loadApplicationView(ctx, s.store, app) })
 }
 
 // ApplicationInput creates (POST) or changes (PATCH) an application. On
@@ -204,11 +199,7 @@ func (s *Applications) UpdateApplication(ctx context.Context, a Actor, slug stri
 		return ApplicationView{}, err
 	}
 	var out ApplicationView
-	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
-		app, err := q.GetApplication(ctx, slug)
-		if err != nil {
-			return notFound(err, "application", slug)
-		}
+	err := writeOne(ctx, s.Service, store.Queries.GetApplication, "application", slug, func(q store.Queries, rec func(store.Event), app store.Application) error {
 		var changed []string
 		set := func(name string, dst *string, v *string) {
 			if v != nil && *v != *dst {
@@ -239,6 +230,7 @@ func (s *Applications) UpdateApplication(ctx context.Context, a Actor, slug stri
 			}
 			rec(s.event(a, audit.ActionModelUpdated, audit.Success, applicationTarget(slug), map[string]any{"fields": changed}))
 		}
+		var err error
 		out, err = s.loadApplicationView(ctx, q, app)
 		return err
 	})
@@ -256,11 +248,7 @@ func (s *Applications) DeleteApplication(ctx context.Context, a Actor, slug stri
 	if err := s.authorize(ctx, a, authz.ApplicationsWrite, applicationTarget(slug)); err != nil {
 		return err
 	}
-	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
-		app, err := q.GetApplication(ctx, slug)
-		if err != nil {
-			return notFound(err, "application", slug)
-		}
+	err := writeOne(ctx, s.Service, store.Queries.GetApplication, "application", slug, func(q store.Queries, rec func(store.Event), app store.Application) error {
 		b, err := loadBrand(ctx, q)
 		if err != nil {
 			return err
@@ -351,11 +339,7 @@ func (s *Applications) PutBinding(ctx context.Context, a Actor, slug, kind, name
 	if err := f.err(); err != nil {
 		return BindingView{}, err
 	}
-	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
-		app, err := q.GetApplication(ctx, slug)
-		if err != nil {
-			return notFound(err, "application", slug)
-		}
+	err := writeOne(ctx, s.Service, store.Queries.GetApplication, "application", slug, func(q store.Queries, rec func(store.Event), app store.Application) error {
 		uid, err := subjectUID(ctx, q, k, name)
 		if err != nil {
 			return err
@@ -402,11 +386,7 @@ func (s *Applications) DeleteBinding(ctx context.Context, a Actor, slug, kind, n
 	if err := s.maySeeSubject(ctx, a, target, k, name); err != nil {
 		return err
 	}
-	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
-		app, err := q.GetApplication(ctx, slug)
-		if err != nil {
-			return notFound(err, "application", slug)
-		}
+	err := writeOne(ctx, s.Service, store.Queries.GetApplication, "application", slug, func(q store.Queries, rec func(store.Event), app store.Application) error {
 		uid, err := subjectUID(ctx, q, k, name)
 		if err != nil {
 			return err

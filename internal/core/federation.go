@@ -349,30 +349,14 @@ func issuerEventContext(i store.OIDCIssuer) map[string]any {
 
 // ListOIDCIssuers lists issuers (federation.read).
 func (s *Federation) ListOIDCIssuers(ctx context.Context, a Actor, after string, limit int) ([]OIDCIssuerView, error) {
-	if err := s.authorize(ctx, a, authz.FederationRead, issuerTarget("")); err != nil {
-		return nil, err
-	}
-	is, err := s.store.ListOIDCIssuers(ctx, store.FederationFilter{After: after, Limit: limit})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]OIDCIssuerView, len(is))
-	for n, i := range is {
-		out[n] = issuerView(i)
-	}
-	return out, nil
+	return listOf(ctx, s.authorize(ctx, a, authz.FederationRead, issuerTarget("")),
+		s.store.ListOIDCIssuers, store.FederationFilter{After: after, Limit: limit}, issuerView)
 }
 
 // GetOIDCIssuer reads one issuer (federation.read).
 func (s *Federation) GetOIDCIssuer(ctx context.Context, a Actor, name string) (OIDCIssuerView, error) {
-	if err := s.authorize(ctx, a, authz.FederationRead, issuerTarget(name)); err != nil {
-		return OIDCIssuerView{}, err
-	}
-	i, err := s.store.GetOIDCIssuer(ctx, name)
-	if err != nil {
-		return OIDCIssuerView{}, notFound(err, "OIDC issuer", name)
-	}
-	return issuerView(i), nil
+	return readOne(ctx, s.authorize(ctx, a, authz.FederationRead, issuerTarget(name)),
+		s.store.GetOIDCIssuer, "OIDC issuer", name, infallible(issuerView))
 }
 
 // UpdateOIDCIssuer changes an issuer (federation.write). Its name and
@@ -383,11 +367,7 @@ func (s *Federation) UpdateOIDCIssuer(ctx context.Context, a Actor, name string,
 		return OIDCIssuerView{}, err
 	}
 	var out store.OIDCIssuer
-	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
-		i, err := q.GetOIDCIssuer(ctx, name)
-		if err != nil {
-			return notFound(err, "OIDC issuer", name)
-		}
+	err := writeOne(ctx, s.Service, store.Queries.GetOIDCIssuer, "OIDC issuer", name, func(q store.Queries, rec func(store.Event), i store.OIDCIssuer) error {
 		ps, err := q.ListTrustPolicies(ctx, store.FederationFilter{IssuerUID: i.UID})
 		if err != nil {
 			return err
@@ -453,11 +433,7 @@ func (s *Federation) DeleteOIDCIssuer(ctx context.Context, a Actor, name string)
 		return err
 	}
 	var revoked []string
-	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
-		i, err := q.GetOIDCIssuer(ctx, name)
-		if err != nil {
-			return notFound(err, "OIDC issuer", name)
-		}
+	err := writeOne(ctx, s.Service, store.Queries.GetOIDCIssuer, "OIDC issuer", name, func(q store.Queries, rec func(store.Event), i store.OIDCIssuer) error {
 		ps, err := q.ListTrustPolicies(ctx, store.FederationFilter{IssuerUID: i.UID})
 		if err != nil {
 			return err
@@ -740,27 +716,13 @@ func (s *Federation) ListTrustPolicies(ctx context.Context, a Actor, issuer, aft
 		}
 		filter.IssuerUID = i.UID
 	}
-	ps, err := s.store.ListTrustPolicies(ctx, filter)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]TrustPolicyView, len(ps))
-	for n, p := range ps {
-		out[n] = policyView(p)
-	}
-	return out, nil
+	return listOf(ctx, nil, s.store.ListTrustPolicies, filter, policyView)
 }
 
 // GetTrustPolicy reads one policy (federation.read).
 func (s *Federation) GetTrustPolicy(ctx context.Context, a Actor, name string) (TrustPolicyView, error) {
-	if err := s.authorize(ctx, a, authz.FederationRead, policyTarget(name)); err != nil {
-		return TrustPolicyView{}, err
-	}
-	p, err := s.store.GetTrustPolicy(ctx, name)
-	if err != nil {
-		return TrustPolicyView{}, notFound(err, "trust policy", name)
-	}
-	return policyView(p), nil
+	return readOne(ctx, s.authorize(ctx, a, authz.FederationRead, policyTarget(name)),
+		s.store.GetTrustPolicy, "trust policy", name, infallible(policyView))
 }
 
 // UpdateTrustPolicy changes a policy (federation.write); its name and
@@ -789,11 +751,7 @@ func (s *Federation) UpdateTrustPolicy(ctx context.Context, a Actor, name string
 		return TrustPolicyView{}, err
 	}
 	var out store.TrustPolicy
-	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
-		p, err := q.GetTrustPolicy(ctx, name)
-		if err != nil {
-			return notFound(err, "trust policy", name)
-		}
+	err := writeOne(ctx, s.Service, store.Queries.GetTrustPolicy, "trust policy", name, func(q store.Queries, rec func(store.Event), p store.TrustPolicy) error {
 		i, err := q.GetOIDCIssuer(ctx, p.IssuerName)
 		if err != nil {
 			return err
@@ -845,14 +803,11 @@ func (s *Federation) DeleteTrustPolicy(ctx context.Context, a Actor, name string
 		return err
 	}
 	var revoked []string
-	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
-		p, err := q.GetTrustPolicy(ctx, name)
-		if err != nil {
-			return notFound(err, "trust policy", name)
-		}
+	err := writeOne(ctx, s.Service, store.Queries.GetTrustPolicy, "trust policy", name, func(q store.Queries, rec func(store.Event), p store.TrustPolicy) error {
 		if err := mayControl(ctx, q, a, policyTarget(name), []store.TrustPolicy{p}); err != nil {
 			return err
 		}
+		var err error
 		if revoked, err = q.FederatedTokens(ctx, "", p.UID); err != nil {
 			return err
 		}

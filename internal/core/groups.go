@@ -66,14 +66,9 @@ func (s *Access) ListGroups(ctx context.Context, a Actor, gq GroupQuery) ([]Grou
 
 // GetGroup reads a group (groups.read on it).
 func (s *Access) GetGroup(ctx context.Context, a Actor, name string) (GroupView, error) {
-	if err := s.authorize(ctx, a, authz.GroupsRead, groupTarget(name), groupObj(name)); err != nil {
-		return GroupView{}, err
-	}
-	g, err := s.store.GetGroup(ctx, name)
-	if err != nil {
-		return GroupView{}, notFound(err, "group", name)
-	}
-	return s.groupView(ctx, s.store, g)
+	return readOne(ctx, s.authorize(ctx, a, authz.GroupsRead, groupTarget(name), groupObj(name)),
+		s.store.GetGroup, "group", name,
+		func(g store.Group) (GroupView, error) { return s.groupView(ctx, s.store, g) })
 }
 
 // GroupInput creates or patches a group.
@@ -132,11 +127,7 @@ func (s *Access) UpdateGroup(ctx context.Context, a Actor, name string, in Group
 		return GroupView{}, err
 	}
 	var out GroupView
-	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
-		g, err := q.GetGroup(ctx, name)
-		if err != nil {
-			return notFound(err, "group", name)
-		}
+	err := writeOne(ctx, s.Service, store.Queries.GetGroup, "group", name, func(q store.Queries, rec func(store.Event), g store.Group) error {
 		if in.Description != nil && *in.Description != g.Description {
 			g.Description = *in.Description
 			if err := q.UpdateGroup(ctx, g); err != nil {
@@ -144,6 +135,7 @@ func (s *Access) UpdateGroup(ctx context.Context, a Actor, name string, in Group
 			}
 			rec(s.event(a, audit.ActionModelUpdated, audit.Success, groupTarget(name), map[string]any{"fields": []string{"description"}}))
 		}
+		var err error
 		out, err = s.groupView(ctx, q, g)
 		return err
 	})
@@ -155,11 +147,7 @@ func (s *Access) DeleteGroup(ctx context.Context, a Actor, name string) error {
 	if err := s.authorize(ctx, a, authz.GroupsWrite, groupTarget(name)); err != nil {
 		return err
 	}
-	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
-		g, err := q.GetGroup(ctx, name)
-		if err != nil {
-			return notFound(err, "group", name)
-		}
+	err := writeOne(ctx, s.Service, store.Queries.GetGroup, "group", name, func(q store.Queries, rec func(store.Event), g store.Group) error {
 		// Deleting a group takes each member out of it (bound.go).
 		members, err := q.ListMembers(ctx, g.UID)
 		if err != nil {
@@ -213,11 +201,7 @@ func (s *Access) changeMember(ctx context.Context, a Actor, group, username stri
 	if err := s.authorize(ctx, a, authz.GroupsWrite, groupTarget(group), groupObj(group)); err != nil {
 		return err
 	}
-	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
-		g, err := q.GetGroup(ctx, group)
-		if err != nil {
-			return notFound(err, "group", group)
-		}
+	err := writeOne(ctx, s.Service, store.Queries.GetGroup, "group", group, func(q store.Queries, rec func(store.Event), g store.Group) error {
 		u, err := q.GetUser(ctx, username)
 		if err != nil {
 			return notFound(err, "user", username)

@@ -187,14 +187,9 @@ func (s *LDAP) ListLDAPProviders(ctx context.Context, a Actor, after string, lim
 
 // GetLDAPProvider reads one provider (ldap.read on it).
 func (s *LDAP) GetLDAPProvider(ctx context.Context, a Actor, name string) (LDAPProviderView, error) {
-	if err := s.authorize(ctx, a, authz.LDAPRead, ldapProviderTarget(name), ldapObj(name)); err != nil {
-		return LDAPProviderView{}, err
-	}
-	p, err := s.store.GetLDAPProvider(ctx, name)
-	if err != nil {
-		return LDAPProviderView{}, notFound(err, "LDAP provider", name)
-	}
-	return s.ldapProviderView(ctx, s.store, p)
+	return readOne(ctx, s.authorize(ctx, a, authz.LDAPRead, ldapProviderTarget(name), ldapObj(name)),
+		s.store.GetLDAPProvider, "LDAP provider", name,
+		func(p store.LDAPProvider) (LDAPProviderView, error) { return s.ldapProviderView(ctx, s.store, p) })
 }
 
 // UpdateLDAPProvider changes a provider's settings (ldap.write on it).

@@ -39,18 +39,8 @@ func roleView(r store.Role) RoleView {
 
 // ListRoles lists roles (roles.read).
 func (s *Access) ListRoles(ctx context.Context, a Actor, after string, limit int) ([]RoleView, error) {
-	if err := s.authorize(ctx, a, authz.RolesRead, roleTarget("")); err != nil {
-		return nil, err
-	}
-	rs, err := s.store.ListRoles(ctx, store.RoleFilter{After: after, Limit: limit})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]RoleView, len(rs))
-	for i, r := range rs {
-		out[i] = roleView(r)
-	}
-	return out, nil
+	return listOf(ctx, s.authorize(ctx, a, authz.RolesRead, roleTarget("")),
+		s.store.ListRoles, store.RoleFilter{After: after, Limit: limit}, roleView)
 }
 
 // GetRole reads a role with its assignments (roles.read).
@@ -138,11 +128,7 @@ func (s *Access) UpdateRole(ctx context.Context, a Actor, name string, in RoleIn
 		return RoleView{}, err
 	}
 	var out store.Role
-	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
-		r, err := q.GetRole(ctx, name)
-		if err != nil {
-			return notFound(err, "role", name)
-		}
+	err := writeOne(ctx, s.Service, store.Queries.GetRole, "role", name, func(q store.Queries, rec func(store.Event), r store.Role) error {
 		if r.Builtin {
 			return &ConflictError{Msg: fmt.Sprintf("role %q is built in and cannot be changed", name)}
 		}
@@ -174,11 +160,7 @@ func (s *Access) DeleteRole(ctx context.Context, a Actor, name string) error {
 	if err := s.authorize(ctx, a, authz.RolesWrite, roleTarget(name)); err != nil {
 		return err
 	}
-	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
-		r, err := q.GetRole(ctx, name)
-		if err != nil {
-			return notFound(err, "role", name)
-		}
+	err := writeOne(ctx, s.Service, store.Queries.GetRole, "role", name, func(q store.Queries, rec func(store.Event), r store.Role) error {
 		if r.Builtin {
 			return &ConflictError{Msg: fmt.Sprintf("role %q is built in and cannot be deleted", name)}
 		}
@@ -211,11 +193,7 @@ func (s *Access) changeAssignment(ctx context.Context, a Actor, role, kind, name
 	if err := s.authorize(ctx, a, authz.RolesWrite, roleTarget(role)); err != nil {
 		return err
 	}
-	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
-		r, err := q.GetRole(ctx, role)
-		if err != nil {
-			return notFound(err, "role", role)
-		}
+	err := writeOne(ctx, s.Service, store.Queries.GetRole, "role", role, func(q store.Queries, rec func(store.Event), r store.Role) error {
 		as, err := q.RoleAssignments(ctx, r.UID)
 		if err != nil {
 			return err

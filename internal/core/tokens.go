@@ -580,15 +580,7 @@ func (s *Credentials) ListTokens(ctx context.Context, a Actor, tq TokenQuery) ([
 	default:
 		filter.UserUID = a.P.UID // one's own
 	}
-	ts, err := s.store.ListTokens(ctx, filter)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]TokenView, len(ts))
-	for i, t := range ts {
-		out[i] = s.tokenView(t)
-	}
-	return out, nil
+	return listOf(ctx, nil, s.store.ListTokens, filter, s.tokenView)
 }
 
 // loadToken loads one token and authorizes access to it.

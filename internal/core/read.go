@@ -1,0 +1,66 @@
+package core
+
+import (
+	"context"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// The shapes of the plain reads. Each takes the answer of the call's
+// authorization (authorized: nil when allowed, or when the caller
+// authorized the read before), made before the read is, and reads nothing
+// when it refuses.
+
+// readOne is a Get: the item named name is read, its absence answered as
+// the noun's not found, and shown.
+func readOne[S, V any](ctx context.Context, authorized error, get func(context.Context, string) (S, error), noun, name string, view func(S) (V, error)) (V, error) {
+	var zero V
+	if authorized != nil {
+		return zero, authorized
+	}
+	item, err := get(ctx, name)
+	if err != nil {
+		return zero, notFound(err, noun, name)
+	}
+	return view(item)
+}
+
+// listOf is a List: the items filter selects are read and shown.
+func listOf[F, S, V any](ctx context.Context, authorized error, list func(context.Context, F) ([]S, error), filter F, view func(S) V) ([]V, error) {
+	if authorized != nil {
+		return nil, authorized
+	}
+	items, err := list(ctx, filter)
+	if err != nil {
+		return nil, err
+	}
+	return viewsOf(items, view), nil
+}
+
+// viewsOf shows items read from the store.
+func viewsOf[S, V any](items []S, view func(S) V) []V {
+	out := make([]V, len(items))
+	for i, item := range items {
+		out[i] = view(item)
+	}
+	return out
+}
+
+// infallible is a view that cannot fail, for readOne.
+func infallible[S, V any](view func(S) V) func(S) (V, error) {
+	return func(item S) (V, error) { return view(item), nil }
+}
+
+// writeOne is a change of one item, authorized by the caller: in one
+// transaction (Service.write) the item named name is read, its absence
+// answered as the noun's not found, and change makes the rest.
+func writeOne[S any](ctx context.Context, s *Service, get func(store.Queries, context.Context, string) (S, error), noun, name string,
+	change func(q store.Queries, rec func(store.Event), item S) error) error {
+	return s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
+		item, err := get(q, ctx, name)
+		if err != nil {
+			return notFound(err, noun, name)
+		}
+		return change(q, rec, item)
+	})
+}
