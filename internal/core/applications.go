@@ -90,13 +90,7 @@ func (s *Applications) GetApplication(ctx context.Context, a Actor, slug string)
 
 // ApplicationInput creates (POST) or changes (PATCH) an application. On
 // PATCH, nil fields stay as they are.
-type ApplicationInput struct {
-	Slug             string  `json:"slug"`
-	Name             *string `json:"name"`
-	URL              *string `json:"url"`
-	Description      *string `json:"description"`
-	PolicyEngineMode *string `json:"policy_engine_mode"`
-}
+type ApplicationInput = client.ApplicationInput
 
 // validateApplication checks the fields given.
 func validateApplication(f *fields, in ApplicationInput) {
@@ -271,10 +265,7 @@ func (s *Applications) DeleteApplication(ctx context.Context, a Actor, slug stri
 }
 
 // BindingInput is the optional body of PUT .../bindings/{kind}/{name}.
-type BindingInput struct {
-	Order  *int  `json:"order"`
-	Negate *bool `json:"negate"`
-}
+type BindingInput = client.BindingInput
 
 // bindingKind maps the path segment ("users", "groups") to a binding kind.
 func bindingKind(kind string) (string, bool) {

@@ -52,10 +52,7 @@ func loadBrand(ctx context.Context, q store.Queries) (Brand, error) {
 }
 
 // BrandInput is PATCH /brand.
-type BrandInput struct {
-	Title              *string `json:"title"`
-	DefaultApplication *string `json:"default_application"`
-}
+type BrandInput = client.BrandUpdate
 
 // brandChecks are extra validations of a brand change inside its
 // transaction (for example: the default application must exist).

@@ -363,10 +363,7 @@ func checkedClaims(p store.TrustPolicy, tok *federation.Token) map[string]string
 // ---- The policy tester ----
 
 // PolicyTestInput is POST /trust-policies/test.
-type PolicyTestInput struct {
-	IDToken        string `json:"id_token"`
-	ServiceAccount string `json:"service_account"`
-}
+type PolicyTestInput = client.PolicyTest
 
 // PolicyTestOutcome is one policy's verdict.
 type PolicyTestOutcome struct {

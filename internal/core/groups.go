@@ -72,10 +72,7 @@ func (s *Access) GetGroup(ctx context.Context, a Actor, name string) (GroupView,
 }
 
 // GroupInput creates or patches a group.
-type GroupInput struct {
-	Name        string  `json:"name"`
-	Description *string `json:"description"`
-}
+type GroupInput = client.GroupCreate
 
 // CreateGroup creates a group (groups.write).
 func (s *Access) CreateGroup(ctx context.Context, a Actor, in GroupInput) (GroupView, error) {

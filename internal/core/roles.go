@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gatehouse/gatehouse/client"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -62,11 +63,7 @@ func (s *Access) GetRole(ctx context.Context, a Actor, name string) (RoleView, e
 }
 
 // RoleInput creates or patches a role.
-type RoleInput struct {
-	Name        string    `json:"name"`
-	Description *string   `json:"description"`
-	Permissions *[]string `json:"permissions"`
-}
+type RoleInput = client.RoleCreate
 
 // CreateRole creates a role (roles.write).
 func (s *Access) CreateRole(ctx context.Context, a Actor, in RoleInput) (RoleView, error) {

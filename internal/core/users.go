@@ -158,15 +158,7 @@ func (s *Accounts) GetServiceAccount(ctx context.Context, a Actor, username stri
 }
 
 // CreateUserInput creates a human (or a plain service account).
-type CreateUserInput struct {
-	Username    string  `json:"username"`
-	Type        string  `json:"type"`
-	Name        string  `json:"name"`
-	Email       string  `json:"email"`
-	Description string  `json:"description"`
-	Password    *string `json:"password"`
-	IsActive    *bool   `json:"is_active"`
-}
+type CreateUserInput = client.UserCreate
 
 func validateProfile(f *fields, typ, name, email, description string) {
 	f.maxLen("description", description, 1024)
@@ -252,12 +244,7 @@ func (s *Accounts) CreateUser(ctx context.Context, a Actor, in CreateUserInput) 
 }
 
 // UpdateUserInput is a PATCH: nil fields stay as they are.
-type UpdateUserInput struct {
-	Name        *string `json:"name"`
-	Email       *string `json:"email"`
-	Description *string `json:"description"`
-	IsActive    *bool   `json:"is_active"`
-}
+type UpdateUserInput = client.UserUpdate
 
 // accountScope says which accounts a request may name: any, or only
 // service accounts (the /service-accounts paths, where a person is 404).
