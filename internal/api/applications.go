@@ -13,19 +13,15 @@ import (
 // introspection (RFC 7662). Forward-auth, the door that applies the
 // bindings, is not under /api/v1: see internal/forwardauth.
 func (s *Server) applicationRoutes() []Route {
-	return []Route{
-		{Method: "GET", Path: "/api/v1/applications", handler: s.listApplications},
-		{Method: "POST", Path: "/api/v1/applications", handler: createItem(s, (*core.Applications).CreateApplication)},
-		{Method: "GET", Path: "/api/v1/applications/{slug}", handler: getItem(s, "slug", (*core.Applications).GetApplication)},
-		{Method: "PATCH", Path: "/api/v1/applications/{slug}", handler: updateItem(s, "slug", (*core.Applications).UpdateApplication)},
-		{Method: "DELETE", Path: "/api/v1/applications/{slug}", handler: changeItem(s, "slug", (*core.Applications).DeleteApplication)},
-		{Method: "PUT", Path: "/api/v1/applications/{slug}/bindings/users/{username}", handler: s.putUserBinding},
-		{Method: "DELETE", Path: "/api/v1/applications/{slug}/bindings/users/{username}", handler: changeLink(s, "slug", "username", ofKind("users", (*core.Applications).DeleteBinding))},
-		{Method: "PUT", Path: "/api/v1/applications/{slug}/bindings/groups/{group}", handler: s.putGroupBinding},
-		{Method: "DELETE", Path: "/api/v1/applications/{slug}/bindings/groups/{group}", handler: changeLink(s, "slug", "group", ofKind("groups", (*core.Applications).DeleteBinding))},
+	return append(collection(s, "/api/v1/applications", "slug", s.listApplications,
+		(*core.Applications).CreateApplication, (*core.Applications).GetApplication, (*core.Applications).UpdateApplication, (*core.Applications).DeleteApplication),
+		Route{Method: "PUT", Path: "/api/v1/applications/{slug}/bindings/users/{username}", handler: s.putUserBinding},
+		Route{Method: "DELETE", Path: "/api/v1/applications/{slug}/bindings/users/{username}", handler: changeLink(s, "slug", "username", ofKind("users", (*core.Applications).DeleteBinding))},
+		Route{Method: "PUT", Path: "/api/v1/applications/{slug}/bindings/groups/{group}", handler: s.putGroupBinding},
+		Route{Method: "DELETE", Path: "/api/v1/applications/{slug}/bindings/groups/{group}", handler: changeLink(s, "slug", "group", ofKind("groups", (*core.Applications).DeleteBinding))},
 
-		{Method: "POST", Path: "/api/v1/introspect", handler: s.introspect},
-	}
+		Route{Method: "POST", Path: "/api/v1/introspect", handler: s.introspect},
+	)
 }
 
 func (s *Server) listApplications(w http.ResponseWriter, r *http.Request, a core.Actor) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"mime"
 	"net/http"
+	"slices"
 
 	"github.com/gatehouse/gatehouse/internal/core"
 	"github.com/gatehouse/gatehouse/internal/httpx"
@@ -13,22 +14,15 @@ import (
 // token exchange (RFC 8693), a door of its own that takes no credential
 // but the ID token in its body.
 func (s *Server) federationRoutes() []Route {
-	return []Route{
-		{Method: "GET", Path: "/api/v1/oidc-issuers", handler: s.listOIDCIssuers},
-		{Method: "POST", Path: "/api/v1/oidc-issuers", handler: createItem(s, (*core.Federation).CreateOIDCIssuer)},
-		{Method: "GET", Path: "/api/v1/oidc-issuers/{name}", handler: getItem(s, "name", (*core.Federation).GetOIDCIssuer)},
-		{Method: "PATCH", Path: "/api/v1/oidc-issuers/{name}", handler: updateItem(s, "name", (*core.Federation).UpdateOIDCIssuer)},
-		{Method: "DELETE", Path: "/api/v1/oidc-issuers/{name}", handler: changeItem(s, "name", (*core.Federation).DeleteOIDCIssuer)},
-
-		{Method: "GET", Path: "/api/v1/trust-policies", handler: s.listTrustPolicies},
-		{Method: "POST", Path: "/api/v1/trust-policies", handler: createItem(s, (*core.Federation).CreateTrustPolicy)},
-		{Method: "POST", Path: "/api/v1/trust-policies/test", handler: answerBody(s, (*core.Federation).TestTrustPolicies)},
-		{Method: "GET", Path: "/api/v1/trust-policies/{name}", handler: getItem(s, "name", (*core.Federation).GetTrustPolicy)},
-		{Method: "PATCH", Path: "/api/v1/trust-policies/{name}", handler: updateItem(s, "name", (*core.Federation).UpdateTrustPolicy)},
-		{Method: "DELETE", Path: "/api/v1/trust-policies/{name}", handler: changeItem(s, "name", (*core.Federation).DeleteTrustPolicy)},
-
-		{Method: "POST", Path: "/api/v1/oauth/token", Public: true, handler: s.tokenExchange},
-	}
+	return slices.Concat(
+		collection(s, "/api/v1/oidc-issuers", "name", s.listOIDCIssuers,
+			(*core.Federation).CreateOIDCIssuer, (*core.Federation).GetOIDCIssuer, (*core.Federation).UpdateOIDCIssuer, (*core.Federation).DeleteOIDCIssuer),
+		collection(s, "/api/v1/trust-policies", "name", s.listTrustPolicies,
+			(*core.Federation).CreateTrustPolicy, (*core.Federation).GetTrustPolicy, (*core.Federation).UpdateTrustPolicy, (*core.Federation).DeleteTrustPolicy),
+		[]Route{
+			{Method: "POST", Path: "/api/v1/trust-policies/test", handler: answerBody(s, (*core.Federation).TestTrustPolicies)},
+			{Method: "POST", Path: "/api/v1/oauth/token", Public: true, handler: s.tokenExchange},
+		})
 }
 
 func (s *Server) listOIDCIssuers(w http.ResponseWriter, r *http.Request, a core.Actor) {

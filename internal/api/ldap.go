@@ -12,23 +12,19 @@ import (
 // ldapRoutes: LDAP providers, their directory feed and the endpoints
 // outposts use, and outposts.
 func (s *Server) ldapRoutes() []Route {
-	return []Route{
-		{Method: "GET", Path: "/api/v1/ldap-providers", handler: s.listLDAPProviders},
-		{Method: "POST", Path: "/api/v1/ldap-providers", handler: createItem(s, (*core.LDAP).CreateLDAPProvider)},
-		{Method: "GET", Path: "/api/v1/ldap-providers/{name}", handler: getItem(s, "name", (*core.LDAP).GetLDAPProvider)},
-		{Method: "PATCH", Path: "/api/v1/ldap-providers/{name}", handler: updateItem(s, "name", (*core.LDAP).UpdateLDAPProvider)},
-		{Method: "DELETE", Path: "/api/v1/ldap-providers/{name}", handler: changeItem(s, "name", (*core.LDAP).DeleteLDAPProvider)},
-		{Method: "GET", Path: "/api/v1/ldap-providers/{name}/directory", handler: s.ldapDirectory},
-		{Method: "POST", Path: "/api/v1/ldap-providers/{name}/bind", handler: s.ldapBind},
-		{Method: "POST", Path: "/api/v1/ldap-providers/{name}/sessions", handler: updateItem(s, "name", (*core.LDAP).OutpostCheckSessions)},
-		{Method: "POST", Path: "/api/v1/ldap-providers/{name}/search", handler: s.ldapSearch},
+	return append(collection(s, "/api/v1/ldap-providers", "name", s.listLDAPProviders,
+		(*core.LDAP).CreateLDAPProvider, (*core.LDAP).GetLDAPProvider, (*core.LDAP).UpdateLDAPProvider, (*core.LDAP).DeleteLDAPProvider),
+		Route{Method: "GET", Path: "/api/v1/ldap-providers/{name}/directory", handler: s.ldapDirectory},
+		Route{Method: "POST", Path: "/api/v1/ldap-providers/{name}/bind", handler: s.ldapBind},
+		Route{Method: "POST", Path: "/api/v1/ldap-providers/{name}/sessions", handler: updateItem(s, "name", (*core.LDAP).OutpostCheckSessions)},
+		Route{Method: "POST", Path: "/api/v1/ldap-providers/{name}/search", handler: s.ldapSearch},
 
-		{Method: "GET", Path: "/api/v1/outposts", handler: s.listOutposts},
-		{Method: "POST", Path: "/api/v1/outposts", handler: createItem(s, (*core.LDAP).CreateOutpost)},
-		{Method: "GET", Path: "/api/v1/outposts/{name}", handler: getItem(s, "name", (*core.LDAP).GetOutpost)},
-		{Method: "DELETE", Path: "/api/v1/outposts/{name}", handler: changeItem(s, "name", (*core.LDAP).DeleteOutpost)},
-		{Method: "POST", Path: "/api/v1/outposts/{name}/rotate", handler: updateItemOptional(s, "name", (*core.LDAP).RotateOutpostToken)},
-	}
+		Route{Method: "GET", Path: "/api/v1/outposts", handler: s.listOutposts},
+		Route{Method: "POST", Path: "/api/v1/outposts", handler: createItem(s, (*core.LDAP).CreateOutpost)},
+		Route{Method: "GET", Path: "/api/v1/outposts/{name}", handler: getItem(s, "name", (*core.LDAP).GetOutpost)},
+		Route{Method: "DELETE", Path: "/api/v1/outposts/{name}", handler: changeItem(s, "name", (*core.LDAP).DeleteOutpost)},
+		Route{Method: "POST", Path: "/api/v1/outposts/{name}/rotate", handler: updateItemOptional(s, "name", (*core.LDAP).RotateOutpostToken)},
+	)
 }
 
 func (s *Server) listLDAPProviders(w http.ResponseWriter, r *http.Request, a core.Actor) {

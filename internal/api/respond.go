@@ -138,24 +138,12 @@ type part interface {
 }
 
 func partOf[P part](c *core.Service) P {
-	var p any
-	switch any(P(nil)).(type) {
-	case *core.Accounts:
-		p = c.Accounts
-	case *core.Access:
-		p = c.Access
-	case *core.Credentials:
-		p = c.Credentials
-	case *core.Applications:
-		p = c.Applications
-	case *core.LDAP:
-		p = c.LDAP
-	case *core.Federation:
-		p = c.Federation
-	case *core.Sessions:
-		p = c.Sessions
+	for _, p := range [...]any{c.Accounts, c.Access, c.Credentials, c.Applications, c.LDAP, c.Federation, c.Sessions} {
+		if p, ok := p.(P); ok {
+			return p
+		}
 	}
-	return p.(P)
+	panic("api: a part that partOf does not list") // part's type set is the list above
 }
 
 // The handlers of the plain calls, built from the core's method: each
