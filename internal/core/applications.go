@@ -60,24 +60,11 @@ type ApplicationQuery struct {
 // ListApplications lists applications with their bindings
 // (applications.read; a grant scoped to applications sees those).
 func (s *Applications) ListApplications(ctx context.Context, a Actor, aq ApplicationQuery) ([]ApplicationView, error) {
-	if a.P == nil || !a.P.CanSomewhere(authz.ApplicationsRead, authz.KindApplication) {
-		if err := s.authorize(ctx, a, authz.ApplicationsRead, applicationTarget("")); err != nil {
-			return nil, err
-		}
-	}
-	var f fields
-	f.maxLen("search", aq.Search, 256)
-	if err := f.err(); err != nil {
-		return nil, err
-	}
-	// A scoped grant sees only its applications.
-	return visiblePage(aq.After, aq.Limit,
+	slug := func(app store.Application) string { return app.Slug }
+	return scopedList(ctx, s.Service, a, authz.ApplicationsRead, applicationObj, applicationTarget(""), aq.Search, aq.After, aq.Limit,
 		func(after string, limit int) ([]store.Application, error) {
 			return s.store.ListApplications(ctx, store.ApplicationFilter{Search: aq.Search, After: after, Limit: limit})
-		},
-		func(app store.Application) string { return app.Slug },
-		func(app store.Application) bool { return a.P.CanOn(authz.ApplicationsRead, applicationObj(app.Slug)) },
-		func(app store.Application) (ApplicationView, error) { return s.loadApplicationView(ctx, s.store, app) })
+		}, slug, slug, func(app store.Application) (ApplicationView, error) { return s.loadApplicationView(ctx, s.store, app) })
 }
 
 // GetApplication reads an application and its bindings (applications.read

@@ -44,24 +44,11 @@ type GroupQuery struct {
 
 // ListGroups lists groups (groups.read; scoped grants see their groups).
 func (s *Access) ListGroups(ctx context.Context, a Actor, gq GroupQuery) ([]GroupView, error) {
-	if a.P == nil || !a.P.CanSomewhere(authz.GroupsRead, authz.KindGroup) {
-		if err := s.authorize(ctx, a, authz.GroupsRead, groupTarget("")); err != nil {
-			return nil, err
-		}
-	}
-	var f fields
-	f.maxLen("search", gq.Search, 256)
-	if err := f.err(); err != nil {
-		return nil, err
-	}
-	// A scoped grant sees only its groups.
-	return visiblePage(gq.After, gq.Limit,
+	name := func(g store.Group) string { return g.Name }
+	return scopedList(ctx, s.Service, a, authz.GroupsRead, groupObj, groupTarget(""), gq.Search, gq.After, gq.Limit,
 		func(after string, limit int) ([]store.Group, error) {
 			return s.store.ListGroups(ctx, store.GroupFilter{Search: gq.Search, After: after, Limit: limit})
-		},
-		func(g store.Group) string { return g.Name },
-		func(g store.Group) bool { return a.P.CanOn(authz.GroupsRead, groupObj(g.Name)) },
-		func(g store.Group) (GroupView, error) { return s.groupView(ctx, s.store, g) })
+		}, name, name, func(g store.Group) (GroupView, error) { return s.groupView(ctx, s.store, g) })
 }
 
 // GetGroup reads a group (groups.read on it).

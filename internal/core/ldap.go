@@ -171,18 +171,11 @@ func providerEventContext(p store.LDAPProvider) map[string]any {
 
 // ListLDAPProviders lists providers (ldap.read; a scoped grant sees its providers).
 func (s *LDAP) ListLDAPProviders(ctx context.Context, a Actor, after string, limit int) ([]LDAPProviderView, error) {
-	if a.P == nil || !a.P.CanSomewhere(authz.LDAPRead, authz.KindLDAP) {
-		if err := s.authorize(ctx, a, authz.LDAPRead, ldapProviderTarget("")); err != nil {
-			return nil, err
-		}
-	}
-	return visiblePage(after, limit,
+	name := func(p store.LDAPProvider) string { return p.Name }
+	return scopedList(ctx, s.Service, a, authz.LDAPRead, ldapObj, ldapProviderTarget(""), "", after, limit,
 		func(after string, limit int) ([]store.LDAPProvider, error) {
 			return s.store.ListLDAPProviders(ctx, store.LDAPProviderFilter{After: after, Limit: limit})
-		},
-		func(p store.LDAPProvider) string { return p.Name },
-		func(p store.LDAPProvider) bool { return a.P.CanOn(authz.LDAPRead, ldapObj(p.Name)) },
-		func(p store.LDAPProvider) (LDAPProviderView, error) { return s.ldapProviderView(ctx, s.store, p) })
+		}, name, name, func(p store.LDAPProvider) (LDAPProviderView, error) { return s.ldapProviderView(ctx, s.store, p) })
 }
 
 // GetLDAPProvider reads one provider (ldap.read on it).

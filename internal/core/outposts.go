@@ -215,17 +215,10 @@ func (s *LDAP) GetOutpost(ctx context.Context, a Actor, name string) (OutpostVie
 
 // ListOutposts lists outposts (ldap.read; a scoped grant sees its providers').
 func (s *LDAP) ListOutposts(ctx context.Context, a Actor, after string, limit int) ([]OutpostView, error) {
-	if a.P == nil || !a.P.CanSomewhere(authz.LDAPRead, authz.KindLDAP) {
-		if err := s.authorize(ctx, a, authz.LDAPRead, outpostTarget("")); err != nil {
-			return nil, err
-		}
-	}
-	return visiblePage(after, limit,
+	return scopedList(ctx, s.Service, a, authz.LDAPRead, ldapObj, outpostTarget(""), "", after, limit,
 		func(after string, limit int) ([]store.Outpost, error) {
 			return s.store.ListOutposts(ctx, store.OutpostFilter{After: after, Limit: limit})
-		},
-		func(o store.Outpost) string { return o.Name },
-		func(o store.Outpost) bool { return a.P.CanOn(authz.LDAPRead, ldapObj(o.ProviderName)) },
+		}, func(o store.Outpost) string { return o.Name }, func(o store.Outpost) string { return o.ProviderName },
 		func(o store.Outpost) (OutpostView, error) { return s.outpostView(ctx, s.store, o) })
 }
 

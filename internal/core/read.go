@@ -3,6 +3,8 @@ package core
 import (
 	"context"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -63,4 +65,23 @@ func writeOne[S any](ctx context.Context, s *Service, get func(store.Queries, co
 		}
 		return change(q, rec, item)
 	})
+}
+
+// scopedList is a List that a scoped grant narrows: perm on any object of
+// objOf's kind lets the caller list (else authorize's refusal, on target),
+// search is checked as in every list, and an item is shown only when perm
+// holds on objOf(scope(item)) (visiblePage reads past the hidden ones).
+func scopedList[T, V any](ctx context.Context, s *Service, a Actor, perm string, objOf func(string) authz.Object, target audit.Target,
+	search, after string, limit int, page func(after string, limit int) ([]T, error), key, scope func(T) string, view func(T) (V, error)) ([]V, error) {
+	if a.P == nil || !a.P.CanSomewhere(perm, objOf("").Kind) {
+		if err := s.authorize(ctx, a, perm, target); err != nil {
+			return nil, err
+		}
+	}
+	var f fields
+	f.maxLen("search", search, 256)
+	if err := f.err(); err != nil {
+		return nil, err
+	}
+	return visiblePage(after, limit, page, key, func(item T) bool { return a.P.CanOn(perm, objOf(scope(item))) }, view)
 }
