@@ -366,30 +366,10 @@ func checkedClaims(p store.TrustPolicy, tok *federation.Token) map[string]string
 type PolicyTestInput = client.PolicyTest
 
 // PolicyTestOutcome is one policy's verdict.
-type PolicyTestOutcome struct {
-	Name           string `json:"name"`
-	ServiceAccount string `json:"service_account"`
-	Matches        bool   `json:"matches"`
-	// Failed names the first check that fails: service_account,
-	// audience, condition CLAIM, service_account_disabled.
-	Failed string `json:"failed,omitempty"`
-}
+type PolicyTestOutcome = client.PolicyTestOutcome
 
 // PolicyTestResult says what the exchange would make of an ID token.
-type PolicyTestResult struct {
-	// Issuer is the issuer whose issuer_url is the token's iss ("": none).
-	Issuer string `json:"issuer"`
-	// Verified: signature, algorithm, iss and times are good now.
-	Verified bool `json:"verified"`
-	// Refused is why the token itself is refused (then no policy is
-	// tried): malformed, unknown_issuer, alg_not_allowed, unknown_key,
-	// bad_signature, keys_unavailable, expired, not_yet_valid,
-	// issued_in_future, missing_jti, replayed_jti.
-	Refused  string              `json:"refused,omitempty"`
-	Detail   string              `json:"detail,omitempty"`
-	Claims   map[string]any      `json:"claims"`
-	Policies []PolicyTestOutcome `json:"policies"`
-}
+type PolicyTestResult = client.PolicyTestResult
 
 // TestTrustPolicies says which policies would take an ID token, and for
 // each that would not, which check fails (federation.read). The token is

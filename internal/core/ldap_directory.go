@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/client"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -21,25 +22,14 @@ import (
 
 // DirectoryUser is an active user of the directory.
 type DirectoryUser struct {
-	UID         string    `json:"uid"`
-	Username    string    `json:"username"`
-	Type        string    `json:"type"`
-	Name        string    `json:"name"`
-	Email       string    `json:"email"`
-	Description string    `json:"description"`
-	CreatedAt   time.Time `json:"created_at"`
-	Groups      []string  `json:"groups"` // names, sorted
-	stamp       uint64
+	client.DirectoryUser
+	stamp uint64
 }
 
 // DirectoryGroup is a group of the directory.
 type DirectoryGroup struct {
-	UID         string    `json:"uid"`
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	CreatedAt   time.Time `json:"created_at"`
-	Members     []string  `json:"members"` // usernames of active members, sorted
-	stamp       uint64
+	client.DirectoryGroup
+	stamp uint64
 }
 
 func sameUser(a, b *DirectoryUser) bool {
@@ -272,8 +262,8 @@ func (s *LDAP) buildDirectory(ctx context.Context, v, dv uint64, prev *Directory
 		}
 		gs := userGroups[u.UID]
 		slices.Sort(gs)
-		du := &DirectoryUser{UID: u.UID, Username: u.Username, Type: u.Type, Name: u.Name, Email: u.Email,
-			Description: u.Description, CreatedAt: u.CreatedAt, Groups: nonNil(gs), stamp: v}
+		du := &DirectoryUser{DirectoryUser: client.DirectoryUser{UID: u.UID, Username: u.Username, Type: u.Type, Name: u.Name,
+			Email: u.Email, Description: u.Description, CreatedAt: u.CreatedAt, Groups: nonNil(gs)}, stamp: v}
 		if prev != nil {
 			if old := prev.byUID[u.UID]; old != nil && sameUser(old, du) {
 				du = old
@@ -285,7 +275,8 @@ func (s *LDAP) buildDirectory(ctx context.Context, v, dv uint64, prev *Directory
 	for _, g := range groups {
 		members := groupMembers[g.UID]
 		slices.Sort(members)
-		dg := &DirectoryGroup{UID: g.UID, Name: g.Name, Description: g.Description, CreatedAt: g.CreatedAt, Members: nonNil(members), stamp: v}
+		dg := &DirectoryGroup{DirectoryGroup: client.DirectoryGroup{UID: g.UID, Name: g.Name, Description: g.Description,
+			CreatedAt: g.CreatedAt, Members: nonNil(members)}, stamp: v}
 		if prev != nil {
 			if old := prev.groupByUID[g.UID]; old != nil && sameGroup(old, dg) {
 				dg = old
