@@ -264,8 +264,14 @@ type EventTarget struct {
 // ChainVerification is the answer of GET /events/verify: whether the
 // audit log's hash chain is intact, over the part checked.
 type ChainVerification struct {
-	Intact   bool  `json:"intact"`
-	Checked  int64 `json:"checked"`
+	// Intact is true when every event checked has a hash that agrees with
+	// its content and its predecessor and no seq is missing; on the first
+	// part of a chain, removals by retention are accounted for; on the
+	// last, the newest event is the chain head.
+	Intact bool `json:"intact"`
+	// Checked is how many events were checked.
+	Checked int64 `json:"checked"`
+	// FirstSeq and LastSeq bound the remaining chain (0 when empty).
 	FirstSeq int64 `json:"first_seq"`
 	LastSeq  int64 `json:"last_seq"`
 	// BaseSeq: events up to it were removed by retention.
