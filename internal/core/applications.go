@@ -238,17 +238,9 @@ func (s *Applications) DeleteApplication(ctx context.Context, a Actor, slug stri
 			return &ConflictError{Msg: fmt.Sprintf("application %q is the brand's default application; "+
 				"change the brand's default_application first (PATCH /api/v1/brand)", slug)}
 		}
-		if err := q.DeleteApplication(ctx, app.UID); err != nil {
-			return notFound(err, "application", slug)
-		}
-		rec(s.event(a, audit.ActionModelDeleted, audit.Success, applicationTarget(slug), nil))
-		return nil
+		return s.deleted(rec, a, q.DeleteApplication(ctx, app.UID), "application", slug, applicationTarget(slug), nil)
 	})
-	if err != nil {
-		return err
-	}
-	s.applicationsChanged()
-	return nil
+	return then(err, s.applicationsChanged)
 }
 
 // BindingInput is the optional body of PUT .../bindings/{kind}/{name}.
@@ -376,11 +368,7 @@ func (s *Applications) DeleteBinding(ctx context.Context, a Actor, slug, kind, n
 			"binding": k + "/" + name, "change": "deleted"}))
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	s.applicationsChanged()
-	return nil
+	return then(err, s.applicationsChanged)
 }
 
 // The brand's default application must exist (see DeleteApplication for

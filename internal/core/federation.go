@@ -444,11 +444,7 @@ func (s *Federation) DeleteOIDCIssuer(ctx context.Context, a Actor, name string)
 		if revoked, err = q.FederatedTokens(ctx, i.UID, ""); err != nil {
 			return err
 		}
-		if err := q.DeleteOIDCIssuer(ctx, i.UID); err != nil {
-			return notFound(err, "OIDC issuer", name)
-		}
-		rec(s.event(a, audit.ActionModelDeleted, audit.Success, issuerTarget(name), map[string]any{"tokens_revoked": len(revoked)}))
-		return nil
+		return s.deleted(rec, a, q.DeleteOIDCIssuer(ctx, i.UID), "OIDC issuer", name, issuerTarget(name), map[string]any{"tokens_revoked": len(revoked)})
 	})
 	s.dropTokens(revoked)
 	if err == nil {
@@ -811,11 +807,7 @@ func (s *Federation) DeleteTrustPolicy(ctx context.Context, a Actor, name string
 		if revoked, err = q.FederatedTokens(ctx, "", p.UID); err != nil {
 			return err
 		}
-		if err := q.DeleteTrustPolicy(ctx, p.UID); err != nil {
-			return notFound(err, "trust policy", name)
-		}
-		rec(s.event(a, audit.ActionModelDeleted, audit.Success, policyTarget(name), map[string]any{"issuer": p.IssuerName, "tokens_revoked": len(revoked)}))
-		return nil
+		return s.deleted(rec, a, q.DeleteTrustPolicy(ctx, p.UID), "trust policy", name, policyTarget(name), map[string]any{"issuer": p.IssuerName, "tokens_revoked": len(revoked)})
 	})
 	s.dropTokens(revoked)
 	return err

@@ -149,17 +149,9 @@ func (s *Access) DeleteGroup(ctx context.Context, a Actor, name string) error {
 		if err := s.mayUnbind(ctx, q, rec, a, store.BindingGroup, name, g.UID); err != nil {
 			return err
 		}
-		if err := q.DeleteGroup(ctx, g.UID); err != nil {
-			return notFound(err, "group", name)
-		}
-		rec(s.event(a, audit.ActionModelDeleted, audit.Success, groupTarget(name), nil))
-		return nil
+		return s.deleted(rec, a, q.DeleteGroup(ctx, g.UID), "group", name, groupTarget(name), nil)
 	})
-	if err != nil {
-		return err
-	}
-	s.authn.InvalidatePrincipals()
-	return nil
+	return then(err, s.authn.InvalidatePrincipals)
 }
 
 // change says which way a membership or an assignment goes.
@@ -226,9 +218,5 @@ func (s *Access) changeMember(ctx context.Context, a Actor, group, username stri
 		rec(s.event(a, audit.ActionMemberRemoved, audit.Success, groupTarget(group), map[string]any{"user": username}))
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	s.authn.InvalidatePrincipals()
-	return nil
+	return then(err, s.authn.InvalidatePrincipals)
 }

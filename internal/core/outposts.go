@@ -241,11 +241,7 @@ func (s *LDAP) DeleteOutpost(ctx context.Context, a Actor, name string) error {
 			map[string]any{"type": store.TypeInternalServiceAccount, "outpost": name}))
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	s.authn.InvalidateAll()
-	return nil
+	return then(err, s.authn.InvalidateAll)
 }
 
 // RotateOutpostToken issues a new key for an outpost's managed token

@@ -85,3 +85,23 @@ func scopedList[T, V any](ctx context.Context, s *Service, a Actor, perm string,
 	}
 	return visiblePage(after, limit, page, key, func(item T) bool { return a.P.CanOn(perm, objOf(scope(item))) }, view)
 }
+
+// deleted ends the deletion of an item inside its transaction: err is the
+// store's delete (the item gone meanwhile: the noun's not found), and the
+// deletion is recorded (context: the event's).
+func (s *Service) deleted(rec func(store.Event), a Actor, err error, noun, name string, target audit.Target, context map[string]any) error {
+	if err != nil {
+		return notFound(err, noun, name)
+	}
+	rec(s.event(a, audit.ActionModelDeleted, audit.Success, target, context))
+	return nil
+}
+
+// then runs changed after a write that succeeded (err nil), so that the
+// caches learn of it, and returns err.
+func then(err error, changed func()) error {
+	if err == nil {
+		changed()
+	}
+	return err
+}

@@ -161,17 +161,9 @@ func (s *Access) DeleteRole(ctx context.Context, a Actor, name string) error {
 		if r.Builtin {
 			return &ConflictError{Msg: fmt.Sprintf("role %q is built in and cannot be deleted", name)}
 		}
-		if err := q.DeleteRole(ctx, r.UID); err != nil {
-			return notFound(err, "role", name)
-		}
-		rec(s.event(a, audit.ActionModelDeleted, audit.Success, roleTarget(name), nil))
-		return nil
+		return s.deleted(rec, a, q.DeleteRole(ctx, r.UID), "role", name, roleTarget(name), nil)
 	})
-	if err != nil {
-		return err
-	}
-	s.authn.InvalidatePrincipals()
-	return nil
+	return then(err, s.authn.InvalidatePrincipals)
 }
 
 // AssignRole gives a role to a user or a group (roles.write). kind is
@@ -254,9 +246,5 @@ func (s *Access) changeAssignment(ctx context.Context, a Actor, role, kind, name
 		rec(s.event(a, action, audit.Success, roleTarget(role), map[string]any{kind[:len(kind)-1]: name}))
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	s.authn.InvalidatePrincipals()
-	return nil
+	return then(err, s.authn.InvalidatePrincipals)
 }

@@ -383,17 +383,9 @@ func (s *Accounts) delete(ctx context.Context, a Actor, username string, scope a
 		if err := s.mayUnbind(ctx, q, rec, a, store.BindingUser, username, u.UID); err != nil {
 			return err
 		}
-		if err := q.DeleteUser(ctx, u.UID); err != nil {
-			return notFound(err, "user", username)
-		}
-		rec(s.event(a, audit.ActionModelDeleted, audit.Success, target, map[string]any{"type": u.Type}))
-		return nil
+		return s.deleted(rec, a, q.DeleteUser(ctx, u.UID), "user", username, target, map[string]any{"type": u.Type})
 	})
-	if err != nil {
-		return err
-	}
-	s.authn.InvalidateAll()
-	return nil
+	return then(err, s.authn.InvalidateAll)
 }
 
 // ChangePassword is PUT /users/{username}/password: users.write sets
@@ -451,11 +443,7 @@ func (s *Accounts) SetPassword(ctx context.Context, a Actor, username, password 
 		rec(s.event(a, audit.ActionPasswordSet, audit.Success, target, nil))
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	s.authn.InvalidatePrincipals()
-	return nil
+	return then(err, s.authn.InvalidatePrincipals)
 }
 
 // GetUserPermissions reads the permissions granted directly to a user.
