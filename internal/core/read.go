@@ -105,3 +105,21 @@ func then(err error, changed func()) error {
 	}
 	return err
 }
+
+// readAll reads every item of a store list, a page at a time after the
+// key of the last one read.
+func readAll[T any](list func(after string, limit int) ([]T, error), key func(T) string) ([]T, error) {
+	const page = 5000
+	var all []T
+	for after := ""; ; {
+		items, err := list(after, page)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, items...)
+		if len(items) < page {
+			return all, nil
+		}
+		after = key(items[len(items)-1])
+	}
+}
