@@ -117,17 +117,28 @@ type PolicyTest struct {
 
 // PolicyTestResult says what the exchange would make of an ID token.
 type PolicyTestResult struct {
-	Issuer   string         `json:"issuer"`
-	Verified bool           `json:"verified"`
-	Refused  string         `json:"refused,omitempty"`
-	Detail   string         `json:"detail,omitempty"`
-	Claims   map[string]any `json:"claims"`
-	Policies []struct {
-		Name           string `json:"name"`
-		ServiceAccount string `json:"service_account"`
-		Matches        bool   `json:"matches"`
-		Failed         string `json:"failed,omitempty"`
-	} `json:"policies"`
+	// Issuer is the issuer whose issuer_url is the token's iss ("": none).
+	Issuer string `json:"issuer"`
+	// Verified: signature, algorithm, iss and times are good now.
+	Verified bool `json:"verified"`
+	// Refused is why the token itself is refused (then no policy is
+	// tried): malformed, unknown_issuer, alg_not_allowed, unknown_key,
+	// bad_signature, keys_unavailable, expired, not_yet_valid,
+	// issued_in_future, missing_jti, replayed_jti.
+	Refused  string              `json:"refused,omitempty"`
+	Detail   string              `json:"detail,omitempty"`
+	Claims   map[string]any      `json:"claims"`
+	Policies []PolicyTestOutcome `json:"policies"`
+}
+
+// PolicyTestOutcome is one policy's verdict.
+type PolicyTestOutcome struct {
+	Name           string `json:"name"`
+	ServiceAccount string `json:"service_account"`
+	Matches        bool   `json:"matches"`
+	// Failed names the first check that fails: service_account,
+	// audience, condition CLAIM, service_account_disabled.
+	Failed string `json:"failed,omitempty"`
 }
 
 // TokenFederation is where a minted token came from (Token.Federated).

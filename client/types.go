@@ -3,8 +3,11 @@ package client
 import "time"
 
 // The API's resources as a client reads and writes them: the wire
-// contract of the REST API (/api/v1), not the server's own types. A
-// client must keep working against an older or newer server, so unknown
+// contract of the REST API (/api/v1). The answers are defined once, here:
+// the server's core answers with these same types (internal/core names
+// them by aliases such as core.UserView), so the two cannot drift apart;
+// contract_test.go holds the rest (requests, and answers the server
+// builds from types of its own) to the server's. A client must keep working against an older or newer server, so unknown
 // fields of an answer are ignored. Request types hold only fields the
 // server knows (it refuses unknown ones); their pointer fields are sent
 // only when set, so that "absent" (keep, or the server's default) and
@@ -168,7 +171,7 @@ type Permission struct {
 type Token struct {
 	Identifier  string     `json:"identifier"`
 	User        string     `json:"user"`
-	UserType    string     `json:"user_type,omitempty"`
+	UserType    string     `json:"user_type"`
 	Intent      string     `json:"intent"`
 	Description string     `json:"description"`
 	Expiring    bool       `json:"expiring"`
@@ -261,8 +264,14 @@ type EventTarget struct {
 // ChainVerification is the answer of GET /events/verify: whether the
 // audit log's hash chain is intact, over the part checked.
 type ChainVerification struct {
-	Intact   bool  `json:"intact"`
-	Checked  int64 `json:"checked"`
+	// Intact is true when every event checked has a hash that agrees with
+	// its content and its predecessor and no seq is missing; on the first
+	// part of a chain, removals by retention are accounted for; on the
+	// last, the newest event is the chain head.
+	Intact bool `json:"intact"`
+	// Checked is how many events were checked.
+	Checked int64 `json:"checked"`
+	// FirstSeq and LastSeq bound the remaining chain (0 when empty).
 	FirstSeq int64 `json:"first_seq"`
 	LastSeq  int64 `json:"last_seq"`
 	// BaseSeq: events up to it were removed by retention.

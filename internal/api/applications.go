@@ -13,45 +13,21 @@ import (
 // introspection (RFC 7662). Forward-auth, the door that applies the
 // bindings, is not under /api/v1: see internal/forwardauth.
 func (s *Server) applicationRoutes() []Route {
-	return []Route{
-		{Method: "GET", Path: "/api/v1/applications", handler: s.listApplications},
-		{Method: "POST", Path: "/api/v1/applications", handler: s.createApplication},
-		{Method: "GET", Path: "/api/v1/applications/{slug}", handler: s.getApplication},
-		{Method: "PATCH", Path: "/api/v1/applications/{slug}", handler: s.updateApplication},
-		{Method: "DELETE", Path: "/api/v1/applications/{slug}", handler: s.deleteApplication},
-		{Method: "PUT", Path: "/api/v1/applications/{slug}/bindings/users/{username}", handler: s.putUserBinding},
-		{Method: "DELETE", Path: "/api/v1/applications/{slug}/bindings/users/{username}", handler: s.deleteUserBinding},
-		{Method: "PUT", Path: "/api/v1/applications/{slug}/bindings/groups/{group}", handler: s.putGroupBinding},
-		{Method: "DELETE", Path: "/api/v1/applications/{slug}/bindings/groups/{group}", handler: s.deleteGroupBinding},
+	return append(collection(s, "/api/v1/applications", "slug", s.listApplications,
+		(*core.Applications).CreateApplication, (*core.Applications).GetApplication, (*core.Applications).UpdateApplication, (*core.Applications).DeleteApplication),
+		Route{Method: "PUT", Path: "/api/v1/applications/{slug}/bindings/users/{username}", handler: s.putUserBinding},
+		Route{Method: "DELETE", Path: "/api/v1/applications/{slug}/bindings/users/{username}", handler: changeLink(s, "slug", "username", ofKind("users", (*core.Applications).DeleteBinding))},
+		Route{Method: "PUT", Path: "/api/v1/applications/{slug}/bindings/groups/{group}", handler: s.putGroupBinding},
+		Route{Method: "DELETE", Path: "/api/v1/applications/{slug}/bindings/groups/{group}", handler: changeLink(s, "slug", "group", ofKind("groups", (*core.Applications).DeleteBinding))},
 
-		{Method: "POST", Path: "/api/v1/introspect", handler: s.introspect},
-	}
+		Route{Method: "POST", Path: "/api/v1/introspect", handler: s.introspect},
+	)
 }
 
 func (s *Server) listApplications(w http.ResponseWriter, r *http.Request, a core.Actor) {
 	listPage(s, w, r, func(after string, limit int) ([]core.ApplicationView, error) {
 		return s.core.Applications.ListApplications(r.Context(), a, core.ApplicationQuery{Search: r.URL.Query().Get("search"), After: after, Limit: limit})
 	}, func(v core.ApplicationView) string { return v.Slug })
-}
-
-func (s *Server) getApplication(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.answer(w, r, http.StatusOK)(s.core.Applications.GetApplication(r.Context(), a, r.PathValue("slug")))
-}
-
-func (s *Server) createApplication(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	if in, ok := decodeBody[core.ApplicationInput](s, w, r); ok {
-		s.answer(w, r, http.StatusCreated)(s.core.Applications.CreateApplication(r.Context(), a, in))
-	}
-}
-
-func (s *Server) updateApplication(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	if in, ok := decodeBody[core.ApplicationInput](s, w, r); ok {
-		s.answer(w, r, http.StatusOK)(s.core.Applications.UpdateApplication(r.Context(), a, r.PathValue("slug"), in))
-	}
-}
-
-func (s *Server) deleteApplication(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.done(w, r, s.core.Applications.DeleteApplication(r.Context(), a, r.PathValue("slug")))
 }
 
 func (s *Server) putUserBinding(w http.ResponseWriter, r *http.Request, a core.Actor) {
@@ -80,14 +56,6 @@ func (s *Server) putBinding(w http.ResponseWriter, r *http.Request, a core.Actor
 		}
 	}
 	s.answer(w, r, http.StatusOK)(s.core.Applications.PutBinding(r.Context(), a, r.PathValue("slug"), kind, name, in))
-}
-
-func (s *Server) deleteUserBinding(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.done(w, r, s.core.Applications.DeleteBinding(r.Context(), a, r.PathValue("slug"), "users", r.PathValue("username")))
-}
-
-func (s *Server) deleteGroupBinding(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.done(w, r, s.core.Applications.DeleteBinding(r.Context(), a, r.PathValue("slug"), "groups", r.PathValue("group")))
 }
 
 // IntrospectionRequest is the body of POST /introspect.

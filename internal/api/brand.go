@@ -9,16 +9,10 @@ import (
 func (s *Server) brandRoutes() []Route {
 	return []Route{
 		{Method: "GET", Path: "/api/v1/brand", handler: s.getBrand},
-		{Method: "PATCH", Path: "/api/v1/brand", handler: s.updateBrand},
+		{Method: "PATCH", Path: "/api/v1/brand", handler: answerBody(s, (*core.Applications).UpdateBrand)},
 	}
 }
 
 func (s *Server) getBrand(w http.ResponseWriter, r *http.Request, a core.Actor) {
 	s.answer(w, r, http.StatusOK)(s.core.Applications.GetBrand(r.Context(), a))
-}
-
-func (s *Server) updateBrand(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	if in, ok := decodeBody[core.BrandInput](s, w, r); ok {
-		s.answer(w, r, http.StatusOK)(s.core.Applications.UpdateBrand(r.Context(), a, in))
-	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"mime"
 	"net/http"
+	"slices"
 
 	"github.com/gatehouse/gatehouse/internal/core"
 	"github.com/gatehouse/gatehouse/internal/httpx"
@@ -13,111 +14,27 @@ import (
 // token exchange (RFC 8693), a door of its own that takes no credential
 // but the ID token in its body.
 func (s *Server) federationRoutes() []Route {
-	return []Route{
-		{Method: "GET", Path: "/api/v1/oidc-issuers", handler: s.listOIDCIssuers},
-		{Method: "POST", Path: "/api/v1/oidc-issuers", handler: s.createOIDCIssuer},
-		{Method: "GET", Path: "/api/v1/oidc-issuers/{name}", handler: s.getOIDCIssuer},
-		{Method: "PATCH", Path: "/api/v1/oidc-issuers/{name}", handler: s.updateOIDCIssuer},
-		{Method: "DELETE", Path: "/api/v1/oidc-issuers/{name}", handler: s.deleteOIDCIssuer},
-
-		{Method: "GET", Path: "/api/v1/trust-policies", handler: s.listTrustPolicies},
-		{Method: "POST", Path: "/api/v1/trust-policies", handler: s.createTrustPolicy},
-		{Method: "POST", Path: "/api/v1/trust-policies/test", handler: s.testTrustPolicies},
-		{Method: "GET", Path: "/api/v1/trust-policies/{name}", handler: s.getTrustPolicy},
-		{Method: "PATCH", Path: "/api/v1/trust-policies/{name}", handler: s.updateTrustPolicy},
-		{Method: "DELETE", Path: "/api/v1/trust-policies/{name}", handler: s.deleteTrustPolicy},
-
-		{Method: "POST", Path: "/api/v1/oauth/token", Public: true, handler: s.tokenExchange},
-	}
+	return slices.Concat(
+		collection(s, "/api/v1/oidc-issuers", "name", s.listOIDCIssuers,
+			(*core.Federation).CreateOIDCIssuer, (*core.Federation).GetOIDCIssuer, (*core.Federation).UpdateOIDCIssuer, (*core.Federation).DeleteOIDCIssuer),
+		collection(s, "/api/v1/trust-policies", "name", s.listTrustPolicies,
+			(*core.Federation).CreateTrustPolicy, (*core.Federation).GetTrustPolicy, (*core.Federation).UpdateTrustPolicy, (*core.Federation).DeleteTrustPolicy),
+		[]Route{
+			{Method: "POST", Path: "/api/v1/trust-policies/test", handler: answerBody(s, (*core.Federation).TestTrustPolicies)},
+			{Method: "POST", Path: "/api/v1/oauth/token", Public: true, handler: s.tokenExchange},
+		})
 }
 
 func (s *Server) listOIDCIssuers(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	p, err := parsePage(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	is, err := s.core.Federation.ListOIDCIssuers(r.Context(), a, p.after, p.size+1)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writePage(w, is, p.size, func(v core.OIDCIssuerView) string { return v.Name })
-}
-
-func (s *Server) createOIDCIssuer(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	var in core.OIDCIssuerInput
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.answer(w, r, http.StatusCreated)(s.core.Federation.CreateOIDCIssuer(r.Context(), a, in))
-}
-
-func (s *Server) getOIDCIssuer(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.answer(w, r, http.StatusOK)(s.core.Federation.GetOIDCIssuer(r.Context(), a, r.PathValue("name")))
-}
-
-func (s *Server) updateOIDCIssuer(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	var in core.OIDCIssuerPatch
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.answer(w, r, http.StatusOK)(s.core.Federation.UpdateOIDCIssuer(r.Context(), a, r.PathValue("name"), in))
-}
-
-func (s *Server) deleteOIDCIssuer(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.done(w, r, s.core.Federation.DeleteOIDCIssuer(r.Context(), a, r.PathValue("name")))
+	listPage(s, w, r, func(after string, limit int) ([]core.OIDCIssuerView, error) {
+		return s.core.Federation.ListOIDCIssuers(r.Context(), a, after, limit)
+	}, func(v core.OIDCIssuerView) string { return v.Name })
 }
 
 func (s *Server) listTrustPolicies(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	p, err := parsePage(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	ps, err := s.core.Federation.ListTrustPolicies(r.Context(), a, r.URL.Query().Get("issuer"), p.after, p.size+1)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writePage(w, ps, p.size, func(v core.TrustPolicyView) string { return v.Name })
-}
-
-func (s *Server) createTrustPolicy(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	var in core.TrustPolicyInput
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.answer(w, r, http.StatusCreated)(s.core.Federation.CreateTrustPolicy(r.Context(), a, in))
-}
-
-func (s *Server) getTrustPolicy(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.answer(w, r, http.StatusOK)(s.core.Federation.GetTrustPolicy(r.Context(), a, r.PathValue("name")))
-}
-
-func (s *Server) updateTrustPolicy(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	var in core.TrustPolicyPatch
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.answer(w, r, http.StatusOK)(s.core.Federation.UpdateTrustPolicy(r.Context(), a, r.PathValue("name"), in))
-}
-
-func (s *Server) deleteTrustPolicy(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.done(w, r, s.core.Federation.DeleteTrustPolicy(r.Context(), a, r.PathValue("name")))
-}
-
-func (s *Server) testTrustPolicies(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	var in core.PolicyTestInput
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.answer(w, r, http.StatusOK)(s.core.Federation.TestTrustPolicies(r.Context(), a, in))
+	listPage(s, w, r, func(after string, limit int) ([]core.TrustPolicyView, error) {
+		return s.core.Federation.ListTrustPolicies(r.Context(), a, r.URL.Query().Get("issuer"), after, limit)
+	}, func(v core.TrustPolicyView) string { return v.Name })
 }
 
 // TokenExchangeRequest is the form of POST /oauth/token (RFC 8693).

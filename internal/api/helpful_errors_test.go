@@ -1,12 +1,12 @@
 package api_test
 
 import (
-	"hash/crc32"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/auth"
+	"github.com/gatehouse/gatehouse/internal/server/servertest"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -85,7 +85,7 @@ func TestExpiredKeySaysSo(t *testing.T) {
 			t.Fatalf("unknown key: %s", generic.Body)
 		}
 		for name, k := range map[string]string{
-			"forged with the expired key's lookup": forgeKey(t, expiring),
+			"forged with the expired key's lookup": servertest.ForgeKey(t, expiring),
 			"revoked":                              revoked,
 			"free-form":                            "not-a-key-but-long-enough-0123456789abcdef",
 		} {
@@ -99,28 +99,4 @@ func TestExpiredKeySaysSo(t *testing.T) {
 			t.Errorf("expired key after forgeries: detail %v", d)
 		}
 	})
-}
-
-// forgeKey returns a well-formed key (checksum right) with key's lookup
-// part and another secret: what someone who saw a key's public start
-// would try.
-func forgeKey(t *testing.T, key string) string {
-	t.Helper()
-	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	secret, err := auth.RandomString(22)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := key[:4+12] + secret
-	sum := uint64(crc32.ChecksumIEEE([]byte(body)))
-	var digits [6]byte
-	for i := 5; i >= 0; i-- {
-		digits[i] = alphabet[sum%62]
-		sum /= 62
-	}
-	forged := body + string(digits[:])
-	if pk, err := auth.ParseKey(forged); err != nil || pk.Lookup != key[4:16] || forged == key {
-		t.Fatalf("forged key does not parse as intended: %v", err)
-	}
-	return forged
 }

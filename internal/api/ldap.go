@@ -12,49 +12,25 @@ import (
 // ldapRoutes: LDAP providers, their directory feed and the endpoints
 // outposts use, and outposts.
 func (s *Server) ldapRoutes() []Route {
-	return []Route{
-		{Method: "GET", Path: "/api/v1/ldap-providers", handler: s.listLDAPProviders},
-		{Method: "POST", Path: "/api/v1/ldap-providers", handler: s.createLDAPProvider},
-		{Method: "GET", Path: "/api/v1/ldap-providers/{name}", handler: s.getLDAPProvider},
-		{Method: "PATCH", Path: "/api/v1/ldap-providers/{name}", handler: s.updateLDAPProvider},
-		{Method: "DELETE", Path: "/api/v1/ldap-providers/{name}", handler: s.deleteLDAPProvider},
-		{Method: "GET", Path: "/api/v1/ldap-providers/{name}/directory", handler: s.ldapDirectory},
-		{Method: "POST", Path: "/api/v1/ldap-providers/{name}/bind", handler: s.ldapBind},
-		{Method: "POST", Path: "/api/v1/ldap-providers/{name}/sessions", handler: s.ldapSessions},
-		{Method: "POST", Path: "/api/v1/ldap-providers/{name}/search", handler: s.ldapSearch},
+	return append(collection(s, "/api/v1/ldap-providers", "name", s.listLDAPProviders,
+		(*core.LDAP).CreateLDAPProvider, (*core.LDAP).GetLDAPProvider, (*core.LDAP).UpdateLDAPProvider, (*core.LDAP).DeleteLDAPProvider),
+		Route{Method: "GET", Path: "/api/v1/ldap-providers/{name}/directory", handler: s.ldapDirectory},
+		Route{Method: "POST", Path: "/api/v1/ldap-providers/{name}/bind", handler: s.ldapBind},
+		Route{Method: "POST", Path: "/api/v1/ldap-providers/{name}/sessions", handler: updateItem(s, "name", (*core.LDAP).OutpostCheckSessions)},
+		Route{Method: "POST", Path: "/api/v1/ldap-providers/{name}/search", handler: s.ldapSearch},
 
-		{Method: "GET", Path: "/api/v1/outposts", handler: s.listOutposts},
-		{Method: "POST", Path: "/api/v1/outposts", handler: s.createOutpost},
-		{Method: "GET", Path: "/api/v1/outposts/{name}", handler: s.getOutpost},
-		{Method: "DELETE", Path: "/api/v1/outposts/{name}", handler: s.deleteOutpost},
-		{Method: "POST", Path: "/api/v1/outposts/{name}/rotate", handler: s.rotateOutpost},
-	}
+		Route{Method: "GET", Path: "/api/v1/outposts", handler: s.listOutposts},
+		Route{Method: "POST", Path: "/api/v1/outposts", handler: createItem(s, (*core.LDAP).CreateOutpost)},
+		Route{Method: "GET", Path: "/api/v1/outposts/{name}", handler: getItem(s, "name", (*core.LDAP).GetOutpost)},
+		Route{Method: "DELETE", Path: "/api/v1/outposts/{name}", handler: changeItem(s, "name", (*core.LDAP).DeleteOutpost)},
+		Route{Method: "POST", Path: "/api/v1/outposts/{name}/rotate", handler: updateItemOptional(s, "name", (*core.LDAP).RotateOutpostToken)},
+	)
 }
 
 func (s *Server) listLDAPProviders(w http.ResponseWriter, r *http.Request, a core.Actor) {
 	listPage(s, w, r, func(after string, limit int) ([]core.LDAPProviderView, error) {
 		return s.core.LDAP.ListLDAPProviders(r.Context(), a, after, limit)
 	}, func(v core.LDAPProviderView) string { return v.Name })
-}
-
-func (s *Server) createLDAPProvider(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	if in, ok := decodeBody[core.LDAPProviderInput](s, w, r); ok {
-		s.answer(w, r, http.StatusCreated)(s.core.LDAP.CreateLDAPProvider(r.Context(), a, in))
-	}
-}
-
-func (s *Server) getLDAPProvider(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.answer(w, r, http.StatusOK)(s.core.LDAP.GetLDAPProvider(r.Context(), a, r.PathValue("name")))
-}
-
-func (s *Server) updateLDAPProvider(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	if in, ok := decodeBody[core.LDAPProviderPatch](s, w, r); ok {
-		s.answer(w, r, http.StatusOK)(s.core.LDAP.UpdateLDAPProvider(r.Context(), a, r.PathValue("name"), in))
-	}
-}
-
-func (s *Server) deleteLDAPProvider(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.done(w, r, s.core.LDAP.DeleteLDAPProvider(r.Context(), a, r.PathValue("name")))
 }
 
 // ldapDirectory is the directory feed. A long poll (wait) answers 200 at
@@ -123,12 +99,6 @@ func bindLabel(outcome string) string {
 	return "failure"
 }
 
-func (s *Server) ldapSessions(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	if in, ok := decodeBody[core.LDAPSessionsInput](s, w, r); ok {
-		s.answer(w, r, http.StatusOK)(s.core.LDAP.OutpostCheckSessions(r.Context(), a, r.PathValue("name"), in))
-	}
-}
-
 func (s *Server) ldapSearch(w http.ResponseWriter, r *http.Request, a core.Actor) {
 	in, ok := decodeBody[ldap.DirectSearchInput](s, w, r)
 	if !ok {
@@ -146,29 +116,4 @@ func (s *Server) listOutposts(w http.ResponseWriter, r *http.Request, a core.Act
 	listPage(s, w, r, func(after string, limit int) ([]core.OutpostView, error) {
 		return s.core.LDAP.ListOutposts(r.Context(), a, after, limit)
 	}, func(v core.OutpostView) string { return v.Name })
-}
-
-func (s *Server) createOutpost(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	if in, ok := decodeBody[core.OutpostInput](s, w, r); ok {
-		s.answer(w, r, http.StatusCreated)(s.core.LDAP.CreateOutpost(r.Context(), a, in))
-	}
-}
-
-func (s *Server) getOutpost(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.answer(w, r, http.StatusOK)(s.core.LDAP.GetOutpost(r.Context(), a, r.PathValue("name")))
-}
-
-func (s *Server) deleteOutpost(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.done(w, r, s.core.LDAP.DeleteOutpost(r.Context(), a, r.PathValue("name")))
-}
-
-func (s *Server) rotateOutpost(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	var in core.OutpostRotateInput
-	if r.ContentLength != 0 {
-		if err := decodeJSON(w, r, &in); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-	}
-	s.answer(w, r, http.StatusOK)(s.core.LDAP.RotateOutpostToken(r.Context(), a, r.PathValue("name"), in))
 }

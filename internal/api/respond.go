@@ -123,3 +123,105 @@ func listPage[T any](s *Server, w http.ResponseWriter, r *http.Request, list fun
 func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	return httpx.DecodeJSON(w, r, dst)
 }
+
+// handler is a route's handler: the request, and the actor its
+// credential names.
+type handler = func(w http.ResponseWriter, r *http.Request, a core.Actor)
+
+// part is one of the core's parts that the plain handlers below call, by
+// method expression ((*core.Access).GetGroup): the route table is built
+// without a core (the OpenAPI check reads it), and the part is found at
+// each request.
+type part interface {
+	*core.Accounts | *core.Access | *core.Credentials | *core.Applications |
+		*core.LDAP | *core.Federation | *core.Sessions
+}
+
+func partOf[P part](c *core.Service) P {
+	for _, p := range [...]any{c.Accounts, c.Access, c.Credentials, c.Applications, c.LDAP, c.Federation, c.Sessions} {
+		if p, ok := p.(P); ok {
+			return p
+		}
+	}
+	panic("api: a part that partOf does not list") // part's type set is the list above
+}
+
+// The handlers of the plain calls, built from the core's method: each
+// decodes what the route carries (the item the path's wildcard names, the
+// JSON body), makes the call, which authorizes, and answers its result.
+
+// getItem answers 200 with the item named by the path's wildcard param.
+func getItem[P part, T any](s *Server, param string, get func(P, contextT, core.Actor, string) (T, error)) handler {
+	return func(w http.ResponseWriter, r *http.Request, a core.Actor) {
+		s.answer(w, r, http.StatusOK)(get(partOf[P](s.core), r.Context(), a, r.PathValue(param)))
+	}
+}
+
+// createItem decodes the body and answers 201 with what was made.
+func createItem[P part, In, T any](s *Server, create func(P, contextT, core.Actor, In) (T, error)) handler {
+	return withBody(s, http.StatusCreated, create)
+}
+
+// answerBody decodes the body and answers 200 with the call's result.
+func answerBody[P part, In, T any](s *Server, call func(P, contextT, core.Actor, In) (T, error)) handler {
+	return withBody(s, http.StatusOK, call)
+}
+
+func withBody[P part, In, T any](s *Server, status int, call func(P, contextT, core.Actor, In) (T, error)) handler {
+	return func(w http.ResponseWriter, r *http.Request, a core.Actor) {
+		if in, ok := decodeBody[In](s, w, r); ok {
+			s.answer(w, r, status)(call(partOf[P](s.core), r.Context(), a, in))
+		}
+	}
+}
+
+// updateItem decodes the body and answers 200 with the result of the call
+// on the item named by the path's wildcard param: the item changed, or
+// what a check of it found.
+func updateItem[P part, In, T any](s *Server, param string, update func(P, contextT, core.Actor, string, In) (T, error)) handler {
+	return func(w http.ResponseWriter, r *http.Request, a core.Actor) {
+		if in, ok := decodeBody[In](s, w, r); ok {
+			s.answer(w, r, http.StatusOK)(update(partOf[P](s.core), r.Context(), a, r.PathValue(param), in))
+		}
+	}
+}
+
+// updateItemOptional is updateItem for a body that may be absent
+// (Content-Length 0: the zero In, the call's defaults), as in a rotation.
+func updateItemOptional[P part, In, T any](s *Server, param string, update func(P, contextT, core.Actor, string, In) (T, error)) handler {
+	return func(w http.ResponseWriter, r *http.Request, a core.Actor) {
+		var in In
+		if r.ContentLength != 0 {
+			if err := decodeJSON(w, r, &in); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+		}
+		s.answer(w, r, http.StatusOK)(update(partOf[P](s.core), r.Context(), a, r.PathValue(param), in))
+	}
+}
+
+// changeItem is a change of the item named by the path's wildcard param
+// that answers 204 (a delete, a revocation).
+func changeItem[P part](s *Server, param string, change func(P, contextT, core.Actor, string) error) handler {
+	return func(w http.ResponseWriter, r *http.Request, a core.Actor) {
+		s.done(w, r, change(partOf[P](s.core), r.Context(), a, r.PathValue(param)))
+	}
+}
+
+// changeLink is a change of the link between the two items the path's
+// wildcards param and other name (a membership, an assignment), answering
+// 204.
+func changeLink[P part](s *Server, param, other string, change func(p P, ctx contextT, a core.Actor, name, other string) error) handler {
+	return func(w http.ResponseWriter, r *http.Request, a core.Actor) {
+		s.done(w, r, change(partOf[P](s.core), r.Context(), a, r.PathValue(param), r.PathValue(other)))
+	}
+}
+
+// ofKind is a change of a link to an item of kind ("users", "groups"),
+// for changeLink.
+func ofKind[P part](kind string, change func(p P, ctx contextT, a core.Actor, name, kind, other string) error) func(P, contextT, core.Actor, string, string) error {
+	return func(p P, ctx contextT, a core.Actor, name, other string) error {
+		return change(p, ctx, a, name, kind, other)
+	}
+}

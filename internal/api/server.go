@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -71,7 +72,7 @@ func (s *Server) Routes() []Route {
 
 // coreRoutes: operations, identity, users, groups, roles, tokens, events.
 func (s *Server) coreRoutes() []Route {
-	return []Route{
+	return slices.Concat([]Route{
 		{Method: "GET", Path: "/healthz", Public: true, handler: s.healthz},
 		{Method: "GET", Path: "/readyz", Public: true, handler: s.readyz},
 		{Method: "GET", Path: "/api/v1/openapi.json", Public: true, handler: s.openapi},
@@ -79,48 +80,49 @@ func (s *Server) coreRoutes() []Route {
 		{Method: "GET", Path: "/api/v1/me", handler: s.me},
 		{Method: "GET", Path: "/api/v1/permissions", handler: s.permissions},
 
-		{Method: "GET", Path: "/api/v1/users", handler: s.listUsers},
-		{Method: "POST", Path: "/api/v1/users", handler: s.createUser},
-		{Method: "GET", Path: "/api/v1/users/{username}", handler: s.getUser},
-		{Method: "PATCH", Path: "/api/v1/users/{username}", handler: s.updateUser},
-		{Method: "DELETE", Path: "/api/v1/users/{username}", handler: s.deleteUser},
 		{Method: "PUT", Path: "/api/v1/users/{username}/password", handler: s.setPassword},
 		{Method: "GET", Path: "/api/v1/users/{username}/permissions", handler: s.getUserPermissions},
 		{Method: "PUT", Path: "/api/v1/users/{username}/permissions", handler: s.setUserPermissions},
 
-		{Method: "GET", Path: "/api/v1/service-accounts", handler: s.listServiceAccounts},
-		{Method: "POST", Path: "/api/v1/service-accounts", handler: s.createServiceAccount},
-		{Method: "GET", Path: "/api/v1/service-accounts/{username}", handler: s.getServiceAccount},
-		{Method: "PATCH", Path: "/api/v1/service-accounts/{username}", handler: s.updateServiceAccount},
-		{Method: "DELETE", Path: "/api/v1/service-accounts/{username}", handler: s.deleteServiceAccount},
+		{Method: "PUT", Path: "/api/v1/groups/{name}/members/{username}", handler: changeLink(s, "name", "username", (*core.Access).AddMember)},
+		{Method: "DELETE", Path: "/api/v1/groups/{name}/members/{username}", handler: changeLink(s, "name", "username", (*core.Access).RemoveMember)},
 
-		{Method: "GET", Path: "/api/v1/groups", handler: s.listGroups},
-		{Method: "POST", Path: "/api/v1/groups", handler: s.createGroup},
-		{Method: "GET", Path: "/api/v1/groups/{name}", handler: s.getGroup},
-		{Method: "PATCH", Path: "/api/v1/groups/{name}", handler: s.updateGroup},
-		{Method: "DELETE", Path: "/api/v1/groups/{name}", handler: s.deleteGroup},
-		{Method: "PUT", Path: "/api/v1/groups/{name}/members/{username}", handler: s.addMember},
-		{Method: "DELETE", Path: "/api/v1/groups/{name}/members/{username}", handler: s.removeMember},
+		{Method: "PUT", Path: "/api/v1/roles/{name}/assignments/users/{username}", handler: changeLink(s, "name", "username", ofKind("users", (*core.Access).AssignRole))},
+		{Method: "DELETE", Path: "/api/v1/roles/{name}/assignments/users/{username}", handler: changeLink(s, "name", "username", ofKind("users", (*core.Access).UnassignRole))},
+		{Method: "PUT", Path: "/api/v1/roles/{name}/assignments/groups/{group}", handler: changeLink(s, "name", "group", ofKind("groups", (*core.Access).AssignRole))},
+		{Method: "DELETE", Path: "/api/v1/roles/{name}/assignments/groups/{group}", handler: changeLink(s, "name", "group", ofKind("groups", (*core.Access).UnassignRole))},
 
-		{Method: "GET", Path: "/api/v1/roles", handler: s.listRoles},
-		{Method: "POST", Path: "/api/v1/roles", handler: s.createRole},
-		{Method: "GET", Path: "/api/v1/roles/{name}", handler: s.getRole},
-		{Method: "PATCH", Path: "/api/v1/roles/{name}", handler: s.updateRole},
-		{Method: "DELETE", Path: "/api/v1/roles/{name}", handler: s.deleteRole},
-		{Method: "PUT", Path: "/api/v1/roles/{name}/assignments/users/{username}", handler: s.assignUser},
-		{Method: "DELETE", Path: "/api/v1/roles/{name}/assignments/users/{username}", handler: s.unassignUser},
-		{Method: "PUT", Path: "/api/v1/roles/{name}/assignments/groups/{group}", handler: s.assignGroup},
-		{Method: "DELETE", Path: "/api/v1/roles/{name}/assignments/groups/{group}", handler: s.unassignGroup},
-
-		{Method: "GET", Path: "/api/v1/tokens", handler: s.listTokens},
-		{Method: "POST", Path: "/api/v1/tokens", handler: s.createToken},
-		{Method: "GET", Path: "/api/v1/tokens/{identifier}", handler: s.getToken},
-		{Method: "PATCH", Path: "/api/v1/tokens/{identifier}", handler: s.updateToken},
-		{Method: "DELETE", Path: "/api/v1/tokens/{identifier}", handler: s.revokeToken},
-		{Method: "POST", Path: "/api/v1/tokens/{identifier}/rotate", handler: s.rotateToken},
+		{Method: "POST", Path: "/api/v1/tokens/{identifier}/rotate", handler: updateItemOptional(s, "identifier", (*core.Credentials).RotateToken)},
 
 		{Method: "GET", Path: "/api/v1/events", handler: s.listEvents},
 		{Method: "GET", Path: "/api/v1/events/verify", handler: s.verifyEvents},
+	},
+		collection(s, "/api/v1/users", "username", s.listUsers,
+			(*core.Accounts).CreateUser, (*core.Accounts).GetUser, (*core.Accounts).UpdateUser, (*core.Accounts).DeleteUser),
+		collection(s, "/api/v1/service-accounts", "username", s.listServiceAccounts,
+			(*core.Accounts).CreateServiceAccount, (*core.Accounts).GetServiceAccount, (*core.Accounts).UpdateServiceAccount, (*core.Accounts).DeleteServiceAccount),
+		collection(s, "/api/v1/groups", "name", s.listGroups,
+			(*core.Access).CreateGroup, (*core.Access).GetGroup, (*core.Access).UpdateGroup, (*core.Access).DeleteGroup),
+		collection(s, "/api/v1/roles", "name", s.listRoles,
+			(*core.Access).CreateRole, (*core.Access).GetRole, (*core.Access).UpdateRole, (*core.Access).DeleteRole),
+		collection(s, "/api/v1/tokens", "identifier", s.listTokens,
+			(*core.Credentials).CreateToken, (*core.Credentials).GetToken, (*core.Credentials).UpdateToken, (*core.Credentials).RevokeToken),
+	)
+}
+
+// collection is the five routes of a collection at path: list (list) and
+// create at path, and get, update and delete of the item at
+// path/{param}. What create answers (C) may show more than the item.
+func collection[P part, In, Up, C, T any](s *Server, path, param string, list handler,
+	create func(P, contextT, core.Actor, In) (C, error), get func(P, contextT, core.Actor, string) (T, error),
+	update func(P, contextT, core.Actor, string, Up) (T, error), del func(P, contextT, core.Actor, string) error) []Route {
+	item := path + "/{" + param + "}"
+	return []Route{
+		{Method: "GET", Path: path, handler: list},
+		{Method: "POST", Path: path, handler: createItem(s, create)},
+		{Method: "GET", Path: item, handler: getItem(s, param, get)},
+		{Method: "PATCH", Path: item, handler: updateItem(s, param, update)},
+		{Method: "DELETE", Path: item, handler: changeItem(s, param, del)},
 	}
 }
 

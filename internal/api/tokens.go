@@ -16,37 +16,6 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, a core.Actor
 	}, func(t core.TokenView) string { return t.Identifier })
 }
 
-func (s *Server) createToken(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	if in, ok := decodeBody[core.CreateTokenInput](s, w, r); ok {
-		s.answer(w, r, http.StatusCreated)(s.core.Credentials.CreateToken(r.Context(), a, in))
-	}
-}
-
-func (s *Server) getToken(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.answer(w, r, http.StatusOK)(s.core.Credentials.GetToken(r.Context(), a, r.PathValue("identifier")))
-}
-
-func (s *Server) updateToken(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	if in, ok := decodeBody[core.UpdateTokenInput](s, w, r); ok {
-		s.answer(w, r, http.StatusOK)(s.core.Credentials.UpdateToken(r.Context(), a, r.PathValue("identifier"), in))
-	}
-}
-
-func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.done(w, r, s.core.Credentials.RevokeToken(r.Context(), a, r.PathValue("identifier")))
-}
-
-func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	var in core.RotateInput
-	if r.ContentLength != 0 {
-		if err := decodeJSON(w, r, &in); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-	}
-	s.answer(w, r, http.StatusOK)(s.core.Credentials.RotateToken(r.Context(), a, r.PathValue("identifier"), in))
-}
-
 func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, a core.Actor) {
 	p, err := parsePage(r)
 	if err != nil {

@@ -38,46 +38,6 @@ func (s *Server) listUserKind(w http.ResponseWriter, r *http.Request, a core.Act
 	}, userKey)
 }
 
-func (s *Server) getUser(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.answer(w, r, http.StatusOK)(s.core.Accounts.GetUser(r.Context(), a, r.PathValue("username")))
-}
-
-func (s *Server) getServiceAccount(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.answer(w, r, http.StatusOK)(s.core.Accounts.GetServiceAccount(r.Context(), a, r.PathValue("username")))
-}
-
-func (s *Server) createUser(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	if in, ok := decodeBody[core.CreateUserInput](s, w, r); ok {
-		s.answer(w, r, http.StatusCreated)(s.core.Accounts.CreateUser(r.Context(), a, in))
-	}
-}
-
-func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	if in, ok := decodeBody[core.CreateServiceAccountInput](s, w, r); ok {
-		s.answer(w, r, http.StatusCreated)(s.core.Accounts.CreateServiceAccount(r.Context(), a, in))
-	}
-}
-
-func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	if in, ok := decodeBody[core.UpdateUserInput](s, w, r); ok {
-		s.answer(w, r, http.StatusOK)(s.core.Accounts.UpdateUser(r.Context(), a, r.PathValue("username"), in))
-	}
-}
-
-func (s *Server) updateServiceAccount(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	if in, ok := decodeBody[core.UpdateUserInput](s, w, r); ok {
-		s.answer(w, r, http.StatusOK)(s.core.Accounts.UpdateServiceAccount(r.Context(), a, r.PathValue("username"), in))
-	}
-}
-
-func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.done(w, r, s.core.Accounts.DeleteUser(r.Context(), a, r.PathValue("username")))
-}
-
-func (s *Server) deleteServiceAccount(w http.ResponseWriter, r *http.Request, a core.Actor) {
-	s.done(w, r, s.core.Accounts.DeleteServiceAccount(r.Context(), a, r.PathValue("username")))
-}
-
 // PasswordInput is PUT /users/{username}/password.
 type PasswordInput struct {
 	Password string `json:"password"`

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gatehouse/gatehouse/client"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -100,32 +101,10 @@ func seal(key []byte, prev string, e *store.Event) (string, error) {
 }
 
 // Verification is the result of checking the chain.
-type Verification struct {
-	// Intact is true when every event checked has a hash that agrees with
-	// its content and its predecessor and no seq is missing; on the first
-	// part of a chain, removals by retention are accounted for; on the
-	// last, the newest event is the chain head.
-	Intact bool `json:"intact"`
-	// Checked is how many events were checked.
-	Checked int64 `json:"checked"`
-	// FirstSeq and LastSeq bound the remaining chain (0 when empty).
-	FirstSeq int64 `json:"first_seq"`
-	LastSeq  int64 `json:"last_seq"`
-	// BaseSeq: events up to it were removed by retention.
-	BaseSeq int64 `json:"base_seq"`
-	// NextAfterSeq, when not 0, is where to go on: this check stopped at
-	// its limit, and the chain goes on after that seq.
-	NextAfterSeq int64 `json:"next_after_seq,omitempty"`
-	// Broken is the first problem found, when the chain is not intact.
-	Broken *Break `json:"broken,omitempty"`
-}
+type Verification = client.ChainVerification
 
 // Break names where the chain breaks.
-type Break struct {
-	Seq    int64  `json:"seq"`
-	ID     int64  `json:"id,omitempty"` // the event's storage ID, when it exists
-	Reason string `json:"reason"`
-}
+type Break = client.ChainBreak
 
 // ActionEventsPruned records removal of old events by retention; its
 // context names the new base of the chain (through_seq, anchor).

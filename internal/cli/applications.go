@@ -48,32 +48,12 @@ var bindingView = view[client.Binding]{
 	{"NEGATE", func(b client.Binding) string { return yesNo(b.Negate) }},
 }
 
-var applications = resource[client.Application]{
-	noun: "application", plural: "applications",
-	collection: "applications", arg: "SLUG", view: applicationView,
-}
-
-var applicationFields = []field{
-	{flag: "name", key: "name", usage: "the name people see"},
-	{flag: "url", key: "url", usage: "where the application is used: an http:// or https:// URL (\"\" for none)"},
-	{flag: "description", key: "description", usage: "what the application is"},
-}
-
 const modeUsage = "policy engine mode: with bindings, admit when any binding passes, or only when all do"
 
 func (a *app) applicationCmd() *cobra.Command {
-	r := applications
-	c := group("app", "Manage applications and who may use them (forward-auth)",
-		r.listCmd(a, 0, textFilter("search", "search", "only applications whose slug, name or description holds this")),
-		r.getCmd(a),
-		a.applicationCreateCmd(),
-		a.applicationUpdateCmd(),
-		r.deleteCmd(a),
-		a.bindingCmd(true),
-		a.bindingCmd(false),
-	)
-	c.Aliases = []string{"apps", "application", "applications"}
-	return c
+	return applications.commands(a, "app", "Manage applications and who may use them (forward-auth)",
+		[]string{"apps", "application", "applications"}, []filter{textFilter("search", "search", "only applications whose slug, name or description holds this")},
+		a.applicationCreateCmd(), a.applicationUpdateCmd(), a.bindingCmd(true), a.bindingCmd(false))
 }
 
 // applicationCreateCmd is "app create SLUG --name N [--url U]
@@ -158,11 +138,6 @@ func (a *app) bindingCmd(bind bool) *cobra.Command {
 var brandView = view[client.BrandSettings]{
 	{"TITLE", func(b client.BrandSettings) string { return b.Title }},
 	{"DEFAULT_APPLICATION", func(b client.BrandSettings) string { return b.DefaultApplication }},
-}
-
-var brandFields = []field{
-	{flag: "title", key: "title", usage: "title of the web interface"},
-	{flag: "default-application", key: "default_application", usage: "slug of the application service accounts are sent to (\"\" for none)"},
 }
 
 func (a *app) brandCmd() *cobra.Command {

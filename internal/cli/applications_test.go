@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"reflect"
 	"strings"
 	"testing"
 )
@@ -18,14 +17,7 @@ const (
 // the API documents.
 func TestApplicationRequests(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name  string
-		inv   invocation
-		route string
-		reply reply
-		query map[string][]string
-		body  string
-	}{
+	testRequests(t, []requestCase{
 		{name: "app list", inv: args("app", "list"), route: "GET /api/v1/applications", reply: reply{body: emptyList},
 			query: map[string][]string{"page_size": {"500"}}},
 		{name: "app list search", inv: args("apps", "ls", "--search", "wik"), route: "GET /api/v1/applications", reply: reply{body: emptyList},
@@ -77,28 +69,7 @@ func TestApplicationRequests(t *testing.T) {
 			name: "brand clear default", inv: args("brand", "set", "--default-application", ""),
 			route: "PATCH /api/v1/brand", reply: reply{body: brandJSON}, body: `{"default_application":""}`,
 		},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			f := newFakeAPI(t, map[string]reply{tc.route: tc.reply})
-			res := run(t, f, tc.inv)
-			res.wantCode(t, ExitOK)
-			req := f.only(t)
-			if got := req.Method + " " + req.Path; got != tc.route {
-				t.Errorf("request %s, want %s", got, tc.route)
-			}
-			if q := req.query(t); (len(q) != 0 || len(tc.query) != 0) && !reflect.DeepEqual(map[string][]string(q), tc.query) {
-				t.Errorf("query %v, want %v", q, tc.query)
-			}
-			switch {
-			case tc.body == "" && req.Body != "":
-				t.Errorf("body %s, want none", req.Body)
-			case tc.body != "" && !sameJSON(t, req.Body, tc.body):
-				t.Errorf("body %s\nwant %s", req.Body, tc.body)
-			}
-		})
-	}
+	})
 }
 
 func TestApplicationUsageErrors(t *testing.T) {

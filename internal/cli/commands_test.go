@@ -2,7 +2,6 @@ package cli
 
 import (
 	"net/url"
-	"reflect"
 	"strings"
 	"testing"
 )
@@ -19,14 +18,7 @@ func TestRequests(t *testing.T) {
 		}
 		return q
 	}
-	tests := []struct {
-		name  string
-		inv   invocation
-		route string // METHOD /api/v1/path the command must call
-		reply reply
-		query url.Values // nil: no query
-		body  string     // "": no body
-	}{
+	testRequests(t, []requestCase{
 		{name: "whoami", inv: args("whoami"), route: "GET /api/v1/me", reply: reply{body: meJSON}},
 
 		// Service accounts.
@@ -288,34 +280,7 @@ func TestRequests(t *testing.T) {
 			query: withPage("action", "login_failed", "actor", "bob", "target", "alice",
 				"since", "2025-05-31T12:00:00Z", "until", "2025-06-01T09:30:00Z"),
 		},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			f := newFakeAPI(t, map[string]reply{tc.route: tc.reply})
-			res := run(t, f, tc.inv)
-			res.wantCode(t, ExitOK)
-			req := f.only(t)
-			if got := req.Method + " " + req.Path; got != tc.route {
-				t.Errorf("request %s, want %s", got, tc.route)
-			}
-			if q := req.query(t); !(len(q) == 0 && len(tc.query) == 0) && !reflect.DeepEqual(q, tc.query) {
-				t.Errorf("query %v, want %v", q, tc.query)
-			}
-			switch {
-			case tc.body == "" && req.Body != "":
-				t.Errorf("body %s, want none", req.Body)
-			case tc.body != "" && !sameJSON(t, req.Body, tc.body):
-				t.Errorf("body %s\nwant %s", req.Body, tc.body)
-			}
-			if tc.body != "" && req.ContentType != "application/json" {
-				t.Errorf("Content-Type %q, want application/json", req.ContentType)
-			}
-			if req.UserAgent != "gatehouse-cli" {
-				t.Errorf("User-Agent %q, want gatehouse-cli", req.UserAgent)
-			}
-		})
-	}
+	})
 }
 
 // TestNewKeyAlone checks that a created or rotated key is printed alone

@@ -11,11 +11,6 @@ import (
 	"github.com/gatehouse/gatehouse/client"
 )
 
-var events = resource[client.Event]{
-	noun: "event", plural: "audit events, newest first",
-	collection: "events", arg: "ID", view: eventView,
-}
-
 // defaultEventLimit keeps "events list" short: the log only grows.
 const defaultEventLimit = 50
 

@@ -68,20 +68,9 @@ func conditionsCell(c map[string][]string) string {
 	return strings.Join(parts, " ")
 }
 
-var oidcIssuers = resource[client.OIDCIssuer]{
-	noun: "OIDC issuer", plural: "OIDC issuers", collection: "oidc-issuers", arg: "NAME", view: oidcIssuerView,
-}
-
-var trustPolicies = resource[client.TrustPolicy]{
-	noun: "trust policy", plural: "trust policies", collection: "trust-policies", arg: "NAME", view: trustPolicyView,
-}
-
 func (a *app) oidcIssuerCmd() *cobra.Command {
-	r := oidcIssuers
-	c := group("oidc-issuer", "Manage OIDC issuers whose ID tokens trust policies accept (workload identity federation)",
-		r.listCmd(a, 0), r.getCmd(a), a.oidcIssuerSetCmd(true), a.oidcIssuerSetCmd(false), r.deleteCmd(a))
-	c.Aliases = []string{"oidc-issuers"}
-	return c
+	return oidcIssuers.commands(a, "oidc-issuer", "Manage OIDC issuers whose ID tokens trust policies accept (workload identity federation)",
+		[]string{"oidc-issuers"}, nil, a.oidcIssuerSetCmd(true), a.oidcIssuerSetCmd(false))
 }
 
 // oidcIssuerSetCmd is "create NAME ..." or "update NAME ...": only the
@@ -171,12 +160,9 @@ func (a *app) readFileArg(c *cobra.Command, name string) ([]byte, error) {
 }
 
 func (a *app) trustPolicyCmd() *cobra.Command {
-	r := trustPolicies
-	c := group("trust-policy", "Manage trust policies: which ID tokens are traded for which service account's tokens",
-		r.listCmd(a, 0, textFilter("issuer", "issuer", "only this issuer's policies")), r.getCmd(a),
-		a.trustPolicySetCmd(true), a.trustPolicySetCmd(false), r.deleteCmd(a), a.trustPolicyTestCmd())
-	c.Aliases = []string{"trust-policies"}
-	return c
+	return trustPolicies.commands(a, "trust-policy", "Manage trust policies: which ID tokens are traded for which service account's tokens",
+		[]string{"trust-policies"}, []filter{textFilter("issuer", "issuer", "only this issuer's policies")},
+		a.trustPolicySetCmd(true), a.trustPolicySetCmd(false), a.trustPolicyTestCmd())
 }
 
 func (a *app) trustPolicySetCmd(create bool) *cobra.Command {

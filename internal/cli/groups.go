@@ -6,32 +6,12 @@ import (
 	"net/http"
 
 	"github.com/spf13/cobra"
-
-	"github.com/gatehouse/gatehouse/client"
 )
 
-var groups = resource[client.Group]{
-	noun: "group", plural: "groups",
-	collection: "groups", arg: "NAME", view: groupView,
-}
-
-var groupFields = []field{
-	{flag: "description", key: "description", usage: "what the group is for"},
-}
-
 func (a *app) groupCmd() *cobra.Command {
-	r := groups
-	c := group("group", "Manage groups and their members",
-		r.listCmd(a, 0),
-		r.getCmd(a),
-		r.createCmd(a, "name", groupFields, nil),
-		r.updateCmd(a, groupFields),
-		r.deleteCmd(a),
-		a.membershipCmd(true),
-		a.membershipCmd(false),
-	)
-	c.Aliases = []string{"groups"}
-	return c
+	return groups.commands(a, "group", "Manage groups and their members", []string{"groups"}, nil,
+		groups.createCmd(a, "name", groupFields, nil), groups.updateCmd(a, groupFields),
+		a.membershipCmd(true), a.membershipCmd(false))
 }
 
 // membershipCmd is "add-member GROUP USER" or "remove-member GROUP USER".

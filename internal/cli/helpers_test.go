@@ -194,3 +194,48 @@ const (
 func items(objs ...string) string {
 	return `{"items":[` + strings.Join(objs, ",") + `],"next_page_token":""}`
 }
+
+// requestCase is a command and the one request it must send: route, with
+// query and body, answered with reply.
+type requestCase struct {
+	name  string
+	inv   invocation
+	route string // METHOD /api/v1/path the command must call
+	reply reply
+	query url.Values // nil: no query
+	body  string     // "": no body
+}
+
+// testRequests runs each case's command against a fake API: it succeeds,
+// having sent exactly its request, as the CLI sends every request (JSON,
+// named by its User-Agent).
+func testRequests(t *testing.T, tests []requestCase) {
+	t.Helper()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFakeAPI(t, map[string]reply{tc.route: tc.reply})
+			res := run(t, f, tc.inv)
+			res.wantCode(t, ExitOK)
+			req := f.only(t)
+			if got := req.Method + " " + req.Path; got != tc.route {
+				t.Errorf("request %s, want %s", got, tc.route)
+			}
+			if q := req.query(t); !(len(q) == 0 && len(tc.query) == 0) && !reflect.DeepEqual(q, tc.query) {
+				t.Errorf("query %v, want %v", q, tc.query)
+			}
+			switch {
+			case tc.body == "" && req.Body != "":
+				t.Errorf("body %s, want none", req.Body)
+			case tc.body != "" && !sameJSON(t, req.Body, tc.body):
+				t.Errorf("body %s\nwant %s", req.Body, tc.body)
+			}
+			if tc.body != "" && req.ContentType != "application/json" {
+				t.Errorf("Content-Type %q, want application/json", req.ContentType)
+			}
+			if req.UserAgent != "gatehouse-cli" {
+				t.Errorf("User-Agent %q, want gatehouse-cli", req.UserAgent)
+			}
+		})
+	}
+}

@@ -48,27 +48,9 @@ var outpostView = view[client.Outpost]{
 	{"DESCRIPTION", func(o client.Outpost) string { return o.Description }},
 }
 
-var ldapProviders = resource[client.LDAPProvider]{
-	noun: "LDAP provider", plural: "LDAP providers",
-	collection: "ldap-providers", arg: "NAME", view: ldapProviderView,
-}
-
-var outposts = resource[client.Outpost]{
-	noun: "outpost", plural: "outposts",
-	collection: "outposts", arg: "NAME", view: outpostView,
-}
-
 func (a *app) ldapProviderCmd() *cobra.Command {
-	r := ldapProviders
-	c := group("ldap-provider", "Manage LDAP providers (LDAP views of the directory)",
-		r.listCmd(a, 0),
-		r.getCmd(a),
-		a.ldapProviderSetCmd(true),
-		a.ldapProviderSetCmd(false),
-		r.deleteCmd(a),
-	)
-	c.Aliases = []string{"ldap-providers"}
-	return c
+	return ldapProviders.commands(a, "ldap-provider", "Manage LDAP providers (LDAP views of the directory)", []string{"ldap-providers"}, nil,
+		a.ldapProviderSetCmd(true), a.ldapProviderSetCmd(false))
 }
 
 // ldapProviderSetCmd is "create NAME --base-dn DN ..." or "update NAME ...":
@@ -126,16 +108,8 @@ makes outposts send every search to the server instead of keeping a copy.`}
 }
 
 func (a *app) outpostCmd() *cobra.Command {
-	r := outposts
-	c := group("outpost", "Manage LDAP outposts (LDAP front doors in their own process)",
-		r.listCmd(a, 0),
-		r.getCmd(a),
-		a.outpostCreateCmd(),
-		a.outpostRotateCmd(),
-		r.deleteCmd(a),
-	)
-	c.Aliases = []string{"outposts"}
-	return c
+	return outposts.commands(a, "outpost", "Manage LDAP outposts (LDAP front doors in their own process)", []string{"outposts"}, nil,
+		a.outpostCreateCmd(), a.outpostRotateCmd())
 }
 
 func (a *app) outpostCreateCmd() *cobra.Command {

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"net/url"
-	"reflect"
 	"strings"
 	"testing"
 )
@@ -18,14 +17,7 @@ const (
 func TestLDAPRequests(t *testing.T) {
 	t.Parallel()
 	page := url.Values{"page_size": {"500"}}
-	for _, tc := range []struct {
-		name  string
-		inv   invocation
-		route string
-		reply reply
-		query url.Values
-		body  string
-	}{
+	testRequests(t, []requestCase{
 		{name: "provider list", inv: args("ldap-provider", "list"), route: "GET /api/v1/ldap-providers", reply: reply{body: emptyList}, query: page},
 		{name: "provider get", inv: args("ldap-provider", "get", "corp"), route: "GET /api/v1/ldap-providers/corp", reply: reply{body: providerJSON}},
 		{
@@ -57,24 +49,7 @@ func TestLDAPRequests(t *testing.T) {
 			route: "POST /api/v1/outposts/rack1/rotate", reply: reply{body: createdOutpostJSON}, body: `{"grace":"5m"}`,
 		},
 		{name: "outpost delete", inv: args("outpost", "delete", "rack1"), route: "DELETE /api/v1/outposts/rack1", reply: reply{status: 204}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			f := newFakeAPI(t, map[string]reply{tc.route: tc.reply})
-			res := run(t, f, tc.inv)
-			res.wantCode(t, ExitOK)
-			req := f.only(t)
-			if got := req.Method + " " + req.Path; got != tc.route {
-				t.Errorf("request %s, want %s", got, tc.route)
-			}
-			if q := req.query(t); !(len(q) == 0 && len(tc.query) == 0) && !reflect.DeepEqual(q, tc.query) {
-				t.Errorf("query %v, want %v", q, tc.query)
-			}
-			if (tc.body == "") != (req.Body == "") || (tc.body != "" && !sameJSON(t, req.Body, tc.body)) {
-				t.Errorf("body %s\nwant %s", req.Body, tc.body)
-			}
-		})
-	}
+	})
 }
 
 func TestOutpostKeyAlone(t *testing.T) {

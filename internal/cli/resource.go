@@ -23,6 +23,14 @@ type resource[T any] struct {
 	view         view[T]
 }
 
+// commands is the collection's command group, use (with aliases): its
+// list (with filters), get and delete commands, and more.
+func (r resource[T]) commands(a *app, use, short string, aliases []string, filters []filter, more ...*cobra.Command) *cobra.Command {
+	c := group(use, short, append([]*cobra.Command{r.listCmd(a, 0, filters...), r.getCmd(a), r.deleteCmd(a)}, more...)...)
+	c.Aliases = aliases
+	return c
+}
+
 // path is the collection's path, or an item's and below it.
 func (r resource[T]) path(segments ...string) string {
 	return client.Path(append([]string{r.collection}, segments...)...)

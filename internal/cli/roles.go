@@ -6,38 +6,12 @@ import (
 	"net/http"
 
 	"github.com/spf13/cobra"
-
-	"github.com/gatehouse/gatehouse/client"
 )
 
-var roles = resource[client.Role]{
-	noun: "role", plural: "roles",
-	collection: "roles", arg: "NAME", view: roleView,
-}
-
-var roleFields = []field{
-	{flag: "description", key: "description", usage: "what the role is for"},
-	{flag: "permission", key: "permissions", usage: "a permission the role holds (repeatable; on update, replaces the list)", list: true},
-}
-
-var permissions = resource[client.Permission]{
-	noun: "permission", plural: "permissions of the catalogue",
-	collection: "permissions", arg: "NAME", view: permissionView,
-}
-
 func (a *app) roleCmd() *cobra.Command {
-	r := roles
-	c := group("role", "Manage roles and who holds them",
-		r.listCmd(a, 0),
-		r.getCmd(a),
-		r.createCmd(a, "name", roleFields, nil),
-		r.updateCmd(a, roleFields),
-		r.deleteCmd(a),
-		a.assignmentCmd(true),
-		a.assignmentCmd(false),
-	)
-	c.Aliases = []string{"roles"}
-	return c
+	return roles.commands(a, "role", "Manage roles and who holds them", []string{"roles"}, nil,
+		roles.createCmd(a, "name", roleFields, nil), roles.updateCmd(a, roleFields),
+		a.assignmentCmd(true), a.assignmentCmd(false))
 }
 
 // assignmentCmd is "assign ROLE" or "unassign ROLE", to or from exactly one

@@ -12,23 +12,11 @@ import (
 	"github.com/gatehouse/gatehouse/client"
 )
 
-var serviceAccounts = resource[client.User]{
-	noun: "service account", plural: "service accounts",
-	collection: "service-accounts", arg: "NAME", view: serviceAccountView,
-}
-
 func (a *app) serviceAccountCmd() *cobra.Command {
 	r := serviceAccounts
-	c := group("sa", "Manage service accounts",
-		a.serviceAccountCreateCmd(),
-		r.listCmd(a, 0, textFilter("search", "search", "only accounts whose name or description holds this text")),
-		r.getCmd(a),
-		r.activeCmd(a, false),
-		r.activeCmd(a, true),
-		r.deleteCmd(a),
-	)
-	c.Aliases = []string{"service-account", "service-accounts"}
-	return c
+	return r.commands(a, "sa", "Manage service accounts", []string{"service-account", "service-accounts"},
+		[]filter{textFilter("search", "search", "only accounts whose name or description holds this text")},
+		a.serviceAccountCreateCmd(), r.activeCmd(a, false), r.activeCmd(a, true))
 }
 
 func (a *app) serviceAccountCreateCmd() *cobra.Command {

@@ -10,11 +10,6 @@ import (
 	"github.com/gatehouse/gatehouse/client"
 )
 
-var tokens = resource[client.Token]{
-	noun: "token", plural: "tokens and app passwords",
-	collection: "tokens", arg: "ID", view: tokenView,
-}
-
 // subjectUsage explains a command's own --user, which shadows the global
 // login flag.
 const subjectUsage = "; on this command --user is not a login, so give a password login with " + EnvUser

@@ -14,37 +14,16 @@ import (
 	"github.com/gatehouse/gatehouse/client"
 )
 
-var users = resource[client.User]{
-	noun: "user", plural: "users",
-	collection: "users", arg: "NAME", view: userView,
-}
-
-// userFields are the personal fields of a human user.
-var userFields = []field{
-	{flag: "name", key: "name", usage: "full name"},
-	{flag: "email", key: "email", usage: "email address"},
-	{flag: "description", key: "description", usage: "what the account is for"},
-}
-
 func (a *app) userCmd() *cobra.Command {
 	r := users
-	c := group("user", "Manage users (humans and service accounts)",
-		r.listCmd(a, 0,
+	return r.commands(a, "user", "Manage users (humans and service accounts)", []string{"users"},
+		[]filter{
 			filter{flag: "type", param: "type", usage: "only users of this type",
 				value: newEnum("", "human", "service_account", "internal_service_account")},
 			textFilter("search", "search", "only users whose username, name, email or description holds this text"),
-		),
-		r.getCmd(a),
-		a.userCreateCmd(),
-		r.updateCmd(a, userFields),
-		r.activeCmd(a, false),
-		r.activeCmd(a, true),
-		r.deleteCmd(a),
-		a.setPasswordCmd(),
-		a.userPermissionsCmd(),
-	)
-	c.Aliases = []string{"users"}
-	return c
+		},
+		a.userCreateCmd(), r.updateCmd(a, userFields), r.activeCmd(a, false), r.activeCmd(a, true),
+		a.setPasswordCmd(), a.userPermissionsCmd())
 }
 
 func (a *app) whoamiCmd() *cobra.Command {

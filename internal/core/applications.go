@@ -8,33 +8,18 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
+	"github.com/gatehouse/gatehouse/client"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // ApplicationView is an application as the API shows it.
-type ApplicationView struct {
-	UID              string        `json:"uid"`
-	Slug             string        `json:"slug"`
-	Name             string        `json:"name"`
-	URL              string        `json:"url"`
-	Description      string        `json:"description"`
-	PolicyEngineMode string        `json:"policy_engine_mode"`
-	Bindings         []BindingView `json:"bindings"`
-	CreatedAt        time.Time     `json:"created_at"`
-}
+type ApplicationView = client.Application
 
 // BindingView is one binding of an application.
-type BindingView struct {
-	Application string `json:"application"` // the application's slug
-	Kind        string `json:"kind"`        // "user" or "group"
-	Name        string `json:"name"`        // the username or group name
-	Order       int    `json:"order"`
-	Negate      bool   `json:"negate"`
-}
+type BindingView = client.Binding
 
 func applicationTarget(slug string) audit.Target {
 	return audit.Target{Kind: authz.KindApplication, Name: slug}
@@ -75,48 +60,24 @@ type ApplicationQuery struct {
 // ListApplications lists applications with their bindings
 // (applications.read; a grant scoped to applications sees those).
 func (s *Applications) ListApplications(ctx context.Context, a Actor, aq ApplicationQuery) ([]ApplicationView, error) {
-	if a.P == nil || !a.P.CanSomewhere(authz.ApplicationsRead, authz.KindApplication) {
-		if err := s.authorize(ctx, a, authz.ApplicationsRead, applicationTarget("")); err != nil {
-			return nil, err
-		}
-	}
-	var f fields
-	f.maxLen("search", aq.Search, 256)
-	if err := f.err(); err != nil {
-		return nil, err
-	}
-	// A scoped grant sees only its applications.
-	return visiblePage(aq.After, aq.Limit,
+	slug := func(app store.Application) string { return app.Slug }
+	return scopedList(ctx, s.Service, a, authz.ApplicationsRead, applicationObj, applicationTarget(""), aq.Search, aq.After, aq.Limit,
 		func(after string, limit int) ([]store.Application, error) {
 			return s.store.ListApplications(ctx, store.ApplicationFilter{Search: aq.Search, After: after, Limit: limit})
-		},
-		func(app store.Application) string { return app.Slug },
-		func(app store.Application) bool { return a.P.CanOn(authz.ApplicationsRead, applicationObj(app.Slug)) },
-		func(app store.Application) (ApplicationView, error) { return s.loadApplicationView(ctx, s.store, app) })
+		}, slug, slug, func(app store.Application) (ApplicationView, error) { return s.loadApplicationView(ctx, s.store, app) })
 }
 
 // GetApplication reads an application and its bindings (applications.read
 // on it).
 func (s *Applications) GetApplication(ctx context.Context, a Actor, slug string) (ApplicationView, error) {
-	if err := s.authorize(ctx, a, authz.ApplicationsRead, applicationTarget(slug), applicationObj(slug)); err != nil {
-		return ApplicationView{}, err
-	}
-	app, err := s.store.GetApplication(ctx, slug)
-	if err != nil {
-		return ApplicationView{}, notFound(err, "application", slug)
-	}
-	return s.loadApplicationView(ctx, s.store, app)
+	return readOne(ctx, s.authorize(ctx, a, authz.ApplicationsRead, applicationTarget(slug), applicationObj(slug)),
+		s.store.GetApplication, "application", slug,
+		func(app store.Application) (ApplicationView, error) { return s.loadApplicationView(ctx, s.store, app) })
 }
 
 // ApplicationInput creates (POST) or changes (PATCH) an application. On
 // PATCH, nil fields stay as they are.
-type ApplicationInput struct {
-	Slug             string  `json:"slug"`
-	Name             *string `json:"name"`
-	URL              *string `json:"url"`
-	Description      *string `json:"description"`
-	PolicyEngineMode *string `json:"policy_engine_mode"`
-}
+type ApplicationInput = client.ApplicationInput
 
 // validateApplication checks the fields given.
 func validateApplication(f *fields, in ApplicationInput) {
@@ -219,11 +180,7 @@ func (s *Applications) UpdateApplication(ctx context.Context, a Actor, slug stri
 		return ApplicationView{}, err
 	}
 	var out ApplicationView
-	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
-		app, err := q.GetApplication(ctx, slug)
-		if err != nil {
-			return notFound(err, "application", slug)
-		}
+	err := writeOne(ctx, s.Service, store.Queries.GetApplication, "application", slug, func(q store.Queries, rec func(store.Event), app store.Application) error {
 		var changed []string
 		set := func(name string, dst *string, v *string) {
 			if v != nil && *v != *dst {
@@ -254,6 +211,7 @@ func (s *Applications) UpdateApplication(ctx context.Context, a Actor, slug stri
 			}
 			rec(s.event(a, audit.ActionModelUpdated, audit.Success, applicationTarget(slug), map[string]any{"fields": changed}))
 		}
+		var err error
 		out, err = s.loadApplicationView(ctx, q, app)
 		return err
 	})
@@ -271,11 +229,7 @@ func (s *Applications) DeleteApplication(ctx context.Context, a Actor, slug stri
 	if err := s.authorize(ctx, a, authz.ApplicationsWrite, applicationTarget(slug)); err != nil {
 		return err
 	}
-	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
-		app, err := q.GetApplication(ctx, slug)
-		if err != nil {
-			return notFound(err, "application", slug)
-		}
+	err := writeOne(ctx, s.Service, store.Queries.GetApplication, "application", slug, func(q store.Queries, rec func(store.Event), app store.Application) error {
 		b, err := loadBrand(ctx, q)
 		if err != nil {
 			return err
@@ -284,24 +238,13 @@ func (s *Applications) DeleteApplication(ctx context.Context, a Actor, slug stri
 			return &ConflictError{Msg: fmt.Sprintf("application %q is the brand's default application; "+
 				"change the brand's default_application first (PATCH /api/v1/brand)", slug)}
 		}
-		if err := q.DeleteApplication(ctx, app.UID); err != nil {
-			return notFound(err, "application", slug)
-		}
-		rec(s.event(a, audit.ActionModelDeleted, audit.Success, applicationTarget(slug), nil))
-		return nil
+		return s.deleted(rec, a, q.DeleteApplication(ctx, app.UID), "application", slug, applicationTarget(slug), nil)
 	})
-	if err != nil {
-		return err
-	}
-	s.applicationsChanged()
-	return nil
+	return then(err, s.applicationsChanged)
 }
 
 // BindingInput is the optional body of PUT .../bindings/{kind}/{name}.
-type BindingInput struct {
-	Order  *int  `json:"order"`
-	Negate *bool `json:"negate"`
-}
+type BindingInput = client.BindingInput
 
 // bindingKind maps the path segment ("users", "groups") to a binding kind.
 func bindingKind(kind string) (string, bool) {
@@ -366,11 +309,7 @@ func (s *Applications) PutBinding(ctx context.Context, a Actor, slug, kind, name
 	if err := f.err(); err != nil {
 		return BindingView{}, err
 	}
-	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
-		app, err := q.GetApplication(ctx, slug)
-		if err != nil {
-			return notFound(err, "application", slug)
-		}
+	err := writeOne(ctx, s.Service, store.Queries.GetApplication, "application", slug, func(q store.Queries, rec func(store.Event), app store.Application) error {
 		uid, err := subjectUID(ctx, q, k, name)
 		if err != nil {
 			return err
@@ -417,11 +356,7 @@ func (s *Applications) DeleteBinding(ctx context.Context, a Actor, slug, kind, n
 	if err := s.maySeeSubject(ctx, a, target, k, name); err != nil {
 		return err
 	}
-	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
-		app, err := q.GetApplication(ctx, slug)
-		if err != nil {
-			return notFound(err, "application", slug)
-		}
+	err := writeOne(ctx, s.Service, store.Queries.GetApplication, "application", slug, func(q store.Queries, rec func(store.Event), app store.Application) error {
 		uid, err := subjectUID(ctx, q, k, name)
 		if err != nil {
 			return err
@@ -433,11 +368,7 @@ func (s *Applications) DeleteBinding(ctx context.Context, a Actor, slug, kind, n
 			"binding": k + "/" + name, "change": "deleted"}))
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	s.applicationsChanged()
-	return nil
+	return then(err, s.applicationsChanged)
 }
 
 // The brand's default application must exist (see DeleteApplication for

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/gatehouse/gatehouse/client"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -14,10 +15,7 @@ import (
 // Brand is how the instance presents itself: the web interface's title
 // and the application service accounts and other non-interface users are
 // sent to when they reach the interface.
-type Brand struct {
-	Title              string `json:"title"`
-	DefaultApplication string `json:"default_application"` // an application slug, "" for none
-}
+type Brand = client.BrandSettings
 
 const brandKey = "brand"
 
@@ -54,10 +52,7 @@ func loadBrand(ctx context.Context, q store.Queries) (Brand, error) {
 }
 
 // BrandInput is PATCH /brand.
-type BrandInput struct {
-	Title              *string `json:"title"`
-	DefaultApplication *string `json:"default_application"`
-}
+type BrandInput = client.BrandUpdate
 
 // brandChecks are extra validations of a brand change inside its
 // transaction (for example: the default application must exist).

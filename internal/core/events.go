@@ -53,15 +53,7 @@ func (s *Events) ListEvents(ctx context.Context, a Actor, eq EventQuery) ([]Even
 	if err := f.err(); err != nil {
 		return nil, err
 	}
-	evs, err := s.store.ListEvents(ctx, filter)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]EventView, len(evs))
-	for i, e := range evs {
-		out[i] = NewEventView(e)
-	}
-	return out, nil
+	return listOf(ctx, nil, s.store.ListEvents, filter, NewEventView)
 }
 
 // VerifyLimit is how many events one verification checks at the most

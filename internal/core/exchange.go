@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/client"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/auth"
 	"github.com/gatehouse/gatehouse/internal/authz"
@@ -239,13 +240,7 @@ type ExchangeInput struct {
 }
 
 // ExchangeResult is the answer of a successful exchange.
-type ExchangeResult struct {
-	AccessToken     string `json:"access_token"`
-	IssuedTokenType string `json:"issued_token_type"`
-	TokenType       string `json:"token_type"`
-	ExpiresIn       int    `json:"expires_in"`
-	Scope           string `json:"scope,omitempty"`
-}
+type ExchangeResult = client.ExchangeResult
 
 // invalidGrant is the one answer to every refused ID token: which check
 // failed is in the token_exchange_denied event, not in the answer.
@@ -368,36 +363,13 @@ func checkedClaims(p store.TrustPolicy, tok *federation.Token) map[string]string
 // ---- The policy tester ----
 
 // PolicyTestInput is POST /trust-policies/test.
-type PolicyTestInput struct {
-	IDToken        string `json:"id_token"`
-	ServiceAccount string `json:"service_account"`
-}
+type PolicyTestInput = client.PolicyTest
 
 // PolicyTestOutcome is one policy's verdict.
-type PolicyTestOutcome struct {
-	Name           string `json:"name"`
-	ServiceAccount string `json:"service_account"`
-	Matches        bool   `json:"matches"`
-	// Failed names the first check that fails: service_account,
-	// audience, condition CLAIM, service_account_disabled.
-	Failed string `json:"failed,omitempty"`
-}
+type PolicyTestOutcome = client.PolicyTestOutcome
 
 // PolicyTestResult says what the exchange would make of an ID token.
-type PolicyTestResult struct {
-	// Issuer is the issuer whose issuer_url is the token's iss ("": none).
-	Issuer string `json:"issuer"`
-	// Verified: signature, algorithm, iss and times are good now.
-	Verified bool `json:"verified"`
-	// Refused is why the token itself is refused (then no policy is
-	// tried): malformed, unknown_issuer, alg_not_allowed, unknown_key,
-	// bad_signature, keys_unavailable, expired, not_yet_valid,
-	// issued_in_future, missing_jti, replayed_jti.
-	Refused  string              `json:"refused,omitempty"`
-	Detail   string              `json:"detail,omitempty"`
-	Claims   map[string]any      `json:"claims"`
-	Policies []PolicyTestOutcome `json:"policies"`
-}
+type PolicyTestResult = client.PolicyTestResult
 
 // TestTrustPolicies says which policies would take an ID token, and for
 // each that would not, which check fails (federation.read). The token is

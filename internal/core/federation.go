@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/client"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/config"
@@ -88,18 +89,7 @@ func verifierIssuer(i store.OIDCIssuer) federation.Issuer {
 // ---- Issuers ----
 
 // OIDCIssuerView is an issuer as the API shows it.
-type OIDCIssuerView struct {
-	Name         string          `json:"name"`
-	Kind         string          `json:"kind"`
-	IssuerURL    string          `json:"issuer_url"`
-	JWKSURL      string          `json:"jwks_url"`
-	JWKS         json.RawMessage `json:"jwks"`
-	AllowedAlgs  []string        `json:"allowed_algs"`
-	Leeway       string          `json:"leeway"`
-	Shared       bool            `json:"shared"`
-	TenantClaims []string        `json:"tenant_claims"`
-	CreatedAt    time.Time       `json:"created_at"`
-}
+type OIDCIssuerView = client.OIDCIssuer
 
 func issuerView(i store.OIDCIssuer) OIDCIssuerView {
 	v := OIDCIssuerView{Name: i.Name, Kind: i.Kind, IssuerURL: i.IssuerURL, JWKSURL: i.JWKSURL, AllowedAlgs: nonNil(i.AllowedAlgs),
@@ -359,30 +349,14 @@ func issuerEventContext(i store.OIDCIssuer) map[string]any {
 
 // ListOIDCIssuers lists issuers (federation.read).
 func (s *Federation) ListOIDCIssuers(ctx context.Context, a Actor, after string, limit int) ([]OIDCIssuerView, error) {
-	if err := s.authorize(ctx, a, authz.FederationRead, issuerTarget("")); err != nil {
-		return nil, err
-	}
-	is, err := s.store.ListOIDCIssuers(ctx, store.FederationFilter{After: after, Limit: limit})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]OIDCIssuerView, len(is))
-	for n, i := range is {
-		out[n] = issuerView(i)
-	}
-	return out, nil
+	return listOf(ctx, s.authorize(ctx, a, authz.FederationRead, issuerTarget("")),
+		s.store.ListOIDCIssuers, store.FederationFilter{After: after, Limit: limit}, issuerView)
 }
 
 // GetOIDCIssuer reads one issuer (federation.read).
 func (s *Federation) GetOIDCIssuer(ctx context.Context, a Actor, name string) (OIDCIssuerView, error) {
-	if err := s.authorize(ctx, a, authz.FederationRead, issuerTarget(name)); err != nil {
-		return OIDCIssuerView{}, err
-	}
-	i, err := s.store.GetOIDCIssuer(ctx, name)
-	if err != nil {
-		return OIDCIssuerView{}, notFound(err, "OIDC issuer", name)
-	}
-	return issuerView(i), nil
+	return readOne(ctx, s.authorize(ctx, a, authz.FederationRead, issuerTarget(name)),
+		s.store.GetOIDCIssuer, "OIDC issuer", name, infallible(issuerView))
 }
 
 // UpdateOIDCIssuer changes an issuer (federation.write). Its name and
@@ -393,11 +367,7 @@ func (s *Federation) UpdateOIDCIssuer(ctx context.Context, a Actor, name string,
 		return OIDCIssuerView{}, err
 	}
 	var out store.OIDCIssuer
-	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
-		i, err := q.GetOIDCIssuer(ctx, name)
-		if err != nil {
-			return notFound(err, "OIDC issuer", name)
-		}
+	err := writeOne(ctx, s.Service, store.Queries.GetOIDCIssuer, "OIDC issuer", name, func(q store.Queries, rec func(store.Event), i store.OIDCIssuer) error {
 		ps, err := q.ListTrustPolicies(ctx, store.FederationFilter{IssuerUID: i.UID})
 		if err != nil {
 			return err
@@ -463,11 +433,7 @@ func (s *Federation) DeleteOIDCIssuer(ctx context.Context, a Actor, name string)
 		return err
 	}
 	var revoked []string
-	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
-		i, err := q.GetOIDCIssuer(ctx, name)
-		if err != nil {
-			return notFound(err, "OIDC issuer", name)
-		}
+	err := writeOne(ctx, s.Service, store.Queries.GetOIDCIssuer, "OIDC issuer", name, func(q store.Queries, rec func(store.Event), i store.OIDCIssuer) error {
 		ps, err := q.ListTrustPolicies(ctx, store.FederationFilter{IssuerUID: i.UID})
 		if err != nil {
 			return err
@@ -478,11 +444,7 @@ func (s *Federation) DeleteOIDCIssuer(ctx context.Context, a Actor, name string)
 		if revoked, err = q.FederatedTokens(ctx, i.UID, ""); err != nil {
 			return err
 		}
-		if err := q.DeleteOIDCIssuer(ctx, i.UID); err != nil {
-			return notFound(err, "OIDC issuer", name)
-		}
-		rec(s.event(a, audit.ActionModelDeleted, audit.Success, issuerTarget(name), map[string]any{"tokens_revoked": len(revoked)}))
-		return nil
+		return s.deleted(rec, a, q.DeleteOIDCIssuer(ctx, i.UID), "OIDC issuer", name, issuerTarget(name), map[string]any{"tokens_revoked": len(revoked)})
 	})
 	s.dropTokens(revoked)
 	if err == nil {
@@ -502,18 +464,7 @@ func (s *Service) dropTokens(uids []string) {
 // ---- Trust policies ----
 
 // TrustPolicyView is a trust policy as the API shows it.
-type TrustPolicyView struct {
-	Name           string              `json:"name"`
-	Description    string              `json:"description"`
-	Issuer         string              `json:"issuer"`
-	ServiceAccount string              `json:"service_account"`
-	Audience       string              `json:"audience"`
-	Conditions     map[string][]string `json:"conditions"`
-	Permissions    *[]string           `json:"permissions"`
-	AllowedCIDRs   []string            `json:"allowed_cidrs"`
-	TTL            string              `json:"ttl"`
-	CreatedAt      time.Time           `json:"created_at"`
-}
+type TrustPolicyView = client.TrustPolicy
 
 func policyView(p store.TrustPolicy) TrustPolicyView {
 	v := TrustPolicyView{Name: p.Name, Description: p.Description, Issuer: p.IssuerName, ServiceAccount: p.Username, Audience: p.Audience,
@@ -761,27 +712,13 @@ func (s *Federation) ListTrustPolicies(ctx context.Context, a Actor, issuer, aft
 		}
 		filter.IssuerUID = i.UID
 	}
-	ps, err := s.store.ListTrustPolicies(ctx, filter)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]TrustPolicyView, len(ps))
-	for n, p := range ps {
-		out[n] = policyView(p)
-	}
-	return out, nil
+	return listOf(ctx, nil, s.store.ListTrustPolicies, filter, policyView)
 }
 
 // GetTrustPolicy reads one policy (federation.read).
 func (s *Federation) GetTrustPolicy(ctx context.Context, a Actor, name string) (TrustPolicyView, error) {
-	if err := s.authorize(ctx, a, authz.FederationRead, policyTarget(name)); err != nil {
-		return TrustPolicyView{}, err
-	}
-	p, err := s.store.GetTrustPolicy(ctx, name)
-	if err != nil {
-		return TrustPolicyView{}, notFound(err, "trust policy", name)
-	}
-	return policyView(p), nil
+	return readOne(ctx, s.authorize(ctx, a, authz.FederationRead, policyTarget(name)),
+		s.store.GetTrustPolicy, "trust policy", name, infallible(policyView))
 }
 
 // UpdateTrustPolicy changes a policy (federation.write); its name and
@@ -810,11 +747,7 @@ func (s *Federation) UpdateTrustPolicy(ctx context.Context, a Actor, name string
 		return TrustPolicyView{}, err
 	}
 	var out store.TrustPolicy
-	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
-		p, err := q.GetTrustPolicy(ctx, name)
-		if err != nil {
-			return notFound(err, "trust policy", name)
-		}
+	err := writeOne(ctx, s.Service, store.Queries.GetTrustPolicy, "trust policy", name, func(q store.Queries, rec func(store.Event), p store.TrustPolicy) error {
 		i, err := q.GetOIDCIssuer(ctx, p.IssuerName)
 		if err != nil {
 			return err
@@ -866,22 +799,15 @@ func (s *Federation) DeleteTrustPolicy(ctx context.Context, a Actor, name string
 		return err
 	}
 	var revoked []string
-	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
-		p, err := q.GetTrustPolicy(ctx, name)
-		if err != nil {
-			return notFound(err, "trust policy", name)
-		}
+	err := writeOne(ctx, s.Service, store.Queries.GetTrustPolicy, "trust policy", name, func(q store.Queries, rec func(store.Event), p store.TrustPolicy) error {
 		if err := mayControl(ctx, q, a, policyTarget(name), []store.TrustPolicy{p}); err != nil {
 			return err
 		}
+		var err error
 		if revoked, err = q.FederatedTokens(ctx, "", p.UID); err != nil {
 			return err
 		}
-		if err := q.DeleteTrustPolicy(ctx, p.UID); err != nil {
-			return notFound(err, "trust policy", name)
-		}
-		rec(s.event(a, audit.ActionModelDeleted, audit.Success, policyTarget(name), map[string]any{"issuer": p.IssuerName, "tokens_revoked": len(revoked)}))
-		return nil
+		return s.deleted(rec, a, q.DeleteTrustPolicy(ctx, p.UID), "trust policy", name, policyTarget(name), map[string]any{"issuer": p.IssuerName, "tokens_revoked": len(revoked)})
 	})
 	s.dropTokens(revoked)
 	return err

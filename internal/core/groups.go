@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"time"
 
+	"github.com/gatehouse/gatehouse/client"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -17,14 +17,7 @@ func sortUsers(us []store.User) {
 }
 
 // GroupView is a group as the API shows it.
-type GroupView struct {
-	UID         string    `json:"uid"`
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	Members     []string  `json:"members"`
-	Roles       []string  `json:"roles"`
-	CreatedAt   time.Time `json:"created_at"`
-}
+type GroupView = client.Group
 
 func groupTarget(name string) audit.Target { return audit.Target{Kind: audit.KindGroup, Name: name} }
 
@@ -51,43 +44,22 @@ type GroupQuery struct {
 
 // ListGroups lists groups (groups.read; scoped grants see their groups).
 func (s *Access) ListGroups(ctx context.Context, a Actor, gq GroupQuery) ([]GroupView, error) {
-	if a.P == nil || !a.P.CanSomewhere(authz.GroupsRead, authz.KindGroup) {
-		if err := s.authorize(ctx, a, authz.GroupsRead, groupTarget("")); err != nil {
-			return nil, err
-		}
-	}
-	var f fields
-	f.maxLen("search", gq.Search, 256)
-	if err := f.err(); err != nil {
-		return nil, err
-	}
-	// A scoped grant sees only its groups.
-	return visiblePage(gq.After, gq.Limit,
+	name := func(g store.Group) string { return g.Name }
+	return scopedList(ctx, s.Service, a, authz.GroupsRead, groupObj, groupTarget(""), gq.Search, gq.After, gq.Limit,
 		func(after string, limit int) ([]store.Group, error) {
 			return s.store.ListGroups(ctx, store.GroupFilter{Search: gq.Search, After: after, Limit: limit})
-		},
-		func(g store.Group) string { return g.Name },
-		func(g store.Group) bool { return a.P.CanOn(authz.GroupsRead, groupObj(g.Name)) },
-		func(g store.Group) (GroupView, error) { return s.groupView(ctx, s.store, g) })
+		}, name, name, func(g store.Group) (GroupView, error) { return s.groupView(ctx, s.store, g) })
 }
 
 // GetGroup reads a group (groups.read on it).
 func (s *Access) GetGroup(ctx context.Context, a Actor, name string) (GroupView, error) {
-	if err := s.authorize(ctx, a, authz.GroupsRead, groupTarget(name), groupObj(name)); err != nil {
-		return GroupView{}, err
-	}
-	g, err := s.store.GetGroup(ctx, name)
-	if err != nil {
-		return GroupView{}, notFound(err, "group", name)
-	}
-	return s.groupView(ctx, s.store, g)
+	return readOne(ctx, s.authorize(ctx, a, authz.GroupsRead, groupTarget(name), groupObj(name)),
+		s.store.GetGroup, "group", name,
+		func(g store.Group) (GroupView, error) { return s.groupView(ctx, s.store, g) })
 }
 
 // GroupInput creates or patches a group.
-type GroupInput struct {
-	Name        string  `json:"name"`
-	Description *string `json:"description"`
-}
+type GroupInput = client.GroupCreate
 
 // CreateGroup creates a group (groups.write).
 func (s *Access) CreateGroup(ctx context.Context, a Actor, in GroupInput) (GroupView, error) {
@@ -139,11 +111,7 @@ func (s *Access) UpdateGroup(ctx context.Context, a Actor, name string, in Group
 		return GroupView{}, err
 	}
 	var out GroupView
-	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
-		g, err := q.GetGroup(ctx, name)
-		if err != nil {
-			return notFound(err, "group", name)
-		}
+	err := writeOne(ctx, s.Service, store.Queries.GetGroup, "group", name, func(q store.Queries, rec func(store.Event), g store.Group) error {
 		if in.Description != nil && *in.Description != g.Description {
 			g.Description = *in.Description
 			if err := q.UpdateGroup(ctx, g); err != nil {
@@ -151,6 +119,7 @@ func (s *Access) UpdateGroup(ctx context.Context, a Actor, name string, in Group
 			}
 			rec(s.event(a, audit.ActionModelUpdated, audit.Success, groupTarget(name), map[string]any{"fields": []string{"description"}}))
 		}
+		var err error
 		out, err = s.groupView(ctx, q, g)
 		return err
 	})
@@ -162,11 +131,7 @@ func (s *Access) DeleteGroup(ctx context.Context, a Actor, name string) error {
 	if err := s.authorize(ctx, a, authz.GroupsWrite, groupTarget(name)); err != nil {
 		return err
 	}
-	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
-		g, err := q.GetGroup(ctx, name)
-		if err != nil {
-			return notFound(err, "group", name)
-		}
+	err := writeOne(ctx, s.Service, store.Queries.GetGroup, "group", name, func(q store.Queries, rec func(store.Event), g store.Group) error {
 		// Deleting a group takes each member out of it (bound.go).
 		members, err := q.ListMembers(ctx, g.UID)
 		if err != nil {
@@ -184,17 +149,9 @@ func (s *Access) DeleteGroup(ctx context.Context, a Actor, name string) error {
 		if err := s.mayUnbind(ctx, q, rec, a, store.BindingGroup, name, g.UID); err != nil {
 			return err
 		}
-		if err := q.DeleteGroup(ctx, g.UID); err != nil {
-			return notFound(err, "group", name)
-		}
-		rec(s.event(a, audit.ActionModelDeleted, audit.Success, groupTarget(name), nil))
-		return nil
+		return s.deleted(rec, a, q.DeleteGroup(ctx, g.UID), "group", name, groupTarget(name), nil)
 	})
-	if err != nil {
-		return err
-	}
-	s.authn.InvalidatePrincipals()
-	return nil
+	return then(err, s.authn.InvalidatePrincipals)
 }
 
 // change says which way a membership or an assignment goes.
@@ -220,11 +177,7 @@ func (s *Access) changeMember(ctx context.Context, a Actor, group, username stri
 	if err := s.authorize(ctx, a, authz.GroupsWrite, groupTarget(group), groupObj(group)); err != nil {
 		return err
 	}
-	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
-		g, err := q.GetGroup(ctx, group)
-		if err != nil {
-			return notFound(err, "group", group)
-		}
+	err := writeOne(ctx, s.Service, store.Queries.GetGroup, "group", group, func(q store.Queries, rec func(store.Event), g store.Group) error {
 		u, err := q.GetUser(ctx, username)
 		if err != nil {
 			return notFound(err, "user", username)
@@ -265,9 +218,5 @@ func (s *Access) changeMember(ctx context.Context, a Actor, group, username stri
 		rec(s.event(a, audit.ActionMemberRemoved, audit.Success, groupTarget(group), map[string]any{"user": username}))
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	s.authn.InvalidatePrincipals()
-	return nil
+	return then(err, s.authn.InvalidatePrincipals)
 }

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"time"
 
+	"github.com/gatehouse/gatehouse/client"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/ldap/dn"
@@ -15,17 +15,7 @@ import (
 )
 
 // LDAPProviderView is an LDAP provider as the API shows it.
-type LDAPProviderView struct {
-	UID         string    `json:"uid"`
-	Name        string    `json:"name"`
-	BaseDN      string    `json:"base_dn"`
-	SearchGroup string    `json:"search_group"`
-	BindMode    string    `json:"bind_mode"`
-	SearchMode  string    `json:"search_mode"`
-	UPNDomain   string    `json:"upn_domain"`
-	Outposts    []string  `json:"outposts"`
-	CreatedAt   time.Time `json:"created_at"`
-}
+type LDAPProviderView = client.LDAPProvider
 
 func ldapProviderTarget(name string) audit.Target {
 	return audit.Target{Kind: audit.KindLDAPProvider, Name: name}
@@ -181,30 +171,18 @@ func providerEventContext(p store.LDAPProvider) map[string]any {
 
 // ListLDAPProviders lists providers (ldap.read; a scoped grant sees its providers).
 func (s *LDAP) ListLDAPProviders(ctx context.Context, a Actor, after string, limit int) ([]LDAPProviderView, error) {
-	if a.P == nil || !a.P.CanSomewhere(authz.LDAPRead, authz.KindLDAP) {
-		if err := s.authorize(ctx, a, authz.LDAPRead, ldapProviderTarget("")); err != nil {
-			return nil, err
-		}
-	}
-	return visiblePage(after, limit,
+	name := func(p store.LDAPProvider) string { return p.Name }
+	return scopedList(ctx, s.Service, a, authz.LDAPRead, ldapObj, ldapProviderTarget(""), "", after, limit,
 		func(after string, limit int) ([]store.LDAPProvider, error) {
 			return s.store.ListLDAPProviders(ctx, store.LDAPProviderFilter{After: after, Limit: limit})
-		},
-		func(p store.LDAPProvider) string { return p.Name },
-		func(p store.LDAPProvider) bool { return a.P.CanOn(authz.LDAPRead, ldapObj(p.Name)) },
-		func(p store.LDAPProvider) (LDAPProviderView, error) { return s.ldapProviderView(ctx, s.store, p) })
+		}, name, name, func(p store.LDAPProvider) (LDAPProviderView, error) { return s.ldapProviderView(ctx, s.store, p) })
 }
 
 // GetLDAPProvider reads one provider (ldap.read on it).
 func (s *LDAP) GetLDAPProvider(ctx context.Context, a Actor, name string) (LDAPProviderView, error) {
-	if err := s.authorize(ctx, a, authz.LDAPRead, ldapProviderTarget(name), ldapObj(name)); err != nil {
-		return LDAPProviderView{}, err
-	}
-	p, err := s.store.GetLDAPProvider(ctx, name)
-	if err != nil {
-		return LDAPProviderView{}, notFound(err, "LDAP provider", name)
-	}
-	return s.ldapProviderView(ctx, s.store, p)
+	return readOne(ctx, s.authorize(ctx, a, authz.LDAPRead, ldapProviderTarget(name), ldapObj(name)),
+		s.store.GetLDAPProvider, "LDAP provider", name,
+		func(p store.LDAPProvider) (LDAPProviderView, error) { return s.ldapProviderView(ctx, s.store, p) })
 }
 
 // UpdateLDAPProvider changes a provider's settings (ldap.write on it).

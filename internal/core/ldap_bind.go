@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gatehouse/gatehouse/client"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/auth"
 	"github.com/gatehouse/gatehouse/internal/authz"
@@ -53,41 +54,18 @@ type LDAPBindInput struct {
 }
 
 // LDAPBindResult is the decision.
-type LDAPBindResult struct {
-	Outcome           string       `json:"outcome"`
-	Message           string       `json:"message"` // for the LDAP client; the same for unknown users and wrong passwords
-	RetryAfterSeconds int          `json:"retry_after_seconds,omitempty"`
-	Session           *LDAPSession `json:"session,omitempty"`
-}
+type LDAPBindResult = client.LDAPBindResult
 
 // LDAPSession is who a successful bind bound as, and the handle with
 // which the door re-checks the session (LDAPCheckSession) whenever
 // anything changed.
-type LDAPSession struct {
-	UserUID  string `json:"user_uid"`
-	Username string `json:"username"`
-	Type     string `json:"type"`
-	DN       string `json:"dn"` // the bound entry: cn=USERNAME,ou=users,BASE_DN
-	// Binding names the credential without revealing it: "k:" and the
-	// public lookup part of an app password, or "p:" and a keyed
-	// fingerprint of the password hash the password matched.
-	Binding             string     `json:"binding"`
-	SearchFullDirectory bool       `json:"search_full_directory"`
-	ValidUntil          *time.Time `json:"valid_until"` // when the credential expires; null: never
-}
+type LDAPSession = client.LDAPSession
 
 // LDAPSessionRef names a bound session for LDAPCheckSession.
-type LDAPSessionRef struct {
-	UserUID string `json:"user_uid"`
-	Binding string `json:"binding"`
-}
+type LDAPSessionRef = client.LDAPSessionRef
 
 // LDAPSessionState says whether a bound session may go on.
-type LDAPSessionState struct {
-	Valid               bool       `json:"valid"`
-	SearchFullDirectory bool       `json:"search_full_directory"`
-	ValidUntil          *time.Time `json:"valid_until"`
-}
+type LDAPSessionState = client.LDAPSessionState
 
 // ldapState is the LDAP doors' shared state in the core.
 type ldapState struct {

@@ -3,11 +3,13 @@ package core
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/client"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -21,25 +23,14 @@ import (
 
 // DirectoryUser is an active user of the directory.
 type DirectoryUser struct {
-	UID         string    `json:"uid"`
-	Username    string    `json:"username"`
-	Type        string    `json:"type"`
-	Name        string    `json:"name"`
-	Email       string    `json:"email"`
-	Description string    `json:"description"`
-	CreatedAt   time.Time `json:"created_at"`
-	Groups      []string  `json:"groups"` // names, sorted
-	stamp       uint64
+	client.DirectoryUser
+	stamp uint64
 }
 
 // DirectoryGroup is a group of the directory.
 type DirectoryGroup struct {
-	UID         string    `json:"uid"`
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	CreatedAt   time.Time `json:"created_at"`
-	Members     []string  `json:"members"` // usernames of active members, sorted
-	stamp       uint64
+	client.DirectoryGroup
+	stamp uint64
 }
 
 func sameUser(a, b *DirectoryUser) bool {
@@ -133,35 +124,29 @@ func (d *Directory) Apply(f DirectoryFeed) *Directory {
 	if f.Reset || d == nil {
 		return NewDirectory(f.Cursor, slices.Clone(f.Users), slices.Clone(f.Groups))
 	}
-	users := make(map[string]*DirectoryUser, len(d.byUID)+len(f.Users))
-	for k, v := range d.byUID {
-		users[k] = v
+	return NewDirectory(f.Cursor,
+		patched(d.byUID, f.RemovedUsers, f.Users, func(u *DirectoryUser) string { return u.UID }),
+		patched(d.groupByUID, f.RemovedGroups, f.Groups, func(g *DirectoryGroup) string { return g.UID }))
+}
+
+// patched is the entries of current (by UID) without the removed ones and
+// with the changed ones, in no order (NewDirectory sorts them).
+func patched[E any](current map[string]*E, removed []string, changed []*E, uid func(*E) string) []*E {
+	byUID := maps.Clone(current)
+	if byUID == nil {
+		byUID = map[string]*E{}
 	}
-	for _, uid := range f.RemovedUsers {
-		delete(users, uid)
+	for _, id := range removed {
+		delete(byUID, id)
 	}
-	for _, u := range f.Users {
-		users[u.UID] = u
+	for _, e := range changed {
+		byUID[uid(e)] = e
 	}
-	groups := make(map[string]*DirectoryGroup, len(d.groupByUID)+len(f.Groups))
-	for k, v := range d.groupByUID {
-		groups[k] = v
+	out := make([]*E, 0, len(byUID))
+	for _, e := range byUID {
+		out = append(out, e)
 	}
-	for _, uid := range f.RemovedGroups {
-		delete(groups, uid)
-	}
-	for _, g := range f.Groups {
-		groups[g.UID] = g
-	}
-	us := make([]*DirectoryUser, 0, len(users))
-	for _, u := range users {
-		us = append(us, u)
-	}
-	gs := make([]*DirectoryGroup, 0, len(groups))
-	for _, g := range groups {
-		gs = append(gs, g)
-	}
-	return NewDirectory(f.Cursor, us, gs)
+	return out
 }
 
 // cursor is "epoch.version".
@@ -211,30 +196,17 @@ func (s *LDAP) LDAPDirectory(ctx context.Context) (*Directory, error) {
 // read before the store, so a change committed during the reads leaves
 // the build already stale and the next call builds again.
 func (s *LDAP) buildDirectory(ctx context.Context, v, dv uint64, prev *Directory) (*Directory, error) {
-	const page = 5000
-	var users []store.User
-	for after := ""; ; {
-		us, err := s.store.ListUsers(ctx, store.UserFilter{After: after, Limit: page})
-		if err != nil {
-			return nil, fmt.Errorf("directory: %w", err)
-		}
-		users = append(users, us...)
-		if len(us) < page {
-			break
-		}
-		after = us[len(us)-1].Username
+	users, err := readAll(func(after string, limit int) ([]store.User, error) {
+		return s.store.ListUsers(ctx, store.UserFilter{After: after, Limit: limit})
+	}, func(u store.User) string { return u.Username })
+	if err != nil {
+		return nil, fmt.Errorf("directory: %w", err)
 	}
-	var groups []store.Group
-	for after := ""; ; {
-		gs, err := s.store.ListGroups(ctx, store.GroupFilter{After: after, Limit: page})
-		if err != nil {
-			return nil, fmt.Errorf("directory: %w", err)
-		}
-		groups = append(groups, gs...)
-		if len(gs) < page {
-			break
-		}
-		after = gs[len(gs)-1].Name
+	groups, err := readAll(func(after string, limit int) ([]store.Group, error) {
+		return s.store.ListGroups(ctx, store.GroupFilter{After: after, Limit: limit})
+	}, func(g store.Group) string { return g.Name })
+	if err != nil {
+		return nil, fmt.Errorf("directory: %w", err)
 	}
 	ms, err := s.store.ListMemberships(ctx)
 	if err != nil {
@@ -272,8 +244,8 @@ func (s *LDAP) buildDirectory(ctx context.Context, v, dv uint64, prev *Directory
 		}
 		gs := userGroups[u.UID]
 		slices.Sort(gs)
-		du := &DirectoryUser{UID: u.UID, Username: u.Username, Type: u.Type, Name: u.Name, Email: u.Email,
-			Description: u.Description, CreatedAt: u.CreatedAt, Groups: nonNil(gs), stamp: v}
+		du := &DirectoryUser{DirectoryUser: client.DirectoryUser{UID: u.UID, Username: u.Username, Type: u.Type, Name: u.Name,
+			Email: u.Email, Description: u.Description, CreatedAt: u.CreatedAt, Groups: nonNil(gs)}, stamp: v}
 		if prev != nil {
 			if old := prev.byUID[u.UID]; old != nil && sameUser(old, du) {
 				du = old
@@ -285,7 +257,8 @@ func (s *LDAP) buildDirectory(ctx context.Context, v, dv uint64, prev *Directory
 	for _, g := range groups {
 		members := groupMembers[g.UID]
 		slices.Sort(members)
-		dg := &DirectoryGroup{UID: g.UID, Name: g.Name, Description: g.Description, CreatedAt: g.CreatedAt, Members: nonNil(members), stamp: v}
+		dg := &DirectoryGroup{DirectoryGroup: client.DirectoryGroup{UID: g.UID, Name: g.Name, Description: g.Description,
+			CreatedAt: g.CreatedAt, Members: nonNil(members)}, stamp: v}
 		if prev != nil {
 			if old := prev.groupByUID[g.UID]; old != nil && sameGroup(old, dg) {
 				dg = old

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gatehouse/gatehouse/client"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/config"
@@ -30,18 +31,7 @@ const (
 )
 
 // OutpostView is an outpost as the API shows it.
-type OutpostView struct {
-	UID         string     `json:"uid"`
-	Name        string     `json:"name"`
-	Description string     `json:"description"`
-	Provider    string     `json:"provider"`
-	User        string     `json:"user"`
-	Token       *TokenView `json:"token"` // its managed API token, without key
-	// TokenTTL is the lifetime the outpost gives its token at each
-	// rotation; it rotates when a third of it is left.
-	TokenTTL  string    `json:"token_ttl"`
-	CreatedAt time.Time `json:"created_at"`
-}
+type OutpostView = client.Outpost
 
 // OutpostInput is POST /outposts.
 type OutpostInput struct {
@@ -53,10 +43,7 @@ type OutpostInput struct {
 
 // CreatedOutpost is the answer of POST /outposts and of a rotation: the
 // outpost and its token with the key, shown this once.
-type CreatedOutpost struct {
-	Outpost OutpostView `json:"outpost"`
-	Token   TokenView   `json:"token"`
-}
+type CreatedOutpost = client.CreatedOutpost
 
 // OutpostRotateInput is POST /outposts/{name}/rotate.
 type OutpostRotateInput struct {
@@ -228,17 +215,10 @@ func (s *LDAP) GetOutpost(ctx context.Context, a Actor, name string) (OutpostVie
 
 // ListOutposts lists outposts (ldap.read; a scoped grant sees its providers').
 func (s *LDAP) ListOutposts(ctx context.Context, a Actor, after string, limit int) ([]OutpostView, error) {
-	if a.P == nil || !a.P.CanSomewhere(authz.LDAPRead, authz.KindLDAP) {
-		if err := s.authorize(ctx, a, authz.LDAPRead, outpostTarget("")); err != nil {
-			return nil, err
-		}
-	}
-	return visiblePage(after, limit,
+	return scopedList(ctx, s.Service, a, authz.LDAPRead, ldapObj, outpostTarget(""), "", after, limit,
 		func(after string, limit int) ([]store.Outpost, error) {
 			return s.store.ListOutposts(ctx, store.OutpostFilter{After: after, Limit: limit})
-		},
-		func(o store.Outpost) string { return o.Name },
-		func(o store.Outpost) bool { return a.P.CanOn(authz.LDAPRead, ldapObj(o.ProviderName)) },
+		}, func(o store.Outpost) string { return o.Name }, func(o store.Outpost) string { return o.ProviderName },
 		func(o store.Outpost) (OutpostView, error) { return s.outpostView(ctx, s.store, o) })
 }
 
@@ -261,11 +241,7 @@ func (s *LDAP) DeleteOutpost(ctx context.Context, a Actor, name string) error {
 			map[string]any{"type": store.TypeInternalServiceAccount, "outpost": name}))
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	s.authn.InvalidateAll()
-	return nil
+	return then(err, s.authn.InvalidateAll)
 }
 
 // RotateOutpostToken issues a new key for an outpost's managed token

@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"slices"
 
+	"github.com/gatehouse/gatehouse/client"
 	"github.com/gatehouse/gatehouse/internal/auth"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/clientip"
@@ -102,31 +103,16 @@ func restrictionsFor(ctx context.Context, q store.Queries, f *fields, a Actor, o
 		}
 		r.AllowedCIDRs = sortedSet(r.AllowedCIDRs)
 	}
+	var err error
 	if !tooMany("applications", len(in.Applications)) {
-		for i, slug := range in.Applications {
-			if _, err := q.GetApplication(ctx, slug); err != nil {
-				if !errors.Is(err, store.ErrNotFound) {
-					return nil, err
-				}
-				f.add(fmt.Sprintf("applications[%d]", i), fmt.Sprintf("application %q does not exist", truncate(slug, 64)))
-				continue
-			}
-			r.Applications = append(r.Applications, slug)
+		if r.Applications, err = existing(ctx, f, "applications", "application", in.Applications, q.GetApplication); err != nil {
+			return nil, err
 		}
-		r.Applications = sortedSet(r.Applications)
 	}
 	if !tooMany("ldap_providers", len(in.LDAPProviders)) {
-		for i, name := range in.LDAPProviders {
-			if _, err := q.GetLDAPProvider(ctx, name); err != nil {
-				if !errors.Is(err, store.ErrNotFound) {
-					return nil, err
-				}
-				f.add(fmt.Sprintf("ldap_providers[%d]", i), fmt.Sprintf("LDAP provider %q does not exist", truncate(name, 64)))
-				continue
-			}
-			r.LDAPProviders = append(r.LDAPProviders, name)
+		if r.LDAPProviders, err = existing(ctx, f, "ldap_providers", "LDAP provider", in.LDAPProviders, q.GetLDAPProvider); err != nil {
+			return nil, err
 		}
-		r.LDAPProviders = sortedSet(r.LDAPProviders)
 	}
 	if len(*f) == 0 && !withinBindings(a.Cred.Restrictions, &r) {
 		f.add("allowed_cidrs", "your key is bound to networks, applications or LDAP providers: the keys it makes may only be bound within them")
@@ -204,5 +190,22 @@ func restrictionsView(v *TokenView, r *store.TokenRestrictions) {
 		v.Permissions = &p
 	}
 	v.AllowedCIDRs, v.Applications, v.LDAPProviders = nonNil(r.AllowedCIDRs), nonNil(r.Applications), nonNil(r.LDAPProviders)
-	v.Federated = r.Federated
+	v.Federated = (*client.TokenFederation)(r.Federated) // the same fields
+}
+
+// existing is the set of names (sorted) that name an item get finds; each
+// other one is an error of field[i], as the noun's that does not exist.
+func existing[T any](ctx context.Context, f *fields, field, noun string, names []string, get func(context.Context, string) (T, error)) ([]string, error) {
+	var out []string
+	for i, name := range names {
+		if _, err := get(ctx, name); err != nil {
+			if !errors.Is(err, store.ErrNotFound) {
+				return nil, err
+			}
+			f.add(fmt.Sprintf("%s[%d]", field, i), fmt.Sprintf("%s %q does not exist", noun, truncate(name, 64)))
+			continue
+		}
+		out = append(out, name)
+	}
+	return sortedSet(out), nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gatehouse/gatehouse/client"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -39,18 +40,8 @@ func roleView(r store.Role) RoleView {
 
 // ListRoles lists roles (roles.read).
 func (s *Access) ListRoles(ctx context.Context, a Actor, after string, limit int) ([]RoleView, error) {
-	if err := s.authorize(ctx, a, authz.RolesRead, roleTarget("")); err != nil {
-		return nil, err
-	}
-	rs, err := s.store.ListRoles(ctx, store.RoleFilter{After: after, Limit: limit})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]RoleView, len(rs))
-	for i, r := range rs {
-		out[i] = roleView(r)
-	}
-	return out, nil
+	return listOf(ctx, s.authorize(ctx, a, authz.RolesRead, roleTarget("")),
+		s.store.ListRoles, store.RoleFilter{After: after, Limit: limit}, roleView)
 }
 
 // GetRole reads a role with its assignments (roles.read).
@@ -72,11 +63,7 @@ func (s *Access) GetRole(ctx context.Context, a Actor, name string) (RoleView, e
 }
 
 // RoleInput creates or patches a role.
-type RoleInput struct {
-	Name        string    `json:"name"`
-	Description *string   `json:"description"`
-	Permissions *[]string `json:"permissions"`
-}
+type RoleInput = client.RoleCreate
 
 // CreateRole creates a role (roles.write).
 func (s *Access) CreateRole(ctx context.Context, a Actor, in RoleInput) (RoleView, error) {
@@ -138,11 +125,7 @@ func (s *Access) UpdateRole(ctx context.Context, a Actor, name string, in RoleIn
 		return RoleView{}, err
 	}
 	var out store.Role
-	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
-		r, err := q.GetRole(ctx, name)
-		if err != nil {
-			return notFound(err, "role", name)
-		}
+	err := writeOne(ctx, s.Service, store.Queries.GetRole, "role", name, func(q store.Queries, rec func(store.Event), r store.Role) error {
 		if r.Builtin {
 			return &ConflictError{Msg: fmt.Sprintf("role %q is built in and cannot be changed", name)}
 		}
@@ -174,25 +157,13 @@ func (s *Access) DeleteRole(ctx context.Context, a Actor, name string) error {
 	if err := s.authorize(ctx, a, authz.RolesWrite, roleTarget(name)); err != nil {
 		return err
 	}
-	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
-		r, err := q.GetRole(ctx, name)
-		if err != nil {
-			return notFound(err, "role", name)
-		}
+	err := writeOne(ctx, s.Service, store.Queries.GetRole, "role", name, func(q store.Queries, rec func(store.Event), r store.Role) error {
 		if r.Builtin {
 			return &ConflictError{Msg: fmt.Sprintf("role %q is built in and cannot be deleted", name)}
 		}
-		if err := q.DeleteRole(ctx, r.UID); err != nil {
-			return notFound(err, "role", name)
-		}
-		rec(s.event(a, audit.ActionModelDeleted, audit.Success, roleTarget(name), nil))
-		return nil
+		return s.deleted(rec, a, q.DeleteRole(ctx, r.UID), "role", name, roleTarget(name), nil)
 	})
-	if err != nil {
-		return err
-	}
-	s.authn.InvalidatePrincipals()
-	return nil
+	return then(err, s.authn.InvalidatePrincipals)
 }
 
 // AssignRole gives a role to a user or a group (roles.write). kind is
@@ -211,11 +182,7 @@ func (s *Access) changeAssignment(ctx context.Context, a Actor, role, kind, name
 	if err := s.authorize(ctx, a, authz.RolesWrite, roleTarget(role)); err != nil {
 		return err
 	}
-	err := s.write(ctx, func(q store.Queries, rec func(store.Event)) error {
-		r, err := q.GetRole(ctx, role)
-		if err != nil {
-			return notFound(err, "role", role)
-		}
+	err := writeOne(ctx, s.Service, store.Queries.GetRole, "role", role, func(q store.Queries, rec func(store.Event), r store.Role) error {
 		as, err := q.RoleAssignments(ctx, r.UID)
 		if err != nil {
 			return err
@@ -279,9 +246,5 @@ func (s *Access) changeAssignment(ctx context.Context, a Actor, role, kind, name
 		rec(s.event(a, action, audit.Success, roleTarget(role), map[string]any{kind[:len(kind)-1]: name}))
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	s.authn.InvalidatePrincipals()
-	return nil
+	return then(err, s.authn.InvalidatePrincipals)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/gatehouse/gatehouse/client"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -29,11 +30,7 @@ type CreateServiceAccountInput struct {
 
 // CreatedServiceAccount is the answer: the account, its group when one
 // was made, and its first credential with the key (shown this once).
-type CreatedServiceAccount struct {
-	User  UserView   `json:"user"`
-	Group *GroupView `json:"group"`
-	Token *TokenView `json:"token"`
-}
+type CreatedServiceAccount = client.CreatedServiceAccount
 
 // CreateServiceAccount makes a service account, optionally its own group,
 // its group memberships and roles, and a first credential, all in one

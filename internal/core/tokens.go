@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/client"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/auth"
 	"github.com/gatehouse/gatehouse/internal/authz"
@@ -35,32 +36,7 @@ var identifierRule = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]{0,126}[A-Za
 
 // TokenView is a token as the API shows it. Key is set only in the answer
 // that creates or rotates it.
-type TokenView struct {
-	Identifier  string     `json:"identifier"`
-	User        string     `json:"user"`
-	UserType    string     `json:"user_type"`
-	Intent      string     `json:"intent"`
-	Description string     `json:"description"`
-	Expiring    bool       `json:"expiring"`
-	ExpiresAt   *time.Time `json:"expires_at"`
-	Expired     bool       `json:"expired"`
-	Extended    bool       `json:"extended"`
-	MaxAge      *string    `json:"max_age"`
-	CreatedAt   time.Time  `json:"created_at"`
-	CreatedBy   string     `json:"created_by"`
-	LastUsedAt  *time.Time `json:"last_used_at"`
-	Managed     bool       `json:"managed"`
-	// Least privilege (restrictions.go): the token's own permissions
-	// (null: all of its owner's), and where it may be used (empty:
-	// anywhere). Fixed for the token's life.
-	Permissions   *[]string `json:"permissions"`
-	AllowedCIDRs  []string  `json:"allowed_cidrs"`
-	Applications  []string  `json:"applications"`
-	LDAPProviders []string  `json:"ldap_providers"`
-	// Federated: minted by a token exchange (null otherwise).
-	Federated *store.TokenFederation `json:"federated"`
-	Key       string                 `json:"key,omitempty"`
-}
+type TokenView = client.Token
 
 func tokenTarget(id string) audit.Target { return audit.Target{Kind: audit.KindToken, Name: id} }
 
@@ -604,15 +580,7 @@ func (s *Credentials) ListTokens(ctx context.Context, a Actor, tq TokenQuery) ([
 	default:
 		filter.UserUID = a.P.UID // one's own
 	}
-	ts, err := s.store.ListTokens(ctx, filter)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]TokenView, len(ts))
-	for i, t := range ts {
-		out[i] = s.tokenView(t)
-	}
-	return out, nil
+	return listOf(ctx, nil, s.store.ListTokens, filter, s.tokenView)
 }
 
 // loadToken loads one token and authorizes access to it.

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"net/mail"
 	"slices"
-	"time"
 
+	"github.com/gatehouse/gatehouse/client"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/auth"
 	"github.com/gatehouse/gatehouse/internal/authz"
@@ -15,21 +15,7 @@ import (
 )
 
 // UserView is a user as the API shows it.
-type UserView struct {
-	UID         string     `json:"uid"`
-	Username    string     `json:"username"`
-	Type        string     `json:"type"`
-	Name        string     `json:"name"`
-	Email       string     `json:"email"`
-	Description string     `json:"description"`
-	IsActive    bool       `json:"is_active"`
-	Managed     bool       `json:"managed"`
-	HasPassword bool       `json:"has_password"`
-	Groups      []string   `json:"groups"`
-	Roles       []string   `json:"roles"`
-	CreatedAt   time.Time  `json:"created_at"`
-	LastLoginAt *time.Time `json:"last_login_at"`
-}
+type UserView = client.User
 
 func userView(u store.User, g store.Grants) UserView {
 	return UserView{
@@ -182,15 +168,7 @@ func (s *Accounts) GetServiceAccount(ctx context.Context, a Actor, username stri
 }
 
 // CreateUserInput creates a human (or a plain service account).
-type CreateUserInput struct {
-	Username    string  `json:"username"`
-	Type        string  `json:"type"`
-	Name        string  `json:"name"`
-	Email       string  `json:"email"`
-	Description string  `json:"description"`
-	Password    *string `json:"password"`
-	IsActive    *bool   `json:"is_active"`
-}
+type CreateUserInput = client.UserCreate
 
 func validateProfile(f *fields, typ, name, email, description string) {
 	f.maxLen("description", description, 1024)
@@ -276,12 +254,7 @@ func (s *Accounts) CreateUser(ctx context.Context, a Actor, in CreateUserInput) 
 }
 
 // UpdateUserInput is a PATCH: nil fields stay as they are.
-type UpdateUserInput struct {
-	Name        *string `json:"name"`
-	Email       *string `json:"email"`
-	Description *string `json:"description"`
-	IsActive    *bool   `json:"is_active"`
-}
+type UpdateUserInput = client.UserUpdate
 
 // accountScope says which accounts a request may name: any, or only
 // service accounts (the /service-accounts paths, where a person is 404).
@@ -434,17 +407,9 @@ func (s *Accounts) delete(ctx context.Context, a Actor, username string, scope a
 		if err := s.mayUnbind(ctx, q, rec, a, store.BindingUser, username, u.UID); err != nil {
 			return err
 		}
-		if err := q.DeleteUser(ctx, u.UID); err != nil {
-			return notFound(err, "user", username)
-		}
-		rec(s.event(a, audit.ActionModelDeleted, audit.Success, target, map[string]any{"type": u.Type}))
-		return nil
+		return s.deleted(rec, a, q.DeleteUser(ctx, u.UID), "user", username, target, map[string]any{"type": u.Type})
 	})
-	if err != nil {
-		return err
-	}
-	s.authn.InvalidateAll()
-	return nil
+	return then(err, s.authn.InvalidateAll)
 }
 
 // ChangePassword is PUT /users/{username}/password: users.write sets
@@ -502,11 +467,7 @@ func (s *Accounts) SetPassword(ctx context.Context, a Actor, username, password 
 		rec(s.event(a, audit.ActionPasswordSet, audit.Success, target, nil))
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	s.authn.InvalidatePrincipals()
-	return nil
+	return then(err, s.authn.InvalidatePrincipals)
 }
 
 // GetUserPermissions reads the permissions granted directly to a user.

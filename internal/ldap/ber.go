@@ -80,6 +80,17 @@ func (r *berReader) expect(id byte) (element, error) {
 	return e, nil
 }
 
+// expectPair decodes the next two TLVs, checking their identifiers (an
+// attribute and its value, an entry and its assertion).
+func (r *berReader) expectPair(first, second byte) (element, element, error) {
+	a, err := r.expect(first)
+	if err != nil {
+		return a, element{}, err
+	}
+	b, err := r.expect(second)
+	return a, b, err
+}
+
 // decodeLength decodes a definite length; it returns the length and how
 // many bytes encoded it.
 func decodeLength(b []byte) (n, size int, err error) {

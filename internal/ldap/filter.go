@@ -123,11 +123,7 @@ func parseFilter(e element, depth int, items *int) (*Filter, error) {
 		return &Filter{kind: filterNot, children: []*Filter{cf}}, nil
 	case classContext | constructed | 3, classContext | constructed | 5, classContext | constructed | 6, classContext | constructed | 8:
 		r := berReader{e.body}
-		a, err := r.expect(idOctetString)
-		if err != nil {
-			return nil, err
-		}
-		v, err := r.expect(idOctetString)
+		a, v, err := r.expectPair(idOctetString, idOctetString)
 		if err != nil {
 			return nil, err
 		}
@@ -137,11 +133,7 @@ func parseFilter(e element, depth int, items *int) (*Filter, error) {
 		return &Filter{kind: assertionKinds[e.id&0x1f], attr: canonicalAttr(string(a.body)), rawAttr: string(a.body), value: string(v.body)}, nil
 	case classContext | constructed | 4:
 		r := berReader{e.body}
-		a, err := r.expect(idOctetString)
-		if err != nil {
-			return nil, err
-		}
-		subs, err := r.expect(idSequence)
+		a, subs, err := r.expectPair(idOctetString, idSequence)
 		if err != nil {
 			return nil, err
 		}
@@ -276,31 +268,29 @@ var (
 	timeAttributes = map[string]bool{"createtimestamp": true}
 )
 
+// evalChildren evaluates an AND (decisive false, otherwise true) or an OR
+// (decisive true, otherwise false): a child that is decisive decides; else
+// a child that is undefined makes the whole undefined (RFC 4511 4.5.1.7).
+func (f *Filter) evalChildren(t target, decisive, otherwise tri) tri {
+	out := otherwise
+	for _, c := range f.children {
+		switch c.eval(t) {
+		case decisive:
+			return decisive
+		case triUndefined:
+			out = triUndefined
+		}
+	}
+	return out
+}
+
 // eval evaluates f against t.
 func (f *Filter) eval(t target) tri {
 	switch f.kind {
 	case filterAnd:
-		out := triTrue
-		for _, c := range f.children {
-			switch c.eval(t) {
-			case triFalse:
-				return triFalse
-			case triUndefined:
-				out = triUndefined
-			}
-		}
-		return out
+		return f.evalChildren(t, triFalse, triTrue)
 	case filterOr:
-		out := triFalse
-		for _, c := range f.children {
-			switch c.eval(t) {
-			case triTrue:
-				return triTrue
-			case triUndefined:
-				out = triUndefined
-			}
-		}
-		return out
+		return f.evalChildren(t, triTrue, triFalse)
 	case filterNot:
 		switch f.children[0].eval(t) {
 		case triTrue:

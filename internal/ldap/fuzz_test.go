@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/client"
 	"github.com/gatehouse/gatehouse/internal/core"
 	"github.com/gatehouse/gatehouse/internal/ldap/dn"
 )
@@ -19,9 +20,9 @@ import (
 func fuzzView() *View {
 	created := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	dir := core.NewDirectory("e.1", []*core.DirectoryUser{
-		{UID: "u1", Username: "alice", Type: "human", Name: "Alice Liddell", Email: "alice@example.com", CreatedAt: created, Groups: []string{"staff"}},
-		{UID: "u2", Username: "bot", Type: "service_account", CreatedAt: created, Groups: []string{}},
-	}, []*core.DirectoryGroup{{UID: "g1", Name: "staff", CreatedAt: created, Members: []string{"alice"}}})
+		{DirectoryUser: client.DirectoryUser{UID: "u1", Username: "alice", Type: "human", Name: "Alice Liddell", Email: "alice@example.com", CreatedAt: created, Groups: []string{"staff"}}},
+		{DirectoryUser: client.DirectoryUser{UID: "u2", Username: "bot", Type: "service_account", CreatedAt: created, Groups: []string{}}},
+	}, []*core.DirectoryGroup{{DirectoryGroup: client.DirectoryGroup{UID: "g1", Name: "staff", CreatedAt: created, Members: []string{"alice"}}}})
 	base, _ := dn.Parse("dc=example,dc=com")
 	return NewView(dir, base, true)
 }

@@ -278,20 +278,12 @@ type compareRequest struct {
 
 func parseCompare(body []byte) (compareRequest, error) {
 	r := berReader{body}
-	e, err := r.expect(idOctetString)
-	if err != nil {
-		return compareRequest{}, err
-	}
-	ava, err := r.expect(idSequence)
+	e, ava, err := r.expectPair(idOctetString, idSequence)
 	if err != nil {
 		return compareRequest{}, err
 	}
 	ar := berReader{ava.body}
-	a, err := ar.expect(idOctetString)
-	if err != nil {
-		return compareRequest{}, err
-	}
-	v, err := ar.expect(idOctetString)
+	a, v, err := ar.expectPair(idOctetString, idOctetString)
 	if err != nil {
 		return compareRequest{}, err
 	}

@@ -78,31 +78,21 @@ func retry[T any](a *api, call func() (T, error)) (T, error) {
 	return out, err
 }
 
-// The server's answers as the LDAP door takes them. The wire types and
-// the core's have the same fields, so most convert directly; a field
-// added on one side and not the other stops the build here.
+// The server's answers as the LDAP door takes them. Most are the same
+// types in the core (it aliases the wire types); the directory's entries
+// carry the core's stamp beside the wire form.
 
 func directoryFeed(f client.DirectoryFeed) core.DirectoryFeed {
-	out := core.DirectoryFeed{Cursor: f.Cursor, Provider: core.LDAPProviderView(f.Provider), Reset: f.Reset,
+	out := core.DirectoryFeed{Cursor: f.Cursor, Provider: f.Provider, Reset: f.Reset,
 		RemovedUsers: f.RemovedUsers, RemovedGroups: f.RemovedGroups,
 		Users: make([]*core.DirectoryUser, len(f.Users)), Groups: make([]*core.DirectoryGroup, len(f.Groups))}
 	for i, u := range f.Users {
-		out.Users[i] = &core.DirectoryUser{UID: u.UID, Username: u.Username, Type: u.Type, Name: u.Name, Email: u.Email,
-			Description: u.Description, CreatedAt: u.CreatedAt, Groups: u.Groups}
+		out.Users[i] = &core.DirectoryUser{DirectoryUser: *u}
 		f.Users[i] = nil // a full copy is large: let the collector have the wire form as soon as it can
 	}
 	for i, g := range f.Groups {
-		out.Groups[i] = &core.DirectoryGroup{UID: g.UID, Name: g.Name, Description: g.Description, CreatedAt: g.CreatedAt, Members: g.Members}
+		out.Groups[i] = &core.DirectoryGroup{DirectoryGroup: *g}
 		f.Groups[i] = nil
-	}
-	return out
-}
-
-func bindResult(r client.LDAPBindResult) core.LDAPBindResult {
-	out := core.LDAPBindResult{Outcome: r.Outcome, Message: r.Message, RetryAfterSeconds: r.RetryAfterSeconds}
-	if r.Session != nil {
-		s := core.LDAPSession(*r.Session)
-		out.Session = &s
 	}
 	return out
 }

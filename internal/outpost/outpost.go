@@ -303,11 +303,10 @@ func (o *Outpost) Bind(ctx context.Context, name, password, clientIP string) (co
 		}
 	}
 	in := client.LDAPBindInput{Name: name, Password: password, ClientIP: clientIP}
-	answer, err := retry(o.api, func() (client.LDAPBindResult, error) { return o.api.LDAPDoor.Bind(ctx, o.cfg.Provider, in) })
+	res, err := retry(o.api, func() (core.LDAPBindResult, error) { return o.api.LDAPDoor.Bind(ctx, o.cfg.Provider, in) })
 	if err != nil {
 		return core.LDAPBindResult{}, err
 	}
-	res := bindResult(answer)
 	if cached && res.Outcome == core.LDAPBindSuccess && res.Session != nil && o.healthy.Load() {
 		o.binds.put(h, gen, res)
 	}

@@ -16,7 +16,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"net"
 	"net/http"
@@ -225,30 +224,6 @@ func (l *ldapDoorClient) bind(user, password string) doorAnswer {
 	return doorAnswer(strings.ReplaceAll(fmt.Sprintf("%d matched=%q %v", le.ResultCode, le.MatchedDN, le.Err), user, "{user}"))
 }
 
-// forgeKey returns a well-formed key (checksum right) with the lookup
-// part of key and a different secret: what an attacker who saw a key's
-// public part would try.
-func forgeKey(t testing.TB, key string) string {
-	t.Helper()
-	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	secret, err := auth.RandomString(22)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := key[:4+12] + secret
-	sum := uint64(crc32.ChecksumIEEE([]byte(body)))
-	var digits [6]byte
-	for i := 5; i >= 0; i-- {
-		digits[i] = alphabet[sum%62]
-		sum /= 62
-	}
-	forged := body + string(digits[:])
-	if pk, err := auth.ParseKey(forged); err != nil || pk.Lookup != key[4:16] || forged == key {
-		t.Fatalf("forged key does not parse as intended: %v", err)
-	}
-	return forged
-}
-
 // randomKey returns a well-formed key of the prefix whose lookup part no
 // stored key has.
 func randomKey(t testing.TB, intent string) string {
@@ -398,12 +373,12 @@ func TestNoUsernameEnumeration(t *testing.T) {
 		// secret, against one whose lookup part does not.
 		t.Run("api-bearer-lookup", func(t *testing.T) {
 			compareTiming(t, e, keyDoor,
-				func(i int) doorAnswer { return c.bearer(forgeKey(t, e.apiKeys[i%enumPool])) },
+				func(i int) doorAnswer { return c.bearer(servertest.ForgeKey(t, e.apiKeys[i%enumPool])) },
 				func(i int) doorAnswer { return c.bearer(randomKey(t, "api")) })
 		})
 		t.Run("forward-auth-lookup", func(t *testing.T) {
 			compareTiming(t, e, keyDoor,
-				func(i int) doorAnswer { return c.forward(robotName(i), forgeKey(t, e.appKeys[i%enumPool])) },
+				func(i int) doorAnswer { return c.forward(robotName(i), servertest.ForgeKey(t, e.appKeys[i%enumPool])) },
 				func(i int) doorAnswer { return c.forward(robotName(i), randomKey(t, "app_password")) })
 		})
 	})

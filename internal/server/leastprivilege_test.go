@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gatehouse/gatehouse/internal/server/servertest"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/storetest"
 )
@@ -92,7 +93,7 @@ func TestRestrictedKeysAtEveryDoor(t *testing.T) {
 			}
 		}
 		// The refusal says nothing more than a bad key's.
-		bad := m.Do("GET", "/api/v1/me", "Bearer "+forgeKey(t, apiAway), nil)
+		bad := m.Do("GET", "/api/v1/me", "Bearer "+servertest.ForgeKey(t, apiAway), nil)
 		away1 := m.Do("GET", "/api/v1/me", "Bearer "+apiAway, nil)
 		if strings.TrimSpace(string(bad.Body)) != strings.TrimSpace(string(away1.Body)) {
 			t.Errorf("a key from away is answered unlike a bad key: %s / %s", away1.Body, bad.Body)

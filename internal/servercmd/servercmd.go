@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -43,37 +44,35 @@ func Commands(stdout, stderr io.Writer) []*cobra.Command {
 	return commands(stdout, stderr, os.LookupEnv)
 }
 
-func commands(stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) []*cobra.Command {
-	serve := &cobra.Command{
-		Use:   "serve",
-		Short: "Run the gatehouse server",
-		Long:  "Run the gatehouse server: the API, the web interface, forward-auth and,\nwith --ldap-provider, the LDAP door.\n\n" + configHelp,
-		Args:  cobra.NoArgs,
+// settingsCommand is a command that reads the settings (flags, then the
+// environment): run gets them and the logger they configure.
+func settingsCommand(use, short, long string, stderr io.Writer, lookupEnv func(string) (string, bool),
+	run func(cmd *cobra.Command, cfg config.Config, log *slog.Logger) error) *cobra.Command {
+	c := &cobra.Command{Use: use, Short: short, Long: long + "\n\n" + configHelp, Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd.Flags(), lookupEnv)
 			if err != nil {
 				return err
 			}
-			log := server.NewLogger(cfg, stderr)
+			return run(cmd, cfg, server.NewLogger(cfg, stderr))
+		}}
+	config.AddFlags(c.Flags())
+	c.Flags().SortFlags = false // the table's order groups related settings
+	return c
+}
+
+func commands(stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) []*cobra.Command {
+	serve := settingsCommand("serve", "Run the gatehouse server",
+		"Run the gatehouse server: the API, the web interface, forward-auth and,\nwith --ldap-provider, the LDAP door.",
+		stderr, lookupEnv, func(cmd *cobra.Command, cfg config.Config, log *slog.Logger) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
 			return server.Run(ctx, cfg, log, stderr)
-		},
-	}
-	config.AddFlags(serve.Flags())
-	serve.Flags().SortFlags = false // the table's order groups related settings
+		})
 
-	migrate := &cobra.Command{
-		Use:   "migrate",
-		Short: "Apply pending database migrations and exit",
-		Long:  "Apply pending database migrations and exit. It reads the same settings\nas serve.\n\n" + configHelp,
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd.Flags(), lookupEnv)
-			if err != nil {
-				return err
-			}
-			log := server.NewLogger(cfg, stderr)
+	migrate := settingsCommand("migrate", "Apply pending database migrations and exit",
+		"Apply pending database migrations and exit. It reads the same settings\nas serve.",
+		stderr, lookupEnv, func(cmd *cobra.Command, cfg config.Config, log *slog.Logger) error {
 			ctx := context.Background()
 			st, err := server.OpenStore(ctx, cfg, log)
 			if err != nil {
@@ -85,9 +84,6 @@ func commands(stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) [
 			}
 			fmt.Fprintln(stderr, "migrations applied")
 			return nil
-		},
-	}
-	config.AddFlags(migrate.Flags())
-	migrate.Flags().SortFlags = false
+		})
 	return []*cobra.Command{serve, migrate, recoverCommand(stdout, stderr, lookupEnv), ldapCommand(stderr, lookupEnv)}
 }

@@ -278,11 +278,7 @@ func EscapeValue(v string) string {
 // String prints the DN with lower-case types and escaped values, values
 // as they were given.
 func (d DN) String() string {
-	var b strings.Builder
-	for i, rdn := range d {
-		if i > 0 {
-			b.WriteByte(',')
-		}
+	return d.join(func(b *strings.Builder, rdn RDN) {
 		for j, a := range rdn {
 			if j > 0 {
 				b.WriteByte('+')
@@ -291,19 +287,24 @@ func (d DN) String() string {
 			b.WriteByte('=')
 			b.WriteString(EscapeValue(a.Value))
 		}
-	}
-	return b.String()
+	})
 }
 
 // Key is the comparison form of the DN: two DNs name the same entry when
 // their keys are equal.
 func (d DN) Key() string {
+	return d.join(func(b *strings.Builder, rdn RDN) { b.WriteString(rdnKey(rdn)) })
+}
+
+// join writes the RDNs, leaf first, separated by commas, each as write
+// writes it.
+func (d DN) join(write func(b *strings.Builder, rdn RDN)) string {
 	var b strings.Builder
 	for i, rdn := range d {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString(rdnKey(rdn))
+		write(&b, rdn)
 	}
 	return b.String()
 }

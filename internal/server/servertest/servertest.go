@@ -8,6 +8,7 @@ import (
 	"encoding/base32"
 	"encoding/base64"
 	"encoding/json"
+	"hash/crc32"
 	"io"
 	"log/slog"
 	"net/http"
@@ -189,4 +190,28 @@ func (e *Env) EnrolTOTP(username string) []byte {
 		e.T.Fatalf("enrol %s: confirm: %v", username, err)
 	}
 	return secret
+}
+
+// ForgeKey returns a well-formed key (checksum right) with the lookup
+// part of key and a different secret: what an attacker who saw a key's
+// public part would try.
+func ForgeKey(t testing.TB, key string) string {
+	t.Helper()
+	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	secret, err := auth.RandomString(22)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := key[:4+12] + secret
+	sum := uint64(crc32.ChecksumIEEE([]byte(body)))
+	var digits [6]byte
+	for i := 5; i >= 0; i-- {
+		digits[i] = alphabet[sum%62]
+		sum /= 62
+	}
+	forged := body + string(digits[:])
+	if pk, err := auth.ParseKey(forged); err != nil || pk.Lookup != key[4:16] || forged == key {
+		t.Fatalf("forged key does not parse as intended: %v", err)
+	}
+	return forged
 }
