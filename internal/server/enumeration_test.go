@@ -406,7 +406,20 @@ func TestLimiterAtTheDoors(t *testing.T) {
 			limited      string     // what a limited attempt starts with
 		}
 		attacker, owner := newDoorClient(t, e, "203.0.113.66"), newDoorClient(t, e, "198.51.100.7")
-		ldapAttacker, ldapOwner := newLDAPDoorClient(t, e, "127.0.0.66"), newLDAPDoorClient(t, e, "127.0.0.7")
+		// The LDAP clients connect when the LDAP door's turn comes, not
+		// here: the door closes a connection whose first request does not
+		// come within its FirstMessageTimeout (10 s), and the doors before
+		// it can take longer than that on a busy machine.
+		var ldapAttacker, ldapOwner *ldapDoorClient
+		ldapClient := func(own bool) *ldapDoorClient {
+			if ldapAttacker == nil {
+				ldapAttacker, ldapOwner = newLDAPDoorClient(t, e, "127.0.0.66"), newLDAPDoorClient(t, e, "127.0.0.7")
+			}
+			if own {
+				return ldapOwner
+			}
+			return ldapAttacker
+		}
 		pick := func(own bool, a, o *doorClient) *doorClient {
 			if own {
 				return o
@@ -422,12 +435,7 @@ func TestLimiterAtTheDoors(t *testing.T) {
 				try:         func(own bool, u, s string) doorAnswer { return pick(own, attacker, owner).login(u, s) }},
 			{name: "ldap-bind", user: existingName, absent: missingName, ok: "success", limited: "51 ",
 				rightSecret: func(int) string { return enumPassword },
-				try: func(own bool, u, s string) doorAnswer {
-					if own {
-						return ldapOwner.bind(u, s)
-					}
-					return ldapAttacker.bind(u, s)
-				}},
+				try:         func(own bool, u, s string) doorAnswer { return ldapClient(own).bind(u, s) }},
 			{name: "forward-auth-basic", user: robotName, absent: ghostName, ok: "200 OK", limited: "429 Too Many Requests",
 				rightSecret: func(i int) string { return e.appKeys[i] },
 				try:         func(own bool, u, s string) doorAnswer { return pick(own, attacker, owner).forward(u, s) }},
@@ -465,7 +473,7 @@ func TestLimiterAtTheDoors(t *testing.T) {
 				if d.name == "ldap-bind" {
 					// the owner's connection is bound now; bind it back to
 					// anonymous for the next door (a failed bind does)
-					ldapOwner.bind(user, enumWrong)
+					ldapClient(true).bind(user, enumWrong)
 				}
 			})
 		}
