@@ -2,7 +2,6 @@ package ui
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -76,22 +75,9 @@ func (s *Server) addMember(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 
 func (s *Server) removeMember(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	name, user := r.PathValue("name"), r.PathValue("username")
-	if _, err := parseForm(w, r); err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	err := s.core.Access.RemoveMember(r.Context(), c.actor, name, user)
-	var nf *core.NotFoundError
-	switch {
-	case errors.As(err, &nf) && nf.Kind == "member":
-		s.setFlash(w, r, "info", fmt.Sprintf("%s was not a member of %s (any more).", user, name))
-	case err != nil:
-		s.fail(w, r, c, err)
-		return
-	default:
-		s.setFlash(w, r, "ok", fmt.Sprintf("%s removed from %s.", user, name))
-	}
-	s.redirect(w, r, "/groups/"+url.PathEscape(name))
+	s.removeFrom(w, r, c, func(ctx context.Context) error { return s.core.Access.RemoveMember(ctx, c.actor, name, user) }, "member",
+		fmt.Sprintf("%s was not a member of %s (any more).", user, name), fmt.Sprintf("%s removed from %s.", user, name),
+		"/groups/"+url.PathEscape(name))
 }
 
 var groupDeletion = deletion{kind: "group", section: "groups", path: "/groups/", perm: authz.GroupsWrite, list: "/groups",

@@ -543,17 +543,87 @@ func (p objectPage[D]) show(s *Server, w http.ResponseWriter, r *http.Request, c
 // place by put, or the error page when the error is not about the input.
 func (p objectPage[D]) formError(s *Server, w http.ResponseWriter, r *http.Request, c *reqCtx, name string,
 	err error, v url.Values, rename map[string]string, put func(d *D, f *form)) {
-	f := newForm(v)
-	status, ok := f.formError(err, rename)
-	if !ok {
+	s.formRefused(w, r, c, err, newForm(v), rename, func(status int, f *form) {
+		d, lerr := p.load(s, r.Context(), c, name)
+		if lerr != nil {
+			s.fail(w, r, c, lerr)
+			return
+		}
+		put(&d, f)
+		s.render(w, r, c, status, p.tmpl, name, p.section, d)
+	})
+}
+
+// formRefused answers a form's refused submission: an error about the input
+// shows the form again, as typed in f, by again with the error's status;
+// any other error is the error page.
+func (s *Server) formRefused(w http.ResponseWriter, r *http.Request, c *reqCtx, err error, f *form, rename map[string]string,
+	again func(status int, f *form)) {
+	if status, ok := f.formError(err, rename); ok {
+		again(status, f)
+		return
+	}
+	s.fail(w, r, c, err)
+}
+
+// submit handles a form that makes something: do calls the core and
+// answers where to go and what to say; an error about the input shows the
+// form again by again, as typed (never a password).
+func (s *Server) submit(w http.ResponseWriter, r *http.Request, c *reqCtx, rename map[string]string,
+	do func(ctx context.Context, v url.Values) (target, done string, err error), again func(status int, f *form)) {
+	v, err := parseForm(w, r)
+	if err != nil {
 		s.fail(w, r, c, err)
 		return
 	}
-	d, lerr := p.load(s, r.Context(), c, name)
-	if lerr != nil {
-		s.fail(w, r, c, lerr)
+	target, done, err := do(r.Context(), v)
+	if err != nil {
+		s.formRefused(w, r, c, err, newForm(withoutPasswords(v)), rename, again)
 		return
 	}
-	put(&d, f)
-	s.render(w, r, c, status, p.tmpl, name, p.section, d)
+	s.setFlash(w, r, "ok", done)
+	s.redirect(w, r, target)
+}
+
+// creationPage is the page of a form that makes one object (/roles/new):
+// shown to those holding perm, and again, as typed, when its handler's
+// input is refused. data is the page's data around the form.
+type creationPage[D any] struct {
+	tmpl, title, section, perm string
+	data                       func(s *Server, r *http.Request, c *reqCtx, f *form) (D, error)
+}
+
+// page is the GET handler, with the form's first values.
+func (p creationPage[D]) page(s *Server, initial func(r *http.Request, c *reqCtx) url.Values) handler {
+	return func(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+		if !c.can(p.perm) {
+			s.forbiddenNeeds(w, r, c, p.perm)
+			return
+		}
+		p.render(s, w, r, c, http.StatusOK, newForm(initial(r, c)))
+	}
+}
+
+// render shows the page with the form f, with status.
+func (p creationPage[D]) render(s *Server, w http.ResponseWriter, r *http.Request, c *reqCtx, status int, f *form) {
+	d, err := p.data(s, r, c, f)
+	if err != nil {
+		s.fail(w, r, c, err)
+		return
+	}
+	s.render(w, r, c, status, p.tmpl, p.title, p.section, d)
+}
+
+// again shows the page after a refused submission.
+func (p creationPage[D]) again(s *Server, w http.ResponseWriter, r *http.Request, c *reqCtx) func(status int, f *form) {
+	return func(status int, f *form) { p.render(s, w, r, c, status, f) }
+}
+
+// create is the form's handler (see submit).
+func (p creationPage[D]) create(s *Server, rename map[string]string,
+	do func(s *Server, ctx context.Context, c *reqCtx, v url.Values) (target, done string, err error)) handler {
+	return func(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+		s.submit(w, r, c, rename, func(ctx context.Context, v url.Values) (string, string, error) { return do(s, ctx, c, v) },
+			p.again(s, w, r, c))
+	}
 }
