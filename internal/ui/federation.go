@@ -32,22 +32,12 @@ var issuerKinds = []struct{ Value, Label string }{
 
 // ---- Issuers ----
 
-type issuerListData struct {
-	Items    []core.OIDCIssuerView
-	Next     string
-	CanWrite bool
-}
-
-func (s *Server) oidcIssuers(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	items, err := s.core.Federation.ListOIDCIssuers(r.Context(), c.actor, r.URL.Query().Get("after"), pageSize+1)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	d := issuerListData{CanWrite: c.can(authz.FederationWrite)}
-	d.Items, d.Next = listPage(items, func(i core.OIDCIssuerView) string { return i.Name }, nil)
-	s.render(w, r, c, http.StatusOK, "oidc_issuers", "OIDC issuers", "federation", d)
-}
+// issuerList is the list of OIDC issuers (no search: they are few).
+var issuerList = listing[core.OIDCIssuerView]{tmpl: "oidc_issuers", title: "OIDC issuers", section: "federation", write: authz.FederationWrite,
+	key: func(i core.OIDCIssuerView) string { return i.Name },
+	list: func(s *Server, ctx context.Context, c *reqCtx, _, after string) ([]core.OIDCIssuerView, error) {
+		return s.core.Federation.ListOIDCIssuers(ctx, c.actor, after, pageSize+1)
+	}}
 
 // issuerFormData is the issuer form (new, or the edit form of one).
 type issuerFormData struct {
@@ -64,7 +54,9 @@ func newIssuerForm(f *form, isNew bool) issuerFormData {
 }
 
 var issuerNew = creationPage[issuerFormData]{tmpl: "oidc_issuer_new", title: "New OIDC issuer", section: "federation", perm: authz.FederationWrite,
-	data: func(_ *Server, _ *http.Request, _ *reqCtx, f *form) (issuerFormData, error) { return newIssuerForm(f, true), nil }}
+	data: func(_ *Server, _ *http.Request, _ *reqCtx, f *form) (issuerFormData, error) {
+		return newIssuerForm(f, true), nil
+	}}
 
 func issuerDefaults(*http.Request, *reqCtx) url.Values {
 	return url.Values{"kind": {"generic"}, "leeway": {"60s"}, "allowed_algs": federation.DefaultAlgs}

@@ -17,10 +17,6 @@ var groupList = listing[core.GroupView]{tmpl: "groups", title: "Groups", section
 		return s.core.Access.ListGroups(ctx, c.actor, core.GroupQuery{Search: search, After: after, Limit: pageSize + 1})
 	}}
 
-func (s *Server) groups(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	groupList.render(s, w, r, c, http.StatusOK, newForm(nil))
-}
-
 func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	groupList.create(s, w, r, c, nil, func(ctx context.Context, v url.Values) (string, string, error) {
 		desc := v.Get("description")

@@ -163,12 +163,7 @@ func (s *Server) createOutpost(w http.ResponseWriter, r *http.Request, c *reqCtx
 	}
 	out, err := s.core.LDAP.CreateOutpost(r.Context(), c.actor, in)
 	if err != nil {
-		f := newForm(v)
-		if status, ok := f.formError(err, nil); ok {
-			s.renderOutposts(w, r, c, status, f)
-			return
-		}
-		s.fail(w, r, c, err)
+		s.formRefused(w, r, c, err, newForm(v), nil, func(status int, f *form) { s.renderOutposts(w, r, c, status, f) })
 		return
 	}
 	s.render(w, r, c, http.StatusCreated, "outpost_created", "Outpost registered", "ldap", outpostCreatedData{Created: out, BaseURL: baseURL(r)})

@@ -70,6 +70,13 @@ type listing[T any] struct {
 	extra                func(s *Server, ctx context.Context, c *reqCtx) any // nil: none
 }
 
+// page is the list's GET handler.
+func (l listing[T]) page(s *Server) handler {
+	return func(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+		l.render(s, w, r, c, http.StatusOK, newForm(nil))
+	}
+}
+
 // render shows the list's page, with the create form f (as typed, after
 // a refusal, with status).
 func (l listing[T]) render(s *Server, w http.ResponseWriter, r *http.Request, c *reqCtx, status int, f *form) {

@@ -23,10 +23,6 @@ var peopleList = listing[core.UserView]{tmpl: "people", title: "People", section
 		return s.core.Accounts.ListUsers(ctx, c.actor, core.UserQuery{Type: store.TypeHuman, Search: search, After: after, Limit: pageSize + 1})
 	}}
 
-func (s *Server) people(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	peopleList.render(s, w, r, c, http.StatusOK, newForm(nil))
-}
-
 // passwordFields reads a new password and its repetition: "" and a
 // field error when they differ.
 func passwordFields(v url.Values) (string, *core.ValidationError) {

@@ -11,23 +11,12 @@ import (
 	"github.com/gatehouse/gatehouse/internal/core"
 )
 
-type roleListData struct {
-	Items    []core.RoleView
-	Next     string
-	CanWrite bool
-}
-
-func (s *Server) roles(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	after := r.URL.Query().Get("after")
-	items, err := s.core.Access.ListRoles(r.Context(), c.actor, after, pageSize+1)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	d := roleListData{CanWrite: c.can(authz.RolesWrite)}
-	d.Items, d.Next = listPage(items, func(r core.RoleView) string { return r.Name }, nil)
-	s.render(w, r, c, http.StatusOK, "roles", "Roles", "roles", d)
-}
+// roleList is the list of roles (no search: they are few).
+var roleList = listing[core.RoleView]{tmpl: "roles", title: "Roles", section: "roles", write: authz.RolesWrite,
+	key: func(r core.RoleView) string { return r.Name },
+	list: func(s *Server, ctx context.Context, c *reqCtx, _, after string) ([]core.RoleView, error) {
+		return s.core.Access.ListRoles(ctx, c.actor, after, pageSize+1)
+	}}
 
 // roleFormData is the role form with its permission picker.
 type roleFormData struct {

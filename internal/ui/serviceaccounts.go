@@ -112,15 +112,12 @@ func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, c 
 	}
 	out, err := s.core.Accounts.CreateServiceAccount(r.Context(), c.actor, in)
 	if err != nil {
-		f := newForm(v)
-		if status, ok := f.formError(err, lifeRename); ok {
+		s.formRefused(w, r, c, err, newForm(v), lifeRename, func(status int, f *form) {
 			if status == http.StatusConflict && strings.Contains(f.Message, "already exists") {
 				f.Message += " If you submitted this form twice, the account was created the first time: see the list of service accounts."
 			}
 			s.renderSAForm(w, r, c, status, f)
-			return
-		}
-		s.fail(w, r, c, err)
+		})
 		return
 	}
 	s.render(w, r, c, http.StatusCreated, "service_account_created", "Service account created", "service-accounts",

@@ -267,15 +267,13 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 	tv, err := s.core.Credentials.CreateToken(r.Context(), c.actor, in)
 	if err != nil {
 		nameBadNetworks(err, in.AllowedCIDRs)
-		if status, ok := f.formError(err, lifeRename); ok {
+		s.formRefused(w, r, c, err, f, lifeRename, func(status int, f *form) {
 			if status == http.StatusConflict && v.Get("identifier") == "" && !errors.Is(err, core.ErrTokenLimit) {
 				f.Message = fmt.Sprintf("This form was already submitted: token %s exists. Its key was shown once, after the first submission; if it is lost, rotate the token.", in.Identifier)
 				f.Values.Set("nonce", newNonce())
 			}
 			s.renderTokenForm(w, r, c, status, f)
-			return
-		}
-		s.fail(w, r, c, err)
+		})
 		return
 	}
 	s.render(w, r, c, http.StatusCreated, "token_created", "Token created", "tokens", tokenCreatedData{Token: tv, BaseURL: baseURL(r)})

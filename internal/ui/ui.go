@@ -189,7 +189,7 @@ func (s *Server) routes() []route {
 		{"GET /service-accounts/{name}/delete", signed, saDeletion.page(s)},
 		{"POST /service-accounts/{name}/delete", signed, saDeletion.post(s)},
 
-		{"GET /people", signed, s.people},
+		{"GET /people", signed, peopleList.page(s)},
 		{"POST /people", signed, s.createPerson},
 		{"GET /people/{name}", signed, personPage.get(s)},
 		{"POST /people/{name}", signed, s.updatePerson},
@@ -207,7 +207,7 @@ func (s *Server) routes() []route {
 		{"POST /tokens/{id}/rotate", signed, s.rotateToken},
 		{"POST /tokens/{id}/revoke", signed, s.revokeToken},
 
-		{"GET /groups", signed, s.groups},
+		{"GET /groups", signed, groupList.page(s)},
 		{"POST /groups", signed, s.createGroup},
 		{"GET /groups/{name}", signed, groupPage.get(s)},
 		{"POST /groups/{name}", signed, s.updateGroup},
@@ -216,7 +216,7 @@ func (s *Server) routes() []route {
 		{"GET /groups/{name}/delete", signed, groupDeletion.page(s)},
 		{"POST /groups/{name}/delete", signed, groupDeletion.post(s)},
 
-		{"GET /roles", signed, s.roles},
+		{"GET /roles", signed, roleList.page(s)},
 		{"GET /roles/new", signed, roleNew.page(s, noValues)},
 		{"POST /roles", signed, roleNew.create(s, permRename, createRole)},
 		{"GET /roles/{name}", signed, rolePage.get(s)},
@@ -251,7 +251,7 @@ func (s *Server) routes() []route {
 		{"GET /outposts/{name}/delete", signed, outpostDeletion.page(s)},
 		{"POST /outposts/{name}/delete", signed, outpostDeletion.post(s)},
 
-		{"GET /oidc-issuers", signed, s.oidcIssuers},
+		{"GET /oidc-issuers", signed, issuerList.page(s)},
 		{"GET /oidc-issuers/new", signed, issuerNew.page(s, issuerDefaults)},
 		{"POST /oidc-issuers", signed, issuerNew.create(s, nil, createOIDCIssuer)},
 		{"GET /oidc-issuers/{name}", signed, issuerPage.get(s)},
