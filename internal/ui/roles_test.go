@@ -12,9 +12,8 @@ import (
 // built-in role).
 func TestRolePages(t *testing.T) {
 	each(t, func(t *testing.T, e *servertest.Env) {
-		e.Must(201, e.Admin("POST", "/api/v1/groups", map[string]any{"name": "ops"}))
-		c := newClient(t, e)
-		c.mustLogin("admin", adminPW)
+		newGroup(t, e, "ops")
+		c := signedIn(t, e, "admin", adminPW)
 		contains(t, must(t, 200, c.get("/roles")), `href="/roles/admin"`)
 		contains(t, must(t, 200, c.get("/roles/new")), `id="f-scoped"`)
 		r := must(t, 400, c.post("/roles", url.Values{"name": {"readers"}, "description": {"Typed text"}, "scoped": {"no.such@group/ops"}}))
