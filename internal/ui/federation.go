@@ -389,8 +389,7 @@ func createTrustPolicy(s *Server, ctx context.Context, c *reqCtx, v url.Values) 
 	}
 	err := withConditions(v, func(conds map[string]core.ClaimValues) error {
 		in.Conditions = conds
-		_, err := s.core.Federation.CreateTrustPolicy(ctx, c.actor, in)
-		return err
+		return errOnly(s.core.Federation.CreateTrustPolicy(ctx, c.actor, in))
 	})
 	return "/trust-policies/" + url.PathEscape(in.Name),
 		fmt.Sprintf("Trust policy %s created. Try it with an ID token in the policy tester.", in.Name), err
@@ -438,8 +437,7 @@ func (s *Server) updateTrustPolicy(w http.ResponseWriter, r *http.Request, c *re
 			}
 			return withConditions(v, func(conds map[string]core.ClaimValues) error {
 				in.Conditions = conds
-				_, err := s.core.Federation.UpdateTrustPolicy(ctx, c.actor, name, in)
-				return err
+				return errOnly(s.core.Federation.UpdateTrustPolicy(ctx, c.actor, name, in))
 			})
 		}, fmt.Sprintf("Trust policy %s saved. Tokens it minted before keep what they were minted with.", r.PathValue("name")))
 }
@@ -512,8 +510,7 @@ func (s *Server) testPolicies(w http.ResponseWriter, r *http.Request, c *reqCtx)
 var policyDeletion = deletion{kind: "trust policy", section: "federation", path: "/trust-policies/", perm: authz.FederationWrite, list: "/trust-policies",
 	details: []string{"Every token it minted stops working at once.", "ID tokens it matched can no longer be exchanged."},
 	read: func(s *Server, ctx context.Context, c *reqCtx, name string) error {
-		_, err := s.core.Federation.GetTrustPolicy(ctx, c.actor, name)
-		return err
+		return errOnly(s.core.Federation.GetTrustPolicy(ctx, c.actor, name))
 	},
 	del: func(s *Server, ctx context.Context, c *reqCtx, name string) error {
 		return s.core.Federation.DeleteTrustPolicy(ctx, c.actor, name)

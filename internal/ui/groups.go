@@ -53,8 +53,7 @@ func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 	groupPage.save(s, w, r, c, nil, func(d *groupData, f *form) { d.DescForm = f },
 		func(ctx context.Context, name string, v url.Values) error {
 			desc := v.Get("description")
-			_, err := s.core.Access.UpdateGroup(ctx, c.actor, name, core.GroupInput{Description: &desc})
-			return err
+			return errOnly(s.core.Access.UpdateGroup(ctx, c.actor, name, core.GroupInput{Description: &desc}))
 		}, "Description saved.")
 }
 
@@ -79,8 +78,7 @@ func (s *Server) removeMember(w http.ResponseWriter, r *http.Request, c *reqCtx)
 var groupDeletion = deletion{kind: "group", section: "groups", path: "/groups/", perm: authz.GroupsWrite, list: "/groups",
 	details: []string{"Its members stay, but lose the roles they held through it.", "Role assignments to the group are removed."},
 	read: func(s *Server, ctx context.Context, c *reqCtx, name string) error {
-		_, err := s.core.Access.GetGroup(ctx, c.actor, name)
-		return err
+		return errOnly(s.core.Access.GetGroup(ctx, c.actor, name))
 	},
 	del: func(s *Server, ctx context.Context, c *reqCtx, name string) error {
 		return s.core.Access.DeleteGroup(ctx, c.actor, name)

@@ -84,8 +84,7 @@ var providerPage = objectPage[providerData]{tmpl: "ldap_provider", section: "lda
 func (s *Server) updateLDAPProvider(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	providerPage.save(s, w, r, c, nil, func(d *providerData, f *form) { d.EditForm = f },
 		func(ctx context.Context, name string, v url.Values) error {
-			_, err := s.core.LDAP.UpdateLDAPProvider(ctx, c.actor, name, providerPatch(v))
-			return err
+			return errOnly(s.core.LDAP.UpdateLDAPProvider(ctx, c.actor, name, providerPatch(v)))
 		}, "LDAP provider saved. Its outposts pick the change up at once.")
 }
 
@@ -230,8 +229,7 @@ var providerDeletion = deletion{kind: "LDAP provider", section: "ldap", path: "/
 	details: []string{"A provider still served by outposts cannot be deleted: delete them first.",
 		"LDAP clients using its base DN are refused from then on."},
 	read: func(s *Server, ctx context.Context, c *reqCtx, name string) error {
-		_, err := s.core.LDAP.GetLDAPProvider(ctx, c.actor, name)
-		return err
+		return errOnly(s.core.LDAP.GetLDAPProvider(ctx, c.actor, name))
 	},
 	del: func(s *Server, ctx context.Context, c *reqCtx, name string) error {
 		return s.core.LDAP.DeleteLDAPProvider(ctx, c.actor, name)

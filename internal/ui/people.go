@@ -101,8 +101,7 @@ func (s *Server) updatePerson(w http.ResponseWriter, r *http.Request, c *reqCtx)
 	personPage.save(s, w, r, c, nil, func(d *personData, f *form) { d.ProfileForm = f },
 		func(ctx context.Context, name string, v url.Values) error {
 			full, email, desc := strings.TrimSpace(v.Get("name")), strings.TrimSpace(v.Get("email")), v.Get("description")
-			_, err := s.core.Accounts.UpdatePerson(ctx, c.actor, name, core.UpdateUserInput{Name: &full, Email: &email, Description: &desc})
-			return err
+			return errOnly(s.core.Accounts.UpdatePerson(ctx, c.actor, name, core.UpdateUserInput{Name: &full, Email: &email, Description: &desc}))
 		}, "Profile saved.")
 }
 

@@ -125,6 +125,7 @@ func (s *Server) funcs() template.FuncMap {
 		"limits":        tokenLimits,
 		"outpostStatus": statusOf,
 		"list":          func(v ...string) []string { return v },
+		"tabs":          func(section string) []tab { return sectionTabs[section] },
 		"isSA": func(typ string) bool {
 			return typ == "service_account" || typ == "internal_service_account"
 		},
@@ -626,4 +627,17 @@ func (p creationPage[D]) create(s *Server, rename map[string]string,
 		s.submit(w, r, c, rename, func(ctx context.Context, v url.Values) (string, string, error) { return do(s, ctx, c, v) },
 			p.again(s, w, r, c))
 	}
+}
+
+// errOnly is the error of a core call whose result is not needed (a
+// deletion's check that the object exists, a form saved).
+func errOnly[T any](_ T, err error) error { return err }
+
+// tab is one page of a section's tabs (the subnav partial).
+type tab struct{ Href, Key, Label string }
+
+// sectionTabs are the tabs of the sections that have some.
+var sectionTabs = map[string][]tab{
+	"federation": {{"/oidc-issuers", "issuers", "OIDC issuers"}, {"/trust-policies", "policies", "Trust policies"}, {"/policy-tester", "tester", "Policy tester"}},
+	"ldap":       {{"/ldap-providers", "providers", "Providers"}, {"/outposts", "outposts", "Outposts"}},
 }

@@ -107,8 +107,7 @@ func (s *Server) updateRole(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		func(ctx context.Context, name string, v url.Values) error {
 			desc := v.Get("description")
 			perms := permissionsOf(v)
-			_, err := s.core.Access.UpdateRole(ctx, c.actor, name, core.RoleInput{Description: &desc, Permissions: &perms})
-			return err
+			return errOnly(s.core.Access.UpdateRole(ctx, c.actor, name, core.RoleInput{Description: &desc, Permissions: &perms}))
 		}, fmt.Sprintf("Role %s saved: the change applies to the next request of everyone holding it.", r.PathValue("name")))
 }
 

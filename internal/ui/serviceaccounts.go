@@ -214,8 +214,7 @@ func (s *Server) updateServiceAccount(w http.ResponseWriter, r *http.Request, c 
 	saPage.save(s, w, r, c, nil, func(d *saDetailData, f *form) { d.Form = f },
 		func(ctx context.Context, name string, v url.Values) error {
 			desc := v.Get("description")
-			_, err := s.core.Accounts.UpdateServiceAccount(ctx, c.actor, name, core.UpdateUserInput{Description: &desc})
-			return err
+			return errOnly(s.core.Accounts.UpdateServiceAccount(ctx, c.actor, name, core.UpdateUserInput{Description: &desc}))
 		}, "Description saved.")
 }
 
@@ -262,8 +261,7 @@ var saDeletion = deletion{kind: "service account", section: "service-accounts", 
 	details: []string{"Every token and app password of the account stops working at once and is deleted.",
 		"Its group memberships and role assignments are removed.", "Audit events about it are kept."},
 	read: func(s *Server, ctx context.Context, c *reqCtx, name string) error {
-		_, err := s.core.Accounts.GetServiceAccount(ctx, c.actor, name)
-		return err
+		return errOnly(s.core.Accounts.GetServiceAccount(ctx, c.actor, name))
 	},
 	del: func(s *Server, ctx context.Context, c *reqCtx, name string) error {
 		return s.core.Accounts.DeleteServiceAccount(ctx, c.actor, name)
