@@ -81,9 +81,8 @@ func confirmed(v url.Values, name string) bool { return v.Get("confirm") == name
 func (s *Server) deleteConfirmed(w http.ResponseWriter, r *http.Request, c *reqCtx, section string,
 	confirm func(*form) confirmData, del func(name string) error, done, list string) {
 	name := r.PathValue("name")
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
+	v, ok := s.values(w, r, c)
+	if !ok {
 		return
 	}
 	if !confirmed(v, name) {
@@ -106,8 +105,7 @@ func (s *Server) deleteConfirmed(w http.ResponseWriter, r *http.Request, c *reqC
 // is the flash otherwise, and back the object's page.
 func (s *Server) removeFrom(w http.ResponseWriter, r *http.Request, c *reqCtx, remove func(ctx context.Context) error,
 	gone, already, done, back string) {
-	if _, err := parseForm(w, r); err != nil {
-		s.fail(w, r, c, err)
+	if _, ok := s.values(w, r, c); !ok {
 		return
 	}
 	err := remove(r.Context())

@@ -475,12 +475,7 @@ func (s *Server) policyTesterPage(w http.ResponseWriter, r *http.Request, c *req
 	s.render(w, r, c, http.StatusOK, "policy_tester", "Policy tester", "federation", testerData{Form: newForm(nil)})
 }
 
-func (s *Server) testPolicies(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
+func (s *Server) testPolicies(w http.ResponseWriter, r *http.Request, c *reqCtx, v url.Values) {
 	in := core.PolicyTestInput{IDToken: strings.TrimSpace(v.Get("id_token")), ServiceAccount: strings.TrimSpace(v.Get("service_account"))}
 	// The token never goes back into the page: the form keeps the rest.
 	kept := url.Values{"service_account": {in.ServiceAccount}}

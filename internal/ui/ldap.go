@@ -150,12 +150,7 @@ type outpostCreatedData struct {
 	BaseURL string
 }
 
-func (s *Server) createOutpost(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
+func (s *Server) createOutpost(w http.ResponseWriter, r *http.Request, c *reqCtx, v url.Values) {
 	in := core.OutpostInput{Name: strings.TrimSpace(v.Get("name")), Provider: v.Get("provider"), Description: v.Get("description")}
 	if ttl := strings.TrimSpace(v.Get("ttl")); ttl != "" {
 		in.TTL = &ttl
@@ -186,13 +181,8 @@ func (s *Server) loadOutpost(ctx context.Context, c *reqCtx, name string) (outpo
 
 var outpostPage = objectPage[outpostData]{tmpl: "outpost", section: "ldap", path: "/outposts/", load: (*Server).loadOutpost}
 
-func (s *Server) rotateOutpost(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+func (s *Server) rotateOutpost(w http.ResponseWriter, r *http.Request, c *reqCtx, v url.Values) {
 	name := r.PathValue("name")
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
 	var in core.OutpostRotateInput
 	if g := strings.TrimSpace(v.Get("grace")); g != "" {
 		in.Grace = &g

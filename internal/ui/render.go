@@ -363,6 +363,29 @@ func (f *form) formError(err error, rename map[string]string) (int, bool) {
 	return 0, false
 }
 
+// formHandler is a handler of a posted form, given its values.
+type formHandler func(w http.ResponseWriter, r *http.Request, c *reqCtx, v url.Values)
+
+// posted reads the form before h runs.
+func (s *Server) posted(h formHandler) handler {
+	return func(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+		if v, ok := s.values(w, r, c); ok {
+			h(w, r, c, v)
+		}
+	}
+}
+
+// values reads the posted form; a form that cannot be read is answered
+// with the error page (false).
+func (s *Server) values(w http.ResponseWriter, r *http.Request, c *reqCtx) (url.Values, bool) {
+	v, err := parseForm(w, r)
+	if err != nil {
+		s.fail(w, r, c, err)
+		return nil, false
+	}
+	return v, true
+}
+
 // parseForm reads the posted form (already size-bounded by wrap).
 func parseForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 	if err := r.ParseForm(); err != nil {
@@ -512,9 +535,8 @@ type objectPage[D any] struct {
 func (p objectPage[D]) save(s *Server, w http.ResponseWriter, r *http.Request, c *reqCtx, rename map[string]string,
 	put func(d *D, f *form), change func(ctx context.Context, name string, v url.Values) error, done string) {
 	name := r.PathValue("name")
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
+	v, ok := s.values(w, r, c)
+	if !ok {
 		return
 	}
 	if err := change(r.Context(), name, v); err != nil {
@@ -572,9 +594,8 @@ func (s *Server) formRefused(w http.ResponseWriter, r *http.Request, c *reqCtx, 
 // form again by again, as typed (never a password).
 func (s *Server) submit(w http.ResponseWriter, r *http.Request, c *reqCtx, rename map[string]string,
 	do func(ctx context.Context, v url.Values) (target, done string, err error), again func(status int, f *form)) {
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
+	v, ok := s.values(w, r, c)
+	if !ok {
 		return
 	}
 	target, done, err := do(r.Context(), v)

@@ -111,13 +111,8 @@ func (s *Server) updateRole(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		}, fmt.Sprintf("Role %s saved: the change applies to the next request of everyone holding it.", r.PathValue("name")))
 }
 
-func (s *Server) assignRole(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+func (s *Server) assignRole(w http.ResponseWriter, r *http.Request, c *reqCtx, v url.Values) {
 	name := r.PathValue("name")
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
 	kind, holder := v.Get("kind"), strings.TrimSpace(v.Get("holder"))
 	var f []core.FieldError
 	if kind != "users" && kind != "groups" {

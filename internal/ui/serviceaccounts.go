@@ -93,12 +93,7 @@ type saCreatedData struct {
 	BaseURL string
 }
 
-func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
+func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, c *reqCtx, v url.Values) {
 	in := core.CreateServiceAccountInput{
 		Username:    strings.TrimSpace(v.Get("username")),
 		Description: v.Get("description"),
@@ -224,9 +219,8 @@ func (s *Server) updateServiceAccount(w http.ResponseWriter, r *http.Request, c 
 func (s *Server) setActive(w http.ResponseWriter, r *http.Request, c *reqCtx,
 	update func(ctx context.Context, a core.Actor, name string, in core.UpdateUserInput) (core.UserView, error), back, on, off string) {
 	name := r.PathValue("name")
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
+	v, ok := s.values(w, r, c)
+	if !ok {
 		return
 	}
 	active := v.Get("active") == "true"

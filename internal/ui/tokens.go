@@ -229,12 +229,7 @@ type tokenCreatedData struct {
 	BaseURL     string
 }
 
-func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *reqCtx, v url.Values) {
 	v.Set("sliding_ok", "1")
 	in := core.CreateTokenInput{
 		Identifier:  strings.TrimSpace(v.Get("identifier")),
@@ -312,13 +307,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	s.render(w, r, c, http.StatusOK, "token", d.Token.Identifier, "tokens", d)
 }
 
-func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, c *reqCtx, v url.Values) {
 	id := r.PathValue("id")
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
 	d, err := s.loadToken(r, c, id)
 	if err != nil {
 		s.fail(w, r, c, err)
@@ -351,8 +341,7 @@ func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	id := r.PathValue("id")
-	if _, err := parseForm(w, r); err != nil {
-		s.fail(w, r, c, err)
+	if _, ok := s.values(w, r, c); !ok {
 		return
 	}
 	err := s.core.Credentials.RevokeToken(r.Context(), c.actor, id)

@@ -182,7 +182,7 @@ func (s *Server) routes() []route {
 
 		{"GET /service-accounts", signed, s.serviceAccounts},
 		{"GET /service-accounts/new", signed, s.newServiceAccountPage},
-		{"POST /service-accounts", signed, s.createServiceAccount},
+		{"POST /service-accounts", signed, s.posted(s.createServiceAccount)},
 		{"GET /service-accounts/{name}", signed, saPage.get(s)},
 		{"POST /service-accounts/{name}", signed, s.updateServiceAccount},
 		{"POST /service-accounts/{name}/active", signed, s.setServiceAccountActive},
@@ -202,9 +202,9 @@ func (s *Server) routes() []route {
 
 		{"GET /tokens", signed, s.tokens},
 		{"GET /tokens/new", signed, s.newTokenPage},
-		{"POST /tokens", signed, s.createToken},
+		{"POST /tokens", signed, s.posted(s.createToken)},
 		{"GET /tokens/{id}", signed, s.token},
-		{"POST /tokens/{id}/rotate", signed, s.rotateToken},
+		{"POST /tokens/{id}/rotate", signed, s.posted(s.rotateToken)},
 		{"POST /tokens/{id}/revoke", signed, s.revokeToken},
 
 		{"GET /groups", signed, groupList.page(s)},
@@ -221,7 +221,7 @@ func (s *Server) routes() []route {
 		{"POST /roles", signed, roleNew.create(s, permRename, createRole)},
 		{"GET /roles/{name}", signed, rolePage.get(s)},
 		{"POST /roles/{name}", signed, s.updateRole},
-		{"POST /roles/{name}/assignments", signed, s.assignRole},
+		{"POST /roles/{name}/assignments", signed, s.posted(s.assignRole)},
 		{"POST /roles/{name}/assignments/{kind}/{holder}/remove", signed, s.unassignRole},
 		{"GET /roles/{name}/delete", signed, roleDeletion.page(s)},
 		{"POST /roles/{name}/delete", signed, roleDeletion.post(s)},
@@ -245,9 +245,9 @@ func (s *Server) routes() []route {
 		{"POST /ldap-providers/{name}/delete", signed, providerDeletion.post(s)},
 
 		{"GET /outposts", signed, s.outposts},
-		{"POST /outposts", signed, s.createOutpost},
+		{"POST /outposts", signed, s.posted(s.createOutpost)},
 		{"GET /outposts/{name}", signed, outpostPage.get(s)},
-		{"POST /outposts/{name}/rotate", signed, s.rotateOutpost},
+		{"POST /outposts/{name}/rotate", signed, s.posted(s.rotateOutpost)},
 		{"GET /outposts/{name}/delete", signed, outpostDeletion.page(s)},
 		{"POST /outposts/{name}/delete", signed, outpostDeletion.post(s)},
 
@@ -268,21 +268,21 @@ func (s *Server) routes() []route {
 		{"POST /trust-policies/{name}/delete", signed, policyDeletion.post(s)},
 
 		{"GET /policy-tester", signed, s.policyTesterPage},
-		{"POST /policy-tester", signed, s.testPolicies},
+		{"POST /policy-tester", signed, s.posted(s.testPolicies)},
 
 		{"GET /events", signed, s.events},
 
 		{"GET /profile", signed, s.profile},
-		{"POST /profile/password", signed, s.changePassword},
+		{"POST /profile/password", signed, s.posted(s.changePassword)},
 		{"POST /profile/sessions/end-others", signed, s.endOtherSessions},
 		{"GET /profile/two-factor", signed, s.twoFactorPage},
 		{"POST /profile/two-factor", signed, s.beginTwoFactor},
-		{"POST /profile/two-factor/confirm", signed, s.confirmTwoFactor},
-		{"POST /profile/two-factor/disable", signed, s.disableTwoFactor},
-		{"POST /profile/two-factor/recovery-codes", signed, s.regenerateRecoveryCodes},
+		{"POST /profile/two-factor/confirm", signed, s.posted(s.confirmTwoFactor)},
+		{"POST /profile/two-factor/disable", signed, s.posted(s.disableTwoFactor)},
+		{"POST /profile/two-factor/recovery-codes", signed, s.posted(s.regenerateRecoveryCodes)},
 
 		{"GET /settings", signed, s.settings},
-		{"POST /settings", signed, s.updateSettings},
+		{"POST /settings", signed, s.posted(s.updateSettings)},
 	}
 }
 
