@@ -77,8 +77,7 @@ var applicationPage = objectPage[applicationData]{tmpl: "application", section: 
 func (s *Server) updateApplication(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	applicationPage.save(s, w, r, c, nil, func(d *applicationData, f *form) { d.EditForm = f },
 		func(ctx context.Context, slug string, v url.Values) error {
-			_, err := s.core.Applications.UpdateApplication(ctx, c.actor, slug, applicationInput(v))
-			return err
+			return errOnly(s.core.Applications.UpdateApplication(ctx, c.actor, slug, applicationInput(v)))
 		}, "Application saved.")
 }
 
@@ -159,8 +158,7 @@ func (s *Server) applicationEntrants(w http.ResponseWriter, r *http.Request, c *
 var applicationDeletion = deletion{kind: "application", section: "applications", path: "/applications/", perm: authz.ApplicationsWrite, list: "/applications",
 	details: []string{"Its bindings are removed.", "Forward-auth refuses every request for it from then on."},
 	read: func(s *Server, ctx context.Context, c *reqCtx, slug string) error {
-		_, err := s.core.Applications.GetApplication(ctx, c.actor, slug)
-		return err
+		return errOnly(s.core.Applications.GetApplication(ctx, c.actor, slug))
 	},
 	del: func(s *Server, ctx context.Context, c *reqCtx, slug string) error {
 		return s.core.Applications.DeleteApplication(ctx, c.actor, slug)

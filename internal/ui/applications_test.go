@@ -26,10 +26,8 @@ func TestApplicationPages(t *testing.T) {
 		newHuman(t, e, "alice", "alice-password-1")
 		newHuman(t, e, "bob", "bob-password-1")
 		newHuman(t, e, "carol", "carol-password-1")
-		e.Must(201, e.Admin("POST", "/api/v1/groups", map[string]any{"name": "ops"}))
-		e.Must(204, e.Admin("PUT", "/api/v1/groups/ops/members/alice", nil))
-		c := newClient(t, e)
-		c.mustLogin("admin", adminPW)
+		newGroup(t, e, "ops", "alice")
+		c := signedIn(t, e, "admin", adminPW)
 		contains(t, must(t, 200, c.get("/applications")), "No applications yet", "New application")
 
 		r := must(t, 400, c.post("/applications", appForm("grafana", "", "ftp://grafana.example")))
@@ -92,13 +90,12 @@ func TestApplicationPagesPermissions(t *testing.T) {
 		for _, slug := range []string{"wiki", "payroll"} {
 			e.Must(201, e.Admin("POST", "/api/v1/applications", map[string]any{"slug": slug, "name": slug}))
 		}
-		e.Must(201, e.Admin("POST", "/api/v1/groups", map[string]any{"name": "ops"}))
+		newGroup(t, e, "ops")
 		e.Must(201, e.Admin("POST", "/api/v1/roles", map[string]any{"name": "wiki-owner",
 			"permissions": []string{"applications.read@application/wiki", "applications.write@application/wiki", "groups.read"}}))
 		newHuman(t, e, "owner", "owner-password-1", "wiki-owner")
 
-		c := newClient(t, e)
-		c.mustLogin("owner", "owner-password-1")
+		c := signedIn(t, e, "owner", "owner-password-1")
 		contains(t, must(t, 200, c.get("/")), `href="/applications"`)
 		r := must(t, 200, c.get("/applications"))
 		contains(t, r, `href="/applications/wiki"`)

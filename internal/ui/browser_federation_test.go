@@ -18,7 +18,7 @@ func TestBrowserFederation(t *testing.T) {
 	e := servertest.Start(t, storetest.NewSQLite(t))
 	iss := fedtest.New(t)
 	e.Must(201, e.Admin("POST", "/api/v1/service-accounts", map[string]any{"username": "deployer", "description": "Deploys acme/app", "token_intent": "none"}))
-	e.Must(201, e.Admin("POST", "/api/v1/roles", map[string]any{"name": "deploy", "permissions": []string{"users.read", "groups.read"}}))
+	newRole(t, e, "deploy", "users.read", "groups.read")
 	e.Must(204, e.Admin("PUT", "/api/v1/roles/deploy/assignments/users/deployer", nil))
 	p := newPage(t, e)
 	p.login("admin", servertest.AdminPassword, `section[aria-labelledby="h-expiring"]`)
@@ -64,9 +64,7 @@ func TestBrowserFederation(t *testing.T) {
 		t.Fatalf("the policy's conditions read %q", got)
 	}
 	p.shot("30-trust-policy")
-	p.open("/trust-policies")
-	p.run(chromedp.WaitVisible(css(`a[href="/trust-policies/deploy-main"]`)))
-	p.shot("31-trust-policies")
+	p.view("/trust-policies", `a[href="/trust-policies/deploy-main"]`, "31-trust-policies")
 
 	// The tester: a matching token, then one from another repository.
 	now := e.Clock.Now()

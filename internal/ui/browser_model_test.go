@@ -48,9 +48,7 @@ func TestBrowserModel(t *testing.T) {
 	if got := p.text(".alert-ok"); !strings.Contains(got, "1 session(s) of alice signed out") {
 		t.Fatalf("after signing alice out: %q", got)
 	}
-	p.open("/people")
-	p.run(chromedp.WaitVisible(css(`a[href="/people/alice"]`)))
-	p.shot("36-people")
+	p.view("/people", `a[href="/people/alice"]`, "36-people")
 
 	// Applications: created from the list, bound to a group and a person.
 	p.run(chromedp.Click(css(`.nav a[href="/applications"]`)))
@@ -79,9 +77,7 @@ func TestBrowserModel(t *testing.T) {
 		t.Fatalf("who can enter lists bob:\n%s", got)
 	}
 	p.shot("38-application-entrants")
-	p.open("/applications")
-	p.run(chromedp.WaitVisible(css(`a[href="/applications/grafana"]`)))
-	p.shot("39-applications")
+	p.view("/applications", `a[href="/applications/grafana"]`, "39-applications")
 
 	// LDAP: a provider, its directory, an outpost and its key.
 	p.run(chromedp.Click(css(`.nav a[href="/ldap-providers"]`)))
@@ -112,12 +108,8 @@ func TestBrowserModel(t *testing.T) {
 		t.Fatalf("the outpost's status reads %q", got)
 	}
 	p.shot("44-outpost")
-	p.open("/outposts")
-	p.run(chromedp.WaitVisible(css(`a[href="/outposts/rack1"]`)))
-	p.shot("45-outposts")
-	p.open("/ldap-providers")
-	p.run(chromedp.WaitVisible(css(`a[href="/ldap-providers/corp"]`)))
-	p.shot("46-ldap-providers")
+	p.view("/outposts", `a[href="/outposts/rack1"]`, "45-outposts")
+	p.view("/ldap-providers", `a[href="/ldap-providers/corp"]`, "46-ldap-providers")
 }
 
 // fill types into fields: a selector, its text, the next selector...

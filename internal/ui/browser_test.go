@@ -188,6 +188,14 @@ func (p *page) submit(button string, waitFor string) {
 
 // shot saves a screenshot under the repository's testdata/screenshots
 // when GATEHOUSE_SCREENSHOTS=1.
+// view opens path, waits until wait shows, and takes the shot name.
+func (p *page) view(path, wait, name string) {
+	p.t.Helper()
+	p.open(path)
+	p.run(chromedp.WaitVisible(css(wait)))
+	p.shot(name)
+}
+
 func (p *page) shot(name string) {
 	p.t.Helper()
 	if os.Getenv("GATEHOUSE_SCREENSHOTS") != "1" {
@@ -360,10 +368,8 @@ func TestBrowserAdminFlow(t *testing.T) {
 			}
 		}
 		if shots {
-			p.open("/events")
-			p.run(chromedp.WaitVisible(css("#event-results")))
-			p.shot("09-events")
 			for _, pg := range []struct{ path, wait, name string }{
+				{"/events", "#event-results", "09-events"},
 				{"/groups", "#group-results", "10-groups"},
 				{"/groups/deployers", "#h-members", "11-group"},
 				{"/roles/new", "#f-scoped", "12-role-new"},
@@ -373,9 +379,7 @@ func TestBrowserAdminFlow(t *testing.T) {
 				{"/settings", "#f-title", "16-settings"},
 				{"/no/such/page", "main h1", "17-not-found"},
 			} {
-				p.open(pg.path)
-				p.run(chromedp.WaitVisible(css(pg.wait)))
-				p.shot(pg.name)
+				p.view(pg.path, pg.wait, pg.name)
 			}
 			p.run(chromedp.EmulateViewport(390, 844))
 			for _, pg := range []struct{ path, wait, name string }{
@@ -383,9 +387,7 @@ func TestBrowserAdminFlow(t *testing.T) {
 				{"/tokens", "#token-results", "21-phone-tokens"},
 				{"/service-accounts/new", "#f-username", "22-phone-service-account-new"},
 			} {
-				p.open(pg.path)
-				p.run(chromedp.WaitVisible(css(pg.wait)))
-				p.shot(pg.name)
+				p.view(pg.path, pg.wait, pg.name)
 			}
 			p.run(chromedp.EmulateViewport(1280, 900))
 		}

@@ -2,9 +2,12 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+
+	"github.com/gatehouse/gatehouse/internal/core"
 )
 
 // deletion is how one kind of object is deleted from its page: a
@@ -16,10 +19,17 @@ type deletion struct {
 	perm    string // the permission to delete (unscoped); "" when read checks a scoped one
 	details []string
 	list    string // where to go afterwards
-	// read loads the object, for its 404 and 403 as its own page answers.
+	// read loads the object, for its 404 and 403 as its own page answers;
+	// a *notDeletable error says the object exists but cannot go.
 	read func(s *Server, ctx context.Context, c *reqCtx, name string) error
 	del  func(s *Server, ctx context.Context, c *reqCtx, name string) error
 }
+
+// notDeletable is a deletion's read saying the object cannot be deleted
+// (a built-in role), and why.
+type notDeletable struct{ why string }
+
+func (e *notDeletable) Error() string { return e.why }
 
 func (d deletion) confirm(name string, f *form) confirmData {
 	return confirmData{Kind: d.kind, Name: name, Action: d.path + url.PathEscape(name) + "/delete", Back: d.path + url.PathEscape(name),
@@ -30,12 +40,18 @@ func (d deletion) confirm(name string, f *form) confirmData {
 func (d deletion) page(s *Server) handler {
 	return func(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		name := r.PathValue("name")
-		if err := d.read(s, r.Context(), c, name); err != nil {
+		err := d.read(s, r.Context(), c, name)
+		var nd *notDeletable
+		if err != nil && !errors.As(err, &nd) {
 			s.fail(w, r, c, err)
 			return
 		}
 		if d.perm != "" && !c.can(d.perm) {
 			s.forbiddenNeeds(w, r, c, d.perm)
+			return
+		}
+		if nd != nil {
+			s.renderError(w, r, c, http.StatusConflict, "Not possible", nd.why)
 			return
 		}
 		s.renderConfirm(w, r, c, http.StatusOK, d.section, d.confirm(name, newForm(nil)))
@@ -65,9 +81,8 @@ func confirmed(v url.Values, name string) bool { return v.Get("confirm") == name
 func (s *Server) deleteConfirmed(w http.ResponseWriter, r *http.Request, c *reqCtx, section string,
 	confirm func(*form) confirmData, del func(name string) error, done, list string) {
 	name := r.PathValue("name")
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
+	v, ok := s.values(w, r, c)
+	if !ok {
 		return
 	}
 	if !confirmed(v, name) {
@@ -82,4 +97,27 @@ func (s *Server) deleteConfirmed(w http.ResponseWriter, r *http.Request, c *reqC
 	}
 	s.setFlash(w, r, "ok", fmt.Sprintf(done, name))
 	s.redirect(w, r, list)
+}
+
+// removeFrom is a remove button of an object's page (a member of a group,
+// a holder of a role): remove calls the core; a NotFoundError of kind gone
+// says it was already gone, an info flash (already), not an error; done
+// is the flash otherwise, and back the object's page.
+func (s *Server) removeFrom(w http.ResponseWriter, r *http.Request, c *reqCtx, remove func(ctx context.Context) error,
+	gone, already, done, back string) {
+	if _, ok := s.values(w, r, c); !ok {
+		return
+	}
+	err := remove(r.Context())
+	var nf *core.NotFoundError
+	switch {
+	case errors.As(err, &nf) && nf.Kind == gone:
+		s.setFlash(w, r, "info", already)
+	case err != nil:
+		s.fail(w, r, c, err)
+		return
+	default:
+		s.setFlash(w, r, "ok", done)
+	}
+	s.redirect(w, r, back)
 }

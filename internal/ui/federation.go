@@ -32,22 +32,12 @@ var issuerKinds = []struct{ Value, Label string }{
 
 // ---- Issuers ----
 
-type issuerListData struct {
-	Items    []core.OIDCIssuerView
-	Next     string
-	CanWrite bool
-}
-
-func (s *Server) oidcIssuers(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	items, err := s.core.Federation.ListOIDCIssuers(r.Context(), c.actor, r.URL.Query().Get("after"), pageSize+1)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	d := issuerListData{CanWrite: c.can(authz.FederationWrite)}
-	d.Items, d.Next = listPage(items, func(i core.OIDCIssuerView) string { return i.Name }, nil)
-	s.render(w, r, c, http.StatusOK, "oidc_issuers", "OIDC issuers", "federation", d)
-}
+// issuerList is the list of OIDC issuers (no search: they are few).
+var issuerList = listing[core.OIDCIssuerView]{tmpl: "oidc_issuers", title: "OIDC issuers", section: "federation", write: authz.FederationWrite,
+	key: func(i core.OIDCIssuerView) string { return i.Name },
+	list: func(s *Server, ctx context.Context, c *reqCtx, _, after string) ([]core.OIDCIssuerView, error) {
+		return s.core.Federation.ListOIDCIssuers(ctx, c.actor, after, pageSize+1)
+	}}
 
 // issuerFormData is the issuer form (new, or the edit form of one).
 type issuerFormData struct {
@@ -63,13 +53,13 @@ func newIssuerForm(f *form, isNew bool) issuerFormData {
 	return issuerFormData{Form: f, New: isNew, Kinds: issuerKinds, Algs: federation.SupportedAlgs}
 }
 
-func (s *Server) newOIDCIssuerPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	if !c.can(authz.FederationWrite) {
-		s.forbiddenNeeds(w, r, c, authz.FederationWrite)
-		return
-	}
-	v := url.Values{"kind": {"generic"}, "leeway": {"60s"}, "allowed_algs": federation.DefaultAlgs}
-	s.render(w, r, c, http.StatusOK, "oidc_issuer_new", "New OIDC issuer", "federation", newIssuerForm(newForm(v), true))
+var issuerNew = creationPage[issuerFormData]{tmpl: "oidc_issuer_new", title: "New OIDC issuer", section: "federation", perm: authz.FederationWrite,
+	data: func(_ *Server, _ *http.Request, _ *reqCtx, f *form) (issuerFormData, error) {
+		return newIssuerForm(f, true), nil
+	}}
+
+func issuerDefaults(*http.Request, *reqCtx) url.Values {
+	return url.Values{"kind": {"generic"}, "leeway": {"60s"}, "allowed_algs": federation.DefaultAlgs}
 }
 
 // inlineJWKS reads the JWK Set text area: nil when empty.
@@ -115,12 +105,7 @@ func withJWKSError(err error, fe *core.FieldError) error {
 	return &core.ValidationError{Errors: out}
 }
 
-func (s *Server) createOIDCIssuer(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
+func createOIDCIssuer(s *Server, ctx context.Context, c *reqCtx, v url.Values) (string, string, error) {
 	leeway, shared := strings.TrimSpace(v.Get("leeway")), v.Get("shared") == "on"
 	in := core.OIDCIssuerInput{Name: strings.TrimSpace(v.Get("name")), Kind: v.Get("kind"), IssuerURL: strings.TrimSpace(v.Get("issuer_url")),
 		JWKSURL: strings.TrimSpace(v.Get("jwks_url")), AllowedAlgs: v["allowed_algs"], TenantClaims: lines(v.Get("tenant_claims"))}
@@ -140,19 +125,9 @@ func (s *Server) createOIDCIssuer(w http.ResponseWriter, r *http.Request, c *req
 	if fe != nil {
 		in.JWKS = unusableJWKS
 	}
-	_, err = s.core.Federation.CreateOIDCIssuer(r.Context(), c.actor, in)
-	err = withJWKSError(err, fe)
-	if err != nil {
-		f := newForm(v)
-		if status, ok := f.formError(err, nil); ok {
-			s.render(w, r, c, status, "oidc_issuer_new", "New OIDC issuer", "federation", newIssuerForm(f, true))
-			return
-		}
-		s.fail(w, r, c, err)
-		return
-	}
-	s.setFlash(w, r, "ok", fmt.Sprintf("OIDC issuer %s created. Add a trust policy to let its ID tokens be exchanged.", in.Name))
-	s.redirect(w, r, "/oidc-issuers/"+url.PathEscape(in.Name))
+	_, err := s.core.Federation.CreateOIDCIssuer(ctx, c.actor, in)
+	return "/oidc-issuers/" + url.PathEscape(in.Name),
+		fmt.Sprintf("OIDC issuer %s created. Add a trust policy to let its ID tokens be exchanged.", in.Name), withJWKSError(err, fe)
 }
 
 type issuerData struct {
@@ -336,10 +311,19 @@ func conditionsText(c map[string][]string) string {
 	return b.String()
 }
 
-// policyFormError puts a core error into a policy form: the errors of
-// single conditions (conditions.CLAIM) go to the conditions field.
-func policyFormError(f *form, err error) (int, bool) {
-	status, ok := f.formError(err, nil)
+// withConditions reads the conditions text area and saves the policy
+// with them; a text that does not read is the form's error.
+func withConditions(v url.Values, save func(conds map[string]core.ClaimValues) error) error {
+	conds, fe := conditionsOf(v.Get("conditions"))
+	if fe != nil {
+		return &core.ValidationError{Errors: []core.FieldError{*fe}}
+	}
+	return save(conds)
+}
+
+// conditionErrors moves the errors of single conditions
+// (conditions.CLAIM) of a policy form to its conditions field.
+func conditionErrors(f *form) {
 	for k, msg := range f.Errors {
 		if claim, found := strings.CutPrefix(k, "conditions."); found {
 			delete(f.Errors, k)
@@ -348,7 +332,6 @@ func policyFormError(f *form, err error) (int, bool) {
 			}
 		}
 	}
-	return status, ok
 }
 
 // issuerNames lists the issuers for the policy form's select; nil when
@@ -369,18 +352,17 @@ func (s *Server) issuerNames(r *http.Request, c *reqCtx) ([]string, error) {
 	return names, nil
 }
 
-func (s *Server) newTrustPolicyPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	if !c.can(authz.FederationWrite) {
-		s.forbiddenNeeds(w, r, c, authz.FederationWrite)
-		return
-	}
-	names, err := s.issuerNames(r, c)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	v := url.Values{"ttl": {"15m"}, "perm_mode": {"all"}, "issuer": {r.URL.Query().Get("issuer")}}
-	s.render(w, r, c, http.StatusOK, "trust_policy_new", "New trust policy", "federation", policyFormData{Form: newForm(v), New: true, Issuers: names, Listed: c.can(authz.FederationRead)})
+// policyNew is the new trust policy page; an issuer named in the
+// address is the one chosen.
+var policyNew = creationPage[policyFormData]{tmpl: "trust_policy_new", title: "New trust policy", section: "federation", perm: authz.FederationWrite,
+	data: func(s *Server, r *http.Request, c *reqCtx, f *form) (policyFormData, error) {
+		conditionErrors(f)
+		names, err := s.issuerNames(r, c)
+		return policyFormData{Form: f, New: true, Issuers: names, Listed: c.can(authz.FederationRead)}, err
+	}}
+
+func policyDefaults(r *http.Request, _ *reqCtx) url.Values {
+	return url.Values{"ttl": {"15m"}, "perm_mode": {"all"}, "issuer": {r.URL.Query().Get("issuer")}}
 }
 
 // policyRestrictions reads the optional permissions and networks.
@@ -396,12 +378,7 @@ func policyRestrictions(v url.Values) (*[]string, []string) {
 	return perms, lines(v.Get("allowed_cidrs"))
 }
 
-func (s *Server) createTrustPolicy(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
+func createTrustPolicy(s *Server, ctx context.Context, c *reqCtx, v url.Values) (string, string, error) {
 	ttl := strings.TrimSpace(v.Get("ttl"))
 	perms, cidrs := policyRestrictions(v)
 	in := core.TrustPolicyInput{Name: strings.TrimSpace(v.Get("name")), Description: v.Get("description"), Issuer: v.Get("issuer"),
@@ -410,29 +387,12 @@ func (s *Server) createTrustPolicy(w http.ResponseWriter, r *http.Request, c *re
 	if ttl != "" {
 		in.TTL = &ttl
 	}
-	conds, fe := conditionsOf(v.Get("conditions"))
-	if fe == nil {
+	err := withConditions(v, func(conds map[string]core.ClaimValues) error {
 		in.Conditions = conds
-		_, err = s.core.Federation.CreateTrustPolicy(r.Context(), c.actor, in)
-	} else {
-		err = &core.ValidationError{Errors: []core.FieldError{*fe}}
-	}
-	if err != nil {
-		f := newForm(v)
-		if status, ok := policyFormError(f, err); ok {
-			names, lerr := s.issuerNames(r, c)
-			if lerr != nil {
-				s.fail(w, r, c, lerr)
-				return
-			}
-			s.render(w, r, c, status, "trust_policy_new", "New trust policy", "federation", policyFormData{Form: f, New: true, Issuers: names, Listed: c.can(authz.FederationRead)})
-			return
-		}
-		s.fail(w, r, c, err)
-		return
-	}
-	s.setFlash(w, r, "ok", fmt.Sprintf("Trust policy %s created. Try it with an ID token in the policy tester.", in.Name))
-	s.redirect(w, r, "/trust-policies/"+url.PathEscape(in.Name))
+		return errOnly(s.core.Federation.CreateTrustPolicy(ctx, c.actor, in))
+	})
+	return "/trust-policies/" + url.PathEscape(in.Name),
+		fmt.Sprintf("Trust policy %s created. Try it with an ID token in the policy tester.", in.Name), err
 }
 
 type policyData struct {
@@ -463,40 +423,23 @@ func (s *Server) loadPolicy(ctx context.Context, c *reqCtx, name string) (policy
 var policyPage = objectPage[policyData]{tmpl: "trust_policy", section: "federation", path: "/trust-policies/", load: (*Server).loadPolicy}
 
 func (s *Server) updateTrustPolicy(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	name := r.PathValue("name")
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	desc, account, aud, ttl := v.Get("description"), strings.TrimSpace(v.Get("service_account")), strings.TrimSpace(v.Get("audience")), strings.TrimSpace(v.Get("ttl"))
-	perms, cidrs := policyRestrictions(v)
-	if cidrs == nil {
-		cidrs = []string{}
-	}
-	in := core.TrustPolicyPatch{Description: &desc, ServiceAccount: &account, Audience: &aud, AllowedCIDRs: &cidrs,
-		Permissions: core.OptionalPermissions{Set: true, List: perms}}
-	if ttl != "" {
-		in.TTL = &ttl
-	}
-	conds, fe := conditionsOf(v.Get("conditions"))
-	if fe == nil {
-		in.Conditions = conds
-		_, err = s.core.Federation.UpdateTrustPolicy(r.Context(), c.actor, name, in)
-	} else {
-		err = &core.ValidationError{Errors: []core.FieldError{*fe}}
-	}
-	if err != nil {
-		f := newForm(v)
-		if _, ok := policyFormError(f, err); !ok {
-			s.fail(w, r, c, err)
-			return
-		}
-		policyPage.formError(s, w, r, c, name, err, v, nil, func(d *policyData, _ *form) { d.Edit.Form = f })
-		return
-	}
-	s.setFlash(w, r, "ok", fmt.Sprintf("Trust policy %s saved. Tokens it minted before keep what they were minted with.", name))
-	s.redirect(w, r, "/trust-policies/"+url.PathEscape(name))
+	policyPage.save(s, w, r, c, nil, func(d *policyData, f *form) { conditionErrors(f); d.Edit.Form = f },
+		func(ctx context.Context, name string, v url.Values) error {
+			desc, account, aud, ttl := v.Get("description"), strings.TrimSpace(v.Get("service_account")), strings.TrimSpace(v.Get("audience")), strings.TrimSpace(v.Get("ttl"))
+			perms, cidrs := policyRestrictions(v)
+			if cidrs == nil {
+				cidrs = []string{}
+			}
+			in := core.TrustPolicyPatch{Description: &desc, ServiceAccount: &account, Audience: &aud, AllowedCIDRs: &cidrs,
+				Permissions: core.OptionalPermissions{Set: true, List: perms}}
+			if ttl != "" {
+				in.TTL = &ttl
+			}
+			return withConditions(v, func(conds map[string]core.ClaimValues) error {
+				in.Conditions = conds
+				return errOnly(s.core.Federation.UpdateTrustPolicy(ctx, c.actor, name, in))
+			})
+		}, fmt.Sprintf("Trust policy %s saved. Tokens it minted before keep what they were minted with.", r.PathValue("name")))
 }
 
 // ---- The policy tester ----
@@ -532,12 +475,7 @@ func (s *Server) policyTesterPage(w http.ResponseWriter, r *http.Request, c *req
 	s.render(w, r, c, http.StatusOK, "policy_tester", "Policy tester", "federation", testerData{Form: newForm(nil)})
 }
 
-func (s *Server) testPolicies(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
+func (s *Server) testPolicies(w http.ResponseWriter, r *http.Request, c *reqCtx, v url.Values) {
 	in := core.PolicyTestInput{IDToken: strings.TrimSpace(v.Get("id_token")), ServiceAccount: strings.TrimSpace(v.Get("service_account"))}
 	// The token never goes back into the page: the form keeps the rest.
 	kept := url.Values{"service_account": {in.ServiceAccount}}
@@ -567,8 +505,7 @@ func (s *Server) testPolicies(w http.ResponseWriter, r *http.Request, c *reqCtx)
 var policyDeletion = deletion{kind: "trust policy", section: "federation", path: "/trust-policies/", perm: authz.FederationWrite, list: "/trust-policies",
 	details: []string{"Every token it minted stops working at once.", "ID tokens it matched can no longer be exchanged."},
 	read: func(s *Server, ctx context.Context, c *reqCtx, name string) error {
-		_, err := s.core.Federation.GetTrustPolicy(ctx, c.actor, name)
-		return err
+		return errOnly(s.core.Federation.GetTrustPolicy(ctx, c.actor, name))
 	},
 	del: func(s *Server, ctx context.Context, c *reqCtx, name string) error {
 		return s.core.Federation.DeleteTrustPolicy(ctx, c.actor, name)

@@ -28,10 +28,9 @@ func TestFederationPages(t *testing.T) {
 	each(t, func(t *testing.T, e *servertest.Env) {
 		iss := fedtest.New(t)
 		e.Must(201, e.Admin("POST", "/api/v1/service-accounts", map[string]any{"username": "deployer", "token_intent": "none"}))
-		e.Must(201, e.Admin("POST", "/api/v1/roles", map[string]any{"name": "deploy", "permissions": []string{"users.read", "groups.read"}}))
+		newRole(t, e, "deploy", "users.read", "groups.read")
 		e.Must(204, e.Admin("PUT", "/api/v1/roles/deploy/assignments/users/deployer", nil))
-		c := newClient(t, e)
-		c.mustLogin("admin", adminPW)
+		c := signedIn(t, e, "admin", adminPW)
 		contains(t, must(t, 200, c.get("/")), `href="/oidc-issuers"`)
 		contains(t, must(t, 200, c.get("/oidc-issuers")), "No OIDC issuers yet", `href="/oidc-issuers/new"`)
 		contains(t, must(t, 200, c.get("/oidc-issuers/new")), `<option value="github"`, `name="allowed_algs" value="RS256" checked`)
@@ -146,13 +145,12 @@ func TestFederationPages(t *testing.T) {
 func TestFederationPagesPermissions(t *testing.T) {
 	each(t, func(t *testing.T, e *servertest.Env) {
 		e.Must(201, e.Admin("POST", "/api/v1/oidc-issuers", map[string]any{"name": "ci", "issuer_url": fedIssuerURL}))
-		e.Must(201, e.Admin("POST", "/api/v1/roles", map[string]any{"name": "fed-reader", "permissions": []string{"federation.read"}}))
-		e.Must(201, e.Admin("POST", "/api/v1/roles", map[string]any{"name": "user-reader", "permissions": []string{"users.read"}}))
+		newRole(t, e, "fed-reader", "federation.read")
+		newRole(t, e, "user-reader", "users.read")
 		newHuman(t, e, "reader", "a-long-password-for-reader", "fed-reader")
 		newHuman(t, e, "other", "a-long-password-for-other", "user-reader")
 
-		c := newClient(t, e)
-		c.mustLogin("reader", "a-long-password-for-reader")
+		c := signedIn(t, e, "reader", "a-long-password-for-reader")
 		contains(t, must(t, 200, c.get("/")), `href="/oidc-issuers"`)
 		r := must(t, 200, c.get("/oidc-issuers"))
 		contains(t, r, `href="/oidc-issuers/ci"`)

@@ -2,7 +2,6 @@ package ui
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -17,10 +16,6 @@ var groupList = listing[core.GroupView]{tmpl: "groups", title: "Groups", section
 	list: func(s *Server, ctx context.Context, c *reqCtx, search, after string) ([]core.GroupView, error) {
 		return s.core.Access.ListGroups(ctx, c.actor, core.GroupQuery{Search: search, After: after, Limit: pageSize + 1})
 	}}
-
-func (s *Server) groups(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	groupList.render(s, w, r, c, http.StatusOK, newForm(nil))
-}
 
 func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	groupList.create(s, w, r, c, nil, func(ctx context.Context, v url.Values) (string, string, error) {
@@ -58,8 +53,7 @@ func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 	groupPage.save(s, w, r, c, nil, func(d *groupData, f *form) { d.DescForm = f },
 		func(ctx context.Context, name string, v url.Values) error {
 			desc := v.Get("description")
-			_, err := s.core.Access.UpdateGroup(ctx, c.actor, name, core.GroupInput{Description: &desc})
-			return err
+			return errOnly(s.core.Access.UpdateGroup(ctx, c.actor, name, core.GroupInput{Description: &desc}))
 		}, "Description saved.")
 }
 
@@ -76,29 +70,15 @@ func (s *Server) addMember(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 
 func (s *Server) removeMember(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	name, user := r.PathValue("name"), r.PathValue("username")
-	if _, err := parseForm(w, r); err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	err := s.core.Access.RemoveMember(r.Context(), c.actor, name, user)
-	var nf *core.NotFoundError
-	switch {
-	case errors.As(err, &nf) && nf.Kind == "member":
-		s.setFlash(w, r, "info", fmt.Sprintf("%s was not a member of %s (any more).", user, name))
-	case err != nil:
-		s.fail(w, r, c, err)
-		return
-	default:
-		s.setFlash(w, r, "ok", fmt.Sprintf("%s removed from %s.", user, name))
-	}
-	s.redirect(w, r, "/groups/"+url.PathEscape(name))
+	s.removeFrom(w, r, c, func(ctx context.Context) error { return s.core.Access.RemoveMember(ctx, c.actor, name, user) }, "member",
+		fmt.Sprintf("%s was not a member of %s (any more).", user, name), fmt.Sprintf("%s removed from %s.", user, name),
+		"/groups/"+url.PathEscape(name))
 }
 
 var groupDeletion = deletion{kind: "group", section: "groups", path: "/groups/", perm: authz.GroupsWrite, list: "/groups",
 	details: []string{"Its members stay, but lose the roles they held through it.", "Role assignments to the group are removed."},
 	read: func(s *Server, ctx context.Context, c *reqCtx, name string) error {
-		_, err := s.core.Access.GetGroup(ctx, c.actor, name)
-		return err
+		return errOnly(s.core.Access.GetGroup(ctx, c.actor, name))
 	},
 	del: func(s *Server, ctx context.Context, c *reqCtx, name string) error {
 		return s.core.Access.DeleteGroup(ctx, c.actor, name)

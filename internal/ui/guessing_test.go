@@ -24,8 +24,7 @@ import (
 func TestReauthenticationIsLimited(t *testing.T) {
 	each(t, func(t *testing.T, e *servertest.Env) {
 		newHuman(t, e, "dora", "dora-password-1")
-		c := newClient(t, e)
-		c.mustLogin("dora", "dora-password-1")
+		c := signedIn(t, e, "dora", "dora-password-1")
 		e.EnrolTOTP("dora")
 		c.get("/profile")
 		for i := range 10 {

@@ -152,6 +152,29 @@ func newHuman(t testing.TB, e *servertest.Env, name, password string, roles ...s
 	}
 }
 
+// newGroup makes a group through the API, with members.
+func newGroup(t testing.TB, e *servertest.Env, name string, members ...string) {
+	t.Helper()
+	e.Must(201, e.Admin("POST", "/api/v1/groups", map[string]any{"name": name}))
+	for _, m := range members {
+		e.Must(204, e.Admin("PUT", "/api/v1/groups/"+name+"/members/"+m, nil))
+	}
+}
+
+// newRole makes a role holding perms through the API.
+func newRole(t testing.TB, e *servertest.Env, name string, perms ...string) {
+	t.Helper()
+	e.Must(201, e.Admin("POST", "/api/v1/roles", map[string]any{"name": name, "permissions": perms}))
+}
+
+// signedIn is a client signed in as user.
+func signedIn(t testing.TB, e *servertest.Env, user, password string) *client {
+	t.Helper()
+	c := newClient(t, e)
+	c.mustLogin(user, password)
+	return c
+}
+
 // lacks asserts that the body holds none of the strings.
 func lacks(t testing.TB, r *resp, unwanted ...string) {
 	t.Helper()

@@ -84,8 +84,7 @@ var providerPage = objectPage[providerData]{tmpl: "ldap_provider", section: "lda
 func (s *Server) updateLDAPProvider(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	providerPage.save(s, w, r, c, nil, func(d *providerData, f *form) { d.EditForm = f },
 		func(ctx context.Context, name string, v url.Values) error {
-			_, err := s.core.LDAP.UpdateLDAPProvider(ctx, c.actor, name, providerPatch(v))
-			return err
+			return errOnly(s.core.LDAP.UpdateLDAPProvider(ctx, c.actor, name, providerPatch(v)))
 		}, "LDAP provider saved. Its outposts pick the change up at once.")
 }
 
@@ -151,24 +150,14 @@ type outpostCreatedData struct {
 	BaseURL string
 }
 
-func (s *Server) createOutpost(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
+func (s *Server) createOutpost(w http.ResponseWriter, r *http.Request, c *reqCtx, v url.Values) {
 	in := core.OutpostInput{Name: strings.TrimSpace(v.Get("name")), Provider: v.Get("provider"), Description: v.Get("description")}
 	if ttl := strings.TrimSpace(v.Get("ttl")); ttl != "" {
 		in.TTL = &ttl
 	}
 	out, err := s.core.LDAP.CreateOutpost(r.Context(), c.actor, in)
 	if err != nil {
-		f := newForm(v)
-		if status, ok := f.formError(err, nil); ok {
-			s.renderOutposts(w, r, c, status, f)
-			return
-		}
-		s.fail(w, r, c, err)
+		s.formRefused(w, r, c, err, newForm(v), nil, func(status int, f *form) { s.renderOutposts(w, r, c, status, f) })
 		return
 	}
 	s.render(w, r, c, http.StatusCreated, "outpost_created", "Outpost registered", "ldap", outpostCreatedData{Created: out, BaseURL: baseURL(r)})
@@ -192,13 +181,8 @@ func (s *Server) loadOutpost(ctx context.Context, c *reqCtx, name string) (outpo
 
 var outpostPage = objectPage[outpostData]{tmpl: "outpost", section: "ldap", path: "/outposts/", load: (*Server).loadOutpost}
 
-func (s *Server) rotateOutpost(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+func (s *Server) rotateOutpost(w http.ResponseWriter, r *http.Request, c *reqCtx, v url.Values) {
 	name := r.PathValue("name")
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
 	var in core.OutpostRotateInput
 	if g := strings.TrimSpace(v.Get("grace")); g != "" {
 		in.Grace = &g
@@ -235,8 +219,7 @@ var providerDeletion = deletion{kind: "LDAP provider", section: "ldap", path: "/
 	details: []string{"A provider still served by outposts cannot be deleted: delete them first.",
 		"LDAP clients using its base DN are refused from then on."},
 	read: func(s *Server, ctx context.Context, c *reqCtx, name string) error {
-		_, err := s.core.LDAP.GetLDAPProvider(ctx, c.actor, name)
-		return err
+		return errOnly(s.core.LDAP.GetLDAPProvider(ctx, c.actor, name))
 	},
 	del: func(s *Server, ctx context.Context, c *reqCtx, name string) error {
 		return s.core.LDAP.DeleteLDAPProvider(ctx, c.actor, name)

@@ -24,10 +24,8 @@ func directoryStatus(e *servertest.Env, provider, key string) int {
 func TestLDAPPages(t *testing.T) {
 	each(t, func(t *testing.T, e *servertest.Env) {
 		newHuman(t, e, "alice", "alice-password-1")
-		e.Must(201, e.Admin("POST", "/api/v1/groups", map[string]any{"name": "ldap-readers"}))
-		e.Must(204, e.Admin("PUT", "/api/v1/groups/ldap-readers/members/alice", nil))
-		c := newClient(t, e)
-		c.mustLogin("admin", adminPW)
+		newGroup(t, e, "ldap-readers", "alice")
+		c := signedIn(t, e, "admin", adminPW)
 		contains(t, must(t, 200, c.get("/ldap-providers")), "No LDAP providers yet", "New LDAP provider")
 
 		v := providerForm("corp", "dc=example,,dc=com")
@@ -105,13 +103,12 @@ func TestLDAPPagesPermissions(t *testing.T) {
 			e.Must(201, e.Admin("POST", "/api/v1/ldap-providers", map[string]any{"name": p, "base_dn": "dc=" + p}))
 		}
 		e.Must(201, e.Admin("POST", "/api/v1/outposts", map[string]any{"name": "rack1", "provider": "corp"}))
-		e.Must(201, e.Admin("POST", "/api/v1/roles", map[string]any{"name": "ldap-reader", "permissions": []string{"ldap.read"}}))
-		e.Must(201, e.Admin("POST", "/api/v1/roles", map[string]any{"name": "lab-admin", "permissions": []string{"ldap.read@ldap/lab", "ldap.write@ldap/lab", "tokens.self"}}))
+		newRole(t, e, "ldap-reader", "ldap.read")
+		newRole(t, e, "lab-admin", "ldap.read@ldap/lab", "ldap.write@ldap/lab", "tokens.self")
 		newHuman(t, e, "reader", "reader-password-1", "ldap-reader")
 		newHuman(t, e, "labby", "labby-password-1", "lab-admin")
 
-		c := newClient(t, e)
-		c.mustLogin("reader", "reader-password-1")
+		c := signedIn(t, e, "reader", "reader-password-1")
 		contains(t, must(t, 200, c.get("/")), `href="/ldap-providers"`)
 		lacks(t, must(t, 200, c.get("/ldap-providers")), "New LDAP provider")
 		lacks(t, must(t, 200, c.get("/ldap-providers/corp")), "Save provider", "/delete")

@@ -20,7 +20,7 @@ var nonceField = regexp.MustCompile(`name="nonce" value="([a-z0-9]{8})"`)
 // an application and an LDAP provider to bind its tokens to.
 func seedLeastPrivilege(t *testing.T, e *servertest.Env) {
 	t.Helper()
-	e.Must(201, e.Admin("POST", "/api/v1/roles", map[string]any{"name": "ci-role", "permissions": []string{"users.read", "groups.read", "tokens.self"}}))
+	newRole(t, e, "ci-role", "users.read", "groups.read", "tokens.self")
 	e.Must(201, e.Admin("POST", "/api/v1/service-accounts", map[string]any{"username": "ci", "roles": []string{"ci-role"}, "token_intent": "none"}))
 	e.Must(201, e.Admin("POST", "/api/v1/applications", map[string]any{"slug": "site", "name": "Site"}))
 	e.Must(201, e.Admin("POST", "/api/v1/ldap-providers", map[string]any{"name": "corp", "base_dn": "dc=example,dc=com"}))
@@ -44,8 +44,7 @@ func tokenForm(t *testing.T, c *client, user string) (*resp, string) {
 func TestTokenFormLeastPrivilege(t *testing.T) {
 	each(t, func(t *testing.T, e *servertest.Env) {
 		seedLeastPrivilege(t, e)
-		c := newClient(t, e)
-		c.mustLogin("admin", adminPW)
+		c := signedIn(t, e, "admin", adminPW)
 
 		// The picker offers ci's permissions, not the administrator's.
 		page, nonce := tokenForm(t, c, "ci")
@@ -120,10 +119,9 @@ func TestTokenFormLeastPrivilege(t *testing.T) {
 func TestTokenFormWithoutUsersRead(t *testing.T) {
 	each(t, func(t *testing.T, e *servertest.Env) {
 		seedLeastPrivilege(t, e)
-		e.Must(201, e.Admin("POST", "/api/v1/roles", map[string]any{"name": "self-keys", "permissions": []string{"tokens.self", "groups.read"}}))
+		newRole(t, e, "self-keys", "tokens.self", "groups.read")
 		newHuman(t, e, "dana", "dana-password-1", "self-keys")
-		c := newClient(t, e)
-		c.mustLogin("dana", "dana-password-1")
+		c := signedIn(t, e, "dana", "dana-password-1")
 		page := must(t, 200, c.get("/tokens/new"))
 		contains(t, page, `value="groups.read"`, `value="tokens.self"`)
 		if strings.Contains(page.Body, `name="applications"`) || strings.Contains(page.Body, `name="ldap_providers"`) {

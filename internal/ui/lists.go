@@ -70,6 +70,13 @@ type listing[T any] struct {
 	extra                func(s *Server, ctx context.Context, c *reqCtx) any // nil: none
 }
 
+// page is the list's GET handler.
+func (l listing[T]) page(s *Server) handler {
+	return func(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+		l.render(s, w, r, c, http.StatusOK, newForm(nil))
+	}
+}
+
 // render shows the list's page, with the create form f (as typed, after
 // a refusal, with status).
 func (l listing[T]) render(s *Server, w http.ResponseWriter, r *http.Request, c *reqCtx, status int, f *form) {
@@ -88,26 +95,9 @@ func (l listing[T]) render(s *Server, w http.ResponseWriter, r *http.Request, c 
 	s.render(w, r, c, status, l.tmpl, l.title, l.section, d)
 }
 
-// create handles the list's create form: create calls the core and
-// answers where to go and what to say; an error about the input shows
-// the list again with the form as typed (never a password).
+// create handles the list's create form (see submit): an error about
+// the input shows the list again with the form as typed.
 func (l listing[T]) create(s *Server, w http.ResponseWriter, r *http.Request, c *reqCtx, rename map[string]string,
 	create func(ctx context.Context, v url.Values) (target, done string, err error)) {
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	target, done, err := create(r.Context(), v)
-	if err != nil {
-		f := newForm(withoutPasswords(v))
-		if status, ok := f.formError(err, rename); ok {
-			l.render(s, w, r, c, status, f)
-			return
-		}
-		s.fail(w, r, c, err)
-		return
-	}
-	s.setFlash(w, r, "ok", done)
-	s.redirect(w, r, target)
+	s.submit(w, r, c, rename, create, func(status int, f *form) { l.render(s, w, r, c, status, f) })
 }

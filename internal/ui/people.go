@@ -23,10 +23,6 @@ var peopleList = listing[core.UserView]{tmpl: "people", title: "People", section
 		return s.core.Accounts.ListUsers(ctx, c.actor, core.UserQuery{Type: store.TypeHuman, Search: search, After: after, Limit: pageSize + 1})
 	}}
 
-func (s *Server) people(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	peopleList.render(s, w, r, c, http.StatusOK, newForm(nil))
-}
-
 // passwordFields reads a new password and its repetition: "" and a
 // field error when they differ.
 func passwordFields(v url.Values) (string, *core.ValidationError) {
@@ -105,8 +101,7 @@ func (s *Server) updatePerson(w http.ResponseWriter, r *http.Request, c *reqCtx)
 	personPage.save(s, w, r, c, nil, func(d *personData, f *form) { d.ProfileForm = f },
 		func(ctx context.Context, name string, v url.Values) error {
 			full, email, desc := strings.TrimSpace(v.Get("name")), strings.TrimSpace(v.Get("email")), v.Get("description")
-			_, err := s.core.Accounts.UpdatePerson(ctx, c.actor, name, core.UpdateUserInput{Name: &full, Email: &email, Description: &desc})
-			return err
+			return errOnly(s.core.Accounts.UpdatePerson(ctx, c.actor, name, core.UpdateUserInput{Name: &full, Email: &email, Description: &desc}))
 		}, "Profile saved.")
 }
 

@@ -14,8 +14,7 @@ func personForm(name, email, pw, again string) url.Values {
 
 func TestPeoplePages(t *testing.T) {
 	each(t, func(t *testing.T, e *servertest.Env) {
-		c := newClient(t, e)
-		c.mustLogin("admin", adminPW)
+		c := signedIn(t, e, "admin", adminPW)
 		contains(t, must(t, 200, c.get("/")), `href="/people"`, `href="/applications"`, `href="/ldap-providers"`)
 		contains(t, must(t, 200, c.get("/people")), `href="/people/admin"`, "New person")
 
@@ -100,14 +99,13 @@ func TestPeoplePages(t *testing.T) {
 
 func TestPeoplePagesPermissions(t *testing.T) {
 	each(t, func(t *testing.T, e *servertest.Env) {
-		e.Must(201, e.Admin("POST", "/api/v1/roles", map[string]any{"name": "user-reader", "permissions": []string{"users.read"}}))
-		e.Must(201, e.Admin("POST", "/api/v1/roles", map[string]any{"name": "user-admin", "permissions": []string{"users.read", "users.write"}}))
+		newRole(t, e, "user-reader", "users.read")
+		newRole(t, e, "user-admin", "users.read", "users.write")
 		newHuman(t, e, "reader", "reader-password-1", "user-reader")
 		newHuman(t, e, "helpdesk", "helpdesk-password-1", "user-admin")
 		newHuman(t, e, "nobody", "nobody-password-1")
 
-		c := newClient(t, e)
-		c.mustLogin("reader", "reader-password-1")
+		c := signedIn(t, e, "reader", "reader-password-1")
 		r := must(t, 200, c.get("/people"))
 		contains(t, r, `href="/people/helpdesk"`)
 		lacks(t, r, "New person")

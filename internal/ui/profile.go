@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/core"
@@ -78,12 +79,7 @@ func (s *Server) profileFormError(w http.ResponseWriter, r *http.Request, c *req
 	s.render(w, r, c, status, "profile", "Your profile", "profile", d)
 }
 
-func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
+func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, c *reqCtx, v url.Values) {
 	next := v.Get("new_password")
 	if next != v.Get("confirm_password") {
 		s.profileFormError(w, r, c, &core.ValidationError{Errors: []core.FieldError{{Field: "confirm_password", Message: "does not match the new password"}}}, "password")
@@ -143,12 +139,7 @@ func (s *Server) twoFactorPage(w http.ResponseWriter, r *http.Request, c *reqCtx
 	s.render(w, r, c, http.StatusOK, "two_factor", "Set up two-factor authentication", "profile", twoFactorData{Enrolment: en, Form: newForm(nil)})
 }
 
-func (s *Server) confirmTwoFactor(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
+func (s *Server) confirmTwoFactor(w http.ResponseWriter, r *http.Request, c *reqCtx, v url.Values) {
 	codes, err := s.core.Sessions.ConfirmTOTP(r.Context(), c.actor, v.Get("code"))
 	if err != nil {
 		f := newForm(nil)
@@ -164,12 +155,7 @@ func (s *Server) confirmTwoFactor(w http.ResponseWriter, r *http.Request, c *req
 	s.render(w, r, c, http.StatusOK, "recovery_codes", "Recovery codes", "profile", twoFactorData{Codes: codes})
 }
 
-func (s *Server) disableTwoFactor(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
+func (s *Server) disableTwoFactor(w http.ResponseWriter, r *http.Request, c *reqCtx, v url.Values) {
 	if err := s.core.Sessions.DisableTOTP(r.Context(), c.actor, v.Get("password")); err != nil {
 		s.profileFormError(w, r, c, err, "factor")
 		return
@@ -178,12 +164,7 @@ func (s *Server) disableTwoFactor(w http.ResponseWriter, r *http.Request, c *req
 	s.redirect(w, r, "/profile")
 }
 
-func (s *Server) regenerateRecoveryCodes(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
+func (s *Server) regenerateRecoveryCodes(w http.ResponseWriter, r *http.Request, c *reqCtx, v url.Values) {
 	codes, err := s.core.Sessions.RegenerateRecoveryCodes(r.Context(), c.actor, v.Get("password"))
 	if err != nil {
 		s.profileFormError(w, r, c, err, "factor")

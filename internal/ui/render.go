@@ -125,6 +125,7 @@ func (s *Server) funcs() template.FuncMap {
 		"limits":        tokenLimits,
 		"outpostStatus": statusOf,
 		"list":          func(v ...string) []string { return v },
+		"tabs":          func(section string) []tab { return sectionTabs[section] },
 		"isSA": func(typ string) bool {
 			return typ == "service_account" || typ == "internal_service_account"
 		},
@@ -362,6 +363,29 @@ func (f *form) formError(err error, rename map[string]string) (int, bool) {
 	return 0, false
 }
 
+// formHandler is a handler of a posted form, given its values.
+type formHandler func(w http.ResponseWriter, r *http.Request, c *reqCtx, v url.Values)
+
+// posted reads the form before h runs.
+func (s *Server) posted(h formHandler) handler {
+	return func(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+		if v, ok := s.values(w, r, c); ok {
+			h(w, r, c, v)
+		}
+	}
+}
+
+// values reads the posted form; a form that cannot be read is answered
+// with the error page (false).
+func (s *Server) values(w http.ResponseWriter, r *http.Request, c *reqCtx) (url.Values, bool) {
+	v, err := parseForm(w, r)
+	if err != nil {
+		s.fail(w, r, c, err)
+		return nil, false
+	}
+	return v, true
+}
+
 // parseForm reads the posted form (already size-bounded by wrap).
 func parseForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 	if err := r.ParseForm(); err != nil {
@@ -511,9 +535,8 @@ type objectPage[D any] struct {
 func (p objectPage[D]) save(s *Server, w http.ResponseWriter, r *http.Request, c *reqCtx, rename map[string]string,
 	put func(d *D, f *form), change func(ctx context.Context, name string, v url.Values) error, done string) {
 	name := r.PathValue("name")
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
+	v, ok := s.values(w, r, c)
+	if !ok {
 		return
 	}
 	if err := change(r.Context(), name, v); err != nil {
@@ -543,17 +566,99 @@ func (p objectPage[D]) show(s *Server, w http.ResponseWriter, r *http.Request, c
 // place by put, or the error page when the error is not about the input.
 func (p objectPage[D]) formError(s *Server, w http.ResponseWriter, r *http.Request, c *reqCtx, name string,
 	err error, v url.Values, rename map[string]string, put func(d *D, f *form)) {
-	f := newForm(v)
-	status, ok := f.formError(err, rename)
+	s.formRefused(w, r, c, err, newForm(v), rename, func(status int, f *form) {
+		d, lerr := p.load(s, r.Context(), c, name)
+		if lerr != nil {
+			s.fail(w, r, c, lerr)
+			return
+		}
+		put(&d, f)
+		s.render(w, r, c, status, p.tmpl, name, p.section, d)
+	})
+}
+
+// formRefused answers a form's refused submission: an error about the input
+// shows the form again, as typed in f, by again with the error's status;
+// any other error is the error page.
+func (s *Server) formRefused(w http.ResponseWriter, r *http.Request, c *reqCtx, err error, f *form, rename map[string]string,
+	again func(status int, f *form)) {
+	if status, ok := f.formError(err, rename); ok {
+		again(status, f)
+		return
+	}
+	s.fail(w, r, c, err)
+}
+
+// submit handles a form that makes something: do calls the core and
+// answers where to go and what to say; an error about the input shows the
+// form again by again, as typed (never a password).
+func (s *Server) submit(w http.ResponseWriter, r *http.Request, c *reqCtx, rename map[string]string,
+	do func(ctx context.Context, v url.Values) (target, done string, err error), again func(status int, f *form)) {
+	v, ok := s.values(w, r, c)
 	if !ok {
+		return
+	}
+	target, done, err := do(r.Context(), v)
+	if err != nil {
+		s.formRefused(w, r, c, err, newForm(withoutPasswords(v)), rename, again)
+		return
+	}
+	s.setFlash(w, r, "ok", done)
+	s.redirect(w, r, target)
+}
+
+// creationPage is the page of a form that makes one object (/roles/new):
+// shown to those holding perm, and again, as typed, when its handler's
+// input is refused. data is the page's data around the form.
+type creationPage[D any] struct {
+	tmpl, title, section, perm string
+	data                       func(s *Server, r *http.Request, c *reqCtx, f *form) (D, error)
+}
+
+// page is the GET handler, with the form's first values.
+func (p creationPage[D]) page(s *Server, initial func(r *http.Request, c *reqCtx) url.Values) handler {
+	return func(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+		if !c.can(p.perm) {
+			s.forbiddenNeeds(w, r, c, p.perm)
+			return
+		}
+		p.render(s, w, r, c, http.StatusOK, newForm(initial(r, c)))
+	}
+}
+
+// render shows the page with the form f, with status.
+func (p creationPage[D]) render(s *Server, w http.ResponseWriter, r *http.Request, c *reqCtx, status int, f *form) {
+	d, err := p.data(s, r, c, f)
+	if err != nil {
 		s.fail(w, r, c, err)
 		return
 	}
-	d, lerr := p.load(s, r.Context(), c, name)
-	if lerr != nil {
-		s.fail(w, r, c, lerr)
-		return
+	s.render(w, r, c, status, p.tmpl, p.title, p.section, d)
+}
+
+// again shows the page after a refused submission.
+func (p creationPage[D]) again(s *Server, w http.ResponseWriter, r *http.Request, c *reqCtx) func(status int, f *form) {
+	return func(status int, f *form) { p.render(s, w, r, c, status, f) }
+}
+
+// create is the form's handler (see submit).
+func (p creationPage[D]) create(s *Server, rename map[string]string,
+	do func(s *Server, ctx context.Context, c *reqCtx, v url.Values) (target, done string, err error)) handler {
+	return func(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+		s.submit(w, r, c, rename, func(ctx context.Context, v url.Values) (string, string, error) { return do(s, ctx, c, v) },
+			p.again(s, w, r, c))
 	}
-	put(&d, f)
-	s.render(w, r, c, status, p.tmpl, name, p.section, d)
+}
+
+// errOnly is the error of a core call whose result is not needed (a
+// deletion's check that the object exists, a form saved).
+func errOnly[T any](_ T, err error) error { return err }
+
+// tab is one page of a section's tabs (the subnav partial).
+type tab struct{ Href, Key, Label string }
+
+// sectionTabs are the tabs of the sections that have some.
+var sectionTabs = map[string][]tab{
+	"federation": {{"/oidc-issuers", "issuers", "OIDC issuers"}, {"/trust-policies", "policies", "Trust policies"}, {"/policy-tester", "tester", "Policy tester"}},
+	"ldap":       {{"/ldap-providers", "providers", "Providers"}, {"/outposts", "outposts", "Outposts"}},
 }

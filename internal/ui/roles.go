@@ -2,7 +2,6 @@ package ui
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -12,23 +11,12 @@ import (
 	"github.com/gatehouse/gatehouse/internal/core"
 )
 
-type roleListData struct {
-	Items    []core.RoleView
-	Next     string
-	CanWrite bool
-}
-
-func (s *Server) roles(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	after := r.URL.Query().Get("after")
-	items, err := s.core.Access.ListRoles(r.Context(), c.actor, after, pageSize+1)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	d := roleListData{CanWrite: c.can(authz.RolesWrite)}
-	d.Items, d.Next = listPage(items, func(r core.RoleView) string { return r.Name }, nil)
-	s.render(w, r, c, http.StatusOK, "roles", "Roles", "roles", d)
-}
+// roleList is the list of roles (no search: they are few).
+var roleList = listing[core.RoleView]{tmpl: "roles", title: "Roles", section: "roles", write: authz.RolesWrite,
+	key: func(r core.RoleView) string { return r.Name },
+	list: func(s *Server, ctx context.Context, c *reqCtx, _, after string) ([]core.RoleView, error) {
+		return s.core.Access.ListRoles(ctx, c.actor, after, pageSize+1)
+	}}
 
 // roleFormData is the role form with its permission picker.
 type roleFormData struct {
@@ -66,34 +54,19 @@ func pickerValues(perms []string) url.Values {
 
 var permRename = map[string]string{"permissions": "scoped"}
 
-func (s *Server) newRolePage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	if !c.can(authz.RolesWrite) {
-		s.forbiddenNeeds(w, r, c, authz.RolesWrite)
-		return
-	}
-	s.render(w, r, c, http.StatusOK, "role_new", "New role", "roles", roleFormData{Form: newForm(nil), Catalogue: authz.Catalogue, New: true})
-}
+var roleNew = creationPage[roleFormData]{tmpl: "role_new", title: "New role", section: "roles", perm: authz.RolesWrite,
+	data: func(_ *Server, _ *http.Request, _ *reqCtx, f *form) (roleFormData, error) {
+		return roleFormData{Form: f, Catalogue: authz.Catalogue, New: true}, nil
+	}}
 
-func (s *Server) createRole(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
+func noValues(*http.Request, *reqCtx) url.Values { return nil }
+
+func createRole(s *Server, ctx context.Context, c *reqCtx, v url.Values) (string, string, error) {
 	desc := v.Get("description")
 	perms := permissionsOf(v)
-	role, err := s.core.Access.CreateRole(r.Context(), c.actor, core.RoleInput{Name: strings.TrimSpace(v.Get("name")), Description: &desc, Permissions: &perms})
-	if err != nil {
-		f := newForm(v)
-		if status, ok := f.formError(err, permRename); ok {
-			s.render(w, r, c, status, "role_new", "New role", "roles", roleFormData{Form: f, Catalogue: authz.Catalogue, New: true})
-			return
-		}
-		s.fail(w, r, c, err)
-		return
-	}
-	s.setFlash(w, r, "ok", fmt.Sprintf("Role %s created. Assign it to service accounts, people or groups below.", role.Name))
-	s.redirect(w, r, "/roles/"+url.PathEscape(role.Name))
+	role, err := s.core.Access.CreateRole(ctx, c.actor, core.RoleInput{Name: strings.TrimSpace(v.Get("name")), Description: &desc, Permissions: &perms})
+	return "/roles/" + url.PathEscape(role.Name),
+		fmt.Sprintf("Role %s created. Assign it to service accounts, people or groups below.", role.Name), err
 }
 
 type roleData struct {
@@ -134,18 +107,12 @@ func (s *Server) updateRole(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		func(ctx context.Context, name string, v url.Values) error {
 			desc := v.Get("description")
 			perms := permissionsOf(v)
-			_, err := s.core.Access.UpdateRole(ctx, c.actor, name, core.RoleInput{Description: &desc, Permissions: &perms})
-			return err
+			return errOnly(s.core.Access.UpdateRole(ctx, c.actor, name, core.RoleInput{Description: &desc, Permissions: &perms}))
 		}, fmt.Sprintf("Role %s saved: the change applies to the next request of everyone holding it.", r.PathValue("name")))
 }
 
-func (s *Server) assignRole(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+func (s *Server) assignRole(w http.ResponseWriter, r *http.Request, c *reqCtx, v url.Values) {
 	name := r.PathValue("name")
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
 	kind, holder := v.Get("kind"), strings.TrimSpace(v.Get("holder"))
 	var f []core.FieldError
 	if kind != "users" && kind != "groups" {
@@ -168,51 +135,20 @@ func (s *Server) assignRole(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 
 func (s *Server) unassignRole(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	name, kind, holder := r.PathValue("name"), r.PathValue("kind"), r.PathValue("holder")
-	if _, err := parseForm(w, r); err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	err := s.core.Access.UnassignRole(r.Context(), c.actor, name, kind, holder)
-	var nf *core.NotFoundError
-	switch {
-	case errors.As(err, &nf) && nf.Kind == "assignment":
-		s.setFlash(w, r, "info", fmt.Sprintf("%s did not hold role %s (any more).", holder, name))
-	case err != nil:
-		s.fail(w, r, c, err)
-		return
-	default:
-		s.setFlash(w, r, "ok", fmt.Sprintf("Role %s taken from %s.", name, holder))
-	}
-	s.redirect(w, r, "/roles/"+url.PathEscape(name))
+	s.removeFrom(w, r, c, func(ctx context.Context) error { return s.core.Access.UnassignRole(ctx, c.actor, name, kind, holder) }, "assignment",
+		fmt.Sprintf("%s did not hold role %s (any more).", holder, name), fmt.Sprintf("Role %s taken from %s.", name, holder),
+		"/roles/"+url.PathEscape(name))
 }
 
-func roleConfirm(name string, f *form) confirmData {
-	return confirmData{Kind: "role", Name: name, Action: "/roles/" + url.PathEscape(name) + "/delete",
-		Back: "/roles/" + url.PathEscape(name), Form: f,
-		Details: []string{"Everyone holding it loses its permissions from the next request on."}}
-}
-
-func (s *Server) deleteRolePage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	name := r.PathValue("name")
-	role, err := s.core.Access.GetRole(r.Context(), c.actor, name)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
-	if !c.can(authz.RolesWrite) {
-		s.forbiddenNeeds(w, r, c, authz.RolesWrite)
-		return
-	}
-	if role.Builtin {
-		s.renderError(w, r, c, http.StatusConflict, "Not possible", fmt.Sprintf("Role %s is built in and cannot be deleted.", name))
-		return
-	}
-	s.renderConfirm(w, r, c, http.StatusOK, "roles", roleConfirm(name, newForm(nil)))
-}
-
-func (s *Server) deleteRole(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	name := r.PathValue("name")
-	s.deleteConfirmed(w, r, c, "roles", func(f *form) confirmData { return roleConfirm(name, f) },
-		func(name string) error { return s.core.Access.DeleteRole(r.Context(), c.actor, name) },
-		"Role %s deleted.", "/roles")
-}
+var roleDeletion = deletion{kind: "role", section: "roles", path: "/roles/", perm: authz.RolesWrite, list: "/roles",
+	details: []string{"Everyone holding it loses its permissions from the next request on."},
+	read: func(s *Server, ctx context.Context, c *reqCtx, name string) error {
+		role, err := s.core.Access.GetRole(ctx, c.actor, name)
+		if err == nil && role.Builtin {
+			err = &notDeletable{fmt.Sprintf("Role %s is built in and cannot be deleted.", name)}
+		}
+		return err
+	},
+	del: func(s *Server, ctx context.Context, c *reqCtx, name string) error {
+		return s.core.Access.DeleteRole(ctx, c.actor, name)
+	}}

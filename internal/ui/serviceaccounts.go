@@ -93,12 +93,7 @@ type saCreatedData struct {
 	BaseURL string
 }
 
-func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
+func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, c *reqCtx, v url.Values) {
 	in := core.CreateServiceAccountInput{
 		Username:    strings.TrimSpace(v.Get("username")),
 		Description: v.Get("description"),
@@ -112,15 +107,12 @@ func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, c 
 	}
 	out, err := s.core.Accounts.CreateServiceAccount(r.Context(), c.actor, in)
 	if err != nil {
-		f := newForm(v)
-		if status, ok := f.formError(err, lifeRename); ok {
+		s.formRefused(w, r, c, err, newForm(v), lifeRename, func(status int, f *form) {
 			if status == http.StatusConflict && strings.Contains(f.Message, "already exists") {
 				f.Message += " If you submitted this form twice, the account was created the first time: see the list of service accounts."
 			}
 			s.renderSAForm(w, r, c, status, f)
-			return
-		}
-		s.fail(w, r, c, err)
+		})
 		return
 	}
 	s.render(w, r, c, http.StatusCreated, "service_account_created", "Service account created", "service-accounts",
@@ -217,8 +209,7 @@ func (s *Server) updateServiceAccount(w http.ResponseWriter, r *http.Request, c 
 	saPage.save(s, w, r, c, nil, func(d *saDetailData, f *form) { d.Form = f },
 		func(ctx context.Context, name string, v url.Values) error {
 			desc := v.Get("description")
-			_, err := s.core.Accounts.UpdateServiceAccount(ctx, c.actor, name, core.UpdateUserInput{Description: &desc})
-			return err
+			return errOnly(s.core.Accounts.UpdateServiceAccount(ctx, c.actor, name, core.UpdateUserInput{Description: &desc}))
 		}, "Description saved.")
 }
 
@@ -228,9 +219,8 @@ func (s *Server) updateServiceAccount(w http.ResponseWriter, r *http.Request, c 
 func (s *Server) setActive(w http.ResponseWriter, r *http.Request, c *reqCtx,
 	update func(ctx context.Context, a core.Actor, name string, in core.UpdateUserInput) (core.UserView, error), back, on, off string) {
 	name := r.PathValue("name")
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
+	v, ok := s.values(w, r, c)
+	if !ok {
 		return
 	}
 	active := v.Get("active") == "true"
@@ -265,8 +255,7 @@ var saDeletion = deletion{kind: "service account", section: "service-accounts", 
 	details: []string{"Every token and app password of the account stops working at once and is deleted.",
 		"Its group memberships and role assignments are removed.", "Audit events about it are kept."},
 	read: func(s *Server, ctx context.Context, c *reqCtx, name string) error {
-		_, err := s.core.Accounts.GetServiceAccount(ctx, c.actor, name)
-		return err
+		return errOnly(s.core.Accounts.GetServiceAccount(ctx, c.actor, name))
 	},
 	del: func(s *Server, ctx context.Context, c *reqCtx, name string) error {
 		return s.core.Accounts.DeleteServiceAccount(ctx, c.actor, name)

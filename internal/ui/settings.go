@@ -41,12 +41,7 @@ func (s *Server) settings(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	s.render(w, r, c, http.StatusOK, "settings", "Brand settings", "settings", s.settingsData(r, c, f))
 }
 
-func (s *Server) updateSettings(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
+func (s *Server) updateSettings(w http.ResponseWriter, r *http.Request, c *reqCtx, v url.Values) {
 	title, app := strings.TrimSpace(v.Get("title")), strings.TrimSpace(v.Get("default_application"))
 	if _, err := s.core.Applications.UpdateBrand(r.Context(), c.actor, core.BrandInput{Title: &title, DefaultApplication: &app}); err != nil {
 		f := newForm(v)

@@ -19,8 +19,7 @@ func TestTokenFormAtTheLimit(t *testing.T) {
 	storetest.ForEachBackend(t, func(t *testing.T, s store.Store) {
 		e := servertest.Start(t, s, func(c *config.Config) { c.MaxTokensPerAccount = 2 })
 		e.Must(201, e.Admin("POST", "/api/v1/service-accounts", map[string]any{"username": "ci", "token_intent": "api"}))
-		c := newClient(t, e)
-		c.mustLogin("admin", adminPW)
+		c := signedIn(t, e, "admin", adminPW)
 		submit := func() *resp {
 			page := must(t, 200, c.get("/tokens/new?user=ci"))
 			nonce := regexp.MustCompile(`name="nonce" value="([a-z0-9]{8})"`).FindStringSubmatch(page.Body)

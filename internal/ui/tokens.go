@@ -229,12 +229,7 @@ type tokenCreatedData struct {
 	BaseURL     string
 }
 
-func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *reqCtx, v url.Values) {
 	v.Set("sliding_ok", "1")
 	in := core.CreateTokenInput{
 		Identifier:  strings.TrimSpace(v.Get("identifier")),
@@ -267,15 +262,13 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 	tv, err := s.core.Credentials.CreateToken(r.Context(), c.actor, in)
 	if err != nil {
 		nameBadNetworks(err, in.AllowedCIDRs)
-		if status, ok := f.formError(err, lifeRename); ok {
+		s.formRefused(w, r, c, err, f, lifeRename, func(status int, f *form) {
 			if status == http.StatusConflict && v.Get("identifier") == "" && !errors.Is(err, core.ErrTokenLimit) {
 				f.Message = fmt.Sprintf("This form was already submitted: token %s exists. Its key was shown once, after the first submission; if it is lost, rotate the token.", in.Identifier)
 				f.Values.Set("nonce", newNonce())
 			}
 			s.renderTokenForm(w, r, c, status, f)
-			return
-		}
-		s.fail(w, r, c, err)
+		})
 		return
 	}
 	s.render(w, r, c, http.StatusCreated, "token_created", "Token created", "tokens", tokenCreatedData{Token: tv, BaseURL: baseURL(r)})
@@ -314,13 +307,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	s.render(w, r, c, http.StatusOK, "token", d.Token.Identifier, "tokens", d)
 }
 
-func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, c *reqCtx, v url.Values) {
 	id := r.PathValue("id")
-	v, err := parseForm(w, r)
-	if err != nil {
-		s.fail(w, r, c, err)
-		return
-	}
 	d, err := s.loadToken(r, c, id)
 	if err != nil {
 		s.fail(w, r, c, err)
@@ -353,8 +341,7 @@ func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	id := r.PathValue("id")
-	if _, err := parseForm(w, r); err != nil {
-		s.fail(w, r, c, err)
+	if _, ok := s.values(w, r, c); !ok {
 		return
 	}
 	err := s.core.Credentials.RevokeToken(r.Context(), c.actor, id)

@@ -153,8 +153,7 @@ func TestLoginRateLimit(t *testing.T) {
 
 func TestCSRF(t *testing.T) {
 	each(t, func(t *testing.T, e *servertest.Env) {
-		c := newClient(t, e)
-		c.mustLogin("admin", adminPW)
+		c := signedIn(t, e, "admin", adminPW)
 		token := c.csrf
 		for name, tc := range map[string]struct {
 			form url.Values
@@ -203,8 +202,7 @@ func TestCSRF(t *testing.T) {
 
 func TestSessionExpiry(t *testing.T) {
 	each(t, func(t *testing.T, e *servertest.Env) {
-		c := newClient(t, e)
-		c.mustLogin("admin", adminPW)
+		c := signedIn(t, e, "admin", adminPW)
 		// Idle timeout: 12 hours without a request.
 		e.Clock.Advance(core.SessionIdleTimeout - time.Minute)
 		must(t, 200, c.get("/"))
@@ -341,8 +339,7 @@ func TestServiceAccountsTurnedAway(t *testing.T) {
 func TestPagesFollowPermissions(t *testing.T) {
 	each(t, func(t *testing.T, e *servertest.Env) {
 		newHuman(t, e, "carol", "carol-password-1")
-		c := newClient(t, e)
-		c.mustLogin("carol", "carol-password-1")
+		c := signedIn(t, e, "carol", "carol-password-1")
 		home := must(t, 200, c.get("/"))
 		for _, hidden := range []string{`href="/service-accounts"`, `href="/groups"`, `href="/roles"`, `href="/events"`, `href="/settings"`} {
 			if strings.Contains(home.Body, hidden) {
@@ -366,7 +363,7 @@ func TestPagesFollowPermissions(t *testing.T) {
 			t.Fatalf("%d authz_denied events", len(evs))
 		}
 		// Given a role, the same pages open.
-		e.Must(201, e.Admin("POST", "/api/v1/roles", map[string]any{"name": "auditor", "permissions": []string{"events.read", "users.read"}}))
+		newRole(t, e, "auditor", "events.read", "users.read")
 		e.Must(204, e.Admin("PUT", "/api/v1/roles/auditor/assignments/users/carol", nil))
 		home = must(t, 200, c.get("/"))
 		contains(t, home, `href="/events"`, `href="/service-accounts"`)
@@ -379,8 +376,7 @@ func TestPagesFollowPermissions(t *testing.T) {
 
 func TestNotFoundAndBadInput(t *testing.T) {
 	each(t, func(t *testing.T, e *servertest.Env) {
-		c := newClient(t, e)
-		c.mustLogin("admin", adminPW)
+		c := signedIn(t, e, "admin", adminPW)
 		for _, path := range []string{"/service-accounts/nope", "/tokens/nope", "/groups/nope", "/roles/nope", "/no/such/page", "/service-accounts/nope/delete"} {
 			contains(t, must(t, http.StatusNotFound, c.get(path)), "Not found")
 		}
@@ -453,8 +449,7 @@ func TestHTMLInNamesIsText(t *testing.T) {
 		e.Must(201, e.Admin("POST", "/api/v1/groups", map[string]any{"name": "grp", "description": evil}))
 		e.Must(201, e.Admin("POST", "/api/v1/roles", map[string]any{"name": "rl", "description": evil}))
 		e.Must(200, e.Admin("PATCH", "/api/v1/brand", map[string]any{"title": evil}))
-		c := newClient(t, e)
-		c.mustLogin("admin", adminPW)
+		c := signedIn(t, e, "admin", adminPW)
 		for _, path := range []string{"/", "/service-accounts", "/service-accounts/bot", "/groups", "/groups/grp", "/roles", "/roles/rl", "/tokens", "/events", "/settings"} {
 			r := c.get(path)
 			if r.Status != 200 {
@@ -511,8 +506,7 @@ var secretOnPage = regexp.MustCompile(`<code id="totp-secret">([A-Z2-7 ]+)</code
 func TestTwoFactor(t *testing.T) {
 	each(t, func(t *testing.T, e *servertest.Env) {
 		newHuman(t, e, "dora", "dora-password-1")
-		c := newClient(t, e)
-		c.mustLogin("dora", "dora-password-1")
+		c := signedIn(t, e, "dora", "dora-password-1")
 		must(t, 200, c.get("/profile"))
 		page := must(t, 200, c.post("/profile/two-factor", nil))
 		m := secretOnPage.FindStringSubmatch(page.Body)
