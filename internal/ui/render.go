@@ -22,6 +22,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/auth"
 	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/core"
 	"github.com/gatehouse/gatehouse/internal/httpx"
 )
@@ -120,6 +121,7 @@ func (s *Server) funcs() template.FuncMap {
 			}
 			return m, nil
 		},
+		"lifetime":      lifetime,
 		"qr":            qrDataURI,
 		"failed":        failedCheck,
 		"limits":        tokenLimits,
@@ -661,4 +663,18 @@ type tab struct{ Href, Key, Label string }
 var sectionTabs = map[string][]tab{
 	"federation": {{"/oidc-issuers", "issuers", "OIDC issuers"}, {"/trust-policies", "policies", "Trust policies"}, {"/policy-tester", "tester", "Policy tester"}},
 	"ldap":       {{"/ldap-providers", "providers", "Providers"}, {"/outposts", "outposts", "Outposts"}},
+}
+
+// lifetime writes a lifetime from the API (a Go duration, "720h0m0s") as
+// the forms take it: whole days as days ("30d"), the rest shortly ("15m",
+// "1h30m"). Anything else is shown as it came.
+func lifetime(v string) string {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return v
+	}
+	if d > 0 && d%(24*time.Hour) == 0 {
+		return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + "d"
+	}
+	return config.FormatDuration(d)
 }
