@@ -177,6 +177,8 @@ type Authenticator struct {
 	hooks  []func()
 	// hashRuns counts argon2id runs (PasswordHashRuns).
 	hashRuns atomic.Uint64
+	// resets counts the emptyings of the verified passwords (CacheResets).
+	resets atomic.Uint64
 	// pending holds dropped entries whose use was not yet written, so an
 	// invalidation never loses a last-used time or an extension.
 	pending []*keyEntry
@@ -670,13 +672,11 @@ func (a *Authenticator) hashPassword(encoded, password string) bool {
 // costs, which a timing would only show on a quiet machine.
 func (a *Authenticator) PasswordHashRuns() uint64 { return a.hashRuns.Load() }
 
-// Generation counts the invalidations of the caches so far: a test that
-// counts argon2id runs knows a cache emptied meanwhile voided its count.
-func (a *Authenticator) Generation() uint64 {
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	return a.gen
-}
+// CacheResets counts the times the verified passwords were forgotten all
+// at once: a test that counts argon2id runs knows that a reset meanwhile
+// voided its count. (Dropping one account's cached profile after its
+// login does not forget its password, and does not count.)
+func (a *Authenticator) CacheResets() uint64 { return a.resets.Load() }
 
 func (a *Authenticator) passwordMAC(uid, password string) (out [sha256.Size]byte) {
 	copy(out[:], a.hasher.Sum("password\x00"+uid+"\x00"+password))
@@ -801,6 +801,7 @@ func (a *Authenticator) InvalidateAll() {
 	clear(a.byUID)
 	clear(a.byName)
 	clear(a.passwordOK)
+	a.resets.Add(1)
 	a.mu.Unlock()
 	a.runHooks()
 }
