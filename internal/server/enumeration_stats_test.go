@@ -213,4 +213,13 @@ func TestTimingStatistics(t *testing.T) {
 	if s, err := timingVerdict(base, leak, keyTolerance); err == nil {
 		t.Fatalf("a 50× leak judged the same with the key tolerance (%s)", s)
 	}
+	// The argon2 doors' tolerance finds the smallest leak they guard
+	// against, a factor of 10.
+	var tenfold []float64
+	for _, v := range base {
+		tenfold = append(tenfold, v/10)
+	}
+	if s, err := timingVerdict(base, tenfold, slowTolerance); err == nil {
+		t.Fatalf("a 10× leak judged the same with the argon2 doors' tolerance (%s)", s)
+	}
 }
