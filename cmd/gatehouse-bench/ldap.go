@@ -42,6 +42,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/clock"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/sqlite"
+	"github.com/gatehouse/gatehouse/internal/syncbuf"
 )
 
 func init() {
@@ -181,7 +182,7 @@ type process struct {
 	waitErr error
 	http    string
 	ldap    string
-	stderr  *bytes.Buffer
+	stderr  *syncbuf.Buffer // read while the server may still write
 }
 
 func (p *process) stop() { stopCommand(p.cmd, p.done, os.Interrupt, 10*time.Second) }
@@ -189,8 +190,8 @@ func (p *process) stop() { stopCommand(p.cmd, p.done, os.Interrupt, 10*time.Seco
 // start runs cmd and waits (at most within) until it accepts
 // connections at addr; one that does not is stopped.
 func start(ctx context.Context, cmd *exec.Cmd, addr string, within time.Duration) (*process, error) {
-	p := &process{cmd: cmd, done: make(chan struct{}), stderr: &bytes.Buffer{}}
-	cmd.Stderr = &lockedWriter{w: p.stderr}
+	p := &process{cmd: cmd, done: make(chan struct{}), stderr: &syncbuf.Buffer{}}
+	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -200,17 +201,6 @@ func start(ctx context.Context, cmd *exec.Cmd, addr string, within time.Duration
 		return nil, err
 	}
 	return p, nil
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(b)
 }
 
 // waitTCP waits until addr accepts connections.

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/client"
+	"github.com/gatehouse/gatehouse/internal/forwardauth"
 )
 
 // stubEnv, when set, makes this binary the baseline's auth server instead
@@ -36,28 +37,16 @@ func init() {
 	})
 }
 
-// forwardAuthConf is the nginx configuration of both runs; only the
-// address and path of the auth subrequest differ. It is the README's
-// configuration, with keep-alive to the protected service as well, so
+// forwardAuthHTTP is the nginx configuration of both runs (the body of
+// its http block); only the address and path of the auth subrequest
+// differ. It is the README's configuration, with keep-alive to the protected service as well, so
 // that what is measured is the auth subrequest, not connection setup.
-const forwardAuthConf = `daemon off;
-worker_processes 1;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path %[1]s/body;
-    proxy_temp_path %[1]s/proxy;
-    fastcgi_temp_path %[1]s/fastcgi;
-    uwsgi_temp_path %[1]s/uwsgi;
-    scgi_temp_path %[1]s/scgi;
-
-    upstream auth { server %[3]s; keepalive 64; }
-    upstream app  { server %[5]s; keepalive 64; }
+const forwardAuthHTTP = `
+    upstream auth { server %[2]s; keepalive 64; }
+    upstream app  { server %[4]s; keepalive 64; }
 
     server {
-        listen %[2]s;
+        listen %[1]s;
         location / {
             auth_request /outpost/auth;
             auth_request_set $gatehouse_user   $upstream_http_x_gatehouse_user;
@@ -73,7 +62,7 @@ http {
         }
         location = /outpost/auth {
             internal;
-            proxy_pass http://auth%[4]s;
+            proxy_pass http://auth%[3]s;
             proxy_method GET;
             proxy_pass_request_body off;
             proxy_set_header Content-Length "";
@@ -82,9 +71,7 @@ http {
             proxy_set_header X-Real-IP $remote_addr;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
         }
-    }
-}
-`
+    }`
 
 func runForwardAuth(ctx context.Context) ([]Result, error) {
 	nginx, err := exec.LookPath("nginx")
@@ -510,7 +497,7 @@ func startBenchNginx(ctx context.Context, bin, name, authAddr, authPath, appAddr
 	listen := ln.Addr().String()
 	ln.Close()
 	conf := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf(forwardAuthConf, dir, listen, authAddr, authPath, appAddr)), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte(forwardauth.NginxConf(dir, "warn", 4096, fmt.Sprintf(forwardAuthHTTP, listen, authAddr, authPath, appAddr))), 0o600); err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", conf)

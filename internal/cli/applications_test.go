@@ -90,15 +90,7 @@ func TestApplicationUsageErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			f := newFakeAPI(t, nil)
-			res := run(t, f, invocation{args: tc.args})
-			res.wantCode(t, ExitUsage)
-			if !strings.Contains(res.stderr, tc.stderr) {
-				t.Errorf("stderr %q, want %q", res.stderr, tc.stderr)
-			}
-			if n := len(f.requests()); n != 0 {
-				t.Errorf("%d requests sent on a usage error", n)
-			}
+			refusedLocally(t, nil, invocation{args: tc.args}, ExitUsage, tc.stderr)
 		})
 	}
 }

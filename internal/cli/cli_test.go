@@ -174,15 +174,7 @@ func TestCredentials(t *testing.T) {
 	for _, tc := range failures {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			f := newFakeAPI(t, routes)
-			res := run(t, f, invocation{args: []string{"whoami"}, env: tc.env})
-			res.wantCode(t, tc.code)
-			if !strings.Contains(res.stderr, tc.stderr) {
-				t.Errorf("stderr %q, want it to hold %q", res.stderr, tc.stderr)
-			}
-			if n := len(f.requests()); n != 0 {
-				t.Errorf("%d requests sent, want none", n)
-			}
+			refusedLocally(t, routes, invocation{args: []string{"whoami"}, env: tc.env}, tc.code, tc.stderr)
 		})
 	}
 }

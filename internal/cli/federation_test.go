@@ -41,25 +41,21 @@ func TestGitHubActionsRecipe(t *testing.T) {
 	t.Cleanup(runner.Close)
 
 	admin := map[string]string{EnvServer: e.URL, EnvAPIToken: servertest.AdminToken}
-	cli := func(env map[string]string, a ...string) result {
-		t.Helper()
-		return run(t, nil, invocation{args: a, env: env})
-	}
 	// The administrator's side of the recipe.
-	cli(admin, "service-account", "create", "deployer", "--token-intent", "none").wantCode(t, 0)
-	cli(admin, "oidc-issuer", "create", "github", "--kind", "github", "--issuer-url", iss.URL).wantCode(t, 0)
-	r := cli(admin, "trust-policy", "create", "deploy-app", "--issuer", "github", "--service-account", "deployer",
+	runEnv(t, admin, "service-account", "create", "deployer", "--token-intent", "none").wantCode(t, 0)
+	runEnv(t, admin, "oidc-issuer", "create", "github", "--kind", "github", "--issuer-url", iss.URL).wantCode(t, 0)
+	r := runEnv(t, admin, "trust-policy", "create", "deploy-app", "--issuer", "github", "--service-account", "deployer",
 		"--audience", audience, "--condition", "repository_owner_id=1234567", "--condition", "repository_id=89012345",
 		"--condition", "ref=refs/heads/main", "--condition", "event_name=push", "--ttl", "15m")
 	r.wantCode(t, 0)
 	// Not pinned: refused.
-	cli(admin, "trust-policy", "create", "loose", "--issuer", "github", "--service-account", "deployer",
+	runEnv(t, admin, "trust-policy", "create", "loose", "--issuer", "github", "--service-account", "deployer",
 		"--audience", audience, "--condition", "repository=acme/app").wantCode(t, 1)
 
 	// The job: nothing stored, only the runner's variables.
 	job := map[string]string{EnvServer: e.URL, "ACTIONS_ID_TOKEN_REQUEST_URL": runner.URL + "/token?api-version=2.0",
 		"ACTIONS_ID_TOKEN_REQUEST_TOKEN": requestToken}
-	r = cli(job, "token", "exchange", "--service-account", "deployer", "--github-actions", "--audience", audience)
+	r = runEnv(t, job, "token", "exchange", "--service-account", "deployer", "--github-actions", "--audience", audience)
 	if r.code != 0 {
 		t.Log(string(e.Admin("GET", "/api/v1/events?action=token_exchange_denied", nil).Body))
 	}
@@ -68,25 +64,25 @@ func TestGitHubActionsRecipe(t *testing.T) {
 	if !strings.HasPrefix(key, "gat_") || strings.Contains(key, "\n") {
 		t.Fatalf("stdout is not the key alone: %q", r.stdout)
 	}
-	who := cli(map[string]string{EnvServer: e.URL, EnvAPIToken: key}, "whoami", "-o", "json")
+	who := runEnv(t, map[string]string{EnvServer: e.URL, EnvAPIToken: key}, "whoami", "-o", "json")
 	who.wantCode(t, 0)
 	if !strings.Contains(who.stdout, `"deployer"`) {
 		t.Fatalf("whoami: %s", who.stdout)
 	}
 	// The wrong audience: a bare invalid_grant, and the tester says why.
-	r = cli(job, "token", "exchange", "--service-account", "deployer", "--github-actions", "--audience", "other")
+	r = runEnv(t, job, "token", "exchange", "--service-account", "deployer", "--github-actions", "--audience", "other")
 	r.wantCode(t, 1)
 	if !strings.Contains(r.stderr, "invalid_grant") {
 		t.Fatalf("stderr: %s", r.stderr)
 	}
 	// The minted token's provenance shows in token views.
-	list := cli(admin, "token", "list", "--user", "deployer", "-o", "json")
+	list := runEnv(t, admin, "token", "list", "--user", "deployer", "-o", "json")
 	if !strings.Contains(list.stdout, `"policy": "deploy-app"`) {
 		t.Fatalf("token list: %s", list.stdout)
 	}
 	// Deleting the policy revokes the minted key at once.
-	cli(admin, "trust-policy", "delete", "deploy-app").wantCode(t, 0)
-	cli(map[string]string{EnvServer: e.URL, EnvAPIToken: key}, "whoami").wantCode(t, 1)
+	runEnv(t, admin, "trust-policy", "delete", "deploy-app").wantCode(t, 0)
+	runEnv(t, map[string]string{EnvServer: e.URL, EnvAPIToken: key}, "whoami").wantCode(t, 1)
 }
 
 // TestGitLabRecipe runs the README's GitLab CI recipe: the id_tokens
@@ -97,30 +93,26 @@ func TestGitLabRecipe(t *testing.T) {
 	e := servertest.Start(t, storetest.NewSQLite(t), func(c *config.Config) { c.OIDCAllowInsecureIssuers = true })
 	const audience = "https://gatehouse.example.com"
 	admin := map[string]string{EnvServer: e.URL, EnvAPIToken: servertest.AdminToken}
-	cli := func(env map[string]string, a ...string) result {
-		t.Helper()
-		return run(t, nil, invocation{args: a, env: env})
-	}
-	cli(admin, "service-account", "create", "deployer", "--token-intent", "none").wantCode(t, 0)
+	runEnv(t, admin, "service-account", "create", "deployer", "--token-intent", "none").wantCode(t, 0)
 	// The recipe's issuer is gitlab.com; the test's stands in for it.
-	cli(admin, "oidc-issuer", "create", "gitlab", "--kind", "gitlab", "--issuer-url", iss.URL).wantCode(t, 0)
-	cli(admin, "trust-policy", "create", "deploy-gl", "--issuer", "gitlab", "--service-account", "deployer",
+	runEnv(t, admin, "oidc-issuer", "create", "gitlab", "--kind", "gitlab", "--issuer-url", iss.URL).wantCode(t, 0)
+	runEnv(t, admin, "trust-policy", "create", "deploy-gl", "--issuer", "gitlab", "--service-account", "deployer",
 		"--audience", audience, "--condition", "namespace_id=4242", "--condition", "project_id=777",
 		"--condition", "ref=main", "--condition", "ref_type=branch", "--condition", "ref_protected=true").wantCode(t, 0)
 	idToken := iss.Sign(t, iss.Claims(e.App.Core.Clock().Now(), audience, map[string]any{
 		"sub": "project_path:acme/app:ref_type:branch:ref:main", "namespace_id": "4242", "namespace_path": "acme",
 		"project_id": "777", "project_path": "acme/app", "ref": "main", "ref_type": "branch", "ref_protected": "true"}))
 	job := map[string]string{EnvServer: e.URL, "GATEHOUSE_ID_TOKEN": idToken}
-	r := cli(job, "token", "exchange", "--service-account", "deployer", "--id-token-env", "GATEHOUSE_ID_TOKEN")
+	r := runEnv(t, job, "token", "exchange", "--service-account", "deployer", "--id-token-env", "GATEHOUSE_ID_TOKEN")
 	r.wantCode(t, 0)
 	key := strings.TrimSpace(r.stdout)
-	cli(map[string]string{EnvServer: e.URL, EnvAPIToken: key}, "whoami").wantCode(t, 0)
+	runEnv(t, map[string]string{EnvServer: e.URL, EnvAPIToken: key}, "whoami").wantCode(t, 0)
 	// The same ID token is good for one exchange.
-	cli(job, "token", "exchange", "--service-account", "deployer", "--id-token-env", "GATEHOUSE_ID_TOKEN").wantCode(t, 1)
+	runEnv(t, job, "token", "exchange", "--service-account", "deployer", "--id-token-env", "GATEHOUSE_ID_TOKEN").wantCode(t, 1)
 	// Another project in the same namespace: refused.
 	other := iss.Sign(t, iss.Claims(e.App.Core.Clock().Now(), audience, map[string]any{
 		"namespace_id": "4242", "project_id": "778", "ref": "main", "ref_type": "branch", "ref_protected": "true"}))
-	cli(map[string]string{EnvServer: e.URL, "GATEHOUSE_ID_TOKEN": other},
+	runEnv(t, map[string]string{EnvServer: e.URL, "GATEHOUSE_ID_TOKEN": other},
 		"token", "exchange", "--service-account", "deployer", "--id-token-env", "GATEHOUSE_ID_TOKEN").wantCode(t, 1)
 }
 
@@ -133,19 +125,15 @@ func TestKubernetesRecipe(t *testing.T) {
 	const audience = "https://gatehouse.example.com"
 	const clusterIssuer = "https://kubernetes.default.svc.cluster.local"
 	admin := map[string]string{EnvServer: e.URL, EnvAPIToken: servertest.AdminToken}
-	cli := func(env map[string]string, a ...string) result {
-		t.Helper()
-		return run(t, nil, invocation{args: a, env: env})
-	}
 	dir := t.TempDir()
 	jwks := filepath.Join(dir, "cluster-jwks.json")
 	if err := os.WriteFile(jwks, []byte(iss.JWKS()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cli(admin, "service-account", "create", "reporter", "--token-intent", "none").wantCode(t, 0)
-	cli(admin, "oidc-issuer", "create", "prod-cluster", "--kind", "kubernetes",
+	runEnv(t, admin, "service-account", "create", "reporter", "--token-intent", "none").wantCode(t, 0)
+	runEnv(t, admin, "oidc-issuer", "create", "prod-cluster", "--kind", "kubernetes",
 		"--issuer-url", clusterIssuer, "--jwks-file", jwks).wantCode(t, 0)
-	cli(admin, "trust-policy", "create", "prod-reporter", "--issuer", "prod-cluster", "--service-account", "reporter",
+	runEnv(t, admin, "trust-policy", "create", "prod-reporter", "--issuer", "prod-cluster", "--service-account", "reporter",
 		"--audience", audience, "--condition", "sub=system:serviceaccount:reports:reporter", "--ttl", "10m").wantCode(t, 0)
 	// The kubelet's projected token, in the pod's volume.
 	token := filepath.Join(dir, "token")
@@ -153,9 +141,9 @@ func TestKubernetesRecipe(t *testing.T) {
 	if err := os.WriteFile(token, []byte(iss.Sign(t, claims)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r := cli(map[string]string{EnvServer: e.URL}, "token", "exchange", "--service-account", "reporter", "--id-token-file", token)
+	r := runEnv(t, map[string]string{EnvServer: e.URL}, "token", "exchange", "--service-account", "reporter", "--id-token-file", token)
 	r.wantCode(t, 0)
-	who := cli(map[string]string{EnvServer: e.URL, EnvAPIToken: strings.TrimSpace(r.stdout)}, "whoami", "-o", "json")
+	who := runEnv(t, map[string]string{EnvServer: e.URL, EnvAPIToken: strings.TrimSpace(r.stdout)}, "whoami", "-o", "json")
 	who.wantCode(t, 0)
 	if !strings.Contains(who.stdout, `"reporter"`) {
 		t.Fatalf("whoami: %s", who.stdout)
@@ -165,5 +153,5 @@ func TestKubernetesRecipe(t *testing.T) {
 	if err := os.WriteFile(token, []byte(iss.Sign(t, claims)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cli(map[string]string{EnvServer: e.URL}, "token", "exchange", "--service-account", "reporter", "--id-token-file", token).wantCode(t, 1)
+	runEnv(t, map[string]string{EnvServer: e.URL}, "token", "exchange", "--service-account", "reporter", "--id-token-file", token).wantCode(t, 1)
 }

@@ -140,12 +140,34 @@ func run(t *testing.T, f *fakeAPI, inv invocation) result {
 	return result{stdout: stdout.String(), stderr: stderr.String(), code: code}
 }
 
+// runEnv runs the command line a against the server env names.
+func runEnv(t *testing.T, env map[string]string, a ...string) result {
+	t.Helper()
+	return run(t, nil, invocation{args: a, env: env})
+}
+
 func args(a ...string) invocation { return invocation{args: a} }
 
 func (r result) wantCode(t *testing.T, code int) {
 	t.Helper()
 	if r.code != code {
 		t.Fatalf("exit code %d, want %d\nstdout: %s\nstderr: %s", r.code, code, r.stdout, r.stderr)
+	}
+}
+
+// refusedLocally runs inv against a fake API with routes and checks
+// that it ended with code and a stderr holding stderr before sending
+// any request.
+func refusedLocally(t *testing.T, routes map[string]reply, inv invocation, code int, stderr string) {
+	t.Helper()
+	f := newFakeAPI(t, routes)
+	res := run(t, f, inv)
+	res.wantCode(t, code)
+	if !strings.Contains(res.stderr, stderr) {
+		t.Errorf("stderr %q, want it to hold %q", res.stderr, stderr)
+	}
+	if n := len(f.requests()); n != 0 {
+		t.Errorf("%d requests sent, want none", n)
 	}
 }
 

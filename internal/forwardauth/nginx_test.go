@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/forwardauth"
 	"github.com/gatehouse/gatehouse/internal/server/servertest"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/storetest"
@@ -77,21 +78,7 @@ func nginxConfig(t testing.TB, snippet, dir, listen, gate, backend, slug string)
 		readmeBackend, backend,
 		readmeAuthPath, "/outpost/forward-auth/"+slug,
 	).Replace(snippet)
-	return fmt.Sprintf(`daemon off;
-worker_processes 1;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log info;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path %[1]s/body;
-    proxy_temp_path %[1]s/proxy;
-    fastcgi_temp_path %[1]s/fastcgi;
-    uwsgi_temp_path %[1]s/uwsgi;
-    scgi_temp_path %[1]s/scgi;
-%[2]s
-}
-`, dir, s)
+	return forwardauth.NginxConf(dir, "info", 1024, s)
 }
 
 // startNginx runs nginx with conf until the test ends and waits until it

@@ -59,6 +59,24 @@ type ObjectCounts struct {
 	Sessions       int // sessions not yet past their absolute end
 }
 
+// Add keeps one row of the backends' count query: n objects of kind
+// ("user", "token", "group", "role" or "session") and, for users and
+// tokens, of sub (the user's type, the token's intent).
+func (c *ObjectCounts) Add(kind, sub string, n int) {
+	switch kind {
+	case "user":
+		c.UsersByType[sub] = n
+	case "token":
+		c.TokensByIntent[sub] = n
+	case "group":
+		c.Groups = n
+	case "role":
+		c.Roles = n
+	case "session":
+		c.Sessions = n
+	}
+}
+
 // SessionQueries stores web sessions, second factors and the dashboard's
 // counts.
 type SessionQueries interface {

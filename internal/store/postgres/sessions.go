@@ -162,18 +162,7 @@ func (q *queries) CountObjects(ctx context.Context, now time.Time) (store.Object
 	var kind, sub string
 	var n int
 	_, err = pgx.ForEachRow(rows, []any{&kind, &sub, &n}, func() error {
-		switch kind {
-		case "user":
-			c.UsersByType[sub] = n
-		case "token":
-			c.TokensByIntent[sub] = n
-		case "group":
-			c.Groups = n
-		case "role":
-			c.Roles = n
-		case "session":
-			c.Sessions = n
-		}
+		c.Add(kind, sub, n)
 		return nil
 	})
 	if err != nil {

@@ -185,18 +185,7 @@ func (q *queries) CountObjects(ctx context.Context, now time.Time) (store.Object
 			if err := rows.Scan(&kind, &sub, &n); err != nil {
 				return err
 			}
-			switch kind {
-			case "user":
-				c.UsersByType[sub] = n
-			case "token":
-				c.TokensByIntent[sub] = n
-			case "group":
-				c.Groups = n
-			case "role":
-				c.Roles = n
-			case "session":
-				c.Sessions = n
-			}
+			c.Add(kind, sub, n)
 		}
 		return rows.Err()
 	}()

@@ -16,7 +16,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store/postgres"
 	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
 	"github.com/gatehouse/gatehouse/internal/store/sqlite"
-	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
 // Backend makes fresh stores of one kind for tests.
@@ -116,23 +115,11 @@ var sqliteTemplate = sync.OnceValues(func() ([]byte, error) {
 // dropped when t ends.
 func NewPostgres(t testing.TB) store.Store {
 	t.Helper()
-	dsn := testenv.Postgres(t)
-	schema := pgtest.FreshSchema(t, dsn)
-	// Not t.Context(): it is cancelled before cleanups run, and the store
-	// outlives this call.
-	ctx := context.Background()
 	// Small pool: many test stores may be open at once against one
 	// server's max_connections, and tests need little parallelism.
-	s, err := postgres.Open(ctx, dsn, postgres.Options{Schema: schema, MaxConns: 8, SlowQuery: -1})
-	if err != nil {
-		t.Fatalf("open postgres test store: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	// Migrate creates the schema.
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatalf("migrate postgres test store: %v", err)
-	}
-	return s
+	return pgtest.OpenMigrated(t, func(ctx context.Context, dsn, schema string) (*postgres.Store, error) {
+		return postgres.Open(ctx, dsn, postgres.Options{Schema: schema, MaxConns: 8, SlowQuery: -1})
+	})
 }
 
 // Exec runs a statement on the store's database behind the store's back,

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
 // Prefix marks throwaway test schemas, so that leftovers of a killed test
@@ -47,4 +49,34 @@ func FreshSchema(t testing.TB, dsn string) string {
 		_, _ = conn.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
 	})
 	return schema
+}
+
+// store is what OpenMigrated opens: the postgres store, which this
+// package cannot name.
+type store interface {
+	Migrate(ctx context.Context) error
+	Close() error
+}
+
+// OpenMigrated gives a test a store of its own on the test PostgreSQL
+// (GATEHOUSE_TEST_POSTGRES; skips when unset): open opens it on a fresh
+// schema, which it migrates; the store is closed and the schema dropped
+// when t ends.
+func OpenMigrated[S store](t testing.TB, open func(ctx context.Context, dsn, schema string) (S, error)) S {
+	t.Helper()
+	dsn := testenv.Postgres(t)
+	schema := FreshSchema(t, dsn)
+	// Not t.Context(): it is cancelled before cleanups run, and the store
+	// outlives this call.
+	ctx := context.Background()
+	s, err := open(ctx, dsn, schema)
+	if err != nil {
+		t.Fatalf("open postgres test store: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	// Migrate creates the schema.
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("migrate postgres test store: %v", err)
+	}
+	return s
 }
