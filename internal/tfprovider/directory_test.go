@@ -11,6 +11,79 @@ import (
 	"github.com/gatehouse/gatehouse/client"
 )
 
+// The directory resources: users, groups, roles, and the assignments and
+// memberships between them.
+
+func TestAccUser(t *testing.T) {
+	eachBackend(t, func(h *harness) {
+		cfg := func(body string) string {
+			return h.config(`resource "gatehouse_user" "u" {
+  username = "alice"
+  ` + body + `
+}`)
+		}
+		const addr = "gatehouse_user.u"
+		second := cfg(`name = "Alice Liddell"
+  email = "alice@example.org"
+  is_active = false`)
+		h.run(map[string]func(context.Context) error{
+			"user": gone(h.c.Users.Get, "alice"),
+		},
+			planFails(h.config(`resource "gatehouse_user" "u" { username = "Alice" }`), `Invalid username`),
+			resource.TestStep{Config: cfg(`name = "Alice"`), Check: resource.ComposeTestCheckFunc(
+				resource.TestCheckResourceAttr(addr, "name", "Alice"),
+				resource.TestCheckResourceAttr(addr, "email", ""),
+				resource.TestCheckResourceAttr(addr, "is_active", "true"),
+			)},
+			importStep(addr),
+			resource.TestStep{Config: second, ConfigPlanChecks: expect(addr, plancheck.ResourceActionUpdate)},
+			h.changedOutside(addr, second, func(ctx context.Context) error {
+				_, err := h.c.Users.Update(ctx, "alice", client.UserUpdate{Email: ptr("other@example.org")})
+				return err
+			}, resource.TestCheckResourceAttr(addr, "email", "alice@example.org")),
+			h.deletedOutside(addr, second, func(ctx context.Context) error { return h.c.Users.Delete(ctx, "alice") }),
+			// A service account is not a gatehouse_user.
+			resource.TestStep{
+				PreConfig: h.must("make a service account", func(ctx context.Context) error {
+					_, err := h.c.Users.Create(ctx, client.UserCreate{Username: "robot", Type: client.UserServiceAccount})
+					return err
+				}),
+				Config:       h.config(`resource "gatehouse_user" "robot" { username = "robot" }`),
+				ResourceName: "gatehouse_user.robot", ImportState: true, ImportStateId: "robot",
+				ExpectError: regexp.MustCompile(`manage it with gatehouse_service_account`),
+			},
+		)
+	})
+}
+
+func TestAccGroup(t *testing.T) {
+	eachBackend(t, func(h *harness) {
+		cfg := func(name, desc string) string {
+			return h.config(`resource "gatehouse_group" "g" {
+  name        = "` + name + `"
+  description = "` + desc + `"
+}`)
+		}
+		const addr = "gatehouse_group.g"
+		h.run(map[string]func(context.Context) error{
+			"group ops": gone(h.c.Groups.Get, "ops"),
+		},
+			planFails(cfg("Ops", "x"), `Invalid name`),
+			resource.TestStep{Config: cfg("ops", "first"), Check: resource.ComposeTestCheckFunc(
+				resource.TestCheckResourceAttr(addr, "id", "ops"),
+				resource.TestCheckResourceAttrSet(addr, "uid"),
+			)},
+			importStep(addr),
+			resource.TestStep{Config: cfg("ops", "second"), ConfigPlanChecks: expect(addr, plancheck.ResourceActionUpdate)},
+			h.changedOutside(addr, cfg("ops", "second"), func(ctx context.Context) error {
+				_, err := h.c.Groups.Update(ctx, "ops", client.GroupUpdate{Description: ptr("outside")})
+				return err
+			}, resource.TestCheckResourceAttr(addr, "description", "second")),
+			h.deletedOutside(addr, cfg("ops", "second"), func(ctx context.Context) error { return h.c.Groups.Delete(ctx, "ops") }),
+		)
+	})
+}
+
 func TestAccRole(t *testing.T) {
 	eachBackend(t, func(h *harness) {
 		cfg := func(perms string) string {
