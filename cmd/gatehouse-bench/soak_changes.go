@@ -137,7 +137,23 @@ func (s *soakRun) rotate(ctx context.Context) error {
 		return nil
 	}
 	sent := time.Now()
-	out, err := s.admin.Tokens.Rotate(ctx, t.id, client.TokenRotate{Grace: s.cfg.Grace.String()})
+	var out client.Token
+	return s.settleToken(a, t, func() (err error) {
+		out, err = s.admin.Tokens.Rotate(ctx, t.id, client.TokenRotate{Grace: s.cfg.Grace.String()})
+		return err
+	}, func(done time.Time) {
+		s.dropGrace(t)
+		s.grace = append(s.grace, graceKey{tok: t, key: t.key, user: t.user, intent: t.intent, until: sent.Add(s.cfg.Grace)})
+		s.addDead(deadKey{key: t.key, user: t.user, intent: t.intent, kind: kAfterGrace, from: done.Add(s.cfg.Grace + soakMargin)})
+		t.key, t.used = out.Key, false
+	})
+}
+
+// settleToken makes the call on a token locked for it, then, under the
+// lock, frees the token and its account and, if the call worked, applies
+// its effect as of the moment it returned.
+func (s *soakRun) settleToken(a *soakAccount, t *soakToken, call func() error, apply func(done time.Time)) error {
+	err := call()
 	done := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -145,10 +161,7 @@ func (s *soakRun) rotate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.dropGrace(t)
-	s.grace = append(s.grace, graceKey{tok: t, key: t.key, user: t.user, intent: t.intent, until: sent.Add(s.cfg.Grace)})
-	s.addDead(deadKey{key: t.key, user: t.user, intent: t.intent, kind: kAfterGrace, from: done.Add(s.cfg.Grace + soakMargin)})
-	t.key, t.used = out.Key, false
+	apply(done)
 	return nil
 }
 
@@ -157,18 +170,11 @@ func (s *soakRun) revoke(ctx context.Context) error {
 	if t == nil {
 		return nil
 	}
-	err := s.admin.Tokens.Revoke(ctx, t.id)
-	done := time.Now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a.busy, t.busy = false, false
-	if err != nil {
-		return err
-	}
-	a.tokens = slices.DeleteFunc(a.tokens, func(x *soakToken) bool { return x == t })
-	s.dropGrace(t)
-	s.addDead(deadKey{key: t.key, user: t.user, intent: t.intent, kind: refusalKind(t.intent), from: done})
-	return nil
+	return s.settleToken(a, t, func() error { return s.admin.Tokens.Revoke(ctx, t.id) }, func(done time.Time) {
+		a.tokens = slices.DeleteFunc(a.tokens, func(x *soakToken) bool { return x == t })
+		s.dropGrace(t)
+		s.addDead(deadKey{key: t.key, user: t.user, intent: t.intent, kind: refusalKind(t.intent), from: done})
+	})
 }
 
 func (s *soakRun) deleteSA(ctx context.Context) error {

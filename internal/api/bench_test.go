@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/server/servertest"
+	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/storetest"
 )
 
@@ -15,21 +16,19 @@ import (
 // is the write throughput of one database, SQLite's single writer being
 // the baseline of the same run.
 func BenchmarkConcurrentWrites(b *testing.B) {
-	for _, be := range storetest.Backends() {
-		b.Run(be.Name, func(b *testing.B) {
-			e := servertest.Start(b, be.New(b))
-			var n atomic.Int64
-			b.SetParallelism(4)
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					i := n.Add(1)
-					r := e.Admin("POST", "/api/v1/groups", map[string]any{"name": fmt.Sprintf("g-%d", i)})
-					if r.Status != 201 {
-						b.Errorf("status %d", r.Status)
-					}
+	storetest.ForEachBackend(b, func(b *testing.B, st store.Store) {
+		e := servertest.Start(b, st)
+		var n atomic.Int64
+		b.SetParallelism(4)
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				i := n.Add(1)
+				r := e.Admin("POST", "/api/v1/groups", map[string]any{"name": fmt.Sprintf("g-%d", i)})
+				if r.Status != 201 {
+					b.Errorf("status %d", r.Status)
 				}
-			})
+			}
 		})
-	}
+	})
 }

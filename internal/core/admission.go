@@ -56,13 +56,9 @@ func (s *Applications) Admit(ctx context.Context, a Actor, slug string) (Decisio
 	if a.P == nil {
 		return Decision{}, ErrUnauthenticated
 	}
-	snap, err := s.admissionSnapshot(ctx)
+	app, err := s.admissionApp(ctx, slug)
 	if err != nil {
 		return Decision{}, err
-	}
-	app, ok := snap.apps[slug]
-	if !ok {
-		return Decision{}, &NotFoundError{Kind: "application", Name: slug}
 	}
 	d := Decision{Application: app.slug}
 	switch {
@@ -151,6 +147,20 @@ type admissionSnapshot struct {
 // of applications or bindings, and when the authenticator drops its
 // principals (New registers it).
 func (s *Applications) applicationsChanged() { s.admission.gen.Add(1) }
+
+// admissionApp is the application named slug in the current snapshot
+// (NotFoundError when there is none).
+func (s *Applications) admissionApp(ctx context.Context, slug string) (*admissionApp, error) {
+	snap, err := s.admissionSnapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	app, ok := snap.apps[slug]
+	if !ok {
+		return nil, &NotFoundError{Kind: "application", Name: slug}
+	}
+	return app, nil
+}
 
 // admissionSnapshot returns the current compiled applications, loading
 // them when anything changed since the last load. The generation is read

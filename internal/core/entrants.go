@@ -38,13 +38,9 @@ func (s *Applications) Entrants(ctx context.Context, a Actor, slug string) (Entr
 	if err := s.authorize(ctx, a, authz.UsersRead, target); err != nil {
 		return Entrants{}, err
 	}
-	snap, err := s.admissionSnapshot(ctx)
+	app, err := s.admissionApp(ctx, slug)
 	if err != nil {
 		return Entrants{}, err
-	}
-	app, ok := snap.apps[slug]
-	if !ok {
-		return Entrants{}, &NotFoundError{Kind: "application", Name: slug}
 	}
 	dir, err := s.LDAP.LDAPDirectory(ctx)
 	if err != nil {

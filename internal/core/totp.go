@@ -244,16 +244,22 @@ func (s *Sessions) ConfirmTOTP(ctx context.Context, a Actor, code string) ([]str
 		if err := q.PutTOTP(ctx, t); err != nil {
 			return err
 		}
-		if err := q.ReplaceRecoveryCodes(ctx, a.P.UID, hashes); err != nil {
-			return err
-		}
-		rec(s.event(a, audit.ActionTOTPEnabled, audit.Success, audit.Target{Kind: audit.KindUser, Name: a.P.Username}, nil))
-		return nil
+		return s.replaceRecoveryCodes(ctx, q, rec, a, hashes, audit.ActionTOTPEnabled)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return codes, nil
+}
+
+// replaceRecoveryCodes stores the hashes as the actor's recovery codes,
+// in place of any old ones, and records action.
+func (s *Sessions) replaceRecoveryCodes(ctx context.Context, q store.Queries, rec func(store.Event), a Actor, hashes [][]byte, action string) error {
+	if err := q.ReplaceRecoveryCodes(ctx, a.P.UID, hashes); err != nil {
+		return err
+	}
+	rec(s.event(a, action, audit.Success, audit.Target{Kind: audit.KindUser, Name: a.P.Username}, nil))
+	return nil
 }
 
 func (s *Sessions) newRecoveryCodes(userUID string) ([]string, [][]byte, error) {
@@ -347,11 +353,7 @@ func (s *Sessions) RegenerateRecoveryCodes(ctx context.Context, a Actor, passwor
 		if err != nil || !t.Confirmed {
 			return &ConflictError{Msg: "two-factor authentication is off: there are no recovery codes to replace"}
 		}
-		if err := q.ReplaceRecoveryCodes(ctx, a.P.UID, hashes); err != nil {
-			return err
-		}
-		rec(s.event(a, audit.ActionRecoveryCodesGenerated, audit.Success, audit.Target{Kind: audit.KindUser, Name: a.P.Username}, nil))
-		return nil
+		return s.replaceRecoveryCodes(ctx, q, rec, a, hashes, audit.ActionRecoveryCodesGenerated)
 	})
 	if err != nil {
 		return nil, err

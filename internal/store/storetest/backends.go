@@ -35,13 +35,20 @@ func Backends() []Backend {
 	}
 }
 
-// ForEachBackend runs fn as a subtest, named after the backend, on a fresh
-// store of each backend. A backend that is not available skips its
-// subtest. The subtests are not parallel; fn may call t.Parallel.
-func ForEachBackend(t *testing.T, fn func(t *testing.T, s store.Store)) {
+// Runner is a test or a benchmark: what ForEachBackend runs under.
+type Runner[T any] interface {
+	testing.TB
+	Run(name string, f func(T)) bool
+}
+
+// ForEachBackend runs fn as a subtest (or sub-benchmark), named after the
+// backend, on a fresh store of each backend. A backend that is not
+// available skips its subtest. The subtests are not parallel; fn may call
+// t.Parallel.
+func ForEachBackend[T Runner[T]](t T, fn func(t T, s store.Store)) {
 	t.Helper()
 	for _, b := range Backends() {
-		t.Run(b.Name, func(t *testing.T) {
+		t.Run(b.Name, func(t T) {
 			fn(t, b.New(t))
 		})
 	}
