@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,7 +41,16 @@ type Env struct {
 	URL   string
 	Clock *clock.Fake
 	Logs  *testenv.Buffer
+	// stopFollowing ends FollowChanges and waits for it.
+	stopFollowing func()
 }
+
+// StopFollowing stops following other instances' changes, as an instance
+// alone on its database does not follow them: what it caches stays
+// trusted when the database goes away, instead of being bypassed (fail
+// safe) at the listener's next check. For tests of that single-instance
+// behaviour on PostgreSQL.
+func (e *Env) StopFollowing() { e.stopFollowing() }
 
 // Start assembles gatehouse over st and serves it until the test ends.
 func Start(t testing.TB, st store.Store, mutate ...func(*config.Config)) *Env {
@@ -74,7 +84,9 @@ func StartFollowing(t testing.TB, st store.Store, follow cluster.Options, mutate
 		defer close(done)
 		app.FollowChanges(followCtx, follow)
 	}()
-	t.Cleanup(func() { stop(); <-done })
+	var once sync.Once
+	stopFollowing := func() { once.Do(func() { stop(); <-done }) }
+	t.Cleanup(stopFollowing)
 	if st.Dialect() == "postgres" {
 		deadline := time.Now().Add(10 * time.Second)
 		for app.Listener() == nil || !app.Listener().Connected() {
@@ -84,7 +96,7 @@ func StartFollowing(t testing.TB, st store.Store, follow cluster.Options, mutate
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	return &Env{T: t, App: app, URL: srv.URL, Clock: clk, Logs: logs}
+	return &Env{T: t, App: app, URL: srv.URL, Clock: clk, Logs: logs, stopFollowing: stopFollowing}
 }
 
 // Resp is an answer.
