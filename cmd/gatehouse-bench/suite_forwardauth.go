@@ -3,9 +3,11 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -132,11 +134,24 @@ func runForwardAuth(ctx context.Context) ([]Result, error) {
 		return nil, err
 	}
 	defer app.Close()
-	stub, err := startStubProcess(ctx)
+	stub, err := startStubProcess(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer stub.stop()
+	// The second baseline: the stub answering with gatehouse's own answer
+	// (its identity and security headers), recorded once as nginx asks.
+	asked := maps.Clone(auth)
+	asked["X-Forwarded-For"] = "127.0.0.1"
+	answer, _, err := fetchAnswer(ctx, gh.URL()+"/outpost/forward-auth/bench", asked)
+	if err != nil {
+		return nil, err
+	}
+	replay, err := startStubProcess(ctx, answer)
+	if err != nil {
+		return nil, err
+	}
+	defer replay.stop()
 
 	ghAddr := strings.TrimPrefix(gh.URL(), "http://")
 	withGatehouse, err := startBenchNginx(ctx, nginx, "nginx-gatehouse", ghAddr, "/outpost/forward-auth/bench", app.Addr)
@@ -149,10 +164,15 @@ func runForwardAuth(ctx context.Context) ([]Result, error) {
 		return nil, err
 	}
 	defer withStub.stop()
+	withReplay, err := startBenchNginx(ctx, nginx, "nginx-replay", replay.Addr, "/", app.Addr)
+	if err != nil {
+		return nil, err
+	}
+	defer withReplay.stop()
 
 	// Both answer 200 through nginx, and gatehouse says who: warm its
 	// caches (credential, admission) on the way.
-	for _, n := range []*benchNginx{withGatehouse, withStub} {
+	for _, n := range []*benchNginx{withGatehouse, withStub, withReplay} {
 		if err := checkThrough(ctx, n.url, auth); err != nil {
 			return nil, err
 		}
@@ -164,8 +184,8 @@ func runForwardAuth(ctx context.Context) ([]Result, error) {
 	// Besides requests per second, the CPU time each auth server spends
 	// per request: unlike a rate, it does not move when other work on the
 	// machine takes cores away.
-	var bestBase, bestGH loadResult
-	var cpuBase, cpuGH, allBase, allGH []time.Duration
+	var bestBase, bestGH, bestReplay loadResult
+	var cpuBase, cpuGH, cpuReplay, allBase, allGH, allReplay []time.Duration
 	var pairs []float64 // gatehouse/baseline of each round
 	for round := range max(*roundsFlag, 1) {
 		b, bcpu, ball, err := loadWithCPU(ctx, stub.cmd.Process.Pid, withStub.cmd.Process.Pid, withStub.url, auth)
@@ -182,10 +202,21 @@ func runForwardAuth(ctx context.Context) ([]Result, error) {
 		if err := g.checkClean("nginx + gatehouse forward-auth"); err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(os.Stderr, "  round %d: nginx + stub %s, %s CPU/request; nginx + gatehouse %s, %s CPU/request\n",
-			round+1, b, fmtDur(bcpu), g, fmtDur(gcpu))
-		cpuBase, cpuGH = append(cpuBase, bcpu), append(cpuGH, gcpu)
-		allBase, allGH = append(allBase, ball), append(allGH, gall)
+		p, pcpu, pall, err := loadWithCPU(ctx, replay.cmd.Process.Pid, withReplay.cmd.Process.Pid, withReplay.url, auth)
+		if err != nil {
+			return nil, fmt.Errorf("replayed answer: %w", err)
+		}
+		if err := p.checkClean("nginx + replayed answer"); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(os.Stderr, "  round %d: nginx + stub %s, %s CPU/request; nginx + gatehouse %s, %s CPU/request; "+
+			"nginx + gatehouse's answer replayed %s, %s CPU/request\n",
+			round+1, b, fmtDur(bcpu), g, fmtDur(gcpu), p, fmtDur(pcpu))
+		cpuBase, cpuGH, cpuReplay = append(cpuBase, bcpu), append(cpuGH, gcpu), append(cpuReplay, pcpu)
+		allBase, allGH, allReplay = append(allBase, ball), append(allGH, gall), append(allReplay, pall)
+		if p.RPS > bestReplay.RPS {
+			bestReplay = p
+		}
 		pairs = append(pairs, g.RPS/b.RPS)
 		if b.RPS > bestBase.RPS {
 			bestBase = b
@@ -235,6 +266,23 @@ func runForwardAuth(ctx context.Context) ([]Result, error) {
 		Value:    fmt.Sprintf("%.0f/s per core", float64(time.Second)/float64(g)),
 		Baseline: fmt.Sprintf("%.0f/s per core", float64(time.Second)/float64(b)),
 		Ratio:    fmtRatio(float64(b), float64(g)), Goal: fmt.Sprintf(">= %.2fx", forwardAuthGoal), Met: met(float64(b)/float64(g) >= forwardAuthGoal),
+	})
+	// What gatehouse's answer itself costs the chain (nginx reads and
+	// copies its headers), and what gatehouse's work costs beyond it.
+	p := percentile(allReplay, 50)
+	rs = append(rs, Result{
+		Suite: "forward-auth", Metric: "  the stub replaying gatehouse's answer: rate",
+		Value: fmt.Sprintf("%.0f req/s", bestReplay.RPS), Baseline: fmt.Sprintf("%.0f req/s (Go 200)", bestBase.RPS),
+		Ratio: fmtRatio(bestReplay.RPS, bestBase.RPS),
+	}, Result{
+		Suite: "forward-auth", Metric: "  gatehouse against its answer replayed: rate",
+		Value: fmt.Sprintf("%.0f req/s", bestGH.RPS), Baseline: fmt.Sprintf("%.0f req/s (replayed)", bestReplay.RPS),
+		Ratio: fmtRatio(bestGH.RPS, bestReplay.RPS),
+	}, Result{
+		Suite: "forward-auth", Metric: "  the replaying stub: auth server / whole chain CPU per request",
+		Value:    fmtDur(percentile(cpuReplay, 50)) + " / " + fmtDur(p),
+		Baseline: fmtDur(percentile(cpuBase, 50)) + " / " + fmtDur(b) + " (Go 200)",
+		Ratio:    durRatio(p, b) + " (chain)",
 	})
 	return rs, nil
 }
@@ -385,13 +433,23 @@ type stubProcess struct {
 	done chan struct{}
 }
 
-func startStubProcess(ctx context.Context) (*stubProcess, error) {
+// startStubProcess starts the stub auth server; with a header, it answers
+// with it (a recorded answer of gatehouse's), else with none.
+func startStubProcess(ctx context.Context, header http.Header) (*stubProcess, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
+	val := "1"
+	if header != nil {
+		b, err := json.Marshal(header)
+		if err != nil {
+			return nil, err
+		}
+		val = string(b)
+	}
 	cmd := exec.Command(self)
-	cmd.Env = append(os.Environ(), stubEnv+"=1")
+	cmd.Env = append(os.Environ(), stubEnv+"="+val)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -437,6 +495,14 @@ func serveStub() {
 	}
 	fmt.Println(ln.Addr().String())
 	srv := statusServer(http.StatusOK)
+	if v := os.Getenv(stubEnv); v != "1" {
+		var header http.Header
+		if err := json.Unmarshal([]byte(v), &header); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		srv = replayServer(http.StatusOK, header, nil)
+	}
 	fmt.Fprintln(os.Stderr, srv.Serve(ln))
 	os.Exit(1)
 }
@@ -444,8 +510,14 @@ func serveStub() {
 // statusServer answers every request with status and no body, with the
 // same server timeouts as gatehouse.
 func statusServer(status int) *http.Server {
+	return plainHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(status) }))
+}
+
+// plainHTTPServer serves h with gatehouse's server settings (its
+// timeouts: each costs deadlines set on every request).
+func plainHTTPServer(h http.Handler) *http.Server {
 	return &http.Server{
-		Handler:           http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(status) }),
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -462,11 +534,31 @@ type plainServer struct {
 }
 
 func startPlainServer(status int) (*plainServer, error) {
+	return startServing(statusServer(status))
+}
+
+// replayServer answers every request with the same status, header and
+// body, as recorded from one of gatehouse's answers.
+func replayServer(status int, header http.Header, body []byte) *http.Server {
+	return plainHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		h := w.Header()
+		for k, v := range header {
+			h[k] = v
+		}
+		w.WriteHeader(status)
+		_, _ = w.Write(body)
+	}))
+}
+
+func startReplayServer(status int, header http.Header, body []byte) (*plainServer, error) {
+	return startServing(replayServer(status, header, body))
+}
+
+func startServing(srv *http.Server) (*plainServer, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	srv := statusServer(status)
 	go srv.Serve(ln)
 	return &plainServer{Addr: ln.Addr().String(), srv: srv}, nil
 }

@@ -149,13 +149,14 @@ func (s *Server) wrap(rt Route) http.Handler {
 			rt.handler(w, r, core.Actor{ClientIP: s.clientIP(r)})
 			return
 		}
-		release, wait := s.limits.Acquire(s.clientIP(r))
+		client := s.clientIP(r) // once: it is read from headers
+		release, wait := s.limits.Acquire(client)
 		if release == nil {
 			httpx.TooMany(w, wait)
 			return
 		}
 		defer release()
-		a, err := s.Authenticate(r)
+		a, err := s.Authenticate(r, client)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -172,8 +173,9 @@ func (s *Server) wrap(rt Route) http.Handler {
 // adapter of the one credential check (core.CheckCredential). No
 // credential: anonymous. A refused one: 401 (the check wrote its
 // login_failed event), 429 past the limiter, 503 when it cannot be made.
-func (s *Server) Authenticate(r *http.Request) (core.Actor, error) {
-	a := core.Actor{ClientIP: s.clientIP(r)}
+// client is the request's client address, as the server's resolver reads it.
+func (s *Server) Authenticate(r *http.Request, client string) (core.Actor, error) {
+	a := core.Actor{ClientIP: client}
 	hs := r.Header.Values("Authorization")
 	if len(hs) == 0 {
 		return a, nil

@@ -77,10 +77,16 @@ func (r *Resolver) isTrusted(a netip.Addr) bool {
 	return false
 }
 
-// peer is the address of the connection's other end.
-func peer(req *http.Request) (netip.Addr, bool) {
+// peer is the address of the connection's other end, and its text when
+// RemoteAddr holds it as an IPv4 address in dotted form (for text).
+func peer(req *http.Request) (netip.Addr, string, bool) {
 	if ap, err := netip.ParseAddrPort(req.RemoteAddr); err == nil {
-		return ap.Addr().Unmap(), true
+		a := ap.Addr()
+		if a.Is4() {
+			// "a.b.c.d:port": the host is the text before the last colon.
+			return a, req.RemoteAddr[:strings.LastIndexByte(req.RemoteAddr, ':')], true
+		}
+		return a.Unmap(), "", true
 	}
 	host, _, err := net.SplitHostPort(req.RemoteAddr)
 	if err != nil {
@@ -88,9 +94,9 @@ func peer(req *http.Request) (netip.Addr, bool) {
 	}
 	a, err := netip.ParseAddr(host)
 	if err != nil {
-		return netip.Addr{}, false
+		return netip.Addr{}, "", false
 	}
-	return a.Unmap(), true
+	return a.Unmap(), "", true
 }
 
 // text renders an address; an IPv4 address parsed from text is given
@@ -111,18 +117,20 @@ func text(a netip.Addr, parsed string) string {
 // used. Repeated X-Forwarded-For headers are one list (RFC 9110 §5.3);
 // repeated X-Real-IP headers are ambiguous, and ignored.
 func (r *Resolver) ClientIP(req *http.Request) string {
-	p, ok := peer(req)
+	p, pText, ok := peer(req)
 	if !ok {
 		return req.RemoteAddr
 	}
 	if !r.isTrusted(p) {
-		return p.String()
+		return text(p, pText)
 	}
 	if xff := req.Header.Values("X-Forwarded-For"); len(xff) > 0 {
 		a, s := r.walk(p, xff)
 		return text(a, s)
 	}
-	if xr := req.Header.Values("X-Real-IP"); len(xr) == 1 {
+	// Indexed by its canonical form: Values would canonicalise the name
+	// into a new string on every request.
+	if xr := req.Header["X-Real-Ip"]; len(xr) == 1 {
 		s := strings.TrimSpace(xr[0])
 		if a, err := netip.ParseAddr(s); err == nil {
 			if a.Is4() {
@@ -131,7 +139,7 @@ func (r *Resolver) ClientIP(req *http.Request) string {
 			return a.Unmap().String()
 		}
 	}
-	return p.String()
+	return text(p, pText)
 }
 
 // walk goes through the X-Forwarded-For values from the right. It

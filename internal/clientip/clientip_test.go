@@ -34,6 +34,9 @@ func TestClientIP(t *testing.T) {
 		{"empty header", "127.0.0.1:5000", []string{""}, nil, "127.0.0.1"},
 		{"ipv6 peer and hop", "[::1]:5000", []string{"2001:db8::1"}, nil, "2001:db8::1"},
 		{"v4-mapped peer is trusted", "[::ffff:127.0.0.1]:5000", []string{"198.51.100.9"}, nil, "198.51.100.9"},
+		{"v4-mapped untrusted peer in dotted form", "[::ffff:203.0.113.7]:5000", nil, nil, "203.0.113.7"},
+		{"v4-mapped trusted peer without headers", "[::ffff:127.0.0.1]:5000", nil, nil, "127.0.0.1"},
+		{"ipv6 untrusted peer", "[2001:db8::7]:5000", []string{"198.51.100.1"}, nil, "2001:db8::7"},
 		{"hop with port is malformed", "127.0.0.1:5000", []string{"198.51.100.1:443"}, nil, "127.0.0.1"},
 	}
 	for _, tc := range tests {
@@ -50,6 +53,26 @@ func TestClientIP(t *testing.T) {
 				t.Fatalf("ClientIP = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestResolvingAllocatesNothing: the resolver runs on every request of
+// every door; an IPv4 client is given back as the text it came in.
+func TestResolvingAllocatesNothing(t *testing.T) {
+	r := New([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")})
+	for _, tc := range []struct{ name, remote, real string }{
+		{"untrusted peer", "203.0.113.7:5000", ""},
+		{"trusted peer alone", "127.0.0.1:5000", ""},
+		{"trusted peer, X-Real-IP", "127.0.0.1:5000", "198.51.100.2"},
+	} {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.RemoteAddr = tc.remote
+		if tc.real != "" {
+			req.Header.Set("X-Real-IP", tc.real)
+		}
+		if n := testing.AllocsPerRun(100, func() { r.ClientIP(req) }); n != 0 {
+			t.Errorf("%s: %.0f allocations", tc.name, n)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"sync"
 	"time"
 )
 
@@ -30,6 +31,11 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// statusWriters are reused: a handler must not touch its ResponseWriter
+// once it has returned (net/http's own contract), so a statusWriter is
+// free again when Instrument is done with it.
+var statusWriters = sync.Pool{New: func() any { return new(statusWriter) }}
+
 // Instrument wraps the HTTP surface behind forward-auth's front: panic
 // recovery (no stack or secret reaches the client), metrics by route
 // pattern, and one structured log line per request (the access log, at
@@ -39,7 +45,8 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func Instrument(next http.Handler, m *Metrics, clientIP func(*http.Request) string, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
+		sw := statusWriters.Get().(*statusWriter)
+		*sw = statusWriter{ResponseWriter: w}
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
@@ -63,6 +70,8 @@ func Instrument(next http.Handler, m *Metrics, clientIP func(*http.Request) stri
 				log.Debug("request", "method", r.Method, "route", route, "status", sw.status, "duration", d,
 					"client", clientIP(r), "request_id", RequestIDOf(w))
 			}
+			*sw = statusWriter{}
+			statusWriters.Put(sw)
 		}()
 		next.ServeHTTP(sw, r)
 	})

@@ -12,8 +12,9 @@ import (
 // Both answer 429 with Retry-After rather than queueing, so a flood
 // cannot build up latency for everyone else.
 type Limits struct {
-	sem   chan struct{}
-	rate  float64
+	sem     chan struct{}
+	release func() // gives a place back; one func for every request
+	rate    float64
 	burst float64
 	now   func() time.Time
 
@@ -31,8 +32,10 @@ const maxBuckets = 100_000
 
 // NewLimits returns limits; rate 0 turns the per-client limit off.
 func NewLimits(maxConcurrent int, rate float64, burst int) *Limits {
-	return &Limits{sem: make(chan struct{}, maxConcurrent), rate: rate, burst: float64(max(burst, 1)),
+	l := &Limits{sem: make(chan struct{}, maxConcurrent), rate: rate, burst: float64(max(burst, 1)),
 		now: time.Now, buckets: map[string]*bucket{}}
+	l.release = func() { <-l.sem }
+	return l
 }
 
 // Acquire takes a place among the concurrent requests and a token from
@@ -49,7 +52,7 @@ func (l *Limits) Acquire(client string) (release func(), retryAfter time.Duratio
 	}
 	select {
 	case l.sem <- struct{}{}:
-		return func() { <-l.sem }, 0
+		return l.release, 0
 	default:
 		return nil, time.Second
 	}

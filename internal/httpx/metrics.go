@@ -3,6 +3,7 @@ package httpx
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,6 +17,47 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	auth     *prometheus.CounterVec
+
+	// The series of the requests and checks seen so far, resolved once:
+	// finding one by its label values hashes them, and its status label
+	// is a string made anew, on every request.
+	routes   series[routeKey, *routeSeries]
+	outcomes series[[2]string, prometheus.Counter]
+}
+
+type routeKey struct {
+	route, method string
+	status        int
+}
+
+type routeSeries struct {
+	count   prometheus.Counter
+	latency prometheus.Observer
+}
+
+// series is a cache of resolved Prometheus series by their labels. The
+// label sets are few (routes × methods × statuses, methods × outcomes),
+// so it only grows.
+type series[K comparable, V any] struct {
+	mu sync.RWMutex
+	m  map[K]V
+}
+
+func (c *series[K, V]) get(k K, resolve func(K) V) V {
+	c.mu.RLock()
+	v, ok := c.m[k]
+	c.mu.RUnlock()
+	if ok {
+		return v
+	}
+	v = resolve(k)
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[K]V{}
+	}
+	c.m[k] = v
+	c.mu.Unlock()
+	return v
 }
 
 // NewMetrics registers gatehouse's series on a fresh registry.
@@ -48,12 +90,20 @@ func (m *Metrics) Handler() http.Handler {
 
 // AuthOutcome counts a credential check of any door (API, LDAP).
 func (m *Metrics) AuthOutcome(method, outcome string) {
-	m.auth.WithLabelValues(method, outcome).Inc()
+	m.outcomes.get([2]string{method, outcome}, func(k [2]string) prometheus.Counter {
+		return m.auth.WithLabelValues(k[0], k[1])
+	}).Inc()
 }
 
 func (m *Metrics) observe(route, method string, status int, d time.Duration) {
-	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-	m.latency.WithLabelValues(route, method).Observe(d.Seconds())
+	rs := m.routes.get(routeKey{route, method, status}, func(k routeKey) *routeSeries {
+		return &routeSeries{
+			count:   m.requests.WithLabelValues(k.route, k.method, strconv.Itoa(k.status)),
+			latency: m.latency.WithLabelValues(k.route, k.method),
+		}
+	})
+	rs.count.Inc()
+	rs.latency.Observe(d.Seconds())
 }
 
 // These let a door on the hot path of other services (forward-auth, asked

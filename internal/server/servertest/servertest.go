@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"hash/crc32"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -65,12 +64,15 @@ func StartFollowing(t testing.TB, st store.Store, follow cluster.Options, mutate
 	cfg := config.Defaults()
 	cfg.BootstrapToken = AdminToken
 	cfg.BootstrapPassword = AdminPassword
+	// Tests read the access log: debug, unless a test chooses a level
+	// (a benchmark measures what a server at info level does).
+	cfg.LogLevel = "debug"
 	for _, m := range mutate {
 		m(&cfg)
 	}
 	clk := clock.NewFake(time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC))
 	logs := &testenv.Buffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := server.NewLogger(cfg, logs)
 	app, err := server.Assemble(context.Background(), st, []byte("test-secret-key-0123456789abcdef!"), clk, cfg, log, io.Discard)
 	if err != nil {
 		t.Fatalf("assemble: %v", err)
