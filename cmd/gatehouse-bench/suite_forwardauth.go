@@ -3,11 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -134,24 +132,11 @@ func runForwardAuth(ctx context.Context) ([]Result, error) {
 		return nil, err
 	}
 	defer app.Close()
-	stub, err := startStubProcess(ctx, nil)
+	stub, err := startStubProcess(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer stub.stop()
-	// The second baseline: the stub answering with gatehouse's own answer
-	// (its identity and security headers), recorded once as nginx asks.
-	asked := maps.Clone(auth)
-	asked["X-Forwarded-For"] = "127.0.0.1"
-	answer, _, err := fetchAnswer(ctx, gh.URL()+"/outpost/forward-auth/bench", asked)
-	if err != nil {
-		return nil, err
-	}
-	replay, err := startStubProcess(ctx, answer)
-	if err != nil {
-		return nil, err
-	}
-	defer replay.stop()
 
 	ghAddr := strings.TrimPrefix(gh.URL(), "http://")
 	withGatehouse, err := startBenchNginx(ctx, nginx, "nginx-gatehouse", ghAddr, "/outpost/forward-auth/bench", app.Addr)
@@ -164,15 +149,10 @@ func runForwardAuth(ctx context.Context) ([]Result, error) {
 		return nil, err
 	}
 	defer withStub.stop()
-	withReplay, err := startBenchNginx(ctx, nginx, "nginx-replay", replay.Addr, "/", app.Addr)
-	if err != nil {
-		return nil, err
-	}
-	defer withReplay.stop()
 
 	// Both answer 200 through nginx, and gatehouse says who: warm its
 	// caches (credential, admission) on the way.
-	for _, n := range []*benchNginx{withGatehouse, withStub, withReplay} {
+	for _, n := range []*benchNginx{withGatehouse, withStub} {
 		if err := checkThrough(ctx, n.url, auth); err != nil {
 			return nil, err
 		}
@@ -184,8 +164,8 @@ func runForwardAuth(ctx context.Context) ([]Result, error) {
 	// Besides requests per second, the CPU time each auth server spends
 	// per request: unlike a rate, it does not move when other work on the
 	// machine takes cores away.
-	var bestBase, bestGH, bestReplay loadResult
-	var cpuBase, cpuGH, cpuReplay, allBase, allGH, allReplay []time.Duration
+	var bestBase, bestGH loadResult
+	var cpuBase, cpuGH, allBase, allGH []time.Duration
 	var pairs []float64 // gatehouse/baseline of each round
 	for round := range max(*roundsFlag, 1) {
 		b, bcpu, ball, err := loadWithCPU(ctx, stub.cmd.Process.Pid, withStub.cmd.Process.Pid, withStub.url, auth)
@@ -202,21 +182,10 @@ func runForwardAuth(ctx context.Context) ([]Result, error) {
 		if err := g.checkClean("nginx + gatehouse forward-auth"); err != nil {
 			return nil, err
 		}
-		p, pcpu, pall, err := loadWithCPU(ctx, replay.cmd.Process.Pid, withReplay.cmd.Process.Pid, withReplay.url, auth)
-		if err != nil {
-			return nil, fmt.Errorf("replayed answer: %w", err)
-		}
-		if err := p.checkClean("nginx + replayed answer"); err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(os.Stderr, "  round %d: nginx + stub %s, %s CPU/request; nginx + gatehouse %s, %s CPU/request; "+
-			"nginx + gatehouse's answer replayed %s, %s CPU/request\n",
-			round+1, b, fmtDur(bcpu), g, fmtDur(gcpu), p, fmtDur(pcpu))
-		cpuBase, cpuGH, cpuReplay = append(cpuBase, bcpu), append(cpuGH, gcpu), append(cpuReplay, pcpu)
-		allBase, allGH, allReplay = append(allBase, ball), append(allGH, gall), append(allReplay, pall)
-		if p.RPS > bestReplay.RPS {
-			bestReplay = p
-		}
+		fmt.Fprintf(os.Stderr, "  round %d: nginx + stub %s, %s CPU/request; nginx + gatehouse %s, %s CPU/request\n",
+			round+1, b, fmtDur(bcpu), g, fmtDur(gcpu))
+		cpuBase, cpuGH = append(cpuBase, bcpu), append(cpuGH, gcpu)
+		allBase, allGH = append(allBase, ball), append(allGH, gall)
 		pairs = append(pairs, g.RPS/b.RPS)
 		if b.RPS > bestBase.RPS {
 			bestBase = b
@@ -266,23 +235,6 @@ func runForwardAuth(ctx context.Context) ([]Result, error) {
 		Value:    fmt.Sprintf("%.0f/s per core", float64(time.Second)/float64(g)),
 		Baseline: fmt.Sprintf("%.0f/s per core", float64(time.Second)/float64(b)),
 		Ratio:    fmtRatio(float64(b), float64(g)), Goal: fmt.Sprintf(">= %.2fx", forwardAuthGoal), Met: met(float64(b)/float64(g) >= forwardAuthGoal),
-	})
-	// What gatehouse's answer itself costs the chain (nginx reads and
-	// copies its headers), and what gatehouse's work costs beyond it.
-	p := percentile(allReplay, 50)
-	rs = append(rs, Result{
-		Suite: "forward-auth", Metric: "  the stub replaying gatehouse's answer: rate",
-		Value: fmt.Sprintf("%.0f req/s", bestReplay.RPS), Baseline: fmt.Sprintf("%.0f req/s (Go 200)", bestBase.RPS),
-		Ratio: fmtRatio(bestReplay.RPS, bestBase.RPS),
-	}, Result{
-		Suite: "forward-auth", Metric: "  gatehouse against its answer replayed: rate",
-		Value: fmt.Sprintf("%.0f req/s", bestGH.RPS), Baseline: fmt.Sprintf("%.0f req/s (replayed)", bestReplay.RPS),
-		Ratio: fmtRatio(bestGH.RPS, bestReplay.RPS),
-	}, Result{
-		Suite: "forward-auth", Metric: "  the replaying stub: auth server / whole chain CPU per request",
-		Value:    fmtDur(percentile(cpuReplay, 50)) + " / " + fmtDur(p),
-		Baseline: fmtDur(percentile(cpuBase, 50)) + " / " + fmtDur(b) + " (Go 200)",
-		Ratio:    durRatio(p, b) + " (chain)",
 	})
 	return rs, nil
 }
@@ -433,23 +385,13 @@ type stubProcess struct {
 	done chan struct{}
 }
 
-// startStubProcess starts the stub auth server; with a header, it answers
-// with it (a recorded answer of gatehouse's), else with none.
-func startStubProcess(ctx context.Context, header http.Header) (*stubProcess, error) {
+func startStubProcess(ctx context.Context) (*stubProcess, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	val := "1"
-	if header != nil {
-		b, err := json.Marshal(header)
-		if err != nil {
-			return nil, err
-		}
-		val = string(b)
-	}
 	cmd := exec.Command(self)
-	cmd.Env = append(os.Environ(), stubEnv+"="+val)
+	cmd.Env = append(os.Environ(), stubEnv+"=1")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -495,14 +437,6 @@ func serveStub() {
 	}
 	fmt.Println(ln.Addr().String())
 	srv := statusServer(http.StatusOK)
-	if v := os.Getenv(stubEnv); v != "1" {
-		var header http.Header
-		if err := json.Unmarshal([]byte(v), &header); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		srv = replayServer(http.StatusOK, header, nil)
-	}
 	fmt.Fprintln(os.Stderr, srv.Serve(ln))
 	os.Exit(1)
 }
@@ -537,21 +471,17 @@ func startPlainServer(status int) (*plainServer, error) {
 	return startServing(statusServer(status))
 }
 
-// replayServer answers every request with the same status, header and
-// body, as recorded from one of gatehouse's answers.
-func replayServer(status int, header http.Header, body []byte) *http.Server {
-	return plainHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+// startReplayServer answers every request with the same status, header
+// and body, as recorded from one of gatehouse's answers.
+func startReplayServer(status int, header http.Header, body []byte) (*plainServer, error) {
+	return startServing(plainHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		h := w.Header()
 		for k, v := range header {
 			h[k] = v
 		}
 		w.WriteHeader(status)
 		_, _ = w.Write(body)
-	}))
-}
-
-func startReplayServer(status int, header http.Header, body []byte) (*plainServer, error) {
-	return startServing(replayServer(status, header, body))
+	})))
 }
 
 func startServing(srv *http.Server) (*plainServer, error) {
