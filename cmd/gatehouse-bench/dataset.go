@@ -420,11 +420,23 @@ func (db *database) load(ctx context.Context, principals, tokens int) (*dataset,
 		d.Method = fmt.Sprintf("%s tokens through the store interface (CreateToken), the rest through store.BulkLoader", fmtCount(perRow))
 	}
 	if ps, ok := st.(*postgres.Store); ok {
-		// What autovacuum would do on its own shortly after a bulk import;
-		// done now so that it does not run in the middle of a measurement.
-		if _, err := ps.Pool().Exec(ctx, `ANALYZE`); err != nil {
-			return nil, fmt.Errorf("analyze: %w", err)
+		// What autovacuum would do on its own shortly after a bulk import
+		// (statistics, and the visibility map that lets index-only scans
+		// skip the table); done now so that it does not run in the middle
+		// of a measurement, or not at all where autovacuum is off.
+		vacuumStart := time.Now()
+		if _, err := ps.Pool().Exec(ctx, `VACUUM (ANALYZE)`); err != nil {
+			return nil, fmt.Errorf("vacuum: %w", err)
 		}
+		// The figures depend on how much of the tables the server keeps
+		// in its own memory: say how it is set up.
+		var version, buffers, autovacuum string
+		if err := ps.Pool().QueryRow(ctx, `SELECT current_setting('server_version'), current_setting('shared_buffers'),
+			current_setting('autovacuum')`).Scan(&version, &buffers, &autovacuum); err != nil {
+			return nil, fmt.Errorf("settings: %w", err)
+		}
+		fmt.Fprintf(os.Stderr, "  %s: VACUUM (ANALYZE) in %s; PostgreSQL %s, shared_buffers %s, autovacuum %s\n",
+			db.Backend, fmtDur(time.Since(vacuumStart)), version, buffers, autovacuum)
 	}
 	d.Load = time.Since(start)
 	rng.Shuffle(len(d.cold), func(i, j int) { d.cold[i], d.cold[j] = d.cold[j], d.cold[i] })

@@ -2,11 +2,26 @@ package postgres
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
 )
+
+// indexNames lists the indexes a plan reads.
+func indexNames(plan map[string]any) []string {
+	var out []string
+	if name, ok := plan["Index Name"].(string); ok {
+		out = append(out, name)
+	}
+	if subs, ok := plan["Plans"].([]any); ok {
+		for _, sub := range subs {
+			out = append(out, indexNames(sub.(map[string]any))...)
+		}
+	}
+	return out
+}
 
 // scanNodes lists the relations a plan reads with a sequential scan.
 func scanNodes(plan map[string]any) []string {
@@ -41,6 +56,13 @@ func TestListingPlansUseIndexes(t *testing.T) {
 				i % 10 != 0, CASE WHEN i % 10 != 0 THEN $2::timestamptz + (i * 37 % 365) * interval '1 day' END, $2,
 				CASE WHEN i % 3 != 0 THEN $2::timestamptz - (i % 200) * interval '1 day' END
 			FROM generate_series(1, $1::int) i`,
+		// A fleet account holding 4,000 tokens, as CI fleets do.
+		`INSERT INTO users (uid, username, type, created_at) SELECT 'fleet', 'fleet', 'service_account', $2 WHERE $1::int > 0`,
+		`INSERT INTO tokens (uid, identifier, user_uid, intent, description, expiring, expires_at, created_at)
+			SELECT 'f' || i, 'fleet-' || lpad(((i * 7919) % 4000)::text, 5, '0'), 'fleet',
+				CASE WHEN i % 5 = 0 THEN 'app_password' ELSE 'api' END, '', i % 10 != 0,
+				CASE WHEN i % 10 != 0 THEN $2::timestamptz + (i * 37 % 365) * interval '1 day' END, $2
+			FROM generate_series(1, least($1::int, 4000)) i`,
 		`INSERT INTO events (time, action, outcome, actor_username, target_kind, target_name)
 			SELECT $2::timestamptz + i * interval '1 second', CASE WHEN i % 7 = 0 THEN 'login' ELSE 'model_updated' END, 'success',
 				'user' || (i % 500), 'user', 'user' || (i % 300) FROM generate_series(1, $1::int) i`,
@@ -55,7 +77,7 @@ func TestListingPlansUseIndexes(t *testing.T) {
 		}
 	}
 	at := func(d time.Duration) *time.Time { v := now.Add(d); return &v }
-	explain := func(name, stmt string, args []any) {
+	explain := func(name, stmt string, args []any) map[string]any {
 		var doc []byte
 		if err := s.Pool().QueryRow(ctx, `EXPLAIN (FORMAT JSON) `+stmt, args...).Scan(&doc); err != nil {
 			t.Fatalf("%s: explain: %v", name, err)
@@ -64,9 +86,11 @@ func TestListingPlansUseIndexes(t *testing.T) {
 		if err := json.Unmarshal(doc, &plans); err != nil {
 			t.Fatalf("decode plan: %v", err)
 		}
-		if seq := scanNodes(plans[0]["Plan"].(map[string]any)); len(seq) > 0 {
+		plan := plans[0]["Plan"].(map[string]any)
+		if seq := scanNodes(plan); len(seq) > 0 {
 			t.Errorf("%s: sequential scan of %v:\n%s", name, seq, doc)
 		}
+		return plan
 	}
 	for name, f := range map[string]store.TokenFilter{
 		"all":                           {Limit: 51},
@@ -95,5 +119,13 @@ func TestListingPlansUseIndexes(t *testing.T) {
 	} {
 		stmt, args := listEventsSQL(f)
 		explain("events by "+name, stmt, args)
+	}
+
+	// The fleet account's API tokens expiring this week (a few dozen of
+	// its 4,000) are read from the expiring-tokens index (migration 10),
+	// not found by walking all 3,200 of its API tokens in identifier order.
+	stmt, args := listTokensSQL(store.TokenFilter{UserUID: "fleet", Intent: store.IntentAPI, ExpiringBefore: at(7 * 24 * time.Hour), Limit: 51})
+	if used := indexNames(explain("the fleet's tokens expiring this week", stmt, args)); !slices.Contains(used, "tokens_user_intent_expires_at") {
+		t.Errorf("the fleet's tokens expiring this week: plan reads %v, want tokens_user_intent_expires_at", used)
 	}
 }

@@ -1,0 +1,5 @@
+-- Migration 10: nothing on SQLite. PostgreSQL gets an index of the
+-- expiring tokens by account, intent and expiry; on SQLite, migration
+-- 9's (user_uid, identifier, intent, expiring, expires_at, last_used_at)
+-- already tests the expiry on index entries and reads a table row only
+-- for the tokens on the page.
