@@ -15,8 +15,8 @@ type Limits struct {
 	sem     chan struct{}
 	release func() // gives a place back; one func for every request
 	rate    float64
-	burst float64
-	now   func() time.Time
+	burst   float64
+	now     func() time.Time
 
 	mu      sync.Mutex
 	buckets map[string]*bucket
