@@ -95,7 +95,20 @@ func (m *Metrics) AuthOutcome(method, outcome string) {
 	}).Inc()
 }
 
+// methodLabel is the method as a label: the methods of HTTP itself (RFC
+// 9110, and PATCH), and OTHER for any other token a client sends, which
+// would otherwise make a new series each (and a new entry in the cache).
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "OTHER"
+}
+
 func (m *Metrics) observe(route, method string, status int, d time.Duration) {
+	method = methodLabel(method)
 	rs := m.routes.get(routeKey{route, method, status}, func(k routeKey) *routeSeries {
 		return &routeSeries{
 			count:   m.requests.WithLabelValues(k.route, k.method, strconv.Itoa(k.status)),
