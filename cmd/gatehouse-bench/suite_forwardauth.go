@@ -31,7 +31,7 @@ func init() {
 	}
 	register(Suite{
 		Name: "forward-auth",
-		About: "nginx auth_request to gatehouse's forward-auth (process, SQLite, a binding to check) vs the same nginx " +
+		About: "nginx auth_request to gatehouse's forward-auth (process, SQLite and PostgreSQL, a binding to check) vs the same nginx " +
 			"with auth_request to a Go handler that only answers 200; wrk, same duration, threads and connections",
 		Run: runForwardAuth,
 	})
@@ -73,6 +73,9 @@ const forwardAuthHTTP = `
         }
     }`
 
+// runForwardAuth measures on each backend (-backend; PostgreSQL when one
+// is configured), each against the same baseline in its own rounds. A
+// warm request reads no database, so the two should read alike.
 func runForwardAuth(ctx context.Context) ([]Result, error) {
 	nginx, err := exec.LookPath("nginx")
 	if err != nil {
@@ -81,11 +84,24 @@ func runForwardAuth(ctx context.Context) ([]Result, error) {
 	if tool := loadTool(); tool != "wrk" {
 		return nil, fmt.Errorf("forward-auth needs wrk as its load generator (Debian: apt-get install wrk), not %q", tool)
 	}
-	dir, err := benchDir()
+	var all []Result
+	for _, b := range backends("forward-auth") {
+		rs, err := runForwardAuthOn(ctx, nginx, b)
+		all = append(all, rs...)
+		if err != nil {
+			return all, fmt.Errorf("%s: %w", b, err)
+		}
+	}
+	return all, nil
+}
+
+func runForwardAuthOn(ctx context.Context, nginx, backend string) ([]Result, error) {
+	db, err := prepareDatabase(ctx, backend, "forward-auth")
 	if err != nil {
 		return nil, err
 	}
-	env := newServerEnv("sqlite:" + filepath.Join(dir, "forward-auth.db"))
+	defer db.drop()
+	env := db.Env
 	gh, err := startServer(ctx, env)
 	if err != nil {
 		return nil, err
@@ -182,8 +198,8 @@ func runForwardAuth(ctx context.Context) ([]Result, error) {
 		if err := g.checkClean("nginx + gatehouse forward-auth"); err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(os.Stderr, "  round %d: nginx + stub %s, %s CPU/request; nginx + gatehouse %s, %s CPU/request\n",
-			round+1, b, fmtDur(bcpu), g, fmtDur(gcpu))
+		fmt.Fprintf(os.Stderr, "  %s round %d: nginx + stub %s, %s CPU/request; nginx + gatehouse %s, %s CPU/request\n",
+			backend, round+1, b, fmtDur(bcpu), g, fmtDur(gcpu))
 		cpuBase, cpuGH = append(cpuBase, bcpu), append(cpuGH, gcpu)
 		allBase, allGH = append(allBase, ball), append(allGH, gall)
 		pairs = append(pairs, g.RPS/b.RPS)
@@ -197,7 +213,7 @@ func runForwardAuth(ctx context.Context) ([]Result, error) {
 	ratio := bestGH.RPS / bestBase.RPS
 	rs := []Result{{
 		Suite:    "forward-auth",
-		Metric:   fmt.Sprintf("GET through nginx auth_request, %d conns, wrk (SQLite)", *connsFlag),
+		Metric:   fmt.Sprintf("%s: GET through nginx auth_request, %d conns, wrk", backend, *connsFlag),
 		Value:    fmt.Sprintf("%.0f req/s", bestGH.RPS),
 		Baseline: fmt.Sprintf("%.0f req/s (Go 200)", bestBase.RPS),
 		Ratio:    fmtRatio(bestGH.RPS, bestBase.RPS),
@@ -205,7 +221,7 @@ func runForwardAuth(ctx context.Context) ([]Result, error) {
 	}}
 	if bestGH.P99 > 0 && bestBase.P99 > 0 {
 		rs = append(rs, Result{
-			Suite: "forward-auth", Metric: "  latency p99 under that load",
+			Suite: "forward-auth", Metric: "  " + backend + ": latency p99 under that load",
 			Value: fmtDur(bestGH.P99), Baseline: fmtDur(bestBase.P99), Ratio: durRatio(bestGH.P99, bestBase.P99),
 		})
 	}
@@ -214,12 +230,12 @@ func runForwardAuth(ctx context.Context) ([]Result, error) {
 	// moved it.
 	slices.Sort(pairs)
 	rs = append(rs, Result{
-		Suite: "forward-auth", Metric: "  median of the rounds' ratios",
+		Suite: "forward-auth", Metric: "  " + backend + ": median of the rounds' ratios",
 		Value: fmt.Sprintf("%.2fx over %d rounds", pairs[len(pairs)/2], len(pairs)),
 	})
 	g, b := percentile(cpuGH, 50), percentile(cpuBase, 50)
 	rs = append(rs, Result{
-		Suite: "forward-auth", Metric: "  auth server CPU per request (median of rounds)",
+		Suite: "forward-auth", Metric: "  " + backend + ": auth server CPU per request (median of rounds)",
 		Value: fmtDur(g), Baseline: fmtDur(b) + " (Go 200)", Ratio: durRatio(g, b),
 	})
 	// On a machine whose cores the whole chain shares, throughput is
@@ -227,11 +243,11 @@ func runForwardAuth(ctx context.Context) ([]Result, error) {
 	// requests per second come to without the noise of other work.
 	g, b = percentile(allGH, 50), percentile(allBase, 50)
 	rs = append(rs, Result{
-		Suite: "forward-auth", Metric: "  whole chain CPU per request: wrk, nginx, service, auth (median)",
+		Suite: "forward-auth", Metric: "  " + backend + ": whole chain CPU per request: wrk, nginx, service, auth (median)",
 		Value: fmtDur(g), Baseline: fmtDur(b) + " (Go 200)", Ratio: durRatio(g, b),
 	})
 	rs = append(rs, Result{
-		Suite: "forward-auth", Metric: "  requests per second that CPU allows",
+		Suite: "forward-auth", Metric: "  " + backend + ": requests per second that CPU allows",
 		Value:    fmt.Sprintf("%.0f/s per core", float64(time.Second)/float64(g)),
 		Baseline: fmt.Sprintf("%.0f/s per core", float64(time.Second)/float64(b)),
 		Ratio:    fmtRatio(float64(b), float64(g)), Goal: fmt.Sprintf(">= %.2fx", forwardAuthGoal), Met: met(float64(b)/float64(g) >= forwardAuthGoal),
