@@ -49,7 +49,7 @@ func warmMe(tb testing.TB) (http.Handler, *http.Request) {
 }
 
 // BenchmarkMe is a warm GET /api/v1/me through the whole handler: no
-// database query. Compare with BenchmarkMeFloor, run alongside.
+// database query, no allocation (TestMeAllocatesNothing).
 func BenchmarkMe(b *testing.B) {
 	h, req := warmMe(b)
 	w := &sink{h: http.Header{}}
