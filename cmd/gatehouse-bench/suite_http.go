@@ -224,43 +224,34 @@ func startInProcess(ctx context.Context, env serverEnv, ldapAddr string, vars ma
 	}
 }
 
-// recordAnswer gets url once with headers and starts a bare server that
-// answers every request with that answer.
+// recordAnswer gets url once with headers (the answer must be a 200) and
+// starts a bare server that answers every request with that answer: its
+// header, less Date and Content-Length, which net/http writes itself, and
+// its body.
 func recordAnswer(ctx context.Context, url string, headers map[string]string) (*plainServer, error) {
-	h, body, err := fetchAnswer(ctx, url, headers)
-	if err != nil {
-		return nil, err
-	}
-	return startReplayServer(http.StatusOK, h, body)
-}
-
-// fetchAnswer gets url once with headers; the answer must be a 200. Its
-// header comes without Date and Content-Length, which net/http writes
-// itself.
-func fetchAnswer(ctx context.Context, url string, headers map[string]string) (http.Header, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, nil, fmt.Errorf("recording %s: status %d", url, resp.StatusCode)
+		return nil, fmt.Errorf("recording %s: status %d", url, resp.StatusCode)
 	}
 	h := resp.Header.Clone()
 	h.Del("Date")
 	h.Del("Content-Length")
-	return h, body, nil
+	return startReplayServer(http.StatusOK, h, body)
 }
 
 // profileCPU profiles this process until the returned function is called.

@@ -21,8 +21,8 @@ type Metrics struct {
 	// The series of the requests and checks seen so far, resolved once:
 	// finding one by its label values hashes them, and its status label
 	// is a string made anew, on every request.
-	routes   series[routeKey, *routeSeries]
-	outcomes series[[2]string, prometheus.Counter]
+	routes   seriesCache[routeKey, *routeSeries]
+	outcomes seriesCache[[2]string, prometheus.Counter]
 }
 
 type routeKey struct {
@@ -35,15 +35,15 @@ type routeSeries struct {
 	latency prometheus.Observer
 }
 
-// series is a cache of resolved Prometheus series by their labels. The
+// seriesCache is a cache of resolved Prometheus series by their labels. The
 // label sets are few (routes × methods × statuses, methods × outcomes),
 // so it only grows.
-type series[K comparable, V any] struct {
+type seriesCache[K comparable, V any] struct {
 	mu sync.RWMutex
 	m  map[K]V
 }
 
-func (c *series[K, V]) get(k K, resolve func(K) V) V {
+func (c *seriesCache[K, V]) get(k K, resolve func(K) V) V {
 	c.mu.RLock()
 	v, ok := c.m[k]
 	c.mu.RUnlock()
@@ -90,9 +90,7 @@ func (m *Metrics) Handler() http.Handler {
 
 // AuthOutcome counts a credential check of any door (API, LDAP).
 func (m *Metrics) AuthOutcome(method, outcome string) {
-	m.outcomes.get([2]string{method, outcome}, func(k [2]string) prometheus.Counter {
-		return m.auth.WithLabelValues(k[0], k[1])
-	}).Inc()
+	m.AuthCounter(method, outcome).Inc()
 }
 
 // methodLabel is the method as a label: the methods of HTTP itself (RFC
@@ -107,43 +105,51 @@ func methodLabel(method string) string {
 	return "OTHER"
 }
 
-func (m *Metrics) observe(route, method string, status int, d time.Duration) {
-	method = methodLabel(method)
-	rs := m.routes.get(routeKey{route, method, status}, func(k routeKey) *routeSeries {
+// series is the count and latency of requests of route and method
+// answered with status, resolved once.
+func (m *Metrics) series(route, method string, status int) *routeSeries {
+	return m.routes.get(routeKey{route, methodLabel(method), status}, func(k routeKey) *routeSeries {
 		return &routeSeries{
 			count:   m.requests.WithLabelValues(k.route, k.method, strconv.Itoa(k.status)),
 			latency: m.latency.WithLabelValues(k.route, k.method),
 		}
 	})
+}
+
+func (rs *routeSeries) observe(d time.Duration) {
 	rs.count.Inc()
 	rs.latency.Observe(d.Seconds())
 }
 
+func (m *Metrics) observe(route, method string, status int, d time.Duration) {
+	m.series(route, method, status).observe(d)
+}
+
 // These let a door on the hot path of other services (forward-auth, asked
 // on every proxied request) count into the same series as Instrument
-// while resolving its label sets once instead of on every request.
+// with its label sets resolved in advance, without the cache's lock.
 
 // AuthCounter is the counter of one (method, outcome) pair of credential
 // checks.
 func (m *Metrics) AuthCounter(method, outcome string) prometheus.Counter {
-	return m.auth.WithLabelValues(method, outcome)
+	return m.outcomes.get([2]string{method, outcome}, func(k [2]string) prometheus.Counter {
+		return m.auth.WithLabelValues(k[0], k[1])
+	})
 }
 
 // RouteRecorder returns what Instrument records for a request of route
 // and method (its count by status and its latency), with the series of
 // the given statuses resolved in advance.
 func (m *Metrics) RouteRecorder(route, method string, statuses ...int) func(status int, d time.Duration) {
-	counters := make(map[int]prometheus.Counter, len(statuses))
+	known := make(map[int]*routeSeries, len(statuses))
 	for _, s := range statuses {
-		counters[s] = m.requests.WithLabelValues(route, method, strconv.Itoa(s))
+		known[s] = m.series(route, method, s)
 	}
-	latency := m.latency.WithLabelValues(route, method)
 	return func(status int, d time.Duration) {
-		if c, ok := counters[status]; ok {
-			c.Inc()
-		} else {
-			m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+		rs, ok := known[status]
+		if !ok {
+			rs = m.series(route, method, status)
 		}
-		latency.Observe(d.Seconds())
+		rs.observe(d)
 	}
 }
