@@ -8,25 +8,8 @@ import (
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/server/servertest"
 	"github.com/gatehouse/gatehouse/internal/store/storetest"
+	"github.com/gatehouse/gatehouse/internal/testenv"
 )
-
-// sink is a ResponseWriter that keeps the status and the header map, so
-// that what is measured is the server's handler, not a recorder.
-type sink struct {
-	h      http.Header
-	status int
-	n      int
-}
-
-func (s *sink) Header() http.Header { return s.h }
-func (s *sink) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = 200
-	}
-	s.n += len(b)
-	return len(b), nil
-}
-func (s *sink) WriteHeader(code int) { s.status = code }
 
 // warmMe is GET /api/v1/me with a service account's API token through
 // the server's whole handler, as Assemble builds it, warmed.
@@ -40,10 +23,10 @@ func warmMe(tb testing.TB) (http.Handler, *http.Request) {
 	req := httptest.NewRequest("GET", "/api/v1/me", nil)
 	req.RemoteAddr = "127.0.0.1:40000"
 	req.Header.Set("Authorization", "Bearer "+key)
-	w := &sink{h: http.Header{}}
+	w := testenv.NewDiscard()
 	e.App.Handler.ServeHTTP(w, req)
-	if w.status != 200 {
-		tb.Fatalf("warm-up: %d", w.status)
+	if w.Status != 200 {
+		tb.Fatalf("warm-up: %d", w.Status)
 	}
 	return e.App.Handler, req
 }
@@ -52,15 +35,14 @@ func warmMe(tb testing.TB) (http.Handler, *http.Request) {
 // database query, no allocation (TestMeAllocatesNothing).
 func BenchmarkMe(b *testing.B) {
 	h, req := warmMe(b)
-	w := &sink{h: http.Header{}}
+	w := testenv.NewDiscard()
 	b.ReportAllocs()
 	for b.Loop() {
-		clear(w.h)
-		w.status = 0
+		w.Reset()
 		h.ServeHTTP(w, req)
 	}
-	if w.status != 200 {
-		b.Fatalf("status %d", w.status)
+	if w.Status != 200 {
+		b.Fatalf("status %d", w.Status)
 	}
 }
 
@@ -69,13 +51,12 @@ func BenchmarkMe(b *testing.B) {
 // allocation counts, unlike times, do not depend on the machine.
 func TestMeAllocatesNothing(t *testing.T) {
 	h, req := warmMe(t)
-	w := &sink{h: http.Header{}}
+	w := testenv.NewDiscard()
 	n := testing.AllocsPerRun(200, func() {
-		clear(w.h)
-		w.status = 0
+		w.Reset()
 		h.ServeHTTP(w, req)
 	})
-	if w.status != 200 || n != 0 {
-		t.Fatalf("a warm GET /me: status %d, %.0f allocations (budget 0)", w.status, n)
+	if w.Status != 200 || n != 0 {
+		t.Fatalf("a warm GET /me: status %d, %.0f allocations (budget 0)", w.Status, n)
 	}
 }

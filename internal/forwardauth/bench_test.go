@@ -7,18 +7,8 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/server/servertest"
 	"github.com/gatehouse/gatehouse/internal/store/storetest"
+	"github.com/gatehouse/gatehouse/internal/testenv"
 )
-
-// discard is a ResponseWriter that keeps nothing but the status, so that
-// what is measured is the handler, not a recorder.
-type discard struct {
-	h      http.Header
-	status int
-}
-
-func (d *discard) Header() http.Header         { return d.h }
-func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
-func (d *discard) WriteHeader(s int)           { d.status = s }
 
 // warmDoor builds the door over SQLite with a service account admitted
 // through a group binding behind a negated user binding, and warms it.
@@ -38,10 +28,10 @@ func warmDoor(tb testing.TB) (http.Handler, *http.Request) {
 	req.RemoteAddr = "127.0.0.1:40000"
 	req.Header.Set("Authorization", "Bearer "+key)
 	req.Header.Set("X-Forwarded-For", "198.51.100.7")
-	w := &discard{h: http.Header{}}
+	w := testenv.NewDiscard()
 	mux.ServeHTTP(w, req)
-	if w.status != 200 || w.h.Get("X-Gatehouse-User") != "bot" {
-		tb.Fatalf("warm-up: %d %v", w.status, w.h)
+	if w.Status != 200 || w.H.Get("X-Gatehouse-User") != "bot" {
+		tb.Fatalf("warm-up: %d %v", w.Status, w.H)
 	}
 	return mux, req
 }
@@ -63,15 +53,15 @@ func floor() (http.Handler, *http.Request) {
 }
 
 func serve(b *testing.B, h http.Handler, req *http.Request) {
-	w := &discard{h: http.Header{}}
+	w := testenv.NewDiscard()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		clear(w.h)
+		w.Reset()
 		h.ServeHTTP(w, req)
 	}
-	if w.status != 200 {
-		b.Fatalf("status %d", w.status)
+	if w.Status != 200 {
+		b.Fatalf("status %d", w.Status)
 	}
 }
 
@@ -101,10 +91,10 @@ const maxWarmAllocs = 0
 func TestWarmAllocations(t *testing.T) {
 	h, req := warmDoor(t)
 	fh, freq := floor()
-	w := &discard{h: http.Header{}}
+	w := testenv.NewDiscard()
 	run := func(h http.Handler, req *http.Request) float64 {
 		return testing.AllocsPerRun(200, func() {
-			clear(w.h)
+			w.Reset()
 			h.ServeHTTP(w, req)
 		})
 	}
