@@ -138,9 +138,9 @@ func TestLDAPDoneWhenInServer(t *testing.T) {
 		t.Run(be.name, func(t *testing.T) {
 			dir := t.TempDir()
 			certFile, keyFile := writeCert(t, dir)
-			ldapAddr, ldapsAddr := freePort(t), freePort(t)
-			p := startServer(t, be, "GATEHOUSE_LDAP_PROVIDER=corp", "GATEHOUSE_LDAP_LISTEN="+ldapAddr, "GATEHOUSE_LDAPS_LISTEN="+ldapsAddr,
+			p := startServer(t, be, "GATEHOUSE_LDAP_PROVIDER=corp", "GATEHOUSE_LDAP_LISTEN=127.0.0.1:0", "GATEHOUSE_LDAPS_LISTEN=127.0.0.1:0",
 				"GATEHOUSE_LDAP_TLS_CERT="+certFile, "GATEHOUSE_LDAP_TLS_KEY="+keyFile)
+			ldapAddr, ldapsAddr := p.ldapDoor(t, false), p.ldapDoor(t, true)
 			// The door is up before its provider exists: binds are unavailable.
 			if out, code := whoami(t, "ldap://"+ldapAddr, ldapDN("bot"), "whatever-password"); code != 52 {
 				t.Fatalf("before the provider exists: exit %d: %s", code, out)
@@ -265,45 +265,24 @@ func TestOutpostRotatesItsToken(t *testing.T) {
 
 // outpostProc is a running "gatehouse ldap".
 type outpostProc struct {
+	*proc
 	addr      string
 	tokenFile string
-	stderr    *testenv.Buffer
 }
 
+// startOutpost runs an outpost for provider with key, on a port of its
+// own choosing, and waits until it serves.
 func startOutpost(t *testing.T, p *proc, provider, key string) *outpostProc {
 	t.Helper()
-	o := &outpostProc{addr: freePort(t), tokenFile: filepath.Join(t.TempDir(), "outpost-token"), stderr: &testenv.Buffer{}}
-	if err := os.WriteFile(o.tokenFile, []byte(key+"\n"), 0o600); err != nil {
+	tokenFile := filepath.Join(t.TempDir(), "outpost-token")
+	if err := os.WriteFile(tokenFile, []byte(key+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(binary, "ldap", "--server", p.url, "--provider", provider, "--listen", o.addr)
-	cmd.Env = append(os.Environ(), "GATEHOUSE_API_TOKEN_FILE="+o.tokenFile)
-	cmd.Stderr = o.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-done
-	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if c, err := net.Dial("tcp", o.addr); err == nil {
-			c.Close()
-			return o
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("outpost exited: %v\n%s", err, o.stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("outpost not listening:\n%s", o.stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	cmd := exec.Command(binary, "ldap", "--server", p.url, "--provider", provider, "--listen", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "GATEHOUSE_API_TOKEN_FILE="+tokenFile)
+	o := &outpostProc{proc: launch(t, cmd, false), tokenFile: tokenFile}
+	o.addr = o.listening(t, "LDAP outpost is serving", "ldaps", "false")
+	return o
 }
 
 // within polls fn until it holds, failing after d.

@@ -12,13 +12,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -133,60 +133,127 @@ func pgSchema(t *testing.T, dsn string) string {
 	return schema
 }
 
-// proc is a running gatehouse server.
+// proc is a running gatehouse process: a server or an outpost.
 type proc struct {
 	cmd    *exec.Cmd
-	url    string
-	stderr *testenv.Buffer
-	done   chan error
+	url    string          // a server's base URL
+	stderr *testenv.Buffer // what it logged
+	exited chan struct{}   // closed once it has exited; err is then its status
+	err    error
 }
 
-func freePort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-func startServer(t *testing.T, be backend, extra ...string) *proc {
+// launch starts cmd with its standard error kept (and its standard output
+// too, with both) and kills it when the test ends. Cleanup can never hang
+// on a process that has already exited: exited is closed, not sent on.
+func launch(t *testing.T, cmd *exec.Cmd, both bool) *proc {
 	t.Helper()
-	addr := freePort(t)
-	cmd := exec.Command(binary, "serve")
-	cmd.Env = append(os.Environ(), "GATEHOUSE_LISTEN="+addr, "GATEHOUSE_BOOTSTRAP_TOKEN="+adminToken,
-		"GATEHOUSE_BOOTSTRAP_PASSWORD=e2e-admin-password")
-	cmd.Env = append(cmd.Env, be.env...)
-	cmd.Env = append(cmd.Env, extra...)
-	p := &proc{cmd: cmd, url: "http://" + addr, stderr: &testenv.Buffer{}, done: make(chan error, 1)}
+	p := &proc{cmd: cmd, stderr: &testenv.Buffer{}, exited: make(chan struct{})}
 	cmd.Stderr = p.stderr
+	if both {
+		cmd.Stdout = p.stderr
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { p.done <- cmd.Wait() }()
+	go func() {
+		p.err = cmd.Wait()
+		close(p.exited)
+	}()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		<-p.done
+		<-p.exited
 	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		res, err := http.Get(p.url + "/readyz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return p
+	return p
+}
+
+// logAttr matches one key=value of the text log format.
+var logAttr = regexp.MustCompile(`(\w+)=("(?:[^"\\]|\\.)*"|\S+)`)
+
+// listening waits until the process has logged msg with every attribute
+// of match (key, value, key, value...) and returns that line's listen
+// address. Every listener is opened on port 0 and found this way: a port
+// picked beforehand and closed can be taken by another process, such as a
+// parallel test package's outgoing connection, before the server binds it.
+func (p *proc) listening(t *testing.T, msg string, match ...string) string {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		for _, line := range strings.Split(p.stderr.String(), "\n") {
+			if !strings.Contains(line, "msg="+strconv.Quote(msg)) {
+				continue
+			}
+			attrs := map[string]string{}
+			for _, m := range logAttr.FindAllStringSubmatch(line, -1) {
+				v := m[2]
+				if u, err := strconv.Unquote(v); err == nil {
+					v = u
+				}
+				attrs[m[1]] = v
+			}
+			ok := true
+			for i := 0; i+1 < len(match); i += 2 {
+				ok = ok && attrs[match[i]] == match[i+1]
+			}
+			if ok && attrs["listen"] != "" {
+				return attrs["listen"]
 			}
 		}
 		select {
-		case err := <-p.done:
-			t.Fatalf("server exited: %v\n%s", err, p.stderr.String())
-		default:
+		case <-p.exited:
+			t.Fatalf("%s exited before %q: %v\n%s", p.cmd.Args[1], msg, p.err, p.stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not log %q:\n%s", p.cmd.Args[1], msg, p.stderr.String())
+		}
+	}
+}
+
+// ldapDoor is the address of the server's LDAP (or LDAPS) door.
+func (p *proc) ldapDoor(t *testing.T, ldaps bool) string {
+	t.Helper()
+	return p.listening(t, "LDAP door is serving", "ldaps", strconv.FormatBool(ldaps))
+}
+
+// waitReady polls /readyz with client until it answers 200.
+func (p *proc) waitReady(t *testing.T, client *http.Client) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		if res, err := client.Get(p.url + "/readyz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return
+			}
+		}
+		select {
+		case <-p.exited:
+			t.Fatalf("server exited: %v\n%s", p.err, p.stderr.String())
+		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("server not ready:\n%s", p.stderr.String())
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// serve starts `gatehouse serve` on be, listening on ports of its own
+// choosing, and waits until it is ready. Standard output is kept with
+// standard error when both is set.
+func serve(t *testing.T, be backend, both bool, extra ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(binary, "serve")
+	cmd.Env = append(os.Environ(), "GATEHOUSE_LISTEN=127.0.0.1:0", "GATEHOUSE_BOOTSTRAP_TOKEN="+adminToken,
+		"GATEHOUSE_BOOTSTRAP_PASSWORD=e2e-admin-password")
+	cmd.Env = append(cmd.Env, be.env...)
+	cmd.Env = append(cmd.Env, extra...)
+	p := launch(t, cmd, both)
+	p.url = "http://" + p.listening(t, "gatehouse is serving")
+	p.waitReady(t, http.DefaultClient)
+	return p
+}
+
+func startServer(t *testing.T, be backend, extra ...string) *proc {
+	t.Helper()
+	return serve(t, be, false, extra...)
 }
 
 // stopGracefully sends SIGTERM and waits for a clean exit.
@@ -196,10 +263,9 @@ func stopGracefully(t *testing.T, p *proc) {
 		t.Fatal(err)
 	}
 	select {
-	case err := <-p.done:
-		p.done <- err
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", err, p.stderr.String())
+	case <-p.exited:
+		if p.err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", p.err, p.stderr.String())
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("no exit after SIGTERM")
@@ -384,15 +450,13 @@ func TestSIGKILLLosesNoAcknowledgedWrite(t *testing.T) {
 				}
 				if i > 20 {
 					select {
-					case err := <-p.done:
-						p.done <- err
+					case <-p.exited:
 						break loop
 					default:
 					}
 				}
 			}
-			<-p.done
-			p.done <- nil
+			<-p.exited
 			if len(acked) < 20 {
 				t.Fatalf("only %d writes before the kill", len(acked))
 			}

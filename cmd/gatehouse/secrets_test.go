@@ -300,43 +300,13 @@ func forgedKey(t *testing.T, key string) string {
 	return body + string(d)
 }
 
-// startLogged starts serve as startServer does, with standard output and
-// standard error both kept (startServer keeps standard error only).
+// startLogged starts serve as startServer does, at the debug level, with
+// standard output and standard error both kept (startServer keeps
+// standard error only).
 func startLogged(t *testing.T, be backend, extra ...string) (*proc, *testenv.Buffer) {
 	t.Helper()
-	addr := freePort(t)
-	cmd := exec.Command(binary, "serve")
-	cmd.Env = append(os.Environ(), "GATEHOUSE_LISTEN="+addr, "GATEHOUSE_BOOTSTRAP_TOKEN="+adminToken,
-		"GATEHOUSE_BOOTSTRAP_PASSWORD=e2e-admin-password", "GATEHOUSE_LOG_LEVEL=debug")
-	cmd.Env = append(append(cmd.Env, be.env...), extra...)
-	logs := &testenv.Buffer{}
-	p := &proc{cmd: cmd, url: "http://" + addr, stderr: logs, done: make(chan error, 1)}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		err := <-p.done
-		p.done <- err
-	})
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if res, err := http.Get(p.url + "/readyz"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return p, logs
-			}
-		}
-		select {
-		case err := <-p.done:
-			t.Fatalf("server exited: %v\n%s", err, logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server not ready:\n%s", logs.String())
-		}
-	}
+	p := serve(t, be, true, append([]string{"GATEHOUSE_LOG_LEVEL=debug"}, extra...)...)
+	return p, p.stderr
 }
 
 // storedPlaces returns everything the database holds: the SQLite file
@@ -405,8 +375,8 @@ func TestNoSecretAtRest(t *testing.T) {
 	testenv.Binary(t, "curl")
 	for _, be := range backends(t) {
 		t.Run(be.name, func(t *testing.T) {
-			ldapAddr := freePort(t)
-			p, logs := startLogged(t, be, "GATEHOUSE_LDAP_PROVIDER=corp", "GATEHOUSE_LDAP_LISTEN="+ldapAddr)
+			p, logs := startLogged(t, be, "GATEHOUSE_LDAP_PROVIDER=corp", "GATEHOUSE_LDAP_LISTEN=127.0.0.1:0")
+			ldapAddr := p.ldapDoor(t, false)
 			s := &scenario{t: t, p: p}
 			s.remember("bootstrap token", adminToken, "")
 			s.remember("bootstrap password", "e2e-admin-password", "admin")

@@ -31,43 +31,17 @@ func TestTLSModernConfiguration(t *testing.T) {
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pemBytes)
 
-	addr, ldapsAddr := freePort(t), freePort(t)
 	cmd := exec.Command(binary, "serve")
-	cmd.Env = append(os.Environ(), "GATEHOUSE_LISTEN="+addr, "GATEHOUSE_BOOTSTRAP_TOKEN="+adminToken,
+	cmd.Env = append(os.Environ(), "GATEHOUSE_LISTEN=127.0.0.1:0", "GATEHOUSE_BOOTSTRAP_TOKEN="+adminToken,
 		"GATEHOUSE_DATABASE=sqlite:"+filepath.Join(dir, "gatehouse.db"),
 		"GATEHOUSE_TLS_CERT="+certFile, "GATEHOUSE_TLS_KEY="+keyFile,
 		// The LDAP door takes the HTTPS certificate when it has none of its own.
-		"GATEHOUSE_LDAP_PROVIDER=corp", "GATEHOUSE_LDAP_LISTEN="+freePort(t), "GATEHOUSE_LDAPS_LISTEN="+ldapsAddr)
-	stderr := &testenv.Buffer{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
-
+		"GATEHOUSE_LDAP_PROVIDER=corp", "GATEHOUSE_LDAP_LISTEN=127.0.0.1:0", "GATEHOUSE_LDAPS_LISTEN=127.0.0.1:0")
+	p := launch(t, cmd, false)
+	addr, ldapsAddr := p.listening(t, "gatehouse is serving", "tls", "true"), p.ldapDoor(t, true)
 	base := "https://" + addr
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		res, err := client.Get(base + "/readyz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				break
-			}
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("server exited: %v\n%s", err, stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server not ready over HTTPS:\n%s", stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	p.url = base
+	p.waitReady(t, &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}})
 
 	// curl: -v shows the negotiated protocol and suite, -D - the headers.
 	run := func(args ...string) (string, bool) {
