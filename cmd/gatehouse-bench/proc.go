@@ -132,6 +132,7 @@ func newServerEnv(database string) serverEnv {
 type proc struct {
 	cmd     *exec.Cmd
 	Addr    string // host:port it listens on
+	LDAP    string // the LDAP door's host:port, when it has one
 	Started time.Time
 	Ready   time.Duration // from exec to the first /readyz 200
 	done    chan struct{}
@@ -184,7 +185,10 @@ func startServer(ctx context.Context, env serverEnv) (*proc, error) {
 				p.tail = p.tail[len(p.tail)-40:]
 			}
 			p.mu.Unlock()
-			if a, ok := listenAddr(line); ok {
+			switch door, a := listenAddr(line); door {
+			case "ldap":
+				p.LDAP = a // read once addr is received: the send orders it
+			case "http":
 				select {
 				case addr <- a:
 				default:
@@ -232,21 +236,33 @@ func startServer(ctx context.Context, env serverEnv) (*proc, error) {
 	}
 }
 
-// listenAddr picks the address out of the JSON log line "gatehouse is
-// serving".
-func listenAddr(line string) (string, bool) {
+// listenAddr picks a door and its address out of the JSON log lines
+// "LDAP door is serving" (plain LDAP: "ldap") and "gatehouse is serving"
+// ("http"), which comes after every LDAP door's. Servers listen on port 0
+// and are found this way.
+func listenAddr(line string) (door, addr string) {
 	var l struct {
 		Msg    string `json:"msg"`
 		Listen string `json:"listen"`
+		LDAPS  bool   `json:"ldaps"`
 	}
-	if json.Unmarshal([]byte(line), &l) != nil || l.Msg != "gatehouse is serving" || l.Listen == "" {
-		return "", false
+	if json.Unmarshal([]byte(line), &l) != nil || l.Listen == "" {
+		return "", ""
 	}
-	return l.Listen, true
+	switch {
+	case l.Msg == "gatehouse is serving":
+		return "http", l.Listen
+	case l.Msg == "LDAP door is serving" && !l.LDAPS:
+		return "ldap", l.Listen
+	}
+	return "", ""
 }
 
 // URL is the server's base URL.
 func (p *proc) URL() string { return "http://" + p.Addr }
+
+// LDAPAddr is the LDAP door's address.
+func (p *proc) LDAPAddr() string { return p.LDAP }
 
 // PID is the server's process id.
 func (p *proc) PID() int { return p.cmd.Process.Pid }

@@ -50,17 +50,16 @@ func TestReadMemoryOfThisProcess(t *testing.T) {
 }
 
 func TestListenAddr(t *testing.T) {
-	line := `{"time":"2030-01-01T00:00:00Z","level":"INFO","msg":"gatehouse is serving","listen":"127.0.0.1:41234","database":"sqlite","tls":false}`
-	if a, ok := listenAddr(line); !ok || a != "127.0.0.1:41234" {
-		t.Errorf("listenAddr = %q, %v", a, ok)
-	}
-	for _, other := range []string{
-		`{"level":"INFO","msg":"migrations applied"}`,
-		`level=INFO msg="gatehouse is serving" listen=127.0.0.1:1`,
-		``,
+	for line, want := range map[string][2]string{
+		`{"time":"2030-01-01T00:00:00Z","level":"INFO","msg":"gatehouse is serving","listen":"127.0.0.1:41234","database":"sqlite","tls":false}`: {"http", "127.0.0.1:41234"},
+		`{"level":"INFO","msg":"LDAP door is serving","provider":"soak","listen":"127.0.0.1:41235","ldaps":false,"starttls":false}`:              {"ldap", "127.0.0.1:41235"},
+		`{"level":"INFO","msg":"LDAP door is serving","provider":"soak","listen":"127.0.0.1:41236","ldaps":true,"starttls":false}`:               {"", ""},
+		`{"level":"INFO","msg":"migrations applied"}`:              {"", ""},
+		`level=INFO msg="gatehouse is serving" listen=127.0.0.1:1`: {"", ""},
+		``: {"", ""},
 	} {
-		if _, ok := listenAddr(other); ok {
-			t.Errorf("listenAddr(%q) matched", other)
+		if door, addr := listenAddr(line); door != want[0] || addr != want[1] {
+			t.Errorf("listenAddr(%q) = %q, %q; want %q", line, door, addr, want)
 		}
 	}
 }

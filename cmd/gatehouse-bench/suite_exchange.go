@@ -126,7 +126,7 @@ func exchangeOn(ctx context.Context, o exchangeOptions, backend, jwks string, to
 		return exchangeRun{}, err
 	}
 	defer db.drop()
-	gh, err := startInProcess(ctx, db.Env, "", nil)
+	gh, err := startInProcess(ctx, db.Env, false, nil)
 	if err != nil {
 		return exchangeRun{}, err
 	}

@@ -60,7 +60,7 @@ func runHTTPOn(ctx context.Context, backend string) ([]Result, error) {
 		Stop()
 	}
 	if *inProcessFlag {
-		gh, err = startInProcess(ctx, env, "", nil)
+		gh, err = startInProcess(ctx, env, false, nil)
 	} else {
 		gh, err = startServer(ctx, env)
 	}
@@ -176,36 +176,48 @@ func runHTTPOn(ctx context.Context, backend string) ([]Result, error) {
 // as `gatehouse serve`, for profiling.
 type inProcess struct {
 	addr string
+	ldap string // the LDAP door's address, when it has one
 	stop context.CancelFunc
 	done chan error
 }
 
-func (p *inProcess) URL() string { return "http://" + p.addr }
-func (p *inProcess) Stop()       { p.stop(); <-p.done }
+func (p *inProcess) URL() string      { return "http://" + p.addr }
+func (p *inProcess) LDAPAddr() string { return p.ldap }
+func (p *inProcess) Stop()            { p.stop(); <-p.done }
 
-// startInProcess runs server.Run in this process with startServer's
-// settings; ldapAddr, when not empty, turns the LDAP door on for the
+// startInProcess runs server.Serve in this process with startServer's
+// settings, on ports of its choosing; ldap turns the LDAP door on for the
 // provider named by vars' GATEHOUSE_LDAP_PROVIDER. No profiling endpoint
 // is added to the server: the profile is this process's own.
-func startInProcess(ctx context.Context, env serverEnv, ldapAddr string, vars map[string]string) (*inProcess, error) {
-	addr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
+func startInProcess(ctx context.Context, env serverEnv, ldap bool, vars map[string]string) (*inProcess, error) {
 	all := map[string]string{"GATEHOUSE_SECRET_KEY": env.SecretKey, "GATEHOUSE_BOOTSTRAP_TOKEN": env.AdminToken}
 	maps.Copy(all, vars)
-	cfg, err := config.Load(config.Source{
-		Flags:  map[string]string{"listen": addr, "database": env.Database, "ldap-listen": ldapAddr},
-		Getenv: func(k string) string { return all[k] },
-	})
+	flags := map[string]string{"listen": "127.0.0.1:0", "database": env.Database, "ldap-listen": ""}
+	if ldap {
+		flags["ldap-listen"] = "127.0.0.1:0"
+	}
+	cfg, err := config.Load(config.Source{Flags: flags, Getenv: func(k string) string { return all[k] }})
 	if err != nil {
 		return nil, err
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	p := &inProcess{addr: addr, stop: stop, done: make(chan error, 1)}
-	go func() { p.done <- server.Run(runCtx, cfg, log, io.Discard) }()
-	for deadline := time.Now().Add(time.Minute); ; {
+	p := &inProcess{stop: stop, done: make(chan error, 1)}
+	listening := make(chan server.Listening, 1)
+	go func() {
+		p.done <- server.Serve(runCtx, cfg, log, io.Discard, func(at server.Listening) { listening <- at })
+	}()
+	deadline := time.Now().Add(time.Minute)
+	select {
+	case at := <-listening:
+		p.addr, p.ldap = at.HTTP, at.LDAP
+	case err := <-p.done:
+		return nil, fmt.Errorf("in-process gatehouse stopped: %v", err)
+	case <-time.After(time.Until(deadline)):
+		p.Stop()
+		return nil, errors.New("in-process gatehouse not listening within a minute")
+	}
+	for {
 		if resp, err := http.Get(p.URL() + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

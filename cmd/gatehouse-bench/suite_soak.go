@@ -148,19 +148,15 @@ func soak(ctx context.Context, cfg soakConfig) (*soakReport, error) {
 		return nil, err
 	}
 	defer db.drop()
-	ldapAddr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
 	env := db.Env
-	env.Args = []string{"--ldap-listen", ldapAddr}
+	env.Args = []string{"--ldap-listen", "127.0.0.1:0"}
 	env.Extra = append(env.Extra, "GATEHOUSE_LDAP_PROVIDER=soak")
 	var p soakServer
 	if cfg.HeapProfile != "" {
 		// Finer than the default (a sample per 512 KiB): a slow leak
 		// shows in a few minutes.
 		runtime.MemProfileRate = 4096
-		p, err = startInProcess(ctx, env, ldapAddr, map[string]string{"GATEHOUSE_LDAP_PROVIDER": "soak"})
+		p, err = startInProcess(ctx, env, true, map[string]string{"GATEHOUSE_LDAP_PROVIDER": "soak"})
 	} else {
 		p, err = startServer(ctx, env)
 	}
@@ -169,7 +165,7 @@ func soak(ctx context.Context, cfg soakConfig) (*soakReport, error) {
 	}
 	defer p.Stop()
 
-	s := &soakRun{cfg: cfg, base: p.URL(), ldapAddr: ldapAddr, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+	s := &soakRun{cfg: cfg, base: p.URL(), ldapAddr: p.LDAPAddr(), rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		dead: make([]deadKey, 0, 512), pool: newAddrPool()}
 	s.adminC = newClient(p.URL())
 	defer s.adminC.close()
@@ -276,6 +272,7 @@ loop:
 // profile its heap) server.Run inside this one.
 type soakServer interface {
 	URL() string
+	LDAPAddr() string
 	PID() int
 	Stop()
 }

@@ -38,9 +38,10 @@ func BindMetrics(m *httpx.Metrics) func(outcome string) {
 // startLDAP starts the in-server LDAP door when a provider is named
 // (GATEHOUSE_LDAP_PROVIDER): plain LDAP with StartTLS on the LDAP listen
 // address, LDAPS on its own address, both with the LDAP certificate (or
-// the HTTPS one). It returns nil when the door is off. A failure of a
-// running listener is sent on failed.
-func startLDAP(app *App, cfg config.Config, log *slog.Logger, failed chan<- error) (*ldap.Server, error) {
+// the HTTPS one). It returns nil when the door is off, and sets the
+// addresses it listens on in at. A failure of a running listener is sent
+// on failed.
+func startLDAP(app *App, cfg config.Config, log *slog.Logger, failed chan<- error, at *Listening) (*ldap.Server, error) {
 	if cfg.LDAPProvider == "" {
 		return nil, nil
 	}
@@ -65,6 +66,11 @@ func startLDAP(app *App, cfg config.Config, log *slog.Logger, failed chan<- erro
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return fmt.Errorf("LDAP listen on %s: %w", addr, err)
+		}
+		if ldaps {
+			at.LDAPS = ln.Addr().String()
+		} else {
+			at.LDAP = ln.Addr().String()
 		}
 		go func() {
 			var err error

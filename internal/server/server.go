@@ -233,10 +233,26 @@ func Assemble(ctx context.Context, st store.Store, key []byte, clk clock.Clock, 
 		Handler: httpx.SecureHeaders(httpx.RequestID(fa.Front(httpx.Instrument(mux, m, clientIP, log))), cfg.TLSCert != "")}, nil
 }
 
+// Listening is where a running server's doors listen: the addresses it
+// bound, with the port the system chose where port 0 was configured. An
+// LDAP door that is off has "".
+type Listening struct {
+	HTTP, LDAP, LDAPS string
+}
+
 // Run serves until ctx is cancelled (SIGTERM), then shuts down gracefully:
 // listeners close, in-flight requests finish (up to ShutdownTimeout),
 // pending token use is flushed, and the database is closed cleanly.
 func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Writer) error {
+	return Serve(ctx, cfg, log, stderr, nil)
+}
+
+// Serve is Run, calling ready (when not nil) once every door listens and
+// HTTP is about to answer, with the addresses they bound. A program that
+// embeds the server listens on port 0 and learns its ports this way,
+// instead of picking a free port first, which another process may take
+// before the server binds it.
+func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Writer, ready func(Listening)) error {
 	// The certificate is read first: a bad file stops the start before
 	// the database is touched.
 	var tlsConf *tls.Config
@@ -279,7 +295,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 	serveErr := make(chan error, 1)
 	// Every door listens before HTTP answers: once /readyz says ready,
 	// the LDAP door accepts connections too.
-	ldapDoor, err := startLDAP(app, cfg, log, serveErr)
+	at := Listening{HTTP: ln.Addr().String()}
+	ldapDoor, err := startLDAP(app, cfg, log, serveErr, &at)
 	if err != nil {
 		ln.Close()
 		stopJobs()
@@ -294,6 +311,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 		serveErr <- srv.Serve(ln)
 	}()
 	log.Info("gatehouse is serving", "listen", ln.Addr().String(), "database", app.Store.Dialect(), "tls", cfg.TLSCert != "")
+	if ready != nil {
+		ready(at)
+	}
 
 	select {
 	case err := <-serveErr:
