@@ -125,16 +125,6 @@ func startNginx(t testing.TB, bin, dir, conf, listen string) {
 	}
 }
 
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // echoBackend is the protected service: it shows what reached it.
 func echoBackend(t testing.TB) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -156,7 +146,7 @@ func TestNginx(t *testing.T) {
 		e := servertest.Start(t, st)
 		gate := strings.TrimPrefix(e.URL, "http://")
 		backend := echoBackend(t)
-		listen := freeAddr(t)
+		listen := testenv.DaemonAddr(t)
 		dir := t.TempDir()
 		startNginx(t, bin, dir, nginxConfig(t, snippet, dir, listen, gate, strings.TrimPrefix(backend.URL, "http://"), "ci-site"), listen)
 

@@ -1,0 +1,43 @@
+package testenv
+
+import (
+	"crypto/rand"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"testing"
+)
+
+// DaemonAddr is a 127.0.0.1 address for a program that cannot listen on
+// port 0 and say which port it was given, such as nginx. Its port lies
+// below the system's ephemeral range, which is where every outgoing
+// connection's local port and every port-0 listener's port come from: a
+// port found free there can only be taken by another test choosing the
+// same way, not by the connections of the packages running beside this
+// one. (A port taken from a port-0 listener and released can be handed to
+// such a connection before the program binds it.)
+func DaemonAddr(t testing.TB) string {
+	t.Helper()
+	low := 32768 // Linux's default start of the ephemeral range
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		var lo, hi int
+		if n, _ := fmt.Sscan(string(b), &lo, &hi); n == 2 && lo > 2048 {
+			low = lo
+		}
+	}
+	base := max(1024, low-16384)
+	for range 100 {
+		n, err := rand.Int(rand.Reader, big.NewInt(int64(low-base)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := fmt.Sprintf("127.0.0.1:%d", base+int(n.Int64()))
+		if ln, err := net.Listen("tcp", addr); err == nil {
+			ln.Close()
+			return addr
+		}
+	}
+	t.Fatalf("no free port in [%d, %d)", base, low)
+	return ""
+}
