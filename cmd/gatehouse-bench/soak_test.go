@@ -183,7 +183,7 @@ func TestSoakShort(t *testing.T) {
 			}
 			t.Parallel()
 			var out, log strings.Builder
-			rep, err := soak(t.Context(), soakConfig{Backend: backend, Duration: 8 * time.Second, Sample: 200 * time.Millisecond,
+			rep, err := soak(t.Context(), soakConfig{Backend: backend, Duration: 12 * time.Second, Sample: 200 * time.Millisecond,
 				Rate: 400, Changes: 30, Checkers: 3, Accounts: 12, Grace: 2500 * time.Millisecond, ShortTTL: time.Second,
 				Out: &out, Log: &log})
 			if err != nil {
@@ -200,7 +200,7 @@ func TestSoakShort(t *testing.T) {
 				}
 			}
 			if len(rep.Samples) < 20 {
-				t.Fatalf("%d samples in 8 s", len(rep.Samples))
+				t.Fatalf("%d samples in 12 s", len(rep.Samples))
 			}
 			last := rep.Samples[len(rep.Samples)-1]
 			if last.RSS < 1<<20 || last.HeapInuse < 1<<20 || last.Goroutines < 2 || last.FDs < 3 || last.DBConns < 1 {

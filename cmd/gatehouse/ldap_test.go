@@ -37,7 +37,7 @@ func ldapDN(user string) string { return "cn=" + user + ",ou=users," + ldapBase 
 func ldapTool(t *testing.T, tool string, env []string, args ...string) (string, int) {
 	t.Helper()
 	bin := testenv.Binary(t, tool)
-	cmd := exec.Command(bin, args...)
+	cmd := command(t, bin, args...)
 	// LDAPNOINIT keeps the machine's ldap.conf out, but also every
 	// LDAPTLS_* variable: TLS calls pass their settings by variable instead.
 	if env == nil {
@@ -157,7 +157,7 @@ func TestLDAPDoneWhenInServer(t *testing.T) {
 			}
 			// Read-only: ldapmodify-style requests get unwillingToPerform.
 			if bin, err := exec.LookPath("ldapdelete"); err == nil {
-				out, _ := exec.Command(bin, "-x", "-H", url, "-D", ldapDN("reader"), "-w", readerKey, ldapDN("bot")).CombinedOutput()
+				out, _ := command(t, bin, "-x", "-H", url, "-D", ldapDN("reader"), "-w", readerKey, ldapDN("bot")).CombinedOutput()
 				if !strings.Contains(string(out), "(53)") {
 					t.Fatalf("ldapdelete: %s", out)
 				}
@@ -205,13 +205,14 @@ func TestLDAPDoneWhenOutpost(t *testing.T) {
 			doneWhen(t, p, url, botKey, botToken, readerKey, func() { mustCLI(t, p, adminToken, "token", "revoke", id) })
 
 			// A disabled account and a removed permission stop working on
-			// the running outpost within a second.
+			// the running outpost, within the feed's latency (milliseconds;
+			// a busy machine is given 10 s).
 			mustCLI(t, p, adminToken, "role", "unassign", "dir-reader", "--user", "reader")
-			within(t, time.Second, "the permission removal", func() bool {
+			within(t, 10*time.Second, "the permission removal", func() bool {
 				return slices.Equal(searchUIDs(t, url, ldapDN("reader"), readerKey), []string{"reader"})
 			})
 			mustCLI(t, p, adminToken, "sa", "disable", "reader")
-			within(t, time.Second, "the disabled account", func() bool {
+			within(t, 10*time.Second, "the disabled account", func() bool {
 				_, code := whoami(t, url, ldapDN("reader"), readerKey)
 				return code == 49
 			})
@@ -288,13 +289,14 @@ func startOutpost(t *testing.T, p *proc, provider, key string) *outpostProc {
 // within polls fn until it holds, failing after d.
 func within(t *testing.T, d time.Duration, what string, fn func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
+	start := time.Now()
 	for !fn() {
-		if time.Now().After(deadline) {
+		if time.Since(start) > d {
 			t.Fatalf("%s: not within %s", what, d)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	t.Logf("%s: after %s", what, time.Since(start).Round(time.Millisecond))
 }
 
 // writeCert writes a self-signed certificate for 127.0.0.1 and its key.

@@ -282,7 +282,7 @@ func cli(t *testing.T, p *proc, token string, args ...string) (string, string, i
 	if token != "" {
 		full = append([]string{"--api-token", token}, full...)
 	}
-	cmd := exec.Command(binary, full...)
+	cmd := command(t, binary, full...)
 	cmd.Env = os.Environ()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -309,7 +309,7 @@ func mustCLI(t *testing.T, p *proc, token string, args ...string) string {
 func curl(t *testing.T, p *proc, token, path string) int {
 	t.Helper()
 	bin := testenv.Binary(t, "curl")
-	out, err := exec.Command(bin, "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer "+token, p.url+path).Output()
+	out, err := command(t, bin, "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer "+token, p.url+path).Output()
 	if err != nil {
 		t.Fatalf("curl: %v", err)
 	}
@@ -417,22 +417,21 @@ func TestSIGKILLLosesNoAcknowledgedWrite(t *testing.T) {
 		t.Run(be.name, func(t *testing.T) {
 			p := startServer(t, be)
 			var acked []string
-			stop := time.After(1500 * time.Millisecond)
 			client := &http.Client{Timeout: 5 * time.Second}
-		loop:
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					break loop
-				default:
+			// Write until the server is gone: SIGKILL comes 200 ms after
+			// the 21st acknowledged write, while writes are in flight.
+			killed := false
+			for i, deadline := 0, time.Now().Add(time.Minute); ; i++ {
+				if time.Now().After(deadline) {
+					t.Fatalf("the server still answers a minute on, %d writes acknowledged", len(acked))
 				}
 				name := fmt.Sprintf("g-%04d", i)
 				req, _ := http.NewRequest("POST", p.url+"/api/v1/groups", strings.NewReader(`{"name":"`+name+`"}`))
 				req.Header.Set("Authorization", "Bearer "+adminToken)
 				res, err := client.Do(req)
 				if err != nil {
-					if i > 20 {
-						break loop // killed mid-request: not acknowledged
+					if killed {
+						break // killed mid-request: not acknowledged
 					}
 					t.Fatal(err)
 				}
@@ -442,21 +441,15 @@ func TestSIGKILLLosesNoAcknowledgedWrite(t *testing.T) {
 				}
 				acked = append(acked, name)
 				if i == 20 {
-					// From here on, kill while writes are in flight.
-					go func() {
-						time.Sleep(200 * time.Millisecond)
-						_ = p.cmd.Process.Signal(syscall.SIGKILL)
-					}()
-				}
-				if i > 20 {
-					select {
-					case <-p.exited:
-						break loop
-					default:
-					}
+					killed = true
+					time.AfterFunc(200*time.Millisecond, func() { _ = p.cmd.Process.Signal(syscall.SIGKILL) })
 				}
 			}
-			<-p.exited
+			select {
+			case <-p.exited:
+			case <-time.After(15 * time.Second):
+				t.Fatal("the server has not exited 15 s after SIGKILL")
+			}
 			if len(acked) < 20 {
 				t.Fatalf("only %d writes before the kill", len(acked))
 			}
@@ -488,4 +481,16 @@ func TestSIGKILLLosesNoAcknowledgedWrite(t *testing.T) {
 			t.Logf("%d acknowledged writes, all present after SIGKILL", len(acked))
 		})
 	}
+}
+
+// command is exec.Command for a program that must end by itself (a
+// client, or a server expected to refuse its configuration). It is killed
+// after two minutes, so that one that hangs fails its test instead of
+// holding the package until go test's timeout.
+func command(t *testing.T, name string, args ...string) *exec.Cmd {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.WaitDelay = 10 * time.Second
+	return cmd
 }

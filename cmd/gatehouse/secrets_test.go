@@ -21,7 +21,6 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -189,7 +188,7 @@ func basicHeader(user, pw string) string {
 func (s *scenario) curl(path string, args ...string) int {
 	s.t.Helper()
 	bin := testenv.Binary(s.t, "curl")
-	out, err := exec.Command(bin, append(append([]string{"-s", "-i", "-w", "\n%{http_code}"}, args...), s.p.url+path)...).Output()
+	out, err := command(s.t, bin, append(append([]string{"-s", "-i", "-w", "\n%{http_code}"}, args...), s.p.url+path)...).Output()
 	if err != nil {
 		s.t.Fatalf("curl %s: %v", path, err)
 	}

@@ -47,7 +47,7 @@ func TestTLSModernConfiguration(t *testing.T) {
 	run := func(args ...string) (string, bool) {
 		t.Helper()
 		full := append([]string{"-sS", "-v", "-o", "/dev/null", "-D", "-", "--max-time", "10", "--cacert", certFile}, args...)
-		out, err := exec.Command(curlBin, full...).CombinedOutput()
+		out, err := command(t, curlBin, full...).CombinedOutput()
 		return string(out), err == nil
 	}
 	t.Run("curl", func(t *testing.T) {
@@ -88,7 +88,7 @@ func TestTLSModernConfiguration(t *testing.T) {
 			}
 		}
 		// Plain HTTP to the HTTPS port: Go answers a bare 400 and no API.
-		out, _ := exec.Command(curlBin, "-sS", "-D", "-", "--max-time", "10", "http://"+addr+"/api/v1/openapi.json").CombinedOutput()
+		out, _ := command(t, curlBin, "-sS", "-D", "-", "--max-time", "10", "http://"+addr+"/api/v1/openapi.json").CombinedOutput()
 		if !strings.Contains(string(out), " 400 ") || strings.Contains(string(out), "openapi") {
 			t.Errorf("plain HTTP to the HTTPS port: want 400 and nothing else:\n%s", out)
 		}

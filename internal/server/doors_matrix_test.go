@@ -187,7 +187,14 @@ func newMatrix(t *testing.T, st store.Store) *matrix {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the outpost did not start")
 	}
-	t.Cleanup(func() { stop(); <-done })
+	t.Cleanup(func() {
+		stop()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("the outpost has not stopped 30 s after its context ended")
+		}
+	})
 	return m
 }
 

@@ -159,7 +159,7 @@ func (e *Env) Do(method, path, authz string, body any) *Resp {
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := client.Do(req)
 	if err != nil {
 		e.T.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -167,6 +167,11 @@ func (e *Env) Do(method, path, authz string, body any) *Resp {
 	b, _ := io.ReadAll(res.Body)
 	return &Resp{Status: res.StatusCode, Header: res.Header, Body: b}
 }
+
+// client is http.DefaultClient with a time limit: a handler that never
+// answers fails its test instead of hanging the package until go test's
+// timeout.
+var client = &http.Client{Timeout: time.Minute}
 
 // Admin sends a request as the bootstrap admin.
 func (e *Env) Admin(method, path string, body any) *Resp {

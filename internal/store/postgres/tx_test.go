@@ -127,7 +127,11 @@ func TestWaitingTransactionsHoldNoConnection(t *testing.T) {
 			return q.PutSetting(ctx, "held", "1")
 		})
 	}()
-	<-started
+	select {
+	case <-started:
+	case err := <-done:
+		t.Fatalf("the holding transaction ended before it began: %v", err)
+	}
 	for i := range 5 {
 		go func() {
 			done <- s.InTx(ctx, func(q store.Queries) error { return q.PutSetting(ctx, fmt.Sprint("waiter-", i), "1") })
