@@ -19,25 +19,32 @@ import (
 // such a connection before the program binds it.)
 func DaemonAddr(t testing.TB) string {
 	t.Helper()
-	low := 32768 // Linux's default start of the ephemeral range
+	lo, hi := 32768, 60999 // Linux's default ephemeral range
 	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		var lo, hi int
-		if n, _ := fmt.Sscan(string(b), &lo, &hi); n == 2 && lo > 2048 {
-			low = lo
+		var l, h int
+		if n, _ := fmt.Sscan(string(b), &l, &h); n == 2 && 0 < l && l <= h && h <= 65535 {
+			lo, hi = l, h
 		}
 	}
-	base := max(1024, low-16384)
+	// Ports outside the range: below it when there is room, else above.
+	from, to := max(1024, lo-16384), lo
+	if to-from < 1024 {
+		from, to = hi+1, 65536
+	}
+	if to-from < 1024 {
+		t.Fatalf("the ephemeral port range %d-%d leaves no room for a daemon's port", lo, hi)
+	}
 	for range 100 {
-		n, err := rand.Int(rand.Reader, big.NewInt(int64(low-base)))
+		n, err := rand.Int(rand.Reader, big.NewInt(int64(to-from)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		addr := fmt.Sprintf("127.0.0.1:%d", base+int(n.Int64()))
+		addr := fmt.Sprintf("127.0.0.1:%d", from+int(n.Int64()))
 		if ln, err := net.Listen("tcp", addr); err == nil {
 			ln.Close()
 			return addr
 		}
 	}
-	t.Fatalf("no free port in [%d, %d)", base, low)
+	t.Fatalf("no free port in [%d, %d)", from, to)
 	return ""
 }
