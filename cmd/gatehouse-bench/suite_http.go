@@ -212,6 +212,7 @@ func startInProcess(ctx context.Context, env serverEnv, ldap bool, vars map[stri
 	case at := <-listening:
 		p.addr, p.ldap = at.HTTP, at.LDAP
 	case err := <-p.done:
+		stop()
 		return nil, fmt.Errorf("in-process gatehouse stopped: %v", err)
 	case <-time.After(time.Until(deadline)):
 		p.Stop()

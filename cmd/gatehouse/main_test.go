@@ -169,7 +169,8 @@ func launch(t *testing.T, cmd *exec.Cmd, both bool) *proc {
 // logAttr matches one key=value of the text log format.
 var logAttr = regexp.MustCompile(`(\w+)=("(?:[^"\\]|\\.)*"|\S+)`)
 
-// listening waits until the process has logged msg with every attribute
+// listening waits until the process (which logs in the text format) has
+// logged msg with every attribute
 // of match (key, value, key, value...) and returns that line's listen
 // address. Every listener is opened on port 0 and found this way: a port
 // picked beforehand and closed can be taken by another process, such as a
@@ -241,13 +242,13 @@ func (p *proc) waitReady(t *testing.T, client *http.Client) {
 func serve(t *testing.T, be backend, both bool, extra ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(binary, "serve")
-	cmd.Env = append(os.Environ(), "GATEHOUSE_LISTEN=127.0.0.1:0", "GATEHOUSE_BOOTSTRAP_TOKEN="+adminToken,
+	cmd.Env = append(os.Environ(), "GATEHOUSE_LISTEN=127.0.0.1:0", "GATEHOUSE_LOG_FORMAT=text", "GATEHOUSE_BOOTSTRAP_TOKEN="+adminToken,
 		"GATEHOUSE_BOOTSTRAP_PASSWORD=e2e-admin-password")
 	cmd.Env = append(cmd.Env, be.env...)
 	cmd.Env = append(cmd.Env, extra...)
 	p := launch(t, cmd, both)
 	p.url = "http://" + p.listening(t, "gatehouse is serving")
-	p.waitReady(t, http.DefaultClient)
+	p.waitReady(t, &http.Client{Timeout: 5 * time.Second})
 	return p
 }
 

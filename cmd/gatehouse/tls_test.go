@@ -32,7 +32,7 @@ func TestTLSModernConfiguration(t *testing.T) {
 	roots.AppendCertsFromPEM(pemBytes)
 
 	cmd := exec.Command(binary, "serve")
-	cmd.Env = append(os.Environ(), "GATEHOUSE_LISTEN=127.0.0.1:0", "GATEHOUSE_BOOTSTRAP_TOKEN="+adminToken,
+	cmd.Env = append(os.Environ(), "GATEHOUSE_LISTEN=127.0.0.1:0", "GATEHOUSE_LOG_FORMAT=text", "GATEHOUSE_BOOTSTRAP_TOKEN="+adminToken,
 		"GATEHOUSE_DATABASE=sqlite:"+filepath.Join(dir, "gatehouse.db"),
 		"GATEHOUSE_TLS_CERT="+certFile, "GATEHOUSE_TLS_KEY="+keyFile,
 		// The LDAP door takes the HTTPS certificate when it has none of its own.

@@ -43,6 +43,19 @@ func pair(t *testing.T, followB cluster.Options) (a, b *servertest.Env) {
 	return a, b
 }
 
+// reaches makes a change through A (do) and waits until B answers want:
+// B must have heard a notification meanwhile.
+func reaches(t *testing.T, b *servertest.Env, what string, want int, ask func() int, do func()) {
+	t.Helper()
+	heard := b.App.Listener().Received()
+	do()
+	took := within(t, what, want, ask)
+	if b.App.Listener().Received() == heard {
+		t.Fatalf("%s: B answered %d without hearing a notification", what, want)
+	}
+	t.Logf("%s reached B in %s", what, took)
+}
+
 // within polls until the status answered by fn is want, or fails after
 // settle, and returns how long it took. It waits on a notification sent
 // by another connection, so it polls.
@@ -75,30 +88,29 @@ func TestChangesReachTheOtherInstance(t *testing.T) {
 
 	// Warm on B, then change through A.
 	b.Must(200, b.Do("GET", "/api/v1/users", servertest.Bearer(key), nil))
-	a.Must(204, a.Admin("DELETE", "/api/v1/roles/reader/assignments/users/bot", nil))
-	t.Logf("role removal reached B in %s", within(t, "role removal", http.StatusForbidden, users))
-
-	a.Must(200, a.Admin("PATCH", "/api/v1/service-accounts/bot", map[string]any{"is_active": false}))
-	t.Logf("disable reached B in %s", within(t, "disable", http.StatusUnauthorized, me(key)))
-	a.Must(200, a.Admin("PATCH", "/api/v1/service-accounts/bot", map[string]any{"is_active": true}))
-	within(t, "enable", http.StatusOK, me(key))
-
-	a.Must(204, a.Admin("DELETE", "/api/v1/tokens/"+id, nil))
-	t.Logf("revocation reached B in %s", within(t, "revocation", http.StatusUnauthorized, me(key)))
-
-	if b.App.Listener().Received() == 0 {
-		t.Fatal("B heard no notification: the refusals came from elsewhere")
-	}
+	reaches(t, b, "role removal", http.StatusForbidden, users, func() {
+		a.Must(204, a.Admin("DELETE", "/api/v1/roles/reader/assignments/users/bot", nil))
+	})
+	reaches(t, b, "disable", http.StatusUnauthorized, me(key), func() {
+		a.Must(200, a.Admin("PATCH", "/api/v1/service-accounts/bot", map[string]any{"is_active": false}))
+	})
+	reaches(t, b, "enable", http.StatusOK, me(key), func() {
+		a.Must(200, a.Admin("PATCH", "/api/v1/service-accounts/bot", map[string]any{"is_active": true}))
+	})
+	reaches(t, b, "revocation", http.StatusUnauthorized, me(key), func() {
+		a.Must(204, a.Admin("DELETE", "/api/v1/tokens/"+id, nil))
+	})
 }
 
 // TestLostNotificationsFailSafe cuts B's notification connection and keeps
 // it down: B then checks every credential against the database, so a
 // revocation through A is refused by B at once; after B reconnects it
-// trusts its cache again. B waits 5 s before reconnecting, and its
-// periodic check is an hour away, so that only the bypass can refuse the
-// revocation while B is deaf.
+// trusts its cache again. B waits 8 s before reconnecting, and its
+// periodic check is an hour away: while B is deaf, only the bypass can
+// refuse the revocation of a key B has used since it went deaf (and would
+// have cached, were it not bypassing its cache).
 func TestLostNotificationsFailSafe(t *testing.T) {
-	a, b := pair(t, cluster.Options{CheckEvery: time.Hour, ReconnectDelay: 5 * time.Second})
+	a, b := pair(t, cluster.Options{CheckEvery: time.Hour, ReconnectDelay: 8 * time.Second})
 	sa := a.Must(201, a.Admin("POST", "/api/v1/service-accounts", map[string]any{"username": "bot", "token_intent": "api"})).JSON()
 	key := sa["token"].(map[string]any)["key"].(string)
 	id := sa["token"].(map[string]any)["identifier"].(string)
@@ -126,9 +138,14 @@ func TestLostNotificationsFailSafe(t *testing.T) {
 	if b.App.Listener().Connected() {
 		t.Fatal("listener reports connected while down")
 	}
-	// While B is deaf, A's revocation is refused by B on the next request.
+	// While B is deaf, A's revocation is refused by B on the next request,
+	// though B used the key after going deaf.
+	b.Must(200, b.Do("GET", "/api/v1/me", servertest.Bearer(key), nil))
 	a.Must(204, a.Admin("DELETE", "/api/v1/tokens/"+id, nil))
 	b.Must(401, b.Do("GET", "/api/v1/me", servertest.Bearer(key), nil))
+	if !authn.Bypassed() || b.App.Listener().Connected() {
+		t.Fatal("B reconnected before the revocation was checked: the 401 does not show the bypass")
+	}
 
 	// B reconnects by itself and goes back to answering from memory.
 	deadline = time.Now().Add(30 * time.Second)

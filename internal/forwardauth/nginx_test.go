@@ -95,8 +95,11 @@ func startNginx(t testing.TB, bin, dir, conf, listen string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start nginx: %v", err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	// exited closes once nginx has exited, waitErr then set: the loop
+	// below and the cleanup may both wait on it.
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGQUIT) // graceful: workers finish, then exit
 		select {
@@ -109,9 +112,9 @@ func startNginx(t testing.TB, bin, dir, conf, listen string) {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		select {
-		case err := <-exited:
+		case <-exited:
 			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Fatalf("nginx exited: %v\n%s\n%s\nconfig:\n%s", err, out.String(), log, conf)
+			t.Fatalf("nginx exited: %v\n%s\n%s\nconfig:\n%s", waitErr, out.String(), log, conf)
 		default:
 		}
 		if c, err := net.DialTimeout("tcp", listen, 200*time.Millisecond); err == nil {
