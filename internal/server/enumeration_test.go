@@ -245,6 +245,9 @@ type timing struct {
 	minPairs, maxPairs int
 	budget             time.Duration
 	tolerance          float64
+	// hashRuns is what one attempt of either kind costs in argon2id runs,
+	// counted: the half of the comparison no load on the machine can blur.
+	hashRuns uint64
 }
 
 // argon2 doors: an attempt costs one argon2id run (19 MiB, t=2: 25-30 ms
@@ -256,7 +259,7 @@ type timing struct {
 // is 2: five times short of the smallest leak, clear of that noise.
 const slowTolerance = 2.0
 
-var slowDoor = timing{minPairs: 36, maxPairs: 120, budget: 3 * time.Second, tolerance: slowTolerance}
+var slowDoor = timing{minPairs: 36, maxPairs: 120, budget: 3 * time.Second, tolerance: slowTolerance, hashRuns: 1}
 
 // Username doors of app passwords: an attempt costs a key lookup, an
 // HMAC and a login_failed event, about a millisecond.
@@ -283,12 +286,21 @@ const extraRounds = 2
 // with a wrong secret) and kind b (a name or key that does not exist),
 // alternating which goes first in each pair so that neither benefits from
 // the other's warm caches and load hits both alike. Every answer must be
-// the same; the timings must be indistinguishable.
+// the same; the first attempt of each kind must cost tm.hashRuns argon2id
+// runs, counted; the timings must be indistinguishable.
 func compareTiming(t *testing.T, e *enumEnv, tm timing, a, b func(i int) doorAnswer) {
 	t.Helper()
+	authn := e.App.Core.Authenticator()
+	runs0 := authn.PasswordHashRuns()
 	want := a(0)
-	if got := b(0); got != want { // also warms both paths up
+	runs1 := authn.PasswordHashRuns()
+	got := b(0) // also warms both paths up
+	runs2 := authn.PasswordHashRuns()
+	if got != want {
 		t.Fatalf("answers differ:\nexisting:\n%s\nmissing:\n%s", want, got)
+	}
+	if runs1-runs0 != tm.hashRuns || runs2-runs1 != tm.hashRuns {
+		t.Fatalf("argon2id runs: %d for an existing account, %d for a missing one; want %d each", runs1-runs0, runs2-runs1, tm.hashRuns)
 	}
 	var ta, tb []float64
 	run := func(f func(int) doorAnswer, i int, into *[]float64) {
