@@ -43,6 +43,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/sqlite"
 	"github.com/gatehouse/gatehouse/internal/syncbuf"
+	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
 func init() {
@@ -166,14 +167,11 @@ func buildGatehouse(dir string) (string, error) {
 	return bin, nil
 }
 
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
+// freeAddr is an address for a program the suite starts that cannot
+// listen on port 0 and say where (slapd, nginx) or that is started that
+// way here: outside the ephemeral range, so that no outgoing connection
+// takes it before the program binds it.
+func freeAddr() (string, error) { return testenv.DaemonPort() }
 
 // process is a server the suite started.
 type process struct {

@@ -528,12 +528,10 @@ func startBenchNginx(ctx context.Context, bin, name, authAddr, authPath, appAddr
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	listen, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
-	listen := ln.Addr().String()
-	ln.Close()
 	conf := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(conf, []byte(forwardauth.NginxConf(dir, "warn", 4096, fmt.Sprintf(forwardAuthHTTP, listen, authAddr, authPath, appAddr))), 0o600); err != nil {
 		return nil, err
