@@ -35,15 +35,7 @@ func warmMe(tb testing.TB) (http.Handler, *http.Request) {
 // database query, no allocation (TestMeAllocatesNothing).
 func BenchmarkMe(b *testing.B) {
 	h, req := warmMe(b)
-	w := testenv.NewDiscard()
-	b.ReportAllocs()
-	for b.Loop() {
-		w.Reset()
-		h.ServeHTTP(w, req)
-	}
-	if w.Status != 200 {
-		b.Fatalf("status %d", w.Status)
-	}
+	testenv.BenchHandler(b, h, req)
 }
 
 // TestMeAllocatesNothing holds the warm GET /me to no allocation in the
@@ -51,12 +43,8 @@ func BenchmarkMe(b *testing.B) {
 // allocation counts, unlike times, do not depend on the machine.
 func TestMeAllocatesNothing(t *testing.T) {
 	h, req := warmMe(t)
-	w := testenv.NewDiscard()
-	n := testing.AllocsPerRun(200, func() {
-		w.Reset()
-		h.ServeHTTP(w, req)
-	})
-	if w.Status != 200 || n != 0 {
-		t.Fatalf("a warm GET /me: status %d, %.0f allocations (budget 0)", w.Status, n)
+	n, status := testenv.HandlerAllocs(h, req)
+	if status != 200 || n != 0 {
+		t.Fatalf("a warm GET /me: status %d, %.0f allocations (budget 0)", status, n)
 	}
 }

@@ -52,33 +52,20 @@ func floor() (http.Handler, *http.Request) {
 	return mux, req
 }
 
-func serve(b *testing.B, h http.Handler, req *http.Request) {
-	w := testenv.NewDiscard()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		w.Reset()
-		h.ServeHTTP(w, req)
-	}
-	if w.Status != 200 {
-		b.Fatalf("status %d", w.Status)
-	}
-}
-
 // BenchmarkForwardAuth is a warm, admitted request through the server's
 // whole handler (token check, client address from a trusted proxy,
 // rate-limit check, two bindings, metrics): no database query; compare
 // with BenchmarkForwardAuthFloor, run alongside.
 func BenchmarkForwardAuth(b *testing.B) {
 	h, req := warmDoor(b)
-	serve(b, h, req)
+	testenv.BenchHandler(b, h, req)
 }
 
 // BenchmarkForwardAuthFloor is the baseline: routing and writing the
 // same headers, nothing checked.
 func BenchmarkForwardAuthFloor(b *testing.B) {
 	h, req := floor()
-	serve(b, h, req)
+	testenv.BenchHandler(b, h, req)
 }
 
 // maxWarmAllocs is the allocation budget of a warm, admitted request
@@ -91,14 +78,11 @@ const maxWarmAllocs = 0
 func TestWarmAllocations(t *testing.T) {
 	h, req := warmDoor(t)
 	fh, freq := floor()
-	w := testenv.NewDiscard()
-	run := func(h http.Handler, req *http.Request) float64 {
-		return testing.AllocsPerRun(200, func() {
-			w.Reset()
-			h.ServeHTTP(w, req)
-		})
+	got, status := testenv.HandlerAllocs(h, req)
+	base, _ := testenv.HandlerAllocs(fh, freq)
+	if status != 200 {
+		t.Fatalf("a warm forward-auth request: status %d", status)
 	}
-	got, base := run(h, req), run(fh, freq)
 	t.Logf("warm forward-auth: %.0f allocations; floor: %.0f", got, base)
 	if got > maxWarmAllocs {
 		t.Fatalf("a warm request allocates %.0f times (budget %d; the floor: %.0f)", got, maxWarmAllocs, base)
